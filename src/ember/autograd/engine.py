@@ -1,0 +1,284 @@
+"""The backward engine: one iterative pass over the graph in reverse topological order.
+
+Bookkeeping lives here, once, so that no op has to repeat it:
+  * order: a node runs only after every node that consumes its outputs has run (dependency counting, no
+    recursion, so graphs of any depth work);
+  * broadcasting: a gradient whose shape differs from its input's is summed back to the input's shape;
+  * accumulation: gradients for the same tensor add up; leaves receive theirs in ``.grad``;
+  * memory: each node is released once passed, unless ``retain_graph``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import grad_mode
+from .tensor import Tensor
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves they depend on."""
+    tensors = _as_tuple(tensors)
+    only = None
+    if inputs is not None:
+        only = {id(t) for t in _as_tuple(inputs)}
+    _run(tensors, grad_tensors, retain_graph, create_graph, captures=None, accumulate_only=only)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """Return d(outputs)/d(inputs) as a tuple, without touching any ``.grad``.
+
+    Args:
+        outputs: Tensor or sequence of Tensors to differentiate.
+        inputs: Tensor or sequence of Tensors (leaves or intermediate results) to differentiate with respect to.
+        grad_outputs: the vector in the vector-Jacobian product, one per output (default: ones for scalars).
+        retain_graph: keep the graph for another backward (default: ``create_graph``).
+        create_graph: record the gradient computation, so that the result can be differentiated again.
+        allow_unused: return None for an input that ``outputs`` do not depend on, instead of raising.
+    """
+    outputs = _as_tuple(outputs)
+    inputs = _as_tuple(inputs)
+    for index, tensor in enumerate(inputs):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"grad: inputs[{index}] must be a Tensor, received {type(tensor).__name__}")
+        if not tensor.requires_grad:
+            raise RuntimeError(f"grad: inputs[{index}] (shape {tensor.shape}) does not require grad")
+    captures = {_key(tensor): None for tensor in inputs}
+    _run(outputs, grad_outputs, retain_graph, create_graph, captures=captures, accumulate_only=None)
+    result = []
+    for index, tensor in enumerate(inputs):
+        value = captures[_key(tensor)]
+        if value is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: inputs[{index}] (shape {tensor.shape}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        result.append(value)
+    return tuple(result)
+
+
+def _key(tensor: Tensor):
+    """Where a tensor's gradient is collected: its producing node's output slot, or the leaf itself."""
+    if tensor.creator is None:
+        return id(tensor)
+    return (id(tensor.creator), tensor._output_index)
+
+
+def _as_tuple(value):
+    if isinstance(value, Tensor):
+        return (value,)
+    return tuple(value)
+
+
+def _root_gradients(tensors, grad_tensors):
+    if grad_tensors is None:
+        grad_tensors = (None,) * len(tensors)
+    else:
+        grad_tensors = _as_tuple(grad_tensors) if not isinstance(grad_tensors, (list, tuple)) else tuple(grad_tensors)
+    if len(grad_tensors) != len(tensors):
+        raise ValueError(f"backward: got {len(tensors)} tensors but {len(grad_tensors)} gradients")
+    gradients = []
+    for tensor, gradient in zip(tensors, grad_tensors):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"backward: expected Tensors, received {type(tensor).__name__}")
+        if not tensor.requires_grad:
+            raise RuntimeError(
+                f"backward: tensor of shape {tensor.shape} does not require grad and has no grad_fn; "
+                "did you create the inputs with requires_grad=True, or run inside no_grad()?"
+            )
+        if gradient is None:
+            if tensor.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for one-element outputs, received shape "
+                    f"{tensor.shape}; pass gradient= with that shape"
+                )
+            xp = _xp(tensor.data)
+            gradient = Tensor(xp.ones(tensor.shape, dtype=tensor.dtype))
+        else:
+            gradient = gradient if isinstance(gradient, Tensor) else Tensor(_xp(tensor.data).asarray(gradient))
+            if gradient.shape != tensor.shape:
+                raise ValueError(
+                    f"backward: gradient shape {gradient.shape} does not match the tensor's shape {tensor.shape}"
+                )
+            # the engine may hand this array to a leaf's .grad: never alias the caller's array
+            gradient = Tensor(gradient.data.copy()) if gradient.creator is None else gradient
+        gradients.append(gradient)
+    return gradients
+
+
+def _xp(array):
+    from ..backend.device import get_array_module
+
+    return get_array_module(array)
+
+
+def _collect(root_nodes):
+    """Count, for each reachable node, how many input edges of other reachable nodes point at it."""
+    pending_consumers = {}
+    nodes = {}
+    stack = list(root_nodes)
+    for node in root_nodes:
+        nodes[id(node)] = node
+        pending_consumers.setdefault(id(node), 0)
+    while stack:
+        node = stack.pop()
+        if node._released:
+            raise RuntimeError(node._freed_message())
+        for tensor in node.inputs:
+            creator = tensor.creator
+            if creator is None or not tensor.requires_grad:
+                continue
+            key = id(creator)
+            if key in pending_consumers:
+                pending_consumers[key] += 1
+            else:
+                pending_consumers[key] = 1
+                nodes[key] = creator
+                stack.append(creator)
+    return nodes, pending_consumers
+
+
+def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate_only):
+    from ..functions.reduction import sum_to  # the functions layer registers the differentiable sum
+
+    if retain_graph is None:
+        retain_graph = create_graph
+    gradients = _root_gradients(tensors, grad_tensors)
+
+    leaf_grads = {}  # id(leaf) -> [leaf, gradient]
+    slot_grads = {}  # id(node) -> list of gradients, one per output
+    root_nodes = []
+    for tensor, gradient in zip(tensors, gradients):
+        if tensor.creator is None:
+            _add_leaf(leaf_grads, tensor, gradient)
+            continue
+        node = tensor.creator
+        slots = slot_grads.get(id(node))
+        if slots is None:
+            slots = slot_grads[id(node)] = [None] * len(node._output_specs)
+            root_nodes.append(node)
+        index = tensor._output_index
+        slots[index] = gradient if slots[index] is None else slots[index] + gradient
+
+    nodes, pending_consumers = _collect(root_nodes)
+    # A root node consumed by another root node must wait for it.
+    ready = [node for node in root_nodes if pending_consumers[id(node)] == 0]
+
+    previous_mode = grad_mode._grad_enabled
+    grad_mode._set(create_graph)
+    try:
+        while ready:
+            node = ready.pop()
+            slots = slot_grads.pop(id(node), None)
+            if slots is not None and captures is not None:
+                for index, value in enumerate(slots):
+                    if (id(node), index) in captures and value is not None:
+                        captures[(id(node), index)] = value
+            if slots is not None:
+                _retain_nonleaf_grads(node, slots)
+            input_grads = _call_backward(node, slots) if slots is not None else ()
+            for tensor, gradient in zip(node.inputs, input_grads):
+                if gradient is None or not tensor.requires_grad:
+                    continue
+                if gradient.shape != tensor.shape:
+                    gradient = _reduce_to_shape(gradient, tensor, node, sum_to)
+                creator = tensor.creator
+                if creator is None:
+                    _add_leaf(leaf_grads, tensor, gradient)
+                    continue
+                creator_slots = slot_grads.get(id(creator))
+                if creator_slots is None:
+                    creator_slots = slot_grads[id(creator)] = [None] * len(creator._output_specs)
+                index = tensor._output_index
+                existing = creator_slots[index]
+                creator_slots[index] = gradient if existing is None else existing + gradient
+            for tensor in node.inputs:
+                creator = tensor.creator
+                if creator is None or not tensor.requires_grad:
+                    continue
+                remaining = pending_consumers[id(creator)] - 1
+                pending_consumers[id(creator)] = remaining
+                if remaining == 0:
+                    ready.append(creator)
+            if not retain_graph:
+                node._release()
+    finally:
+        grad_mode._set(previous_mode)
+
+    if captures is not None:
+        for key, (leaf, gradient) in leaf_grads.items():
+            if key in captures:
+                captures[key] = gradient
+        return
+    seen_arrays = set()
+    for leaf, gradient in leaf_grads.values():
+        if accumulate_only is not None and id(leaf) not in accumulate_only:
+            continue
+        if leaf.grad is None:
+            if not create_graph:
+                gradient = _owned(gradient, seen_arrays)
+            leaf.grad = gradient
+        else:
+            with grad_mode.set_grad_enabled(create_graph):
+                leaf.grad = leaf.grad + gradient
+
+
+def _call_backward(node, slots):
+    if any(slot is None for slot in slots):
+        xp = _xp(node.inputs[0].data) if node.inputs else np
+        slots = [
+            Tensor(xp.zeros(shape, dtype=dtype)) if slot is None else slot
+            for slot, (shape, dtype) in zip(slots, node._output_specs)
+        ]
+    if node._released:
+        raise RuntimeError(node._freed_message())
+    result = type(node).backward(node, *slots)
+    if not isinstance(result, tuple):
+        result = (result,)
+    positions = node._input_positions
+    if len(result) < (positions[-1] + 1 if positions else 0):
+        raise RuntimeError(
+            f"{node.name}.backward returned {len(result)} gradients, expected one per forward argument "
+            f"({positions[-1] + 1})"
+        )
+    grads = []
+    for position in positions:
+        value = result[position]
+        if value is not None and not isinstance(value, Tensor):
+            value = Tensor(value)
+        grads.append(value)
+    return grads
+
+
+def _reduce_to_shape(gradient, tensor, node, sum_to):
+    try:
+        return sum_to(gradient, tensor.shape)
+    except ValueError:
+        raise RuntimeError(
+            f"{node.name}.backward returned a gradient of shape {gradient.shape} for an input of shape "
+            f"{tensor.shape}"
+        ) from None
+
+
+def _add_leaf(leaf_grads, leaf, gradient):
+    entry = leaf_grads.get(id(leaf))
+    if entry is None:
+        leaf_grads[id(leaf)] = [leaf, gradient]
+    else:
+        entry[1] = entry[1] + gradient
+
+
+def _retain_nonleaf_grads(node, slots):
+    for index, ref in enumerate(node._outputs):
+        output = ref()
+        if output is not None and output._retains_grad and slots[index] is not None:
+            gradient = slots[index]
+            output.grad = gradient if output.grad is None else output.grad + gradient
+
+
+def _owned(gradient, seen_arrays):
+    """A gradient array handed to a leaf must belong to that leaf alone (in-place updates follow)."""
+    array = gradient.data
+    if getattr(array, "base", None) is not None or id(array) in seen_arrays:
+        array = array.copy()
+    seen_arrays.add(id(array))
+    return Tensor(array)

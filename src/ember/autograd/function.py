@@ -1,0 +1,208 @@
+"""Graph nodes: ``Function`` (user-defined ops, PyTorch style) and ``Primitive`` (Ember's own ops).
+
+A node is created each time an op runs. When the op needs a graph (grad mode on and an input requires grad),
+the node keeps its input tensors, what ``save_for_backward`` declared, and the shapes of its outputs; the
+outputs point back to it through ``Tensor.creator``. Nothing else is kept.
+
+User-defined op::
+
+    class Exp(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):            # x: Tensor (detached); runs without recording
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad_y):      # one gradient per output; return one per forward argument
+            y, = ctx.saved_tensors
+            return grad_y * y
+
+    y = Exp.apply(x)
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from . import grad_mode
+from .tensor import Tensor
+from ..backend.device import cupy_if_loaded, device_of
+
+_IN, _OUT, _VALUE = 0, 1, 2
+
+
+class Function:
+    """Base class of every graph node. Subclass it and call ``YourFunction.apply(*args)``.
+
+    ``forward(ctx, *args)`` receives tensors (detached from the graph) and other arguments unchanged;
+    ``backward(ctx, *grad_outputs)`` receives one gradient Tensor per output and returns one gradient per
+    forward argument (``None`` for arguments without one). Write ``backward`` with Ember operations so that
+    it can itself be differentiated (``create_graph=True``).
+    """
+
+    # Set on nodes that record a graph; class-level defaults keep subclasses free of __init__ boilerplate.
+    inputs: tuple = ()
+    _input_positions: tuple = ()
+    _saved = None
+    _output_specs: tuple = ()
+    _outputs: tuple = ()
+    _released = False
+    _forward_on_arrays = False
+
+    @classmethod
+    def apply(cls, *args):
+        """Run the op on ``args``; returns a Tensor, or a tuple of Tensors for several outputs."""
+        return cls()._apply(args)
+
+    def forward(ctx, *args):  # pragma: no cover - always overridden
+        raise NotImplementedError(f"{type(ctx).__name__} must define forward")
+
+    def backward(ctx, *grad_outputs):  # pragma: no cover - always overridden
+        raise NotImplementedError(f"{type(ctx).__name__} does not define backward, so it cannot be differentiated")
+
+    # ----------------------------------------------------------------------------------------- recording
+    def save_for_backward(self, *values) -> None:
+        """Declare what backward needs: inputs, outputs (for Primitives: their arrays) or other values."""
+        self._saved = values
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The declared values as Tensors; inputs and outputs stay connected to the graph."""
+        if self._released:
+            raise RuntimeError(self._freed_message())
+        if self._saved is None:
+            return ()
+        result = []
+        for kind, where, array in self._saved:
+            if kind == _IN:
+                result.append(self.inputs[where])
+            elif kind == _OUT:
+                result.append(Tensor._from_node(array, self, where))
+            else:
+                result.append(array if not isinstance(array, np.ndarray) and not _is_cupy(array) else Tensor(array))
+        return tuple(result)
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        """One bool per forward argument: whether its gradient is needed."""
+        flags = [False] * (max(self._input_positions, default=-1) + 1)
+        for position, tensor in zip(self._input_positions, self.inputs):
+            flags[position] = tensor.requires_grad
+        return tuple(flags)
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def _apply(self, args):
+        tensors = []
+        positions = []
+        for position, arg in enumerate(args):
+            if isinstance(arg, Tensor):
+                tensors.append(arg)
+                positions.append(position)
+        if cupy_if_loaded() is not None and len(tensors) > 1:
+            _check_same_device(self.name, tensors)
+        record = grad_mode._grad_enabled and any(t.requires_grad for t in tensors)
+        self.inputs = tuple(tensors)
+        self._input_positions = tuple(positions)
+
+        if self._forward_on_arrays:
+            raw = self.forward(*[a.data if isinstance(a, Tensor) else a for a in args])
+        else:
+            detached = [Tensor(a.data) if isinstance(a, Tensor) else a for a in args]
+            with grad_mode.no_grad():
+                raw = type(self).forward(self, *detached)
+        single = not isinstance(raw, tuple)
+        arrays = (raw,) if single else raw
+        arrays = tuple(_as_array(y, self.name) for y in arrays)
+
+        outputs = tuple(Tensor(y) for y in arrays)
+        if record:
+            for index, (out, y) in enumerate(zip(outputs, arrays)):
+                if y.dtype.kind in "fc":
+                    out.requires_grad = True
+                    out.creator = self
+                    out._output_index = index
+            self._output_specs = tuple((y.shape, y.dtype) for y in arrays)
+            self._outputs = tuple(weakref.ref(out) for out in outputs)
+            if self._saved is not None:
+                self._saved = self._classify_saved(arrays)
+        else:
+            self.inputs = ()
+            self._saved = None
+        return outputs[0] if single else outputs
+
+    def _classify_saved(self, output_arrays):
+        classified = []
+        for value in self._saved:
+            array = value.data if isinstance(value, Tensor) else value
+            entry = None
+            for index, tensor in enumerate(self.inputs):
+                if tensor.data is array:
+                    entry = (_IN, index, None)
+                    break
+            if entry is None:
+                for index, output in enumerate(output_arrays):
+                    if output is array:
+                        entry = (_OUT, index, array)
+                        break
+            classified.append(entry or (_VALUE, None, array))
+        return tuple(classified)
+
+    def _release(self) -> None:
+        """Free what the node holds once backward has passed through it (unless retain_graph)."""
+        self.inputs = ()
+        self._saved = None
+        self._released = True
+
+    def _freed_message(self) -> str:
+        return (
+            f"{self.name}: trying to backward through the graph a second time; its saved values were freed "
+            "after the first backward(). Pass retain_graph=True to the first backward() (or grad()) to keep them."
+        )
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+
+class Primitive(Function):
+    """Base class of Ember's built-in ops: ``forward`` works on raw arrays (NumPy or CuPy), ``backward`` on Tensors.
+
+    Parameters (axes, shapes, strides) go to ``__init__``; the op runs as ``Op(params)(*tensors)``. Save
+    arrays with ``self.save_for_backward(...)``; an input's or output's own array comes back from
+    ``saved_tensors`` as that input or output, still connected to the graph.
+    """
+
+    _forward_on_arrays = True
+
+    def __call__(self, *tensors):
+        return self._apply(tensors)
+
+
+def _is_cupy(value) -> bool:
+    cupy = cupy_if_loaded()
+    return cupy is not None and isinstance(value, cupy.ndarray)
+
+
+def _as_array(value, op_name: str):
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, np.ndarray) or _is_cupy(value):
+        return value
+    if isinstance(value, np.generic):  # 0-d ufunc results come back as NumPy scalars
+        return np.asarray(value)
+    raise TypeError(f"{op_name}.forward: expected to return arrays or Tensors, received {type(value).__name__}")
+
+
+def _check_same_device(op_name: str, tensors) -> None:
+    first = device_of(tensors[0].data)
+    for tensor in tensors[1:]:
+        other = device_of(tensor.data)
+        if other != first:
+            raise RuntimeError(
+                f"{op_name}: expected all tensors on the same device, received {first} and {other}; "
+                "move them with .to(device) first"
+            )

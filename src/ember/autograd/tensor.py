@@ -1,0 +1,312 @@
+"""``Tensor``: an array (NumPy or CuPy) plus a graph edge.
+
+Tensor methods hold no math: arithmetic operators and methods such as ``sum`` or ``reshape`` are installed
+by the functions layer (``ember/functions/tensor_methods.py``), which keeps every formula in one place.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import dtypes
+from ..backend.device import Device, cupy_if_loaded, device_of, import_cupy
+
+
+class Tensor:
+    """A multi-dimensional array that can record the operations applied to it.
+
+    Attributes:
+        data: the underlying ``numpy.ndarray`` (or ``cupy.ndarray`` on a CUDA device).
+        grad: the accumulated gradient (a Tensor) after ``backward()``, or None.
+        requires_grad: whether operations on this tensor are recorded for differentiation.
+        creator: the node (``Function``) that produced this tensor; None for leaves. Alias: ``grad_fn``.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "creator", "_output_index", "_retains_grad", "__weakref__")
+    __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators (ndarray * Tensor -> Tensor)
+    __array_priority__ = 1000
+
+    def __init__(self, data, requires_grad: bool = False):
+        if not isinstance(data, np.ndarray):
+            cupy = cupy_if_loaded()
+            if cupy is None or not isinstance(data, cupy.ndarray):
+                data = np.asarray(data)
+        self.data = data
+        self.grad = None
+        self.requires_grad = False
+        self.creator = None
+        self._output_index = 0
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _from_node(cls, array, node, index: int) -> "Tensor":
+        tensor = cls(array)
+        tensor.requires_grad = True
+        tensor.creator = node
+        tensor._output_index = index
+        return tensor
+
+    # ------------------------------------------------------------------------------------------ facts
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self) -> Device:
+        return device_of(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.creator is None
+
+    @property
+    def grad_fn(self):
+        return self.creator
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def size(self, dim: int | None = None):
+        """The shape as a tuple, or the length of dimension ``dim``."""
+        if dim is None:
+            return self.data.shape
+        return self.data.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def element_size(self) -> int:
+        return self.data.itemsize
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    # ------------------------------------------------------------------------------------- conversion
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (shares memory on the CPU)."""
+        if self.device.type != "cpu":
+            raise TypeError(f"numpy(): tensor is on {self.device}; call .cpu() first to copy it to host memory")
+        return self.data
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted, received shape {self.shape}")
+        return self.data.reshape(()).item() if isinstance(self.data, np.ndarray) else self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors can be used as an index, received {self.dtype}")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
+            )
+        return bool(self.item())
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    __hash__ = object.__hash__
+
+    def to(self, *args, **kwargs) -> "Tensor":
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``; differentiable.
+
+        Returns ``self`` when nothing changes, like PyTorch.
+        """
+        device = kwargs.pop("device", None)
+        dtype = kwargs.pop("dtype", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to(): unexpected keyword arguments {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, Device) or (isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda")):
+                device = arg
+            else:
+                dtype = arg
+        from ..functions.elementwise import to_device, to_dtype
+
+        result = self
+        if device is not None and Device(device) != self.device:
+            result = to_device(result, Device(device))
+        if dtype is not None and dtypes.to_numpy_dtype(dtype) != result.dtype:
+            result = to_dtype(result, dtype)
+        return result
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def cuda(self, device: int | str | None = None) -> "Tensor":
+        if device is None:
+            device = "cuda"
+        elif isinstance(device, int):
+            device = f"cuda:{device}"
+        return self.to(device)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"ember.{self.dtype}"
+        return self.to(dtype)
+
+    def float(self) -> "Tensor":
+        return self.to(dtypes.float32)
+
+    def double(self) -> "Tensor":
+        return self.to(dtypes.float64)
+
+    def half(self) -> "Tensor":
+        return self.to(dtypes.float16)
+
+    def long(self) -> "Tensor":
+        return self.to(dtypes.int64)
+
+    def int(self) -> "Tensor":
+        return self.to(dtypes.int32)
+
+    def bool(self) -> "Tensor":
+        return self.to(dtypes.bool_)
+
+    # ------------------------------------------------------------------------------------------ graph
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place (leaves only); floating tensors only."""
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"requires_grad_: only floating-point tensors can require gradients, received dtype {self.dtype}"
+            )
+        if not requires_grad and self.creator is not None:
+            raise RuntimeError(
+                "requires_grad_(False): this tensor is the output of an op; use .detach() to cut it from the graph"
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> "Tensor":
+        """A new tensor sharing this data, cut from the graph."""
+        return Tensor(self.data)
+
+    def detach_(self) -> "Tensor":
+        self.creator = None
+        self.requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad(): tensor does not require grad")
+        self._retains_grad = True
+
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None):
+        """Accumulate d(self)/d(leaf) into each leaf's ``.grad``.
+
+        Args:
+            gradient: d(loss)/d(self), same shape as self; may be omitted only for one-element tensors.
+            retain_graph: keep the graph for another backward (default: ``create_graph``).
+            create_graph: record the backward pass too, for higher-order gradients.
+            inputs: accumulate only into these leaves.
+        """
+        from .engine import backward
+
+        backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
+
+    # ------------------------------------------------------------------------- in-place data helpers
+    # These change ``data`` directly and are not recorded: they serve initialisers and optimizers.
+    def _check_inplace(self, op: str) -> None:
+        from .grad_mode import is_grad_enabled
+
+        if self.requires_grad and is_grad_enabled():
+            kind = "a leaf tensor" if self.creator is None else "a tensor recorded in a graph"
+            raise RuntimeError(
+                f"{op}: {kind} that requires grad cannot be modified in place while recording; use the "
+                "out-of-place form, or wrap the update in `with ember.no_grad():`"
+            )
+
+    def zero_(self) -> "Tensor":
+        self._check_inplace("zero_")
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value) -> "Tensor":
+        self._check_inplace("fill_")
+        self.data[...] = value.data if isinstance(value, Tensor) else value
+        return self
+
+    def copy_(self, source) -> "Tensor":
+        self._check_inplace("copy_")
+        array = source.data if isinstance(source, Tensor) else source
+        xp = np if isinstance(self.data, np.ndarray) else import_cupy()
+        self.data[...] = xp.asarray(array, dtype=self.data.dtype)
+        return self
+
+    def _inplace(self, op: str, other, ufunc_name: str) -> "Tensor":
+        self._check_inplace(op)
+        value = other.data if isinstance(other, Tensor) else other
+        xp = np if isinstance(self.data, np.ndarray) else import_cupy()
+        getattr(xp, ufunc_name)(self.data, value, out=self.data, casting="same_kind")
+        return self
+
+    def add_(self, other, alpha=1) -> "Tensor":
+        if alpha != 1:
+            other = (other.data if isinstance(other, Tensor) else other) * alpha
+        return self._inplace("add_", other, "add")
+
+    def sub_(self, other, alpha=1) -> "Tensor":
+        if alpha != 1:
+            other = (other.data if isinstance(other, Tensor) else other) * alpha
+        return self._inplace("sub_", other, "subtract")
+
+    def mul_(self, other) -> "Tensor":
+        return self._inplace("mul_", other, "multiply")
+
+    def div_(self, other) -> "Tensor":
+        return self._inplace("div_", other, "true_divide")
+
+    def clamp_(self, min=None, max=None) -> "Tensor":
+        self._check_inplace("clamp_")
+        xp = np if isinstance(self.data, np.ndarray) else import_cupy()
+        xp.clip(self.data, min, max, out=self.data)
+        return self
+
+    # ------------------------------------------------------------------------------------------- repr
+    def __repr__(self) -> str:
+        data = self.data if isinstance(self.data, np.ndarray) else self.data.get()
+        body = np.array2string(data, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
+        extras = []
+        if self.device.type != "cpu":
+            extras.append(f"device='{self.device}'")
+        if data.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_):
+            extras.append(f"dtype=ember.{data.dtype}")
+        if self.creator is not None:
+            extras.append(f"grad_fn=<{self.creator.name}Backward>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + extra for extra in extras) + ")"

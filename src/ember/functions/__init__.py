@@ -1,0 +1,29 @@
+"""Functions layer: every differentiable primitive, one file per family, plus tensor creation.
+
+Each family module defines its ``Primitive`` classes (forward on arrays, backward with Ember ops) and the
+lowercase wrappers users call; this package re-exports the wrappers and installs Tensor's methods.
+"""
+from .creation import *  # noqa: F401,F403
+from .elementwise import *  # noqa: F401,F403
+from .reduction import *  # noqa: F401,F403
+from .shape import *  # noqa: F401,F403
+from .indexing import *  # noqa: F401,F403
+from .linalg import *  # noqa: F401,F403
+from .activation import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from . import tensor_methods as _tensor_methods
+from . import creation, elementwise, reduction, shape, indexing, linalg, activation, conv, pooling
+from . import normalization, dropout, loss
+
+__all__ = [
+    name
+    for family in (creation, elementwise, reduction, shape, indexing, linalg, activation, conv, pooling,
+                   normalization, dropout, loss)
+    for name in family.__all__
+]
+
+_tensor_methods.install()

@@ -1,0 +1,248 @@
+"""Activations: tanh, sigmoid, relu, relu6, leaky_relu, elu, gelu, softplus, silu, erf, softmax, log_softmax.
+
+Masks in backward are constants (the functions are piecewise), so double backward through them is exact.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd.function import Primitive
+from ..autograd.tensor import Tensor
+from ..backend.device import get_array_module
+from ..backend.special import erf as erf_array
+from ._convert import normalize_axis, pick_dim
+from .elementwise import exp, where
+
+
+class Tanh(Primitive):
+    def forward(self, x):
+        y = get_array_module(x).tanh(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * (1.0 - y * y)
+
+
+class Sigmoid(Primitive):
+    def forward(self, x):
+        xp = get_array_module(x)
+        half = x.dtype.type(0.5)
+        y = xp.tanh(x * half) * half + half  # stable for large |x|, one transcendental
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * (y * (1.0 - y))
+
+
+class ReLU(Primitive):
+    def forward(self, x):
+        y = get_array_module(x).maximum(x, 0)
+        self.save_for_backward(y)
+        return y.astype(x.dtype, copy=False)
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * Tensor((y.data > 0).astype(grad.dtype))
+
+
+class PiecewiseLinear(Primitive):
+    """``slope_below * x`` for ``x <= 0`` (or below ``low``), ``x`` in between, clipped at ``high``:
+    leaky_relu and relu6/hardtanh."""
+
+    def __init__(self, negative_slope: float, low: float = 0.0, high: float | None = None):
+        self.negative_slope, self.low, self.high = negative_slope, low, high
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        dtype = x.dtype.type
+        above = x > self.low
+        slope = xp.where(above, dtype(1), dtype(self.negative_slope))
+        if self.high is not None:
+            slope = xp.where(x >= self.high, dtype(0), slope)
+        self.save_for_backward(slope)
+        if self.negative_slope == 0:
+            y = xp.maximum(x, dtype(self.low))
+        else:
+            y = xp.where(above, x, x * dtype(self.negative_slope))
+        if self.high is not None:
+            y = xp.minimum(y, dtype(self.high))
+        return y
+
+    def backward(self, grad):
+        (slope,) = self.saved_tensors
+        return grad * slope
+
+
+class ELU(Primitive):
+    def __init__(self, alpha: float):
+        self.alpha = alpha
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        dtype = x.dtype.type
+        positive = x > 0
+        y = xp.where(positive, x, dtype(self.alpha) * xp.expm1(xp.minimum(x, 0)))
+        self.save_for_backward(x, positive)
+        return y
+
+    def backward(self, grad):
+        x, positive = self.saved_tensors
+        # alpha * exp(x) below zero, written with Ember ops so that it differentiates again
+        below = exp(x) * self.alpha
+        return where(positive, grad, grad * below)
+
+
+class Softplus(Primitive):
+    """``log(1 + exp(beta x)) / beta``, linear where ``beta x > threshold``."""
+
+    def __init__(self, beta: float, threshold: float):
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        dtype = x.dtype.type
+        scaled = x * dtype(self.beta)
+        linear = scaled > self.threshold
+        self.save_for_backward(x, linear)
+        return xp.where(linear, x, xp.logaddexp(dtype(0), scaled) / dtype(self.beta))
+
+    def backward(self, grad):
+        x, linear = self.saved_tensors
+        return where(linear, grad, grad * sigmoid(x * self.beta))
+
+
+class Erf(Primitive):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return erf_array(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * exp(-(x * x)) * (2.0 / math.sqrt(math.pi))
+
+
+class Softmax(Primitive):
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        y = xp.exp(shifted)
+        y /= y.sum(axis=self.axis, keepdims=True)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        weighted = grad * y
+        return weighted - y * weighted.sum(self.axis, keepdim=True)
+
+
+class LogSoftmax(Primitive):
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        y = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad - exp(y) * grad.sum(self.axis, keepdim=True)
+
+
+# ------------------------------------------------------------------------------------------- wrappers
+def tanh(x: Tensor) -> Tensor:
+    return Tanh()(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """``1 / (1 + exp(-x))``, computed without overflow."""
+    return Sigmoid()(x)
+
+
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
+    """``max(x, 0)``; the gradient at 0 is 0. ``inplace`` is accepted for PyTorch code and ignored."""
+    return ReLU()(x)
+
+
+def relu6(x: Tensor, inplace: bool = False) -> Tensor:
+    return PiecewiseLinear(0.0, 0.0, 6.0)(x)
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    return PiecewiseLinear(0.0, min_val, max_val)(x)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """``x`` for positive inputs, ``negative_slope * x`` otherwise."""
+    return PiecewiseLinear(negative_slope)(x)
+
+
+def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``x`` for positive inputs, ``alpha * (exp(x) - 1)`` otherwise."""
+    return ELU(alpha)(x)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return Softplus(beta, threshold)(x)
+
+
+def erf(x: Tensor) -> Tensor:
+    """The error function (float64: ~1e-15 accurate; float32: ~1e-7)."""
+    return Erf()(x)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """``x * Φ(x)`` (``approximate="none"``, with erf) or its tanh approximation (``"tanh"``)."""
+    if approximate == "none":
+        return x * (erf(x * (1.0 / math.sqrt(2.0))) + 1.0) * 0.5
+    if approximate == "tanh":
+        inner = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
+        return x * (tanh(inner) + 1.0) * 0.5
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', received {approximate!r}")
+
+
+def silu(x: Tensor, inplace: bool = False) -> Tensor:
+    """``x * sigmoid(x)`` (a.k.a. swish)."""
+    return x * sigmoid(x)
+
+
+def _softmax_axis(name, x, dim, axis):
+    dim = pick_dim(name, dim, axis)
+    if dim is None:
+        dim = -1
+    (axis_,) = normalize_axis(dim, x.ndim, name)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating tensor, received dtype {x.dtype}")
+    return axis_
+
+
+def softmax(x: Tensor, dim: int | None = None, dtype=None, *, axis=None) -> Tensor:
+    """``exp(x) / sum(exp(x), dim)``, stable for large inputs; ``dim`` defaults to the last."""
+    if dtype is not None:
+        x = x.to(dtype)
+    return Softmax(_softmax_axis("softmax", x, dim, axis))(x)
+
+
+def log_softmax(x: Tensor, dim: int | None = None, dtype=None, *, axis=None) -> Tensor:
+    """``x - logsumexp(x, dim)``, stable; ``dim`` defaults to the last."""
+    if dtype is not None:
+        x = x.to(dtype)
+    return LogSoftmax(_softmax_axis("log_softmax", x, dim, axis))(x)
+
+
+__all__ = [
+    "tanh", "sigmoid", "relu", "relu6", "hardtanh", "leaky_relu", "elu", "softplus", "erf", "gelu", "silu",
+    "softmax", "log_softmax",
+]

@@ -1,0 +1,2 @@
+"""conv functions."""
+__all__ = []

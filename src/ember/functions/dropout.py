@@ -1,0 +1,2 @@
+"""dropout functions."""
+__all__ = []

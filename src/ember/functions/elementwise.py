@@ -1,0 +1,588 @@
+"""Elementwise arithmetic and math: forward on arrays, backward with Ember ops (so it differentiates again).
+
+Broadcasting: forward follows NumPy; each backward returns gradients in the broadcast shape and the engine
+sums them back to each input's shape.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Primitive
+from ..autograd.tensor import Tensor
+from ..backend import dtypes
+from ..backend.device import Device, get_array_module
+from ._convert import as_tensor_like, promote
+
+
+def _broadcast_check(op: str, a: Tensor, b: Tensor) -> None:
+    if a.shape != b.shape:
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+
+
+# ----------------------------------------------------------------------------------------- arithmetic
+class Add(Primitive):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, grad):
+        return grad, grad
+
+
+class Sub(Primitive):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, grad):
+        return grad, -grad
+
+
+class Mul(Primitive):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        return grad * b, grad * a
+
+
+class Div(Primitive):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a / b
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        grad_a = grad / b
+        return grad_a, -grad_a * a / b
+
+
+class Neg(Primitive):
+    def forward(self, x):
+        return -x
+
+    def backward(self, grad):
+        return -grad
+
+
+class PowScalar(Primitive):
+    """``x ** exponent`` for a Python number ``exponent``."""
+
+    def __init__(self, exponent):
+        self.exponent = exponent
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        if self.exponent == 2:
+            return x * x
+        return x ** x.dtype.type(self.exponent) if x.dtype.kind == "f" else x**self.exponent
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        if self.exponent == 2:
+            return grad * (x * 2.0)
+        return grad * (x ** (self.exponent - 1) * float(self.exponent))
+
+
+class RPowScalar(Primitive):
+    """``base ** x`` for a Python number ``base``."""
+
+    def __init__(self, base):
+        self.base = base
+
+    def forward(self, x):
+        y = x.dtype.type(self.base) ** x
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * y * float(np.log(self.base))
+
+
+class Pow(Primitive):
+    """``a ** b`` for two tensors."""
+
+    def forward(self, a, b):
+        y = a**b
+        self.save_for_backward(a, b, y)
+        return y
+
+    def backward(self, grad):
+        a, b, y = self.saved_tensors
+        grad_a = grad * b * a ** (b - 1)
+        grad_b = grad * y * log(where(a > 0, a, ones_like_data(a)))
+        return grad_a, grad_b
+
+
+# --------------------------------------------------------------------------------------- unary math
+class Exp(Primitive):
+    def forward(self, x):
+        y = get_array_module(x).exp(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * y
+
+
+class Log(Primitive):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).log(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad / x
+
+
+class Log1p(Primitive):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).log1p(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad / (x + 1.0)
+
+
+class Sqrt(Primitive):
+    def forward(self, x):
+        y = get_array_module(x).sqrt(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad / (y * 2.0)
+
+
+class Rsqrt(Primitive):
+    def forward(self, x):
+        xp = get_array_module(x)
+        y = xp.reciprocal(xp.sqrt(x))
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * (y * y * y) * -0.5
+
+
+class Sin(Primitive):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).sin(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * cos(x)
+
+
+class Cos(Primitive):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).cos(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return -grad * sin(x)
+
+
+class Abs(Primitive):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).abs(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * sign(x)
+
+
+class Clamp(Primitive):
+    """Clip to ``[low, high]``; the gradient passes where ``low <= x <= high`` (PyTorch's convention)."""
+
+    def __init__(self, low, high):
+        self.low, self.high = low, high
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        inside = xp.ones(x.shape, dtype=bool)
+        if self.low is not None:
+            inside &= x >= self.low
+        if self.high is not None:
+            inside &= x <= self.high
+        self.save_for_backward(inside)
+        return xp.clip(x, self.low, self.high).astype(x.dtype, copy=False)
+
+    def backward(self, grad):
+        (inside,) = self.saved_tensors
+        return where(inside, grad, zeros_like_data(grad))
+
+
+class Maximum(Primitive):
+    """Elementwise maximum; a tie splits the gradient evenly, as in PyTorch."""
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return get_array_module(a).maximum(a, b)
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        return _split_by_winner(grad, a.data > b.data, a.data == b.data)
+
+
+class Minimum(Primitive):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return get_array_module(a).minimum(a, b)
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        return _split_by_winner(grad, a.data < b.data, a.data == b.data)
+
+
+def _split_by_winner(grad, a_wins, tie):
+    dtype = grad.dtype
+    weight_a = a_wins.astype(dtype) + tie.astype(dtype) * dtype.type(0.5)
+    weight_b = 1 - weight_a
+    return grad * Tensor(weight_a), grad * Tensor(weight_b)
+
+
+class Where(Primitive):
+    """``where(condition, a, b)``; the condition is a bool array (no gradient)."""
+
+    def forward(self, condition, a, b):
+        self.save_for_backward(condition)
+        return get_array_module(a).where(condition, a, b)
+
+    def backward(self, grad):
+        (condition,) = self.saved_tensors
+        zero = zeros_like_data(grad)
+        return None, where(condition, grad, zero), where(condition, zero, grad)
+
+
+class Cast(Primitive):
+    """Change dtype; the gradient is cast back to the input's dtype."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def forward(self, x):
+        self.input_dtype = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, grad):
+        return to_dtype(grad, self.input_dtype)
+
+
+class ToDevice(Primitive):
+    """Move to another device; the gradient moves back."""
+
+    def __init__(self, device: Device):
+        self.device = device
+
+    def forward(self, x):
+        from ..backend.device import device_of
+
+        self.source = device_of(x)
+        if self.device.type == "cpu":
+            return x.get() if hasattr(x, "get") else x
+        cupy = self.device.xp
+        with cupy.cuda.Device(self.device.index):
+            return cupy.asarray(x)
+
+    def backward(self, grad):
+        return to_device(grad, self.source)
+
+
+class Clone(Primitive):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, grad):
+        return grad
+
+
+# --------------------------------------------------------------------------------- non-differentiable
+def _constant_result(array) -> Tensor:
+    return Tensor(array)
+
+
+def sign(x: Tensor) -> Tensor:
+    """Sign of each element (-1, 0, 1); its gradient is zero, so it is a constant."""
+    return _constant_result(get_array_module(x.data).sign(x.data))
+
+
+def floor(x: Tensor) -> Tensor:
+    return _constant_result(get_array_module(x.data).floor(x.data))
+
+
+def ceil(x: Tensor) -> Tensor:
+    return _constant_result(get_array_module(x.data).ceil(x.data))
+
+
+def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
+    return _constant_result(get_array_module(x.data).round(x.data, decimals))
+
+
+def _compare(name: str, ufunc: str):
+    def compare(a, b) -> Tensor:
+        a, b = promote(a, b)
+        _broadcast_check(name, a, b)
+        return Tensor(getattr(get_array_module(a.data), ufunc)(a.data, b.data))
+
+    compare.__name__ = name
+    compare.__doc__ = f"Elementwise ``{name}``, returning a bool tensor (not differentiable)."
+    return compare
+
+
+eq = _compare("eq", "equal")
+ne = _compare("ne", "not_equal")
+lt = _compare("lt", "less")
+le = _compare("le", "less_equal")
+gt = _compare("gt", "greater")
+ge = _compare("ge", "greater_equal")
+logical_and = _compare("logical_and", "logical_and")
+logical_or = _compare("logical_or", "logical_or")
+logical_xor = _compare("logical_xor", "logical_xor")
+
+
+def logical_not(x: Tensor) -> Tensor:
+    return Tensor(get_array_module(x.data).logical_not(x.data))
+
+
+def isnan(x: Tensor) -> Tensor:
+    return Tensor(get_array_module(x.data).isnan(x.data))
+
+
+def isinf(x: Tensor) -> Tensor:
+    return Tensor(get_array_module(x.data).isinf(x.data))
+
+
+def isfinite(x: Tensor) -> Tensor:
+    return Tensor(get_array_module(x.data).isfinite(x.data))
+
+
+def equal(a: Tensor, b: Tensor) -> bool:
+    """True if both tensors have the same shape and elements."""
+    return a.shape == b.shape and bool((a.data == b.data).all())
+
+
+def allclose(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    return bool(get_array_module(a.data).allclose(a.data, b.data, rtol=rtol, atol=atol))
+
+
+def zeros_like_data(x: Tensor) -> Tensor:
+    """A constant tensor of zeros with x's shape, dtype and device."""
+    return Tensor(get_array_module(x.data).zeros(x.shape, dtype=x.dtype))
+
+
+def ones_like_data(x: Tensor) -> Tensor:
+    return Tensor(get_array_module(x.data).ones(x.shape, dtype=x.dtype))
+
+
+# ------------------------------------------------------------------------------------------- wrappers
+def add(a, b, alpha=1) -> Tensor:
+    """``a + alpha * b`` with NumPy broadcasting."""
+    a, b = promote(a, b)
+    if alpha != 1:
+        b = mul(b, alpha)
+    _broadcast_check("add", a, b)
+    return Add()(a, b)
+
+
+def sub(a, b, alpha=1) -> Tensor:
+    a, b = promote(a, b)
+    if alpha != 1:
+        b = mul(b, alpha)
+    _broadcast_check("sub", a, b)
+    return Sub()(a, b)
+
+
+def mul(a, b) -> Tensor:
+    a, b = promote(a, b)
+    _broadcast_check("mul", a, b)
+    return Mul()(a, b)
+
+
+def div(a, b, rounding_mode=None) -> Tensor:
+    """True division; integer inputs give the default float dtype. ``rounding_mode="floor"`` floors."""
+    a, b = promote(a, b)
+    _broadcast_check("div", a, b)
+    if rounding_mode == "floor":
+        return Tensor(get_array_module(a.data).floor_divide(a.data, b.data))
+    if rounding_mode == "trunc":
+        xp = get_array_module(a.data)
+        return Tensor(xp.trunc(a.data / b.data).astype(xp.result_type(a.data, b.data)))
+    if rounding_mode is not None:
+        raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', received {rounding_mode!r}")
+    if a.dtype.kind not in "fc" and b.dtype.kind not in "fc":
+        a, b = to_dtype(a, dtypes.get_default_dtype()), to_dtype(b, dtypes.get_default_dtype())
+    return Div()(a, b)
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg()(x)
+
+
+def pow(a, b) -> Tensor:  # noqa: A001 - PyTorch's name
+    """``a ** b``; either may be a Python number."""
+    if isinstance(a, Tensor) and not isinstance(b, Tensor) and np.ndim(b) == 0:
+        return PowScalar(b.item() if isinstance(b, np.generic) else b)(a)
+    if not isinstance(a, Tensor) and np.ndim(a) == 0:
+        base = float(a)
+        if base <= 0:
+            a, b = promote(a, b)
+            return Pow()(a, b)
+        return RPowScalar(base)(b)
+    a, b = promote(a, b)
+    _broadcast_check("pow", a, b)
+    return Pow()(a, b)
+
+
+def square(x: Tensor) -> Tensor:
+    return PowScalar(2)(x)
+
+
+def reciprocal(x: Tensor) -> Tensor:
+    return div(1.0, x)
+
+
+def exp(x: Tensor) -> Tensor:
+    return Exp()(x)
+
+
+def log(x: Tensor) -> Tensor:
+    return Log()(x)
+
+
+def log1p(x: Tensor) -> Tensor:
+    return Log1p()(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return Sqrt()(x)
+
+
+def rsqrt(x: Tensor) -> Tensor:
+    return Rsqrt()(x)
+
+
+def sin(x: Tensor) -> Tensor:
+    return Sin()(x)
+
+
+def cos(x: Tensor) -> Tensor:
+    return Cos()(x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+    return Abs()(x)
+
+
+def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """Limit values to ``[min, max]`` (either bound may be None)."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        result = x
+        if min is not None:
+            result = maximum(result, min)
+        if max is not None:
+            result = minimum(result, max)
+        return result
+    return Clamp(min, max)(x)
+
+
+clip = clamp
+
+
+def maximum(a, b) -> Tensor:
+    a, b = promote(a, b)
+    _broadcast_check("maximum", a, b)
+    return Maximum()(a, b)
+
+
+def minimum(a, b) -> Tensor:
+    a, b = promote(a, b)
+    _broadcast_check("minimum", a, b)
+    return Minimum()(a, b)
+
+
+def where(condition, a=None, b=None) -> Tensor:
+    """Pick ``a`` where ``condition`` holds, else ``b``; with only ``condition``, the indices where it holds."""
+    if a is None and b is None:
+        from .indexing import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError("where: at least one of a and b must be a Tensor")
+    a, b = promote(a, b)
+    condition_array = condition.data if isinstance(condition, Tensor) else get_array_module(a.data).asarray(condition)
+    if condition_array.dtype != np.bool_:
+        condition_array = condition_array.astype(bool)
+    try:
+        np.broadcast_shapes(condition_array.shape, a.shape, b.shape)
+    except ValueError:
+        raise ValueError(
+            f"where: condition {condition_array.shape}, a {a.shape} and b {b.shape} cannot be broadcast together"
+        ) from None
+    if a.dtype != b.dtype:
+        result_dtype = np.result_type(a.dtype, b.dtype)
+        a, b = to_dtype(a, result_dtype), to_dtype(b, result_dtype)
+    return Where()(Tensor(condition_array), a, b)
+
+
+def to_dtype(x: Tensor, dtype) -> Tensor:
+    """Cast to ``dtype``; differentiable between floating dtypes."""
+    dtype = dtypes.to_numpy_dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    return Cast(dtype)(x)
+
+
+def to_device(x: Tensor, device) -> Tensor:
+    return ToDevice(Device(device))(x)
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy of ``x`` that stays in the graph."""
+    return Clone()(x)
+
+
+def floor_divide(a, b) -> Tensor:
+    """Elementwise floor division (not differentiable)."""
+    a, b = promote(a, b)
+    return Tensor(get_array_module(a.data).floor_divide(a.data, b.data))
+
+
+def remainder(a, b) -> Tensor:
+    """Elementwise remainder with the sign of the divisor, as Python's ``%`` (not differentiable)."""
+    a, b = promote(a, b)
+    return Tensor(get_array_module(a.data).remainder(a.data, b.data))
+
+
+def rsub(a, b) -> Tensor:
+    return sub(b, a)
+
+
+def rdiv(a, b) -> Tensor:
+    return div(b, a)
+
+
+def rpow(a, b) -> Tensor:
+    return pow(b, a)
+
+
+__all__ = [
+    "add", "sub", "mul", "div", "neg", "pow", "square", "reciprocal", "exp", "log", "log1p", "sqrt", "rsqrt",
+    "sin", "cos", "abs", "clamp", "clip", "maximum", "minimum", "where", "sign", "floor", "ceil", "round",
+    "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not", "isnan",
+    "isinf", "isfinite", "equal", "allclose", "to_dtype", "to_device", "clone", "as_tensor_like", "floor_divide", "remainder", "rsub", "rdiv", "rpow",
+    "zeros_like_data", "ones_like_data",
+]

@@ -1,0 +1,203 @@
+"""Indexing: ``x[key]`` with ints, slices, None, Ellipsis, boolean masks and integer arrays; gather,
+index_select, masked_fill, one_hot, nonzero.
+
+The gradient of an index is a scatter: plain assignment when no position can repeat (basic indexing and
+masks), a sorted segment sum when integer arrays may repeat positions (never ``np.add.at``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Primitive
+from ..autograd.tensor import Tensor
+from ..backend.device import get_array_module
+from ..backend.scatter import scatter_add_rows
+from ._convert import normalize_axis
+
+
+def _normalize_key(key, xp):
+    """Turn Tensors and lists inside an index key into arrays; report whether integer arrays occur."""
+    parts = key if isinstance(key, tuple) else (key,)
+    converted = []
+    has_integer_array = False
+    for part in parts:
+        if isinstance(part, Tensor):
+            part = part.data
+        elif isinstance(part, list):
+            part = xp.asarray(part)
+        if hasattr(part, "dtype") and getattr(part, "ndim", 0) >= 0 and not isinstance(part, (np.generic,)):
+            if part.dtype == np.bool_:
+                pass
+            elif part.dtype.kind in "iu":
+                if part.ndim == 0:
+                    part = int(part)
+                else:
+                    has_integer_array = True
+            else:
+                raise IndexError(f"index: tensors used as indices must be integer or bool, received {part.dtype}")
+        elif isinstance(part, np.generic):
+            part = part.item()
+        converted.append(part)
+    return tuple(converted), has_integer_array
+
+
+class Index(Primitive):
+    def __init__(self, key, accumulate: bool):
+        self.key, self.accumulate = key, accumulate
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return x[self.key]
+
+    def backward(self, grad):
+        return IndexGrad(self.key, self.accumulate, self.input_shape)(grad)
+
+
+class IndexGrad(Primitive):
+    """Scatter ``grad`` into zeros of the input's shape at ``key`` (adding where positions repeat)."""
+
+    def __init__(self, key, accumulate: bool, shape):
+        self.key, self.accumulate, self.shape = key, accumulate, shape
+
+    def forward(self, grad):
+        xp = get_array_module(grad)
+        if not self.accumulate:
+            out = xp.zeros(self.shape, dtype=grad.dtype)
+            out[self.key] = grad
+            return out
+        size = int(np.prod(self.shape, dtype=np.int64))
+        positions = xp.arange(size).reshape(self.shape)[self.key].reshape(-1)
+        flat = scatter_add_rows(positions, grad.reshape(-1), size)
+        return flat.reshape(self.shape)
+
+    def backward(self, grad):
+        return Index(self.key, self.accumulate)(grad)
+
+
+def getitem(x: Tensor, key) -> Tensor:
+    """``x[key]`` (NumPy semantics); the gradient scatters back, summing repeated positions."""
+    xp = get_array_module(x.data)
+    key, has_integer_array = _normalize_key(key, xp)
+    try:
+        return Index(key, has_integer_array)(x)
+    except IndexError as error:
+        raise IndexError(f"index: {error} (tensor shape {x.shape})") from None
+
+
+def setitem(x: Tensor, key, value) -> None:
+    """``x[key] = value`` in place (not recorded: the tensor must not require grad while recording)."""
+    x._check_inplace("__setitem__")
+    xp = get_array_module(x.data)
+    key, _ = _normalize_key(key, xp)
+    x.data[key] = value.data if isinstance(value, Tensor) else value
+
+
+class ScatterAlongAxis(Primitive):
+    """Put (or add, for repeated indices) ``values`` into zeros of ``shape`` along ``axis`` at ``indices``."""
+
+    def __init__(self, indices, axis: int, shape, accumulate: bool):
+        self.indices, self.axis, self.shape, self.accumulate = indices, axis, tuple(shape), accumulate
+
+    def forward(self, values):
+        xp = get_array_module(values)
+        if not self.accumulate:
+            out = xp.zeros(self.shape, dtype=values.dtype)
+            xp.put_along_axis(out, self.indices, values, axis=self.axis)
+            return out
+        positions = _linear_positions(xp, self.indices, self.axis, self.shape)
+        size = int(np.prod(self.shape, dtype=np.int64))
+        return scatter_add_rows(positions.reshape(-1), values.reshape(-1), size).reshape(self.shape)
+
+    def backward(self, grad):
+        return Gather(self.indices, self.axis)(grad)
+
+
+def _linear_positions(xp, indices, axis, shape):
+    """Flat positions in an array of ``shape`` addressed by ``indices`` along ``axis`` (other axes by place)."""
+    grids = list(xp.ogrid[tuple(slice(0, n) for n in indices.shape)])
+    grids[axis] = indices
+    strides = np.cumprod((1,) + tuple(shape[::-1]))[-2::-1]
+    position = 0
+    for grid, stride in zip(grids, strides):
+        position = position + grid * int(stride)
+    return position
+
+
+class Gather(Primitive):
+    def __init__(self, indices, axis: int):
+        self.indices, self.axis = indices, axis
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return get_array_module(x).take_along_axis(x, self.indices, axis=self.axis)
+
+    def backward(self, grad):
+        return ScatterAlongAxis(self.indices, self.axis, self.input_shape, accumulate=True)(grad)
+
+
+def scatter_along_axis(values: Tensor, indices, axis: int, shape) -> Tensor:
+    """Place ``values`` at ``indices`` (unique per slice) along ``axis`` in zeros of ``shape``."""
+    return ScatterAlongAxis(indices, axis, shape, accumulate=False)(values)
+
+
+def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    """``out[i][j][k] = x[i][index[i][j][k]][k]`` for ``dim=1`` (PyTorch's gather); index is int64."""
+    (axis,) = normalize_axis(dim, x.ndim, "gather")
+    indices = index.data if isinstance(index, Tensor) else get_array_module(x.data).asarray(index)
+    if indices.ndim != x.ndim:
+        raise ValueError(f"gather: index has {indices.ndim} dims {indices.shape}, input has {x.ndim} {x.shape}")
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must be an integer tensor, received {indices.dtype}")
+    if indices.size and (indices.min() < -x.shape[axis] or indices.max() >= x.shape[axis]):
+        raise IndexError(f"gather: index out of range for dim {dim} of size {x.shape[axis]}")
+    return Gather(indices, axis)(x)
+
+
+def index_select(x: Tensor, dim: int, index) -> Tensor:
+    """Select entries ``index`` (1-d int) along ``dim``."""
+    (axis,) = normalize_axis(dim, x.ndim, "index_select")
+    indices = index.data if isinstance(index, Tensor) else np.asarray(index)
+    if indices.ndim != 1:
+        raise ValueError(f"index_select: index must be 1-d, received shape {indices.shape}")
+    return getitem(x, (slice(None),) * axis + (indices,))
+
+
+def take_along_dim(x: Tensor, indices: Tensor, dim: int) -> Tensor:
+    return gather(x, dim, indices)
+
+
+def masked_fill(x: Tensor, mask, value) -> Tensor:
+    """``value`` where ``mask`` is True, ``x`` elsewhere (mask broadcasts)."""
+    from .elementwise import where
+
+    return where(mask, value if isinstance(value, Tensor) else float(value) if x.dtype.kind == "f" else value, x)
+
+
+def nonzero(x: Tensor, as_tuple: bool = False):
+    """Indices of non-zero elements: an (n, ndim) int64 tensor, or a tuple of 1-d tensors with ``as_tuple``."""
+    xp = get_array_module(x.data)
+    found = xp.nonzero(x.data)
+    if as_tuple:
+        return tuple(Tensor(axis.astype(np.int64)) for axis in found)
+    return Tensor(xp.stack(found, axis=1).astype(np.int64) if found else xp.zeros((0, 0), dtype=np.int64))
+
+
+def one_hot(labels: Tensor, num_classes: int = -1) -> Tensor:
+    """One-hot encode int64 ``labels`` (shape ``S``) into shape ``S + (num_classes,)`` int64."""
+    data = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    xp = get_array_module(data)
+    if data.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, received dtype {data.dtype}")
+    if num_classes < 0:
+        num_classes = int(data.max()) + 1 if data.size else 0
+    if data.size and (data.min() < 0 or data.max() >= num_classes):
+        raise ValueError(f"one_hot: labels must lie in [0, {num_classes}), received min {data.min()} max {data.max()}")
+    out = xp.zeros(data.shape + (num_classes,), dtype=np.int64)
+    xp.put_along_axis(out, data[..., None].astype(np.int64), 1, axis=-1)
+    return Tensor(out)
+
+
+__all__ = [
+    "getitem", "setitem", "gather", "index_select", "take_along_dim", "masked_fill", "nonzero", "one_hot",
+    "scatter_along_axis",
+]

@@ -1,0 +1,413 @@
+"""Reductions: sum, mean, var/std, max/min (values and indices), prod, logsumexp, norm, cumsum, argmax.
+
+``dim`` may be an int, a tuple or None (all axes); NumPy's ``axis``/``keepdims`` are accepted as aliases.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Primitive
+from ..autograd.tensor import Tensor
+from ..backend.device import get_array_module
+from ._convert import normalize_axis, pick_dim, pick_keepdim
+
+
+def _restore_reduced_axes(grad: Tensor, axes, ndim: int, keepdims: bool) -> Tensor:
+    """Re-insert reduced axes (size 1) so that ``grad`` broadcasts against the input."""
+    if keepdims or axes is None and grad.ndim == ndim:
+        return grad
+    if axes is None:
+        return grad.reshape((1,) * ndim)
+    shape = list(grad.shape)
+    for axis in sorted(axes):
+        shape.insert(axis, 1)
+    return grad.reshape(tuple(shape))
+
+
+class Sum(Primitive):
+    def __init__(self, axes, keepdims: bool):
+        self.axes, self.keepdims = axes, keepdims
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return x.sum(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, grad):
+        grad = _restore_reduced_axes(grad, self.axes, len(self.input_shape), self.keepdims)
+        return grad.expand(self.input_shape)
+
+
+class SumTo(Primitive):
+    """Sum a broadcast result back to ``shape`` (the engine's reduction for broadcast inputs)."""
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        lead = x.ndim - len(self.shape)
+        if lead < 0:
+            raise ValueError(f"sum_to: cannot sum shape {x.shape} to the longer shape {self.shape}")
+        axes = list(range(lead))
+        for i, size in enumerate(self.shape):
+            if size == 1 and x.shape[lead + i] != 1:
+                axes.append(lead + i)
+            elif size != x.shape[lead + i]:
+                raise ValueError(f"sum_to: shape {x.shape} does not broadcast from {self.shape}")
+        y = x.sum(axis=tuple(axes), keepdims=True) if axes else x
+        return y.reshape(self.shape) if lead else y
+
+    def backward(self, grad):
+        return grad.expand(self.input_shape)
+
+
+class Prod(Primitive):
+    def __init__(self, axes, keepdims: bool):
+        self.axes, self.keepdims = axes, keepdims
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x.prod(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        grad = _restore_reduced_axes(grad, self.axes, x.ndim, self.keepdims)
+        # product of all other elements, without dividing (exact where x has zeros)
+        axes = tuple(range(x.ndim)) if self.axes is None else self.axes
+        moved = x.permute(*[a for a in range(x.ndim) if a not in axes], *axes)
+        kept_shape = moved.shape[: x.ndim - len(axes)]
+        flat = moved.reshape(*kept_shape, -1)
+        exclusive = _exclusive_products(flat)
+        others = exclusive.reshape(moved.shape).permute(*np.argsort([a for a in range(x.ndim) if a not in axes] + list(axes)))
+        return grad * others
+
+
+def _exclusive_products(flat: Tensor) -> Tensor:
+    """For each position along the last axis, the product of all other positions (differentiable)."""
+    n = flat.shape[-1]
+    ones = Tensor(get_array_module(flat.data).ones(flat.shape[:-1] + (1,), dtype=flat.dtype))
+    before = cumprod_last(flat[..., : n - 1])
+    after = cumprod_last(flat[..., :0:-1]).flip(-1)
+    from .shape import cat
+
+    return cat([ones, before], -1) * cat([after, ones], -1)
+
+
+class CumProdLast(Primitive):
+    """Cumulative product along the last axis (used by prod's backward)."""
+
+    def forward(self, x):
+        y = get_array_module(x).cumprod(x, axis=-1)
+        self.save_for_backward(x, y)
+        return y
+
+    def backward(self, grad):
+        x, y = self.saved_tensors
+        # d y_j / d x_i = y_j / x_i for j >= i; reverse cumulative sum of grad*y, divided by x (x != 0 assumed)
+        return (grad * y).flip(-1).cumsum(-1).flip(-1) / x
+
+
+def cumprod_last(x: Tensor) -> Tensor:
+    if x.shape[-1] == 0:
+        return x
+    return CumProdLast()(x)
+
+
+class CumSum(Primitive):
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        return get_array_module(x).cumsum(x, axis=self.axis)
+
+    def backward(self, grad):
+        return grad.flip(self.axis).cumsum(self.axis).flip(self.axis)
+
+
+class MaxMin(Primitive):
+    """``max``/``min`` over axes; the gradient goes to the selected elements, split evenly among ties."""
+
+    def __init__(self, axes, keepdims: bool, find_max: bool):
+        self.axes, self.keepdims, self.find_max = axes, keepdims, find_max
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        reduce = xp.max if self.find_max else xp.min
+        y = reduce(x, axis=self.axes, keepdims=True)
+        selected = x == y
+        self.save_for_backward(selected)
+        self.input_ndim = x.ndim
+        return y if self.keepdims else y.reshape(_drop_axes(y.shape, self.axes))
+
+    def backward(self, grad):
+        (selected,) = self.saved_tensors
+        weights = selected.data.astype(grad.dtype)
+        weights /= weights.sum(axis=self.axes, keepdims=True)
+        grad = _restore_reduced_axes(grad, self.axes, self.input_ndim, self.keepdims)
+        return grad * Tensor(weights)
+
+
+class MaxMinAlongDim(Primitive):
+    """``max(x, dim)``/``min(x, dim)`` returning (values, indices); the gradient goes to the returned index."""
+
+    def __init__(self, axis: int, keepdims: bool, find_max: bool):
+        self.axis, self.keepdims, self.find_max = axis, keepdims, find_max
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        indices = (xp.argmax if self.find_max else xp.argmin)(x, axis=self.axis)
+        indices = xp.expand_dims(indices, self.axis)
+        values = xp.take_along_axis(x, indices, axis=self.axis)
+        self.save_for_backward(indices)
+        self.input_shape = x.shape
+        if not self.keepdims:
+            values = values.squeeze(self.axis)
+            indices = indices.squeeze(self.axis)
+        return values, indices.astype(np.int64, copy=False)
+
+    def backward(self, grad_values, grad_indices):
+        (indices,) = self.saved_tensors
+        if not self.keepdims:
+            grad_values = grad_values.unsqueeze(self.axis)
+        from .indexing import scatter_along_axis
+
+        return scatter_along_axis(grad_values, indices.data, self.axis, self.input_shape)
+
+
+def _drop_axes(shape, axes):
+    if axes is None:
+        return ()
+    return tuple(size for axis, size in enumerate(shape) if axis not in axes)
+
+
+class LogSumExp(Primitive):
+    """``log(sum(exp(x)))`` computed stably (shift by the maximum)."""
+
+    def __init__(self, axes, keepdims: bool):
+        self.axes, self.keepdims = axes, keepdims
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        shift = x.max(axis=self.axes, keepdims=True)
+        shift = xp.where(xp.isfinite(shift), shift, xp.zeros_like(shift))
+        y = xp.log(xp.exp(x - shift).sum(axis=self.axes, keepdims=True)) + shift
+        self.save_for_backward(x, y)
+        self.input_ndim = x.ndim
+        return y if self.keepdims else y.reshape(_drop_axes(y.shape, self.axes))
+
+    def backward(self, grad):
+        x, y = self.saved_tensors
+        from .elementwise import exp
+
+        y_kept = _restore_reduced_axes(y, self.axes, self.input_ndim, self.keepdims)
+        grad = _restore_reduced_axes(grad, self.axes, self.input_ndim, self.keepdims)
+        return grad * exp(x - y_kept)
+
+
+# ------------------------------------------------------------------------------------------- wrappers
+def sum(x: Tensor, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None) -> Tensor:  # noqa: A001
+    """Sum over ``dim`` (int, tuple, or None for all). Integer and bool inputs sum to int64, as in PyTorch."""
+    axes = normalize_axis(pick_dim("sum", dim, axis), x.ndim, "sum")
+    keep = pick_keepdim("sum", keepdim, keepdims)
+    if dtype is not None:
+        x = x.to(dtype)
+    elif x.dtype.kind in "biu":
+        x = x.to(np.int64)
+    return Sum(axes, keep)(x)
+
+
+def mean(x: Tensor, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None) -> Tensor:
+    """Arithmetic mean over ``dim``; needs a floating tensor (or ``dtype=``)."""
+    axes = normalize_axis(pick_dim("mean", dim, axis), x.ndim, "mean")
+    keep = pick_keepdim("mean", keepdim, keepdims)
+    if dtype is not None:
+        x = x.to(dtype)
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"mean: expected a floating tensor, received dtype {x.dtype}; pass dtype=ember.float32")
+    count = _count(x.shape, axes)
+    return Sum(axes, keep)(x) / float(count) if count else Sum(axes, keep)(x) * float("nan")
+
+
+def _count(shape, axes) -> int:
+    if axes is None:
+        return int(np.prod(shape, dtype=np.int64))
+    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+
+
+def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
+        keepdims=None, ddof=None) -> Tensor:
+    """Variance over ``dim``; unbiased (correction=1) unless ``correction=0`` or ``unbiased=False``."""
+    axes = normalize_axis(pick_dim("var", dim, axis), x.ndim, "var")
+    keep = pick_keepdim("var", keepdim, keepdims)
+    if isinstance(unbiased, bool) is False and unbiased is not None:
+        raise TypeError(f"var: unbiased must be a bool, received {unbiased!r}")
+    if ddof is not None:
+        correction = ddof
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    count = _count(x.shape, axes)
+    centred = x - mean(x, axes, keepdim=True)
+    return sum(centred * centred, axes, keepdim=keep) / float(max(count - correction, 0))
+
+
+def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
+        keepdims=None, ddof=None) -> Tensor:
+    """Standard deviation: ``sqrt(var(...))`` with the same arguments."""
+    return var(x, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims, ddof=ddof).sqrt()
+
+
+def _max_or_min(name: str, find_max: bool, x, dim, keepdim, axis, keepdims, other):
+    if other is not None:  # ember.max(a, b) is the elementwise maximum, as in PyTorch
+        from .elementwise import maximum, minimum
+
+        return (maximum if find_max else minimum)(x, other)
+    dim = pick_dim(name, dim, axis)
+    keep = pick_keepdim(name, keepdim, keepdims)
+    if isinstance(dim, Tensor):
+        return _max_or_min(name, find_max, x, None, keep, None, None, dim)
+    if x.numel() == 0:
+        raise RuntimeError(f"{name}: the input is empty")
+    if dim is None or isinstance(dim, (tuple, list)):
+        axes = normalize_axis(dim, x.ndim, name)
+        return MaxMin(axes, keep, find_max)(x)
+    (axis_,) = normalize_axis(dim, x.ndim, name)
+    values, indices = MaxMinAlongDim(axis_, keep, find_max)(x)
+    return _ValuesIndices(values, indices)
+
+
+class _ValuesIndices(tuple):
+    """``(values, indices)`` with attribute access, as PyTorch's ``max(dim)`` returns."""
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+
+def max(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, other=None):  # noqa: A001
+    """Largest value: over everything (a 0-d tensor), over a tuple of dims, or ``max(x, dim)`` → (values, indices).
+
+    ``max(a, b)`` with a Tensor ``b`` is the elementwise maximum.
+    """
+    return _max_or_min("max", True, x, dim, keepdim, axis, keepdims, other)
+
+
+def min(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, other=None):  # noqa: A001
+    """Smallest value; same forms as ``max``."""
+    return _max_or_min("min", False, x, dim, keepdim, axis, keepdims, other)
+
+
+def amax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Maximum over ``dim`` (int or tuple), values only."""
+    return MaxMin(normalize_axis(dim, x.ndim, "amax"), keepdim, True)(x)
+
+
+def amin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return MaxMin(normalize_axis(dim, x.ndim, "amin"), keepdim, False)(x)
+
+
+def prod(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    axes = normalize_axis(pick_dim("prod", dim, axis), x.ndim, "prod")
+    return Prod(axes, pick_keepdim("prod", keepdim, keepdims))(x)
+
+
+def cumsum(x: Tensor, dim: int, *, axis=None) -> Tensor:
+    (axis_,) = normalize_axis(pick_dim("cumsum", dim, axis), x.ndim, "cumsum")
+    return CumSum(axis_)(x)
+
+
+def logsumexp(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """``log(sum(exp(x), dim))``, stable for large inputs."""
+    axes = normalize_axis(pick_dim("logsumexp", dim, axis), x.ndim, "logsumexp")
+    return LogSumExp(axes, pick_keepdim("logsumexp", keepdim, keepdims))(x)
+
+
+def norm(x: Tensor, p=2, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Vector p-norm over ``dim`` (all elements by default): ``p`` = 2, 1, inf, -inf, any positive number,
+    or ``"fro"`` (= 2). The gradient at zero is zero for p=2, as in PyTorch."""
+    from .elementwise import abs as absolute
+
+    axes = normalize_axis(pick_dim("norm", dim, axis), x.ndim, "norm")
+    keep = pick_keepdim("norm", keepdim, keepdims)
+    if p == "fro" or p == 2:
+        squared = sum(x * x, axes, keepdim=keep)
+        return _SafeSqrt()(squared)
+    if p == float("inf"):
+        return amax(absolute(x), axes, keep)
+    if p == float("-inf"):
+        return amin(absolute(x), axes, keep)
+    if p == 1:
+        return sum(absolute(x), axes, keepdim=keep)
+    if not isinstance(p, (int, float)) or p <= 0:
+        raise ValueError(f"norm: p must be a positive number, inf, -inf or 'fro', received {p!r}")
+    return sum(absolute(x) ** p, axes, keepdim=keep) ** (1.0 / p)
+
+
+class _SafeSqrt(Primitive):
+    """sqrt whose gradient is 0 (not inf) at 0: the subgradient PyTorch's norm uses."""
+
+    def forward(self, x):
+        y = get_array_module(x).sqrt(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        from .elementwise import where
+
+        safe = where(y > 0, y, y * 0 + 1)
+        return where(y > 0, grad / (safe * 2.0), grad * 0)
+
+
+def sum_to(x: Tensor, shape) -> Tensor:
+    """Sum ``x`` over broadcast axes so that it has ``shape`` (inverse of broadcasting)."""
+    if x.shape == tuple(shape):
+        return x
+    return SumTo(shape)(x)
+
+
+def argmax(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Index of the largest value (over the flattened tensor when ``dim`` is None); int64, not differentiable."""
+    return _arg_extreme("argmax", x, dim, keepdim, axis, keepdims)
+
+
+def argmin(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    return _arg_extreme("argmin", x, dim, keepdim, axis, keepdims)
+
+
+def _arg_extreme(name, x, dim, keepdim, axis, keepdims):
+    xp = get_array_module(x.data)
+    dim = pick_dim(name, dim, axis)
+    keep = pick_keepdim(name, keepdim, keepdims)
+    if x.numel() == 0:
+        raise RuntimeError(f"{name}: the input is empty")
+    if dim is None:
+        result = getattr(xp, name)(x.data.reshape(-1))
+        if keep:
+            result = xp.asarray(result).reshape((1,) * x.ndim)
+    else:
+        (axis_,) = normalize_axis(dim, x.ndim, name)
+        result = getattr(xp, name)(x.data, axis=axis_, keepdims=keep)
+    return Tensor(xp.asarray(result, dtype=np.int64))
+
+
+def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    axes = normalize_axis(dim, x.ndim, "any")
+    return Tensor(get_array_module(x.data).asarray(x.data.any(axis=axes, keepdims=keepdim)))
+
+
+def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    axes = normalize_axis(dim, x.ndim, "all")
+    return Tensor(get_array_module(x.data).asarray(x.data.all(axis=axes, keepdims=keepdim)))
+
+
+__all__ = [
+    "sum", "mean", "var", "std", "max", "min", "amax", "amin", "prod", "cumsum", "logsumexp", "norm", "sum_to",
+    "argmax", "argmin", "any", "all",
+]

@@ -1,0 +1,71 @@
+"""Tensor's operators and methods, each bound to a function of this layer (Tensor itself holds no math)."""
+from __future__ import annotations
+
+from ..autograd.tensor import Tensor
+
+# method name -> function name in ember.functions; a method receives the tensor as first argument.
+METHODS = {
+    # operators
+    "__add__": "add", "__radd__": "add", "__sub__": "sub", "__rsub__": "rsub", "__mul__": "mul",
+    "__rmul__": "mul", "__truediv__": "div", "__rtruediv__": "rdiv", "__pow__": "pow", "__rpow__": "rpow",
+    "__matmul__": "matmul", "__rmatmul__": "rmatmul", "__neg__": "neg", "__abs__": "abs",
+    "__getitem__": "getitem", "__setitem__": "setitem",
+    "__eq__": "eq", "__ne__": "ne", "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge",
+    "__and__": "logical_and", "__or__": "logical_or", "__xor__": "logical_xor", "__invert__": "logical_not",
+    "__floordiv__": "floor_divide", "__mod__": "remainder",
+    # elementwise
+    "add": "add", "sub": "sub", "mul": "mul", "div": "div", "pow": "pow", "neg": "neg", "square": "square",
+    "reciprocal": "reciprocal", "exp": "exp", "log": "log", "log1p": "log1p", "sqrt": "sqrt", "rsqrt": "rsqrt",
+    "sin": "sin", "cos": "cos", "abs": "abs", "sign": "sign", "floor": "floor", "ceil": "ceil", "round": "round",
+    "clamp": "clamp", "clip": "clip", "maximum": "maximum", "minimum": "minimum", "clone": "clone",
+    "eq": "eq", "ne": "ne", "lt": "lt", "le": "le", "gt": "gt", "ge": "ge", "isnan": "isnan", "isinf": "isinf",
+    "isfinite": "isfinite", "logical_not": "logical_not", "equal": "equal", "allclose": "allclose",
+    "masked_fill": "masked_fill",
+    # activations
+    "tanh": "tanh", "sigmoid": "sigmoid", "relu": "relu", "softmax": "softmax", "log_softmax": "log_softmax",
+    # reductions
+    "sum": "sum", "mean": "mean", "var": "var", "std": "std", "max": "max", "min": "min", "prod": "prod",
+    "logsumexp": "logsumexp", "norm": "norm", "argmax": "argmax", "argmin": "argmin", "any": "any", "all": "all",
+    "amax": "amax", "amin": "amin", "cumsum": "cumsum",
+    # shape
+    "reshape": "reshape", "view": "view", "view_as": "view_as", "reshape_as": "reshape_as",
+    "transpose": "transpose", "permute": "permute", "swapaxes": "swapaxes", "squeeze": "squeeze",
+    "unsqueeze": "unsqueeze", "expand": "expand", "expand_as": "expand_as", "broadcast_to": "broadcast_to",
+    "flatten": "flatten", "split": "split", "chunk": "chunk", "flip": "flip", "repeat": "repeat", "tile": "tile",
+    "unbind": "unbind", "contiguous": "contiguous", "movedim": "movedim", "t": "t",
+    # indexing
+    "gather": "gather", "index_select": "index_select", "nonzero": "nonzero",
+    # linear algebra
+    "matmul": "matmul", "mm": "mm", "bmm": "bmm", "dot": "dot",
+}
+
+PROPERTIES = {"T": "transpose_all", "mT": "matrix_transpose"}
+
+
+def install() -> None:
+    """Bind every entry of METHODS and PROPERTIES onto Tensor."""
+    from .. import functions
+
+    for method, function_name in METHODS.items():
+        setattr(Tensor, method, getattr(functions, function_name))
+    for name, function_name in PROPERTIES.items():
+        setattr(Tensor, name, property(getattr(functions, function_name)))
+    for name in ("abs", "clamp", "add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "tanh",
+                 "neg", "pow"):
+        setattr(Tensor, name + "_", _inplace_method(getattr(functions, name), name + "_"))
+
+
+def _inplace_method(function, name):
+    """``x.relu_()`` and friends: compute out of place, then write the result into ``x``'s data."""
+    existing = getattr(Tensor, name, None)
+    if existing is not None:  # Tensor defines the fast data-level helpers itself (add_, mul_, ...)
+        return existing
+
+    def method(self, *args, **kwargs):
+        self._check_inplace(name)
+        result = function(self, *args, **kwargs)
+        self.data[...] = result.data
+        return self
+
+    method.__name__ = name
+    return method
