@@ -43,8 +43,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     analytic = grad(outputs, [inputs[i] for i in checked], grad_outputs=vectors, allow_unused=True)
 
     def projected(values):
-        with no_grad():
-            result = _differentiable(_outputs_tuple(fn(*values)))
+        result = _differentiable(_outputs_tuple(fn(*values)))  # fn may itself differentiate: keep grad mode
         return sum(float((out.data * v.data).sum()) for out, v in zip(result, vectors))
 
     for position, i in enumerate(checked):
@@ -82,7 +81,7 @@ def gradgradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float
     inputs = tuple(inputs) if isinstance(inputs, (list, tuple)) else (inputs,)
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     rng = np.random.default_rng(seed + 1)
-    with no_grad():
+    with no_grad():  # only the output shapes are needed here
         shapes = [(out.shape, out.data) for out in _differentiable(_outputs_tuple(fn(*inputs)))]
     vectors = [Tensor(_like_module(data, rng.standard_normal(shape))) for shape, data in shapes]
 
