@@ -232,9 +232,13 @@ def _call_backward(node, slots):
     if node._released:
         raise RuntimeError(node._freed_message())
     result = type(node).backward(node, *slots)
-    if not isinstance(result, tuple):
+    if type(result) is not tuple:
         result = (result,)
     positions = node._input_positions
+    if positions is None:
+        if len(result) != len(node.inputs):
+            raise RuntimeError(f"{node.name}.backward returned {len(result)} gradients for {len(node.inputs)} inputs")
+        return [value if value is None or isinstance(value, Tensor) else Tensor(value) for value in result]
     if len(result) < (positions[-1] + 1 if positions else 0):
         raise RuntimeError(
             f"{node.name}.backward returned {len(result)} gradients, expected one per forward argument "

@@ -49,7 +49,6 @@ class Function:
     _output_specs: tuple = ()
     _outputs: tuple = ()
     _released = False
-    _forward_on_arrays = False
 
     @classmethod
     def apply(cls, *args):
@@ -87,8 +86,9 @@ class Function:
     @property
     def needs_input_grad(self) -> tuple:
         """One bool per forward argument: whether its gradient is needed."""
-        flags = [False] * (max(self._input_positions, default=-1) + 1)
-        for position, tensor in zip(self._input_positions, self.inputs):
+        positions = self._input_positions if self._input_positions is not None else range(len(self.inputs))
+        flags = [False] * (max(positions, default=-1) + 1)
+        for position, tensor in zip(positions, self.inputs):
             flags[position] = tensor.requires_grad
         return tuple(flags)
 
@@ -97,6 +97,7 @@ class Function:
         return type(self).__name__
 
     def _apply(self, args):
+        """Run a user-defined Function: forward on detached Tensors without recording, then wire the graph."""
         tensors = []
         positions = []
         for position, arg in enumerate(args):
@@ -105,31 +106,34 @@ class Function:
                 positions.append(position)
         if cupy_if_loaded() is not None and len(tensors) > 1:
             _check_same_device(self.name, tensors)
-        record = grad_mode._grad_enabled and any(t.requires_grad for t in tensors)
         self.inputs = tuple(tensors)
         self._input_positions = tuple(positions)
+        detached = [Tensor(a.data) if isinstance(a, Tensor) else a for a in args]
+        with grad_mode.no_grad():
+            raw = type(self).forward(self, *detached)
+        return self._finish(raw, grad_mode._grad_enabled and any(t.requires_grad for t in tensors))
 
-        if self._forward_on_arrays:
-            raw = self.forward(*[a.data if isinstance(a, Tensor) else a for a in args])
+    def _finish(self, raw, record: bool):
+        """Wrap forward's arrays as output Tensors; when recording, point them at this node."""
+        if type(raw) is tuple:
+            outputs = tuple(Tensor(_as_array(y, self.name)) for y in raw)
+            single = False
         else:
-            detached = [Tensor(a.data) if isinstance(a, Tensor) else a for a in args]
-            with grad_mode.no_grad():
-                raw = type(self).forward(self, *detached)
-        single = not isinstance(raw, tuple)
-        arrays = (raw,) if single else raw
-        arrays = tuple(_as_array(y, self.name) for y in arrays)
-
-        outputs = tuple(Tensor(y) for y in arrays)
+            outputs = (Tensor(raw if type(raw) is np.ndarray else _as_array(raw, self.name)),)
+            single = True
         if record:
-            for index, (out, y) in enumerate(zip(outputs, arrays)):
+            specs = []
+            for index, out in enumerate(outputs):
+                y = out.data
+                specs.append((y.shape, y.dtype))
                 if y.dtype.kind in "fc":
                     out.requires_grad = True
                     out.creator = self
                     out._output_index = index
-            self._output_specs = tuple((y.shape, y.dtype) for y in arrays)
+            self._output_specs = tuple(specs)
             self._outputs = tuple(weakref.ref(out) for out in outputs)
             if self._saved is not None:
-                self._saved = self._classify_saved(arrays)
+                self._saved = self._classify_saved([out.data for out in outputs])
         else:
             self.inputs = ()
             self._saved = None
@@ -176,10 +180,19 @@ class Primitive(Function):
     ``saved_tensors`` as that input or output, still connected to the graph.
     """
 
-    _forward_on_arrays = True
+    _input_positions = None  # every argument is a Tensor input: gradient i belongs to input i
 
     def __call__(self, *tensors):
-        return self._apply(tensors)
+        record = False
+        if grad_mode._grad_enabled:
+            for tensor in tensors:
+                if tensor.requires_grad:
+                    record = True
+                    break
+        if len(tensors) > 1 and cupy_if_loaded() is not None:
+            _check_same_device(self.name, tensors)
+        self.inputs = tensors
+        return self._finish(self.forward(*[tensor.data for tensor in tensors]), record)
 
 
 def _is_cupy(value) -> bool:
