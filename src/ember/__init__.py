@@ -28,6 +28,10 @@ def __getattr__(name):
     """Import the larger sub-packages on first use, so that ``import ember`` stays fast."""
     import importlib
 
+    if name in ("save", "load"):
+        from . import io
+
+        return getattr(io, name)
     if name in ("nn", "optim", "data", "datasets", "metrics", "keras", "cuda", "plot", "transforms", "utils", "io"):
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module

@@ -1,0 +1,210 @@
+"""Keras convolution and pooling layers, channels_last by default (``(batch, height, width, channels)``).
+
+They call the same ``conv2d``/``max_pool2d``/``avg_pool2d`` functions as ``ember.nn`` (which work in NCHW),
+moving the channel axis with views. ``padding="same"`` pads as TensorFlow does: the output is
+``ceil(size / stride)`` and an odd total padding puts the extra row/column at the bottom/right.
+"""
+from __future__ import annotations
+
+import math
+
+from ... import functions as F
+from .. import activations, initializers, regularizers
+from .base import Layer
+
+
+def _pair(value, name: str, layer: str) -> tuple:
+    if isinstance(value, int):
+        return (value, value)
+    value = tuple(value)
+    if len(value) != 2 or not all(isinstance(v, int) and v > 0 for v in value):
+        raise ValueError(f"{layer}: {name} must be an int or a pair of positive ints, received {value!r}")
+    return value
+
+
+def _check_padding(padding: str, layer: str) -> str:
+    padding = padding.lower()
+    if padding not in ("valid", "same"):
+        raise ValueError(f"{layer}: padding must be 'valid' or 'same', received {padding!r}")
+    return padding
+
+
+def _check_data_format(data_format, layer: str) -> str:
+    data_format = data_format or "channels_last"
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"{layer}: data_format must be 'channels_last' or 'channels_first', received {data_format!r}")
+    return data_format
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """TensorFlow's SAME padding for one axis: (before, after)."""
+    output = math.ceil(size / stride)
+    total = max((output - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+class _SpatialLayer(Layer):
+    """Shared plumbing: channel axis moves and input checks for 4-d image layers."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _check_data_format(data_format, type(self).__name__)
+
+    def to_nchw(self, inputs):
+        return inputs.permute(0, 3, 1, 2) if self.data_format == "channels_last" else inputs
+
+    def from_nchw(self, outputs):
+        return outputs.permute(0, 2, 3, 1) if self.data_format == "channels_last" else outputs
+
+    def check_input(self, inputs):
+        if inputs.ndim != 4:
+            layout = "(batch, height, width, channels)" if self.data_format == "channels_last" \
+                else "(batch, channels, height, width)"
+            raise self.input_error(f"a 4-d input {layout}", tuple(inputs.shape))
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class Conv2D(_SpatialLayer):
+    """2-d convolution. Kernel ``(kh, kw, in_channels, filters)``, glorot_uniform; bias zeros.
+
+    Args: filters, kernel_size, strides=(1, 1), padding="valid"|"same", data_format="channels_last",
+    dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer, bias_initializer,
+    kernel_regularizer, bias_regularizer.
+    """
+
+    def __init__(self, filters: int, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        if not isinstance(filters, int) or filters <= 0:
+            raise ValueError(f"Conv2D: filters must be a positive integer, received {filters!r}")
+        self.filters = filters
+        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
+        self.strides = _pair(strides, "strides", "Conv2D")
+        self.padding = _check_padding(padding, "Conv2D")
+        self.dilation_rate = _pair(dilation_rate, "dilation_rate", "Conv2D")
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def _channels(self, shape):
+        return shape[-1] if self.data_format == "channels_last" else shape[1]
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise self.input_error("a 4-d input", tuple(input_shape))
+        kh, kw = self.kernel_size
+        self.add_weight("kernel", (kh, kw, self._channels(input_shape), self.filters), self.kernel_initializer,
+                        regularizer=self.kernel_regularizer)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer)
+
+    def check_input(self, inputs):
+        super().check_input(inputs)
+        expected = self.kernel.shape[2]
+        if self._channels(inputs.shape) != expected:
+            axis = "last axis" if self.data_format == "channels_last" else "axis 1"
+            raise self.input_error(f"input with {expected} channels on the {axis}", tuple(inputs.shape))
+
+    def call(self, inputs, skip_activation: bool = False):
+        x = self.to_nchw(inputs)
+        padding = (0, 0)
+        if self.padding == "same":
+            (top, bottom), (left, right) = [
+                same_padding(x.shape[2 + i], self.kernel_size[i], self.strides[i], self.dilation_rate[i])
+                for i in range(2)
+            ]
+            if top == bottom and left == right:
+                padding = (top, left)
+            else:
+                x = F.pad(x, (left, right, top, bottom))
+        weight = self.kernel.permute(3, 2, 0, 1)
+        y = F.conv2d(x, weight, self.bias if self.use_bias else None, stride=self.strides, padding=padding,
+                     dilation=self.dilation_rate)
+        y = self.from_nchw(y)
+        return y if skip_activation else self.activation(y)
+
+    def get_config(self):
+        return {
+            **super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides), "padding": self.padding, "dilation_rate": list(self.dilation_rate),
+            "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
+
+
+class _Pooling2D(_SpatialLayer):
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        name = type(self).__name__
+        self.pool_size = _pair(pool_size, "pool_size", name)
+        self.strides = _pair(strides, "strides", name) if strides is not None else self.pool_size
+        self.padding = _check_padding(padding, name)
+
+    def _same_pads(self, x):
+        (top, bottom), (left, right) = [
+            same_padding(x.shape[2 + i], self.pool_size[i], self.strides[i]) for i in range(2)
+        ]
+        return left, right, top, bottom
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
+                "padding": self.padding}
+
+
+class MaxPooling2D(_Pooling2D):
+    """Max over ``pool_size`` windows (default 2×2, stride = pool size)."""
+
+    def call(self, inputs):
+        x = self.to_nchw(inputs)
+        if self.padding == "same":
+            pads = self._same_pads(x)
+            if any(pads):
+                x = F.pad(x, pads, value=float("-inf"))
+        return self.from_nchw(F.max_pool2d(x, self.pool_size, self.strides))
+
+
+class AveragePooling2D(_Pooling2D):
+    """Mean over ``pool_size`` windows; with ``"same"`` padding, padded cells are not counted (as Keras)."""
+
+    def call(self, inputs):
+        x = self.to_nchw(inputs)
+        if self.padding == "same":
+            pads = self._same_pads(x)
+            if any(pads):
+                sums = F.avg_pool2d(F.pad(x, pads), self.pool_size, self.strides)
+                ones = F.ones((1, 1) + tuple(x.shape[2:]), dtype=x.dtype, device=x.device)
+                counts = F.avg_pool2d(F.pad(ones, pads), self.pool_size, self.strides)
+                return self.from_nchw(sums / counts)
+        return self.from_nchw(F.avg_pool2d(x, self.pool_size, self.strides))
+
+
+class GlobalAveragePooling2D(_SpatialLayer):
+    """Mean over height and width: ``(batch, h, w, c)`` → ``(batch, c)`` (``keepdims=True`` keeps 1×1)."""
+
+    def __init__(self, data_format=None, keepdims: bool = False, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.keepdims = keepdims
+
+    def call(self, inputs):
+        axes = (1, 2) if self.data_format == "channels_last" else (2, 3)
+        return inputs.mean(dim=axes, keepdim=self.keepdims)
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+class GlobalMaxPooling2D(GlobalAveragePooling2D):
+    """Max over height and width."""
+
+    def call(self, inputs):
+        axes = (1, 2) if self.data_format == "channels_last" else (2, 3)
+        return inputs.amax(dim=axes, keepdim=self.keepdims)

@@ -1,0 +1,166 @@
+"""Core Keras layers: Input/InputLayer, Dense, Activation, Dropout, Flatten, Reshape."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import functions as F
+from .. import activations, initializers, regularizers
+from .base import KerasTensor, Layer, unique_name
+
+
+class InputLayer(Layer):
+    """Declares the input shape of a model (without the batch dimension): ``InputLayer(input_shape=(784,))``."""
+
+    def __init__(self, input_shape=None, batch_size=None, dtype=None, name=None, shape=None, **kwargs):
+        shape = shape if shape is not None else input_shape
+        if shape is None and "batch_input_shape" not in kwargs:
+            raise ValueError("InputLayer: give shape= (or input_shape=), without the batch dimension")
+        if shape is not None:
+            kwargs["batch_input_shape"] = (batch_size,) + tuple(shape)
+        super().__init__(name=name or unique_name("input_layer"), dtype=dtype, **kwargs)
+        self.built = True
+        self._output_shape = self._batch_input_shape
+
+    def call(self, inputs):
+        return inputs
+
+    def check_input(self, inputs) -> None:
+        expected = self._batch_input_shape[1:]
+        received = tuple(inputs.shape)
+        if len(received) != len(expected) + 1 or any(
+            e is not None and e != r for e, r in zip(expected, received[1:])
+        ):
+            raise self.input_error(f"input of shape {(None,) + tuple(expected)}", received)
+
+    def get_config(self):
+        return {"name": self.name, "batch_input_shape": list(self._batch_input_shape)}
+
+
+def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):  # noqa: N802 - Keras name
+    """A symbolic model input: ``inputs = keras.Input(shape=(28, 28, 1))``."""
+    if batch_shape is not None:
+        batch_size, shape = batch_shape[0], batch_shape[1:]
+    if shape is None:
+        raise ValueError("Input: give shape= (without the batch dimension)")
+    layer = InputLayer(shape=tuple(shape), batch_size=batch_size, name=name, dtype=dtype)
+    tensor = KerasTensor((batch_size,) + tuple(shape), dtype=str(dtype or "float32"), layer=layer,
+                         name=layer.name)
+    return tensor
+
+
+class Dense(Layer):
+    """Densely connected layer: ``activation(inputs @ kernel + bias)``; kernel ``(in, units)``.
+
+    Args: units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+    bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None.
+    Shape: ``(batch, ..., in)`` → ``(batch, ..., units)``.
+    """
+
+    def __init__(self, units: int, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Dense: units must be a positive integer, received {units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def build(self, input_shape):
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise self.input_error("input with at least 2 dims and a known last axis", tuple(input_shape))
+        self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
+                        regularizer=self.kernel_regularizer)
+        if self.use_bias:
+            self.add_weight("bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer)
+
+    def check_input(self, inputs):
+        if inputs.ndim < 2 or inputs.shape[-1] != self.kernel.shape[0]:
+            raise self.input_error(f"input with last axis {self.kernel.shape[0]}", tuple(inputs.shape))
+
+    def call(self, inputs, skip_activation: bool = False):
+        outputs = F.matmul(inputs, self.kernel)
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return outputs if skip_activation else self.activation(outputs)
+
+    def get_config(self):
+        return {
+            **super().get_config(), "units": self.units, "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias, "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
+
+    def extra_repr(self):
+        return f"name={self.name!r}, units={self.units}, activation={activations.serialize(self.activation)}"
+
+
+class Activation(Layer):
+    """Applies an activation by name or callable: ``Activation("relu")``."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs, skip_activation: bool = False):
+        return inputs if skip_activation else self.activation(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Dropout(Layer):
+    """Randomly zeroes a fraction ``rate`` of inputs during training (scaling the rest by 1/(1-rate))."""
+
+    def __init__(self, rate: float, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"Dropout: rate must be in [0, 1), received {rate}")
+        if noise_shape is not None:
+            raise ValueError("Dropout: noise_shape is not supported; use SpatialDropout2D-style nn.Dropout2d")
+        self.rate = float(rate)
+        self.seed = seed
+
+    def call(self, inputs, training=None):
+        return F.dropout(inputs, self.rate, training=bool(training))
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
+class Flatten(Layer):
+    """Flattens all but the batch dimension: ``(batch, ...)`` → ``(batch, prod(...))``."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = data_format
+
+    def call(self, inputs):
+        return inputs.reshape(inputs.shape[0], -1)
+
+
+class Reshape(Layer):
+    """Reshapes to ``(batch,) + target_shape`` (one entry may be -1)."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(s) for s in target_shape)
+
+    def check_input(self, inputs):
+        per_sample = int(np.prod(inputs.shape[1:], dtype=np.int64))
+        known = int(np.prod([s for s in self.target_shape if s != -1], dtype=np.int64))
+        fits = per_sample % known == 0 if -1 in self.target_shape else per_sample == known
+        if not fits:
+            raise self.input_error(f"input with {known} values per sample to reshape to {self.target_shape}",
+                                   tuple(inputs.shape))
+
+    def call(self, inputs):
+        return inputs.reshape((inputs.shape[0],) + self.target_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}

@@ -1,0 +1,321 @@
+"""``compile``/``fit``/``evaluate``/``predict``: Keras's training API, written with Ember's public low-level API.
+
+One training step is the loop a PyTorch user writes by hand::
+
+    optimizer.zero_grad(); loss = loss_fn(y, model(x)); loss.backward(); optimizer.step()
+
+When the model's last layer ends in softmax (or sigmoid) and the loss is a cross-entropy on probabilities,
+the step asks the model for the pre-activation logits and uses the loss's ``from_logits=True`` form, so that
+``exp(-150) == 0`` in float32 cannot turn into ``log(0)``. Metrics still see the probabilities.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.grad_mode import no_grad
+from ..autograd.tensor import Tensor
+from . import losses as losses_module
+from . import metrics as metrics_module
+from . import optimizers as optimizers_module
+from .callbacks.base import CallbackList, History, ProgbarLogger
+from .data_adapters import (
+    concatenate_outputs, is_array_like, make_adapter, split_validation, to_input_tensor, to_target_tensor,
+)
+
+_FINAL_ACTIVATIONS = {"softmax": "softmax", "sigmoid": "sigmoid"}
+_LOGIT_LOSSES = {
+    "softmax": (losses_module.CategoricalCrossentropy, losses_module.SparseCategoricalCrossentropy),
+    "sigmoid": (losses_module.BinaryCrossentropy,),
+}
+
+
+class Trainer:
+    """Mixed into ``keras.Model``: everything between data and ``optimizer.step()``."""
+
+    def __init__(self):
+        self.optimizer = None
+        self.loss = None
+        self.compiled_metrics_spec = []
+        self.metrics_objects = []
+        self.stop_training = False
+        self.history = None
+        self._loss_tracker = metrics_module.Mean(name="loss")
+
+    # ------------------------------------------------------------------------------------ compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                run_eagerly=None, steps_per_execution=None, jit_compile=None, auto_scale_loss=None):
+        """Choose the optimizer, loss and metrics (objects or names: ``"adam"``,
+        ``"sparse_categorical_crossentropy"``, ``["accuracy"]``)."""
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = losses_module.get(loss) if loss is not None else None
+        self.compiled_metrics_spec = list(metrics or []) + list(weighted_metrics or [])
+        self.metrics_objects = []  # resolved on the first batch, when shapes are known
+        self.stop_training = False
+
+    @property
+    def metrics_names(self) -> list:
+        return ["loss"] + [m.name for m in self.metrics_objects]
+
+    def _require_compiled(self, where: str) -> None:
+        if self.loss is None or self.optimizer is None:
+            raise RuntimeError(f"Model '{self.name}': call compile(optimizer=..., loss=...) before {where}()")
+
+    def _resolve_metrics(self, y, y_pred) -> None:
+        if not self.metrics_objects and self.compiled_metrics_spec:
+            self.metrics_objects = [metrics_module.get(m, self.loss, y, y_pred) for m in self.compiled_metrics_spec]
+
+    def _reset_metrics(self) -> None:
+        self._loss_tracker.reset_state()
+        for metric in self.metrics_objects:
+            metric.reset_state()
+
+    def _logs(self) -> dict:
+        logs = {"loss": self._loss_tracker.result()}
+        for metric in self.metrics_objects:
+            logs[metric.name] = metric.result()
+        return logs
+
+    # ------------------------------------------------------------------------------------ one step
+    def _device(self):
+        for parameter in self.parameters():
+            return parameter.device
+        return None
+
+    def _logit_activation(self):
+        """The final activation the loss can absorb, or None."""
+        activation = self.final_activation() if hasattr(self, "final_activation") else None
+        if activation is None or self.loss.from_logits:
+            return None
+        return activation if isinstance(self.loss, _LOGIT_LOSSES[activation]) else None
+
+    def _forward_for_loss(self, x, training: bool):
+        """``(output the loss reads, predictions the metrics read, loss object)``."""
+        activation = self._logit_activation()
+        if activation is None:
+            predictions = self(x, training=training)
+            return predictions, predictions, self.loss
+        logits = self(x, training=training, skip_final_activation=True)
+        with no_grad():
+            predictions = logits.softmax(-1) if activation == "softmax" else logits.sigmoid()
+        return logits, predictions, self.loss.with_logits()
+
+    def _total_loss(self, loss_fn, y, outputs, sample_weight):
+        loss = loss_fn(y, outputs, sample_weight=sample_weight)
+        penalties = self.losses
+        for penalty in penalties:
+            loss = loss + penalty
+        return loss
+
+    def _update_metrics(self, loss_value: Tensor, batch_size: int, y, predictions, sample_weight) -> None:
+        self._loss_tracker.update_state(loss_value.data, sample_weight=np.float32(batch_size))
+        self._resolve_metrics(y, predictions)
+        for metric in self.metrics_objects:
+            metric.update_state(y, predictions, sample_weight)
+
+    def train_step(self, x, y, sample_weight=None) -> dict:
+        """One optimizer step on a batch; returns the running logs of the epoch."""
+        if not self.optimizer.built:
+            self.optimizer.build(self.parameters())
+        self.optimizer.zero_grad()
+        outputs, predictions, loss_fn = self._forward_for_loss(x, training=True)
+        loss = self._total_loss(loss_fn, y, outputs, sample_weight)
+        loss.backward()
+        self.optimizer.step()
+        self._update_metrics(loss.detach(), _batch_size(x), y, predictions.detach(), sample_weight)
+        return self._logs()
+
+    def test_step(self, x, y, sample_weight=None) -> dict:
+        with no_grad():
+            outputs, predictions, loss_fn = self._forward_for_loss(x, training=False)
+            loss = self._total_loss(loss_fn, y, outputs, sample_weight)
+        self._update_metrics(loss, _batch_size(x), y, predictions, sample_weight)
+        return self._logs()
+
+    # ----------------------------------------------------------------------------------------- fit
+    def fit(self, x=None, y=None, batch_size=None, epochs: int = 1, verbose="auto", callbacks=None,
+            validation_split: float = 0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch: int = 0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq: int = 1):
+        """Train for ``epochs`` epochs; returns a ``History`` whose ``history`` dict holds floats per epoch."""
+        self._require_compiled("fit")
+        if x is None:
+            raise ValueError(f"Model '{self.name}': fit needs x (arrays or a dataset)")
+        if validation_split and validation_data is None:
+            (x, y, sample_weight), validation_data = split_validation(x, y, sample_weight, validation_split)
+        train_data = make_adapter(x, y, sample_weight, batch_size, bool(shuffle) and shuffle != "batch",
+                                  steps_per_epoch)
+        validation = None
+        if validation_data is not None:
+            validation = self._validation_adapter(validation_data, validation_batch_size or batch_size,
+                                                  validation_steps)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        self.history = History()
+        callback_list = list(callbacks or [])
+        extras = [self.history] + ([ProgbarLogger(verbose)] if verbose else [])
+        callbacks = CallbackList(callback_list + extras, self, {
+            "epochs": epochs, "steps": len(train_data) or None, "verbose": verbose,
+        })
+        device = self._device()
+        self.stop_training = False
+        callbacks.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            self._reset_metrics()
+            callbacks.on_epoch_begin(epoch)
+            self.train()
+            logs = {}
+            for step, (xb, yb, wb) in enumerate(train_data.epoch()):
+                callbacks.on_train_batch_begin(step)
+                xb, yb = to_input_tensor(xb, device), to_target_tensor(yb, device)
+                wb = self._sample_weights(yb, wb, class_weight)
+                logs = self.train_step(xb, yb, wb)
+                callbacks.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            if validation is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
+                validation_logs = self._run_evaluation(validation, callbacks=None)
+                logs = {**logs, **{f"val_{key}": value for key, value in validation_logs.items()}}
+            callbacks.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        callbacks.on_train_end(logs if epochs > initial_epoch else None)
+        return self.history
+
+    def _validation_adapter(self, validation_data, batch_size, steps):
+        if isinstance(validation_data, (tuple, list)) and is_array_like(validation_data[0]):
+            if len(validation_data) not in (2, 3):
+                raise ValueError("fit: validation_data must be (x, y) or (x, y, sample_weight)")
+            weights = validation_data[2] if len(validation_data) == 3 else None
+            return make_adapter(validation_data[0], validation_data[1], weights, batch_size, False, steps)
+        adapter = make_adapter(validation_data, steps=steps)
+        return adapter
+
+    @staticmethod
+    def _sample_weights(y, sample_weight, class_weight):
+        if class_weight is None:
+            return sample_weight
+        labels = y.data
+        labels = labels.argmax(axis=-1) if labels.ndim > 1 and labels.shape[-1] > 1 else labels.reshape(-1)
+        table = np.zeros(int(max(class_weight)) + 1, dtype=np.float32)
+        table[:] = 1.0
+        for label, weight in class_weight.items():
+            table[int(label)] = weight
+        weights = table[np.asarray(labels.get() if hasattr(labels, "get") else labels, dtype=np.int64)]
+        if sample_weight is not None:
+            weights = weights * np.asarray(sample_weight, dtype=np.float32)
+        return weights
+
+    # ------------------------------------------------------------------------------------ evaluate
+    def _run_evaluation(self, adapter, callbacks) -> dict:
+        self._reset_metrics()
+        self.eval()
+        device = self._device()
+        logs = {}
+        for step, (xb, yb, wb) in enumerate(adapter.epoch()):
+            if callbacks is not None:
+                callbacks.on_test_batch_begin(step)
+            logs = self.test_step(to_input_tensor(xb, device), to_target_tensor(yb, device), wb)
+            if callbacks is not None:
+                callbacks.on_test_batch_end(step, logs)
+        return logs
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict: bool = False):
+        """Loss and metrics on the given data: a float, a list ``[loss, *metrics]``, or a dict."""
+        self._require_compiled("evaluate")
+        adapter = make_adapter(x, y, sample_weight, batch_size, False, steps, for_name="evaluate")
+        callback_list = CallbackList(list(callbacks or []), self, {"steps": len(adapter) or None})
+        callback_list.on_test_begin()
+        logs = self._run_evaluation(adapter, callback_list)
+        callback_list.on_test_end(logs)
+        if verbose not in (0, "0") and verbose != "auto" or verbose == "auto":
+            if verbose:
+                print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        if return_dict:
+            return logs
+        values = [logs[name] for name in ["loss"] + [m.name for m in self.metrics_objects]]
+        return values[0] if len(values) == 1 else values
+
+    # ------------------------------------------------------------------------------------- predict
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Model outputs for ``x`` as a NumPy array (in eval mode, without recording a graph)."""
+        adapter = make_adapter(x, None, None, batch_size, False, steps, for_name="predict")
+        callback_list = CallbackList(list(callbacks or []), self, {"steps": len(adapter) or None})
+        self.eval()
+        device = self._device()
+        outputs = []
+        callback_list.on_predict_begin()
+        with no_grad():
+            for step, (xb, _, _) in enumerate(adapter.epoch()):
+                callback_list.on_predict_batch_begin(step)
+                result = self(to_input_tensor(xb, device), training=False)
+                outputs.append(_to_numpy(result))
+                callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
+        callback_list.on_predict_end()
+        return concatenate_outputs(outputs)
+
+    def predict_on_batch(self, x):
+        self.eval()
+        with no_grad():
+            return _to_numpy(self(to_input_tensor(x, self._device()), training=False))
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict: bool = False):
+        """One training step on one batch; returns the loss (and metrics) of this batch."""
+        self._require_compiled("train_on_batch")
+        self._reset_metrics()
+        self.train()
+        device = self._device()
+        y = to_target_tensor(y, device)
+        logs = self.train_step(to_input_tensor(x, device), y, self._sample_weights(y, sample_weight, class_weight))
+        return _format_result(logs, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict: bool = False):
+        self._require_compiled("test_on_batch")
+        self._reset_metrics()
+        self.eval()
+        device = self._device()
+        logs = self.test_step(to_input_tensor(x, device), to_target_tensor(y, device), sample_weight)
+        return _format_result(logs, return_dict)
+
+    # ------------------------------------------------------------------------------------- summary
+    def summary(self, line_length: int = 65, print_fn=None, **unused) -> None:
+        """Print Keras's table: layer (type), output shape, parameter count, and the totals."""
+        from .summary import summary_text
+
+        text = summary_text(self, line_length)
+        (print_fn or print)(text)
+
+    # -------------------------------------------------------------------------------------- saving
+    def save(self, filepath, overwrite: bool = True, **unused) -> None:
+        """Save architecture (JSON) and weights (safetensors) in one ``.keras`` archive (never pickle)."""
+        from .saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        from .saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath) -> None:
+        from .saving import load_weights
+
+        load_weights(self, filepath)
+
+
+def _batch_size(x) -> int:
+    first = x[0] if isinstance(x, (list, tuple)) else x
+    return int(first.shape[0])
+
+
+def _to_numpy(result):
+    if isinstance(result, (list, tuple)):
+        return [_to_numpy(r) for r in result]
+    data = result.data
+    return data.get() if hasattr(data, "get") else np.array(data)
+
+
+def _format_result(logs: dict, return_dict: bool):
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
