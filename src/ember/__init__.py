@@ -32,7 +32,8 @@ def __getattr__(name):
         from . import io
 
         return getattr(io, name)
-    if name in ("nn", "optim", "data", "datasets", "metrics", "keras", "cuda", "plot", "transforms", "utils", "io"):
+    if name in ("nn", "optim", "data", "datasets", "metrics", "keras", "cuda", "plot", "transforms", "utils", "io",
+                "progress"):
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
         return module
