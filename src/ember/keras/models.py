@@ -127,13 +127,14 @@ class Sequential(Model):
                 raise ValueError(f"Sequential '{self.name}': an InputLayer can only be the first layer")
             self._batch_input_shape = layer._batch_input_shape
             return
-        name = getattr(layer, "name", None) or str(len(self._stack))
-        if name in self._modules:
+        name = getattr(layer, "name", None)
+        if name is not None and any(getattr(other, "name", None) == name for other in self._stack):
             raise ValueError(f"Sequential '{self.name}': two layers are named {name!r}; layer names must be unique")
         if not self._stack and isinstance(layer, Layer) and layer._batch_input_shape is not None:
             self._batch_input_shape = layer._batch_input_shape
+        # registered by position, like nn.Sequential, so that weights files fit any instance of the architecture
+        self.add_module(str(len(self._stack)), layer)
         self._stack.append(layer)
-        self.add_module(name, layer)
         self.built = False
         if self._batch_input_shape is not None:
             self.build(self._batch_input_shape)
@@ -142,7 +143,8 @@ class Sequential(Model):
         if not self._stack:
             raise TypeError(f"Sequential '{self.name}': there is no layer to remove")
         layer = self._stack.pop()
-        del self._modules[getattr(layer, "name", None) or str(len(self._stack))]
+        del self._modules[str(len(self._stack))]
+        self.built = False
         return layer
 
     @property
@@ -222,10 +224,11 @@ class _FunctionalGraph:
         for node in self.nodes:
             if node.layer not in self.layers:
                 self.layers.append(node.layer)
-        for layer in self.layers:
-            if layer.name in model._modules and model._modules[layer.name] is not layer:
-                raise ValueError(f"Model '{model.name}': two layers are named {layer.name!r}")
-            model.add_module(layer.name, layer)
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Model '{model.name}': layer names must be unique, received {names}")
+        for index, layer in enumerate(self.layers):
+            model.add_module(str(index), layer)  # by position: weights files fit any instance of the graph
         model._batch_input_shape = self.inputs[0].shape if self.single_input else None
         model._output_shape = self.outputs[0].shape if self.single_output else [o.shape for o in self.outputs]
 

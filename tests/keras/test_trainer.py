@@ -1,0 +1,136 @@
+"""compile/fit/evaluate/predict: what Keras users rely on, and the logits path for softmax outputs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+from ember import keras
+
+
+def _blobs(n=300, features=8, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((classes, features)) * 3
+    labels = rng.integers(0, classes, n)
+    x = (centres[labels] + rng.standard_normal((n, features))).astype(np.float32)
+    return x, labels
+
+
+def _model(classes=3):
+    return keras.Sequential([keras.layers.Input(shape=(8,)), keras.layers.Dense(16, activation="relu"),
+                             keras.layers.Dense(classes, activation="softmax")])
+
+
+def test_fit_learns_and_history_holds_floats():
+    x, y = _blobs()
+    model = _model()
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=32, epochs=8, validation_split=0.2, verbose=0)
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(isinstance(v, float) for values in history.history.values() for v in values)
+    assert len(history.history["loss"]) == 8 and history.epoch == list(range(8))
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert history.history["val_accuracy"][-1] > 0.9
+    loss, accuracy = model.evaluate(x, y, verbose=0)
+    assert accuracy > 0.9 and loss < 0.5
+    probabilities = model.predict(x, verbose=0)
+    assert isinstance(probabilities, np.ndarray) and probabilities.shape == (300, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert (np.argmax(probabilities, axis=1) == y).mean() == pytest.approx(accuracy, abs=1e-6)
+
+
+def test_categorical_one_hot_labels_and_accuracy_choice():
+    x, y = _blobs()
+    model = _model()
+    model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, keras.utils.to_categorical(y, 3), epochs=2, verbose=0)
+    assert type(model.metrics_objects[0]).__name__ == "CategoricalAccuracy"
+    model = _model()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["acc"])
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert "acc" in history.history
+
+
+def test_softmax_output_trains_from_logits_without_overflow():
+    """Huge logits: probabilities underflow to exactly 0 in float32, the loss must stay finite and exact."""
+    model = keras.Sequential([keras.layers.Input(shape=(2,)), keras.layers.Dense(2, activation="softmax")])
+    model.set_weights([np.array([[200.0, -200.0], [0.0, 0.0]], dtype=np.float32), np.zeros(2, np.float32)])
+    model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy")
+    x = np.array([[1.0, 0.0]], dtype=np.float32)
+    loss = model.evaluate(x, np.array([1]), verbose=0)
+    assert loss == pytest.approx(400.0, rel=1e-5)  # log-softmax of the logits: exactly 400, not -log(1e-7)
+    explicit = keras.Sequential([keras.layers.Input(shape=(2,)), keras.layers.Dense(2)])
+    explicit.set_weights(model.get_weights())
+    explicit.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert explicit.evaluate(x, np.array([1]), verbose=0) == pytest.approx(400.0, rel=1e-5)
+
+
+def test_fit_on_a_pipeline_and_a_dataloader():
+    x, y = _blobs()
+    model = _model()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    dataset = ember.data.Dataset.from_tensor_slices((x, y)).shuffle(300).batch(32).repeat()
+    history = model.fit(dataset, steps_per_epoch=10, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    loader = ember.data.DataLoader(ember.data.TensorDataset(ember.tensor(x), ember.tensor(y)), batch_size=50)
+    history = model.fit(loader, epochs=2, verbose=0)
+    assert history.history["accuracy"][-1] > 0.8
+
+
+def test_train_and_test_on_batch_and_class_weight():
+    x, y = _blobs(64)
+    model = _model()
+    model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss, accuracy = model.train_on_batch(x, y)
+    assert np.isfinite(loss) and 0.0 <= accuracy <= 1.0
+    logs = model.test_on_batch(x, y, return_dict=True)
+    assert set(logs) == {"loss", "accuracy"}
+    model.fit(x, y, class_weight={0: 1.0, 1: 2.0, 2: 0.5}, epochs=1, verbose=0)
+
+
+def test_verbose_output_formats(capsys):
+    x, y = _blobs(64)
+    model = _model()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, batch_size=16, epochs=2, verbose=2)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2"
+    assert lines[1].startswith("4/4 - ") and "loss: " in lines[1] and "accuracy: " in lines[1]
+    model.fit(x, y, batch_size=16, epochs=1, verbose=1)
+    out = capsys.readouterr().out
+    assert "4/4 [==============================]" in out
+
+
+def test_compile_errors_and_optimizer_learning_rate():
+    model = _model()
+    with pytest.raises(RuntimeError, match="compile"):
+        model.fit(np.zeros((4, 8), np.float32), np.zeros(4), verbose=0)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        model.compile("nadamax", "mse")
+    model.compile(keras.optimizers.Adam(learning_rate=0.005), "mse")
+    model.fit(np.zeros((4, 8), np.float32), np.zeros((4, 3), np.float32), verbose=0)
+    model.optimizer.learning_rate = 0.001
+    assert model.optimizer.inner.param_groups[0]["lr"] == 0.001
+
+
+def test_stop_training_from_a_callback():
+    class StopAfterTwo(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                self.model.stop_training = True
+
+    x, y = _blobs(64)
+    model = _model()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    history = model.fit(x, y, epochs=10, callbacks=[StopAfterTwo()], verbose=0)
+    assert len(history.history["loss"]) == 2
+
+
+def test_regularizer_adds_to_the_loss():
+    model = keras.Sequential([keras.layers.Input(shape=(2,)),
+                              keras.layers.Dense(1, kernel_regularizer=keras.regularizers.l2(0.5))])
+    model.set_weights([np.array([[1.0], [2.0]], np.float32), np.zeros(1, np.float32)])
+    model.compile("sgd", "mse")
+    loss = model.evaluate(np.zeros((1, 2), np.float32), np.zeros((1, 1), np.float32), verbose=0)
+    assert loss == pytest.approx(0.5 * (1 + 4))
