@@ -1,0 +1,23 @@
+"""The layer modules of ``ember.nn``, one file per family (as ``torch.nn.modules``)."""
+from .module import Module, RemovableHandle
+from .container import Sequential, ModuleList, ModuleDict, ParameterList
+from .linear import Identity, Linear
+from .conv import Conv2d
+from .pooling import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
+from .batchnorm import BatchNorm1d, BatchNorm2d
+from .normalization import LayerNorm
+from .dropout import Dropout, Dropout2d
+from .flatten import Flatten, Unflatten
+from .sparse import Embedding
+from .activation import ReLU, ReLU6, LeakyReLU, ELU, GELU, Sigmoid, Tanh, SiLU, Softplus, Softmax, LogSoftmax
+from .loss import (
+    CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, MSELoss, L1Loss, HuberLoss, SmoothL1Loss,
+)
+
+__all__ = [
+    "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "Identity", "Linear",
+    "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout",
+    "Dropout2d", "Flatten", "Unflatten", "Embedding", "ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "Sigmoid",
+    "Tanh", "SiLU", "Softplus", "Softmax", "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "BCELoss",
+    "BCEWithLogitsLoss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss",
+]

@@ -1,0 +1,84 @@
+"""ember.nn.functional: linear, embedding, softmax's implicit dim, and the re-exported functions."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+import ember.functions
+import ember.nn.functional as F
+
+
+def test_linear_matches_numpy_and_differentiates():
+    x = ember.randn(3, 4, requires_grad=True)
+    weight = ember.randn(2, 4, requires_grad=True)
+    bias = ember.randn(2, requires_grad=True)
+    y = F.linear(x, weight, bias)
+    np.testing.assert_allclose(y.data, x.data @ weight.data.T + bias.data, rtol=1e-5, atol=1e-6)
+    assert y.dtype == np.float32
+    upstream = ember.randn(3, 2)
+    y.backward(upstream)
+    np.testing.assert_allclose(x.grad.data, upstream.data @ weight.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(weight.grad.data, upstream.data.T @ x.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bias.grad.data, upstream.data.sum(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(F.linear(x, weight).data, x.data @ weight.data.T, rtol=1e-5, atol=1e-6)
+
+
+def test_linear_gradcheck():
+    x = ember.randn(3, 4, dtype=ember.float64, requires_grad=True)
+    weight = ember.randn(2, 4, dtype=ember.float64, requires_grad=True)
+    bias = ember.randn(2, dtype=ember.float64, requires_grad=True)
+    assert ember.autograd.gradcheck(F.linear, (x, weight, bias))
+
+
+def test_linear_errors():
+    with pytest.raises(ValueError, match=r"linear: expected input with last dimension 4 \(weight shape \(2, 4\)\), "
+                                         r"received shape \(3, 5\)"):
+        F.linear(ember.randn(3, 5), ember.randn(2, 4))
+    with pytest.raises(ValueError, match="1-d or 2-d weight"):
+        F.linear(ember.randn(3, 4), ember.randn(1, 2, 4))
+
+
+def test_embedding_function():
+    weight = ember.randn(6, 3, requires_grad=True)
+    indices = np.array([[5, 0], [5, 2]], dtype=np.int64)
+    out = F.embedding(ember.tensor(indices), weight, padding_idx=-1)
+    np.testing.assert_array_equal(out.data, weight.data[indices])
+    out.sum().backward()
+    expected = np.zeros((6, 3), dtype=np.float32)
+    expected[0] = 1.0
+    expected[2] = 1.0  # row 5 is the padding row (-1): no gradient
+    np.testing.assert_array_equal(weight.grad.data, expected)
+
+
+def test_softmax_dims():
+    x = ember.randn(2, 3)
+    np.testing.assert_allclose(F.softmax(x, dim=0).data.sum(axis=0), 1.0, rtol=1e-6)
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        y = F.softmax(x)
+    np.testing.assert_allclose(y.data.sum(axis=1), 1.0, rtol=1e-6)  # 2-d input: dim 1
+    with pytest.warns(UserWarning, match="log_softmax"):
+        y = F.log_softmax(ember.randn(4))
+    np.testing.assert_allclose(np.exp(y.data).sum(), 1.0, rtol=1e-6)
+    assert F.softmax(x, dim=1, dtype=ember.float64).dtype == np.float64
+
+
+REEXPORTED = [
+    "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm", "layer_norm", "dropout",
+    "dropout2d", "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "relu", "relu6", "leaky_relu", "elu", "gelu", "silu",
+    "sigmoid", "tanh", "softplus", "one_hot", "pad", "conv1d", "group_norm", "instance_norm", "dropout1d",
+    "dropout3d", "alpha_dropout", "kl_div", "hardtanh",
+]
+
+
+@pytest.mark.parametrize("name", REEXPORTED)
+def test_reexports_are_the_functions_layer(name):
+    assert getattr(F, name) is getattr(ember.functions, name)
+    assert name in F.__all__
+
+
+def test_one_hot_and_pad_through_functional():
+    np.testing.assert_array_equal(F.one_hot(ember.tensor([2, 0]), 3).data, [[0, 0, 1], [1, 0, 0]])
+    assert F.pad(ember.randn(1, 2, 3, 3), (1, 1, 2, 0)).shape == (1, 2, 5, 5)
+
