@@ -15,15 +15,13 @@ from .pooling import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
-from . import tensor_methods as _tensor_methods
-from . import creation, elementwise, reduction, shape, indexing, linalg, activation, conv, pooling
-from . import normalization, dropout, loss
+import importlib as _importlib
 
-__all__ = [
-    name
-    for family in (creation, elementwise, reduction, shape, indexing, linalg, activation, conv, pooling,
-                   normalization, dropout, loss)
-    for name in family.__all__
-]
+from . import tensor_methods as _tensor_methods
+
+_FAMILIES = ("creation", "elementwise", "reduction", "shape", "indexing", "linalg", "activation", "conv",
+             "pooling", "normalization", "dropout", "loss")
+# Looked up by module path: ``from .dropout import *`` rebinds the name ``dropout`` to the function.
+__all__ = [name for family in _FAMILIES for name in _importlib.import_module(f"{__name__}.{family}").__all__]
 
 _tensor_methods.install()

@@ -1,2 +1,343 @@
-"""normalization functions."""
-__all__ = []
+"""Normalization: batch_norm, layer_norm, group_norm, instance_norm.
+
+Statistics computed from the input are fused: one Primitive computes the mean, the inverse standard deviation
+and ``x_hat = (x - mean) * inv_std`` in a few float32 passes, applies the affine transform and keeps ``x_hat``
+for backward, which uses the closed form (``M`` elements per statistic, ``g_hat = g * weight``)::
+
+    dx = inv_std / M * (M * g_hat - sum(g_hat) - x_hat * sum(g_hat * x_hat))
+    dweight = sum(g * x_hat),  dbias = sum(g)
+
+Backward is written with Ember ops. While it is itself being recorded (``create_graph=True``), ``x_hat`` and
+``inv_std`` are recomputed from the input with Ember ops, so that second derivatives see how they depend on
+the input; otherwise the saved arrays serve as constants and no extra pass is spent.
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..autograd.function import Primitive
+from ..autograd.grad_mode import is_grad_enabled
+from ..autograd.tensor import Tensor
+from ..backend.device import get_array_module
+
+
+def _moments(x, axes, eps: float):
+    """Biased mean and variance of ``x`` over ``axes`` (kept), ``x_hat`` and ``inv_std``, all in x's dtype."""
+    xp = get_array_module(x)
+    mean = x.mean(axis=axes, keepdims=True)
+    x_hat = x - mean
+    var = (x_hat * x_hat).mean(axis=axes, keepdims=True)
+    inv_std = xp.reciprocal(xp.sqrt(var + x.dtype.type(eps)))
+    x_hat *= inv_std
+    return mean, var, x_hat, inv_std
+
+
+def _differentiable_moments(x: Tensor, axes, eps: float):
+    """``x_hat`` and ``inv_std`` recomputed with Ember ops, so that they stay functions of ``x``."""
+    centered = x - x.mean(axes, keepdim=True)
+    inv_std = ((centered * centered).mean(axes, keepdim=True) + eps).rsqrt()
+    return centered * inv_std, inv_std
+
+
+class BatchNorm(Primitive):
+    """Normalise over every axis but 1 with the batch's statistics, then scale and shift per channel.
+
+    ``forward(x, [weight], [bias])``: x (N, C, *); weight and bias (C,), passed when the flags say so. The
+    batch mean and biased variance are left in ``batch_mean``/``batch_var`` (C,) for the running estimates.
+    """
+
+    def __init__(self, eps: float, has_weight: bool, has_bias: bool):
+        self.eps, self.has_weight, self.has_bias = eps, has_weight, has_bias
+
+    def forward(self, x, *affine):
+        weight, bias = _split_affine(affine, self.has_weight, self.has_bias)
+        self.axes = (0,) + tuple(range(2, x.ndim))
+        self.view = (1, -1) + (1,) * (x.ndim - 2)
+        mean, var, x_hat, inv_std = _moments(x, self.axes, self.eps)
+        self.batch_mean, self.batch_var = mean.reshape(-1), var.reshape(-1)
+        self.save_for_backward(x, weight, x_hat, inv_std)
+        return _affine(x_hat, weight, bias, self.view)
+
+    def backward(self, grad):
+        x, weight, x_hat, inv_std = self.saved_tensors
+        if is_grad_enabled():
+            x_hat, inv_std = _differentiable_moments(x, self.axes, self.eps)
+        count = x.numel() // x.shape[1]
+        grad_bias = grad.sum(self.axes, keepdim=True)
+        grad_weight = (grad * x_hat).sum(self.axes, keepdim=True)
+        # weight is constant over the reduced axes, so sum(g * weight) = weight * sum(g): one pass saved
+        scale = inv_std / count if weight is None else inv_std * (weight.reshape(self.view) / count)
+        grad_input = scale * (grad * count - grad_bias - x_hat * grad_weight)
+        return _with_affine_grads(grad_input, grad_weight.reshape(-1), grad_bias.reshape(-1),
+                                  self.has_weight, self.has_bias)
+
+
+class LayerNorm(Primitive):
+    """Normalise over the trailing ``num_axes`` axes, then scale and shift elementwise.
+
+    ``forward(x, [weight], [bias])``: weight and bias have the shape of the normalised axes, passed when the
+    flags say so. The mean and biased variance are left in ``batch_mean``/``batch_var`` (kept axes).
+    """
+
+    def __init__(self, num_axes: int, eps: float, has_weight: bool = False, has_bias: bool = False):
+        self.num_axes, self.eps, self.has_weight, self.has_bias = num_axes, eps, has_weight, has_bias
+
+    def forward(self, x, *affine):
+        weight, bias = _split_affine(affine, self.has_weight, self.has_bias)
+        self.axes = tuple(range(x.ndim - self.num_axes, x.ndim))
+        mean, var, x_hat, inv_std = _moments(x, self.axes, self.eps)
+        self.batch_mean, self.batch_var = mean, var
+        self.save_for_backward(x, weight, x_hat, inv_std)
+        return _affine(x_hat, weight, bias, None)
+
+    def backward(self, grad):
+        x, weight, x_hat, inv_std = self.saved_tensors
+        if is_grad_enabled():
+            x_hat, inv_std = _differentiable_moments(x, self.axes, self.eps)
+        leading = tuple(range(x.ndim - self.num_axes))
+        grad_hat = grad if weight is None else grad * weight
+        grad_input = inv_std * (
+            grad_hat
+            - grad_hat.mean(self.axes, keepdim=True)
+            - x_hat * (grad_hat * x_hat).mean(self.axes, keepdim=True)
+        )
+        grad_weight = grad_bias = None
+        if self.has_weight:
+            grad_weight = grad * x_hat
+            grad_weight = grad_weight.sum(leading) if leading else grad_weight
+        if self.has_bias:
+            grad_bias = grad.sum(leading) if leading else grad
+        return _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
+
+
+def _split_affine(affine, has_weight: bool, has_bias: bool):
+    weight = affine[0] if has_weight else None
+    bias = affine[-1] if has_bias else None
+    return weight, bias
+
+
+def _with_affine_grads(grad_input, grad_weight, grad_bias, has_weight: bool, has_bias: bool) -> tuple:
+    """One gradient per input the op received: x, then weight and bias when they were given."""
+    return (grad_input,) + ((grad_weight,) if has_weight else ()) + ((grad_bias,) if has_bias else ())
+
+
+def _run(op_class, input: Tensor, weight, bias, *params):
+    op = op_class(*params, weight is not None, bias is not None)
+    return op, op(input, *[tensor for tensor in (weight, bias) if tensor is not None])
+
+
+def _affine(x_hat, weight, bias, view):
+    """``x_hat * weight + bias`` on arrays (parameters reshaped to ``view`` when given); x_hat is kept intact."""
+    if weight is not None:
+        y = x_hat * (weight if view is None else weight.reshape(view))
+        if bias is not None:
+            y += bias if view is None else bias.reshape(view)
+        return y
+    if bias is not None:
+        return x_hat + (bias if view is None else bias.reshape(view))
+    return x_hat
+
+
+# ------------------------------------------------------------------------------------------- checks
+def _check_floating(name: str, what: str, tensor: Tensor) -> None:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"{name}: {what} must be a Tensor, received {type(tensor).__name__}")
+    if tensor.dtype.kind != "f":
+        raise TypeError(f"{name}: {what} must be a floating tensor, received dtype {tensor.dtype}")
+
+
+def _check_per_channel(name: str, tensors: dict, channels: int, dtype) -> None:
+    """Each given tensor must be a (C,) floating tensor of the input's dtype."""
+    for what, tensor in tensors.items():
+        if tensor is None:
+            continue
+        _check_floating(name, what, tensor)
+        if tensor.shape != (channels,):
+            raise ValueError(
+                f"{name}: expected {what} of shape ({channels},) for an input with {channels} channels, "
+                f"received shape {tensor.shape}"
+            )
+        if tensor.dtype != dtype:
+            raise TypeError(f"{name}: {what} has dtype {tensor.dtype}, the input has {dtype}; they must match")
+
+
+def _check_eps(name: str, eps) -> None:
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or eps < 0:
+        raise ValueError(f"{name}: eps must be a non-negative number, received {eps!r}")
+
+
+def _check_momentum(name: str, momentum) -> None:
+    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real):
+        raise TypeError(
+            f"{name}: momentum must be a float, received {momentum!r} (a cumulative average, momentum=None in "
+            "the BatchNorm modules, is computed by the module, which passes 1 / num_batches_tracked)"
+        )
+
+
+def _update_running(running: Tensor | None, statistic, momentum: float) -> None:
+    """``running = (1 - momentum) * running + momentum * statistic``, in place on ``running.data``."""
+    if running is None:
+        return
+    data = running.data
+    dtype = data.dtype.type
+    data *= dtype(1.0 - momentum)
+    data += statistic.astype(data.dtype, copy=False) * dtype(momentum)
+
+
+# ------------------------------------------------------------------------------------------- wrappers
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
+               bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
+               eps: float = 1e-5) -> Tensor:
+    """Batch normalization over every axis but the channel axis 1.
+
+    Shapes: input (N, C), (N, C, L) or (N, C, H, W) (any (N, C, *)); running_mean, running_var, weight, bias
+    (C,) or None; output like input.
+
+    Training (``training=True``) normalises with the batch's mean and biased variance and, when running
+    statistics are given, updates them in place: ``running = (1 - momentum) * running + momentum * batch``,
+    with the unbiased batch variance for ``running_var`` (PyTorch's convention). Evaluation uses the running
+    statistics. Defaults: momentum 0.1, eps 1e-5.
+    """
+    name = "batch_norm"
+    _check_floating(name, "input", input)
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected input of shape (N, C, *) with at least 2 dims, received {input.shape}")
+    channels = input.shape[1]
+    _check_per_channel(name, {"running_mean": running_mean, "running_var": running_var, "weight": weight,
+                              "bias": bias}, channels, input.dtype)
+    _check_eps(name, eps)
+    _check_momentum(name, momentum)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: running_mean and running_var must both be given or both be None")
+    if not training:
+        if running_mean is None:
+            raise ValueError("batch_norm: running_mean and running_var must be given in evaluation (training=False)")
+        return _normalize_with(input, running_mean, running_var, weight, bias, eps)
+    count = input.numel() // channels
+    if count <= 1:
+        raise ValueError(
+            f"batch_norm: expected more than 1 value per channel when training, received input of shape {input.shape}"
+        )
+    op, output = _run(BatchNorm, input, weight, bias, eps)
+    if running_mean is not None:
+        _update_running(running_mean, op.batch_mean, momentum)
+        _update_running(running_var, op.batch_var * op.batch_var.dtype.type(count / (count - 1)), momentum)
+    return output
+
+
+def _normalize_with(input: Tensor, mean: Tensor, var: Tensor, weight, bias, eps: float) -> Tensor:
+    """``(input - mean) / sqrt(var + eps) * weight + bias`` with per-channel (C,) statistics: two passes."""
+    view = (1, -1) + (1,) * (input.ndim - 2)
+    scale = (var + eps).rsqrt()
+    if weight is not None:
+        scale = scale * weight
+    shift = -mean * scale
+    if bias is not None:
+        shift = shift + bias
+    return input * scale.reshape(view) + shift.reshape(view)
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Layer normalization over the trailing ``normalized_shape`` dims.
+
+    Shapes: input (*, *normalized_shape); weight and bias ``normalized_shape`` or None; output like input.
+    Default eps 1e-5.
+    """
+    name = "layer_norm"
+    _check_floating(name, "input", input)
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    size = len(normalized_shape)
+    if size == 0 or input.ndim < size or input.shape[input.ndim - size:] != normalized_shape:
+        raise ValueError(
+            f"layer_norm: given normalized_shape={list(normalized_shape)}, expected input with shape "
+            f"(*, {', '.join(map(str, normalized_shape))}), received shape {input.shape}"
+        )
+    for what, tensor in (("weight", weight), ("bias", bias)):
+        if tensor is None:
+            continue
+        _check_floating(name, what, tensor)
+        if tensor.shape != normalized_shape:
+            raise ValueError(f"layer_norm: expected {what} of shape {normalized_shape}, received {tensor.shape}")
+        if tensor.dtype != input.dtype:
+            raise TypeError(
+                f"layer_norm: {what} has dtype {tensor.dtype}, the input has {input.dtype}; they must match"
+            )
+    _check_eps(name, eps)
+    return _run(LayerNorm, input, weight, bias, size, eps)[1]
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Group normalization: channels split into ``num_groups`` groups, each normalised per sample.
+
+    Shapes: input (N, C, *) with C divisible by num_groups; weight and bias (C,) or None; output like input.
+    """
+    name = "group_norm"
+    _check_floating(name, "input", input)
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: expected input of shape (N, C, *), received {input.shape}")
+    channels = input.shape[1]
+    if not isinstance(num_groups, numbers.Integral) or num_groups <= 0 or channels % num_groups:
+        raise ValueError(
+            f"group_norm: expected num_groups dividing the number of channels {channels}, received {num_groups!r}"
+        )
+    _check_per_channel(name, {"weight": weight, "bias": bias}, channels, input.dtype)
+    _check_eps(name, eps)
+    grouped = input.reshape(input.shape[0], num_groups, -1)
+    output = LayerNorm(1, eps)(grouped).reshape(input.shape)
+    return _channel_affine(output, weight, bias)
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Instance normalization: each (sample, channel) slice normalised over its spatial axes.
+
+    Shapes: input (N, C, *) with at least one spatial axis; running stats, weight, bias (C,) or None.
+    With ``use_input_stats`` the running statistics (if given) are updated in place with the batch average
+    of the per-instance mean and unbiased variance; without it they are used to normalise, as in evaluation.
+    """
+    name = "instance_norm"
+    _check_floating(name, "input", input)
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected input of shape (N, C, *spatial), received {input.shape}")
+    channels = input.shape[1]
+    _check_per_channel(name, {"running_mean": running_mean, "running_var": running_var, "weight": weight,
+                              "bias": bias}, channels, input.dtype)
+    _check_eps(name, eps)
+    _check_momentum(name, momentum)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("instance_norm: running_mean and running_var must both be given or both be None")
+    if not use_input_stats:
+        if running_mean is None:
+            raise ValueError("instance_norm: running statistics are required when use_input_stats=False")
+        return _normalize_with(input, running_mean, running_var, weight, bias, eps)
+    spatial = input.numel() // max(input.shape[0] * channels, 1)
+    if spatial <= 1:
+        raise ValueError(
+            f"instance_norm: expected more than 1 spatial element when training, received input of shape {input.shape}"
+        )
+    op = LayerNorm(input.ndim - 2, eps)
+    output = op(input)
+    if running_mean is not None:
+        per_channel = (input.shape[0], channels)
+        mean = op.batch_mean.reshape(per_channel).mean(axis=0)
+        var = op.batch_var.reshape(per_channel).mean(axis=0) * op.batch_var.dtype.type(spatial / (spatial - 1))
+        _update_running(running_mean, mean, momentum)
+        _update_running(running_var, var, momentum)
+    return _channel_affine(output, weight, bias)
+
+
+def _channel_affine(output: Tensor, weight, bias) -> Tensor:
+    view = (1, -1) + (1,) * (output.ndim - 2)
+    if weight is not None:
+        output = output * weight.reshape(view)
+    if bias is not None:
+        output = output + bias.reshape(view)
+    return output
+
+
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
