@@ -106,22 +106,25 @@ class IterableAdapter:
                 yield _split(batch)
             return
         produced = 0
+        created_this_epoch = False
         while produced < self.steps:
             if self._iterator is None:
                 self._iterator = iter(self.data)
+                created_this_epoch = True
+                produced_by_this_iterator = 0
             try:
                 batch = next(self._iterator)
             except StopIteration:
                 self._iterator = None
-                if produced == 0:
+                if not created_this_epoch:
+                    continue  # the pass carried over from the last epoch ended: start a new one
+                if produced_by_this_iterator == 0:
                     raise ValueError("fit: the dataset produced no batches") from None
-                if self.restart_on_exhaustion:
-                    continue
-                return
+                return  # a finite dataset shorter than steps: the epoch ends with it
             produced += 1
+            if created_this_epoch:
+                produced_by_this_iterator += 1
             yield _split(batch)
-
-    restart_on_exhaustion = True
 
 
 def _split(batch):
