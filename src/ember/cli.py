@@ -1,4 +1,8 @@
-"""The ``ember`` command: ``ember demo`` fits a small model with autodiff and prints the loss falling."""
+"""The ``ember`` command.
+
+``ember mnist --step batchnorm`` trains a step of the MNIST codelab; ``ember demo`` fits a tiny network with
+plain autodiff and prints its loss falling.
+"""
 from __future__ import annotations
 
 import argparse
@@ -44,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser.add_argument("--lr", type=float, default=0.1)
     demo_parser.add_argument("--seed", type=int, default=0)
     demo_parser.set_defaults(run=demo)
+    mnist_parser = commands.add_parser("mnist", help="train a step of the MNIST codelab and report test accuracy")
+    from .tutorials import mnist_codelab
+
+    mnist_codelab.add_arguments(mnist_parser)
+    mnist_parser.set_defaults(run=mnist_codelab.run)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Tutorial programs that ship with Ember (``ember mnist`` runs the MNIST codelab)."""
