@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
 from ..backend.special import erf as erf_array
 from ._convert import normalize_axis, pick_dim
-from .elementwise import exp, where
+from .elementwise import _floating, exp, where
 
 
 class Tanh(Primitive):
     def forward(self, x):
-        y = get_array_module(x).tanh(x)
+        xp = get_array_module(x)
+        y = xp.asarray(xp.tanh(x))  # a 0-d ufunc result is a NumPy scalar; saved outputs must be arrays
         self.save_for_backward(y)
         return y
 
@@ -31,7 +30,7 @@ class Sigmoid(Primitive):
     def forward(self, x):
         xp = get_array_module(x)
         half = x.dtype.type(0.5)
-        y = xp.tanh(x * half) * half + half  # stable for large |x|, one transcendental
+        y = xp.asarray(xp.tanh(x * half) * half + half)  # stable for large |x|, one transcendental
         self.save_for_backward(y)
         return y
 
@@ -42,9 +41,10 @@ class Sigmoid(Primitive):
 
 class ReLU(Primitive):
     def forward(self, x):
-        y = get_array_module(x).maximum(x, 0)
+        xp = get_array_module(x)
+        y = xp.asarray(xp.maximum(x, x.dtype.type(0)))
         self.save_for_backward(y)
-        return y.astype(x.dtype, copy=False)
+        return y
 
     def backward(self, grad):
         (y,) = self.saved_tensors
@@ -162,13 +162,19 @@ class LogSoftmax(Primitive):
 
 
 # ------------------------------------------------------------------------------------------- wrappers
+def _check_floating(name: str, x: Tensor) -> None:
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating tensor, received dtype {x.dtype}")
+
+
 def tanh(x: Tensor) -> Tensor:
-    return Tanh()(x)
+    """Hyperbolic tangent; integer inputs give the default float dtype."""
+    return Tanh()(_floating(x))
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """``1 / (1 + exp(-x))``, computed without overflow."""
-    return Sigmoid()(x)
+    """``1 / (1 + exp(-x))``, computed without overflow; integer inputs give the default float dtype."""
+    return Sigmoid()(_floating(x))
 
 
 def relu(x: Tensor, inplace: bool = False) -> Tensor:
@@ -186,25 +192,30 @@ def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bo
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """``x`` for positive inputs, ``negative_slope * x`` otherwise."""
+    _check_floating("leaky_relu", x)
     return PiecewiseLinear(negative_slope)(x)
 
 
 def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x`` for positive inputs, ``alpha * (exp(x) - 1)`` otherwise."""
+    _check_floating("elu", x)
     return ELU(alpha)(x)
 
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold``."""
+    _check_floating("softplus", x)
     return Softplus(beta, threshold)(x)
 
 
 def erf(x: Tensor) -> Tensor:
-    """The error function (float64: ~1e-15 accurate; float32: ~1e-7)."""
-    return Erf()(x)
+    """The error function (float64: ~1e-15 accurate; float32: within 2.5 ulp); integers give float32."""
+    return Erf()(_floating(x))
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """``x * Φ(x)`` (``approximate="none"``, with erf) or its tanh approximation (``"tanh"``)."""
+    _check_floating("gelu", x)
     if approximate == "none":
         return x * (erf(x * (1.0 / math.sqrt(2.0))) + 1.0) * 0.5
     if approximate == "tanh":
@@ -215,6 +226,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
 def silu(x: Tensor, inplace: bool = False) -> Tensor:
     """``x * sigmoid(x)`` (a.k.a. swish)."""
+    _check_floating("silu", x)
     return x * sigmoid(x)
 
 
@@ -232,14 +244,20 @@ def softmax(x: Tensor, dim: int | None = None, dtype=None, *, axis=None) -> Tens
     """``exp(x) / sum(exp(x), dim)``, stable for large inputs; ``dim`` defaults to the last."""
     if dtype is not None:
         x = x.to(dtype)
-    return Softmax(_softmax_axis("softmax", x, dim, axis))(x)
+    axis_ = _softmax_axis("softmax", x, dim, axis)
+    if x.ndim == 0:
+        return Softmax(0)(x.reshape(1)).reshape(())
+    return Softmax(axis_)(x)
 
 
 def log_softmax(x: Tensor, dim: int | None = None, dtype=None, *, axis=None) -> Tensor:
     """``x - logsumexp(x, dim)``, stable; ``dim`` defaults to the last."""
     if dtype is not None:
         x = x.to(dtype)
-    return LogSoftmax(_softmax_axis("log_softmax", x, dim, axis))(x)
+    axis_ = _softmax_axis("log_softmax", x, dim, axis)
+    if x.ndim == 0:
+        return LogSoftmax(0)(x.reshape(1)).reshape(())
+    return LogSoftmax(axis_)(x)
 
 
 __all__ = [

@@ -1,2 +1,278 @@
-"""conv functions."""
-__all__ = []
+"""Convolutions: conv2d (and conv1d through it), NCHW, as im2col + one GEMM per group.
+
+Three primitives close under differentiation, so gradients of any order work:
+
+* ``Conv2d(x, w)``: the convolution;
+* ``Conv2dGradInput(g, w)``: the transposed convolution, d(conv2d)/dx applied to ``g`` (GEMM + col2im);
+* ``Conv2dGradWeight(x, g)``: d(conv2d)/dw applied to ``g`` (im2col + GEMM).
+
+Each is bilinear in its two inputs, and the backward of each is written with the other two and itself.
+
+Memory: the forward keeps its im2col matrix (C*kh*kw x N*Ho*Wo) for the weight gradient when the weight
+requires grad and the matrix fits in ``MAX_SAVED_COLUMNS_BYTES``; larger ones are rebuilt in backward.
+Results come back as (N, C, H, W) views of (C, N, H, W) memory, the order the GEMMs produce.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..autograd.function import Primitive
+from ..autograd.tensor import Tensor
+from ..backend.device import get_array_module
+from ..backend.im2col import col2im, im2col, output_size
+
+MAX_SAVED_COLUMNS_BYTES = 256 * 2**20
+
+
+class ConvGeometry(NamedTuple):
+    """Hyper-parameters of a 2-d convolution; ``padding`` is ((top, bottom), (left, right))."""
+
+    kernel_size: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    groups: int
+
+    def output_shape(self, height: int, width: int) -> tuple:
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
+        (top, bottom), (left, right) = self.padding
+        return output_size(height, kh, sh, top + bottom, dh), output_size(width, kw, sw, left + right, dw)
+
+    def columns(self, x):
+        """im2col of ``x`` for this geometry: (C*kh*kw, N*Ho*Wo)."""
+        return im2col(x, self.kernel_size, self.stride, self.padding, self.dilation)
+
+
+def _output_gradient_matrix(grad, groups: int):
+    """(N, C_out, Ho, Wo) -> (groups, C_out/groups, N*Ho*Wo); free when grad is in (C, N, H, W) memory."""
+    batch, out_channels, out_h, out_w = grad.shape
+    return grad.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, batch * out_h * out_w)
+
+
+def _weight_matrix(weight, groups: int):
+    """(C_out, C_in/groups, kh, kw) -> (groups, C_out/groups, C_in/groups*kh*kw)."""
+    out_channels, channels_per_group, kh, kw = weight.shape
+    return weight.reshape(groups, out_channels // groups, channels_per_group * kh * kw)
+
+
+class Conv2d(Primitive):
+    """``y = conv2d(x, w) + b`` on (N, C, H, W) inputs; ``b`` is optional."""
+
+    def __init__(self, geometry: ConvGeometry):
+        self.geometry = geometry
+
+    def forward(self, x, weight, bias=None):
+        geometry = self.geometry
+        xp = get_array_module(x)
+        out_channels = weight.shape[0]
+        out_h, out_w = geometry.output_shape(*x.shape[2:])
+        cols = geometry.columns(x)
+        weight_matrix = _weight_matrix(weight, geometry.groups)
+        y = xp.matmul(weight_matrix, cols.reshape(geometry.groups, weight_matrix.shape[2], cols.shape[1]))
+        y = y.reshape(out_channels, x.shape[0], out_h, out_w)
+        if bias is not None:
+            y += bias[:, None, None, None]
+        keep_cols = self.needs_input_grad[1] and cols.nbytes <= MAX_SAVED_COLUMNS_BYTES
+        self.save_for_backward(x, weight, cols if keep_cols else None)
+        return y.transpose(1, 0, 2, 3)
+
+    def backward(self, grad):
+        x, weight, cols = self.saved_tensors
+        needs = self.needs_input_grad
+        grad_x = Conv2dGradInput(self.geometry, x.shape)(grad, weight) if needs[0] else None
+        grad_weight = None
+        if needs[1]:
+            cols = None if cols is None else cols.data
+            grad_weight = Conv2dGradWeight(self.geometry, weight.shape, cols)(x, grad)
+        if len(needs) == 2:
+            return grad_x, grad_weight
+        return grad_x, grad_weight, (grad.sum(dim=(0, 2, 3)) if needs[2] else None)
+
+
+class Conv2dGradInput(Primitive):
+    """The transposed convolution: the gradient of ``conv2d(x, w)`` wrt ``x`` (shape ``input_shape``) given
+    the output gradient ``g``."""
+
+    def __init__(self, geometry: ConvGeometry, input_shape):
+        self.geometry, self.input_shape = geometry, tuple(input_shape)
+
+    def forward(self, grad, weight):
+        geometry = self.geometry
+        xp = get_array_module(grad)
+        self.save_for_backward(grad, weight)
+        grad_matrix = _output_gradient_matrix(grad, geometry.groups)
+        weight_matrix = _weight_matrix(weight, geometry.groups)
+        cols = xp.matmul(weight_matrix.transpose(0, 2, 1), grad_matrix)
+        cols = cols.reshape(cols.shape[0] * cols.shape[1], cols.shape[2])
+        return col2im(cols, self.input_shape, geometry.kernel_size, geometry.stride, geometry.padding,
+                      geometry.dilation)
+
+    def backward(self, grad_grad_input):
+        grad, weight = self.saved_tensors
+        needs = self.needs_input_grad
+        grad_grad = Conv2d(self.geometry)(grad_grad_input, weight) if needs[0] else None
+        grad_weight = None
+        if needs[1]:
+            grad_weight = Conv2dGradWeight(self.geometry, weight.shape)(grad_grad_input, grad)
+        return grad_grad, grad_weight
+
+
+class Conv2dGradWeight(Primitive):
+    """The gradient of ``conv2d(x, w)`` wrt ``w`` (shape ``weight_shape``) given the output gradient ``g``.
+
+    ``cols``, when given, is ``im2col(x)`` kept from the forward pass; it is used once and not retained.
+    """
+
+    def __init__(self, geometry: ConvGeometry, weight_shape, cols=None):
+        self.geometry, self.weight_shape, self.cols = geometry, tuple(weight_shape), cols
+
+    def forward(self, x, grad):
+        geometry = self.geometry
+        xp = get_array_module(grad)
+        self.save_for_backward(x, grad)
+        cols = geometry.columns(x) if self.cols is None else self.cols
+        self.cols = None  # a node recorded for double backward must not keep the matrix alive
+        grad_matrix = _output_gradient_matrix(grad, geometry.groups)
+        cols = cols.reshape(geometry.groups, cols.shape[0] // geometry.groups, cols.shape[1])
+        return xp.matmul(grad_matrix, cols.transpose(0, 2, 1)).reshape(self.weight_shape)
+
+    def backward(self, grad_weight):
+        x, grad = self.saved_tensors
+        needs = self.needs_input_grad
+        grad_x = Conv2dGradInput(self.geometry, x.shape)(grad, grad_weight) if needs[0] else None
+        grad_grad = Conv2d(self.geometry)(x, grad_weight) if needs[1] else None
+        return grad_x, grad_grad
+
+
+# ------------------------------------------------------------------------------------------- wrappers
+def _tuple(op: str, name: str, value, dims: int, minimum: int) -> tuple:
+    """An int or a sequence of ``dims`` ints, each at least ``minimum``, as a tuple."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
+    if len(values) != dims or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"{op}: {name} must be an int or a sequence of {dims} ints, received {value!r}")
+    if any(v < minimum for v in values):
+        raise ValueError(f"{op}: {name} must be >= {minimum}, received {value!r}")
+    return tuple(int(v) for v in values)
+
+
+def _padding(op: str, padding, kernel_size: tuple, stride: tuple, dilation: tuple) -> tuple:
+    """Numeric or ``"valid"``/``"same"`` padding as ((before, after), ...) per spatial axis.
+
+    ``"same"`` pads ``dilation*(kernel-1)`` in total, the extra element (when odd) after, as PyTorch does.
+    """
+    dims = len(kernel_size)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * dims
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(
+                    f"{op}: padding='same' is not supported for strided convolutions (stride={stride}); "
+                    "pad explicitly instead"
+                )
+            totals = [d * (k - 1) for k, d in zip(kernel_size, dilation)]
+            return tuple((total // 2, total - total // 2) for total in totals)
+        raise ValueError(f"{op}: padding must be an int, a tuple, 'valid' or 'same', received {padding!r}")
+    return tuple((p, p) for p in _tuple(op, "padding", padding, dims, 0))
+
+
+def _check_tensor(op: str, name: str, value) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{op}: {name} must be a Tensor, received {type(value).__name__}")
+    return value
+
+
+def _convolution(op: str, dims: int, input: Tensor, weight: Tensor, bias, stride, padding,  # noqa: A002
+                 dilation, groups) -> Tensor:
+    """Validate a ``dims``-d convolution (1 or 2), lift it to a batched 2-d one, run it, and undo the lift."""
+    _check_tensor(op, "input", input)
+    _check_tensor(op, "weight", weight)
+    if bias is not None:
+        _check_tensor(op, "bias", bias)
+    layout = "(N, C, L)" if dims == 1 else "(N, C, H, W)"
+    unbatched_layout = "(C, L)" if dims == 1 else "(C, H, W)"
+    if input.ndim not in (dims + 1, dims + 2):
+        raise ValueError(
+            f"{op}: expected a {dims + 1}-d {unbatched_layout} or {dims + 2}-d {layout} input, "
+            f"received shape {input.shape}"
+        )
+    if weight.ndim != dims + 2:
+        raise ValueError(
+            f"{op}: expected a {dims + 2}-d weight (C_out, C_in/groups, {'k' if dims == 1 else 'kH, kW'}), "
+            f"received shape {weight.shape}"
+        )
+    if input.dtype.kind != "f" or weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
+        received = f"input {input.dtype}, weight {weight.dtype}" + ("" if bias is None else f", bias {bias.dtype}")
+        raise TypeError(f"{op}: expected floating input, weight and bias of one dtype, received {received}")
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, received {groups!r}")
+    out_channels, channels_per_group = weight.shape[:2]
+    if 0 in weight.shape[1:]:
+        raise ValueError(f"{op}: expected a weight with non-empty input-channel and kernel dims, received "
+                         f"shape {weight.shape}")
+    if out_channels % groups:
+        raise ValueError(
+            f"{op}: out_channels {out_channels} (weight {weight.shape}) must be divisible by groups={groups}"
+        )
+    channel_axis = input.ndim - dims - 1
+    if input.shape[channel_axis] != channels_per_group * groups:
+        raise ValueError(
+            f"{op}: expected input with {channels_per_group * groups} channels (weight {weight.shape}, "
+            f"groups={groups}), received shape {input.shape}"
+        )
+    if bias is not None and bias.shape != (out_channels,):
+        raise ValueError(f"{op}: expected bias of shape ({out_channels},), received shape {bias.shape}")
+
+    kernel_size = tuple(weight.shape[2:])
+    stride = _tuple(op, "stride", stride, dims, 1)
+    dilation = _tuple(op, "dilation", dilation, dims, 1)
+    pads = _padding(op, padding, kernel_size, stride, dilation)
+    spatial = input.shape[channel_axis + 1:]
+    for size, kernel, step, (before, after) in zip(spatial, kernel_size, dilation, pads):
+        if before + size + after < step * (kernel - 1) + 1:
+            raise ValueError(
+                f"{op}: kernel {kernel_size} with dilation {dilation} does not fit in the padded input: "
+                f"input shape {input.shape}, padding {padding!r}"
+            )
+
+    batched = input.ndim == dims + 2
+    x = input if batched else input.unsqueeze(0)
+    if dims == 1:
+        x = x.unsqueeze(2)
+        weight = weight.unsqueeze(2)
+        kernel_size, stride, dilation, pads = (1,) + kernel_size, (1,) + stride, (1,) + dilation, ((0, 0),) + pads
+    geometry = ConvGeometry(kernel_size, stride, pads, dilation, int(groups))
+    y = Conv2d(geometry)(x, weight) if bias is None else Conv2d(geometry)(x, weight, bias)
+    if dims == 1:
+        y = y.squeeze(2)
+    return y if batched else y.squeeze(0)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,  # noqa: A002
+           dilation=1, groups: int = 1) -> Tensor:
+    """2-d convolution (cross-correlation) over an (N, C_in, H, W) or unbatched (C_in, H, W) input.
+
+    Args:
+        weight: (C_out, C_in/groups, kH, kW). bias: (C_out,) or None.
+        stride, dilation: int or (sH, sW); default 1.
+        padding: int, (pH, pW), ``"valid"`` (no padding) or ``"same"`` (output size = input size; stride 1
+            only; an odd total puts the extra row/column at the bottom/right). Default 0.
+        groups: split input and output channels into this many independent convolutions. Default 1.
+
+    Returns (N, C_out, H_out, W_out) with ``H_out = (H + 2*pH - dH*(kH-1) - 1) // sH + 1`` (likewise W_out).
+    """
+    return _convolution("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,  # noqa: A002
+           dilation=1, groups: int = 1) -> Tensor:
+    """1-d convolution over an (N, C_in, L) or unbatched (C_in, L) input; weight (C_out, C_in/groups, k).
+
+    Arguments as ``conv2d`` with one spatial axis; returns (N, C_out, L_out).
+    """
+    return _convolution("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+__all__ = ["conv1d", "conv2d"]

@@ -116,9 +116,9 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ``fill_value``; dtype follows the value (float → float32, int → int64, bool → bool)."""
     if dtype is None:
-        if isinstance(fill_value, bool):
+        if isinstance(fill_value, (bool, np.bool_)):
             dtype = dtypes.bool_
-        elif isinstance(fill_value, int):
+        elif isinstance(fill_value, (int, np.integer)):
             dtype = dtypes.int64
     if isinstance(size, int):
         size = (size,)
@@ -199,16 +199,23 @@ def _normal_draw(source, shape, dtype, on_cuda):
     return source.standard_normal(shape, dtype=np.float32).astype(dtype)
 
 
-def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples on ``[0, 1)``."""
+def _random_float_dtype(name: str, dtype) -> np.dtype:
     dtype = dtypes.to_numpy_dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating dtype, received {dtype}; use randint for integers")
+    return dtype
+
+
+def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples on ``[0, 1)``, float32 unless ``dtype`` says otherwise."""
+    dtype = _random_float_dtype("rand", dtype)
     array = _random_array(_uniform_draw, _shape(size), dtype, device)
     return Tensor(array, requires_grad=requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples."""
-    dtype = dtypes.to_numpy_dtype(dtype)
+    """Standard normal samples, float32 unless ``dtype`` says otherwise."""
+    dtype = _random_float_dtype("randn", dtype)
     array = _random_array(_normal_draw, _shape(size), dtype, device)
     return Tensor(array, requires_grad=requires_grad)
 
@@ -233,6 +240,8 @@ def randint(low, high=None, size=None, dtype=None, device=None) -> Tensor:
         low, high = 0, low
     if isinstance(size, int):
         size = (size,)
+    if high <= low:
+        raise ValueError(f"randint: expected low < high, received low={low}, high={high}")
     dtype = dtypes.to_numpy_dtype(dtype) if dtype is not None else dtypes.int64
     if device is not None and Device(device).type == "cuda":
         array = ember_random.cuda_generator().randint(low, high, size=tuple(size)).astype(dtype)

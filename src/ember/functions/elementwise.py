@@ -5,6 +5,8 @@ sums them back to each input's shape.
 """
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from ..autograd.function import Primitive
@@ -20,6 +22,48 @@ def _broadcast_check(op: str, a: Tensor, b: Tensor) -> None:
             np.broadcast_shapes(a.shape, b.shape)
         except ValueError:
             raise ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
+
+
+def _category(dtype) -> int:
+    return 0 if dtype.kind == "b" else 1 if dtype.kind in "iu" else 2
+
+
+def _promote_within_categories(dtype_list):
+    top = builtins.max(_category(dtype) for dtype in dtype_list)
+    return np.result_type(*[dtype for dtype in dtype_list if _category(dtype) == top])
+
+
+def result_type(*tensors) -> np.dtype:
+    """The dtype PyTorch gives an op on ``tensors`` (Python and NumPy numbers allowed beside a Tensor).
+
+    A higher category (bool < integer < floating) wins outright (int64 + float32 → float32); within a category
+    sizes promote (float32 + float64 → float64); a 0-d tensor does not widen the dtype of a tensor with
+    dimensions unless its category is higher; numbers take the dtype they would combine with.
+    """
+    reference = next((t for t in tensors if isinstance(t, Tensor)), None)
+    if reference is None:
+        raise TypeError("result_type: expected at least one Tensor")
+    tensors = [as_tensor_like(t, reference) for t in tensors]
+    dimensioned = [t.dtype for t in tensors if t.ndim]
+    zero_dim = [t.dtype for t in tensors if not t.ndim]
+    if not dimensioned or not zero_dim:
+        return _promote_within_categories(dimensioned or zero_dim)
+    with_dims = _promote_within_categories(dimensioned)
+    without_dims = _promote_within_categories(zero_dim)
+    return with_dims if _category(with_dims) >= _category(without_dims) else without_dims
+
+
+def _common_dtype(a: Tensor, b: Tensor):
+    """Cast ``a`` and ``b`` to their PyTorch result type (differentiable between floating dtypes)."""
+    if a.dtype == b.dtype:
+        return a, b
+    dtype = result_type(a, b)
+    return to_dtype(a, dtype), to_dtype(b, dtype)
+
+
+def _floating(x: Tensor) -> Tensor:
+    """Integer and bool inputs of floating functions (exp, sqrt, ...) become the default float dtype."""
+    return x if x.dtype.kind in "fc" else to_dtype(x, dtypes.get_default_dtype())
 
 
 # ----------------------------------------------------------------------------------------- arithmetic
@@ -82,6 +126,8 @@ class PowScalar(Primitive):
 
     def backward(self, grad):
         (x,) = self.saved_tensors
+        if self.exponent == 0:  # x ** -1 * 0 would give nan at x = 0
+            return zeros_like_data(grad)
         if self.exponent == 2:
             return grad * (x * 2.0)
         return grad * (x ** (self.exponent - 1) * float(self.exponent))
@@ -94,7 +140,7 @@ class RPowScalar(Primitive):
         self.base = base
 
     def forward(self, x):
-        y = x.dtype.type(self.base) ** x
+        y = get_array_module(x).asarray(x.dtype.type(self.base) ** x)
         self.save_for_backward(y)
         return y
 
@@ -107,7 +153,7 @@ class Pow(Primitive):
     """``a ** b`` for two tensors."""
 
     def forward(self, a, b):
-        y = a**b
+        y = get_array_module(a).asarray(a**b)
         self.save_for_backward(a, b, y)
         return y
 
@@ -121,7 +167,8 @@ class Pow(Primitive):
 # --------------------------------------------------------------------------------------- unary math
 class Exp(Primitive):
     def forward(self, x):
-        y = get_array_module(x).exp(x)
+        xp = get_array_module(x)
+        y = xp.asarray(xp.exp(x))  # a 0-d ufunc result is a NumPy scalar; saved outputs must be arrays
         self.save_for_backward(y)
         return y
 
@@ -152,7 +199,8 @@ class Log1p(Primitive):
 
 class Sqrt(Primitive):
     def forward(self, x):
-        y = get_array_module(x).sqrt(x)
+        xp = get_array_module(x)
+        y = xp.asarray(xp.sqrt(x))
         self.save_for_backward(y)
         return y
 
@@ -164,7 +212,7 @@ class Sqrt(Primitive):
 class Rsqrt(Primitive):
     def forward(self, x):
         xp = get_array_module(x)
-        y = xp.reciprocal(xp.sqrt(x))
+        y = xp.asarray(xp.reciprocal(xp.sqrt(x)))
         self.save_for_backward(y)
         return y
 
@@ -200,7 +248,7 @@ class Abs(Primitive):
 
     def backward(self, grad):
         (x,) = self.saved_tensors
-        return grad * sign(x)
+        return grad * _constant_result(get_array_module(x.data).sign(x.data))
 
 
 class Clamp(Primitive):
@@ -308,26 +356,45 @@ class Clone(Primitive):
         return grad
 
 
+class StepFunction(Primitive):
+    """A piecewise-constant function (sign, floor, ceil, round): its gradient is zero everywhere, as in
+    PyTorch, so the output stays in the graph and ``backward`` through it gives zeros."""
+
+    def __init__(self, function: str, decimals: int = 0):
+        self.function, self.decimals = function, decimals
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        if self.function == "round":
+            return xp.round(x, self.decimals)
+        return getattr(xp, self.function)(x)
+
+    def backward(self, grad):
+        return zeros_like_data(grad)
+
+
 # --------------------------------------------------------------------------------- non-differentiable
 def _constant_result(array) -> Tensor:
     return Tensor(array)
 
 
 def sign(x: Tensor) -> Tensor:
-    """Sign of each element (-1, 0, 1); its gradient is zero, so it is a constant."""
-    return _constant_result(get_array_module(x.data).sign(x.data))
+    """Sign of each element (-1, 0, 1); differentiable with a zero gradient."""
+    return StepFunction("sign")(x)
 
 
 def floor(x: Tensor) -> Tensor:
-    return _constant_result(get_array_module(x.data).floor(x.data))
+    """Largest integer not above each element; zero gradient."""
+    return StepFunction("floor")(x) if x.dtype.kind == "f" else x
 
 
 def ceil(x: Tensor) -> Tensor:
-    return _constant_result(get_array_module(x.data).ceil(x.data))
+    return StepFunction("ceil")(x) if x.dtype.kind == "f" else x
 
 
 def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
-    return _constant_result(get_array_module(x.data).round(x.data, decimals))
+    """Round half to even (as PyTorch) to ``decimals`` places; zero gradient."""
+    return StepFunction("round", decimals)(x) if x.dtype.kind == "f" else x
 
 
 def _compare(name: str, ufunc: str):
@@ -393,7 +460,7 @@ def add(a, b, alpha=1) -> Tensor:
     if alpha != 1:
         b = mul(b, alpha)
     _broadcast_check("add", a, b)
-    return Add()(a, b)
+    return Add()(*_common_dtype(a, b))
 
 
 def sub(a, b, alpha=1) -> Tensor:
@@ -401,13 +468,15 @@ def sub(a, b, alpha=1) -> Tensor:
     if alpha != 1:
         b = mul(b, alpha)
     _broadcast_check("sub", a, b)
-    return Sub()(a, b)
+    if a.dtype.kind == "b" and b.dtype.kind == "b":
+        raise TypeError("sub: subtracting two bool tensors is not supported; use logical_xor")
+    return Sub()(*_common_dtype(a, b))
 
 
 def mul(a, b) -> Tensor:
     a, b = promote(a, b)
     _broadcast_check("mul", a, b)
-    return Mul()(a, b)
+    return Mul()(*_common_dtype(a, b))
 
 
 def div(a, b, rounding_mode=None) -> Tensor:
@@ -423,26 +492,35 @@ def div(a, b, rounding_mode=None) -> Tensor:
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', received {rounding_mode!r}")
     if a.dtype.kind not in "fc" and b.dtype.kind not in "fc":
         a, b = to_dtype(a, dtypes.get_default_dtype()), to_dtype(b, dtypes.get_default_dtype())
-    return Div()(a, b)
+    return Div()(*_common_dtype(a, b))
 
 
 def neg(x: Tensor) -> Tensor:
+    if x.dtype.kind == "b":
+        raise TypeError("neg: negating a bool tensor is not supported; use logical_not")
     return Neg()(x)
 
 
 def pow(a, b) -> Tensor:  # noqa: A001 - PyTorch's name
-    """``a ** b``; either may be a Python number."""
+    """``a ** b``; either may be a Python number. An integer tensor with a float number gives the default
+    float dtype, as in PyTorch."""
     if isinstance(a, Tensor) and not isinstance(b, Tensor) and np.ndim(b) == 0:
-        return PowScalar(b.item() if isinstance(b, np.generic) else b)(a)
+        exponent = b.item() if isinstance(b, (np.generic, np.ndarray)) else b
+        if a.dtype.kind not in "fc":
+            if isinstance(exponent, float):
+                a = to_dtype(a, dtypes.get_default_dtype())
+            elif exponent < 0:
+                raise ValueError(f"pow: integer tensors cannot be raised to the negative integer power {exponent}")
+        return PowScalar(exponent)(a)
     if not isinstance(a, Tensor) and np.ndim(a) == 0:
-        base = float(a)
-        if base <= 0:
-            a, b = promote(a, b)
-            return Pow()(a, b)
-        return RPowScalar(base)(b)
+        base = a.item() if isinstance(a, (np.generic, np.ndarray)) else a
+        if isinstance(base, float) and b.dtype.kind not in "fc":
+            b = to_dtype(b, dtypes.get_default_dtype())
+        if b.dtype.kind in "fc" and base > 0:
+            return RPowScalar(float(base))(b)
     a, b = promote(a, b)
     _broadcast_check("pow", a, b)
-    return Pow()(a, b)
+    return Pow()(*_common_dtype(a, b))
 
 
 def square(x: Tensor) -> Tensor:
@@ -454,31 +532,31 @@ def reciprocal(x: Tensor) -> Tensor:
 
 
 def exp(x: Tensor) -> Tensor:
-    return Exp()(x)
+    return Exp()(_floating(x))
 
 
 def log(x: Tensor) -> Tensor:
-    return Log()(x)
+    return Log()(_floating(x))
 
 
 def log1p(x: Tensor) -> Tensor:
-    return Log1p()(x)
+    return Log1p()(_floating(x))
 
 
 def sqrt(x: Tensor) -> Tensor:
-    return Sqrt()(x)
+    return Sqrt()(_floating(x))
 
 
 def rsqrt(x: Tensor) -> Tensor:
-    return Rsqrt()(x)
+    return Rsqrt()(_floating(x))
 
 
 def sin(x: Tensor) -> Tensor:
-    return Sin()(x)
+    return Sin()(_floating(x))
 
 
 def cos(x: Tensor) -> Tensor:
-    return Cos()(x)
+    return Cos()(_floating(x))
 
 
 def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
@@ -489,6 +567,8 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's na
     """Limit values to ``[min, max]`` (either bound may be None)."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    if x.dtype.kind not in "fc" and builtins.any(isinstance(bound, float) for bound in (min, max)):
+        x = to_dtype(x, dtypes.get_default_dtype())  # as PyTorch: an integer tensor clamped to 0.5 gives floats
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         result = x
         if min is not None:
@@ -505,13 +585,13 @@ clip = clamp
 def maximum(a, b) -> Tensor:
     a, b = promote(a, b)
     _broadcast_check("maximum", a, b)
-    return Maximum()(a, b)
+    return Maximum()(*_common_dtype(a, b))
 
 
 def minimum(a, b) -> Tensor:
     a, b = promote(a, b)
     _broadcast_check("minimum", a, b)
-    return Minimum()(a, b)
+    return Minimum()(*_common_dtype(a, b))
 
 
 def where(condition, a=None, b=None) -> Tensor:
@@ -532,10 +612,7 @@ def where(condition, a=None, b=None) -> Tensor:
         raise ValueError(
             f"where: condition {condition_array.shape}, a {a.shape} and b {b.shape} cannot be broadcast together"
         ) from None
-    if a.dtype != b.dtype:
-        result_dtype = np.result_type(a.dtype, b.dtype)
-        a, b = to_dtype(a, result_dtype), to_dtype(b, result_dtype)
-    return Where()(Tensor(condition_array), a, b)
+    return Where()(Tensor(condition_array), *_common_dtype(a, b))
 
 
 def to_dtype(x: Tensor, dtype) -> Tensor:
@@ -583,6 +660,6 @@ __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "square", "reciprocal", "exp", "log", "log1p", "sqrt", "rsqrt",
     "sin", "cos", "abs", "clamp", "clip", "maximum", "minimum", "where", "sign", "floor", "ceil", "round",
     "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not", "isnan",
-    "isinf", "isfinite", "equal", "allclose", "to_dtype", "to_device", "clone", "as_tensor_like", "floor_divide", "remainder", "rsub", "rdiv", "rpow",
-    "zeros_like_data", "ones_like_data",
+    "isinf", "isfinite", "equal", "allclose", "to_dtype", "to_device", "clone", "as_tensor_like", "floor_divide",
+    "remainder", "rsub", "rdiv", "rpow", "zeros_like_data", "ones_like_data", "result_type",
 ]

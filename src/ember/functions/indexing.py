@@ -16,15 +16,20 @@ from ._convert import normalize_axis
 
 
 def _normalize_key(key, xp):
-    """Turn Tensors and lists inside an index key into arrays; report whether integer arrays occur."""
+    """Turn Tensors and sequences inside an index key into arrays; report whether integer arrays occur.
+
+    As in NumPy and PyTorch, a tuple *inside* the key (``x[:, (1, 1)]``) is a sequence of indices, like a list.
+    """
     parts = key if isinstance(key, tuple) else (key,)
     converted = []
     has_integer_array = False
     for part in parts:
         if isinstance(part, Tensor):
             part = part.data
-        elif isinstance(part, list):
+        elif isinstance(part, (list, tuple)):
             part = xp.asarray(part)
+            if part.size == 0:  # x[[]] selects nothing; NumPy would read [] as float64
+                part = part.astype(np.int64)
         if hasattr(part, "dtype") and getattr(part, "ndim", 0) >= 0 and not isinstance(part, (np.generic,)):
             if part.dtype == np.bool_:
                 pass
@@ -65,6 +70,9 @@ class IndexGrad(Primitive):
             out = xp.zeros(self.shape, dtype=grad.dtype)
             out[self.key] = grad
             return out
+        leading = _leading_integer_arrays(self.key)
+        if leading:  # x[idx] or x[i, j, :]: whole rows repeat (an embedding lookup), scatter rows
+            return _scatter_leading_rows(xp, leading, grad, self.shape)
         size = int(np.prod(self.shape, dtype=np.int64))
         positions = xp.arange(size).reshape(self.shape)[self.key].reshape(-1)
         flat = scatter_add_rows(positions, grad.reshape(-1), size)
@@ -72,6 +80,34 @@ class IndexGrad(Primitive):
 
     def backward(self, grad):
         return Index(self.key, self.accumulate)(grad)
+
+
+def _leading_integer_arrays(key):
+    """The integer arrays of a key made of integer arrays followed only by full slices, else None."""
+    arrays = []
+    for position, part in enumerate(key):
+        if isinstance(part, slice):
+            if part != slice(None):
+                return None
+        elif hasattr(part, "dtype") and part.dtype.kind in "iu" and len(arrays) == position:
+            arrays.append(part)
+        else:
+            return None
+    return arrays
+
+
+def _scatter_leading_rows(xp, arrays, grad, shape):
+    """``out[arrays] += grad`` where ``arrays`` index the leading ``len(arrays)`` axes of ``shape``."""
+    count = len(arrays)
+    lead = shape[:count]
+    normalized = [xp.where(a < 0, a + n, a) for a, n in zip(arrays, lead)]
+    if count == 1:
+        rows = normalized[0].reshape(-1)
+    else:
+        rows = xp.ravel_multi_index(xp.broadcast_arrays(*normalized), lead).reshape(-1)
+    num_rows = int(np.prod(lead, dtype=np.int64))
+    values = grad.reshape((rows.size,) + tuple(shape[count:]))
+    return scatter_add_rows(rows, values, num_rows).reshape(shape)
 
 
 def getitem(x: Tensor, key) -> Tensor:
@@ -129,6 +165,8 @@ class Gather(Primitive):
 
     def forward(self, x):
         self.input_shape = x.shape
+        if self.indices.shape != x.shape:  # PyTorch lets the index be smaller than x outside the gather axis
+            x = x[tuple(slice(None) if d == self.axis else slice(0, n) for d, n in enumerate(self.indices.shape))]
         return get_array_module(x).take_along_axis(x, self.indices, axis=self.axis)
 
     def backward(self, grad):
@@ -148,8 +186,16 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
         raise ValueError(f"gather: index has {indices.ndim} dims {indices.shape}, input has {x.ndim} {x.shape}")
     if indices.dtype.kind not in "iu":
         raise TypeError(f"gather: index must be an integer tensor, received {indices.dtype}")
-    if indices.size and (indices.min() < -x.shape[axis] or indices.max() >= x.shape[axis]):
-        raise IndexError(f"gather: index out of range for dim {dim} of size {x.shape[axis]}")
+    for d, (size, limit) in enumerate(zip(indices.shape, x.shape)):
+        if d != axis and size > limit:
+            raise ValueError(
+                f"gather: index shape {indices.shape} exceeds input shape {x.shape} in dim {d} (only dim {axis} may)"
+            )
+    if indices.size and (indices.min() < 0 or indices.max() >= x.shape[axis]):
+        raise IndexError(
+            f"gather: index values must lie in [0, {x.shape[axis]}) for dim {dim}, received min {indices.min()} "
+            f"max {indices.max()}"
+        )
     return Gather(indices, axis)(x)
 
 

@@ -7,6 +7,7 @@ from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
 from ._convert import promote
+from .elementwise import _common_dtype
 
 
 class MatMul(Primitive):
@@ -41,10 +42,7 @@ def matmul(a, b) -> Tensor:
         np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError:
         raise ValueError(f"matmul: batch dims of {a.shape} and {b.shape} cannot be broadcast together") from None
-    if a.dtype != b.dtype:
-        dtype = np.result_type(a.dtype, b.dtype)
-        a, b = a.to(dtype), b.to(dtype)
-    result = MatMul()(a, b)
+    result = MatMul()(*_common_dtype(a, b))
     if squeeze_rows:
         result = result.squeeze(-2)
     if squeeze_cols:

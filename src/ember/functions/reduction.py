@@ -4,12 +4,21 @@
 """
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
 from ._convert import normalize_axis, pick_dim, pick_keepdim
+
+
+def _reduction_axes(op: str, dim, x: Tensor):
+    """``dim`` as a tuple of axes, or None for all. As in PyTorch, an empty tuple also means all dims, and a
+    0-d tensor accepts dim 0 or -1."""
+    axes = normalize_axis(dim, x.ndim, op)
+    return None if x.ndim == 0 or axes == () else axes
 
 
 def _restore_reduced_axes(grad: Tensor, axes, ndim: int, keepdims: bool) -> Tensor:
@@ -74,11 +83,11 @@ class Prod(Primitive):
         grad = _restore_reduced_axes(grad, self.axes, x.ndim, self.keepdims)
         # product of all other elements, without dividing (exact where x has zeros)
         axes = tuple(range(x.ndim)) if self.axes is None else self.axes
-        moved = x.permute(*[a for a in range(x.ndim) if a not in axes], *axes)
+        order = [a for a in range(x.ndim) if a not in axes] + list(axes)
+        moved = x.permute(*order)
         kept_shape = moved.shape[: x.ndim - len(axes)]
-        flat = moved.reshape(*kept_shape, -1)
-        exclusive = _exclusive_products(flat)
-        others = exclusive.reshape(moved.shape).permute(*np.argsort([a for a in range(x.ndim) if a not in axes] + list(axes)))
+        exclusive = _exclusive_products(moved.reshape(*kept_shape, -1))
+        others = exclusive.reshape(moved.shape).permute(*np.argsort(order).tolist())
         return grad * others
 
 
@@ -94,7 +103,12 @@ def _exclusive_products(flat: Tensor) -> Tensor:
 
 
 class CumProdLast(Primitive):
-    """Cumulative product along the last axis (used by prod's backward)."""
+    """Cumulative product along the last axis (used by prod's backward, which it makes exact at zeros).
+
+    Its backward is exact where inputs are zero, so prod's first and second derivatives are exact there; past
+    a row's first zero the gradient is the constant 0, so the derivative of that gradient with respect to the
+    zero itself (a third derivative of prod) is not recorded.
+    """
 
     def forward(self, x):
         y = get_array_module(x).cumprod(x, axis=-1)
@@ -103,8 +117,24 @@ class CumProdLast(Primitive):
 
     def backward(self, grad):
         x, y = self.saved_tensors
-        # d y_j / d x_i = y_j / x_i for j >= i; reverse cumulative sum of grad*y, divided by x (x != 0 assumed)
-        return (grad * y).flip(-1).cumsum(-1).flip(-1) / x
+        from .elementwise import where
+
+        # d y_j / d x_i = prod_{k <= j, k != i} x_k for j >= i. Before a row's first zero z this is y_j / x_i
+        # (a reverse cumulative sum of grad * y, divided by x); at z it is the cumulative product with x_z
+        # replaced by 1; after z every term holds the factor x_z = 0.
+        xp = get_array_module(x.data)
+        is_zero = x.data == 0
+        if not is_zero.any():
+            return (grad * y).flip(-1).cumsum(-1).flip(-1) / x
+        position = xp.arange(x.shape[-1])
+        first_zero = xp.where(is_zero.any(-1, keepdims=True), xp.argmax(is_zero, -1)[..., None], x.shape[-1])
+        before, at_zero = position < first_zero, position == first_zero
+        one = Tensor(xp.ones((), dtype=x.dtype))
+        zero = Tensor(xp.zeros((), dtype=x.dtype))
+        prefix = (grad * y).flip(-1).cumsum(-1).flip(-1) / where(before, x, one)
+        products_without_zero = cumprod_last(where(at_zero, one, x))
+        at_zero_grad = where(position >= first_zero, grad * products_without_zero, zero).sum(-1, keepdim=True)
+        return where(before, prefix, where(at_zero, at_zero_grad, zero))
 
 
 def cumprod_last(x: Tensor) -> Tensor:
@@ -190,24 +220,30 @@ class LogSumExp(Primitive):
         xp = get_array_module(x)
         shift = x.max(axis=self.axes, keepdims=True)
         shift = xp.where(xp.isfinite(shift), shift, xp.zeros_like(shift))
-        y = xp.log(xp.exp(x - shift).sum(axis=self.axes, keepdims=True)) + shift
+        with np.errstate(divide="ignore"):  # a row of -inf gives log(0) = -inf, which is the answer
+            y = xp.asarray(xp.log(xp.exp(x - shift).sum(axis=self.axes, keepdims=True)) + shift)
+        if not self.keepdims:
+            y = y.reshape(_drop_axes(y.shape, self.axes))
         self.save_for_backward(x, y)
         self.input_ndim = x.ndim
-        return y if self.keepdims else y.reshape(_drop_axes(y.shape, self.axes))
+        return y
 
     def backward(self, grad):
         x, y = self.saved_tensors
-        from .elementwise import exp
+        from .elementwise import exp, where
 
-        y_kept = _restore_reduced_axes(y, self.axes, self.input_ndim, self.keepdims)
+        y = _restore_reduced_axes(y, self.axes, self.input_ndim, self.keepdims)
         grad = _restore_reduced_axes(grad, self.axes, self.input_ndim, self.keepdims)
-        return grad * exp(x - y_kept)
+        # rows that are all -inf have no mass to share: their gradient is 0, not exp(-inf + inf) = nan
+        empty_rows = Tensor(y.data == -np.inf)
+        safe_y = where(empty_rows, Tensor(get_array_module(y.data).zeros((), dtype=y.dtype)), y)
+        return grad * exp(x - safe_y)
 
 
 # ------------------------------------------------------------------------------------------- wrappers
 def sum(x: Tensor, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None) -> Tensor:  # noqa: A001
     """Sum over ``dim`` (int, tuple, or None for all). Integer and bool inputs sum to int64, as in PyTorch."""
-    axes = normalize_axis(pick_dim("sum", dim, axis), x.ndim, "sum")
+    axes = _reduction_axes("sum", pick_dim("sum", dim, axis), x)
     keep = pick_keepdim("sum", keepdim, keepdims)
     if dtype is not None:
         x = x.to(dtype)
@@ -218,7 +254,7 @@ def sum(x: Tensor, dim=None, keepdim: bool = False, dtype=None, *, axis=None, ke
 
 def mean(x: Tensor, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None) -> Tensor:
     """Arithmetic mean over ``dim``; needs a floating tensor (or ``dtype=``)."""
-    axes = normalize_axis(pick_dim("mean", dim, axis), x.ndim, "mean")
+    axes = _reduction_axes("mean", pick_dim("mean", dim, axis), x)
     keep = pick_keepdim("mean", keepdim, keepdims)
     if dtype is not None:
         x = x.to(dtype)
@@ -237,7 +273,7 @@ def _count(shape, axes) -> int:
 def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
         keepdims=None, ddof=None) -> Tensor:
     """Variance over ``dim``; unbiased (correction=1) unless ``correction=0`` or ``unbiased=False``."""
-    axes = normalize_axis(pick_dim("var", dim, axis), x.ndim, "var")
+    axes = _reduction_axes("var", pick_dim("var", dim, axis), x)
     keep = pick_keepdim("var", keepdim, keepdims)
     if isinstance(unbiased, bool) is False and unbiased is not None:
         raise TypeError(f"var: unbiased must be a bool, received {unbiased!r}")
@@ -247,7 +283,7 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
         correction = 0 if unbiased is False else 1
     count = _count(x.shape, axes)
     centred = x - mean(x, axes, keepdim=True)
-    return sum(centred * centred, axes, keepdim=keep) / float(max(count - correction, 0))
+    return sum(centred * centred, axes, keepdim=keep) / float(builtins.max(count - correction, 0))
 
 
 def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
@@ -268,10 +304,12 @@ def _max_or_min(name: str, find_max: bool, x, dim, keepdim, axis, keepdims, othe
     if x.numel() == 0:
         raise RuntimeError(f"{name}: the input is empty")
     if dim is None or isinstance(dim, (tuple, list)):
-        axes = normalize_axis(dim, x.ndim, name)
-        return MaxMin(axes, keep, find_max)(x)
+        return MaxMin(_reduction_axes(name, dim, x), keep, find_max)(x)
     (axis_,) = normalize_axis(dim, x.ndim, name)
-    values, indices = MaxMinAlongDim(axis_, keep, find_max)(x)
+    if x.ndim == 0:  # PyTorch: the value itself and index 0
+        values, indices = MaxMinAlongDim(0, False, find_max)(x.reshape(1))
+    else:
+        values, indices = MaxMinAlongDim(axis_, keep, find_max)(x)
     return _ValuesIndices(values, indices)
 
 
@@ -303,38 +341,47 @@ def min(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None,
     return _max_or_min("min", False, x, dim, keepdim, axis, keepdims, other)
 
 
-def amax(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    """Maximum over ``dim`` (int or tuple), values only."""
-    return MaxMin(normalize_axis(dim, x.ndim, "amax"), keepdim, True)(x)
+def amax(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Maximum over ``dim`` (int, tuple or None for all), values only; ties share the gradient."""
+    axes = _reduction_axes("amax", pick_dim("amax", dim, axis), x)
+    return MaxMin(axes, pick_keepdim("amax", keepdim, keepdims), True)(x)
 
 
-def amin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    return MaxMin(normalize_axis(dim, x.ndim, "amin"), keepdim, False)(x)
+def amin(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Minimum over ``dim`` (int, tuple or None for all), values only; ties share the gradient."""
+    axes = _reduction_axes("amin", pick_dim("amin", dim, axis), x)
+    return MaxMin(axes, pick_keepdim("amin", keepdim, keepdims), False)(x)
 
 
 def prod(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
-    axes = normalize_axis(pick_dim("prod", dim, axis), x.ndim, "prod")
+    axes = _reduction_axes("prod", pick_dim("prod", dim, axis), x)
     return Prod(axes, pick_keepdim("prod", keepdim, keepdims))(x)
 
 
 def cumsum(x: Tensor, dim: int, *, axis=None) -> Tensor:
     (axis_,) = normalize_axis(pick_dim("cumsum", dim, axis), x.ndim, "cumsum")
-    return CumSum(axis_)(x)
+    return CumSum(axis_)(x) if x.ndim else x
 
 
 def logsumexp(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """``log(sum(exp(x), dim))``, stable for large inputs."""
-    axes = normalize_axis(pick_dim("logsumexp", dim, axis), x.ndim, "logsumexp")
-    return LogSumExp(axes, pick_keepdim("logsumexp", keepdim, keepdims))(x)
+    from .elementwise import _floating
+
+    axes = _reduction_axes("logsumexp", pick_dim("logsumexp", dim, axis), x)
+    return LogSumExp(axes, pick_keepdim("logsumexp", keepdim, keepdims))(_floating(x))
 
 
 def norm(x: Tensor, p=2, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """Vector p-norm over ``dim`` (all elements by default): ``p`` = 2, 1, inf, -inf, any positive number,
-    or ``"fro"`` (= 2). The gradient at zero is zero for p=2, as in PyTorch."""
+    ``"fro"`` (= 2) or 0 (the count of non-zero elements). The gradient at zero is zero for p=2, as in PyTorch."""
     from .elementwise import abs as absolute
 
-    axes = normalize_axis(pick_dim("norm", dim, axis), x.ndim, "norm")
+    if x.dtype.kind != "f":
+        raise TypeError(f"norm: expected a floating tensor, received dtype {x.dtype}")
+    axes = _reduction_axes("norm", pick_dim("norm", dim, axis), x)
     keep = pick_keepdim("norm", keepdim, keepdims)
+    if p == 0:  # the number of non-zero elements; piecewise constant, so no gradient
+        return Tensor(get_array_module(x.data).asarray((x.data != 0).sum(axis=axes, keepdims=keep), dtype=x.dtype))
     if p == "fro" or p == 2:
         squared = sum(x * x, axes, keepdim=keep)
         return _SafeSqrt()(squared)
@@ -344,8 +391,8 @@ def norm(x: Tensor, p=2, dim=None, keepdim: bool = False, *, axis=None, keepdims
         return amin(absolute(x), axes, keep)
     if p == 1:
         return sum(absolute(x), axes, keepdim=keep)
-    if not isinstance(p, (int, float)) or p <= 0:
-        raise ValueError(f"norm: p must be a positive number, inf, -inf or 'fro', received {p!r}")
+    if not isinstance(p, (int, float)) or p < 0:
+        raise ValueError(f"norm: p must be a non-negative number, inf, -inf or 'fro', received {p!r}")
     return sum(absolute(x) ** p, axes, keepdim=keep) ** (1.0 / p)
 
 
@@ -353,7 +400,8 @@ class _SafeSqrt(Primitive):
     """sqrt whose gradient is 0 (not inf) at 0: the subgradient PyTorch's norm uses."""
 
     def forward(self, x):
-        y = get_array_module(x).sqrt(x)
+        xp = get_array_module(x)
+        y = xp.asarray(xp.sqrt(x))
         self.save_for_backward(y)
         return y
 
@@ -361,8 +409,9 @@ class _SafeSqrt(Primitive):
         (y,) = self.saved_tensors
         from .elementwise import where
 
-        safe = where(y > 0, y, y * 0 + 1)
-        return where(y > 0, grad / (safe * 2.0), grad * 0)
+        positive = y > 0
+        safe = where(positive, y, y * 0 + 1)
+        return where(positive, grad / (safe * 2.0), grad * 0)
 
 
 def sum_to(x: Tensor, shape) -> Tensor:
@@ -387,7 +436,9 @@ def _arg_extreme(name, x, dim, keepdim, axis, keepdims):
     keep = pick_keepdim(name, keepdim, keepdims)
     if x.numel() == 0:
         raise RuntimeError(f"{name}: the input is empty")
-    if dim is None:
+    if dim is None or x.ndim == 0:
+        if dim is not None:
+            normalize_axis(dim, 0, name)
         result = getattr(xp, name)(x.data.reshape(-1))
         if keep:
             result = xp.asarray(result).reshape((1,) * x.ndim)
@@ -397,14 +448,18 @@ def _arg_extreme(name, x, dim, keepdim, axis, keepdims):
     return Tensor(xp.asarray(result, dtype=np.int64))
 
 
-def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    axes = normalize_axis(dim, x.ndim, "any")
-    return Tensor(get_array_module(x.data).asarray(x.data.any(axis=axes, keepdims=keepdim)))
+def any(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:  # noqa: A001
+    """Whether any element over ``dim`` is non-zero (a bool tensor)."""
+    axes = _reduction_axes("any", pick_dim("any", dim, axis), x)
+    keep = pick_keepdim("any", keepdim, keepdims)
+    return Tensor(get_array_module(x.data).asarray(x.data.any(axis=axes, keepdims=keep)))
 
 
-def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    axes = normalize_axis(dim, x.ndim, "all")
-    return Tensor(get_array_module(x.data).asarray(x.data.all(axis=axes, keepdims=keepdim)))
+def all(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:  # noqa: A001
+    """Whether every element over ``dim`` is non-zero (a bool tensor)."""
+    axes = _reduction_axes("all", pick_dim("all", dim, axis), x)
+    keep = pick_keepdim("all", keepdim, keepdims)
+    return Tensor(get_array_module(x.data).asarray(x.data.all(axis=axes, keepdims=keep)))
 
 
 __all__ = [

@@ -13,6 +13,7 @@ from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
 from ._convert import normalize_axis, pick_dim
+from .elementwise import result_type
 
 
 def _sizes(args) -> tuple:
@@ -174,8 +175,10 @@ reshape_as = view_as
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dims ``start_dim..end_dim`` into one."""
+    """Merge dims ``start_dim..end_dim`` into one (a 0-d tensor becomes shape ``(1,)``)."""
     if x.ndim == 0:
+        normalize_axis(start_dim, 0, "flatten")
+        normalize_axis(end_dim, 0, "flatten")
         return reshape(x, (1,))
     (start,) = normalize_axis(start_dim, x.ndim, "flatten")
     (end,) = normalize_axis(end_dim, x.ndim, "flatten")
@@ -277,6 +280,13 @@ def expand(x: Tensor, *sizes) -> Tensor:
     if lead < 0:
         raise ValueError(f"expand: the {len(sizes)} sizes {sizes} are fewer than the tensor's dims {x.shape}")
     shape = tuple(x.shape[i - lead] if size == -1 and i >= lead else size for i, size in enumerate(sizes))
+    if shape != x.shape:
+        try:
+            valid = builtins.min(shape) >= 0 and np.broadcast_shapes(x.shape, shape) == shape
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ValueError(f"expand: cannot expand shape {x.shape} to {sizes}")
     return broadcast_to(x, shape)
 
 
@@ -304,15 +314,23 @@ def _check_joinable(op: str, tensors, axis: int, same_shape: bool) -> None:
 
 
 def _common_dtype(tensors):
-    dtype = np.result_type(*[t.dtype for t in tensors])
+    """Cast to PyTorch's result type of the tensors (int64 with float32 gives float32)."""
+    first = tensors[0].dtype
+    if builtins.all(t.dtype == first for t in tensors):
+        return tensors
+    dtype = result_type(*tensors)
     return [t if t.dtype == dtype else t.to(dtype) for t in tensors]
 
 
 def cat(tensors, dim: int = 0, *, axis=None) -> Tensor:
-    """Join tensors along an existing dimension."""
+    """Join tensors along an existing dimension; dtypes promote as in PyTorch."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
+    if not isinstance(tensors[0], Tensor):
+        raise TypeError(f"cat: expected Tensors, element 0 is {type(tensors[0]).__name__}")
+    if tensors[0].ndim == 0:
+        raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack, or reshape them to (1,)")
     dim = pick_dim("cat", dim, axis, default=0)
     (axis_,) = normalize_axis(dim, tensors[0].ndim, "cat")
     _check_joinable("cat", tensors, axis_, same_shape=False)
@@ -330,6 +348,8 @@ def stack(tensors, dim: int = 0, *, axis=None) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
+    if not isinstance(tensors[0], Tensor):
+        raise TypeError(f"stack: expected Tensors, element 0 is {type(tensors[0]).__name__}")
     dim = pick_dim("stack", dim, axis, default=0)
     ndim = tensors[0].ndim + 1
     if not -ndim <= dim < ndim:
@@ -342,15 +362,18 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0):
     """Split into pieces of ``split_size`` (the last may be smaller) or into the listed section sizes."""
     (axis,) = normalize_axis(dim, x.ndim, "split")
     length = x.shape[axis]
-    if isinstance(split_size_or_sections, int):
-        size = split_size_or_sections
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
         if size <= 0:
             raise ValueError(f"split: split_size must be positive, received {size}")
         boundaries = list(range(size, length, size))
     else:
-        sections = list(split_size_or_sections)
-        if builtins.sum(sections) != length:
-            raise ValueError(f"split: sections {sections} do not add up to dim {dim} of size {length} ({x.shape})")
+        sections = [int(section) for section in split_size_or_sections]
+        if builtins.sum(sections) != length or builtins.min(sections, default=0) < 0:
+            raise ValueError(
+                f"split: sections {sections} must be non-negative and add up to dim {dim} of size {length} "
+                f"(shape {x.shape})"
+            )
         boundaries = np.cumsum(sections)[:-1].tolist()
     if not boundaries:
         return (x,)
@@ -385,6 +408,9 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    result_shape = tuple(size + before + after for size, (before, after) in zip(x.shape, widths))
+    if builtins.min(result_shape, default=1) < 0:
+        raise ValueError(f"pad: padding {pad} crops more than the input's shape {x.shape} holds")
     return Pad(widths, value)(x)
 
 

@@ -20,9 +20,11 @@ METHODS = {
     "clamp": "clamp", "clip": "clip", "maximum": "maximum", "minimum": "minimum", "clone": "clone",
     "eq": "eq", "ne": "ne", "lt": "lt", "le": "le", "gt": "gt", "ge": "ge", "isnan": "isnan", "isinf": "isinf",
     "isfinite": "isfinite", "logical_not": "logical_not", "equal": "equal", "allclose": "allclose",
-    "masked_fill": "masked_fill",
+    "masked_fill": "masked_fill", "logical_and": "logical_and", "logical_or": "logical_or",
+    "logical_xor": "logical_xor", "floor_divide": "floor_divide", "remainder": "remainder",
     # activations
     "tanh": "tanh", "sigmoid": "sigmoid", "relu": "relu", "softmax": "softmax", "log_softmax": "log_softmax",
+    "erf": "erf",
     # reductions
     "sum": "sum", "mean": "mean", "var": "var", "std": "std", "max": "max", "min": "min", "prod": "prod",
     "logsumexp": "logsumexp", "norm": "norm", "argmax": "argmax", "argmin": "argmin", "any": "any", "all": "all",
@@ -32,11 +34,11 @@ METHODS = {
     "transpose": "transpose", "permute": "permute", "swapaxes": "swapaxes", "squeeze": "squeeze",
     "unsqueeze": "unsqueeze", "expand": "expand", "expand_as": "expand_as", "broadcast_to": "broadcast_to",
     "flatten": "flatten", "split": "split", "chunk": "chunk", "flip": "flip", "repeat": "repeat", "tile": "tile",
-    "unbind": "unbind", "contiguous": "contiguous", "movedim": "movedim", "t": "t",
+    "unbind": "unbind", "contiguous": "contiguous", "movedim": "movedim", "t": "t", "swapdims": "swapaxes",
     # indexing
-    "gather": "gather", "index_select": "index_select", "nonzero": "nonzero",
+    "gather": "gather", "index_select": "index_select", "nonzero": "nonzero", "take_along_dim": "take_along_dim",
     # linear algebra
-    "matmul": "matmul", "mm": "mm", "bmm": "bmm", "dot": "dot",
+    "matmul": "matmul", "mm": "mm", "bmm": "bmm", "dot": "dot", "outer": "outer",
 }
 
 PROPERTIES = {"T": "transpose_all", "mT": "matrix_transpose"}
@@ -50,9 +52,17 @@ def install() -> None:
         setattr(Tensor, method, getattr(functions, function_name))
     for name, function_name in PROPERTIES.items():
         setattr(Tensor, name, property(getattr(functions, function_name)))
+    Tensor.where = _where
     for name in ("abs", "clamp", "add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "tanh",
                  "neg", "pow"):
         setattr(Tensor, name + "_", _inplace_method(getattr(functions, name), name + "_"))
+
+
+def _where(self, condition, other):
+    """``x.where(condition, other)``: ``x`` where ``condition`` holds, else ``other`` (PyTorch's method)."""
+    from .elementwise import where
+
+    return where(condition, self, other)
 
 
 def _inplace_method(function, name):

@@ -1,0 +1,39 @@
+"""Op-table cases: matmul (1-d and 2-d operands, batched, broadcast batch dims), mm, bmm, dot, outer."""
+import numpy as np
+
+import ember
+
+from .op_table import OpCase
+
+
+def _shapes(*shapes):
+    return lambda rng: [rng.standard_normal(shape) for shape in shapes]
+
+
+MATMUL_SHAPES = [
+    ((3, 4), (4, 5)),
+    ((4,), (4, 3)),
+    ((3, 4), (4,)),
+    ((4,), (4,)),
+    ((2, 3, 4), (2, 4, 5)),
+    ((2, 3, 4), (4, 5)),
+    ((3, 4), (2, 4, 5)),
+    ((2, 1, 3, 4), (5, 4, 2)),
+    ((1, 3, 4), (2, 4, 2)),
+    ((4,), (2, 4, 3)),
+    ((2, 3, 4), (4,)),
+]
+
+CASES = [
+    OpCase(f"matmul{a}@{b}", lambda x, y: x @ y, np.matmul, _shapes(a, b)) for a, b in MATMUL_SHAPES
+] + [
+    OpCase("matmul_function", ember.matmul, np.matmul, _shapes((2, 3), (3, 2))),
+    OpCase("matmul_int_tensor", lambda x, k: x @ k, np.matmul,
+           lambda rng: [rng.standard_normal((2, 3)), rng.integers(-2, 3, (3, 4))]),
+    OpCase("matmul_chain", lambda x, w, v: (x @ w).tanh() @ v, lambda x, w, v: np.tanh(x @ w) @ v,
+           _shapes((2, 3), (3, 4), (4,))),
+    OpCase("mm", ember.mm, np.matmul, _shapes((3, 4), (4, 2))),
+    OpCase("bmm", lambda a, b: a.bmm(b), np.matmul, _shapes((2, 3, 4), (2, 4, 5))),
+    OpCase("dot", ember.dot, np.dot, _shapes((5,), (5,))),
+    OpCase("outer", ember.outer, np.outer, _shapes((3,), (4,))),
+]
