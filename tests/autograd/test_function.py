@@ -91,3 +91,40 @@ def test_gradcheck_requires_float64():
     x = ember.tensor([0.3, 0.7], requires_grad=True)
     with pytest.raises(TypeError, match="float64"):
         gradcheck(Cube.apply, [x])
+
+
+def test_gradgradcheck_catches_a_backward_cut_from_the_graph():
+    class DetachedSquare(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return grad * ember.tensor(2.0 * x.numpy())  # right value, but constant: no second derivative
+
+    x = ember.tensor(np.array([0.3, -0.7]), requires_grad=True)
+    assert gradcheck(DetachedSquare.apply, [x])
+    with pytest.raises(AssertionError, match="finite differences"):
+        gradgradcheck(DetachedSquare.apply, [x])
+
+
+def test_saved_numpy_scalar_output_stays_connected_for_0d_inputs():
+    from ember.autograd import Primitive
+
+    class RawExp(Primitive):
+        def forward(self, x):
+            y = np.exp(x)  # a NumPy scalar for a 0-d input
+            self.save_for_backward(y)
+            return y
+
+        def backward(self, grad):
+            (y,) = self.saved_tensors
+            return grad * y
+
+    x = ember.tensor(0.5, dtype=ember.float64, requires_grad=True)
+    (first,) = ember.grad(RawExp()(x), x, create_graph=True)
+    (second,) = ember.grad(first, x)
+    assert second.item() == pytest.approx(np.exp(0.5))

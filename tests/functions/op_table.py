@@ -8,7 +8,7 @@ Add cases in ``cases_<family>.py`` as a list named ``CASES``; they are collected
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -38,7 +38,6 @@ class OpCase:
     double_backward: bool = True
     forward_tol: tuple = (1e-4, 1e-5)
     grad_tol: tuple = (1e-3, 1e-5)
-    keep_float32: Sequence[int] = field(default_factory=tuple)
 
     def __repr__(self):
         return self.name

@@ -67,6 +67,8 @@ def test_forward_matches_numpy_and_keeps_float32(case: OpCase):
         assert out.shape == ref.shape, f"{case.name}: shape {out.shape}, reference {ref.shape}"
         if ref.dtype.kind == "f":
             assert out.dtype == np.float32, f"{case.name}: float32 inputs gave {out.dtype}"
+        else:
+            assert out.dtype.kind == ref.dtype.kind, f"{case.name}: dtype {out.dtype}, reference {ref.dtype}"
         np.testing.assert_allclose(out.numpy().astype(np.float64) if ref.dtype.kind == "f" else out.numpy(), ref,
                                    rtol=rtol, atol=atol, err_msg=case.name)
 

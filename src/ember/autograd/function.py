@@ -121,6 +121,7 @@ class Function:
         else:
             outputs = (Tensor(raw if type(raw) is np.ndarray else _as_array(raw, self.name)),)
             single = True
+            raw = (raw,)
         if record:
             specs = []
             for index, out in enumerate(outputs):
@@ -133,13 +134,15 @@ class Function:
             self._output_specs = tuple(specs)
             self._outputs = tuple(weakref.ref(out) for out in outputs)
             if self._saved is not None:
-                self._saved = self._classify_saved([out.data for out in outputs])
+                self._saved = self._classify_saved(raw, [out.data for out in outputs])
         else:
             self.inputs = ()
             self._saved = None
         return outputs[0] if single else outputs
 
-    def _classify_saved(self, output_arrays):
+    def _classify_saved(self, raw_outputs, output_arrays):
+        """Mark each saved value as an input, an output (matched by identity with what forward returned,
+        before 0-d NumPy scalars were turned into arrays) or a plain value."""
         classified = []
         for value in self._saved:
             array = value.data if isinstance(value, Tensor) else value
@@ -149,9 +152,10 @@ class Function:
                     entry = (_IN, index, None)
                     break
             if entry is None:
-                for index, output in enumerate(output_arrays):
-                    if output is array:
-                        entry = (_OUT, index, array)
+                for index, (returned, output) in enumerate(zip(raw_outputs, output_arrays)):
+                    returned = returned.data if isinstance(returned, Tensor) else returned
+                    if output is array or returned is array:
+                        entry = (_OUT, index, output)
                         break
             classified.append(entry or (_VALUE, None, array))
         return tuple(classified)

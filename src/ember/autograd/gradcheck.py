@@ -40,7 +40,14 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     outputs = _differentiable(_outputs_tuple(fn(*inputs)))
     rng = np.random.default_rng(seed)
     vectors = [Tensor(_like_module(out.data, rng.standard_normal(out.shape))) for out in outputs]
-    analytic = grad(outputs, [inputs[i] for i in checked], grad_outputs=vectors, allow_unused=True)
+    # An output that does not require grad has a zero analytic derivative; the finite differences below still
+    # see it, so a function whose derivative was wrongly cut from the graph fails here.
+    connected = [(out, v) for out, v in zip(outputs, vectors) if out.requires_grad]
+    if connected:
+        analytic = grad([out for out, _ in connected], [inputs[i] for i in checked],
+                        grad_outputs=[v for _, v in connected], allow_unused=True)
+    else:
+        analytic = (None,) * len(checked)
 
     def projected(values):
         result = _differentiable(_outputs_tuple(fn(*values)))  # fn may itself differentiate: keep grad mode
@@ -88,7 +95,9 @@ def gradgradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float
     def first_derivatives(*values):
         outputs = _differentiable(_outputs_tuple(fn(*values)))
         grads = grad(outputs, [values[i] for i in checked], grad_outputs=vectors, create_graph=True, allow_unused=True)
-        return tuple(g for g in grads if g is not None and g.requires_grad)
+        # keep every first derivative, even one that (wrongly) does not require grad: gradcheck compares it
+        # against finite differences of the derivative itself
+        return tuple(g if g is not None else values[i] * 0.0 for g, i in zip(grads, checked))
 
     return gradcheck(first_derivatives, inputs, eps=eps, atol=atol, rtol=rtol, seed=seed + 2,
                      raise_exception=raise_exception)

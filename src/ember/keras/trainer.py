@@ -168,16 +168,16 @@ class Trainer:
                 xb, yb = to_input_tensor(xb, device), to_target_tensor(yb, device)
                 wb = self._sample_weights(yb, wb, class_weight)
                 logs = self.train_step(xb, yb, wb)
-                callbacks.on_train_batch_end(step, logs)
+                callbacks.on_train_batch_end(step, logs=logs)
                 if self.stop_training:
                     break
             if validation is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
                 validation_logs = self._run_evaluation(validation, callbacks=None)
                 logs = {**logs, **{f"val_{key}": value for key, value in validation_logs.items()}}
-            callbacks.on_epoch_end(epoch, logs)
+            callbacks.on_epoch_end(epoch, logs=logs)
             if self.stop_training:
                 break
-        callbacks.on_train_end(logs if epochs > initial_epoch else None)
+        callbacks.on_train_end(logs=logs if epochs > initial_epoch else None)
         return self.history
 
     def _validation_adapter(self, validation_data, batch_size, steps):
@@ -215,7 +215,7 @@ class Trainer:
                 callbacks.on_test_batch_begin(step)
             logs = self.test_step(to_input_tensor(xb, device), to_target_tensor(yb, device), wb)
             if callbacks is not None:
-                callbacks.on_test_batch_end(step, logs)
+                callbacks.on_test_batch_end(step, logs=logs)
         return logs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
@@ -226,7 +226,7 @@ class Trainer:
         callback_list = CallbackList(list(callbacks or []), self, {"steps": len(adapter) or None})
         callback_list.on_test_begin()
         logs = self._run_evaluation(adapter, callback_list)
-        callback_list.on_test_end(logs)
+        callback_list.on_test_end(logs=logs)
         if verbose not in (0, "0") and verbose != "auto" or verbose == "auto":
             if verbose:
                 print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
@@ -249,7 +249,7 @@ class Trainer:
                 callback_list.on_predict_batch_begin(step)
                 result = self(to_input_tensor(xb, device), training=False)
                 outputs.append(_to_numpy(result))
-                callback_list.on_predict_batch_end(step, {"outputs": outputs[-1]})
+                callback_list.on_predict_batch_end(step, logs={"outputs": outputs[-1]})
         callback_list.on_predict_end()
         return concatenate_outputs(outputs)
 

@@ -39,7 +39,7 @@ class Callback:
 
 
 class CallbackList:
-    """Calls each hook on every callback in order."""
+    """Calls each hook on every callback in order, always with a ``logs`` dict (as Keras does)."""
 
     def __init__(self, callbacks, model, params: dict):
         self.callbacks = list(callbacks)
@@ -50,10 +50,17 @@ class CallbackList:
     def __getattr__(self, hook):
         if not hook.startswith("on_"):
             raise AttributeError(hook)
+        indexed = hook.startswith(("on_epoch_", "on_train_batch_", "on_test_batch_", "on_predict_batch_"))
 
-        def call_all(*args, **kwargs):
-            for callback in self.callbacks:
-                getattr(callback, hook)(*args, **kwargs)
+        def call_all(*args, logs=None):
+            logs = {} if logs is None else logs
+            if indexed:
+                (index,) = args
+                for callback in self.callbacks:
+                    getattr(callback, hook)(index, logs)
+            else:
+                for callback in self.callbacks:
+                    getattr(callback, hook)(logs)
 
         return call_all
 
@@ -77,7 +84,11 @@ class History(Callback):
 
 
 def format_logs(logs: dict) -> str:
-    return " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())
+    """``loss: 0.1234 - learning_rate: 1.0000e-05`` (small values in scientific notation, as Keras)."""
+    return " - ".join(
+        f"{key}: {value:.4e}" if value != 0 and abs(value) < 1e-3 else f"{key}: {value:.4f}"
+        for key, value in logs.items()
+    )
 
 
 def format_seconds(seconds: float) -> str:
