@@ -313,3 +313,11 @@ def test_training_loop_memory_stays_flat_over_10000_steps():
     current, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert current - baseline < 200_000, f"memory grew by {current - baseline} bytes over 10,000 steps"
+
+
+def test_grad_outputs_that_require_grad_stay_differentiable():
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    v = ember.tensor([3.0, 4.0], requires_grad=True)
+    (g,) = ember.grad(x * x, x, v, create_graph=True)  # g = 2 x v
+    (dv,) = ember.grad(g.sum(), v)
+    np.testing.assert_allclose(dv.numpy(), [2.0, 4.0])

@@ -99,8 +99,10 @@ def _root_gradients(tensors, grad_tensors):
                 raise ValueError(
                     f"backward: gradient shape {gradient.shape} does not match the tensor's shape {tensor.shape}"
                 )
-            # the engine may hand this array to a leaf's .grad: never alias the caller's array
-            gradient = Tensor(gradient.data.copy()) if gradient.creator is None else gradient
+            # the engine may hand this array to a leaf's .grad: never alias the caller's array (a gradient that
+            # requires grad stays as it is, so that create_graph can differentiate with respect to it)
+            if not gradient.requires_grad:
+                gradient = Tensor(gradient.data.copy())
         gradients.append(gradient)
     return gradients
 
