@@ -135,3 +135,20 @@ def test_regularizer_adds_to_the_loss():
     model.compile("sgd", "mse")
     loss = model.evaluate(np.zeros((1, 2), np.float32), np.zeros((1, 1), np.float32), verbose=0)
     assert loss == pytest.approx(0.5 * (1 + 4))
+
+
+def test_large_inference_batches_run_in_chunks_with_the_same_results():
+    x, y = _blobs(300)
+    model = _model()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    whole = model.evaluate(x, y, batch_size=300, verbose=0, return_dict=True)
+    model.inference_chunk = 64
+    chunked = model.evaluate(x, y, batch_size=300, verbose=0, return_dict=True)
+    assert chunked["loss"] == pytest.approx(whole["loss"], rel=1e-5)
+    assert chunked["accuracy"] == whole["accuracy"]
+    np.testing.assert_allclose(model.predict(x, batch_size=300, verbose=0),
+                               _model_predictions(model, x), rtol=1e-5, atol=1e-6)
+
+
+def _model_predictions(model, x):
+    return model(ember.tensor(x)).numpy()

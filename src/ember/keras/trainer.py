@@ -125,11 +125,19 @@ class Trainer:
         return self._logs()
 
     def test_step(self, x, y, sample_weight=None) -> dict:
-        with no_grad():
-            outputs, predictions, loss_fn = self._forward_for_loss(x, training=False)
-            loss = self._total_loss(loss_fn, y, outputs, sample_weight)
-        self._update_metrics(loss, _batch_size(x), y, predictions, sample_weight)
+        """Loss and metrics of a batch in inference mode. A batch larger than ``inference_chunk`` samples (e.g.
+        the codelab's single batch of 10,000 test images) runs in chunks: the same numbers, bounded memory."""
+        for start in range(0, _batch_size(x), self.inference_chunk):
+            part = slice(start, start + self.inference_chunk)
+            x_part, y_part = _rows(x, part), _rows(y, part)
+            weight_part = None if sample_weight is None else sample_weight[part]
+            with no_grad():
+                outputs, predictions, loss_fn = self._forward_for_loss(x_part, training=False)
+                loss = self._total_loss(loss_fn, y_part, outputs, weight_part)
+            self._update_metrics(loss, _batch_size(x_part), y_part, predictions, weight_part)
         return self._logs()
+
+    inference_chunk = 1024
 
     # ----------------------------------------------------------------------------------------- fit
     def fit(self, x=None, y=None, batch_size=None, epochs: int = 1, verbose="auto", callbacks=None,
@@ -247,8 +255,10 @@ class Trainer:
         with no_grad():
             for step, (xb, _, _) in enumerate(adapter.epoch()):
                 callback_list.on_predict_batch_begin(step)
-                result = self(to_input_tensor(xb, device), training=False)
-                outputs.append(_to_numpy(result))
+                inputs = to_input_tensor(xb, device)
+                chunks = [_to_numpy(self(_rows(inputs, slice(start, start + self.inference_chunk)), training=False))
+                          for start in range(0, _batch_size(inputs), self.inference_chunk)]
+                outputs.append(concatenate_outputs(chunks))
                 callback_list.on_predict_batch_end(step, logs={"outputs": outputs[-1]})
         callback_list.on_predict_end()
         return concatenate_outputs(outputs)
@@ -305,6 +315,15 @@ class Trainer:
 def _batch_size(x) -> int:
     first = x[0] if isinstance(x, (list, tuple)) else x
     return int(first.shape[0])
+
+
+def _rows(value, part: slice):
+    """Rows ``part`` of a Tensor, an array, or each of a list of them (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [v[part] for v in value]
+    return value[part]
 
 
 def _to_numpy(result):
