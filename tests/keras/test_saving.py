@@ -9,7 +9,7 @@ import pytest
 import ember
 from ember import keras
 
-from . import codelab_models
+from ember.tutorials import mnist_codelab as codelab_models
 
 
 def _trained(model, x, y):
@@ -49,10 +49,10 @@ def test_functional_round_trip(tmp_path):
 
 
 def test_archive_holds_json_and_safetensors_only(tmp_path):
-    model = codelab_models.dense_softmax()
+    model = codelab_models.dense_softmax()  # compiled: the archive keeps the compile settings too
     model.save(tmp_path / "m.keras")
     with zipfile.ZipFile(tmp_path / "m.keras") as archive:
-        assert sorted(archive.namelist()) == ["config.json", "model.weights.safetensors"]
+        assert sorted(archive.namelist()) == ["compile.json", "config.json", "model.weights.safetensors"]
 
 
 def test_weights_files_round_trip(tmp_path, data):

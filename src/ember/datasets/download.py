@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ._files import atomic_writer
+from ..backend.files import atomic_writer
 from .root import ALL_FILES, ENV_VAR, FOLDERS, dataset_folder
 
 __all__ = ["MIRRORS", "SHA256", "DownloadError", "ChecksumError", "fetch", "sha256_file"]

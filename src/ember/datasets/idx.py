@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from ._files import atomic_writer
+from ..backend.files import atomic_writer
 
 __all__ = ["IDXFormatError", "read_idx", "write_idx", "IDX_DTYPES"]
 
