@@ -152,3 +152,13 @@ def test_large_inference_batches_run_in_chunks_with_the_same_results():
 
 def _model_predictions(model, x):
     return model(ember.tensor(x)).numpy()
+
+
+def test_float64_and_uint8_inputs_train_in_float32():
+    x, y = _blobs(64)
+    model = _model()
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x.astype(np.float64), y, epochs=1, verbose=0)
+    assert model.layers[0].kernel.dtype == np.float32
+    assert model.predict(x.astype(np.float64), verbose=0).dtype == np.float32
+    assert model.predict(np.clip(x, 0, 255).astype(np.uint8), verbose=0).dtype == np.float32

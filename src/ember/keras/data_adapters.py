@@ -2,8 +2,8 @@
 
 Accepted: NumPy arrays or Tensors (``x``, ``y``, ``sample_weight``; lists of them for several inputs),
 ``ember.data`` pipelines (``Dataset.from_tensor_slices(...).batch(...)``), ``DataLoader``s, and any iterable
-yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches. Integer or uint8 inputs become float32, as a Keras
-layer casts them; labels keep their integer dtype (as int64).
+yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches. Inputs become the default float dtype (float32), as a
+Keras layer casts them; integer labels become int64.
 """
 from __future__ import annotations
 
@@ -12,18 +12,20 @@ import math
 import numpy as np
 
 from ..autograd.tensor import Tensor
+from ..backend import dtypes
 from ..backend import random as ember_random
 
 
 def to_input_tensor(value, device=None):
-    """Model inputs: float32 Tensors (floats keep their dtype), on ``device``."""
+    """Model inputs as Tensors of the default float dtype (float32), on ``device``: as a Keras layer casts its
+    inputs, so ``x_train / 255.0`` (float64) or uint8 images train in float32."""
     if isinstance(value, (list, tuple)):
         return [to_input_tensor(v, device) for v in value]
     if isinstance(value, dict):
         return {k: to_input_tensor(v, device) for k, v in value.items()}
     tensor = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
-    if tensor.dtype.kind != "f":
-        tensor = tensor.to("float32")
+    if tensor.dtype != dtypes.get_default_dtype():
+        tensor = tensor.to(dtypes.get_default_dtype())
     if device is not None and tensor.device != device:
         tensor = tensor.to(device)
     return tensor
