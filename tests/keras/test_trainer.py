@@ -162,3 +162,18 @@ def test_float64_and_uint8_inputs_train_in_float32():
     assert model.layers[0].kernel.dtype == np.float32
     assert model.predict(x.astype(np.float64), verbose=0).dtype == np.float32
     assert model.predict(np.clip(x, 0, 255).astype(np.uint8), verbose=0).dtype == np.float32
+
+
+def test_device_setting_validates_and_defaults_to_the_cpu_without_a_gpu():
+    assert keras.config.device() == "auto"
+    with pytest.raises(ValueError, match="tpu"):
+        keras.config.set_device("tpu")
+    if not ember.cuda.is_available():
+        assert str(keras.config.resolve_device()) == "cpu"
+    keras.config.set_device("cpu")
+    try:
+        model = _model()
+        model.compile("adam", "mse")
+        assert str(model._device()) == "cpu"
+    finally:
+        keras.config.set_device("auto")

@@ -7,7 +7,7 @@
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=5, validation_data=(x_test, y_test))
 """
-from . import activations, initializers, regularizers, layers, losses, metrics, optimizers, callbacks, utils
+from . import config, activations, initializers, regularizers, layers, losses, metrics, optimizers, callbacks, utils
 from . import models
 from .layers import Input
 from .models import Model, Sequential
@@ -15,6 +15,6 @@ from .models import Model, Sequential
 backend = utils  # ``keras.backend.clear_session()``
 
 __all__ = [
-    "activations", "initializers", "regularizers", "layers", "losses", "metrics", "optimizers", "callbacks",
+    "config", "activations", "initializers", "regularizers", "layers", "losses", "metrics", "optimizers", "callbacks",
     "utils", "models", "Input", "Model", "Sequential", "backend",
 ]

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
+from . import config
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
@@ -48,6 +49,9 @@ class Trainer:
         ``"sparse_categorical_crossentropy"``, ``["accuracy"]``)."""
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = losses_module.get(loss) if loss is not None else None
+        target = config.resolve_device()
+        if self._device() != target and not isinstance(self.optimizer, optimizers_module._Wrapped):
+            self.to(target)  # parameters keep their identity, so a bound optimizer stays valid
         self.compiled_metrics_spec = list(metrics or []) + list(weighted_metrics or [])
         self.metrics_objects = []  # resolved on the first batch, when shapes are known
         self.stop_training = False
@@ -77,9 +81,10 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ one step
     def _device(self):
+        """Where inputs go: the model's parameters' device, or (not built yet) the configured device."""
         for parameter in self.parameters():
             return parameter.device
-        return None
+        return config.resolve_device()
 
     def _logit_activation(self):
         """The final activation the loss can absorb, or None."""
