@@ -185,6 +185,21 @@ def _update_running(running: Tensor | None, statistic, momentum: float) -> None:
 
 
 # ------------------------------------------------------------------------------------------- wrappers
+def _check_channel_norm(name, layout, min_ndim, input, running_mean, running_var, weight, bias, momentum, eps):
+    """Validate a per-channel normalization's arguments; returns the number of channels C."""
+    _check_floating(name, "input", input)
+    if input.ndim < min_ndim:
+        raise ValueError(f"{name}: expected input of shape {layout}, received {input.shape}")
+    channels = input.shape[1]
+    _check_per_channel(name, {"running_mean": running_mean, "running_var": running_var, "weight": weight,
+                              "bias": bias}, channels, input.dtype)
+    _check_eps(name, eps)
+    _check_momentum(name, momentum)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f"{name}: running_mean and running_var must both be given or both be None")
+    return channels
+
+
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
                bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
                eps: float = 1e-5) -> Tensor:
@@ -198,17 +213,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     with the unbiased batch variance for ``running_var`` (PyTorch's convention). Evaluation uses the running
     statistics. Defaults: momentum 0.1, eps 1e-5.
     """
-    name = "batch_norm"
-    _check_floating(name, "input", input)
-    if input.ndim < 2:
-        raise ValueError(f"batch_norm: expected input of shape (N, C, *) with at least 2 dims, received {input.shape}")
-    channels = input.shape[1]
-    _check_per_channel(name, {"running_mean": running_mean, "running_var": running_var, "weight": weight,
-                              "bias": bias}, channels, input.dtype)
-    _check_eps(name, eps)
-    _check_momentum(name, momentum)
-    if (running_mean is None) != (running_var is None):
-        raise ValueError("batch_norm: running_mean and running_var must both be given or both be None")
+    channels = _check_channel_norm("batch_norm", "(N, C, *) with at least 2 dims", 2, input, running_mean,
+                                   running_var, weight, bias, momentum, eps)
     if not training:
         if running_mean is None:
             raise ValueError("batch_norm: running_mean and running_var must be given in evaluation (training=False)")
@@ -300,17 +306,8 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
     With ``use_input_stats`` the running statistics (if given) are updated in place with the batch average
     of the per-instance mean and unbiased variance; without it they are used to normalise, as in evaluation.
     """
-    name = "instance_norm"
-    _check_floating(name, "input", input)
-    if input.ndim < 3:
-        raise ValueError(f"instance_norm: expected input of shape (N, C, *spatial), received {input.shape}")
-    channels = input.shape[1]
-    _check_per_channel(name, {"running_mean": running_mean, "running_var": running_var, "weight": weight,
-                              "bias": bias}, channels, input.dtype)
-    _check_eps(name, eps)
-    _check_momentum(name, momentum)
-    if (running_mean is None) != (running_var is None):
-        raise ValueError("instance_norm: running_mean and running_var must both be given or both be None")
+    channels = _check_channel_norm("instance_norm", "(N, C, *spatial)", 3, input, running_mean, running_var,
+                                   weight, bias, momentum, eps)
     if not use_input_stats:
         if running_mean is None:
             raise ValueError("instance_norm: running statistics are required when use_input_stats=False")
