@@ -142,24 +142,13 @@ class Tensor:
 
         Returns ``self`` when nothing changes, like PyTorch.
         """
-        device = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to(): unexpected keyword arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                device, dtype = arg.device, arg.dtype
-            elif isinstance(arg, Device) or (isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda")):
-                device = arg
-            else:
-                dtype = arg
+        device, dtype = parse_to_arguments("to()", args, kwargs)
         from ..functions.elementwise import to_device, to_dtype
 
         result = self
-        if device is not None and Device(device) != self.device:
-            result = to_device(result, Device(device))
-        if dtype is not None and dtypes.to_numpy_dtype(dtype) != result.dtype:
+        if device is not None and device != self.device:
+            result = to_device(result, device)
+        if dtype is not None and dtype != result.dtype:
             result = to_dtype(result, dtype)
         return result
 
@@ -310,3 +299,21 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + extra for extra in extras) + ")"
+
+
+def parse_to_arguments(where: str, args, kwargs) -> tuple:
+    """``(device, dtype)`` from ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` or keywords;
+    either may be None. Shared by ``Tensor.to`` and ``Module.to``."""
+    device = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    if kwargs:
+        raise TypeError(f"{where}: unexpected keyword arguments {sorted(kwargs)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            device, dtype = arg.device, arg.dtype
+        elif isinstance(arg, Device) or (isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda")):
+            device = arg
+        else:
+            dtype = arg
+    return (None if device is None else Device(device)), (None if dtype is None else dtypes.to_numpy_dtype(dtype))

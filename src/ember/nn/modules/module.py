@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ...autograd.tensor import Tensor
+from ...autograd.tensor import Tensor, parse_to_arguments
 from ...backend import dtypes
 from ...backend.device import Device, cupy_if_loaded, get_array_module
 from ..parameter import Parameter
@@ -360,22 +360,8 @@ class Module:
     def to(self, *args, **kwargs) -> "Module":
         """Move and/or cast parameters and buffers in place: ``to(device)``, ``to(dtype)``,
         ``to(device, dtype)`` or ``to(tensor)``. Only floating tensors change dtype; returns self."""
-        device = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"Module.to(): unexpected keyword arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                device, dtype = arg.device, arg.dtype
-            elif isinstance(arg, Device) or (isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda")):
-                device = arg
-            else:
-                dtype = arg
-        if device is not None:
-            device = Device(device)
+        device, dtype = parse_to_arguments("Module.to()", args, kwargs)
         if dtype is not None:
-            dtype = dtypes.to_numpy_dtype(dtype)
             if dtype.kind not in "fc":
                 raise TypeError(f"Module.to() only accepts floating point dtypes, but got desired dtype={dtype}")
         if device is not None:
