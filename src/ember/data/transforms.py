@@ -647,30 +647,31 @@ def _flip_where(images, flip: np.ndarray, axis: int):
     return result
 
 
-class RandomHorizontalFlip(Transform):
+class _RandomFlip(Transform):
+    """Mirror along ``axis`` with probability ``p`` (default 0.5), drawn per image."""
+
+    axis: int
+
+    def __init__(self, p: float = 0.5):
+        self.p = p
+
+    def _draw(self, count: int, height: int, width: int):
+        return random_generator().random(count) < self.p
+
+    def _apply(self, images, flip):
+        return _flip_where(images, flip, axis=self.axis)
+
+
+class RandomHorizontalFlip(_RandomFlip):
     """Mirror left-right with probability ``p`` (default 0.5)."""
 
-    def __init__(self, p: float = 0.5):
-        self.p = p
-
-    def _draw(self, count: int, height: int, width: int):
-        return random_generator().random(count) < self.p
-
-    def _apply(self, images, flip):
-        return _flip_where(images, flip, axis=2)
+    axis = 2
 
 
-class RandomVerticalFlip(Transform):
+class RandomVerticalFlip(_RandomFlip):
     """Mirror top-bottom with probability ``p`` (default 0.5)."""
 
-    def __init__(self, p: float = 0.5):
-        self.p = p
-
-    def _draw(self, count: int, height: int, width: int):
-        return random_generator().random(count) < self.p
-
-    def _apply(self, images, flip):
-        return _flip_where(images, flip, axis=1)
+    axis = 1
 
 
 _SAMPLING_MODES = (InterpolationMode.NEAREST, InterpolationMode.BILINEAR)

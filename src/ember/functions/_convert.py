@@ -50,12 +50,6 @@ def promote(a, b):
     return a, b
 
 
-def ensure_tensor(value, name: str = "input") -> Tensor:
-    if isinstance(value, Tensor):
-        return value
-    raise TypeError(f"{name}: expected a Tensor, received {type(value).__name__}")
-
-
 def normalize_axis(dim, ndim: int, op: str):
     """Normalise ``dim`` (int, tuple or None) to a tuple of non-negative axes; None stays None."""
     if dim is None:

@@ -93,7 +93,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor(array)
 
 
-def _filled(fill, size, dtype, device, requires_grad, name):
+def _filled(fill, size, dtype, device, requires_grad):
     shape = _shape(size)
     dtype = dtypes.to_numpy_dtype(dtype)
     xp = Device(device).xp if device is not None else np
@@ -102,15 +102,15 @@ def _filled(fill, size, dtype, device, requires_grad, name):
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros with shape ``size`` (``zeros(2, 3)`` or ``zeros((2, 3))``)."""
-    return _filled(0, size, dtype, device, requires_grad, "zeros")
+    return _filled(0, size, dtype, device, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _filled(1, size, dtype, device, requires_grad, "ones")
+    return _filled(1, size, dtype, device, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _filled(0, size, dtype, device, requires_grad, "empty")
+    return _filled(0, size, dtype, device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -122,7 +122,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
             dtype = dtypes.int64
     if isinstance(size, int):
         size = (size,)
-    return _filled(fill_value, (tuple(size),), dtype, device, requires_grad, "full")
+    return _filled(fill_value, (tuple(size),), dtype, device, requires_grad)
 
 
 def _like(x: Tensor, dtype, device):

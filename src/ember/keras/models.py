@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..nn import Module
 from ..autograd.grad_mode import no_grad
 from . import activations
-from .layers.base import KerasTensor, Layer, _accepts_training, module_weights, to_snake_case, unique_name
+from .layers.base import KerasTensor, Layer, _accepts_training, to_snake_case, unique_name
 from .layers.core import InputLayer
 from .trainer import Trainer
 
@@ -283,10 +283,6 @@ def _device(module: Module):
     for parameter in module.parameters():
         return parameter.device
     return None
-
-
-def model_weights(model) -> list:
-    return model.weights if isinstance(model, Layer) else module_weights(model)
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):  # noqa: A002
