@@ -18,6 +18,9 @@ from .autograd import (
 from . import autograd
 from .functions import *  # noqa: F401,F403
 from .functions import __all__ as _functions_all
+from .backend.allocator import keep_freed_memory as _keep_freed_memory
+
+_malloc_tuned = _keep_freed_memory()  # freed memory stays mapped for reuse; EMBER_MALLOC=system opts out
 
 half, float, double, long, int = float16, float32, float64, int64, int32  # noqa: A001 - PyTorch's aliases
 

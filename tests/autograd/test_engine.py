@@ -144,6 +144,31 @@ def test_leaf_gradient_does_not_alias_the_callers_gradient():
     np.testing.assert_allclose(upstream.numpy(), np.ones(3))
 
 
+def test_leaf_gradients_that_are_views_of_one_array_do_not_alias():
+    a = ember.ones(3, requires_grad=True)
+    b = ember.ones(2, requires_grad=True)
+    ember.cat([a, b]).sum().backward()  # both gradients are slices of one array
+    a.grad.data *= 10.0
+    np.testing.assert_allclose(b.grad.numpy(), np.ones(2))
+
+
+def test_leaf_gradient_viewing_a_kept_array_is_copied():
+    a = ember.ones(2, 3, requires_grad=True)
+    upstream = ember.ones(3, 2)
+    a.T.backward(upstream)  # the gradient is a view of the caller's array
+    a.grad.data[...] = 5.0
+    np.testing.assert_allclose(upstream.numpy(), np.ones((3, 2)))
+
+
+def test_leaf_gradient_that_is_the_only_view_of_a_fresh_array_is_not_copied():
+    weight = ember.ones(4, 2, 3, 3, requires_grad=True)
+    ember.nn.functional.conv2d(ember.ones(5, 2, 6, 6), weight).sum().backward()
+    # the weight gradient is a (C_out, C_in, kh, kw) reshape of its GEMM's (C_out, C_in*kh*kw) result, which
+    # nothing else holds: it is handed over as it is
+    assert weight.grad.data.base is not None
+    np.testing.assert_allclose(weight.grad.numpy(), np.full((4, 2, 3, 3), 5 * 16.0))
+
+
 def test_retain_grad_keeps_nonleaf_gradient():
     x = ember.tensor([1.0, 2.0], requires_grad=True)
     h = x * 3.0

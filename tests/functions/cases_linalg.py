@@ -1,7 +1,10 @@
-"""Op-table cases: matmul (1-d and 2-d operands, batched, broadcast batch dims), mm, bmm, dot, outer."""
+"""Op-table cases: matmul (1-d and 2-d operands, batched, broadcast batch dims), mm, bmm, dot, outer, and the
+fused affine map behind nn.Linear and keras Dense (weight (in, out) or transposed (out, in), with and without
+bias, 2-d and batched inputs)."""
 import numpy as np
 
 import ember
+from ember.functions.linalg import affine
 
 from .op_table import OpCase
 
@@ -36,4 +39,11 @@ CASES = [
     OpCase("bmm", lambda a, b: a.bmm(b), np.matmul, _shapes((2, 3, 4), (2, 4, 5))),
     OpCase("dot", ember.dot, np.dot, _shapes((5,), (5,))),
     OpCase("outer", ember.outer, np.outer, _shapes((3,), (4,))),
+    OpCase("affine", affine, lambda x, w, b: x @ w + b, _shapes((3, 4), (4, 5), (5,))),
+    OpCase("affine_no_bias", affine, lambda x, w: x @ w, _shapes((3, 4), (4, 5))),
+    OpCase("affine_transposed", lambda x, w, b: affine(x, w, b, transposed=True), lambda x, w, b: x @ w.T + b,
+           _shapes((3, 4), (5, 4), (5,))),
+    OpCase("affine_transposed_batched", lambda x, w, b: affine(x, w, b, transposed=True),
+           lambda x, w, b: x @ w.T + b, _shapes((2, 3, 4), (5, 4), (5,))),
+    OpCase("affine_batched_no_bias", affine, lambda x, w: x @ w, _shapes((2, 2, 3, 4), (4, 5))),
 ]

@@ -264,28 +264,49 @@ def test_conv2d_larger_sizes_forward_and_gradients_match_reference(x_shape, w_sh
         np.testing.assert_allclose(tensor.grad.numpy(), reference, rtol=1e-4, atol=1e-3)
 
 
-def test_conv2d_keeps_columns_for_backward_up_to_the_memory_limit(monkeypatch):
+@pytest.mark.parametrize("groups, stride, padding, dilation", [
+    (1, (2, 2), (1, 1), (1, 1)), (2, (1, 1), (2, 1), (2, 1)), (1, (1, 3), (0, 0), (1, 1)),
+])
+def test_conv2d_in_bands_matches_one_band(monkeypatch, groups, stride, padding, dilation):
+    """Bands of output rows (down to one row each) give the results and gradients of a single band, and the
+    im2col matrix is kept for backward only when it fits in one band."""
     rng = np.random.default_rng(4)
-    x_np, w_np = rng.standard_normal((2, 3, 9, 9)), rng.standard_normal((4, 3, 3, 3))
-    im2col_calls = []
-    original_im2col = conv_module.im2col
+    x_np, w_np = rng.standard_normal((2, 4, 9, 9)), rng.standard_normal((6, 4 // groups, 3, 3))
+    b_np, g_np = rng.standard_normal(6), None
+    column_calls = []
+    original_columns = conv_module.columns
 
-    def counting_im2col(*args):
-        im2col_calls.append(args[0].shape)
-        return original_im2col(*args)
+    def counting_columns(*args, **kwargs):
+        column_calls.append(args[4])
+        return original_columns(*args, **kwargs)
 
-    monkeypatch.setattr(conv_module, "im2col", counting_im2col)
-    grads = []
-    for limit, expected_calls in ((conv_module.MAX_SAVED_COLUMNS_BYTES, 1), (0, 2)):
-        monkeypatch.setattr(conv_module, "MAX_SAVED_COLUMNS_BYTES", limit)
-        im2col_calls.clear()
-        w = _tensor(w_np, True)
-        ember.conv2d(_tensor(x_np), w, stride=2, padding=1).sum().backward()
-        assert len(im2col_calls) == expected_calls  # above the limit, backward rebuilds the matrix
-        grads.append(w.grad.numpy())
-    _, expected = reference_conv2d_grads(x_np, w_np, np.ones((2, 4, 5, 5)), (2, 2), 1, (1, 1), 1)
-    np.testing.assert_allclose(grads[0], expected, rtol=1e-4, atol=1e-4)
-    np.testing.assert_array_equal(grads[0], grads[1])
+    monkeypatch.setattr(conv_module, "columns", counting_columns)
+    results = []
+    for out_rows_per_band in (None, 1, 3):
+        row_bytes = 4 * 9 * 2 * 4 * (results[0][0].shape[3] if results else 1)  # C*kh*kw * Wo * N * float32
+        band_bytes = 2**30 if out_rows_per_band is None else row_bytes * out_rows_per_band
+        monkeypatch.setattr(conv_module, "BAND_BYTES", band_bytes)
+        column_calls.clear()
+        x, w, b = _tensor(x_np, True), _tensor(w_np, True), _tensor(b_np, True)
+        y = ember.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+        if g_np is None:
+            g_np = rng.standard_normal(y.shape)
+        y.backward(_tensor(g_np))
+        out_h = y.shape[2]
+        if out_rows_per_band is None:
+            assert column_calls == [(0, out_h)]  # one band, kept for the weight gradient
+        else:
+            starts = list(range(0, out_h, out_rows_per_band))
+            assert [rows[0] for rows in column_calls] == starts + starts  # forward, then rebuilt in backward
+        results.append([y.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()])
+    expected = reference_conv2d(x_np, w_np, b_np, stride, padding, dilation, groups)
+    np.testing.assert_allclose(results[0][0], expected, **F32_TOL)
+    grad_x, grad_w = reference_conv2d_grads(x_np, w_np, g_np, stride, padding, dilation, groups)
+    np.testing.assert_allclose(results[0][1], grad_x, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(results[0][2], grad_w, rtol=1e-4, atol=1e-3)
+    for banded in results[1:]:
+        for got, want in zip(banded, results[0]):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 def test_conv2d_only_computes_requested_gradients():

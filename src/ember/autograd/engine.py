@@ -9,6 +9,8 @@ Bookkeeping lives here, once, so that no op has to repeat it:
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from . import grad_mode
@@ -282,9 +284,19 @@ def _retain_nonleaf_grads(node, slots):
 
 
 def _owned(gradient, seen_arrays):
-    """A gradient array handed to a leaf must belong to that leaf alone (in-place updates follow)."""
+    """A gradient array handed to a leaf must belong to that leaf alone (in-place updates follow): a view is
+    copied unless it is the only thing left holding its base (e.g. a reshaped or transposed GEMM result)."""
     array = gradient.data
-    if getattr(array, "base", None) is not None or id(array) in seen_arrays:
+    if id(array) in seen_arrays or not (getattr(array, "base", None) is None or _sole_view(array)):
         array = array.copy()
     seen_arrays.add(id(array))
     return Tensor(array)
+
+
+def _sole_view(array) -> bool:
+    """Whether ``array`` is a view of an owning array of its own type that nothing else references."""
+    base = array.base
+    if type(base) is not type(array) or base.base is not None:
+        return False
+    # references: array.base, the local name ``base`` and getrefcount's argument
+    return sys.getrefcount(base) <= 3

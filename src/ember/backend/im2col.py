@@ -5,9 +5,11 @@ convolution is a single GEMM; ``col2im`` is its adjoint, kh*kw strided-slice add
 Everything goes through the array module of the input (NumPy or CuPy); this file is where a dedicated CUDA
 kernel can replace the strided-view versions.
 
-Memory order: arrays may arrive with batch and channel axes in either memory order, (N, C, ...) or
-(C, N, ...); the convolution keeps its results in (C, N, H, W) memory (returned as (N, C, H, W) views), which
-is the order its GEMMs produce and consume, and the helpers below preserve whichever order they are given.
+Memory order: arrays are (N, C, H, W) by shape but may lie in memory in any order of those axes. The
+convolution works in (C, H, W, N) memory — the batch innermost — and returns its results as (N, C, H, W)
+views of it: then every strided copy of im2col and every strided addition of col2im moves runs of N (or, at
+stride 1, Wo*N) contiguous numbers instead of rows of Wo, and each channel's pixels are one contiguous block
+for batch norm. Padding and pooling keep whatever order they are given.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from .device import get_array_module
 
 Pair = tuple[int, int]
 Padding = tuple[Pair, Pair]  # ((top, bottom), (left, right))
+CHWN = (1, 2, 3, 0)  # the convolution's memory order, as axes of an (N, C, H, W) array from slowest to fastest
 
 
 def window(offset: int, dilation: int, stride: int, count: int) -> slice:
@@ -28,31 +31,42 @@ def output_size(size: int, kernel: int, stride: int, padding_total: int, dilatio
     return (size + padding_total - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def memory_order(array) -> tuple:
+    """The axes of ``array`` from the slowest-varying in memory to the fastest (ties keep axis order)."""
+    return tuple(sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis])))
+
+
 def channels_major(array) -> bool:
-    """Whether the channel axis (1) varies slower in memory than the batch axis (0), i.e. (C, N, H, W) order."""
+    """Whether the channel axis (1) varies slower in memory than the batch axis (0), e.g. (C, H, W, N) order."""
     return array.shape[0] > 1 and array.shape[1] > 1 and array.strides[1] > array.strides[0]
 
 
-def empty_spatial(reference, height: int, width: int, zeros: bool = False):
-    """An (N, C, height, width) array with ``reference``'s dtype and batch/channel memory order."""
-    xp = get_array_module(reference)
+def empty_ordered(xp, shape: tuple, order: tuple, dtype, zeros: bool = False):
+    """An array of ``shape`` laid out in memory with axes ``order`` (slowest first), e.g. ``CHWN``."""
     make = xp.zeros if zeros else xp.empty
-    batch, channels = reference.shape[:2]
-    if channels_major(reference):
-        return make((channels, batch, height, width), dtype=reference.dtype).transpose(1, 0, 2, 3)
-    return make((batch, channels, height, width), dtype=reference.dtype)
+    stored = make(tuple(shape[axis] for axis in order), dtype=dtype)
+    inverse = sorted(range(len(order)), key=order.__getitem__)
+    return stored.transpose(inverse)
 
 
-def pad2d(x, padding: Padding, value=0):
+def empty_spatial(reference, height: int, width: int, zeros: bool = False, order: tuple | None = None):
+    """An (N, C, height, width) array with ``reference``'s dtype, in ``order`` or ``reference``'s memory order."""
+    xp = get_array_module(reference)
+    shape = reference.shape[:2] + (height, width)
+    return empty_ordered(xp, shape, memory_order(reference) if order is None else order, reference.dtype, zeros)
+
+
+def pad2d(x, padding: Padding, value=0, order: tuple | None = None):
     """``x`` (N, C, H, W) surrounded by ``value``: ((top, bottom), (left, right)) rows and columns.
 
-    Returns ``x`` itself when there is nothing to pad; otherwise a new array in ``x``'s memory order.
+    The result lies in memory ``order`` (default: ``x``'s own). Returns ``x`` itself when there is nothing
+    to pad and it is already in that order; otherwise a new array.
     """
     (top, bottom), (left, right) = padding
-    if not (top or bottom or left or right):
+    if not (top or bottom or left or right) and (order is None or memory_order(x) == order):
         return x
     height, width = x.shape[2:]
-    out = empty_spatial(x, top + height + bottom, left + width + right)
+    out = empty_spatial(x, top + height + bottom, left + width + right, order=order)
     # fill only the border, so that the interior is written once
     out[:, :, :top] = value
     out[:, :, top + height:] = value
@@ -62,48 +76,74 @@ def pad2d(x, padding: Padding, value=0):
     return out
 
 
-def im2col(x, kernel_size: Pair, stride: Pair, padding: Padding, dilation: Pair):
-    """Receptive fields of ``x`` (N, C, H, W) as a matrix of shape (C*kh*kw, N*Ho*Wo).
-
-    Rows are ordered (channel, kernel row, kernel column), like a weight (C_out, C, kh, kw) flattened to
-    (C_out, C*kh*kw); columns are ordered (n, ho, wo). The result is C-contiguous, so
-    ``weight_matrix @ cols`` is one GEMM whose (C_out, N*Ho*Wo) result reads as (N, C_out, Ho, Wo) after a
-    transpose view.
-    """
-    xp = get_array_module(x)
-    padded = pad2d(x, padding)
+def fields(padded, kernel_size: Pair, stride: Pair, dilation: Pair, rows: tuple[int, int]):
+    """The receptive fields of output rows ``rows`` = (start, stop) of an already padded (N, C, Hp, Wp) input,
+    as a (C, kh, kw, stop - start, Wo, N) strided view (no copy)."""
+    xp = get_array_module(padded)
     batch, channels, height, width = padded.shape
     (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
-    out_h = output_size(height, kh, sh, 0, dh)
     out_w = output_size(width, kw, sw, 0, dw)
     step_n, step_c, step_h, step_w = padded.strides
-    fields = xp.lib.stride_tricks.as_strided(
-        padded,
-        shape=(channels, kh, kw, batch, out_h, out_w),
-        strides=(step_c, dh * step_h, dw * step_w, step_n, sh * step_h, sw * step_w),
+    start, stop = rows
+    return xp.lib.stride_tricks.as_strided(
+        padded[:, :, start * sh:],
+        shape=(channels, kh, kw, stop - start, out_w, batch),
+        strides=(step_c, dh * step_h, dw * step_w, sh * step_h, sw * step_w, step_n),
     )
-    return xp.ascontiguousarray(fields).reshape(channels * kh * kw, batch * out_h * out_w)
+
+
+def columns(padded, kernel_size: Pair, stride: Pair, dilation: Pair, rows: tuple[int, int], out=None):
+    """im2col of output rows ``rows`` of an already padded input: a (C*kh*kw, (stop-start)*Wo*N) matrix,
+    written into ``out`` (a C-contiguous array of that size) when given."""
+    xp = get_array_module(padded)
+    view = fields(padded, kernel_size, stride, dilation, rows)
+    height = view.shape[0] * view.shape[1] * view.shape[2]
+    if out is None:
+        return xp.ascontiguousarray(view).reshape(height, -1)
+    xp.copyto(out.reshape(view.shape), view)
+    return out.reshape(height, -1)
+
+
+def add_columns(image, cols, kernel_size: Pair, stride: Pair, dilation: Pair, rows: tuple[int, int]):
+    """The adjoint of ``columns``: add the (C*kh*kw, (stop-start)*Wo*N) matrix of output rows ``rows`` onto
+    ``image``, a padded input in (C, Hp, Wp, N) memory given as a (C, Hp, Wp, N) array."""
+    channels, _, width, batch = image.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
+    out_w = output_size(width, kw, sw, 0, dw)
+    start, stop = rows
+    view = cols.reshape(channels, kh, kw, stop - start, out_w, batch)
+    for i in range(kh):
+        first = start * sh + i * dh
+        image_rows = slice(first, first + sh * (stop - start - 1) + 1, sh)
+        for j in range(kw):
+            image[:, image_rows, window(j, dw, sw, out_w)] += view[:, i, j]
+
+
+def im2col(x, kernel_size: Pair, stride: Pair, padding: Padding, dilation: Pair):
+    """Receptive fields of ``x`` (N, C, H, W) as a matrix of shape (C*kh*kw, Ho*Wo*N).
+
+    Rows are ordered (channel, kernel row, kernel column), like a weight (C_out, C, kh, kw) flattened to
+    (C_out, C*kh*kw); columns are ordered (ho, wo, n). The result is C-contiguous, so
+    ``weight_matrix @ cols`` is one GEMM whose (C_out, Ho*Wo*N) result is the output in (C, H, W, N) memory.
+    """
+    padded = pad2d(x, padding, order=CHWN)
+    out_h = output_size(padded.shape[2], kernel_size[0], stride[0], 0, dilation[0])
+    return columns(padded, kernel_size, stride, dilation, (0, out_h))
 
 
 def col2im(cols, input_shape, kernel_size: Pair, stride: Pair, padding: Padding, dilation: Pair):
-    """The adjoint of ``im2col``: sum the (C*kh*kw, N*Ho*Wo) matrix back onto an (N, C, H, W) input.
+    """The adjoint of ``im2col``: sum the (C*kh*kw, Ho*Wo*N) matrix back onto an (N, C, H, W) input.
 
-    The result is an (N, C, H, W) view of an array in (C, N, H, W) memory order.
+    The result is an (N, C, H, W) view of an array in (C, H, W, N) memory order.
     """
     xp = get_array_module(cols)
     batch, channels, height, width = input_shape
-    (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
     (top, bottom), (left, right) = padding
-    padded_h, padded_w = top + height + bottom, left + width + right
-    out_h = output_size(padded_h, kh, sh, 0, dh)
-    out_w = output_size(padded_w, kw, sw, 0, dw)
-    fields = cols.reshape(channels, kh, kw, batch, out_h, out_w)
-    image = xp.zeros((channels, batch, padded_h, padded_w), dtype=cols.dtype)
-    for i in range(kh):
-        rows = window(i, dh, sh, out_h)
-        for j in range(kw):
-            image[:, :, rows, window(j, dw, sw, out_w)] += fields[:, i, j]
-    return image[:, :, top:top + height, left:left + width].transpose(1, 0, 2, 3)
+    image = xp.zeros((channels, top + height + bottom, left + width + right, batch), dtype=cols.dtype)
+    out_h = output_size(image.shape[1], kernel_size[0], stride[0], 0, dilation[0])
+    add_columns(image, cols, kernel_size, stride, dilation, (0, out_h))
+    return image[:, top:top + height, left:left + width].transpose(3, 0, 1, 2)
 
 
-__all__ = ["window", "output_size", "channels_major", "empty_spatial", "pad2d", "im2col", "col2im"]
+__all__ = ["CHWN", "window", "output_size", "memory_order", "channels_major", "empty_ordered", "empty_spatial",
+           "pad2d", "fields", "columns", "add_columns", "im2col", "col2im"]

@@ -8,9 +8,11 @@ Three primitives close under differentiation, so gradients of any order work:
 
 Each is bilinear in its two inputs, and the backward of each is written with the other two and itself.
 
-Memory: the forward keeps its im2col matrix (C*kh*kw x N*Ho*Wo) for the weight gradient when the weight
-requires grad and the matrix fits in ``MAX_SAVED_COLUMNS_BYTES``; larger ones are rebuilt in backward.
-Results come back as (N, C, H, W) views of (C, N, H, W) memory, the order the GEMMs produce.
+Work goes in bands of output rows: each band's im2col matrix (at most ``BAND_BYTES``, one buffer reused
+from band to band) is built, multiplied and dropped while it is still in cache, so no call allocates a
+matrix kh*kw times the size of its input. The forward keeps its matrix for the weight gradient only when it
+fits in one band; otherwise the weight gradient rebuilds it band by band. Results come back as
+(N, C, H, W) views of (C, H, W, N) memory, the order the GEMMs produce (see ``backend/im2col.py``).
 """
 from __future__ import annotations
 
@@ -21,9 +23,9 @@ import numpy as np
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
-from ..backend.im2col import col2im, im2col, output_size
+from ..backend.im2col import CHWN, add_columns, columns, output_size, pad2d
 
-MAX_SAVED_COLUMNS_BYTES = 256 * 2**20
+BAND_BYTES = 2 * 2**20  # the largest im2col matrix built at once (one band of output rows)
 
 
 class ConvGeometry(NamedTuple):
@@ -40,15 +42,20 @@ class ConvGeometry(NamedTuple):
         (top, bottom), (left, right) = self.padding
         return output_size(height, kh, sh, top + bottom, dh), output_size(width, kw, sw, left + right, dw)
 
-    def columns(self, x):
-        """im2col of ``x`` for this geometry: (C*kh*kw, N*Ho*Wo)."""
-        return im2col(x, self.kernel_size, self.stride, self.padding, self.dilation)
+    def bands(self, out_h: int, row_bytes: int):
+        """(start, stop) output-row ranges whose im2col matrices hold at most ``BAND_BYTES`` (one row at least)."""
+        rows = max(1, min(out_h, BAND_BYTES // max(row_bytes, 1)))
+        return [(start, min(out_h, start + rows)) for start in range(0, out_h, rows)]
+
+    def pad(self, x):
+        """``x`` padded, in the (C, H, W, N) memory the bands read fastest."""
+        return pad2d(x, self.padding, order=CHWN)
 
 
 def _output_gradient_matrix(grad, groups: int):
-    """(N, C_out, Ho, Wo) -> (groups, C_out/groups, N*Ho*Wo); free when grad is in (C, N, H, W) memory."""
+    """(N, C_out, Ho, Wo) -> (groups, C_out/groups, Ho*Wo*N); free when grad is in (C, H, W, N) memory."""
     batch, out_channels, out_h, out_w = grad.shape
-    return grad.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, batch * out_h * out_w)
+    return grad.transpose(1, 2, 3, 0).reshape(groups, out_channels // groups, out_h * out_w * batch)
 
 
 def _weight_matrix(weight, groups: int):
@@ -66,17 +73,28 @@ class Conv2d(Primitive):
     def forward(self, x, weight, bias=None):
         geometry = self.geometry
         xp = get_array_module(x)
-        out_channels = weight.shape[0]
+        groups = geometry.groups
+        batch, out_channels = x.shape[0], weight.shape[0]
         out_h, out_w = geometry.output_shape(*x.shape[2:])
-        cols = geometry.columns(x)
-        weight_matrix = _weight_matrix(weight, geometry.groups)
-        y = xp.matmul(weight_matrix, cols.reshape(geometry.groups, weight_matrix.shape[2], cols.shape[1]))
-        y = y.reshape(out_channels, x.shape[0], out_h, out_w)
+        padded = geometry.pad(x)
+        weight_matrix = _weight_matrix(weight, groups)
+        depth = weight_matrix.shape[2] * groups  # C*kh*kw
+        y = xp.empty((out_channels, out_h, out_w, batch), dtype=x.dtype)
+        y_rows = y.reshape(groups, out_channels // groups, out_h, out_w * batch)
+        bands = geometry.bands(out_h, depth * out_w * batch * x.itemsize)
+        buffer = None if len(bands) == 1 else xp.empty(depth * (bands[0][1] - bands[0][0]) * out_w * batch, x.dtype)
+        cols = None
+        for rows in bands:
+            size = depth * (rows[1] - rows[0]) * out_w * batch
+            cols = columns(padded, geometry.kernel_size, geometry.stride, geometry.dilation, rows,
+                           out=None if buffer is None else buffer[:size])
+            target = y_rows[:, :, rows[0]:rows[1]].reshape(groups, out_channels // groups, -1)
+            xp.matmul(weight_matrix, cols.reshape(groups, depth // groups, -1), out=target)
         if bias is not None:
             y += bias[:, None, None, None]
-        keep_cols = self.needs_input_grad[1] and cols.nbytes <= MAX_SAVED_COLUMNS_BYTES
+        keep_cols = self.needs_input_grad[1] and len(bands) == 1
         self.save_for_backward(x, weight, cols if keep_cols else None)
-        return y.transpose(1, 0, 2, 3)
+        return y.transpose(3, 0, 1, 2)
 
     def backward(self, grad):
         x, weight, cols = self.saved_tensors
@@ -93,7 +111,7 @@ class Conv2d(Primitive):
 
 class Conv2dGradInput(Primitive):
     """The transposed convolution: the gradient of ``conv2d(x, w)`` wrt ``x`` (shape ``input_shape``) given
-    the output gradient ``g``."""
+    the output gradient ``g``: per band, one GEMM and its col2im additions."""
 
     def __init__(self, geometry: ConvGeometry, input_shape):
         self.geometry, self.input_shape = geometry, tuple(input_shape)
@@ -102,12 +120,24 @@ class Conv2dGradInput(Primitive):
         geometry = self.geometry
         xp = get_array_module(grad)
         self.save_for_backward(grad, weight)
-        grad_matrix = _output_gradient_matrix(grad, geometry.groups)
-        weight_matrix = _weight_matrix(weight, geometry.groups)
-        cols = xp.matmul(weight_matrix.transpose(0, 2, 1), grad_matrix)
-        cols = cols.reshape(cols.shape[0] * cols.shape[1], cols.shape[2])
-        return col2im(cols, self.input_shape, geometry.kernel_size, geometry.stride, geometry.padding,
-                      geometry.dilation)
+        groups = geometry.groups
+        batch, channels, height, width = self.input_shape
+        _, out_channels, out_h, out_w = grad.shape
+        (top, bottom), (left, right) = geometry.padding
+        grad_rows = _output_gradient_matrix(grad, groups).reshape(groups, out_channels // groups, out_h, -1)
+        weight_matrix = _weight_matrix(weight, groups).transpose(0, 2, 1)  # (groups, C/groups*kh*kw, C_out/groups)
+        depth = weight_matrix.shape[1] * groups
+        image = xp.zeros((channels, top + height + bottom, left + width + right, batch), dtype=grad.dtype)
+        bands = geometry.bands(out_h, depth * out_w * batch * grad.itemsize)
+        buffer = xp.empty(depth * (bands[0][1] - bands[0][0]) * out_w * batch, dtype=grad.dtype)
+        for rows in bands:
+            size = depth * (rows[1] - rows[0]) * out_w * batch
+            cols = buffer[:size].reshape(groups, depth // groups, -1)
+            source = grad_rows[:, :, rows[0]:rows[1]].reshape(groups, out_channels // groups, -1)
+            xp.matmul(weight_matrix, source, out=cols)
+            add_columns(image, cols.reshape(depth, -1), geometry.kernel_size, geometry.stride, geometry.dilation,
+                        rows)
+        return image[:, top:top + height, left:left + width].transpose(3, 0, 1, 2)
 
     def backward(self, grad_grad_input):
         grad, weight = self.saved_tensors
@@ -123,6 +153,7 @@ class Conv2dGradWeight(Primitive):
     """The gradient of ``conv2d(x, w)`` wrt ``w`` (shape ``weight_shape``) given the output gradient ``g``.
 
     ``cols``, when given, is ``im2col(x)`` kept from the forward pass; it is used once and not retained.
+    Otherwise the matrix is rebuilt band by band.
     """
 
     def __init__(self, geometry: ConvGeometry, weight_shape, cols=None):
@@ -132,11 +163,30 @@ class Conv2dGradWeight(Primitive):
         geometry = self.geometry
         xp = get_array_module(grad)
         self.save_for_backward(x, grad)
-        cols = geometry.columns(x) if self.cols is None else self.cols
-        self.cols = None  # a node recorded for double backward must not keep the matrix alive
-        grad_matrix = _output_gradient_matrix(grad, geometry.groups)
-        cols = cols.reshape(geometry.groups, cols.shape[0] // geometry.groups, cols.shape[1])
-        return xp.matmul(grad_matrix, cols.transpose(0, 2, 1)).reshape(self.weight_shape)
+        groups = geometry.groups
+        batch, out_channels, out_h, out_w = grad.shape
+        depth = x.shape[1] * geometry.kernel_size[0] * geometry.kernel_size[1]
+        grad_rows = _output_gradient_matrix(grad, groups).reshape(groups, out_channels // groups, out_h, -1)
+        if self.cols is not None:
+            cols, self.cols = self.cols, None  # a node recorded for double backward must not keep the matrix
+            cols = cols.reshape(groups, depth // groups, -1)
+            return xp.matmul(grad_rows.reshape(groups, out_channels // groups, -1),
+                             cols.transpose(0, 2, 1)).reshape(self.weight_shape)
+        padded = geometry.pad(x)
+        bands = geometry.bands(out_h, depth * out_w * batch * x.itemsize)
+        buffer = xp.empty(depth * (bands[0][1] - bands[0][0]) * out_w * batch, dtype=x.dtype)
+        grad_weight = partial = None
+        for rows in bands:
+            size = depth * (rows[1] - rows[0]) * out_w * batch
+            cols = columns(padded, geometry.kernel_size, geometry.stride, geometry.dilation, rows,
+                           out=buffer[:size]).reshape(groups, depth // groups, -1)
+            source = grad_rows[:, :, rows[0]:rows[1]].reshape(groups, out_channels // groups, -1)
+            if grad_weight is None:
+                grad_weight = xp.matmul(source, cols.transpose(0, 2, 1))
+                partial = xp.empty_like(grad_weight)
+            else:
+                grad_weight += xp.matmul(source, cols.transpose(0, 2, 1), out=partial)
+        return grad_weight.reshape(self.weight_shape)
 
     def backward(self, grad_weight):
         x, grad = self.saved_tensors

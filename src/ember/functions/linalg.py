@@ -50,6 +50,50 @@ def matmul(a, b) -> Tensor:
     return result
 
 
+class Affine(Primitive):
+    """``x @ w + b`` (``x @ w.T + b`` when ``transposed``, the layout of ``nn.Linear``'s (out, in) weight) in
+    one node: one GEMM, the bias added in place, and a weight gradient that is a fresh array in the weight's
+    own layout. x: (*, in); b optional."""
+
+    def __init__(self, transposed: bool):
+        self.transposed = transposed
+
+    def forward(self, x, weight, bias=None):
+        self.save_for_backward(x, weight)
+        y = get_array_module(x).matmul(x, weight.T if self.transposed else weight)
+        if bias is not None:
+            y += bias
+        return y
+
+    def backward(self, grad):
+        x, weight = self.saved_tensors
+        needs = self.needs_input_grad
+        rows = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+        grad_x = matmul(grad, weight if self.transposed else weight.mT) if needs[0] else None
+        grad_weight = None
+        if needs[1]:
+            inputs = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+            grad_weight = matmul(rows.mT, inputs) if self.transposed else matmul(inputs.mT, rows)
+        if len(needs) == 2:
+            return grad_x, grad_weight
+        return grad_x, grad_weight, (rows.sum(dim=0) if needs[2] else None)
+
+
+def affine(x: Tensor, weight: Tensor, bias: Tensor | None = None, transposed: bool = False) -> Tensor:
+    """``x @ weight + bias`` (``x @ weight.T + bias`` when ``transposed``) for x (*, in) with at least 2 dims,
+    a 2-d weight and an optional 1-d bias of one floating dtype; other cases go through ``matmul`` and ``+``."""
+    fused = (
+        isinstance(x, Tensor) and x.ndim >= 2 and weight.ndim == 2 and x.dtype.kind == "f"
+        and weight.dtype == x.dtype and (bias is None or (bias.ndim == 1 and bias.dtype == x.dtype))
+        and x.shape[-1] == weight.shape[1 if transposed else 0]
+        and (bias is None or bias.shape[0] == weight.shape[0 if transposed else 1])
+    )
+    if not fused:
+        output = matmul(x, weight.T if transposed else weight)
+        return output if bias is None else output + bias
+    return Affine(transposed)(x, weight) if bias is None else Affine(transposed)(x, weight, bias)
+
+
 def rmatmul(a, b) -> Tensor:
     return matmul(b, a)
 

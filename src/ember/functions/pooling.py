@@ -15,7 +15,9 @@ from ..autograd.function import Primitive
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
-from ..backend.im2col import channels_major, empty_spatial, output_size, pad2d, window
+from ..backend.im2col import (
+    channels_major, empty_ordered, empty_spatial, memory_order, output_size, pad2d, window,
+)
 
 
 class PoolGeometry(NamedTuple):
@@ -60,11 +62,14 @@ class PoolGeometry(NamedTuple):
         return padded[:, :, top:top + height, left:left + width]
 
 
-def _scatter_windows(geometry: PoolGeometry, values, mask_of=None):
+def _scatter_windows(geometry: PoolGeometry, values, order: tuple, mask_of=None):
     """Sum ``values`` (N, C, Ho, Wo) onto the input positions of each window: all of them, or, with
-    ``mask_of(offset)``, only the tap where the mask holds. Returns (N, C, H, W) in ``values``' memory order."""
-    padded = empty_spatial(values, *geometry.padded_size(), zeros=True)
+    ``mask_of(offset)``, only the tap where the mask holds. Returns (N, C, H, W) in memory ``order`` (the
+    pooled input's, so that a gradient lies in memory as its input does)."""
+    padded = empty_spatial(values, *geometry.padded_size(), zeros=True, order=order)
     xp = get_array_module(values)
+    if memory_order(values) != order:  # one transposing copy, so that every tap below runs in memory order
+        values = _in_order(xp, values, order)
     overlapping = geometry.overlapping()
     for offset, (rows, columns) in geometry.taps():
         target = padded[:, :, rows, columns]
@@ -74,6 +79,13 @@ def _scatter_windows(geometry: PoolGeometry, values, mask_of=None):
         else:  # each input position is reached by exactly one tap: assign instead of add
             xp.copyto(target, contribution)
     return geometry.crop(padded)
+
+
+def _in_order(xp, array, order: tuple):
+    """A copy of ``array`` laid out in memory ``order``."""
+    copy = empty_ordered(xp, array.shape, order, array.dtype)
+    xp.copyto(copy, array)
+    return copy
 
 
 # ------------------------------------------------------------------------------------------ max pool
@@ -87,6 +99,7 @@ class MaxPool2d(Primitive):
     def forward(self, x):
         geometry = self.geometry
         xp = get_array_module(x)
+        self.input_order = memory_order(x)
         padded = pad2d(x, geometry.padding, -np.inf)
         taps = [padded[:, :, rows, columns] for _, (rows, columns) in geometry.taps()]
         y = taps[0].copy(order="K")
@@ -95,7 +108,7 @@ class MaxPool2d(Primitive):
                 xp.maximum(y, tap, out=y)
             return y
         index_dtype = np.min_scalar_type(len(taps) - 1)
-        argmax = xp.zeros(y.shape, dtype=index_dtype)
+        argmax = xp.zeros_like(y, dtype=index_dtype)  # in y's memory order
         staged = xp.empty_like(y)
         for offset, tap in enumerate(taps[1:], start=1):
             xp.copyto(staged, tap)  # one strided read; the three operations below run on contiguous memory
@@ -141,17 +154,18 @@ class MaxPool2d(Primitive):
 
     def backward(self, grad, grad_indices=None):
         (argmax,) = self.saved_tensors
-        return MaxPool2dScatter(self.geometry, argmax.data)(grad)
+        return MaxPool2dScatter(self.geometry, argmax.data, self.input_order)(grad)
 
 
 class MaxPool2dScatter(Primitive):
-    """Max pooling's backward: each window's gradient goes to the input position of its maximum."""
+    """Max pooling's backward: each window's gradient goes to the input position of its maximum; the result
+    lies in memory ``order``."""
 
-    def __init__(self, geometry: PoolGeometry, argmax):
-        self.geometry, self.argmax = geometry, argmax
+    def __init__(self, geometry: PoolGeometry, argmax, order: tuple):
+        self.geometry, self.argmax, self.order = geometry, argmax, order
 
     def forward(self, grad):
-        return _scatter_windows(self.geometry, grad, lambda offset: self.argmax == offset)
+        return _scatter_windows(self.geometry, grad, self.order, lambda offset: self.argmax == offset)
 
     def backward(self, grad_grad_input):
         return MaxPool2dGather(self.geometry, self.argmax)(grad_grad_input)
@@ -172,7 +186,7 @@ class MaxPool2dGather(Primitive):
         return out
 
     def backward(self, grad):
-        return MaxPool2dScatter(self.geometry, self.argmax)(grad)
+        return MaxPool2dScatter(self.geometry, self.argmax, memory_order(grad.data))(grad)
 
 
 # ------------------------------------------------------------------------------------------ avg pool
@@ -183,6 +197,7 @@ class AvgPool2d(Primitive):
         self.geometry, self.divisor = geometry, divisor
 
     def forward(self, x):
+        self.input_order = memory_order(x)
         padded = pad2d(x, self.geometry.padding, 0)
         y = None
         for _, (rows, columns) in self.geometry.taps():
@@ -195,17 +210,18 @@ class AvgPool2d(Primitive):
         return y
 
     def backward(self, grad):
-        return AvgPool2dScatter(self.geometry, self.divisor)(grad)
+        return AvgPool2dScatter(self.geometry, self.divisor, self.input_order)(grad)
 
 
 class AvgPool2dScatter(Primitive):
-    """Average pooling's backward: each window's gradient, divided by its divisor, spread over the window."""
+    """Average pooling's backward: each window's gradient, divided by its divisor, spread over the window;
+    the result lies in memory ``order``."""
 
-    def __init__(self, geometry: PoolGeometry, divisor):
-        self.geometry, self.divisor = geometry, divisor
+    def __init__(self, geometry: PoolGeometry, divisor, order: tuple):
+        self.geometry, self.divisor, self.order = geometry, divisor, order
 
     def forward(self, grad):
-        return _scatter_windows(self.geometry, grad / self.divisor)
+        return _scatter_windows(self.geometry, grad / self.divisor, self.order)
 
     def backward(self, grad_grad_input):
         return AvgPool2d(self.geometry, self.divisor)(grad_grad_input)

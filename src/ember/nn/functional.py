@@ -17,7 +17,7 @@ from ..functions import (  # noqa: F401 - re-exported under torch.nn.functional'
 )
 from ..functions.elementwise import where
 from ..functions.indexing import getitem
-from ..functions.linalg import matmul
+from ..functions.linalg import affine
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -33,10 +33,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: expected input with last dimension {weight.shape[-1]} (weight shape {weight.shape}), "
             f"received shape {input.shape}"
         )
-    output = matmul(input, weight.T)
-    if bias is not None:
-        output = output + bias
-    return output
+    return affine(input, weight, bias, transposed=True)
 
 
 def _implicit_softmax_dim(name: str, ndim: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import functions as F
+from ...functions.linalg import affine
 from .. import activations, initializers, regularizers
 from .base import KerasTensor, Layer, unique_name
 
@@ -82,9 +83,7 @@ class Dense(Layer):
             raise self.input_error(f"input with last axis {self.kernel.shape[0]}", tuple(inputs.shape))
 
     def call(self, inputs, skip_activation: bool = False):
-        outputs = F.matmul(inputs, self.kernel)
-        if self.use_bias:
-            outputs = outputs + self.bias
+        outputs = affine(inputs, self.kernel, self.bias if self.use_bias else None)
         return outputs if skip_activation else self.activation(outputs)
 
     def get_config(self):
