@@ -14,6 +14,7 @@ for batch norm. Padding and pooling keep whatever order they are given.
 from __future__ import annotations
 
 from .device import get_array_module
+from .layout import empty_ordered, memory_order
 
 Pair = tuple[int, int]
 Padding = tuple[Pair, Pair]  # ((top, bottom), (left, right))
@@ -31,22 +32,9 @@ def output_size(size: int, kernel: int, stride: int, padding_total: int, dilatio
     return (size + padding_total - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def memory_order(array) -> tuple:
-    """The axes of ``array`` from the slowest-varying in memory to the fastest (ties keep axis order)."""
-    return tuple(sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis])))
-
-
 def channels_major(array) -> bool:
     """Whether the channel axis (1) varies slower in memory than the batch axis (0), e.g. (C, H, W, N) order."""
     return array.shape[0] > 1 and array.shape[1] > 1 and array.strides[1] > array.strides[0]
-
-
-def empty_ordered(xp, shape: tuple, order: tuple, dtype, zeros: bool = False):
-    """An array of ``shape`` laid out in memory with axes ``order`` (slowest first), e.g. ``CHWN``."""
-    make = xp.zeros if zeros else xp.empty
-    stored = make(tuple(shape[axis] for axis in order), dtype=dtype)
-    inverse = sorted(range(len(order)), key=order.__getitem__)
-    return stored.transpose(inverse)
 
 
 def empty_spatial(reference, height: int, width: int, zeros: bool = False, order: tuple | None = None):
@@ -145,5 +133,4 @@ def col2im(cols, input_shape, kernel_size: Pair, stride: Pair, padding: Padding,
     return image[:, top:top + height, left:left + width].transpose(3, 0, 1, 2)
 
 
-__all__ = ["CHWN", "window", "output_size", "memory_order", "channels_major", "empty_ordered", "empty_spatial",
-           "pad2d", "fields", "columns", "add_columns", "im2col", "col2im"]
+__all__ = ["CHWN", "window", "output_size", "channels_major", "empty_spatial", "pad2d", "fields", "columns", "add_columns", "im2col", "col2im"]

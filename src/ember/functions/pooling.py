@@ -15,9 +15,8 @@ from ..autograd.function import Primitive
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
-from ..backend.im2col import (
-    channels_major, empty_ordered, empty_spatial, memory_order, output_size, pad2d, window,
-)
+from ..backend.im2col import channels_major, empty_spatial, output_size, pad2d, window
+from ..backend.layout import empty_ordered, memory_order
 
 
 class PoolGeometry(NamedTuple):

@@ -12,6 +12,7 @@ import numpy as np
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
+from ..backend.layout import empty_ordered, memory_order
 from ._convert import normalize_axis, pick_dim
 from .elementwise import result_type
 
@@ -105,7 +106,11 @@ class Pad(Primitive):
     def forward(self, x):
         xp = get_array_module(x)
         grow = [(max(b, 0), max(a, 0)) for b, a in self.widths]
-        y = xp.pad(x, grow, mode="constant", constant_values=self.value) if any(b or a for b, a in grow) else x
+        y = x
+        if any(b or a for b, a in grow):  # the padded copy keeps x's memory order
+            y = empty_ordered(xp, tuple(size + b + a for size, (b, a) in zip(x.shape, grow)), memory_order(x), x.dtype)
+            y.fill(self.value)
+            y[tuple(slice(b, b + size) for size, (b, _) in zip(x.shape, grow))] = x
         return y[self._crop(self.widths, y.shape)]
 
     @staticmethod

@@ -1,0 +1,60 @@
+"""Memory order: convolutions return (N, C, H, W) views of (C, H, W, N) memory, and the ops around them keep
+the order of their input (so that later passes run over contiguous memory), without changing any value."""
+import numpy as np
+import pytest
+
+import ember
+from ember.backend.im2col import CHWN
+from ember.backend.layout import empty_ordered, memory_order
+
+
+def _chwn(array):
+    return np.ascontiguousarray(array.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (1, 2, 3, 0), (1, 0, 2, 3), (3, 2, 1, 0)])
+def test_empty_ordered_lays_axes_out_in_the_given_order(order):
+    array = empty_ordered(np, (2, 3, 4, 5), order, np.float32)
+    assert array.shape == (2, 3, 4, 5)
+    assert memory_order(array) == order
+    assert array.base is not None and array.base.flags.c_contiguous
+
+
+def test_memory_order_of_views():
+    x = np.zeros((2, 3, 4, 5))
+    assert memory_order(x) == (0, 1, 2, 3)
+    assert memory_order(x.transpose(3, 0, 1, 2)) == (1, 2, 3, 0)
+    assert memory_order(x[:, :, ::2, 1:]) == (0, 1, 2, 3)
+
+
+def test_conv2d_output_and_input_gradient_lie_in_chwn_memory():
+    x = ember.randn(3, 2, 7, 7, requires_grad=True)
+    w = ember.randn(4, 2, 3, 3, requires_grad=True)
+    y = ember.conv2d(x, w, padding=1, stride=2)
+    assert memory_order(y.data) == CHWN
+    y.backward(ember.from_numpy(_chwn(np.ones(y.shape, np.float32))))
+    assert memory_order(x.grad.data) == CHWN
+    assert memory_order(w.grad.data) == (0, 1, 2, 3)
+
+
+@pytest.mark.parametrize("pool", ["max", "avg"])
+def test_pool_gradient_follows_the_input_memory_order(pool):
+    values = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    grads = []
+    for array in (values, _chwn(values)):
+        x = ember.from_numpy(array).requires_grad_()
+        y = (ember.max_pool2d if pool == "max" else ember.avg_pool2d)(x, 2)
+        y.backward(ember.ones(*y.shape))  # an upstream gradient in (N, C, H, W) memory
+        assert memory_order(x.grad.data) == memory_order(array)
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_pad_keeps_the_input_memory_order_and_values():
+    values = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    plain = ember.nn.functional.pad(ember.from_numpy(values), (1, 2, 0, 1), value=-1.0)
+    ordered = ember.nn.functional.pad(ember.from_numpy(_chwn(values)), (1, 2, 0, 1), value=-1.0)
+    assert memory_order(ordered.data) == CHWN and memory_order(plain.data) == (0, 1, 2, 3)
+    expected = np.pad(values, ((0, 0), (0, 0), (0, 1), (1, 2)), constant_values=-1.0)
+    np.testing.assert_array_equal(plain.numpy(), expected)
+    np.testing.assert_array_equal(ordered.numpy(), expected)
