@@ -58,3 +58,12 @@ def test_pad_keeps_the_input_memory_order_and_values():
     expected = np.pad(values, ((0, 0), (0, 0), (0, 1), (1, 2)), constant_values=-1.0)
     np.testing.assert_array_equal(plain.numpy(), expected)
     np.testing.assert_array_equal(ordered.numpy(), expected)
+
+
+def test_leaf_gradient_and_clone_keep_the_memory_order():
+    values = _chwn(np.random.default_rng(1).standard_normal((2, 3, 4, 5)).astype(np.float32))
+    x = ember.zeros(2, 3, 4, 5, requires_grad=True)
+    (x * 1.0).backward(ember.from_numpy(values))
+    assert memory_order(x.grad.data) == CHWN
+    np.testing.assert_array_equal(x.grad.numpy(), values)
+    assert memory_order(ember.from_numpy(values).clone().data) == CHWN

@@ -104,7 +104,7 @@ def _root_gradients(tensors, grad_tensors):
             # the engine may hand this array to a leaf's .grad: never alias the caller's array (a gradient that
             # requires grad stays as it is, so that create_graph can differentiate with respect to it)
             if not gradient.requires_grad:
-                gradient = Tensor(gradient.data.copy())
+                gradient = Tensor(gradient.data.copy(order="K"))  # in the same memory order
         gradients.append(gradient)
     return gradients
 
@@ -288,7 +288,7 @@ def _owned(gradient, seen_arrays):
     copied unless it is the only thing left holding its base (e.g. a reshaped or transposed GEMM result)."""
     array = gradient.data
     if id(array) in seen_arrays or not (getattr(array, "base", None) is None or _sole_view(array)):
-        array = array.copy()
+        array = array.copy(order="K")
     seen_arrays.add(id(array))
     return Tensor(array)
 

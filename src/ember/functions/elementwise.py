@@ -349,8 +349,10 @@ class ToDevice(Primitive):
 
 
 class Clone(Primitive):
+    """A copy in the same memory order (PyTorch's ``preserve_format``)."""
+
     def forward(self, x):
-        return x.copy()
+        return x.copy(order="K")
 
     def backward(self, grad):
         return grad
