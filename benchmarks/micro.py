@@ -134,13 +134,19 @@ def grad_output_for(case: Case, seed: int = 0) -> np.ndarray | None:
 
 def compare(runners: list[Runner]) -> dict:
     """Relative errors (``max |a - b| / max |b|``) of the first runner's results against the last one's."""
-    value, reference = runners[0].results(), runners[-1].results()
+    return compare_results(runners[0].case.name, runners[0].results(), runners[-1].results(),
+                           runners[0].framework.display, runners[-1].framework.display)
+
+
+def compare_results(case_name: str, value: dict, reference: dict, value_name: str = "the first framework",
+                    reference_name: str = "the reference") -> dict:
+    """``compare`` on two frameworks' ``Runner.results()``, wherever they were computed."""
     errors = {}
     for name, expected in reference.items():
         if value[name].shape != expected.shape:
             raise RuntimeError(
-                f"micro {runners[0].case.name}: {name} has shape {value[name].shape} on "
-                f"{runners[0].framework.display} but {expected.shape} on {runners[-1].framework.display}"
+                f"micro {case_name}: {name} has shape {value[name].shape} on {value_name} but {expected.shape} "
+                f"on {reference_name}"
             )
         scale = max(float(np.max(np.abs(expected))), np.finfo(np.float32).tiny)
         errors[name] = float(np.max(np.abs(value[name].astype(np.float64) - expected))) / scale

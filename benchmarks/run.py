@@ -7,7 +7,8 @@
 
 Sections: the correctness guard, training time per step and per epoch, inference throughput, the FLOP floor
 (FLOPs over this machine's sgemm rate), peak RSS of training in a subprocess per framework, import time, and
-micro-benchmarks of single operations. ``benchmarks/README.md`` explains every number.
+micro-benchmarks of single operations. Each framework runs in a process of its own (``isolation.py``); this
+one only orchestrates. ``benchmarks/README.md`` explains every number.
 """
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ import numpy as np
 
 import frameworks
 import micro
-from measure import calls_for, import_seconds, interleave, machine_facts, median, seconds_per_call, sgemm_rate
-from training import Predictor, Trainer, check_same_computation
+from measure import import_seconds, interleave, machine_facts, median, sgemm_rate
+from isolation import FrameworkProcess
+from training import compare_checked_steps
 from workloads import WORKLOADS, build_model, gemm_shapes, make_input
 
 HERE = Path(__file__).resolve().parent
@@ -122,12 +124,14 @@ def training_pool(data: dict, workload) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------------- sections
-def run_workload(workload, pair: list, data: dict, settings: dict, seed: int) -> dict:
-    """The correctness guard, then interleaved training repeats and inference repeats of one workload."""
+def run_workload(workload, processes: dict, data: dict, settings: dict, seed: int) -> dict:
+    """The correctness guard, then interleaved training repeats and inference repeats of one workload, each
+    framework in its own process (``isolation.py``)."""
     images, labels = training_pool(data, workload)
     result = {"batch_size": workload.batch_size, "steps_per_epoch": workload.steps_per_epoch,
               "description": workload.description}
-    check = check_same_computation(workload, pair, images, labels, seed)
+    check = compare_checked_steps(workload, [process.call("checked_step", workload.name, images, labels, seed)
+                                             for process in processes.values()])
     result["check"] = check
     say(f"  check {workload.name}: loss Ember {check['losses'][0]:.6f} PyTorch {check['losses'][1]:.6f} "
         f"(rel err {check['loss_rel_err']:.1e}); grad {check['first_layer']} rel err "
@@ -137,37 +141,33 @@ def run_workload(workload, pair: list, data: dict, settings: dict, seed: int) ->
     if not check["passed"]:
         return result
 
-    trainers = {framework.name: Trainer(workload, framework, images, labels, seed) for framework in pair}
+    fixed = settings["fixed_steps"] if workload.name in FIXED_STEP_WORKLOADS else None
     steps = {}
-    for name, trainer in trainers.items():
-        if workload.name in FIXED_STEP_WORKLOADS:
-            for _ in range(settings["warmup"]):
-                trainer.step()
-            steps[name] = settings["fixed_steps"]
-        else:
-            steps[name] = calls_for(trainer.step, settings["target_seconds"], settings["min_steps"],
-                                    settings["warmup"])
-    times = interleave({name: (lambda trainer=trainer, count=steps[name]: trainer.seconds_per_step(count))
-                        for name, trainer in trainers.items()}, settings["repeats"])
+    for name, process in processes.items():
+        process.call("start_training", workload.name, images, labels, seed)
+        steps[name] = process.call("count_steps", fixed, settings["warmup"], settings["target_seconds"],
+                                   settings["min_steps"])
+    times = interleave({name: (lambda process=process, count=steps[name]: process.timed("time_steps", count))
+                        for name, process in processes.items()}, settings["repeats"])
+    summaries = {name: process.call("training_summary") for name, process in processes.items()}
     result["train"] = {
         name: {"steps_per_repeat": steps[name], "seconds_per_step_repeats": times[name],
                "seconds_per_step": median(times[name]),
-               "seconds_per_epoch": median(times[name]) * workload.steps_per_epoch,
-               "steps_taken": trainers[name].steps_taken, "final_loss": trainers[name].loss_value()}
-        for name in trainers
+               "seconds_per_epoch": median(times[name]) * workload.steps_per_epoch, **summaries[name]}
+        for name in processes
     }
     result["train"]["ratio"] = ratio(result["train"]["ember"]["seconds_per_step"],
                                      result["train"]["torch"]["seconds_per_step"])
 
     test_images = make_input(data["x_test"], workload)
-    predictors = {name: Predictor(trainer.model, trainer.framework, test_images, INFERENCE_BATCH)
-                  for name, trainer in trainers.items()}
-    batches = {name: calls_for(predictor.predict, settings["inference_seconds"])
-               for name, predictor in predictors.items()}
-    rates = interleave({name: (lambda predictor=predictor, count=batches[name]: predictor.images_per_second(count))
-                        for name, predictor in predictors.items()}, settings["inference_repeats"])
+    batches = {}
+    for name, process in processes.items():
+        process.call("start_inference", test_images, INFERENCE_BATCH)
+        batches[name] = process.call("count_batches", settings["inference_seconds"])
+    rates = interleave({name: (lambda process=process, count=batches[name]: process.timed("time_inference", count))
+                        for name, process in processes.items()}, settings["inference_repeats"])
     result["inference"] = {name: {"batches_per_repeat": batches[name], "images_per_second_repeats": rates[name],
-                                  "images_per_second": median(rates[name])} for name in predictors}
+                                  "images_per_second": median(rates[name])} for name in processes}
     # as a time ratio, like training: above 1 means Ember takes longer
     result["inference"]["ratio"] = ratio(result["inference"]["torch"]["images_per_second"],
                                          result["inference"]["ember"]["images_per_second"])
@@ -234,21 +234,21 @@ def measure_peak_rss(workload, data: dict, settings: dict, torch_threads: int, s
     return result
 
 
-def run_micro(cases: list, pair: list, settings: dict, seed: int) -> dict:
+def run_micro(cases: list, processes: dict, settings: dict, seed: int) -> dict:
     results = {}
     for case in cases:
         grad_output = micro.grad_output_for(case, seed)
-        runners = [micro.Runner(case, framework, grad_output) for framework in pair]
-        check = micro.compare(runners)
+        outputs = [process.call("start_micro", case.name, seed, grad_output) for process in processes.values()]
+        check = micro.compare_results(case.name, outputs[0], outputs[-1], "Ember", "PyTorch")
         entry = {"description": case.description, "check": check}
         results[case.name] = entry
         if not check["passed"]:
             say(f"  micro {case.name}: Ember and PyTorch disagree {check['errors']} -> FAILED")
             continue
-        counts = {runner.framework.name: calls_for(runner.call, settings["micro_seconds"]) for runner in runners}
-        times = interleave({runner.framework.name: (lambda runner=runner: seconds_per_call(
-                                runner.call, counts[runner.framework.name]))
-                            for runner in runners}, settings["micro_repeats"])
+        counts = {name: process.call("count_micro_calls", settings["micro_seconds"])
+                  for name, process in processes.items()}
+        times = interleave({name: (lambda process=process, count=counts[name]: process.timed("time_micro", count))
+                            for name, process in processes.items()}, settings["micro_repeats"])
         for name, values in times.items():
             entry[name] = {"calls_per_repeat": counts[name], "seconds_repeats": values, "seconds": median(values)}
         entry["ratio"] = ratio(entry["ember"]["seconds"], entry["torch"]["seconds"])
@@ -397,11 +397,20 @@ def main(argv=None) -> int:
     except ValueError as error:
         parser.error(str(error))
     settings = SETTINGS["quick" if args.quick else "full"]
-    ember = frameworks.load("ember")
-    torch_framework = frameworks.load("torch", torch_threads)
-    pair = [ember, torch_framework]
+    ember = frameworks.load("ember")  # for FLOP counting only: timings run in the frameworks' own processes
+    processes = {name: FrameworkProcess(name, torch_threads) for name in frameworks.NAMES}
+    try:
+        return run_sections(args, settings, ember, processes, torch_threads, workload_names, run_import, case_names,
+                            cases)
+    finally:
+        for process in processes.values():
+            process.close()
+
+
+def run_sections(args, settings: dict, ember, processes: dict, torch_threads: int, workload_names: list,
+                 run_import: bool, case_names: list, cases: list) -> int:
     data = load_images(args.data_dir, args.seed)
-    facts = machine_facts(torch_framework.module)
+    facts = {**machine_facts(), **processes["torch"].call("facts")}
     results = {"machine": facts, "data": data["source"], "mode": "quick" if args.quick else "full",
                "settings": settings, "section_seconds": {}, "workloads": {}}
     say(report_machine(facts, data["source"]))
@@ -412,9 +421,10 @@ def main(argv=None) -> int:
             flops = {name: count_flops(WORKLOADS[name], ember, data) for name in workload_names}
             results["sgemm"] = measure_sgemm(flops, settings)
 
-        with section("Training and inference (Ember and PyTorch repeats interleaved)", results):
+        with section("Training and inference (Ember and PyTorch repeats interleaved, each in its own process)",
+                     results):
             for name in workload_names:
-                entry = run_workload(WORKLOADS[name], pair, data, settings, args.seed)
+                entry = run_workload(WORKLOADS[name], processes, data, settings, args.seed)
                 entry["flops"] = flops[name]
                 results["workloads"][name] = entry
                 if not entry["check"]["passed"]:
@@ -435,7 +445,7 @@ def main(argv=None) -> int:
     if case_names:
         with section("Micro-benchmarks", results):
             selected = [case for case in cases if case.name in case_names]
-            results["micro"] = run_micro(selected, pair, settings, args.seed)
+            results["micro"] = run_micro(selected, processes, settings, args.seed)
         failed += [f"micro {name}" for name, entry in results["micro"].items() if not entry["check"]["passed"]]
 
     say("\n" + report_tables(results))

@@ -240,3 +240,33 @@ def test_peak_rss_child_reports_its_own_peak(tmp_path):
     assert report["steps"] == 2 and math.isfinite(report["loss"])
     # Python, NumPy and Ember take tens of MB; far more would mean the parent's memory was counted
     assert 10 < report["peak_rss_mb"] < 400
+
+
+def test_framework_process_runs_a_workload_and_a_micro_case():
+    """The child process that timings run in: a checked step, training and inference repeats, a micro case,
+    and an error that comes back with the child's traceback."""
+    from isolation import FrameworkProcess
+
+    workload = WORKLOADS["softmax"]
+    images, labels = _pool(workload)
+    process = FrameworkProcess("ember", 1)
+    try:
+        checked = process.call("checked_step", "softmax", images, labels, 0)
+        assert set(checked) == {"loss", "gradients", "loss_after_step"} and math.isfinite(checked["loss"])
+        report = run.compare_checked_steps(workload, [checked, checked])
+        assert report["passed"] and report["max_grad_rel_err"] == 0
+        process.call("start_training", "softmax", images, labels, 0)
+        assert process.call("count_steps", 3, 1, 0.0, 1) == 3
+        assert process.timed("time_steps", 3) > 0
+        assert process.call("training_summary")["steps_taken"] == 4
+        process.call("start_inference", images[:8], 4)
+        assert process.call("time_inference", 2) > 0
+        case = next(case for case in micro.build_cases() if case.name == "matmul_128x784x200")
+        outputs = process.call("start_micro", case.name, 0, micro.grad_output_for(case))
+        assert micro.compare_results(case.name, outputs, outputs)["passed"]
+        assert process.call("time_micro", 1) > 0
+        with pytest.raises(RuntimeError, match="KeyError"):
+            process.call("start_training", "no such workload", images, labels, 0)
+    finally:
+        process.close()
+    assert process.process.returncode == 0

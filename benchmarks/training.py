@@ -90,29 +90,36 @@ def _relative_error(value: np.ndarray, reference: np.ndarray) -> float:
     return float(np.max(np.abs(value.astype(np.float64) - reference))) / max(scale, np.finfo(np.float32).tiny)
 
 
+def checked_step(workload: Workload, framework, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
+    """One training step from the workload's initial weights on the first batch, dropout off (its modules in
+    eval mode; batch norm stays in training mode): the loss, every trainable parameter's gradient, and the
+    loss on the same batch after the Adam step."""
+    trainer = Trainer(workload, framework, images[:workload.batch_size], labels[:workload.batch_size], seed)
+    for module in trainer.model.modules():
+        if isinstance(module, framework.nn.Dropout):
+            module.eval()
+    trainer.step()
+    gradients = {name: framework.to_numpy(parameter.grad).copy()
+                 for name, parameter in trainer.model.named_parameters() if parameter.requires_grad}
+    loss = trainer.loss_value()
+    images_batch, labels_batch = trainer.batches[0]
+    with framework.no_grad():
+        loss_after = float(framework.F.cross_entropy(trainer.model(images_batch), labels_batch).item())
+    return {"loss": loss, "gradients": gradients, "loss_after_step": loss_after}
+
+
 def check_same_computation(workload: Workload, frameworks: list, images: np.ndarray, labels: np.ndarray,
                            seed: int = 0) -> dict:
-    """One training step on each framework from the same weights and batch; compares loss and gradients.
+    """``checked_step`` on each framework (in this process), compared by ``compare_checked_steps``."""
+    return compare_checked_steps(workload, [checked_step(workload, framework, images, labels, seed)
+                                            for framework in frameworks])
 
-    Dropout is switched off (its modules in eval mode) while batch norm stays in training mode. Checked:
-    the loss (relative ``LOSS_TOLERANCE``), the first layer's weight gradient and every other gradient
-    (``GRADIENT_TOLERANCE`` relative to the largest entry), and the loss on the same batch after the Adam step
-    (``LOSS_AFTER_STEP_TOLERANCE``). The first framework is checked against the last (the reference).
-    """
-    results = []
-    for framework in frameworks:
-        trainer = Trainer(workload, framework, images[:workload.batch_size], labels[:workload.batch_size], seed)
-        for module in trainer.model.modules():
-            if isinstance(module, framework.nn.Dropout):
-                module.eval()
-        trainer.step()
-        gradients = {name: framework.to_numpy(parameter.grad).copy()
-                     for name, parameter in trainer.model.named_parameters() if parameter.requires_grad}
-        loss = trainer.loss_value()
-        images_batch, labels_batch = trainer.batches[0]
-        with framework.no_grad():
-            loss_after = float(framework.F.cross_entropy(trainer.model(images_batch), labels_batch).item())
-        results.append({"loss": loss, "gradients": gradients, "loss_after_step": loss_after})
+
+def compare_checked_steps(workload: Workload, results: list[dict]) -> dict:
+    """Compares the ``checked_step`` results of two frameworks: the first is checked against the last (the
+    reference) — the loss (relative ``LOSS_TOLERANCE``), the first layer's weight gradient and every other
+    gradient (``GRADIENT_TOLERANCE`` relative to the largest entry), and the loss after the Adam step
+    (``LOSS_AFTER_STEP_TOLERANCE``)."""
     value, reference = results[0], results[-1]
     if value["gradients"].keys() != reference["gradients"].keys():
         raise RuntimeError(
