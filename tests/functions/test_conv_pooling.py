@@ -472,3 +472,23 @@ def test_conv2d_third_order_gradient_matches_reference():
     patches = np.stack([x_np[0, 0, i:i + 2, j:j + 2] for i in range(3) for j in range(3)])
     expected = 6 * np.einsum("p,pij->ij", patches.sum(axis=(1, 2)) ** 2, patches)
     np.testing.assert_allclose(g3.numpy()[0, 0], expected, rtol=1e-10)
+
+
+def test_conv2d_asymmetric_padding_pairs_match_explicit_pad():
+    rng = np.random.default_rng(11)
+    x_np, w_np = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 4, 3))
+    grads = []
+    for asymmetric in (True, False):
+        x, w = _tensor(x_np, True), _tensor(w_np, True)
+        if asymmetric:
+            y = ember.conv2d(x, w, stride=2, padding=((1, 2), (0, 1)))
+        else:
+            y = ember.conv2d(ember.nn.functional.pad(x, (0, 1, 1, 2)), w, stride=2)
+        y.backward(_tensor(np.cos(np.arange(np.prod(y.shape))).reshape(y.shape)))
+        grads.append((y.numpy(), x.grad.numpy(), w.grad.numpy()))
+    for got, want in zip(*grads):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"conv2d: expected 2 \(before, after\) padding pairs"):
+        ember.conv2d(_tensor(x_np), _tensor(w_np), padding=((1, 2),))
+    with pytest.raises(ValueError, match="conv2d: padding must be >= 0"):
+        ember.conv2d(_tensor(x_np), _tensor(w_np), padding=((1, -1), (0, 0)))

@@ -225,6 +225,10 @@ def _padding(op: str, padding, kernel_size: tuple, stride: tuple, dilation: tupl
             totals = [d * (k - 1) for k, d in zip(kernel_size, dilation)]
             return tuple((total // 2, total - total // 2) for total in totals)
         raise ValueError(f"{op}: padding must be an int, a tuple, 'valid' or 'same', received {padding!r}")
+    if isinstance(padding, (tuple, list)) and padding and all(isinstance(p, (tuple, list)) for p in padding):
+        if len(padding) != dims:
+            raise ValueError(f"{op}: expected {dims} (before, after) padding pairs, received {padding!r}")
+        return tuple(_tuple(op, "padding", pair, 2, 0) for pair in padding)
     return tuple((p, p) for p in _tuple(op, "padding", padding, dims, 0))
 
 
@@ -308,7 +312,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         weight: (C_out, C_in/groups, kH, kW). bias: (C_out,) or None.
         stride, dilation: int or (sH, sW); default 1.
         padding: int, (pH, pW), ``"valid"`` (no padding) or ``"same"`` (output size = input size; stride 1
-            only; an odd total puts the extra row/column at the bottom/right). Default 0.
+            only; an odd total puts the extra row/column at the bottom/right). Default 0. Ember also takes
+            ((top, bottom), (left, right)), e.g. TensorFlow's "same" padding of a strided convolution.
         groups: split input and output channels into this many independent convolutions. Default 1.
 
     Returns (N, C_out, H_out, W_out) with ``H_out = (H + 2*pH - dH*(kH-1) - 1) // sH + 1`` (likewise W_out).

@@ -114,15 +114,9 @@ class Conv2D(_SpatialLayer):
     def call(self, inputs, skip_activation: bool = False):
         x = self.to_nchw(inputs)
         padding = (0, 0)
-        if self.padding == "same":
-            (top, bottom), (left, right) = [
-                same_padding(x.shape[2 + i], self.kernel_size[i], self.strides[i], self.dilation_rate[i])
-                for i in range(2)
-            ]
-            if top == bottom and left == right:
-                padding = (top, left)
-            else:
-                x = F.pad(x, (left, right, top, bottom))
+        if self.padding == "same":  # TensorFlow's: the odd row/column goes to the bottom/right
+            padding = tuple(same_padding(x.shape[2 + i], self.kernel_size[i], self.strides[i], self.dilation_rate[i])
+                            for i in range(2))
         weight = self.kernel.permute(3, 2, 0, 1)
         y = F.conv2d(x, weight, self.bias if self.use_bias else None, stride=self.strides, padding=padding,
                      dilation=self.dilation_rate)
