@@ -1,4 +1,4 @@
-"""Convolutions: conv2d (and conv1d through it), NCHW, as im2col + one GEMM per group.
+"""Convolutions: conv2d (and conv1d through it), NCHW by shape, as im2col + GEMM (batched over groups).
 
 Three primitives close under differentiation, so gradients of any order work:
 
