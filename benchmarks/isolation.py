@@ -144,12 +144,12 @@ def _time_micro(framework, state, calls):
 
 
 def _facts(framework, state):
-    module = framework.module
+    """PyTorch's version, threads and build (the main process never imports it); nothing for Ember."""
     if framework.name != "torch":
         return {}
     from measure import machine_facts
 
-    facts = machine_facts(module)
+    facts = machine_facts(framework.module)
     return {key: facts[key] for key in ("torch", "torch_threads", "torch_build")}
 
 

@@ -296,7 +296,7 @@ def _owned(gradient, seen_arrays):
 def _sole_view(array) -> bool:
     """Whether ``array`` is a view of an owning array of its own type that nothing else references."""
     base = array.base
-    if type(base) is not type(array) or base.base is not None:
+    if type(base) is not type(array) or base.base is not None or not hasattr(sys, "getrefcount"):
         return False
     # references: array.base, the local name ``base`` and getrefcount's argument
     return sys.getrefcount(base) <= 3
