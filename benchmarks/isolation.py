@@ -3,7 +3,8 @@
 Two frameworks in one process disturb each other's timings: once PyTorch has run, its OpenMP threads keep
 spinning on the cores while NumPy works, and the codelab convnet's Ember step took 107 ms instead of 73 ms
 when timed right after PyTorch's in one process (the same code, measured on this machine; with
-``KMP_BLOCKTIME=0`` it stayed at 50 ms, but that setting slows PyTorch's own convnets by 15-20%). So
+``KMP_BLOCKTIME=0`` it stayed at 50 ms, but that setting slowed PyTorch's own batch-norm convnet and
+PyTorch-style CNN by 17-19%). So
 ``run.py`` never imports PyTorch: every call that touches a framework is sent to that framework's process,
 which imports only that framework and keeps its models, optimizers and tensors between calls. Repeats still
 alternate (E, T, E, T, ...), one process at a time, with a short pause between them so that the threads
@@ -81,11 +82,16 @@ def _count_steps(framework, state, fixed_steps, warmup, target_seconds, min_step
     return calls_for(trainer.step, target_seconds, min_steps, warmup)
 
 
-def _time_steps(framework, state, steps):
+def _after_collecting(measure, *args):
+    """``measure(*args)`` after a garbage collection, so that none lands on the clock."""
     import gc
 
     gc.collect()
-    return state["trainer"].seconds_per_step(steps)
+    return measure(*args)
+
+
+def _time_steps(framework, state, steps):
+    return _after_collecting(state["trainer"].seconds_per_step, steps)
 
 
 def _training_summary(framework, state):
@@ -107,10 +113,7 @@ def _count_batches(framework, state, seconds):
 
 
 def _time_inference(framework, state, batches):
-    import gc
-
-    gc.collect()
-    return state["predictor"].images_per_second(batches)
+    return _after_collecting(state["predictor"].images_per_second, batches)
 
 
 def _checked_step(framework, state, workload_name, images, labels, seed):
@@ -135,12 +138,9 @@ def _count_micro_calls(framework, state, seconds):
 
 
 def _time_micro(framework, state, calls):
-    import gc
-
     from measure import seconds_per_call
 
-    gc.collect()
-    return seconds_per_call(state["runner"].call, calls)
+    return _after_collecting(seconds_per_call, state["runner"].call, calls)
 
 
 def _facts(framework, state):

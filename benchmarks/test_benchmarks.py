@@ -270,3 +270,11 @@ def test_framework_process_runs_a_workload_and_a_micro_case():
     finally:
         process.close()
     assert process.process.returncode == 0
+
+
+def test_step_profile_reports_time_and_page_faults(capsys):
+    import step_profile
+
+    step_profile.main(["step", "softmax", "--steps", "2"])
+    out = capsys.readouterr().out
+    assert out.startswith("softmax on Ember: median ") and out.rstrip().endswith("minor page faults per step (2 steps)")

@@ -1,9 +1,9 @@
 """Raw kernels for 2-d convolution and pooling on (N, C, H, W) arrays: padding, im2col, col2im, window slices.
 
-``im2col`` copies every receptive field of an input into one matrix (one strided view, one copy) so that a
-convolution is a single GEMM; ``col2im`` is its adjoint, kh*kw strided-slice additions (never ``np.add.at``).
-Everything goes through the array module of the input (NumPy or CuPy); this file is where a dedicated CUDA
-kernel can replace the strided-view versions.
+``columns`` (im2col) copies the receptive fields of a band of output rows into one matrix (one strided view,
+one copy) so that a convolution is a GEMM per band; ``add_columns`` (col2im) is its adjoint, kh*kw
+strided-slice additions (never ``np.add.at``). Everything goes through the array module of the input (NumPy
+or CuPy); this file is where a dedicated CUDA kernel can replace the strided-view versions.
 
 Memory order: arrays are (N, C, H, W) by shape but may lie in memory in any order of those axes. The
 convolution works in (C, H, W, N) memory — the batch innermost — and returns its results as (N, C, H, W)
@@ -107,30 +107,5 @@ def add_columns(image, cols, kernel_size: Pair, stride: Pair, dilation: Pair, ro
             image[:, image_rows, window(j, dw, sw, out_w)] += view[:, i, j]
 
 
-def im2col(x, kernel_size: Pair, stride: Pair, padding: Padding, dilation: Pair):
-    """Receptive fields of ``x`` (N, C, H, W) as a matrix of shape (C*kh*kw, Ho*Wo*N).
-
-    Rows are ordered (channel, kernel row, kernel column), like a weight (C_out, C, kh, kw) flattened to
-    (C_out, C*kh*kw); columns are ordered (ho, wo, n). The result is C-contiguous, so
-    ``weight_matrix @ cols`` is one GEMM whose (C_out, Ho*Wo*N) result is the output in (C, H, W, N) memory.
-    """
-    padded = pad2d(x, padding, order=CHWN)
-    out_h = output_size(padded.shape[2], kernel_size[0], stride[0], 0, dilation[0])
-    return columns(padded, kernel_size, stride, dilation, (0, out_h))
-
-
-def col2im(cols, input_shape, kernel_size: Pair, stride: Pair, padding: Padding, dilation: Pair):
-    """The adjoint of ``im2col``: sum the (C*kh*kw, Ho*Wo*N) matrix back onto an (N, C, H, W) input.
-
-    The result is an (N, C, H, W) view of an array in (C, H, W, N) memory order.
-    """
-    xp = get_array_module(cols)
-    batch, channels, height, width = input_shape
-    (top, bottom), (left, right) = padding
-    image = xp.zeros((channels, top + height + bottom, left + width + right, batch), dtype=cols.dtype)
-    out_h = output_size(image.shape[1], kernel_size[0], stride[0], 0, dilation[0])
-    add_columns(image, cols, kernel_size, stride, dilation, (0, out_h))
-    return image[:, top:top + height, left:left + width].transpose(3, 0, 1, 2)
-
-
-__all__ = ["CHWN", "window", "output_size", "channels_major", "empty_spatial", "pad2d", "fields", "columns", "add_columns", "im2col", "col2im"]
+__all__ = ["CHWN", "window", "output_size", "channels_major", "empty_spatial", "pad2d", "fields", "columns",
+           "add_columns"]

@@ -20,4 +20,11 @@ def empty_ordered(xp, shape: tuple, order: tuple, dtype, zeros: bool = False):
     return stored.transpose(inverse)
 
 
-__all__ = ["memory_order", "empty_ordered"]
+def copy_in_order(xp, array, order: tuple):
+    """A copy of ``array`` laid out in memory with axes ``order`` (one pass, transposing if it must)."""
+    copy = empty_ordered(xp, array.shape, order, array.dtype)
+    xp.copyto(copy, array)
+    return copy
+
+
+__all__ = ["memory_order", "empty_ordered", "copy_in_order"]

@@ -42,20 +42,31 @@ class ConvGeometry(NamedTuple):
         (top, bottom), (left, right) = self.padding
         return output_size(height, kh, sh, top + bottom, dh), output_size(width, kw, sw, left + right, dw)
 
-    def bands(self, out_h: int, row_bytes: int):
-        """(start, stop) output-row ranges whose im2col matrices hold at most ``BAND_BYTES`` (one row at least)."""
-        rows = max(1, min(out_h, BAND_BYTES // max(row_bytes, 1)))
-        return [(start, min(out_h, start + rows)) for start in range(0, out_h, rows)]
+    def bands(self, xp, out_h: int, depth: int, row_width: int, dtype) -> list:
+        """``(rows, buffer)`` per band of output rows: ``rows`` = (start, stop), ``buffer`` a flat view of one
+        array shared by all bands, room for the band's (depth, (stop - start) * row_width) im2col matrix. A
+        band holds at most ``BAND_BYTES`` (one output row at least)."""
+        per_row = depth * row_width
+        count = max(1, min(out_h, BAND_BYTES // max(per_row * np.dtype(dtype).itemsize, 1)))
+        storage = xp.empty(per_row * count, dtype=dtype)
+        bands = [(start, min(out_h, start + count)) for start in range(0, out_h, count)]
+        return [(rows, storage[:per_row * (rows[1] - rows[0])]) for rows in bands]
 
     def pad(self, x):
         """``x`` padded, in the (C, H, W, N) memory the bands read fastest."""
         return pad2d(x, self.padding, order=CHWN)
 
 
-def _output_gradient_matrix(grad, groups: int):
-    """(N, C_out, Ho, Wo) -> (groups, C_out/groups, Ho*Wo*N); free when grad is in (C, H, W, N) memory."""
-    batch, out_channels, out_h, out_w = grad.shape
-    return grad.transpose(1, 2, 3, 0).reshape(groups, out_channels // groups, out_h * out_w * batch)
+def _output_rows(output, groups: int):
+    """(N, C_out, Ho, Wo) -> (groups, C_out/groups, Ho, Wo*N); free when it lies in (C, H, W, N) memory."""
+    batch, out_channels, out_h, out_w = output.shape
+    return output.transpose(1, 2, 3, 0).reshape(groups, out_channels // groups, out_h, out_w * batch)
+
+
+def _row_band(rows_matrix, rows):
+    """Output rows ``rows`` = (start, stop) of a (groups, C/groups, Ho, Wo*N) array, as a
+    (groups, C/groups, (stop - start)*Wo*N) view."""
+    return rows_matrix[:, :, rows[0]:rows[1]].reshape(rows_matrix.shape[0], rows_matrix.shape[1], -1)
 
 
 def _weight_matrix(weight, groups: int):
@@ -81,15 +92,10 @@ class Conv2d(Primitive):
         depth = weight_matrix.shape[2] * groups  # C*kh*kw
         y = xp.empty((out_channels, out_h, out_w, batch), dtype=x.dtype)
         y_rows = y.reshape(groups, out_channels // groups, out_h, out_w * batch)
-        bands = geometry.bands(out_h, depth * out_w * batch * x.itemsize)
-        buffer = None if len(bands) == 1 else xp.empty(depth * (bands[0][1] - bands[0][0]) * out_w * batch, x.dtype)
-        cols = None
-        for rows in bands:
-            size = depth * (rows[1] - rows[0]) * out_w * batch
-            cols = columns(padded, geometry.kernel_size, geometry.stride, geometry.dilation, rows,
-                           out=None if buffer is None else buffer[:size])
-            target = y_rows[:, :, rows[0]:rows[1]].reshape(groups, out_channels // groups, -1)
-            xp.matmul(weight_matrix, cols.reshape(groups, depth // groups, -1), out=target)
+        bands = geometry.bands(xp, out_h, depth, out_w * batch, x.dtype)
+        for rows, buffer in bands:
+            cols = columns(padded, geometry.kernel_size, geometry.stride, geometry.dilation, rows, out=buffer)
+            xp.matmul(weight_matrix, cols.reshape(groups, depth // groups, -1), out=_row_band(y_rows, rows))
         if bias is not None:
             y += bias[:, None, None, None]
         keep_cols = self.needs_input_grad[1] and len(bands) == 1
@@ -122,20 +128,15 @@ class Conv2dGradInput(Primitive):
         self.save_for_backward(grad, weight)
         groups = geometry.groups
         batch, channels, height, width = self.input_shape
-        _, out_channels, out_h, out_w = grad.shape
+        out_h, out_w = grad.shape[2:]
         (top, bottom), (left, right) = geometry.padding
-        grad_rows = _output_gradient_matrix(grad, groups).reshape(groups, out_channels // groups, out_h, -1)
+        grad_rows = _output_rows(grad, groups)
         weight_matrix = _weight_matrix(weight, groups).transpose(0, 2, 1)  # (groups, C/groups*kh*kw, C_out/groups)
         depth = weight_matrix.shape[1] * groups
         image = xp.zeros((channels, top + height + bottom, left + width + right, batch), dtype=grad.dtype)
-        bands = geometry.bands(out_h, depth * out_w * batch * grad.itemsize)
-        buffer = xp.empty(depth * (bands[0][1] - bands[0][0]) * out_w * batch, dtype=grad.dtype)
-        for rows in bands:
-            size = depth * (rows[1] - rows[0]) * out_w * batch
-            cols = buffer[:size].reshape(groups, depth // groups, -1)
-            source = grad_rows[:, :, rows[0]:rows[1]].reshape(groups, out_channels // groups, -1)
-            xp.matmul(weight_matrix, source, out=cols)
-            add_columns(image, cols.reshape(depth, -1), geometry.kernel_size, geometry.stride, geometry.dilation,
+        for rows, buffer in geometry.bands(xp, out_h, depth, out_w * batch, grad.dtype):
+            xp.matmul(weight_matrix, _row_band(grad_rows, rows), out=buffer.reshape(groups, depth // groups, -1))
+            add_columns(image, buffer.reshape(depth, -1), geometry.kernel_size, geometry.stride, geometry.dilation,
                         rows)
         return image[:, top:top + height, left:left + width].transpose(3, 0, 1, 2)
 
@@ -164,23 +165,19 @@ class Conv2dGradWeight(Primitive):
         xp = get_array_module(grad)
         self.save_for_backward(x, grad)
         groups = geometry.groups
-        batch, out_channels, out_h, out_w = grad.shape
+        batch, _, out_h, out_w = grad.shape
         depth = x.shape[1] * geometry.kernel_size[0] * geometry.kernel_size[1]
-        grad_rows = _output_gradient_matrix(grad, groups).reshape(groups, out_channels // groups, out_h, -1)
+        grad_rows = _output_rows(grad, groups)
         if self.cols is not None:
             cols, self.cols = self.cols, None  # a node recorded for double backward must not keep the matrix
             cols = cols.reshape(groups, depth // groups, -1)
-            return xp.matmul(grad_rows.reshape(groups, out_channels // groups, -1),
-                             cols.transpose(0, 2, 1)).reshape(self.weight_shape)
+            return xp.matmul(_row_band(grad_rows, (0, out_h)), cols.transpose(0, 2, 1)).reshape(self.weight_shape)
         padded = geometry.pad(x)
-        bands = geometry.bands(out_h, depth * out_w * batch * x.itemsize)
-        buffer = xp.empty(depth * (bands[0][1] - bands[0][0]) * out_w * batch, dtype=x.dtype)
         grad_weight = partial = None
-        for rows in bands:
-            size = depth * (rows[1] - rows[0]) * out_w * batch
+        for rows, buffer in geometry.bands(xp, out_h, depth, out_w * batch, x.dtype):
             cols = columns(padded, geometry.kernel_size, geometry.stride, geometry.dilation, rows,
-                           out=buffer[:size]).reshape(groups, depth // groups, -1)
-            source = grad_rows[:, :, rows[0]:rows[1]].reshape(groups, out_channels // groups, -1)
+                           out=buffer).reshape(groups, depth // groups, -1)
+            source = _row_band(grad_rows, rows)
             if grad_weight is None:
                 grad_weight = xp.matmul(source, cols.transpose(0, 2, 1))
                 partial = xp.empty_like(grad_weight)

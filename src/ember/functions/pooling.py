@@ -16,7 +16,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
 from ..backend.im2col import channels_major, empty_spatial, output_size, pad2d, window
-from ..backend.layout import empty_ordered, memory_order
+from ..backend.layout import copy_in_order, memory_order
 
 
 class PoolGeometry(NamedTuple):
@@ -68,7 +68,7 @@ def _scatter_windows(geometry: PoolGeometry, values, order: tuple, mask_of=None)
     padded = empty_spatial(values, *geometry.padded_size(), zeros=True, order=order)
     xp = get_array_module(values)
     if memory_order(values) != order:  # one transposing copy, so that every tap below runs in memory order
-        values = _in_order(xp, values, order)
+        values = copy_in_order(xp, values, order)
     overlapping = geometry.overlapping()
     for offset, (rows, columns) in geometry.taps():
         target = padded[:, :, rows, columns]
@@ -78,13 +78,6 @@ def _scatter_windows(geometry: PoolGeometry, values, order: tuple, mask_of=None)
         else:  # each input position is reached by exactly one tap: assign instead of add
             xp.copyto(target, contribution)
     return geometry.crop(padded)
-
-
-def _in_order(xp, array, order: tuple):
-    """A copy of ``array`` laid out in memory ``order``."""
-    copy = empty_ordered(xp, array.shape, order, array.dtype)
-    xp.copyto(copy, array)
-    return copy
 
 
 # ------------------------------------------------------------------------------------------ max pool

@@ -108,7 +108,8 @@ class Pad(Primitive):
         grow = [(max(b, 0), max(a, 0)) for b, a in self.widths]
         y = x
         if any(b or a for b, a in grow):  # the padded copy keeps x's memory order
-            y = empty_ordered(xp, tuple(size + b + a for size, (b, a) in zip(x.shape, grow)), memory_order(x), x.dtype)
+            shape = tuple(size + b + a for size, (b, a) in zip(x.shape, grow))
+            y = empty_ordered(xp, shape, memory_order(x), x.dtype)
             y.fill(self.value)
             y[tuple(slice(b, b + size) for size, (b, _) in zip(x.shape, grow))] = x
         return y[self._crop(self.widths, y.shape)]

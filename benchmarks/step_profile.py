@@ -1,0 +1,145 @@
+"""Where a training step's time goes: the measurements behind BENCHMARKS.md's profile, one command each.
+
+    .bench-venv/bin/python benchmarks/step_profile.py step convnet               # one framework, this process alone
+    .bench-venv/bin/python benchmarks/step_profile.py step convnet --framework torch
+    .bench-venv/bin/python benchmarks/step_profile.py step convnet --after torch  # PyTorch's steps first, same process
+    EMBER_MALLOC=system .bench-venv/bin/python benchmarks/step_profile.py step convnet   # glibc's defaults
+    .bench-venv/bin/python benchmarks/step_profile.py conv-layers                # Ember's convolutions, layer by layer
+    .bench-venv/bin/python benchmarks/step_profile.py gemm                       # sgemm rate at the convnet's shapes
+
+``step`` trains one workload on random MNIST-shaped batches and prints the median and best step time and the
+minor page faults per step (``getrusage``) during the timed steps; ``--after torch`` first runs as many
+PyTorch steps of the workload in the same process; ``--cprofile`` adds the top functions. ``conv-layers``
+times the forward, input-gradient and weight-gradient primitives of each workload's convolutions on
+(C, H, W, N) inputs, as inside a network (best of 15 calls), the input gradient's col2im additions alone,
+and the GEMM floor of each at the measured 1024³ sgemm rate. ``gemm`` gives NumPy's float32 GEMM rate for the convnet's three GEMM shapes.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import resource
+import time
+
+import numpy as np
+
+import frameworks
+from workloads import WORKLOADS, make_input
+
+CONV_LAYERS = {  # (batch, C_in, size, C_out, kernel, stride, ((top, bottom), (left, right)))
+    "convnet": [(128, 1, 28, 12, 3, 1, ((1, 1), (1, 1))), (128, 12, 28, 24, 6, 2, ((2, 2), (2, 2))),
+                (128, 24, 14, 32, 6, 2, ((2, 2), (2, 2)))],
+    "bn_convnet": [(64, 1, 28, 24, 6, 1, ((2, 3), (2, 3))), (64, 24, 28, 48, 5, 2, ((1, 2), (1, 2))),
+                   (64, 48, 14, 64, 4, 2, ((1, 1), (1, 1)))],
+    "pytorch_cnn": [(64, 3, 28, 32, 3, 1, ((1, 1), (1, 1))), (64, 32, 28, 64, 3, 1, ((1, 1), (1, 1))),
+                    (64, 64, 14, 128, 3, 1, ((1, 1), (1, 1)))],
+}
+
+
+def best_ms(call, repeats: int = 15) -> float:
+    call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1e3 * min(times)
+
+
+def sgemm_gflops(m: int, k: int, n: int) -> float:
+    a, b = np.ones((m, k), np.float32), np.ones((k, n), np.float32)
+    return 2 * m * k * n / best_ms(lambda: a @ b) / 1e6
+
+
+def profile_step(args) -> None:
+    from training import Trainer
+
+    workload = WORKLOADS[args.workload]
+    rng = np.random.default_rng(0)
+    count = 4 * workload.batch_size
+    images = make_input(rng.integers(0, 256, (count, 28, 28), dtype=np.uint8), workload)
+    labels = rng.integers(0, 10, count)
+    if args.after:
+        before = Trainer(workload, frameworks.load(args.after), images, labels, seed=0)
+        for _ in range(args.steps):
+            before.step()
+    framework = frameworks.load(args.framework)
+    trainer = Trainer(workload, framework, images, labels, seed=0)
+    for _ in range(3):
+        trainer.step()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    times = []
+    for _ in range(args.steps):
+        start = time.perf_counter()
+        trainer.step()
+        times.append(time.perf_counter() - start)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    after = f" after {args.steps} {frameworks.DISPLAY[args.after]} steps" if args.after else ""
+    print(f"{args.workload} on {framework.display}{after}: median {1e3 * np.median(times):.1f} ms/step, best "
+          f"{1e3 * min(times):.1f} ms; {faults / args.steps:,.0f} minor page faults per step ({args.steps} steps)")
+    if args.cprofile:
+        profiler = cProfile.Profile()
+        profiler.runcall(lambda: [trainer.step() for _ in range(args.steps)])
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+
+
+def profile_conv_layers(args) -> None:
+    import ember.functions.conv as conv
+    from ember.functions.conv import Conv2d, Conv2dGradInput, Conv2dGradWeight, ConvGeometry
+
+    class Forward(Conv2d):
+        needs_input_grad = (False, False)
+
+    rate = sgemm_gflops(1024, 1024, 1024)
+    print(f"sgemm 1024^3: {rate:.0f} GFLOP/s; ms, best of 15 calls")
+    for name, layers in CONV_LAYERS.items():
+        for batch, channels, size, out_channels, kernel, stride, padding in layers:
+            geometry = ConvGeometry((kernel, kernel), (stride, stride), padding, (1, 1), 1)
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((channels, size, size, batch), dtype=np.float32).transpose(3, 0, 1, 2)
+            weight = rng.standard_normal((out_channels, channels, kernel, kernel), dtype=np.float32)
+            y = Forward(geometry).forward(x, weight)
+            grad = rng.standard_normal(y.shape[1:] + y.shape[:1], dtype=np.float32).transpose(3, 0, 1, 2)
+            forward = best_ms(lambda: Forward(geometry).forward(x, weight))
+            grad_input = best_ms(lambda: Conv2dGradInput(geometry, x.shape).forward(grad, weight))
+            grad_weight = best_ms(lambda: Conv2dGradWeight(geometry, weight.shape).forward(x, grad))
+            add_columns, conv.add_columns = conv.add_columns, lambda *args: None
+            try:
+                without_col2im = best_ms(lambda: Conv2dGradInput(geometry, x.shape).forward(grad, weight))
+            finally:
+                conv.add_columns = add_columns
+            floor = 2 * y.size * channels * kernel * kernel / rate / 1e6
+            print(f"{name:12s} {channels}->{out_channels} {kernel}x{kernel} stride {stride}, batch {batch}: forward "
+                  f"{forward:.1f}, input gradient {grad_input:.1f} (col2im {grad_input - without_col2im:.1f}), "
+                  f"weight gradient {grad_weight:.1f}; floor {floor:.1f} each")
+
+
+def profile_gemm(args) -> None:
+    for m, k, n in [(24, 432, 25088), (32, 864, 6272), (1024, 1024, 1024)]:
+        w, cols, g = (np.ones(shape, np.float32) for shape in ((m, k), (k, n), (m, n)))
+        flops = 2 * m * k * n / 1e6
+        print(f"({m} x {k}) @ ({k} x {n}): {flops / best_ms(lambda: w @ cols):.0f} GFLOP/s; "
+              f"transposed for the input gradient {flops / best_ms(lambda: w.T @ g):.0f}, "
+              f"for the weight gradient {flops / best_ms(lambda: g @ cols.T):.0f}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    step = commands.add_parser("step", help="time one workload's training step in this process")
+    step.add_argument("workload", choices=list(WORKLOADS))
+    step.add_argument("--framework", choices=frameworks.NAMES, default="ember")
+    step.add_argument("--steps", type=int, default=30)
+    step.add_argument("--after", choices=frameworks.NAMES, help="first run as many steps on this framework")
+    step.add_argument("--cprofile", action="store_true", help="also print the top functions of a cProfile")
+    step.set_defaults(run=profile_step)
+    commands.add_parser("conv-layers", help="Ember's convolution primitives, layer by layer").set_defaults(
+        run=profile_conv_layers)
+    commands.add_parser("gemm", help="sgemm rates at the convnet's GEMM shapes").set_defaults(run=profile_gemm)
+    args = parser.parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
