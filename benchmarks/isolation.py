@@ -1,10 +1,9 @@
 """Each framework in a process of its own, driven by the benchmark's main process.
 
-Two frameworks in one process disturb each other's timings: once PyTorch has run, its OpenMP threads keep
-spinning on the cores while NumPy works, and the codelab convnet's Ember step took 107 ms instead of 73 ms
-when timed right after PyTorch's in one process (the same code, measured on this machine; with
-``KMP_BLOCKTIME=0`` it stayed at 50 ms, but that setting slowed PyTorch's own batch-norm convnet and
-PyTorch-style CNN by 17-19%). So
+Two frameworks in one process can disturb each other's timings: PyTorch's OpenMP threads may still be
+spinning on the cores while NumPy works, and the allocator's state is shared. Measured with
+``step_profile.py step convnet --alternate torch`` (PyTorch's steps interleaved in Ember's process): one of
+four runs took 107 ms per Ember step against 47-50 ms for the others and for Ember alone. So
 ``run.py`` never imports PyTorch: every call that touches a framework is sent to that framework's process,
 which imports only that framework and keeps its models, optimizers and tensors between calls. Repeats still
 alternate (E, T, E, T, ...), one process at a time, with a short pause between them so that the threads

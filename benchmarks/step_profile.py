@@ -2,14 +2,15 @@
 
     .bench-venv/bin/python benchmarks/step_profile.py step convnet               # one framework, this process alone
     .bench-venv/bin/python benchmarks/step_profile.py step convnet --framework torch
-    .bench-venv/bin/python benchmarks/step_profile.py step convnet --after torch  # PyTorch's steps first, same process
+    .bench-venv/bin/python benchmarks/step_profile.py step convnet --alternate torch   # PyTorch in the same process
     EMBER_MALLOC=system .bench-venv/bin/python benchmarks/step_profile.py step convnet   # glibc's defaults
     .bench-venv/bin/python benchmarks/step_profile.py conv-layers                # Ember's convolutions, layer by layer
     .bench-venv/bin/python benchmarks/step_profile.py gemm                       # sgemm rate at the convnet's shapes
 
 ``step`` trains one workload on random MNIST-shaped batches and prints the median and best step time and the
-minor page faults per step (``getrusage``) during the timed steps; ``--after torch`` first runs as many
-PyTorch steps of the workload in the same process; ``--cprofile`` adds the top functions. ``conv-layers``
+minor page faults per step (``getrusage``) during the timed steps; ``--alternate torch`` builds the same
+model on PyTorch in the same process and, in 3 rounds, runs 10 PyTorch steps before each third of the timed
+steps, as a benchmark that shares one process would; ``--cprofile`` adds the top functions. ``conv-layers``
 times the forward, input-gradient and weight-gradient primitives of each workload's convolutions on
 (C, H, W, N) inputs, as inside a network (best of 15 calls), the input gradient's col2im additions alone,
 and the GEMM floor of each at the measured 1024³ sgemm rate. ``gemm`` gives NumPy's float32 GEMM rate for the convnet's three GEMM shapes.
@@ -60,23 +61,23 @@ def profile_step(args) -> None:
     count = 4 * workload.batch_size
     images = make_input(rng.integers(0, 256, (count, 28, 28), dtype=np.uint8), workload)
     labels = rng.integers(0, 10, count)
-    if args.after:
-        before = Trainer(workload, frameworks.load(args.after), images, labels, seed=0)
-        for _ in range(args.steps):
-            before.step()
+    other = Trainer(workload, frameworks.load(args.alternate), images, labels, seed=0) if args.alternate else None
     framework = frameworks.load(args.framework)
     trainer = Trainer(workload, framework, images, labels, seed=0)
     for _ in range(3):
         trainer.step()
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     times = []
-    for _ in range(args.steps):
+    for index in range(args.steps):
+        if other is not None and index % -(-args.steps // 3) == 0:
+            for _ in range(10):
+                other.step()
         start = time.perf_counter()
         trainer.step()
         times.append(time.perf_counter() - start)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
-    after = f" after {args.steps} {frameworks.DISPLAY[args.after]} steps" if args.after else ""
-    print(f"{args.workload} on {framework.display}{after}: median {1e3 * np.median(times):.1f} ms/step, best "
+    shared = f" sharing the process with {frameworks.DISPLAY[args.alternate]}" if args.alternate else ""
+    print(f"{args.workload} on {framework.display}{shared}: median {1e3 * np.median(times):.1f} ms/step, best "
           f"{1e3 * min(times):.1f} ms; {faults / args.steps:,.0f} minor page faults per step ({args.steps} steps)")
     if args.cprofile:
         profiler = cProfile.Profile()
@@ -131,7 +132,8 @@ def main(argv=None) -> None:
     step.add_argument("workload", choices=list(WORKLOADS))
     step.add_argument("--framework", choices=frameworks.NAMES, default="ember")
     step.add_argument("--steps", type=int, default=30)
-    step.add_argument("--after", choices=frameworks.NAMES, help="first run as many steps on this framework")
+    step.add_argument("--alternate", choices=frameworks.NAMES,
+                      help="run 10 steps of this framework in the same process before each third of the timed steps")
     step.add_argument("--cprofile", action="store_true", help="also print the top functions of a cProfile")
     step.set_defaults(run=profile_step)
     commands.add_parser("conv-layers", help="Ember's convolution primitives, layer by layer").set_defaults(
