@@ -6,6 +6,7 @@
     EMBER_MALLOC=system .bench-venv/bin/python benchmarks/step_profile.py step convnet   # glibc's defaults
     .bench-venv/bin/python benchmarks/step_profile.py conv-layers                # Ember's convolutions, layer by layer
     .bench-venv/bin/python benchmarks/step_profile.py gemm                       # sgemm rate at the convnet's shapes
+    .bench-venv/bin/python benchmarks/step_profile.py kernels convnet            # compiled kernels against NumPy's
 
 ``step`` trains one workload on random MNIST-shaped batches and prints the median and best step time and the
 minor page faults per step (``getrusage``) during the timed steps; ``--alternate torch`` builds the same
@@ -14,6 +15,8 @@ steps, as a benchmark that shares one process would; ``--cprofile`` adds the top
 times the forward, input-gradient and weight-gradient primitives of each workload's convolutions on
 (C, H, W, N) inputs, as inside a network (best of 15 calls), the input gradient's col2im additions alone,
 and the GEMM floor of each at the measured 1024³ sgemm rate. ``gemm`` gives NumPy's float32 GEMM rate for the convnet's three GEMM shapes.
+``kernels`` trains one workload in rounds that alternate Ember's compiled CPU kernels (numba) and its NumPy
+paths in the same process, so that both see the same machine, and prints the median step time of each.
 """
 from __future__ import annotations
 
@@ -85,6 +88,35 @@ def profile_step(args) -> None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
 
 
+def profile_kernels(args) -> None:
+    from ember.backend import compiled
+    from training import Trainer
+
+    kernels = compiled.kernels()
+    if kernels is None:
+        raise SystemExit("kernels: numba is not installed (pip install numba) or EMBER_NUMBA opts out")
+    workload = WORKLOADS[args.workload]
+    rng = np.random.default_rng(0)
+    count = 4 * workload.batch_size
+    images = make_input(rng.integers(0, 256, (count, 28, 28), dtype=np.uint8), workload)
+    labels = rng.integers(0, 10, count)
+    trainer = Trainer(workload, frameworks.load("ember"), images, labels, seed=0)
+    times = {"compiled": [], "numpy": []}
+    for round_index in range(2 * args.rounds):
+        name = "compiled" if round_index % 2 == 0 else "numpy"
+        compiled._kernels = kernels if name == "compiled" else None
+        for _ in range(2):  # settle
+            trainer.step()
+        for _ in range(args.steps):
+            start = time.perf_counter()
+            trainer.step()
+            times[name].append(time.perf_counter() - start)
+    compiled._kernels = kernels
+    fast, slow = (1e3 * np.median(times[name]) for name in ("compiled", "numpy"))
+    print(f"{args.workload}: median {fast:.1f} ms/step with compiled kernels, {slow:.1f} ms with NumPy alone "
+          f"({fast / slow:.2f}x; {args.rounds} alternating rounds of {args.steps} steps each)")
+
+
 def profile_conv_layers(args) -> None:
     import ember.functions.conv as conv
     from ember.functions.conv import Conv2d, Conv2dGradInput, Conv2dGradWeight, ConvGeometry
@@ -139,6 +171,11 @@ def main(argv=None) -> None:
     commands.add_parser("conv-layers", help="Ember's convolution primitives, layer by layer").set_defaults(
         run=profile_conv_layers)
     commands.add_parser("gemm", help="sgemm rates at the convnet's GEMM shapes").set_defaults(run=profile_gemm)
+    kernels = commands.add_parser("kernels", help="compiled CPU kernels against the NumPy paths, alternating")
+    kernels.add_argument("workload", choices=list(WORKLOADS))
+    kernels.add_argument("--rounds", type=int, default=5)
+    kernels.add_argument("--steps", type=int, default=10)
+    kernels.set_defaults(run=profile_kernels)
     args = parser.parse_args(argv)
     args.run(args)
 

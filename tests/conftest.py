@@ -23,6 +23,19 @@ def rng():
     return np.random.default_rng(1234)
 
 
+@pytest.fixture(params=["compiled", "numpy"])
+def cpu_kernels(request, monkeypatch):
+    """Run a test twice: on the compiled CPU kernels (numba; skipped when it is missing) and on NumPy alone."""
+    from ember.backend import compiled
+
+    if request.param == "compiled":
+        if compiled.kernels() is None:
+            pytest.skip("numba is not installed or EMBER_NUMBA opts out: no compiled kernels to test")
+    else:
+        monkeypatch.setattr(compiled, "_kernels", None)
+    return request.param
+
+
 def mnist_root() -> Path | None:
     """The data root holding ``mnist/`` (from EMBER_DATA), or None."""
     root = os.environ.get("EMBER_DATA")

@@ -13,6 +13,7 @@ from .cases_conv import reference_conv2d, reference_padding
 from .cases_pooling import reference_adaptive_avg_pool2d, reference_avg_pool2d, reference_max_pool2d
 
 F32_TOL = dict(rtol=1e-4, atol=1e-4)
+pytestmark = pytest.mark.usefixtures("cpu_kernels")  # every test on both the compiled and the NumPy kernels
 
 
 def _tensor(array, requires_grad=False, dtype=np.float32):
@@ -277,7 +278,7 @@ def test_conv2d_in_bands_matches_one_band(monkeypatch, groups, stride, padding, 
     original_columns = conv_module.columns
 
     def counting_columns(*args, **kwargs):
-        column_calls.append(args[4])
+        column_calls.append(args[5])
         return original_columns(*args, **kwargs)
 
     monkeypatch.setattr(conv_module, "columns", counting_columns)

@@ -8,6 +8,7 @@ import pytest
 import ember
 
 EPS = 1e-5
+pytestmark = pytest.mark.usefixtures("cpu_kernels")  # every test on both the compiled and the NumPy kernels
 
 
 def test_batch_norm_training_updates_running_stats_like_pytorch():

@@ -3,7 +3,8 @@
 ``columns`` (im2col) copies the receptive fields of a band of output rows into one matrix (one strided view,
 one copy) so that a convolution is a GEMM per band; ``add_columns`` (col2im) is its adjoint, kh*kw
 strided-slice additions (never ``np.add.at``). Everything goes through the array module of the input (NumPy
-or CuPy); this file is where a dedicated CUDA kernel can replace the strided-view versions.
+or CuPy); on NumPy arrays both go to compiled kernels when numba is installed (``backend/compiled.py``),
+which also pad as they read. This file is where a dedicated CUDA kernel can replace the strided-view versions.
 
 Memory order: arrays are (N, C, H, W) by shape but may lie in memory in any order of those axes. The
 convolution works in (C, H, W, N) memory — the batch innermost — and returns its results as (N, C, H, W)
@@ -13,6 +14,7 @@ for batch norm. Padding and pooling keep whatever order they are given.
 """
 from __future__ import annotations
 
+from . import compiled
 from .device import get_array_module
 from .layout import empty_ordered, memory_order
 
@@ -64,41 +66,88 @@ def pad2d(x, padding: Padding, value=0, order: tuple | None = None):
     return out
 
 
-def fields(padded, kernel_size: Pair, stride: Pair, dilation: Pair, rows: tuple[int, int]):
-    """The receptive fields of output rows ``rows`` = (start, stop) of an already padded (N, C, Hp, Wp) input,
-    as a (C, kh, kw, stop - start, Wo, N) strided view (no copy)."""
-    xp = get_array_module(padded)
-    batch, channels, height, width = padded.shape
+def column_source(x, padding: Padding):
+    """``x`` (N, C, H, W) as ``columns`` reads it: ``(image, offset)``, a (C, H', W', N) array and the
+    (top, left) zero rows and columns before it that are not stored in it.
+
+    With compiled kernels that is ``x`` itself (a view, any memory order) and the padding, which the kernel
+    adds as it reads; otherwise ``x`` padded into new (C, H, W, N) memory, and (0, 0).
+    """
+    if compiled.for_arrays(x) is not None:
+        (top, _), (left, _) = padding
+        return x.transpose(1, 2, 3, 0), (top, left)
+    return pad2d(x, padding, order=CHWN).transpose(1, 2, 3, 0), (0, 0)
+
+
+def column_target(reference, shape: tuple, padding: Padding):
+    """Zeros for ``add_columns`` to add onto: ``(image, offset, interior)`` for an input of (C, H, W, N)
+    ``shape`` with ``reference``'s dtype; ``interior`` is the (C, H, W, N) gradient without the padding.
+
+    With compiled kernels ``image`` is ``interior`` (the kernel drops what falls on the padding) and
+    ``offset`` the (top, left) padding; otherwise ``image`` includes the padding and ``offset`` is (0, 0).
+    """
+    xp = get_array_module(reference)
+    channels, height, width, batch = shape
+    (top, bottom), (left, right) = padding
+    if compiled.for_arrays(reference) is not None:
+        image = xp.zeros(shape, dtype=reference.dtype)
+        return image, (top, left), image
+    image = xp.zeros((channels, top + height + bottom, left + width + right, batch), dtype=reference.dtype)
+    return image, (0, 0), image[:, top:top + height, left:left + width]
+
+
+def fields(image, kernel_size: Pair, stride: Pair, dilation: Pair, rows: tuple[int, int], out_w: int):
+    """The receptive fields of output rows ``rows`` = (start, stop) of an already padded (C, Hp, Wp, N)
+    ``image``, as a (C, kh, kw, stop - start, out_w, N) strided view (no copy)."""
+    xp = get_array_module(image)
+    channels, _, _, batch = image.shape
     (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
-    out_w = output_size(width, kw, sw, 0, dw)
-    step_n, step_c, step_h, step_w = padded.strides
+    step_c, step_h, step_w, step_n = image.strides
     start, stop = rows
     return xp.lib.stride_tricks.as_strided(
-        padded[:, :, start * sh:],
+        image[:, start * sh:],
         shape=(channels, kh, kw, stop - start, out_w, batch),
         strides=(step_c, dh * step_h, dw * step_w, sh * step_h, sw * step_w, step_n),
     )
 
 
-def columns(padded, kernel_size: Pair, stride: Pair, dilation: Pair, rows: tuple[int, int], out=None):
-    """im2col of output rows ``rows`` of an already padded input: a (C*kh*kw, (stop-start)*Wo*N) matrix,
-    written into ``out`` (a C-contiguous array of that size) when given."""
-    xp = get_array_module(padded)
-    view = fields(padded, kernel_size, stride, dilation, rows)
-    height = view.shape[0] * view.shape[1] * view.shape[2]
+def columns(image, offset: Pair, kernel_size: Pair, stride: Pair, dilation: Pair, rows: tuple[int, int],
+            out_w: int, out=None):
+    """im2col of output rows ``rows`` = (start, stop) of ``(image, offset)`` from ``column_source``: a
+    (C*kh*kw, (stop-start)*out_w*N) matrix, written into ``out`` (a C-contiguous array of that size) when
+    given."""
+    xp = get_array_module(image)
+    channels, _, _, batch = image.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
+    start, stop = rows
+    height = channels * kh * kw
     if out is None:
-        return xp.ascontiguousarray(view).reshape(height, -1)
+        out = xp.empty(height * (stop - start) * out_w * batch, dtype=image.dtype)
+    kernels = compiled.for_arrays(image, out)
+    if kernels is not None:
+        matrix = out.reshape(height, -1)
+        kernels.columns(image, matrix, kh, kw, sh, sw, dh, dw, offset[0], offset[1], start, stop, out_w, False)
+        return matrix
+    if offset != (0, 0):
+        raise ValueError(f"columns: the NumPy path reads a padded image, received offset {offset}")
+    view = fields(image, kernel_size, stride, dilation, rows, out_w)
     xp.copyto(out.reshape(view.shape), view)
     return out.reshape(height, -1)
 
 
-def add_columns(image, cols, kernel_size: Pair, stride: Pair, dilation: Pair, rows: tuple[int, int]):
-    """The adjoint of ``columns``: add the (C*kh*kw, (stop-start)*Wo*N) matrix of output rows ``rows`` onto
-    ``image``, a padded input in (C, Hp, Wp, N) memory given as a (C, Hp, Wp, N) array."""
-    channels, _, width, batch = image.shape
+def add_columns(image, offset: Pair, cols, kernel_size: Pair, stride: Pair, dilation: Pair,
+                rows: tuple[int, int], out_w: int):
+    """The adjoint of ``columns``: add the (C*kh*kw, (stop-start)*out_w*N) matrix of output rows ``rows``
+    onto ``(image, offset, _)`` from ``column_target``."""
+    channels, _, _, batch = image.shape
     (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
-    out_w = output_size(width, kw, sw, 0, dw)
     start, stop = rows
+    kernels = compiled.for_arrays(image, cols)
+    if kernels is not None:
+        kernels.columns(image, cols, kh, kw, sh, sw, dh, dw, offset[0], offset[1], start, stop, out_w, True)
+        return
+    if offset != (0, 0):
+        raise ValueError(f"add_columns: the NumPy path adds onto a padded image, received offset {offset}")
     view = cols.reshape(channels, kh, kw, stop - start, out_w, batch)
     for i in range(kh):
         first = start * sh + i * dh
@@ -107,5 +156,5 @@ def add_columns(image, cols, kernel_size: Pair, stride: Pair, dilation: Pair, ro
             image[:, image_rows, window(j, dw, sw, out_w)] += view[:, i, j]
 
 
-__all__ = ["CHWN", "window", "output_size", "channels_major", "empty_spatial", "pad2d", "fields", "columns",
-           "add_columns"]
+__all__ = ["CHWN", "window", "output_size", "channels_major", "empty_spatial", "pad2d", "column_source",
+           "column_target", "fields", "columns", "add_columns"]

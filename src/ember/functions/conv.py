@@ -23,7 +23,7 @@ import numpy as np
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
-from ..backend.im2col import CHWN, add_columns, columns, output_size, pad2d
+from ..backend.im2col import add_columns, column_source, column_target, columns, output_size
 
 BAND_BYTES = 2 * 2**20  # the largest im2col matrix built at once (one band of output rows)
 
@@ -52,9 +52,14 @@ class ConvGeometry(NamedTuple):
         bands = [(start, min(out_h, start + count)) for start in range(0, out_h, count)]
         return [(rows, storage[:per_row * (rows[1] - rows[0])]) for rows in bands]
 
-    def pad(self, x):
-        """``x`` padded, in the (C, H, W, N) memory the bands read fastest."""
-        return pad2d(x, self.padding, order=CHWN)
+    def source(self, x):
+        """``x`` as the bands' im2col reads it (``backend.im2col.column_source``)."""
+        return column_source(x, self.padding)
+
+    def columns(self, source, rows, out_w: int, buffer):
+        """im2col of output rows ``rows`` of ``source`` into ``buffer``: a (C*kh*kw, rows*out_w*N) matrix."""
+        image, offset = source
+        return columns(image, offset, self.kernel_size, self.stride, self.dilation, rows, out_w, out=buffer)
 
 
 def _output_rows(output, groups: int):
@@ -87,14 +92,14 @@ class Conv2d(Primitive):
         groups = geometry.groups
         batch, out_channels = x.shape[0], weight.shape[0]
         out_h, out_w = geometry.output_shape(*x.shape[2:])
-        padded = geometry.pad(x)
+        source = geometry.source(x)
         weight_matrix = _weight_matrix(weight, groups)
         depth = weight_matrix.shape[2] * groups  # C*kh*kw
         y = xp.empty((out_channels, out_h, out_w, batch), dtype=x.dtype)
         y_rows = y.reshape(groups, out_channels // groups, out_h, out_w * batch)
         bands = geometry.bands(xp, out_h, depth, out_w * batch, x.dtype)
         for rows, buffer in bands:
-            cols = columns(padded, geometry.kernel_size, geometry.stride, geometry.dilation, rows, out=buffer)
+            cols = geometry.columns(source, rows, out_w, buffer)
             xp.matmul(weight_matrix, cols.reshape(groups, depth // groups, -1), out=_row_band(y_rows, rows))
         if bias is not None:
             y += bias[:, None, None, None]
@@ -129,16 +134,15 @@ class Conv2dGradInput(Primitive):
         groups = geometry.groups
         batch, channels, height, width = self.input_shape
         out_h, out_w = grad.shape[2:]
-        (top, bottom), (left, right) = geometry.padding
         grad_rows = _output_rows(grad, groups)
         weight_matrix = _weight_matrix(weight, groups).transpose(0, 2, 1)  # (groups, C/groups*kh*kw, C_out/groups)
         depth = weight_matrix.shape[1] * groups
-        image = xp.zeros((channels, top + height + bottom, left + width + right, batch), dtype=grad.dtype)
+        image, offset, interior = column_target(grad, (channels, height, width, batch), geometry.padding)
         for rows, buffer in geometry.bands(xp, out_h, depth, out_w * batch, grad.dtype):
             xp.matmul(weight_matrix, _row_band(grad_rows, rows), out=buffer.reshape(groups, depth // groups, -1))
-            add_columns(image, buffer.reshape(depth, -1), geometry.kernel_size, geometry.stride, geometry.dilation,
-                        rows)
-        return image[:, top:top + height, left:left + width].transpose(3, 0, 1, 2)
+            add_columns(image, offset, buffer.reshape(depth, -1), geometry.kernel_size, geometry.stride,
+                        geometry.dilation, rows, out_w)
+        return interior.transpose(3, 0, 1, 2)
 
     def backward(self, grad_grad_input):
         grad, weight = self.saved_tensors
@@ -172,17 +176,16 @@ class Conv2dGradWeight(Primitive):
             cols, self.cols = self.cols, None  # a node recorded for double backward must not keep the matrix
             cols = cols.reshape(groups, depth // groups, -1)
             return xp.matmul(_row_band(grad_rows, (0, out_h)), cols.transpose(0, 2, 1)).reshape(self.weight_shape)
-        padded = geometry.pad(x)
+        source = geometry.source(x)
         grad_weight = partial = None
         for rows, buffer in geometry.bands(xp, out_h, depth, out_w * batch, x.dtype):
-            cols = columns(padded, geometry.kernel_size, geometry.stride, geometry.dilation, rows,
-                           out=buffer).reshape(groups, depth // groups, -1)
-            source = _row_band(grad_rows, rows)
+            cols = geometry.columns(source, rows, out_w, buffer).reshape(groups, depth // groups, -1)
+            grad_band = _row_band(grad_rows, rows)
             if grad_weight is None:
-                grad_weight = xp.matmul(source, cols.transpose(0, 2, 1))
+                grad_weight = xp.matmul(grad_band, cols.transpose(0, 2, 1))
                 partial = xp.empty_like(grad_weight)
             else:
-                grad_weight += xp.matmul(source, cols.transpose(0, 2, 1), out=partial)
+                grad_weight += xp.matmul(grad_band, cols.transpose(0, 2, 1), out=partial)
         return grad_weight.reshape(self.weight_shape)
 
     def backward(self, grad_weight):

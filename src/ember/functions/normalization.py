@@ -18,6 +18,7 @@ import numbers
 from ..autograd.function import Primitive
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
+from ..backend import compiled
 from ..backend.device import get_array_module
 
 
@@ -30,6 +31,23 @@ def _moments(x, axes, eps: float):
     inv_std = xp.reciprocal(xp.sqrt(var + x.dtype.type(eps)))
     x_hat *= inv_std
     return mean, var, x_hat, inv_std
+
+
+def _channel_views(reference, *arrays):
+    """(C, A, B) views of (N, C, *) NumPy arrays for the compiled batch-norm kernels, B being ``reference``'s
+    faster axis of batch and pixels; None when one of them has no such view (it would need a copy)."""
+    import numpy as np
+
+    batch, channels = reference.shape[:2]
+    views = []
+    for array in (reference,) + arrays:
+        try:
+            views.append(np.reshape(array, (batch, channels, -1), copy=False).transpose(1, 0, 2))
+        except (TypeError, ValueError):  # a copy would be needed, or NumPy < 2.1 has no copy=False
+            return None
+    if abs(views[0].strides[1]) < abs(views[0].strides[2]):  # the batch varies faster: (C, pixels, N)
+        views = [view.transpose(0, 2, 1) for view in views]
+    return views
 
 
 def _differentiable_moments(x: Tensor, axes, eps: float):
@@ -53,10 +71,32 @@ class BatchNorm(Primitive):
         weight, bias = _split_affine(affine, self.has_weight, self.has_bias)
         self.axes = (0,) + tuple(range(2, x.ndim))
         self.view = (1, -1) + (1,) * (x.ndim - 2)
+        kernels = compiled.for_arrays(x, *[p for p in (weight, bias) if p is not None])
+        if kernels is not None and x.size:
+            y = self._forward_compiled(kernels, x, weight, bias)
+            if y is not None:
+                return y
         mean, var, x_hat, inv_std = _moments(x, self.axes, self.eps)
         self.batch_mean, self.batch_var = mean.reshape(-1), var.reshape(-1)
         self.save_for_backward(x, weight, x_hat, inv_std)
         return _affine(x_hat, weight, bias, self.view)
+
+    def _forward_compiled(self, kernels, x, weight, bias):
+        """The forward in one compiled kernel (three passes over ``x``); None when ``x`` has no per-channel view."""
+        import numpy as np
+
+        x_hat, y = np.empty_like(x), np.empty_like(x)
+        views = _channel_views(x, x_hat, y)
+        if views is None:
+            return None
+        channels = x.shape[1]
+        mean, var, inv_std = (np.empty(channels, x.dtype) for _ in range(3))
+        kernels.batch_norm_forward(views[0], np.ones(channels, x.dtype) if weight is None else weight,
+                                   np.zeros(channels, x.dtype) if bias is None else bias, float(self.eps),
+                                   views[1], views[2], mean, var, inv_std)
+        self.batch_mean, self.batch_var = mean, var
+        self.save_for_backward(x, weight, x_hat, inv_std.reshape(self.view))
+        return y
 
     def backward(self, grad):
         x, weight, x_hat, inv_std = self.saved_tensors
@@ -76,9 +116,20 @@ class BatchNorm(Primitive):
         """The same closed form when nothing records it: seven passes over ``grad``'s size, one new array,
         ``dx = (g - sum(g)/M - x_hat * sum(g*x_hat)/M) * inv_std * weight``."""
         xp = get_array_module(grad)
+        kernels = compiled.for_arrays(grad, x_hat, inv_std, *([] if weight is None else [weight.data]))
+        grad_input = xp.empty_like(grad)
+        views = None if kernels is None or not grad.size else _channel_views(x_hat, grad, grad_input)
+        if views is not None:
+            channels = grad.shape[1]
+            grad_weight, grad_bias = xp.empty(channels, grad.dtype), xp.empty(channels, grad.dtype)
+            scale = xp.ones(channels, grad.dtype) if weight is None else weight.data
+            kernels.batch_norm_backward(views[1], views[0], inv_std.reshape(-1), scale, views[2], grad_weight,
+                                        grad_bias)
+            return _with_affine_grads(Tensor(grad_input), Tensor(grad_weight), Tensor(grad_bias),
+                                      self.has_weight, self.has_bias)
         count = grad.size // grad.shape[1]
         grad_bias = grad.sum(axis=self.axes, keepdims=True)
-        grad_input = grad * x_hat
+        xp.multiply(grad, x_hat, out=grad_input)
         grad_weight = grad_input.sum(axis=self.axes, keepdims=True)
         xp.multiply(x_hat, grad_weight / count, out=grad_input)
         xp.subtract(grad, grad_input, out=grad_input)

@@ -6,6 +6,7 @@ import numbers
 from typing import Any, Callable, Iterable
 
 from ..autograd import Tensor
+from ..backend import compiled
 from ..backend.device import get_array_module
 from .optimizer import Optimizer, adjusted_gradient, check_non_negative
 
@@ -148,6 +149,16 @@ def adam_update(
             grad = adjusted_gradient(param, grad, weight_decay, maximize)
             sign = 1.0
 
+    bias_correction1 = 1.0 - beta1 ** step
+    bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** step)
+    kernels = None if amsgrad else compiled.for_arrays(param, grad, exp_avg, exp_avg_sq)
+    if kernels is not None and all(a.flags.c_contiguous for a in (param, grad, exp_avg, exp_avg_sq)):
+        scalar = param.dtype.type
+        kernels.adam(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
+                     scalar(sign * (1.0 - beta1)), scalar(beta1), scalar(1.0 - beta2), scalar(beta2),
+                     scalar(bias_correction2_sqrt), scalar(eps), scalar(lr / bias_correction1))
+        return
+
     scratch = xp.multiply(grad, sign * (1.0 - beta1))
     exp_avg *= beta1
     exp_avg += scratch
@@ -162,8 +173,6 @@ def adam_update(
         xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
         second_moment = max_exp_avg_sq
 
-    bias_correction1 = 1.0 - beta1 ** step
-    bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** step)
     xp.sqrt(second_moment, out=scratch)
     scratch /= bias_correction2_sqrt
     scratch += eps

@@ -1,0 +1,170 @@
+"""The optional compiled CPU kernels (backend/compiled.py): same numbers as the NumPy paths, and a clean
+fallback when numba is missing or opted out."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ember.backend import compiled, im2col
+
+GEOMETRIES = [  # (C, H, W, N, kernel, stride, dilation, padding)
+    (3, 9, 7, 5, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))),
+    (2, 12, 12, 4, (6, 6), (2, 2), (1, 1), ((2, 2), (2, 2))),
+    (4, 11, 10, 3, (5, 4), (2, 3), (1, 1), ((1, 2), (0, 3))),
+    (2, 10, 9, 2, (3, 2), (1, 2), (2, 3), ((0, 0), (2, 1))),
+    (1, 6, 6, 1, (2, 2), (3, 3), (1, 1), ((0, 0), (0, 0))),
+]
+
+
+@pytest.fixture
+def kernels():
+    found = compiled.kernels()
+    if found is None:
+        pytest.skip("numba is not installed or EMBER_NUMBA opts out: no compiled kernels to test")
+    return found
+
+
+def _numpy_only(monkeypatch):
+    monkeypatch.setattr(compiled, "_kernels", None)
+
+
+def _bands(out_h: int):
+    return [(0, out_h)] + [(start, min(out_h, start + 2)) for start in range(0, out_h, 2)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("geometry", GEOMETRIES)
+@pytest.mark.parametrize("memory", ["CHWN", "NCHW"])
+def test_columns_and_add_columns_match_numpy_exactly(kernels, monkeypatch, geometry, memory, dtype):
+    channels, height, width, batch, kernel, stride, dilation, padding = geometry
+    rng = np.random.default_rng(0)
+    if memory == "CHWN":
+        x = rng.standard_normal((channels, height, width, batch)).astype(dtype).transpose(3, 0, 1, 2)
+    else:
+        x = rng.standard_normal((batch, channels, height, width)).astype(dtype)
+    (top, bottom), (left, right) = padding
+    out_h = im2col.output_size(height, kernel[0], stride[0], top + bottom, dilation[0])
+    out_w = im2col.output_size(width, kernel[1], stride[1], left + right, dilation[1])
+    depth = channels * kernel[0] * kernel[1]
+    for rows in _bands(out_h):
+        width_of_band = (rows[1] - rows[0]) * out_w * batch
+        image, offset = im2col.column_source(x, padding)
+        fast = im2col.columns(image, offset, kernel, stride, dilation, rows, out_w)
+        cols = rng.standard_normal((depth, width_of_band)).astype(dtype)
+        target, offset, fast_sum = im2col.column_target(x, (channels, height, width, batch), padding)
+        target += 1
+        im2col.add_columns(target, offset, cols, kernel, stride, dilation, rows, out_w)
+        with monkeypatch.context() as patch:
+            _numpy_only(patch)
+            image, offset = im2col.column_source(x, padding)
+            assert offset == (0, 0)
+            slow = im2col.columns(image, offset, kernel, stride, dilation, rows, out_w)
+            target, offset, slow_sum = im2col.column_target(x, (channels, height, width, batch), padding)
+            target += 1
+            im2col.add_columns(target, offset, cols, kernel, stride, dilation, rows, out_w)
+        assert fast.shape == slow.shape == (depth, width_of_band)
+        np.testing.assert_array_equal(fast, slow)
+        # the NumPy target also sums onto its padding, so compare the interiors (the gradient itself)
+        np.testing.assert_array_equal(fast_sum, slow_sum)
+
+
+def test_kernels_are_not_used_for_other_arrays(kernels):
+    x = np.zeros((2, 3, 4, 5), np.float32)
+    assert compiled.for_arrays(x) is kernels
+    assert compiled.for_arrays(x, x.astype(np.float64)) is None  # mixed dtypes
+    assert compiled.for_arrays(x.astype(np.int32)) is None
+    assert compiled.for_arrays(x.astype(np.float16)) is None
+    assert compiled.for_arrays(np.ma.masked_array(x)) is None  # subclasses keep NumPy's semantics
+
+
+@pytest.mark.parametrize("value", ["0", "off", "numpy", " False "])
+def test_ember_numba_opts_out(monkeypatch, value):
+    monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
+    assert compiled.kernels({"EMBER_NUMBA": value}) is None
+    monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
+
+
+def test_missing_numba_falls_back_to_numpy(monkeypatch):
+    import sys
+
+    import ember.backend
+
+    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` raises ImportError
+    monkeypatch.delitem(sys.modules, "ember.backend._numba_kernels", raising=False)
+    monkeypatch.delattr(ember.backend, "_numba_kernels", raising=False)
+    monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
+    assert compiled.kernels({}) is None
+    x = np.arange(2 * 1 * 4 * 4, dtype=np.float32).reshape(2, 1, 4, 4)
+    image, offset = im2col.column_source(x, ((1, 1), (1, 1)))
+    assert offset == (0, 0) and image.shape == (1, 6, 6, 2)  # padded by NumPy
+    monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
+
+
+def test_numpy_path_refuses_an_unpadded_source(monkeypatch):
+    _numpy_only(monkeypatch)
+    image = np.zeros((1, 4, 4, 2), np.float32)
+    with pytest.raises(ValueError, match="columns: the NumPy path reads a padded image"):
+        im2col.columns(image, (1, 1), (3, 3), (1, 1), (1, 1), (0, 4), 4)
+    with pytest.raises(ValueError, match="add_columns: the NumPy path adds onto a padded image"):
+        im2col.add_columns(image, (1, 1), np.zeros((9, 32), np.float32), (3, 3), (1, 1), (1, 1), (0, 4), 4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", [
+    dict(),
+    dict(maximize=True),
+    dict(weight_decay=0.1),
+    dict(weight_decay=0.1, decoupled_weight_decay=True),
+])
+def test_adam_kernel_matches_numpy_exactly(kernels, monkeypatch, dtype, options):
+    from ember.optim.adam import adam_update
+
+    rng = np.random.default_rng(1)
+    settings = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False,
+                    decoupled_weight_decay=False) | options
+    arrays = [rng.standard_normal((37, 5)).astype(dtype) for _ in range(2)]
+    moments = [np.zeros((37, 5), dtype), np.zeros((37, 5), dtype)]
+    fast = [array.copy() for array in arrays[:1] + moments]
+    slow = [array.copy() for array in arrays[:1] + moments]
+    for step in range(1, 4):
+        grad = rng.standard_normal((37, 5)).astype(dtype)
+        adam_update(fast[0], grad, fast[1], fast[2], None, step, **settings)
+        with monkeypatch.context() as patch:
+            _numpy_only(patch)
+            adam_update(slow[0], grad, slow[1], slow[2], None, step, **settings)
+    for got, expected in zip(fast, slow):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, expected)
+
+
+def _batch_norm_step(x_np, weight_np, bias_np, grad_np):
+    import ember
+
+    x = ember.tensor(x_np, requires_grad=True)
+    weight = ember.tensor(weight_np, requires_grad=True)
+    bias = ember.tensor(bias_np, requires_grad=True)
+    running_mean, running_var = ember.zeros(x_np.shape[1], dtype=x_np.dtype), ember.ones(x_np.shape[1], dtype=x_np.dtype)
+    y = ember.nn.functional.batch_norm(x, running_mean, running_var, weight, bias, training=True, momentum=0.5)
+    y.backward(ember.tensor(grad_np))
+    return [y.numpy(), x.grad.numpy(), weight.grad.numpy(), bias.grad.numpy(), running_mean.numpy(),
+            running_var.numpy()]
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "CHWN", "sliced", "2-d"])
+def test_batch_norm_kernels_match_numpy(kernels, monkeypatch, layout):
+    rng = np.random.default_rng(2)
+    shape = (6, 3) if layout == "2-d" else (6, 3, 5, 4)
+    x, grad = (3 + 2 * rng.standard_normal(shape, dtype=np.float32) for _ in range(2))
+    if layout == "CHWN":
+        x, grad = (np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2) for a in (x, grad))
+    elif layout == "sliced":  # no (C, A, B) view exists: the NumPy path runs
+        x = np.concatenate([x, x], axis=3)[:, :, :, ::2]
+    weight, bias = rng.standard_normal(3, dtype=np.float32), rng.standard_normal(3, dtype=np.float32)
+    fast = _batch_norm_step(x, weight, bias, grad)
+    with monkeypatch.context() as patch:
+        _numpy_only(patch)
+        slow = _batch_norm_step(x, weight, bias, grad)
+    for got, expected in zip(fast, slow):
+        assert got.dtype == np.float32 and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=2e-5, atol=2e-5)
+    assert fast[0].strides == slow[0].strides  # the output keeps the input's memory order
