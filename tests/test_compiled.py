@@ -168,3 +168,12 @@ def test_batch_norm_kernels_match_numpy(kernels, monkeypatch, layout):
         assert got.dtype == np.float32 and got.shape == expected.shape
         np.testing.assert_allclose(got, expected, rtol=2e-5, atol=2e-5)
     assert fast[0].strides == slow[0].strides  # the output keeps the input's memory order
+
+
+def test_column_source_copies_a_batch_major_input_once(kernels):
+    x = np.random.default_rng(3).standard_normal((4, 2, 5, 5)).astype(np.float32)  # (N, C, H, W) memory
+    image, offset = im2col.column_source(x, ((1, 1), (2, 2)))
+    assert offset == (1, 2) and image.flags.c_contiguous and image.shape == (2, 5, 5, 4)
+    np.testing.assert_array_equal(image, x.transpose(1, 2, 3, 0))
+    chwn = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    assert np.shares_memory(im2col.column_source(chwn, ((0, 0), (0, 0)))[0], chwn)  # already batch-innermost

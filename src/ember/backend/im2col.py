@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from . import compiled
 from .device import get_array_module
-from .layout import empty_ordered, memory_order
+from .layout import copy_in_order, empty_ordered, memory_order
 
 Pair = tuple[int, int]
 Padding = tuple[Pair, Pair]  # ((top, bottom), (left, right))
@@ -70,11 +70,15 @@ def column_source(x, padding: Padding):
     """``x`` (N, C, H, W) as ``columns`` reads it: ``(image, offset)``, a (C, H', W', N) array and the
     (top, left) zero rows and columns before it that are not stored in it.
 
-    With compiled kernels that is ``x`` itself (a view, any memory order) and the padding, which the kernel
-    adds as it reads; otherwise ``x`` padded into new (C, H, W, N) memory, and (0, 0).
+    With compiled kernels that is ``x`` itself (a view) when the batch is its fastest axis, else ``x`` copied
+    into (C, H, W, N) memory (one pass, instead of kh*kw passes that each jump a whole image from number to
+    number), and the padding, which the kernel adds as it reads; otherwise ``x`` padded into new
+    (C, H, W, N) memory, and (0, 0).
     """
     if compiled.for_arrays(x) is not None:
         (top, _), (left, _) = padding
+        if x.shape[0] > 1 and memory_order(x)[-1] != 0:
+            x = copy_in_order(get_array_module(x), x, CHWN)
         return x.transpose(1, 2, 3, 0), (top, left)
     return pad2d(x, padding, order=CHWN).transpose(1, 2, 3, 0), (0, 0)
 
