@@ -136,6 +136,17 @@ def _torch_build(torch) -> list[str]:
     return lines
 
 
+def _ember_kernels() -> str:
+    """Whether Ember's compiled CPU kernels (numba) are in use, as the Ember processes will see it."""
+    from ember.backend import compiled
+
+    if compiled.kernels() is None:
+        return "NumPy only (numba not installed, or EMBER_NUMBA opts out)"
+    import numba
+
+    return f"compiled CPU kernels (numba {numba.__version__})"
+
+
 def machine_facts(torch=None) -> dict:
     """CPU, cores, load, library versions and BLAS, and the date: what a reader needs to weigh the numbers."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
@@ -148,6 +159,7 @@ def machine_facts(torch=None) -> dict:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "numpy_blas": _numpy_blas(),
+        "ember_kernels": _ember_kernels(),
         "blas_threads_env": {name: os.environ.get(name) for name in
                              ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS") if os.environ.get(name)},
     }

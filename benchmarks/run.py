@@ -343,6 +343,7 @@ def report_machine(facts: dict, data_source: str) -> str:
         f"load        {', '.join(f'{value:.2f}' for value in load) if load else 'unknown'} (1, 5, 15 min)",
         f"python      {facts['python']}",
         f"numpy       {facts['numpy']}, BLAS {facts['numpy_blas']}",
+        f"ember       {facts.get('ember_kernels', '-')}",
         f"torch       {facts.get('torch', '-')}, {facts.get('torch_threads', '-')} threads; "
         f"{'; '.join(facts.get('torch_build', []))}",
         f"data        {data_source}",
