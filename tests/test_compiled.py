@@ -150,13 +150,15 @@ def _batch_norm_step(x_np, weight_np, bias_np, grad_np):
             running_var.numpy()]
 
 
-@pytest.mark.parametrize("layout", ["NCHW", "CHWN", "sliced", "2-d"])
+@pytest.mark.parametrize("layout", ["NCHW", "CHWN", "sliced", "2-d", "2-d transposed"])
 def test_batch_norm_kernels_match_numpy(kernels, monkeypatch, layout):
     rng = np.random.default_rng(2)
     shape = (6, 3) if layout == "2-d" else (6, 3, 5, 4)
     x, grad = (3 + 2 * rng.standard_normal(shape, dtype=np.float32) for _ in range(2))
     if layout == "CHWN":
         x, grad = (np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2) for a in (x, grad))
+    elif layout == "2-d transposed":  # (C, N) memory: the kernels run
+        x, grad = (np.ascontiguousarray(a.T).T for a in (x, grad))
     elif layout == "sliced":  # no (C, A, B) view exists: the NumPy path runs
         x = np.concatenate([x, x], axis=3)[:, :, :, ::2]
     weight, bias = rng.standard_normal(3, dtype=np.float32), rng.standard_normal(3, dtype=np.float32)

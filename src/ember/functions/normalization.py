@@ -34,8 +34,8 @@ def _moments(x, axes, eps: float):
 
 
 def _channel_views(reference, *arrays):
-    """(C, A, B) views of (N, C, *) NumPy arrays for the compiled batch-norm kernels, B being ``reference``'s
-    faster axis of batch and pixels; None when one of them has no such view (it would need a copy)."""
+    """C-contiguous (C, A, B) views of (N, C, *) NumPy arrays for the compiled batch-norm kernels, B being
+    ``reference``'s faster axis of batch and pixels; None when one of them has no such view."""
     import numpy as np
 
     batch, channels = reference.shape[:2]
@@ -47,7 +47,8 @@ def _channel_views(reference, *arrays):
             return None
     if abs(views[0].strides[1]) < abs(views[0].strides[2]):  # the batch varies faster: (C, pixels, N)
         views = [view.transpose(0, 2, 1) for view in views]
-    return views
+    # the kernels vectorize only over contiguous rows: (C, H*W, N) views of the convolutions' (C, H, W, N) memory
+    return views if all(view.flags.c_contiguous for view in views) else None
 
 
 def _differentiable_moments(x: Tensor, axes, eps: float):
