@@ -137,14 +137,10 @@ def _torch_build(torch) -> list[str]:
 
 
 def _ember_kernels() -> str:
-    """Whether Ember's compiled CPU kernels (numba) are in use, as the Ember processes will see it."""
+    """Whether Ember's compiled CPU kernels are in use, as the Ember processes will see it."""
     from ember.backend import compiled
 
-    if compiled.kernels() is None:
-        return "NumPy only (numba not installed, or EMBER_NUMBA opts out)"
-    import numba
-
-    return f"compiled CPU kernels (numba {numba.__version__})"
+    return compiled.status()
 
 
 def machine_facts(torch=None) -> dict:

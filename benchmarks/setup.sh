@@ -21,5 +21,5 @@ if [ -e "$venv" ]; then
 fi
 "$python" -m venv "$venv"
 "$venv/bin/pip" install torch==2.13.0 numpy
-"$venv/bin/pip" install -e ".[fast]"
+"$venv/bin/pip" install -e .
 "$venv/bin/python" -c "import ember, numpy, torch; print('ember', ember.__version__, '| numpy', numpy.__version__, '| torch', torch.__version__)"

@@ -15,7 +15,7 @@ steps, as a benchmark that shares one process would; ``--cprofile`` adds the top
 times the forward, input-gradient and weight-gradient primitives of each workload's convolutions on
 (C, H, W, N) inputs, as inside a network (best of 15 calls), the input gradient's col2im additions alone,
 and the GEMM floor of each at the measured 1024³ sgemm rate. ``gemm`` gives NumPy's float32 GEMM rate for the convnet's three GEMM shapes.
-``kernels`` trains one workload in rounds that alternate Ember's compiled CPU kernels (numba) and its NumPy
+``kernels`` trains one workload in rounds that alternate Ember's compiled CPU kernels (kernels.c) and its NumPy
 paths in the same process, so that both see the same machine, and prints the median step time of each.
 """
 from __future__ import annotations
@@ -94,7 +94,7 @@ def profile_kernels(args) -> None:
 
     kernels = compiled.kernels()
     if kernels is None:
-        raise SystemExit("kernels: numba is not installed (pip install numba) or EMBER_NUMBA opts out")
+        raise SystemExit(f"kernels: no compiled kernels to compare: {compiled.status()}")
     workload = WORKLOADS[args.workload]
     rng = np.random.default_rng(0)
     count = 4 * workload.batch_size

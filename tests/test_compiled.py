@@ -1,5 +1,6 @@
-"""The optional compiled CPU kernels (backend/compiled.py): same numbers as the NumPy paths, and a clean
-fallback when numba is missing or opted out."""
+"""The optional compiled CPU kernels (backend/compiled.py, kernels.c): the same numbers as the NumPy paths,
+built once into the cache through a temporary file, and a clean fallback when they cannot be built or are
+opted out."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,7 @@ GEOMETRIES = [  # (C, H, W, N, kernel, stride, dilation, padding)
 def kernels():
     found = compiled.kernels()
     if found is None:
-        pytest.skip("numba is not installed or EMBER_NUMBA opts out: no compiled kernels to test")
+        pytest.skip(f"no compiled kernels to test: {compiled.status()}")
     return found
 
 
@@ -78,26 +79,41 @@ def test_kernels_are_not_used_for_other_arrays(kernels):
 
 
 @pytest.mark.parametrize("value", ["0", "off", "numpy", " False "])
-def test_ember_numba_opts_out(monkeypatch, value):
+def test_ember_kernels_opts_out(monkeypatch, value):
     monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
-    assert compiled.kernels({"EMBER_NUMBA": value}) is None
+    assert compiled.kernels({"EMBER_KERNELS": value}) is None
+    assert "EMBER_KERNELS opts out" in compiled.status()
+
+
+def test_kernels_build_once_into_the_cache(kernels, monkeypatch, tmp_path):
+    environ = {"EMBER_CACHE": str(tmp_path)}
     monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
-
-
-def test_missing_numba_falls_back_to_numpy(monkeypatch):
-    import sys
-
-    import ember.backend
-
-    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` raises ImportError
-    monkeypatch.delitem(sys.modules, "ember.backend._numba_kernels", raising=False)
-    monkeypatch.delattr(ember.backend, "_numba_kernels", raising=False)
+    built = compiled.kernels(environ)
+    assert built is not None and built.path.parent == tmp_path / "kernels"
+    assert [path.name for path in (tmp_path / "kernels").iterdir()] == [built.path.name]  # no temporary left
+    stamp = built.path.stat().st_mtime_ns
     monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
-    assert compiled.kernels({}) is None
+    assert compiled.kernels(environ).path == built.path and built.path.stat().st_mtime_ns == stamp  # reused
+    assert str(built.path) in compiled.status()
+
+
+def test_a_broken_compiler_falls_back_to_numpy_with_a_warning(monkeypatch, tmp_path):
+    broken = tmp_path / "cc"
+    broken.write_text("#!/bin/sh\necho 'cc: internal error' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
+    with pytest.warns(RuntimeWarning, match="building the compiled kernels failed.*internal error"):
+        assert compiled.kernels({"CC": str(broken), "EMBER_CACHE": str(tmp_path)}) is None
+    assert not list((tmp_path / "kernels").iterdir())  # nothing half-written
     x = np.arange(2 * 1 * 4 * 4, dtype=np.float32).reshape(2, 1, 4, 4)
     image, offset = im2col.column_source(x, ((1, 1), (1, 1)))
     assert offset == (0, 0) and image.shape == (1, 6, 6, 2)  # padded by NumPy
+
+
+def test_no_compiler_means_numpy_paths(monkeypatch, tmp_path):
     monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
+    assert compiled.kernels({"CC": str(tmp_path / "missing-cc"), "EMBER_CACHE": str(tmp_path)}) is None
+    assert "does not exist" in compiled.status()
 
 
 def test_numpy_path_refuses_an_unpadded_source(monkeypatch):

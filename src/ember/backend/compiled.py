@@ -1,49 +1,206 @@
-"""Optional compiled CPU kernels: numba when it is installed (``pip install "ember[fast]"``), NumPy otherwise.
+"""Optional compiled CPU kernels: ``kernels.c``, built with the machine's C compiler on first use.
 
 A few CPU hot spots cost NumPy several passes over memory or many short strided copies: im2col pads its
-input, then copies kh*kw strided views; col2im is kh*kw strided additions. Where numba is importable, those
-go to the kernels in ``_numba_kernels.py`` instead: one pass each, the same numbers (the additions in the
-same order per element). Everything else, and every
-CuPy array, keeps the NumPy/CuPy code, which stays the reference the tests compare against.
+input, then copies kh*kw strided views; col2im is kh*kw strided additions; batch norm and Adam are chains of
+elementwise passes. Where a C compiler is found (``$CC``, else ``cc``, ``gcc`` or ``clang``), those go to
+the small kernels in ``kernels.c`` instead: compiled once per machine into Ember's cache
+(``$EMBER_CACHE``, else ``$XDG_CACHE_HOME/ember`` or ``~/.cache/ember``; ``kernels/`` in it), written to a
+temporary file and renamed, then loaded with ctypes. The NumPy (and CuPy) code stays: it is what runs
+without a compiler and on the GPU, and the reference the tests compare every kernel with.
 
-numba is imported on first use, not by ``import ember``. Set ``EMBER_NUMBA=0`` before the first use to keep
-the NumPy paths.
+Nothing is compiled or loaded by ``import ember``, only when a kernel is first needed. Set
+``EMBER_KERNELS=numpy`` to keep the NumPy paths. ``status()`` says which paths are in use and why.
 """
 from __future__ import annotations
 
+import ctypes
 import os
+import warnings
+from pathlib import Path
 
+import numpy as np
+
+SOURCE = Path(__file__).with_name("kernels.c")
+FLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno", "-fopenmp-simd")
+TUNED_FLAGS = ("-march=native",)  # tried first; the cache key names the CPU, so no other CPU loads the result
 OPT_OUT_VALUES = ("0", "off", "no", "false", "numpy")
+COMPILE_SECONDS = 120
+
 _UNSET = object()
 _kernels = _UNSET
+_status = "not loaded yet"
+
+# argument kinds: p = array address, i = integer, t = scalar of the arrays' type, d = double, b = int flag
+_SIGNATURES = {
+    "columns": "piiiiiiiipiiiiiiiiiiib",
+    "adam": "ppppittttttt",
+    "batch_norm_forward": "piippdppppp",
+    "batch_norm_backward": "ppiippppp",
+}
+_SUFFIXES = {np.dtype(np.float32): ("f32", ctypes.c_float), np.dtype(np.float64): ("f64", ctypes.c_double)}
+_CTYPES = {"p": ctypes.c_void_p, "i": ctypes.c_longlong, "d": ctypes.c_double, "b": ctypes.c_int}
 
 
-def kernels(environ=os.environ):
-    """The compiled kernel module, or None when numba is missing or ``EMBER_NUMBA`` opts out."""
-    global _kernels
+def _address(array) -> int:
+    return array.__array_interface__["data"][0]
+
+
+class Kernels:
+    """The loaded library: one method per kernel, each taking NumPy arrays of one dtype (float32 or float64)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        library = ctypes.CDLL(str(path))
+        self._functions = {}
+        for dtype, (suffix, scalar) in _SUFFIXES.items():
+            for name, kinds in _SIGNATURES.items():
+                function = getattr(library, f"ember_{name}_{suffix}")
+                function.argtypes = [scalar if kind == "t" else _CTYPES[kind] for kind in kinds]
+                function.restype = None
+                self._functions[name, dtype] = function
+
+    def columns(self, image, matrix, kh, kw, sh, sw, dh, dw, top, left, start, stop, out_w, adjoint):
+        """im2col (col2im when ``adjoint``) of output rows start:stop between ``image`` (C, H, W, N), any
+        strides, and the C-contiguous (C*kh*kw, (stop-start)*out_w*N) ``matrix``; see kernels.c."""
+        steps = [stride // image.itemsize for stride in image.strides]
+        self._functions["columns", image.dtype](
+            _address(image), *image.shape, *steps, _address(matrix), kh, kw, sh, sw, dh, dw, top, left, start,
+            stop, out_w, int(adjoint))
+
+    def adam(self, param, grad, exp_avg, exp_avg_sq, scale1, beta1, scale2, beta2, bias2_sqrt, eps, step_size):
+        """One Adam step on C-contiguous arrays of one shape, in place on ``param`` and the moments."""
+        self._functions["adam", param.dtype](
+            _address(param), _address(grad), _address(exp_avg), _address(exp_avg_sq), param.size, scale1, beta1,
+            scale2, beta2, bias2_sqrt, eps, step_size)
+
+    def batch_norm_forward(self, x, weight, bias, eps, x_hat, y, mean, var, inv_std):
+        """Per channel of C-contiguous (C, A, B) ``x``: statistics into the (C,) arrays, ``x_hat`` and ``y``."""
+        self._functions["batch_norm_forward", x.dtype](
+            _address(x), x.shape[0], x.size // max(x.shape[0], 1), _address(weight), _address(bias), eps,
+            _address(x_hat), _address(y), _address(mean), _address(var), _address(inv_std))
+
+    def batch_norm_backward(self, grad, x_hat, inv_std, weight, grad_input, grad_weight, grad_bias):
+        """The closed-form batch-norm gradient per channel of C-contiguous (C, A, B) arrays."""
+        self._functions["batch_norm_backward", grad.dtype](
+            _address(grad), _address(x_hat), grad.shape[0], grad.size // max(grad.shape[0], 1), _address(inv_std),
+            _address(weight), _address(grad_input), _address(grad_weight), _address(grad_bias))
+
+
+def cache_directory(environ=os.environ) -> Path:
+    """Where built kernels are kept: ``$EMBER_CACHE/kernels``, else ``$XDG_CACHE_HOME/ember/kernels`` or
+    ``~/.cache/ember/kernels``."""
+    if environ.get("EMBER_CACHE"):
+        return Path(environ["EMBER_CACHE"]).expanduser() / "kernels"
+    base = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
+    return base / "ember" / "kernels"
+
+
+def _compiler(environ) -> str | None:
+    import shutil
+
+    if environ.get("CC"):
+        return environ["CC"]
+    return next((found for name in ("cc", "gcc", "clang") if (found := shutil.which(name))), None)
+
+
+def _machine() -> str:
+    """The CPU as -march=native sees it: architecture, and on Linux the model and feature flags."""
+    import platform
+
+    parts = [platform.machine(), platform.system()]
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            parts += sorted({line.strip() for line in info if line.startswith(("model name", "flags", "Features"))})
+    except OSError:
+        pass
+    return "\n".join(parts)
+
+
+def _build(compiler: str, flags: tuple, target: Path) -> None:
+    """Compile ``SOURCE`` into ``target`` through a temporary file in the same folder and a rename."""
+    import subprocess
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=target.stem + ".", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    try:
+        result = subprocess.run([compiler, *flags, "-o", temporary, str(SOURCE)], capture_output=True, text=True,
+                                timeout=COMPILE_SECONDS)
+        if result.returncode != 0:
+            raise RuntimeError(f"{compiler} {' '.join(flags)} failed on {SOURCE}: {result.stderr.strip()[-500:]}")
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _load(environ) -> Kernels | None:
+    """Build (once) and load the kernels; None, with the reason in ``status()``, when that fails."""
+    import hashlib
+    import shutil
+    import subprocess
+
+    global _status
+    compiler = _compiler(environ)
+    if compiler is None:
+        _status = "NumPy paths: no C compiler found (set CC to one)"
+        return None
+    resolved = shutil.which(compiler) or compiler
+    try:
+        stamp = os.stat(resolved).st_mtime_ns
+    except OSError:
+        _status = f"NumPy paths: the C compiler {compiler!r} does not exist"
+        return None
+    errors = []
+    for flags in (FLAGS + TUNED_FLAGS, FLAGS):
+        key = hashlib.sha256("\0".join([SOURCE.read_text(encoding="utf-8"), resolved, str(stamp), *flags,
+                                        _machine()]).encode()).hexdigest()[:20]
+        target = cache_directory(environ) / f"kernels-{key}.so"
+        try:
+            if not target.exists():
+                _build(resolved, flags, target)
+            kernels = Kernels(target)
+        except (OSError, RuntimeError, subprocess.SubprocessError, AttributeError) as error:
+            errors.append(str(error))
+            continue
+        _status = f"compiled kernels: {target} ({os.path.basename(resolved)} {' '.join(flags)})"
+        return kernels
+    _status = "NumPy paths: building the compiled kernels failed: " + " | ".join(errors)
+    warnings.warn(f"Ember: {_status}; set EMBER_KERNELS=numpy to skip them", RuntimeWarning, stacklevel=3)
+    return None
+
+
+def kernels(environ=os.environ) -> Kernels | None:
+    """The compiled kernels, built and loaded on first call; None when ``EMBER_KERNELS`` opts out or no
+    working C compiler is found (``status()`` says why)."""
+    global _kernels, _status
     if _kernels is _UNSET:
-        _kernels = None
-        if environ.get("EMBER_NUMBA", "").strip().lower() not in OPT_OUT_VALUES:
-            try:
-                from . import _numba_kernels
-            except ImportError:
-                pass
-            else:
-                _kernels = _numba_kernels
+        if environ.get("EMBER_KERNELS", "").strip().lower() in OPT_OUT_VALUES:
+            _kernels, _status = None, "NumPy paths: EMBER_KERNELS opts out"
+        else:
+            _kernels = _load(environ)
     return _kernels
 
 
-def for_arrays(*arrays):
-    """``kernels()`` when every array is a NumPy array (any strides) of one float dtype, float32 or
-    float64, else None."""
-    import numpy as np
+def status() -> str:
+    """Which CPU paths Ember uses, and why: the compiled kernels' file, or the reason for the NumPy paths."""
+    kernels()
+    return _status
 
+
+def for_arrays(*arrays) -> Kernels | None:
+    """``kernels()`` when every array is a NumPy array of one float dtype (float32 or float64) with strides
+    in whole elements, else None."""
     dtype = getattr(arrays[0], "dtype", None)
-    if dtype not in (np.float32, np.float64):
+    if dtype not in _SUFFIXES:
         return None
-    if any(type(array) is not np.ndarray or array.dtype != dtype for array in arrays):
-        return None
+    for array in arrays:
+        if type(array) is not np.ndarray or array.dtype != dtype:
+            return None
+        if any(stride % array.itemsize for stride in array.strides):
+            return None
     return kernels()
 
 
-__all__ = ["kernels", "for_arrays"]
+__all__ = ["Kernels", "kernels", "status", "for_arrays", "cache_directory"]

@@ -3,7 +3,7 @@
 ``columns`` (im2col) copies the receptive fields of a band of output rows into one matrix (one strided view,
 one copy) so that a convolution is a GEMM per band; ``add_columns`` (col2im) is its adjoint, kh*kw
 strided-slice additions (never ``np.add.at``). Everything goes through the array module of the input (NumPy
-or CuPy); on NumPy arrays both go to compiled kernels when numba is installed (``backend/compiled.py``),
+or CuPy); on NumPy arrays both go to compiled kernels when they could be built (``backend/compiled.py``),
 which also pad as they read. This file is where a dedicated CUDA kernel can replace the strided-view versions.
 
 Memory order: arrays are (N, C, H, W) by shape but may lie in memory in any order of those axes. The

@@ -92,8 +92,9 @@ class BatchNorm(Primitive):
             return None
         channels = x.shape[1]
         mean, var, inv_std = (np.empty(channels, x.dtype) for _ in range(3))
-        kernels.batch_norm_forward(views[0], np.ones(channels, x.dtype) if weight is None else weight,
-                                   np.zeros(channels, x.dtype) if bias is None else bias, float(self.eps),
+        kernels.batch_norm_forward(views[0], np.ones(channels, x.dtype) if weight is None else np.ascontiguousarray(weight),
+                                   np.zeros(channels, x.dtype) if bias is None else np.ascontiguousarray(bias),
+                                   float(self.eps),
                                    views[1], views[2], mean, var, inv_std)
         self.batch_mean, self.batch_var = mean, var
         self.save_for_backward(x, weight, x_hat, inv_std.reshape(self.view))
@@ -123,8 +124,8 @@ class BatchNorm(Primitive):
         if views is not None:
             channels = grad.shape[1]
             grad_weight, grad_bias = xp.empty(channels, grad.dtype), xp.empty(channels, grad.dtype)
-            scale = xp.ones(channels, grad.dtype) if weight is None else weight.data
-            kernels.batch_norm_backward(views[1], views[0], inv_std.reshape(-1), scale, views[2], grad_weight,
+            scale = xp.ones(channels, grad.dtype) if weight is None else xp.ascontiguousarray(weight.data)
+            kernels.batch_norm_backward(views[1], views[0], xp.ascontiguousarray(inv_std.reshape(-1)), scale, views[2], grad_weight,
                                         grad_bias)
             return _with_affine_grads(Tensor(grad_input), Tensor(grad_weight), Tensor(grad_bias),
                                       self.has_weight, self.has_bias)

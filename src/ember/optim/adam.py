@@ -153,10 +153,12 @@ def adam_update(
     bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** step)
     kernels = None if amsgrad else compiled.for_arrays(param, grad, exp_avg, exp_avg_sq)
     if kernels is not None and all(a.flags.c_contiguous for a in (param, grad, exp_avg, exp_avg_sq)):
-        scalar = param.dtype.type
-        kernels.adam(param.reshape(-1), grad.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1),
-                     scalar(sign * (1.0 - beta1)), scalar(beta1), scalar(1.0 - beta2), scalar(beta2),
-                     scalar(bias_correction2_sqrt), scalar(eps), scalar(lr / bias_correction1))
+        def rounded(value: float) -> float:  # the hyper-parameter as the arrays' dtype holds it
+            return float(param.dtype.type(value))
+
+        kernels.adam(param, grad, exp_avg, exp_avg_sq, rounded(sign * (1.0 - beta1)), rounded(beta1),
+                     rounded(1.0 - beta2), rounded(beta2), rounded(bias_correction2_sqrt), rounded(eps),
+                     rounded(lr / bias_correction1))
         return
 
     scratch = xp.multiply(grad, sign * (1.0 - beta1))
