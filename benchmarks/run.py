@@ -158,6 +158,8 @@ def run_workload(workload, processes: dict, data: dict, settings: dict, seed: in
     }
     result["train"]["ratio"] = ratio(result["train"]["ember"]["seconds_per_step"],
                                      result["train"]["torch"]["seconds_per_step"])
+    # the fastest repeat of each: what a step costs when the shared host is not slowing either side
+    result["train"]["ratio_best"] = ratio(min(times["ember"]), min(times["torch"]))
 
     test_images = make_input(data["x_test"], workload)
     batches = {}
@@ -173,7 +175,8 @@ def run_workload(workload, processes: dict, data: dict, settings: dict, seed: in
                                          result["inference"]["ember"]["images_per_second"])
     train, inference = result["train"], result["inference"]
     say(f"  {workload.name}: train {1e3 * train['ember']['seconds_per_step']:.2f} vs "
-        f"{1e3 * train['torch']['seconds_per_step']:.2f} ms/step (Ember/PyTorch {train['ratio']:.2f}, "
+        f"{1e3 * train['torch']['seconds_per_step']:.2f} ms/step (Ember/PyTorch {train['ratio']:.2f}, best repeats "
+        f"{train['ratio_best']:.2f}, "
         f"{steps['ember']}/{steps['torch']} steps x {settings['repeats']}); inference "
         f"{inference['ember']['images_per_second']:,.0f} vs {inference['torch']['images_per_second']:,.0f} img/s")
     return result
@@ -271,6 +274,7 @@ def report_tables(results: dict) -> str:
             number(train.get("ember", {}).get("seconds_per_epoch")),
             number(train.get("torch", {}).get("seconds_per_epoch")),
             number(train.get("ratio")) if train else "check FAILED",
+            number(train.get("ratio_best")) if train else "-",
             number(flops.get("floor_seconds_per_epoch")),
             number(inference.get("ember", {}).get("images_per_second")),
             number(inference.get("torch", {}).get("images_per_second")),
@@ -278,8 +282,9 @@ def report_tables(results: dict) -> str:
             number(rss.get("torch", {}).get("peak_rss_mb")),
         ])
     if rows:
-        parts.append("Summary (s/epoch = median s/step x 60000/batch; ratio = Ember/PyTorch time)\n" + format_table(
-            ["workload", "batch", "Ember s/epoch", "PyTorch s/epoch", "ratio", "floor s/epoch", "Ember img/s",
+        parts.append("Summary (s/epoch = median s/step x 60000/batch; ratio = Ember/PyTorch time; best = ratio of "
+                     "the fastest repeats)\n" + format_table(
+            ["workload", "batch", "Ember s/epoch", "PyTorch s/epoch", "ratio", "best", "floor s/epoch", "Ember img/s",
              "PyTorch img/s", "Ember RSS MB", "PyTorch RSS MB"], rows))
 
         rows = [[name, number(1e3 * entry["train"]["ember"]["seconds_per_step"]),

@@ -195,3 +195,14 @@ def test_column_source_copies_a_batch_major_input_once(kernels):
     np.testing.assert_array_equal(image, x.transpose(1, 2, 3, 0))
     chwn = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
     assert np.shares_memory(im2col.column_source(chwn, ((0, 0), (0, 0)))[0], chwn)  # already batch-innermost
+
+
+def test_an_unwritable_cache_builds_in_the_temporary_directory(kernels, monkeypatch, tmp_path):
+    import tempfile
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
+    built = compiled.kernels({"EMBER_CACHE": str(blocker)})  # its kernels/ folder cannot be made
+    assert built is not None and built.path.is_relative_to(tmp_path / "tmp")

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 SOURCE = Path(__file__).with_name("kernels.c")
-FLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno", "-fopenmp-simd")
+BASIC_FLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno")
+FLAGS = BASIC_FLAGS + ("-fopenmp-simd",)  # lets batch norm's sums vectorize; compilers without it get BASIC_FLAGS
 TUNED_FLAGS = ("-march=native",)  # tried first; the cache key names the CPU, so no other CPU loads the result
 OPT_OUT_VALUES = ("0", "off", "no", "false", "numpy")
 COMPILE_SECONDS = 120
@@ -135,6 +136,24 @@ def _build(compiler: str, flags: tuple, target: Path) -> None:
             os.unlink(temporary)
 
 
+def _existing_or_built(compiler: str, flags: tuple, name: str, environ) -> Path:
+    """The library ``name`` from the cache, built there first if missing; where the cache cannot be written,
+    in a folder of this user's under the system's temporary directory instead."""
+    import tempfile
+
+    user = os.getuid() if hasattr(os, "getuid") else "user"
+    folders = (cache_directory(environ), Path(tempfile.gettempdir()) / f"ember-{user}" / "kernels")
+    for folder in folders:
+        if (folder / name).exists():
+            return folder / name
+    try:
+        _build(compiler, flags, folders[0] / name)
+        return folders[0] / name
+    except OSError:  # a read-only or missing home: build where this user can write
+        _build(compiler, flags, folders[1] / name)
+        return folders[1] / name
+
+
 def _load(environ) -> Kernels | None:
     """Build (once) and load the kernels; None, with the reason in ``status()``, when that fails."""
     import hashlib
@@ -153,13 +172,12 @@ def _load(environ) -> Kernels | None:
         _status = f"NumPy paths: the C compiler {compiler!r} does not exist"
         return None
     errors = []
-    for flags in (FLAGS + TUNED_FLAGS, FLAGS):
-        key = hashlib.sha256("\0".join([SOURCE.read_text(encoding="utf-8"), resolved, str(stamp), *flags,
-                                        _machine()]).encode()).hexdigest()[:20]
-        target = cache_directory(environ) / f"kernels-{key}.so"
+    source, machine = SOURCE.read_text(encoding="utf-8"), _machine()
+    for flags in (FLAGS + TUNED_FLAGS, FLAGS, BASIC_FLAGS):
+        key = hashlib.sha256("\0".join([source, resolved, str(stamp), *flags, machine]).encode()).hexdigest()[:20]
+        name = f"kernels-{key}.so"
         try:
-            if not target.exists():
-                _build(resolved, flags, target)
+            target = _existing_or_built(resolved, flags, name, environ)
             kernels = Kernels(target)
         except (OSError, RuntimeError, subprocess.SubprocessError, AttributeError) as error:
             errors.append(str(error))
