@@ -7,6 +7,7 @@
     .bench-venv/bin/python benchmarks/step_profile.py conv-layers                # Ember's convolutions, layer by layer
     .bench-venv/bin/python benchmarks/step_profile.py gemm                       # sgemm rate at the convnet's shapes
     .bench-venv/bin/python benchmarks/step_profile.py kernels convnet            # compiled kernels against NumPy's
+    .bench-venv/bin/python benchmarks/step_profile.py build                      # building and loading the kernels
 
 ``step`` trains one workload on random MNIST-shaped batches and prints the median and best step time and the
 minor page faults per step (``getrusage``) during the timed steps; ``--alternate torch`` builds the same
@@ -17,6 +18,8 @@ times the forward, input-gradient and weight-gradient primitives of each workloa
 and the GEMM floor of each at the measured 1024³ sgemm rate. ``gemm`` gives NumPy's float32 GEMM rate for the convnet's three GEMM shapes.
 ``kernels`` trains one workload in rounds that alternate Ember's compiled CPU kernels (kernels.c) and its NumPy
 paths in the same process, so that both see the same machine, and prints the median step time of each.
+``build`` times, in fresh processes, the first use of the compiled kernels with an empty cache (the build)
+and with a full one (loading only).
 """
 from __future__ import annotations
 
@@ -117,6 +120,25 @@ def profile_kernels(args) -> None:
           f"({fast / slow:.2f}x; {args.rounds} alternating rounds of {args.steps} steps each)")
 
 
+def profile_build(args) -> None:
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    first_use = ("import time; from ember.backend import compiled; start = time.perf_counter(); "
+                 "kernels = compiled.kernels(); print(time.perf_counter() - start, kernels is not None)")
+    with tempfile.TemporaryDirectory() as cache:
+        environment = {**os.environ, "EMBER_CACHE": cache}
+        for label in ("empty cache (build and load)", "full cache (load)", "full cache (load)"):
+            output = subprocess.run([sys.executable, "-c", first_use], env=environment, capture_output=True,
+                                    text=True, check=True).stdout.split()
+            if output[1] != "True":
+                raise SystemExit("build: the kernels could not be built here: "
+                                 "see ember.backend.compiled.status()")
+            print(f"first use of the compiled kernels, {label}: {float(output[0]):.3f} s")
+
+
 def profile_conv_layers(args) -> None:
     import ember.functions.conv as conv
     from ember.functions.conv import Conv2d, Conv2dGradInput, Conv2dGradWeight, ConvGeometry
@@ -171,6 +193,8 @@ def main(argv=None) -> None:
     commands.add_parser("conv-layers", help="Ember's convolution primitives, layer by layer").set_defaults(
         run=profile_conv_layers)
     commands.add_parser("gemm", help="sgemm rates at the convnet's GEMM shapes").set_defaults(run=profile_gemm)
+    commands.add_parser("build", help="time building and loading the compiled kernels").set_defaults(
+        run=profile_build)
     kernels = commands.add_parser("kernels", help="compiled CPU kernels against the NumPy paths, alternating")
     kernels.add_argument("workload", choices=list(WORKLOADS))
     kernels.add_argument("--rounds", type=int, default=5)
