@@ -206,3 +206,17 @@ def test_an_unwritable_cache_builds_in_the_temporary_directory(kernels, monkeypa
     monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
     built = compiled.kernels({"EMBER_CACHE": str(blocker)})  # its kernels/ folder cannot be made
     assert built is not None and built.path.is_relative_to(tmp_path / "tmp")
+
+
+def test_kernels_refuse_arrays_that_do_not_fit(kernels):
+    image = np.zeros((2, 5, 5, 3), np.float32)
+    with pytest.raises(ValueError, match=r"compiled kernel columns: arrays that do not fit together: image \(2, 5, 5, 3\)"):
+        kernels.columns(image, np.zeros((18, 10), np.float32), 3, 3, 1, 1, 1, 1, 1, 1, 0, 5, 5, False)
+    small = np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match="compiled kernel adam"):
+        kernels.adam(np.zeros(5, np.float32), small, small, small, 0.1, 0.9, 0.001, 0.999, 1.0, 1e-8, 1e-3)
+    x = np.zeros((3, 2, 4), np.float32)
+    channel = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match="compiled kernel batch_norm_forward"):
+        kernels.batch_norm_forward(x, channel, np.zeros(2, np.float32), 1e-5, np.empty_like(x), np.empty_like(x),
+                                   channel, channel, channel)

@@ -46,6 +46,14 @@ def _address(array) -> int:
     return array.__array_interface__["data"][0]
 
 
+def _require(condition: bool, kernel: str, arrays: dict) -> None:
+    """Raise before a kernel would read or write outside its arrays."""
+    if not condition:
+        described = ", ".join(f"{name} {array.shape} {array.dtype} strides {array.strides}"
+                              for name, array in arrays.items())
+        raise ValueError(f"compiled kernel {kernel}: arrays that do not fit together: {described}")
+
+
 class Kernels:
     """The loaded library: one method per kernel, each taking NumPy arrays of one dtype (float32 or float64)."""
 
@@ -63,6 +71,10 @@ class Kernels:
     def columns(self, image, matrix, kh, kw, sh, sw, dh, dw, top, left, start, stop, out_w, adjoint):
         """im2col (col2im when ``adjoint``) of output rows start:stop between ``image`` (C, H, W, N), any
         strides, and the C-contiguous (C*kh*kw, (stop-start)*out_w*N) ``matrix``; see kernels.c."""
+        channels, _, _, batch = image.shape
+        _require(matrix.flags.c_contiguous and matrix.dtype == image.dtype
+                 and matrix.size == channels * kh * kw * (stop - start) * out_w * batch, "columns",
+                 dict(image=image, matrix=matrix))
         steps = [stride // image.itemsize for stride in image.strides]
         self._functions["columns", image.dtype](
             _address(image), *image.shape, *steps, _address(matrix), kh, kw, sh, sw, dh, dw, top, left, start,
@@ -70,18 +82,32 @@ class Kernels:
 
     def adam(self, param, grad, exp_avg, exp_avg_sq, scale1, beta1, scale2, beta2, bias2_sqrt, eps, step_size):
         """One Adam step on C-contiguous arrays of one shape, in place on ``param`` and the moments."""
+        arrays = dict(param=param, grad=grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq)
+        _require(all(a.flags.c_contiguous and a.size == param.size and a.dtype == param.dtype
+                     for a in arrays.values()), "adam", arrays)
         self._functions["adam", param.dtype](
             _address(param), _address(grad), _address(exp_avg), _address(exp_avg_sq), param.size, scale1, beta1,
             scale2, beta2, bias2_sqrt, eps, step_size)
 
     def batch_norm_forward(self, x, weight, bias, eps, x_hat, y, mean, var, inv_std):
         """Per channel of C-contiguous (C, A, B) ``x``: statistics into the (C,) arrays, ``x_hat`` and ``y``."""
+        arrays = dict(x=x, x_hat=x_hat, y=y, weight=weight, bias=bias, mean=mean, var=var, inv_std=inv_std)
+        _require(all(a.flags.c_contiguous and a.dtype == x.dtype for a in arrays.values())
+                 and x.shape == x_hat.shape == y.shape
+                 and all(a.shape == (x.shape[0],) for a in (weight, bias, mean, var, inv_std)),
+                 "batch_norm_forward", arrays)
         self._functions["batch_norm_forward", x.dtype](
             _address(x), x.shape[0], x.size // max(x.shape[0], 1), _address(weight), _address(bias), eps,
             _address(x_hat), _address(y), _address(mean), _address(var), _address(inv_std))
 
     def batch_norm_backward(self, grad, x_hat, inv_std, weight, grad_input, grad_weight, grad_bias):
         """The closed-form batch-norm gradient per channel of C-contiguous (C, A, B) arrays."""
+        arrays = dict(grad=grad, x_hat=x_hat, grad_input=grad_input, inv_std=inv_std, weight=weight,
+                      grad_weight=grad_weight, grad_bias=grad_bias)
+        _require(all(a.flags.c_contiguous and a.dtype == grad.dtype for a in arrays.values())
+                 and grad.shape == x_hat.shape == grad_input.shape
+                 and all(a.shape == (grad.shape[0],) for a in (inv_std, weight, grad_weight, grad_bias)),
+                 "batch_norm_backward", arrays)
         self._functions["batch_norm_backward", grad.dtype](
             _address(grad), _address(x_hat), grad.shape[0], grad.size // max(grad.shape[0], 1), _address(inv_std),
             _address(weight), _address(grad_input), _address(grad_weight), _address(grad_bias))
