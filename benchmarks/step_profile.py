@@ -59,17 +59,22 @@ def sgemm_gflops(m: int, k: int, n: int) -> float:
     return 2 * m * k * n / best_ms(lambda: a @ b) / 1e6
 
 
-def profile_step(args) -> None:
+def random_trainer(workload_name: str, framework_name: str):
+    """A trainer of one workload on one framework over 4 batches of random MNIST-shaped images (seed 0)."""
     from training import Trainer
 
-    workload = WORKLOADS[args.workload]
+    workload = WORKLOADS[workload_name]
     rng = np.random.default_rng(0)
     count = 4 * workload.batch_size
     images = make_input(rng.integers(0, 256, (count, 28, 28), dtype=np.uint8), workload)
     labels = rng.integers(0, 10, count)
-    other = Trainer(workload, frameworks.load(args.alternate), images, labels, seed=0) if args.alternate else None
-    framework = frameworks.load(args.framework)
-    trainer = Trainer(workload, framework, images, labels, seed=0)
+    return Trainer(workload, frameworks.load(framework_name), images, labels, seed=0)
+
+
+def profile_step(args) -> None:
+    other = random_trainer(args.workload, args.alternate) if args.alternate else None
+    trainer = random_trainer(args.workload, args.framework)
+    framework = trainer.framework
     for _ in range(3):
         trainer.step()
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -93,17 +98,11 @@ def profile_step(args) -> None:
 
 def profile_kernels(args) -> None:
     from ember.backend import compiled
-    from training import Trainer
 
     kernels = compiled.kernels()
     if kernels is None:
         raise SystemExit(f"kernels: no compiled kernels to compare: {compiled.status()}")
-    workload = WORKLOADS[args.workload]
-    rng = np.random.default_rng(0)
-    count = 4 * workload.batch_size
-    images = make_input(rng.integers(0, 256, (count, 28, 28), dtype=np.uint8), workload)
-    labels = rng.integers(0, 10, count)
-    trainer = Trainer(workload, frameworks.load("ember"), images, labels, seed=0)
+    trainer = random_trainer(args.workload, "ember")
     times = {"compiled": [], "numpy": []}
     for round_index in range(2 * args.rounds):
         name = "compiled" if round_index % 2 == 0 else "numpy"

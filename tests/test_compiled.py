@@ -29,6 +29,18 @@ def _numpy_only(monkeypatch):
     monkeypatch.setattr(compiled, "_kernels", None)
 
 
+def _spy(monkeypatch, kernels, name: str) -> list:
+    """Count the calls of one kernel, so that a test knows the compiled path ran and not the NumPy one."""
+    calls, original = [], getattr(kernels, name)
+
+    def counting(*args, **kwargs):
+        calls.append(name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(kernels, name, counting)
+    return calls
+
+
 def _bands(out_h: int):
     return [(0, out_h)] + [(start, min(out_h, start + 2)) for start in range(0, out_h, 2)]
 
@@ -47,6 +59,7 @@ def test_columns_and_add_columns_match_numpy_exactly(kernels, monkeypatch, geome
     out_h = im2col.output_size(height, kernel[0], stride[0], top + bottom, dilation[0])
     out_w = im2col.output_size(width, kernel[1], stride[1], left + right, dilation[1])
     depth = channels * kernel[0] * kernel[1]
+    calls = _spy(monkeypatch, kernels, "columns")
     for rows in _bands(out_h):
         width_of_band = (rows[1] - rows[0]) * out_w * batch
         image, offset = im2col.column_source(x, padding)
@@ -63,6 +76,8 @@ def test_columns_and_add_columns_match_numpy_exactly(kernels, monkeypatch, geome
             target, offset, slow_sum = im2col.column_target(x, (channels, height, width, batch), padding)
             target += 1
             im2col.add_columns(target, offset, cols, kernel, stride, dilation, rows, out_w)
+        assert len(calls) == 2  # im2col and col2im, compiled; the NumPy side did not call the kernel
+        calls.clear()
         assert fast.shape == slow.shape == (depth, width_of_band)
         np.testing.assert_array_equal(fast, slow)
         # the NumPy target also sums onto its padding, so compare the interiors (the gradient itself)
@@ -142,12 +157,14 @@ def test_adam_kernel_matches_numpy_exactly(kernels, monkeypatch, dtype, options)
     moments = [np.zeros((37, 5), dtype), np.zeros((37, 5), dtype)]
     fast = [array.copy() for array in arrays[:1] + moments]
     slow = [array.copy() for array in arrays[:1] + moments]
+    calls = _spy(monkeypatch, kernels, "adam")
     for step in range(1, 4):
         grad = rng.standard_normal((37, 5)).astype(dtype)
         adam_update(fast[0], grad, fast[1], fast[2], None, step, **settings)
         with monkeypatch.context() as patch:
             _numpy_only(patch)
             adam_update(slow[0], grad, slow[1], slow[2], None, step, **settings)
+    assert len(calls) == 3  # one compiled step each time, none on the NumPy side
     for got, expected in zip(fast, slow):
         assert got.dtype == dtype
         np.testing.assert_array_equal(got, expected)
@@ -169,7 +186,7 @@ def _batch_norm_step(x_np, weight_np, bias_np, grad_np):
 @pytest.mark.parametrize("layout", ["NCHW", "CHWN", "sliced", "2-d", "2-d transposed"])
 def test_batch_norm_kernels_match_numpy(kernels, monkeypatch, layout):
     rng = np.random.default_rng(2)
-    shape = (6, 3) if layout == "2-d" else (6, 3, 5, 4)
+    shape = (6, 3) if layout.startswith("2-d") else (6, 3, 5, 4)
     x, grad = (3 + 2 * rng.standard_normal(shape, dtype=np.float32) for _ in range(2))
     if layout == "CHWN":
         x, grad = (np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2) for a in (x, grad))
@@ -178,10 +195,14 @@ def test_batch_norm_kernels_match_numpy(kernels, monkeypatch, layout):
     elif layout == "sliced":  # no (C, A, B) view exists: the NumPy path runs
         x = np.concatenate([x, x], axis=3)[:, :, :, ::2]
     weight, bias = rng.standard_normal(3, dtype=np.float32), rng.standard_normal(3, dtype=np.float32)
+    forward_calls = _spy(monkeypatch, kernels, "batch_norm_forward")
+    backward_calls = _spy(monkeypatch, kernels, "batch_norm_backward")
     fast = _batch_norm_step(x, weight, bias, grad)
     with monkeypatch.context() as patch:
         _numpy_only(patch)
         slow = _batch_norm_step(x, weight, bias, grad)
+    kernel_layouts = ("CHWN", "2-d transposed")  # per-channel rows contiguous; elsewhere NumPy is used
+    assert (len(forward_calls), len(backward_calls)) == ((1, 1) if layout in kernel_layouts else (0, 0))
     for got, expected in zip(fast, slow):
         assert got.dtype == np.float32 and got.shape == expected.shape
         np.testing.assert_allclose(got, expected, rtol=2e-5, atol=2e-5)

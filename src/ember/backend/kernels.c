@@ -1,7 +1,7 @@
 /* Ember's compiled CPU kernels, built once per machine by backend/compiled.py and loaded with ctypes.
  *
- * Each kernel is one pass (or one pass per channel) over memory that NumPy would cross several times:
- * im2col/col2im that pad as they read, batch norm's forward and backward, Adam's update. They run on the
+ * Each kernel crosses memory once (batch norm: two or three times per channel) where NumPy would cross it
+ * many times: im2col/col2im that pad as they read, batch norm's forward and backward, Adam's update. They run on the
  * calling thread: between the GEMMs of a convolution OpenBLAS's threads are still spinning, and a second
  * pool of threads would only fight them.
  *

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from ..autograd.function import Primitive
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
@@ -36,8 +38,6 @@ def _moments(x, axes, eps: float):
 def _channel_views(reference, *arrays):
     """C-contiguous (C, A, B) views of (N, C, *) NumPy arrays for the compiled batch-norm kernels, B being
     ``reference``'s faster axis of batch and pixels; None when one of them has no such view."""
-    import numpy as np
-
     batch, channels = reference.shape[:2]
     views = []
     for array in (reference,) + arrays:
@@ -84,18 +84,15 @@ class BatchNorm(Primitive):
 
     def _forward_compiled(self, kernels, x, weight, bias):
         """The forward in one compiled kernel (three passes over ``x``); None when ``x`` has no per-channel view."""
-        import numpy as np
-
-        x_hat, y = np.empty_like(x), np.empty_like(x)
-        views = _channel_views(x, x_hat, y)
-        if views is None:
+        if _channel_views(x) is None:
             return None
+        x_hat, y = np.empty_like(x), np.empty_like(x)  # in x's memory order, so their views exist too
+        x_view, x_hat_view, y_view = _channel_views(x, x_hat, y)
         channels = x.shape[1]
         mean, var, inv_std = (np.empty(channels, x.dtype) for _ in range(3))
-        kernels.batch_norm_forward(views[0], np.ones(channels, x.dtype) if weight is None else np.ascontiguousarray(weight),
-                                   np.zeros(channels, x.dtype) if bias is None else np.ascontiguousarray(bias),
-                                   float(self.eps),
-                                   views[1], views[2], mean, var, inv_std)
+        scale = np.ones(channels, x.dtype) if weight is None else np.ascontiguousarray(weight)
+        shift = np.zeros(channels, x.dtype) if bias is None else np.ascontiguousarray(bias)
+        kernels.batch_norm_forward(x_view, scale, shift, float(self.eps), x_hat_view, y_view, mean, var, inv_std)
         self.batch_mean, self.batch_var = mean, var
         self.save_for_backward(x, weight, x_hat, inv_std.reshape(self.view))
         return y
@@ -115,8 +112,9 @@ class BatchNorm(Primitive):
                                   self.has_weight, self.has_bias)
 
     def _backward_on_arrays(self, grad, weight, x_hat, inv_std):
-        """The same closed form when nothing records it: seven passes over ``grad``'s size, one new array,
-        ``dx = (g - sum(g)/M - x_hat * sum(g*x_hat)/M) * inv_std * weight``."""
+        """The same closed form when nothing records it, ``dx = (g - sum(g)/M - x_hat * sum(g*x_hat)/M) *
+        inv_std * weight``: one compiled kernel (two passes) where the arrays have per-channel views, else seven
+        NumPy passes over ``grad``'s size; one new array either way."""
         xp = get_array_module(grad)
         kernels = compiled.for_arrays(grad, x_hat, inv_std, *([] if weight is None else [weight.data]))
         grad_input = xp.empty_like(grad)
@@ -125,8 +123,9 @@ class BatchNorm(Primitive):
             channels = grad.shape[1]
             grad_weight, grad_bias = xp.empty(channels, grad.dtype), xp.empty(channels, grad.dtype)
             scale = xp.ones(channels, grad.dtype) if weight is None else xp.ascontiguousarray(weight.data)
-            kernels.batch_norm_backward(views[1], views[0], xp.ascontiguousarray(inv_std.reshape(-1)), scale, views[2], grad_weight,
-                                        grad_bias)
+            x_hat_view, grad_view, grad_input_view = views
+            kernels.batch_norm_backward(grad_view, x_hat_view, xp.ascontiguousarray(inv_std.reshape(-1)), scale,
+                                        grad_input_view, grad_weight, grad_bias)
             return _with_affine_grads(Tensor(grad_input), Tensor(grad_weight), Tensor(grad_bias),
                                       self.has_weight, self.has_bias)
         count = grad.size // grad.shape[1]
