@@ -16,8 +16,9 @@ steps, as a benchmark that shares one process would; ``--cprofile`` adds the top
 times the forward, input-gradient and weight-gradient primitives of each workload's convolutions on
 (C, H, W, N) inputs, as inside a network (best of 15 calls), the input gradient's col2im additions alone,
 and the GEMM floor of each at the measured 1024³ sgemm rate. ``gemm`` gives NumPy's float32 GEMM rate for the convnet's three GEMM shapes.
-``kernels`` trains one workload in rounds that alternate Ember's compiled CPU kernels (kernels.c) and its NumPy
-paths in the same process, so that both see the same machine, and prints the median step time of each.
+``kernels`` trains one workload in rounds that alternate Ember's CPU paths in the same process, so that all see
+the same machine, and prints the median step time of each: the compiled kernels (kernels.c) with direct
+convolutions, the compiled kernels with im2col + GEMM convolutions, and NumPy alone.
 ``build`` times, in fresh processes, the first use of the compiled kernels with an empty cache (the build)
 and with a full one (loading only).
 """
@@ -96,27 +97,37 @@ def profile_step(args) -> None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
 
 
+PATHS = {  # what each CPU path of ``kernels`` turns on: compiled kernels, direct convolutions
+    "direct": (True, True),
+    "im2col": (True, False),
+    "numpy": (False, False),
+}
+
+
 def profile_kernels(args) -> None:
-    from ember.backend import compiled
+    from ember.backend import compiled, direct_conv
 
     kernels = compiled.kernels()
     if kernels is None:
         raise SystemExit(f"kernels: no compiled kernels to compare: {compiled.status()}")
     trainer = random_trainer(args.workload, "ember")
-    times = {"compiled": [], "numpy": []}
-    for round_index in range(2 * args.rounds):
-        name = "compiled" if round_index % 2 == 0 else "numpy"
-        compiled._kernels = kernels if name == "compiled" else None
+    times = {name: [] for name in args.paths}
+    for round_index in range(len(args.paths) * args.rounds):
+        name = args.paths[round_index % len(args.paths)]
+        use_kernels, direct_conv.ENABLED = PATHS[name]
+        compiled._kernels = kernels if use_kernels else None
         for _ in range(2):  # settle
             trainer.step()
         for _ in range(args.steps):
             start = time.perf_counter()
             trainer.step()
             times[name].append(time.perf_counter() - start)
-    compiled._kernels = kernels
-    fast, slow = (1e3 * np.median(times[name]) for name in ("compiled", "numpy"))
-    print(f"{args.workload}: median {fast:.1f} ms/step with compiled kernels, {slow:.1f} ms with NumPy alone "
-          f"({fast / slow:.2f}x; {args.rounds} alternating rounds of {args.steps} steps each)")
+    compiled._kernels, direct_conv.ENABLED = kernels, True
+    medians = {name: 1e3 * np.median(values) for name, values in times.items()}
+    first = args.paths[0]
+    described = ", ".join(f"{name} {ms:.1f} ms ({ms / medians[first]:.2f}x)" for name, ms in medians.items())
+    print(f"{args.workload}: median ms/step: {described}; {args.rounds} alternating rounds of {args.steps} steps "
+          f"each")
 
 
 def profile_build(args) -> None:
@@ -194,8 +205,11 @@ def main(argv=None) -> None:
     commands.add_parser("gemm", help="sgemm rates at the convnet's GEMM shapes").set_defaults(run=profile_gemm)
     commands.add_parser("build", help="time building and loading the compiled kernels").set_defaults(
         run=profile_build)
-    kernels = commands.add_parser("kernels", help="compiled CPU kernels against the NumPy paths, alternating")
+    kernels = commands.add_parser("kernels", help="Ember's CPU paths against each other, alternating")
     kernels.add_argument("workload", choices=list(WORKLOADS))
+    kernels.add_argument("--paths", nargs="+", choices=list(PATHS), default=["direct", "im2col", "numpy"],
+                         help="direct: compiled kernels with direct convolutions; im2col: compiled kernels, "
+                              "convolutions as im2col + GEMM; numpy: NumPy alone")
     kernels.add_argument("--rounds", type=int, default=5)
     kernels.add_argument("--steps", type=int, default=10)
     kernels.set_defaults(run=profile_kernels)

@@ -23,16 +23,32 @@ def rng():
     return np.random.default_rng(1234)
 
 
-@pytest.fixture(params=["compiled", "numpy"])
-def cpu_kernels(request, monkeypatch):
-    """Run a test twice: on the compiled CPU kernels (skipped when they cannot be built) and on NumPy alone."""
+@pytest.fixture
+def kernels():
+    """The compiled CPU kernels; the test is skipped where they cannot be built."""
     from ember.backend import compiled
 
-    if request.param == "compiled":
-        if compiled.kernels() is None:
-            pytest.skip(f"no compiled kernels to test: {compiled.status()}")
-    else:
+    found = compiled.kernels()
+    if found is None:
+        pytest.skip(f"no compiled kernels to test: {compiled.status()}")
+    return found
+
+
+@pytest.fixture(params=["direct", "compiled", "numpy"])
+def cpu_kernels(request, monkeypatch):
+    """Run a test three times: on the compiled CPU kernels with the direct convolutions (split between
+    threads however small the work), on the compiled kernels with im2col convolutions (both skipped when the
+    kernels cannot be built), and on NumPy alone."""
+    from ember.backend import compiled, direct_conv
+
+    if request.param == "numpy":
         monkeypatch.setattr(compiled, "_kernels", None)
+    elif compiled.kernels() is None:
+        pytest.skip(f"no compiled kernels to test: {compiled.status()}")
+    elif request.param == "direct":
+        monkeypatch.setattr(direct_conv, "PARALLEL_FLOPS", 0)
+    else:
+        monkeypatch.setattr(direct_conv, "ENABLED", False)
     return request.param
 
 

@@ -17,14 +17,6 @@ GEOMETRIES = [  # (C, H, W, N, kernel, stride, dilation, padding)
 ]
 
 
-@pytest.fixture
-def kernels():
-    found = compiled.kernels()
-    if found is None:
-        pytest.skip(f"no compiled kernels to test: {compiled.status()}")
-    return found
-
-
 def _numpy_only(monkeypatch):
     monkeypatch.setattr(compiled, "_kernels", None)
 

@@ -19,6 +19,7 @@ from . import autograd
 from .functions import *  # noqa: F401,F403
 from .functions import __all__ as _functions_all
 from .backend.allocator import keep_freed_memory as _keep_freed_memory
+from .backend.threads import set_num_threads, get_num_threads
 
 _malloc_tuned = _keep_freed_memory()  # freed memory stays mapped for reuse; EMBER_MALLOC=system opts out
 

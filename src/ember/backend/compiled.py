@@ -37,6 +37,9 @@ _SIGNATURES = {
     "adam": "ppppittttttt",
     "batch_norm_forward": "piippdppppp",
     "batch_norm_backward": "ppiippppp",
+    "conv_forward": "piiiip" + "i" * 10 + "piiii",
+    "conv_input_grad": "piiiip" + "i" * 10 + "piiii",
+    "conv_weight_grad": "piiiipiii" + "i" * 8 + "pii",
 }
 _SUFFIXES = {np.dtype(np.float32): ("f32", ctypes.c_float), np.dtype(np.float64): ("f64", ctypes.c_double)}
 _CTYPES = {"p": ctypes.c_void_p, "i": ctypes.c_longlong, "d": ctypes.c_double, "b": ctypes.c_int}
@@ -67,6 +70,16 @@ class Kernels:
                 function.argtypes = [scalar if kind == "t" else _CTYPES[kind] for kind in kinds]
                 function.restype = None
                 self._functions[name, dtype] = function
+        library.ember_conv_rows.restype = ctypes.c_int
+        library.ember_conv_max_taps.restype = ctypes.c_int
+        library.ember_vector_bytes.restype = ctypes.c_int
+        self.conv_rows = library.ember_conv_rows()
+        self.conv_max_taps = library.ember_conv_max_taps()
+        self.vector_bytes = library.ember_vector_bytes()
+
+    def conv_block_heights(self) -> tuple:
+        """The channel-block heights the direct convolutions take (one, two or three vectors wide)."""
+        return self.conv_rows, self.conv_rows // 2, self.conv_rows // 3
 
     def columns(self, image, matrix, kh, kw, sh, sw, dh, dw, top, left, start, stop, out_w, adjoint):
         """im2col (col2im when ``adjoint``) of output rows start:stop between ``image`` (C, H, W, N), any
@@ -111,6 +124,57 @@ class Kernels:
         self._functions["batch_norm_backward", grad.dtype](
             _address(grad), _address(x_hat), grad.shape[0], grad.size // max(grad.shape[0], 1), _address(inv_std),
             _address(weight), _address(grad_input), _address(grad_weight), _address(grad_bias))
+
+
+    def _direct(self, kernel, source, packed, block_height, kernel_size, stride, dilation, offset, target,
+                start, stop):
+        """Check and run ``conv_forward`` or ``conv_input_grad`` on rows start:stop of ``target``."""
+        (kh, kw), (sh, sw), (dh, dw), (top, left) = kernel_size, stride, dilation, offset
+        arrays = dict(source=source, packed=packed, target=target)
+        summed, produced = source.shape[0], target.shape[0]  # channels summed over, channels produced
+        blocks = -(-produced // block_height) if block_height else 0
+        _require(all(a.flags.c_contiguous and a.dtype == source.dtype for a in arrays.values())
+                 and source.ndim == target.ndim == 4 and source.shape[3] == target.shape[3]
+                 and block_height in self.conv_block_heights() and 0 < kh <= self.conv_max_taps
+                 and 0 < kw <= self.conv_max_taps and min(sh, sw, dh, dw) >= 1
+                 and packed.size == blocks * block_height * kh * kw * summed
+                 and 0 <= start <= stop <= target.shape[1], kernel, arrays)
+        self._functions[kernel, source.dtype](
+            _address(source), *source.shape, _address(packed), block_height, produced, kh, kw, sh, sw, dh, dw,
+            top, left, _address(target), target.shape[1], target.shape[2], start, stop)
+
+    def conv_forward(self, x, packed, block_height, kernel_size, stride, dilation, offset, y, start, stop):
+        """Direct convolution of C-contiguous (C, H, W, N) ``x`` into output rows start:stop of C-contiguous
+        (C_out, out_h, out_w, N) ``y``; ``packed`` holds the weights in blocks of ``block_height`` output
+        channels (see kernels.c); ``offset`` = (top, left) padding."""
+        self._direct("conv_forward", x, packed, block_height, kernel_size, stride, dilation, offset, y, start,
+                     stop)
+
+    def conv_input_grad(self, grad, packed, block_height, kernel_size, stride, dilation, offset, grad_input,
+                        start, stop):
+        """The input gradient of a direct convolution, gathered into rows start:stop of C-contiguous
+        (C, H, W, N) ``grad_input`` from C-contiguous (C_out, out_h, out_w, N) ``grad``; ``packed`` holds the
+        weights in blocks of ``block_height`` input channels (see kernels.c)."""
+        self._direct("conv_input_grad", grad, packed, block_height, kernel_size, stride, dilation, offset,
+                     grad_input, start, stop)
+
+    def lanes(self, dtype) -> int:
+        """Numbers of ``dtype`` in one of the kernels' vectors."""
+        return self.vector_bytes // np.dtype(dtype).itemsize
+
+    def conv_weight_grad(self, x, grad, kernel_size, stride, dilation, offset, partial, start, stop):
+        """Add the weight gradient of output rows start:stop, from C-contiguous (C, H, W, N) ``x`` and
+        (C_out, out_h, out_w, N) ``grad``, onto the C-contiguous (C_out, C, kh, kw, lanes) vector partial sums
+        ``partial`` (the gradient is their sum over the last axis)."""
+        (kh, kw), (sh, sw), (dh, dw), (top, left) = kernel_size, stride, dilation, offset
+        arrays = dict(x=x, grad=grad, partial=partial)
+        _require(all(a.flags.c_contiguous and a.dtype == x.dtype for a in arrays.values())
+                 and x.ndim == grad.ndim == 4 and x.shape[3] == grad.shape[3]
+                 and partial.shape == (grad.shape[0], x.shape[0], kh, kw, self.lanes(x.dtype))
+                 and min(sh, sw, dh, dw) >= 1 and 0 <= start <= stop <= grad.shape[1], "conv_weight_grad", arrays)
+        self._functions["conv_weight_grad", x.dtype](
+            _address(x), *x.shape, _address(grad), *grad.shape[:3], kh, kw, sh, sw, dh, dw, top, left,
+            _address(partial), start, stop)
 
 
 def cache_directory(environ=os.environ) -> Path:

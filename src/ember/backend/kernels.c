@@ -18,6 +18,56 @@
 
 typedef long long idx;
 
+/* The direct convolutions' register block: EMBER_ROWS channels by one vector of batch entries, as many
+ * accumulators as the vector registers allow (32 with AVX-512, 16 with AVX or SSE). */
+#if defined(__AVX512F__)
+#define EMBER_VECTOR_BYTES 64
+#define EMBER_ROWS 24
+#elif defined(__AVX__)
+#define EMBER_VECTOR_BYTES 32
+#define EMBER_ROWS 12
+#else
+#define EMBER_VECTOR_BYTES 16
+#define EMBER_ROWS 12
+#endif
+
+/* Products and sums in the direct convolutions may fuse into FMAs (the rest of this file rounds as NumPy). */
+#if defined(__clang__)
+#define EMBER_FUSED _Pragma("clang fp contract(fast)")
+#define EMBER_FUSED_FUNCTION
+#elif defined(__GNUC__)
+#define EMBER_FUSED
+#define EMBER_FUSED_FUNCTION __attribute__((optimize("fp-contract=fast")))
+#else
+#define EMBER_FUSED
+#define EMBER_FUSED_FUNCTION
+#endif
+
+/* The weight gradient's register tile: EMBER_TILE_OUT output channels by EMBER_TILE_IN input channels. */
+#if defined(__AVX512F__)
+#define EMBER_TILE_OUT 4
+#define EMBER_TILE_IN 6
+#else
+#define EMBER_TILE_OUT 3
+#define EMBER_TILE_IN 4
+#endif
+
+#define EMBER_MAX_TAPS 32 /* the direct convolutions' largest kernel side */
+
+/* Keep a loaded vector in a register: without it compilers fold the load into each of the products that use
+ * it, and the weight gradient's tile then loads every number four times instead of once. */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#define EMBER_IN_REGISTER(value) __asm__("" : "+v"(value))
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
+#define EMBER_IN_REGISTER(value) __asm__("" : "+w"(value))
+#else
+#define EMBER_IN_REGISTER(value) (void)0
+#endif
+
+int ember_conv_rows(void) { return EMBER_ROWS; }
+int ember_conv_max_taps(void) { return EMBER_MAX_TAPS; }
+int ember_vector_bytes(void) { return EMBER_VECTOR_BYTES; }
+
 #define EMBER_T float
 #define EMBER_NAME(name) name##_f32
 #define EMBER_SQRT sqrtf
@@ -162,6 +212,298 @@ void EMBER_NAME(ember_batch_norm_backward)(const T *restrict grad, const T *rest
             out[k] = (T)((g[k] - mean_grad - normalised[k] * mean_weighted) * scale);
     }
 }
+
+/* Direct convolutions on (C, H, W, N) memory, vectorized over the batch N: no im2col matrix. A block of
+ * output channels (forward) or input channels (input gradient) by one to three vectors of batch entries
+ * is summed in registers over every tap and channel that reaches it, then stored once. Both work on a range
+ * of rows, so that callers can split one convolution between threads. */
+typedef T EMBER_NAME(vector) __attribute__((vector_size(EMBER_VECTOR_BYTES), aligned(sizeof(T))));
+#define V EMBER_NAME(vector)
+#define LANES ((idx)(EMBER_VECTOR_BYTES / sizeof(T)))
+
+/* A register block of R rows (channels) by NV vectors of batch entries:
+ * out[k * out_plane + m] = sum over t < count, c < channels of
+ *     weights[(taps[t] * channels + c) * R + k] * source[offsets[t] + shift + c * plane + m]
+ * for k < rows <= R and m < NV * LANES. */
+#define EMBER_BLOCK(NAME, R, NV)                                                                          \
+    EMBER_FUSED_FUNCTION                                                                                  \
+    static void EMBER_NAME(NAME)(const T *source, idx plane, idx channels, const idx *offsets, idx shift, \
+                                 const idx *taps, idx count, const T *weights, T *out, idx out_plane,    \
+                                 idx rows)                                                                \
+    {                                                                                                     \
+        EMBER_FUSED                                                                                       \
+        V sums[R][NV];                                                                                    \
+        _Pragma("GCC unroll 32") for (int k = 0; k < R; k++)                                             \
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) sums[k][v] = (V){0};                    \
+        for (idx t = 0; t < count; t++) {                                                                 \
+            const T *column = source + offsets[t] + shift;                                                \
+            const T *tap = weights + taps[t] * channels * (R);                                            \
+            for (idx c = 0; c < channels; c++) {                                                          \
+                V values[NV];                                                                             \
+                _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                                     \
+                    values[v] = *(const V *)(column + c * plane + v * LANES);                             \
+                const T *w = tap + c * (R);                                                               \
+                _Pragma("GCC unroll 32") for (int k = 0; k < R; k++)                                     \
+                    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) sums[k][v] += w[k] * values[v]; \
+            }                                                                                             \
+        }                                                                                                 \
+        for (idx k = 0; k < rows; k++)                                                                    \
+            for (int v = 0; v < NV; v++)                                                                  \
+                *(V *)(out + k * out_plane + v * LANES) = sums[k][v];                                     \
+    }
+EMBER_BLOCK(conv_block_full, EMBER_ROWS, 1)
+EMBER_BLOCK(conv_block_half, EMBER_ROWS / 2, 2)
+EMBER_BLOCK(conv_block_half_one, EMBER_ROWS / 2, 1)
+EMBER_BLOCK(conv_block_third, EMBER_ROWS / 3, 3)
+EMBER_BLOCK(conv_block_third_one, EMBER_ROWS / 3, 1)
+#undef EMBER_BLOCK
+
+/* The same sums for `lanes` batch entries with blocks of `height` rows, one entry at a time. */
+EMBER_FUSED_FUNCTION
+static void EMBER_NAME(conv_block_tail)(const T *source, idx plane, idx channels, const idx *offsets, idx shift,
+                                        const idx *taps, idx count, const T *weights, T *out, idx out_plane,
+                                        idx rows, idx height, idx lanes)
+{
+    EMBER_FUSED
+    for (idx m = 0; m < lanes; m++) {
+        T sums[EMBER_ROWS] = {0};
+        for (idx t = 0; t < count; t++) {
+            const T *column = source + offsets[t] + shift + m;
+            const T *tap = weights + taps[t] * channels * height;
+            for (idx c = 0; c < channels; c++) {
+                T value = column[c * plane];
+                for (idx k = 0; k < height; k++)
+                    sums[k] += tap[c * height + k] * value;
+            }
+        }
+        for (idx k = 0; k < rows; k++)
+            out[k * out_plane + m] = sums[k];
+    }
+}
+
+/* All `total` rows of one output position, in blocks of `height` rows (EMBER_ROWS, /2 or /3: one, two or
+ * three vectors), for the `lanes` batch entries from `shift` on (at most the block's width). */
+static void EMBER_NAME(conv_position)(const T *source, idx plane, idx channels, const idx *offsets, idx shift,
+                                      const idx *taps, idx count, const T *packed, idx depth, T *out,
+                                      idx out_plane, idx total, idx height, idx lanes)
+{
+    for (idx block = 0; block * height < total; block++) {
+        const T *weights = packed + block * depth * height;
+        T *first = out + block * height * out_plane;
+        idx rows = total - block * height < height ? total - block * height : height;
+        idx done = 0;
+        if (height == EMBER_ROWS / 2 && lanes == 2 * LANES) {
+            EMBER_NAME(conv_block_half)(source, plane, channels, offsets, shift, taps, count, weights, first,
+                                        out_plane, rows);
+            continue;
+        }
+        if (height == EMBER_ROWS / 3 && lanes == 3 * LANES) {
+            EMBER_NAME(conv_block_third)(source, plane, channels, offsets, shift, taps, count, weights, first,
+                                         out_plane, rows);
+            continue;
+        }
+        for (; done + LANES <= lanes; done += LANES) {
+            if (height == EMBER_ROWS)
+                EMBER_NAME(conv_block_full)(source, plane, channels, offsets, shift + done, taps, count, weights,
+                                            first + done, out_plane, rows);
+            else if (height == EMBER_ROWS / 2)
+                EMBER_NAME(conv_block_half_one)(source, plane, channels, offsets, shift + done, taps, count,
+                                                weights, first + done, out_plane, rows);
+            else
+                EMBER_NAME(conv_block_third_one)(source, plane, channels, offsets, shift + done, taps, count,
+                                                 weights, first + done, out_plane, rows);
+        }
+        if (done < lanes)
+            EMBER_NAME(conv_block_tail)(source, plane, channels, offsets, shift + done, taps, count, weights,
+                                        first + done, out_plane, rows, height, lanes - done);
+    }
+}
+
+/* The batch entries one block covers at once for blocks of `height` rows. */
+static idx EMBER_NAME(conv_width)(idx height)
+{
+    return height == EMBER_ROWS ? LANES : height == EMBER_ROWS / 2 ? 2 * LANES : 3 * LANES;
+}
+
+/* Along one axis, the source index that tap k of target index r reads, or -1 when it reads none (padding,
+ * or for the transposed convolution no output position at all). */
+static idx EMBER_NAME(conv_source)(idx r, idx k, idx stride, idx dilation, idx pad, idx size, int transposed)
+{
+    idx at = transposed ? r + pad - k * dilation : r * stride + k * dilation - pad;
+    if (transposed) {
+        if (at < 0 || at % stride != 0)
+            return -1;
+        at /= stride;
+    }
+    return at >= 0 && at < size ? at : -1;
+}
+
+/* Rows start..stop-1 of a direct convolution's result `target` (C-contiguous (produced, target_h,
+ * target_w, N)) from `source` (C-contiguous (summed, source_h, source_w, N)): for each target position, the
+ * list of taps that reach it, then every block of channels. The forward's source row for output row r and
+ * tap i is r*sh + i*dh - top; the transposed convolution's is (r + top - i*dh) / sh where that divides. */
+static void EMBER_NAME(conv_rows)(const T *source, idx summed, idx source_h, idx source_w, idx batch,
+                                  const T *packed, idx block_height, idx produced, idx kh, idx kw, idx sh, idx sw,
+                                  idx dh, idx dw, idx top, idx left, T *target, idx target_h, idx target_w,
+                                  idx start, idx stop, int transposed)
+{
+    const idx depth = kh * kw * summed, plane = source_h * source_w * batch;
+    const idx target_plane = target_h * target_w * batch, step = EMBER_NAME(conv_width)(block_height);
+    idx offsets[EMBER_MAX_TAPS * EMBER_MAX_TAPS], taps[EMBER_MAX_TAPS * EMBER_MAX_TAPS];
+    for (idx r = start; r < stop; r++)
+        for (idx n = 0; n < batch; n += step)  /* one vector's windows along a row stay in cache */
+            for (idx q = 0; q < target_w; q++) {
+                idx count = 0;
+                for (idx i = 0; i < kh; i++) {
+                    idx row = EMBER_NAME(conv_source)(r, i, sh, dh, top, source_h, transposed);
+                    if (row < 0)
+                        continue;
+                    for (idx j = 0; j < kw; j++) {
+                        idx column = EMBER_NAME(conv_source)(q, j, sw, dw, left, source_w, transposed);
+                        if (column < 0)
+                            continue;
+                        offsets[count] = (row * source_w + column) * batch;
+                        taps[count++] = i * kw + j;
+                    }
+                }
+                EMBER_NAME(conv_position)(source, plane, summed, offsets, n, taps, count, packed, depth,
+                                          target + (r * target_w + q) * batch + n, target_plane, produced,
+                                          block_height, batch - n < step ? batch - n : step);
+            }
+}
+
+/* y[o, r, q, n] = sum over c, i, j of w[o, c, i, j] * x[c, r*sh + i*dh - top, q*sw + j*dw - left, n]
+ * (zero outside x), for output rows r in start..stop-1.
+ * x: C-contiguous (C, H, W, N); y: C-contiguous (C_out, out_h, out_w, N); kh, kw <= EMBER_MAX_TAPS.
+ * packed: w in blocks of `height` output channels (ember_conv_rows() / 1, 2 or 3), (ceil(C_out/height),
+ * kh*kw*C, height): [b][(i*kw + j)*C + c][k] = w[b*height + k, c, i, j], zero past C_out. */
+void EMBER_NAME(ember_conv_forward)(const T *x, idx channels, idx height, idx width, idx batch,
+                                    const T *packed, idx block_height, idx out_channels, idx kh, idx kw,
+                                    idx sh, idx sw, idx dh, idx dw, idx top, idx left, T *y, idx out_h,
+                                    idx out_w, idx start, idx stop)
+{
+    EMBER_NAME(conv_rows)(x, channels, height, width, batch, packed, block_height, out_channels, kh, kw, sh, sw,
+                          dh, dw, top, left, y, out_h, out_w, start, stop, 0);
+}
+
+/* The transposed convolution (the input gradient), gathered: for input rows r in start..stop-1,
+ * dx[c, r, q, n] = sum over o and the taps (i, j) that reach (r, q) from an output position (p, s)
+ * (r = p*sh + i*dh - top, q = s*sw + j*dw - left) of w[o, c, i, j] * g[o, p, s, n].
+ * g: C-contiguous (C_out, out_h, out_w, N); dx: C-contiguous (C, H, W, N), every number written once;
+ * kh, kw <= EMBER_MAX_TAPS.
+ * packed: w in blocks of `height` input channels, (ceil(C/height), kh*kw*C_out, height):
+ * [b][(i*kw + j)*C_out + o][k] = w[o, b*height + k, i, j], zero past C. */
+void EMBER_NAME(ember_conv_input_grad)(const T *g, idx out_channels, idx out_h, idx out_w, idx batch,
+                                       const T *packed, idx block_height, idx channels, idx kh, idx kw,
+                                       idx sh, idx sw, idx dh, idx dw, idx top, idx left, T *dx, idx height,
+                                       idx width, idx start, idx stop)
+{
+    EMBER_NAME(conv_rows)(g, out_channels, out_h, out_w, batch, packed, block_height, channels, kh, kw, sh, sw,
+                          dh, dw, top, left, dx, height, width, start, stop, 1);
+}
+
+/* A weight-gradient tile: RO output channels by RC input channels of one tap, summed over s < count and
+ * n < batch of g[o * out_plane + s * batch + n] * x[c * plane + s * step + n] onto vector partial sums
+ * sums[(o * dw_o + c * dw_c) * LANES + lane] (the batch tail onto lane 0); the caller adds the lanes up once
+ * at the end, so that a tile spends its time on products, not on horizontal sums. */
+#define EMBER_WEIGHT_TILE(NAME, RO, RC)                                                                    \
+    EMBER_FUSED_FUNCTION                                                                                   \
+    static void EMBER_NAME(NAME)(const T *x, idx plane, idx step, const T *g, idx out_plane, idx count,   \
+                                 idx batch, T *partial, idx dw_o, idx dw_c)                                \
+    {                                                                                                      \
+        EMBER_FUSED                                                                                        \
+        V sums[RO][RC];                                                                                    \
+        T tails[RO][RC];                                                                                   \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                              \
+            _Pragma("GCC unroll 8") for (int c = 0; c < RC; c++) {                                        \
+                sums[o][c] = *(const V *)(partial + (o * dw_o + c * dw_c) * LANES);                        \
+                tails[o][c] = 0;                                                                           \
+            }                                                                                              \
+        for (idx s = 0; s < count; s++) {                                                                  \
+            const T *xs = x + s * step, *gs = g + s * batch;                                               \
+            idx n = 0;                                                                                     \
+            for (; n + LANES <= batch; n += LANES) {                                                       \
+                V grads[RO];                                                                               \
+                _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                      \
+                    grads[o] = *(const V *)(gs + o * out_plane + n);                                       \
+                _Pragma("GCC unroll 8") for (int c = 0; c < RC; c++) {                                    \
+                    V value = *(const V *)(xs + c * plane + n);                                            \
+                    EMBER_IN_REGISTER(value);                                                              \
+                    _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++) sums[o][c] += grads[o] * value;  \
+                }                                                                                          \
+            }                                                                                              \
+            for (; n < batch; n++)                                                                         \
+                for (int c = 0; c < RC; c++)                                                               \
+                    for (int o = 0; o < RO; o++)                                                           \
+                        tails[o][c] += gs[o * out_plane + n] * xs[c * plane + n];                          \
+        }                                                                                                  \
+        for (int o = 0; o < RO; o++)                                                                       \
+            for (int c = 0; c < RC; c++) {                                                                 \
+                T *out = partial + (o * dw_o + c * dw_c) * LANES;                                          \
+                *(V *)out = sums[o][c];                                                                    \
+                out[0] += tails[o][c];                                                                     \
+            }                                                                                              \
+    }
+EMBER_WEIGHT_TILE(weight_tile, EMBER_TILE_OUT, EMBER_TILE_IN)
+EMBER_WEIGHT_TILE(weight_tile_out, EMBER_TILE_OUT, 1)
+EMBER_WEIGHT_TILE(weight_tile_in, 1, EMBER_TILE_IN)
+EMBER_WEIGHT_TILE(weight_tile_one, 1, 1)
+#undef EMBER_WEIGHT_TILE
+
+/* The weight gradient of output rows p in start..stop-1, added onto vector partial sums:
+ * sum over lanes of partial[o, c, i, j, lane] += sum over p, s, n of
+ *     g[o, p, s, n] * x[c, p*sh + i*dh - top, s*sw + j*dw - left, n]   (zero outside x).
+ * x: C-contiguous (C, H, W, N); g: C-contiguous (C_out, out_h, out_w, N);
+ * partial: C-contiguous (C_out, C, kh, kw, ember_vector_bytes() / sizeof(T)). */
+void EMBER_NAME(ember_conv_weight_grad)(const T *x, idx channels, idx height, idx width, idx batch,
+                                        const T *g, idx out_channels, idx out_h, idx out_w, idx kh, idx kw,
+                                        idx sh, idx sw, idx dh, idx dw, idx top, idx left, T *partial,
+                                        idx start, idx stop)
+{
+    const idx plane = height * width * batch, out_plane = out_h * out_w * batch, taps = kh * kw;
+    const idx dw_o = channels * taps;
+    for (idx p = start; p < stop; p++)
+        for (idx i = 0; i < kh; i++) {
+            idx row = p * sh + i * dh - top;
+            if (row < 0 || row >= height)
+                continue;
+            for (idx c = 0; c < channels;) {
+                idx block_in = c + EMBER_TILE_IN <= channels ? EMBER_TILE_IN : 1;
+                for (idx j = 0; j < kw; j++) {
+                    idx first = 0, last = out_w;  /* the columns s whose tap lands inside x */
+                    while (first < last && first * sw + j * dw - left < 0)
+                        first++;
+                    while (last > first && (last - 1) * sw + j * dw - left >= width)
+                        last--;
+                    if (first >= last)
+                        continue;
+                    const T *xs = x + c * plane + (row * width + first * sw + j * dw - left) * batch;
+                    const T *gs = g + (p * out_w + first) * batch;
+                    T *target = partial + (c * taps + i * kw + j) * LANES;
+                    const idx count = last - first, step = sw * batch;
+                    idx o = 0;
+                    if (block_in == EMBER_TILE_IN) {
+                        for (; o + EMBER_TILE_OUT <= out_channels; o += EMBER_TILE_OUT)
+                            EMBER_NAME(weight_tile)(xs, plane, step, gs + o * out_plane, out_plane, count, batch,
+                                                    target + o * dw_o * LANES, dw_o, taps);
+                        for (; o < out_channels; o++)
+                            EMBER_NAME(weight_tile_in)(xs, plane, step, gs + o * out_plane, out_plane, count,
+                                                       batch, target + o * dw_o * LANES, dw_o, taps);
+                    } else {
+                        for (; o + EMBER_TILE_OUT <= out_channels; o += EMBER_TILE_OUT)
+                            EMBER_NAME(weight_tile_out)(xs, plane, step, gs + o * out_plane, out_plane, count,
+                                                        batch, target + o * dw_o * LANES, dw_o, taps);
+                        for (; o < out_channels; o++)
+                            EMBER_NAME(weight_tile_one)(xs, plane, step, gs + o * out_plane, out_plane, count,
+                                                        batch, target + o * dw_o * LANES, dw_o, taps);
+                    }
+                }
+                c += block_in;
+            }
+        }
+}
+#undef V
+#undef LANES
 
 #undef T
 #endif

@@ -8,11 +8,16 @@ Three primitives close under differentiation, so gradients of any order work:
 
 Each is bilinear in its two inputs, and the backward of each is written with the other two and itself.
 
+On the CPU with the compiled kernels, each primitive first tries the direct convolutions of
+``backend/direct_conv.py`` (no im2col matrix, split between the cores); what they do not take (grouped
+convolutions, CuPy arrays, no C compiler, ...) goes the im2col way below.
+
 Work goes in bands of output rows: each band's im2col matrix (at most ``BAND_BYTES``, one buffer reused
 from band to band) is built, multiplied and dropped while it is still in cache, so no call allocates a
 matrix kh*kw times the size of its input. The forward keeps its matrix for the weight gradient only when it
 fits in one band; otherwise the weight gradient rebuilds it band by band. Results come back as
-(N, C, H, W) views of (C, H, W, N) memory, the order the GEMMs produce (see ``backend/im2col.py``).
+(N, C, H, W) views of (C, H, W, N) memory, the order the GEMMs (and the direct kernels) produce (see
+``backend/im2col.py``).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import numpy as np
 
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
+from ..backend import direct_conv
 from ..backend.device import get_array_module
 from ..backend.im2col import add_columns, column_source, column_target, columns, output_size
 
@@ -42,14 +48,14 @@ class ConvGeometry(NamedTuple):
         (top, bottom), (left, right) = self.padding
         return output_size(height, kh, sh, top + bottom, dh), output_size(width, kw, sw, left + right, dw)
 
-    def bands(self, xp, out_h: int, depth: int, row_width: int, dtype) -> list:
-        """``(rows, buffer)`` per band of output rows: ``rows`` = (start, stop), ``buffer`` a flat view of one
-        array shared by all bands, room for the band's (depth, (stop - start) * row_width) im2col matrix. A
-        band holds at most ``BAND_BYTES`` (one output row at least)."""
+    def bands(self, xp, out_h: int, depth: int, row_width: int, dtype, first: int = 0) -> list:
+        """``(rows, buffer)`` per band of output rows first..out_h-1: ``rows`` = (start, stop), ``buffer`` a
+        flat view of one array shared by all bands, room for the band's (depth, (stop - start) * row_width)
+        im2col matrix. A band holds at most ``BAND_BYTES`` (one output row at least)."""
         per_row = depth * row_width
-        count = max(1, min(out_h, BAND_BYTES // max(per_row * np.dtype(dtype).itemsize, 1)))
+        count = max(1, min(out_h - first, BAND_BYTES // max(per_row * np.dtype(dtype).itemsize, 1)))
         storage = xp.empty(per_row * count, dtype=dtype)
-        bands = [(start, min(out_h, start + count)) for start in range(0, out_h, count)]
+        bands = [(start, min(out_h, start + count)) for start in range(first, out_h, count)]
         return [(rows, storage[:per_row * (rows[1] - rows[0])]) for rows in bands]
 
     def source(self, x):
@@ -88,6 +94,12 @@ class Conv2d(Primitive):
 
     def forward(self, x, weight, bias=None):
         geometry = self.geometry
+        y = direct_conv.forward(x, weight, geometry)
+        if y is not None:
+            if bias is not None:
+                y += bias[:, None, None, None]
+            self.save_for_backward(x, weight, None)
+            return y.transpose(3, 0, 1, 2)
         xp = get_array_module(x)
         groups = geometry.groups
         batch, out_channels = x.shape[0], weight.shape[0]
@@ -129,8 +141,11 @@ class Conv2dGradInput(Primitive):
 
     def forward(self, grad, weight):
         geometry = self.geometry
-        xp = get_array_module(grad)
         self.save_for_backward(grad, weight)
+        grad_input = direct_conv.input_grad(grad, weight, geometry, self.input_shape)
+        if grad_input is not None:
+            return grad_input.transpose(3, 0, 1, 2)
+        xp = get_array_module(grad)
         groups = geometry.groups
         batch, channels, height, width = self.input_shape
         out_h, out_w = grad.shape[2:]
@@ -176,16 +191,28 @@ class Conv2dGradWeight(Primitive):
             cols, self.cols = self.cols, None  # a node recorded for double backward must not keep the matrix
             cols = cols.reshape(groups, depth // groups, -1)
             return xp.matmul(_row_band(grad_rows, (0, out_h)), cols.transpose(0, 2, 1)).reshape(self.weight_shape)
+        direct = direct_conv.weight_grad(x, grad, geometry, self.weight_shape)
+        if direct is not None:
+            return direct
         source = geometry.source(x)
-        grad_weight = partial = None
-        for rows, buffer in geometry.bands(xp, out_h, depth, out_w * batch, x.dtype):
-            cols = geometry.columns(source, rows, out_w, buffer).reshape(groups, depth // groups, -1)
-            grad_band = _row_band(grad_rows, rows)
-            if grad_weight is None:
-                grad_weight = xp.matmul(grad_band, cols.transpose(0, 2, 1))
-                partial = xp.empty_like(grad_weight)
-            else:
-                grad_weight += xp.matmul(grad_band, cols.transpose(0, 2, 1), out=partial)
+        sums = []
+
+        def accumulate(start, stop):  # the weight gradient's share of output rows start..stop-1
+            grad_weight = partial = None
+            for rows, buffer in geometry.bands(xp, stop, depth, out_w * batch, x.dtype, first=start):
+                cols = geometry.columns(source, rows, out_w, buffer).reshape(groups, depth // groups, -1)
+                grad_band = _row_band(grad_rows, rows)
+                if grad_weight is None:
+                    grad_weight = xp.matmul(grad_band, cols.transpose(0, 2, 1))
+                    partial = xp.empty_like(grad_weight)
+                else:
+                    grad_weight += xp.matmul(grad_band, cols.transpose(0, 2, 1), out=partial)
+            sums.append(grad_weight)
+
+        direct_conv.split_weight_grad(accumulate, out_h, x, grad)
+        grad_weight = sums[0]
+        for other in sums[1:]:
+            grad_weight += other
         return grad_weight.reshape(self.weight_shape)
 
     def backward(self, grad_weight):

@@ -1,0 +1,149 @@
+"""Direct convolutions on the CPU with the compiled kernels: no im2col matrix, every core.
+
+``kernels.c`` computes a convolution's output, its input gradient (the transposed convolution) and its weight
+gradient straight from (C, H, W, N) memory, vectorized over the batch. Forward and input gradient sum a
+block of channels by one to three vectors of batch entries in registers over every tap and channel, then
+store it once; the weight gradient sums tiles of output by input channels over every position. Against
+im2col + GEMM that skips writing and re-reading a matrix kh*kw times the size of the input and OpenBLAS's
+packing of it, and keeps the vector units busy on the small channel counts (12-64) where a GEMM's skinny
+shape leaves them idle. Each call is split by rows between the cores (``backend.threads``; set
+``EMBER_NUM_THREADS=1`` to keep them on one).
+
+Grouped convolutions, kernels wider than the compiled limit, channel counts that would leave more than a third
+of a register block empty (forward and input gradient), and arrays the kernels do not take (CuPy, other
+dtypes) go the im2col way: the functions here return None for them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import compiled
+from .im2col import CHWN
+from .layout import copy_in_order
+from .threads import split_rows
+
+ENABLED = True  # False sends every convolution the im2col way (the tests compare both)
+PARALLEL_FLOPS = 4e6  # below this a call stays on the calling thread (handing it over costs ~50 us)
+
+
+def block_height(kernels, channels: int) -> int | None:
+    """The register-block height for ``channels`` produced channels that pads the fewest (ties: the block two
+    vectors wide, then three, then one); None when the padding would be over a third of the work."""
+    full, half, third = kernels.conv_block_heights()
+    height = min((half, third, full), key=lambda h: -(-channels // h) * h - channels)
+    padded = -(-channels // height) * height
+    return None if 3 * (padded - channels) > padded else height
+
+
+def pack(weight_rows, height: int):
+    """(rows, kh, kw, inner) weights as the kernels read them: (ceil(rows/height), kh*kw*inner, height),
+    rows past ``rows`` zero."""
+    rows = weight_rows.shape[0]
+    blocks = -(-rows // height)
+    padded = np.zeros((blocks * height,) + weight_rows.shape[1:], dtype=weight_rows.dtype)
+    padded[:rows] = weight_rows
+    return np.ascontiguousarray(padded.reshape(blocks, height, -1).transpose(0, 2, 1))
+
+
+def _chwn(array):
+    """(N, C, H, W) ``array`` as a C-contiguous (C, H, W, N) array: a view when it lies so, else a copy."""
+    stored = array.transpose(1, 2, 3, 0)
+    return stored if stored.flags.c_contiguous else copy_in_order(np, array, CHWN).transpose(1, 2, 3, 0)
+
+
+def _plan(array, weight, geometry, produced: int):
+    """The kernels and block height for a direct convolution producing ``produced`` channels, or None."""
+    if not ENABLED or geometry.groups != 1:
+        return None
+    kernels = compiled.for_arrays(array, weight)
+    if kernels is None or max(geometry.kernel_size) > kernels.conv_max_taps:
+        return None
+    height = block_height(kernels, produced)
+    return None if height is None else (kernels, height)
+
+
+def _threads(flops: float):
+    return 1 if flops < PARALLEL_FLOPS else None
+
+
+def forward(x, weight, geometry):
+    """``conv2d(x, weight)`` (no bias) of an (N, C, H, W) array as a (C_out, out_h, out_w, N) C-contiguous
+    array, or None when the direct kernel does not apply."""
+    out_channels, _, kh, kw = weight.shape
+    plan = _plan(x, weight, geometry, out_channels)
+    if plan is None:
+        return None
+    kernels, height = plan
+    batch = x.shape[0]
+    out_h, out_w = geometry.output_shape(*x.shape[2:])
+    source = _chwn(x)
+    packed = pack(weight.transpose(0, 2, 3, 1), height)
+    y = np.empty((out_channels, out_h, out_w, batch), dtype=x.dtype)
+    offset = (geometry.padding[0][0], geometry.padding[1][0])
+
+    def rows(start, stop):
+        kernels.conv_forward(source, packed, height, geometry.kernel_size, geometry.stride, geometry.dilation,
+                             offset, y, start, stop)
+
+    split_rows(rows, out_h, _threads(2.0 * y.size * weight[0].size))
+    return y
+
+
+def input_grad(grad, weight, geometry, input_shape):
+    """The gradient wrt the (N, C, H, W) input of shape ``input_shape`` of ``conv2d(x, weight)`` given the
+    output gradient ``grad``, as a C-contiguous (C, H, W, N) array, or None when the direct kernel does not
+    apply."""
+    batch, channels, height_in, width_in = input_shape
+    plan = _plan(grad, weight, geometry, channels)
+    if plan is None:
+        return None
+    kernels, height = plan
+    source = _chwn(grad)
+    packed = pack(weight.transpose(1, 2, 3, 0), height)
+    grad_input = np.empty((channels, height_in, width_in, batch), dtype=grad.dtype)
+    offset = (geometry.padding[0][0], geometry.padding[1][0])
+
+    def rows(start, stop):
+        kernels.conv_input_grad(source, packed, height, geometry.kernel_size, geometry.stride,
+                                geometry.dilation, offset, grad_input, start, stop)
+
+    split_rows(rows, height_in, _threads(2.0 * grad.size * weight[0].size))
+    return grad_input
+
+
+def weight_grad(x, grad, geometry, weight_shape):
+    """The gradient wrt the (C_out, C, kh, kw) weight of ``conv2d(x, weight)`` given the output gradient
+    ``grad``, summed over output rows split between threads (one partial sum each), or None when the direct
+    kernel does not apply."""
+    if not ENABLED or geometry.groups != 1:
+        return None
+    kernels = compiled.for_arrays(x, grad)
+    if kernels is None:
+        return None
+    source, grads = _chwn(x), _chwn(grad)
+    out_h = grads.shape[1]
+    offset = (geometry.padding[0][0], geometry.padding[1][0])
+    partials = []
+
+    def rows(start, stop):
+        partial = np.zeros((*weight_shape, kernels.lanes(x.dtype)), dtype=x.dtype)
+        kernels.conv_weight_grad(source, grads, geometry.kernel_size, geometry.stride, geometry.dilation, offset,
+                                 partial, start, stop)
+        partials.append(partial)
+
+    split_rows(rows, out_h, _threads(2.0 * grad.size * x[0].size))
+    total = partials[0]
+    for partial in partials[1:]:
+        total += partial
+    return total.sum(axis=-1)
+
+
+def split_weight_grad(accumulate, out_h: int, x, grad) -> None:
+    """Run the im2col weight gradient's ``accumulate(start, stop)`` (grouped convolutions) over output rows,
+    split between threads when the compiled kernels run (each share builds its own bands and GEMMs); on one
+    thread otherwise."""
+    shared = ENABLED and compiled.for_arrays(x, grad) is not None
+    split_rows(accumulate, out_h, _threads(2.0 * grad.size * x[0].size) if shared else 1)
+
+
+__all__ = ["block_height", "pack", "forward", "input_grad", "weight_grad", "split_weight_grad"]

@@ -1,0 +1,172 @@
+"""Ember's CPU threads: one call of a compiled kernel or a GEMM split by rows between the cores.
+
+The compiled convolutions work on a range of rows and NumPy's matmul works on any slice of rows; both
+release the GIL. So one call is cut into row ranges run at once: the calling thread takes the first range
+and a small pool of helper threads (started on first use) the others. The helpers wait on a queue, not in a
+spinning loop, so they cost nothing between calls.
+
+A BLAS with threads of its own would fight them: OpenBLAS's threads keep spinning for a while after each
+GEMM, long enough to take the second core from a kernel that follows. So the first time Ember splits a
+compiled kernel (a convolution) it sets the OpenBLAS that NumPy loaded to one thread, for the whole
+process, and from then on splits its own GEMMs (``matmul``) the same way; NumPy's matmuls outside Ember
+then use one core. Until then, and in processes that run no convolution (an MLP, whose GEMMs are short
+enough that handing rows to a helper costs more than OpenBLAS's always-ready threads), OpenBLAS keeps its
+threads and Ember adds none. Where no OpenBLAS can be set, everything stays on the calling thread.
+
+``EMBER_NUM_THREADS`` (or ``ember.set_num_threads``) sets how many threads share a call; the default is the
+CPUs this process may run on. One thread leaves OpenBLAS's threads alone.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .device import get_array_module
+
+PARALLEL_GEMM_FLOPS = 4e6  # a smaller matmul stays whole (handing work over costs ~50 us)
+
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_requested: int | None = None
+_blas_claimed: bool | None = None  # None: not tried yet
+
+
+def _positive(value, source: str) -> int:
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{source} must be a positive integer, received {value!r}") from None
+    if count < 1 or isinstance(value, bool):
+        raise ValueError(f"{source} must be a positive integer, received {value!r}")
+    return count
+
+
+def thread_count(environ=os.environ) -> int:
+    """Threads asked to share one call: ``set_num_threads``, else ``EMBER_NUM_THREADS``, else the CPUs
+    available to this process."""
+    if _requested is not None:
+        return _requested
+    value = environ.get("EMBER_NUM_THREADS", "").strip()
+    if value:
+        return _positive(value, "EMBER_NUM_THREADS")
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def set_num_threads(count: int) -> None:
+    """Use ``count`` threads for Ember's CPU work (as ``torch.set_num_threads``)."""
+    global _requested
+    _requested = _positive(count, "set_num_threads")
+
+
+def get_num_threads() -> int:
+    """The threads Ember's CPU work may be split between (as ``torch.get_num_threads``)."""
+    return thread_count()
+
+
+def openblas_paths() -> list:
+    """The files of the OpenBLAS libraries loaded in this process (Linux; empty elsewhere)."""
+    paths = set()
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            for line in maps:
+                fields = line.split(maxsplit=5)
+                if len(fields) == 6 and "openblas" in os.path.basename(fields[5].strip()).lower():
+                    paths.add(fields[5].strip())
+    except OSError:
+        return []
+    return sorted(paths)
+
+
+def _openblas_setters() -> list:
+    """The set-number-of-threads function of each loaded OpenBLAS (NumPy's is named
+    ``scipy_openblas_set_num_threads64_``; a system one ``openblas_set_num_threads``)."""
+    setters = []
+    for path in openblas_paths():
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                     "openblas_set_num_threads64_", "openblas_set_num_threads"):
+            setter = getattr(library, name, None)
+            if setter is not None:
+                setter.argtypes, setter.restype = [ctypes.c_int], None
+                setters.append(setter)
+                break
+    return setters
+
+
+def _claim_blas() -> bool:
+    """Set every loaded OpenBLAS to one thread, once; False when there is none to set."""
+    global _blas_claimed
+    with _lock:
+        if _blas_claimed is None:
+            setters = _openblas_setters()
+            for setter in setters:
+                setter(1)
+            _blas_claimed = bool(setters)
+        return _blas_claimed
+
+
+def claim_cores() -> int:
+    """The threads a compiled kernel may be split between: ``thread_count()``, with every loaded OpenBLAS
+    set to one thread first (once); 1 when that is impossible."""
+    count = thread_count()
+    return count if count == 1 or _claim_blas() else 1
+
+
+def _helpers(count: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    with _lock:
+        if _pool is None or _pool_size < count:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool, _pool_size = ThreadPoolExecutor(count, thread_name_prefix="ember-cpu"), count
+        return _pool
+
+
+def split_rows(function, total: int, threads: int | None = None) -> None:
+    """Run ``function(start, stop)`` over rows 0..total-1 cut into up to ``threads`` (default
+    ``claim_cores()``) contiguous ranges at once, the first on the calling thread; re-raise the first
+    error once every range has ended."""
+    threads = min(claim_cores() if threads is None else threads, total)
+    if threads <= 1:
+        function(0, total)
+        return
+    bounds = [total * part // threads for part in range(threads + 1)]
+    pool = _helpers(threads - 1)
+    futures = [pool.submit(function, bounds[part], bounds[part + 1]) for part in range(1, threads)]
+    try:
+        function(bounds[0], bounds[1])
+    finally:
+        for future in futures:
+            future.exception()  # wait for every range before a caller reuses the memory
+    for future in futures:
+        future.result()
+
+
+def matmul(a, b):
+    """``np.matmul(a, b)``, its rows split between threads once Ember has set OpenBLAS to one thread (see
+    above) when both are NumPy float arrays, ``b`` is 2-d and the product is large enough; otherwise
+    NumPy's (or CuPy's) matmul unchanged."""
+    if (not _blas_claimed or type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 or b.ndim != 2
+            or a.dtype != b.dtype or a.dtype.kind != "f" or 2.0 * a.size * b.shape[1] < PARALLEL_GEMM_FLOPS):
+        return get_array_module(a).matmul(a, b)
+    rows = a.reshape(-1, a.shape[-1]) if a.ndim > 2 else a
+    threads = thread_count()
+    if threads == 1 or rows.shape[0] < 2 * threads:
+        return np.matmul(a, b)
+    out = np.empty((rows.shape[0], b.shape[1]), dtype=a.dtype)
+    split_rows(lambda start, stop: np.matmul(rows[start:stop], b, out=out[start:stop]), rows.shape[0], threads)
+    return out.reshape(*a.shape[:-1], b.shape[1])
+
+
+__all__ = ["thread_count", "set_num_threads", "get_num_threads", "claim_cores", "split_rows", "matmul"]
