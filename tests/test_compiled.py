@@ -233,3 +233,67 @@ def test_kernels_refuse_arrays_that_do_not_fit(kernels):
     with pytest.raises(ValueError, match="compiled kernel batch_norm_forward"):
         kernels.batch_norm_forward(x, channel, np.zeros(2, np.float32), 1e-5, np.empty_like(x), np.empty_like(x),
                                    channel, channel, channel)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel, stride, dilation", [
+    ((2, 2), (2, 2), (1, 1)), ((3, 3), (2, 2), (1, 1)), ((2, 3), (1, 2), (2, 1)), ((1, 1), (1, 1), (1, 1)),
+])
+@pytest.mark.parametrize("special", ["none", "ties", "nan"])
+def test_max_pool_kernels_match_numpy(kernels, monkeypatch, kernel, stride, dilation, dtype, special):
+    """On (C, H, W, N) memory the compiled max pool gives the NumPy path's maxima, indices (first maximum,
+    last NaN) and gradients, overlapping windows included."""
+    import ember
+
+    rng = np.random.default_rng(7)
+    x_np = rng.standard_normal((6, 9, 11, 5)).astype(dtype)  # (C, H, W, N)
+    if special == "ties":
+        x_np = np.round(x_np)  # many equal maxima in a window
+    elif special == "nan":
+        x_np[rng.random(x_np.shape) < 0.1] = np.nan
+    forward = _spy(monkeypatch, kernels, "max_pool_forward")
+    backward = _spy(monkeypatch, kernels, "max_pool_backward")
+
+    def run():
+        x = ember.tensor(x_np.transpose(3, 0, 1, 2), requires_grad=True)  # (N, C, H, W) view of CHWN memory
+        y, indices = ember.nn.functional.max_pool2d(x, kernel, stride, dilation=dilation, return_indices=True)
+        g = np.random.default_rng(8).standard_normal(y.shape).astype(dtype)
+        y.backward(ember.tensor(g))
+        return y.numpy(), indices.numpy(), x.grad.numpy(), x.grad.numpy().transpose(1, 2, 3, 0).flags.c_contiguous
+
+    y, indices, grad, grad_chwn = run()
+    assert forward == ["max_pool_forward"] and backward == ["max_pool_backward"]
+    with monkeypatch.context() as patch:
+        _numpy_only(patch)
+        expected = run()
+    np.testing.assert_array_equal(y, expected[0])  # NaN where NaN
+    np.testing.assert_array_equal(indices, expected[1])
+    np.testing.assert_array_equal(grad, expected[2])
+    assert grad_chwn and expected[3]  # the gradient lies in memory as its input does
+
+
+def test_max_pool_kernels_leave_padded_and_nchw_pools_to_numpy(kernels, monkeypatch):
+    import ember
+
+    calls = _spy(monkeypatch, kernels, "max_pool_forward")
+    x = ember.tensor(np.random.default_rng(9).standard_normal((2, 3, 6, 6)).astype(np.float32))
+    ember.nn.functional.max_pool2d(x, 2)  # (N, C, H, W) memory
+    chwn = ember.tensor(x.numpy().transpose(1, 2, 3, 0).copy().transpose(3, 0, 1, 2))
+    ember.nn.functional.max_pool2d(chwn, 2, padding=1)
+    seven = ember.tensor(np.zeros((3, 7, 7, 2), np.float32).transpose(3, 0, 1, 2))
+    ember.nn.functional.max_pool2d(seven, 3, ceil_mode=True)  # a partial last window: padding past the input
+    assert calls == []
+    ember.nn.functional.max_pool2d(chwn, 2)
+    assert calls == ["max_pool_forward"]
+
+
+def test_max_pool_kernels_refuse_arrays_that_do_not_fit(kernels):
+    x = np.zeros((2, 6, 6, 3), np.float32)
+    y, argmax = np.zeros((2, 3, 3, 3), np.float32), np.zeros((2, 3, 3, 3), np.uint8)
+    kernels.max_pool_forward(x, (2, 2), (2, 2), (1, 1), y, argmax, 0, 2)
+    with pytest.raises(ValueError, match="max_pool_forward"):
+        kernels.max_pool_forward(x, (3, 3), (2, 2), (1, 1), y, argmax, 0, 2)  # windows past the input
+    with pytest.raises(ValueError, match="max_pool_forward"):
+        kernels.max_pool_forward(x, (2, 2), (2, 2), (1, 1), y, argmax.astype(np.int64), 0, 2)
+    with pytest.raises(ValueError, match="max_pool_backward"):
+        kernels.max_pool_backward(y, argmax, (2, 2), (2, 2), (1, 1), np.zeros((2, 6, 6, 4), np.float32), 0, 2)

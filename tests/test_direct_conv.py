@@ -1,6 +1,6 @@
 """The direct convolutions (backend/direct_conv.py, kernels.c): forward, input and weight gradients give the
 numbers of the im2col + GEMM path for every block height, batch tail, stride, dilation and padding, split
-between threads or not; the cases they leave to im2col; and the thread splitting they rely on."""
+between threads or not, and the cases they leave to im2col."""
 from __future__ import annotations
 
 import ctypes
@@ -27,8 +27,10 @@ CASES = [  # (N, C_in, H, W, C_out, kernel, stride, dilation, padding)
 def _spy(monkeypatch, kernels, name: str) -> list:
     calls, original = [], getattr(kernels, name)
 
+    rows_at = 7 if name == "conv_weight_grad" else 8  # where (start, stop) come in the kernel's arguments
+
     def counting(*args, **kwargs):
-        calls.append(args[-2:])  # (start, stop)
+        calls.append(tuple(args[rows_at:rows_at + 2]))
         return original(*args, **kwargs)
 
     monkeypatch.setattr(kernels, name, counting)
@@ -151,109 +153,8 @@ def test_direct_kernels_refuse_arrays_that_do_not_fit(kernels):
                                 np.zeros((2, 5, 5, 2), np.float32), 0, 5)  # batch sizes differ
     with pytest.raises(ValueError, match="conv_forward"):
         kernels.conv_forward(x.transpose(0, 2, 1, 3), packed, height, *args, y, 0, 5)  # not C-contiguous
-
-
-def test_split_rows_covers_every_row_once_on_several_threads():
-    seen, names, lock = [], set(), threading.Lock()
-    together = threading.Barrier(3, timeout=10)  # breaks unless the three ranges run at the same time
-
-    def record(start, stop):
-        together.wait()
-        with lock:
-            seen.extend(range(start, stop))
-            names.add(threading.current_thread().name)
-
-    threads.split_rows(record, 10, 3)
-    assert sorted(seen) == list(range(10)) and len(names) == 3
-    seen.clear()
-    together = threading.Barrier(2, timeout=10)
-    threads.split_rows(record, 2, 4)  # never more ranges than rows
-    assert sorted(seen) == [0, 1]
-
-
-def test_split_rows_reraises_a_helper_error_after_every_range_ends():
-    finished = []
-
-    def failing(start, stop):
-        if start > 0:
-            raise RuntimeError("helper failed")
-        finished.append((start, stop))
-
-    with pytest.raises(RuntimeError, match="helper failed"):
-        threads.split_rows(failing, 8, 2)
-    assert finished == [(0, 4)]
-
-
-@pytest.mark.parametrize("value", ["0", "-2", "two"])
-def test_ember_num_threads_must_be_a_positive_integer(monkeypatch, value):
-    monkeypatch.setenv("EMBER_NUM_THREADS", value)
-    with pytest.raises(ValueError, match="EMBER_NUM_THREADS"):
-        threads.thread_count()
-
-
-def test_thread_count_from_set_num_threads_then_the_environment(monkeypatch):
-    monkeypatch.setattr(threads, "_requested", None)
-    monkeypatch.setenv("EMBER_NUM_THREADS", "5")
-    assert threads.thread_count() == 5 and ember.get_num_threads() == 5
-    ember.set_num_threads(3)
-    assert threads.thread_count() == 3 and ember.get_num_threads() == 3
-    for bad in (0, -1, True, "many"):
-        with pytest.raises(ValueError, match="set_num_threads"):
-            ember.set_num_threads(bad)
-    monkeypatch.setattr(threads, "_requested", None)
-    monkeypatch.delenv("EMBER_NUM_THREADS")
-    assert threads.thread_count() >= 1
-
-
-def test_claiming_the_cores_sets_numpys_openblas_to_one_thread(monkeypatch):
-    monkeypatch.setattr(threads, "_blas_claimed", None)
-    monkeypatch.setattr(threads, "_requested", 2)
-    if not threads._openblas_setters():
-        pytest.skip("NumPy here does not use an OpenBLAS")
-    assert threads.claim_cores() == 2
-    assert threads._blas_claimed is True
-    for path in threads.openblas_paths():
-        library = ctypes.CDLL(path)
-        getter = getattr(library, "scipy_openblas_get_num_threads64_", None) or getattr(
-            library, "openblas_get_num_threads", None)
-        if getter is not None:
-            assert getter() == 1
-
-
-def test_without_an_openblas_to_set_kernels_stay_on_one_thread(monkeypatch):
-    monkeypatch.setattr(threads, "_blas_claimed", None)
-    monkeypatch.setattr(threads, "_requested", 4)
-    monkeypatch.setattr(threads, "_openblas_setters", lambda: [])
-    assert threads.claim_cores() == 1
-    ranges = []
-    threads.split_rows(lambda start, stop: ranges.append((start, stop)), 10)
-    assert ranges == [(0, 10)]
-
-
-@pytest.mark.parametrize("claimed", [False, True])
-def test_matmul_splits_rows_only_once_the_cores_are_claimed(monkeypatch, claimed):
-    rng = np.random.default_rng(5)
-    a = rng.standard_normal((3, 41, 30)).astype(np.float32)
-    b = rng.standard_normal((30, 17)).astype(np.float32)
-    monkeypatch.setattr(threads, "_blas_claimed", claimed)
-    monkeypatch.setattr(threads, "_requested", 3)
-    monkeypatch.setattr(threads, "PARALLEL_GEMM_FLOPS", 0)
-    splits, original = [], threads.split_rows
-
-    def counting(function, total, count=None):
-        splits.append((total, count))
-        return original(function, total, count)
-
-    monkeypatch.setattr(threads, "split_rows", counting)
-    product = threads.matmul(a, b)
-    assert splits == ([(123, 3)] if claimed else [])
-    assert product.shape == (3, 41, 17) and product.dtype == np.float32
-    np.testing.assert_allclose(product, a @ b, rtol=1e-6, atol=1e-6)
-    x = ember.tensor(a[0], requires_grad=True)
-    w = ember.tensor(b, requires_grad=True)
-    (x @ w).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), np.ones((41, 17), np.float32) @ b.T, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(w.grad.numpy(), a[0].T @ np.ones((41, 17), np.float32), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="conv_forward"):
+        kernels.conv_forward(x, packed, height, *args, y, 0, 5, np.zeros(3, np.float32))  # a bias per channel
 
 
 @pytest.mark.parametrize("flags", [(), ("-mavx2", "-mfma")], ids=["baseline", "avx2"])

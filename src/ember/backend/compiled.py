@@ -37,9 +37,11 @@ _SIGNATURES = {
     "adam": "ppppittttttt",
     "batch_norm_forward": "piippdppppp",
     "batch_norm_backward": "ppiippppp",
-    "conv_forward": "piiiip" + "i" * 10 + "piiii",
+    "conv_forward": "piiiip" + "i" * 10 + "ppiiii",
     "conv_input_grad": "piiiip" + "i" * 10 + "piiii",
     "conv_weight_grad": "piiiipiii" + "i" * 8 + "pii",
+    "max_pool_forward": "piiii" + "i" * 6 + "ppiiii",
+    "max_pool_backward": "ppiiii" + "i" * 6 + "piiii",
 }
 _SUFFIXES = {np.dtype(np.float32): ("f32", ctypes.c_float), np.dtype(np.float64): ("f64", ctypes.c_double)}
 _CTYPES = {"p": ctypes.c_void_p, "i": ctypes.c_longlong, "d": ctypes.c_double, "b": ctypes.c_int}
@@ -127,10 +129,13 @@ class Kernels:
 
 
     def _direct(self, kernel, source, packed, block_height, kernel_size, stride, dilation, offset, target,
-                start, stop):
-        """Check and run ``conv_forward`` or ``conv_input_grad`` on rows start:stop of ``target``."""
+                start, stop, bias=None):
+        """Check and run ``conv_forward`` (with ``bias``, or none) or ``conv_input_grad`` on rows start:stop
+        of ``target``."""
         (kh, kw), (sh, sw), (dh, dw), (top, left) = kernel_size, stride, dilation, offset
         arrays = dict(source=source, packed=packed, target=target)
+        if bias is not None:
+            arrays["bias"] = bias
         summed, produced = source.shape[0], target.shape[0]  # channels summed over, channels produced
         blocks = -(-produced // block_height) if block_height else 0
         _require(all(a.flags.c_contiguous and a.dtype == source.dtype for a in arrays.values())
@@ -138,17 +143,20 @@ class Kernels:
                  and block_height in self.conv_block_heights() and 0 < kh <= self.conv_max_taps
                  and 0 < kw <= self.conv_max_taps and min(sh, sw, dh, dw) >= 1
                  and packed.size == blocks * block_height * kh * kw * summed
+                 and (bias is None or bias.shape == (produced,))
                  and 0 <= start <= stop <= target.shape[1], kernel, arrays)
+        with_bias = () if kernel == "conv_input_grad" else (None if bias is None else _address(bias),)
         self._functions[kernel, source.dtype](
             _address(source), *source.shape, _address(packed), block_height, produced, kh, kw, sh, sw, dh, dw,
-            top, left, _address(target), target.shape[1], target.shape[2], start, stop)
+            top, left, *with_bias, _address(target), target.shape[1], target.shape[2], start, stop)
 
-    def conv_forward(self, x, packed, block_height, kernel_size, stride, dilation, offset, y, start, stop):
-        """Direct convolution of C-contiguous (C, H, W, N) ``x`` into output rows start:stop of C-contiguous
-        (C_out, out_h, out_w, N) ``y``; ``packed`` holds the weights in blocks of ``block_height`` output
-        channels (see kernels.c); ``offset`` = (top, left) padding."""
+    def conv_forward(self, x, packed, block_height, kernel_size, stride, dilation, offset, y, start, stop,
+                     bias=None):
+        """Direct convolution of C-contiguous (C, H, W, N) ``x`` (plus ``bias``, (C_out,), when given) into
+        output rows start:stop of C-contiguous (C_out, out_h, out_w, N) ``y``; ``packed`` holds the weights in
+        blocks of ``block_height`` output channels (see kernels.c); ``offset`` = (top, left) padding."""
         self._direct("conv_forward", x, packed, block_height, kernel_size, stride, dilation, offset, y, start,
-                     stop)
+                     stop, bias)
 
     def conv_input_grad(self, grad, packed, block_height, kernel_size, stride, dilation, offset, grad_input,
                         start, stop):
@@ -158,23 +166,49 @@ class Kernels:
         self._direct("conv_input_grad", grad, packed, block_height, kernel_size, stride, dilation, offset,
                      grad_input, start, stop)
 
-    def lanes(self, dtype) -> int:
-        """Numbers of ``dtype`` in one of the kernels' vectors."""
-        return self.vector_bytes // np.dtype(dtype).itemsize
-
-    def conv_weight_grad(self, x, grad, kernel_size, stride, dilation, offset, partial, start, stop):
-        """Add the weight gradient of output rows start:stop, from C-contiguous (C, H, W, N) ``x`` and
-        (C_out, out_h, out_w, N) ``grad``, onto the C-contiguous (C_out, C, kh, kw, lanes) vector partial sums
-        ``partial`` (the gradient is their sum over the last axis)."""
+    def conv_weight_grad(self, x, grad, kernel_size, stride, dilation, offset, grad_weight, start, stop):
+        """Add the weight gradient of output rows start:stop onto C-contiguous (C_out, C, kh, kw)
+        ``grad_weight``, from C-contiguous (C, H, W, N) ``x`` and (C_out, out_h, out_w, N) ``grad``."""
         (kh, kw), (sh, sw), (dh, dw), (top, left) = kernel_size, stride, dilation, offset
-        arrays = dict(x=x, grad=grad, partial=partial)
+        arrays = dict(x=x, grad=grad, grad_weight=grad_weight)
         _require(all(a.flags.c_contiguous and a.dtype == x.dtype for a in arrays.values())
                  and x.ndim == grad.ndim == 4 and x.shape[3] == grad.shape[3]
-                 and partial.shape == (grad.shape[0], x.shape[0], kh, kw, self.lanes(x.dtype))
-                 and min(sh, sw, dh, dw) >= 1 and 0 <= start <= stop <= grad.shape[1], "conv_weight_grad", arrays)
+                 and grad_weight.shape == (grad.shape[0], x.shape[0], kh, kw) and min(sh, sw, dh, dw) >= 1
+                 and 0 <= start <= stop <= grad.shape[1], "conv_weight_grad", arrays)
         self._functions["conv_weight_grad", x.dtype](
             _address(x), *x.shape, _address(grad), *grad.shape[:3], kh, kw, sh, sw, dh, dw, top, left,
-            _address(partial), start, stop)
+            _address(grad_weight), start, stop)
+
+    def max_pool_forward(self, x, kernel_size, stride, dilation, y, argmax, start, stop):
+        """Max pooling (no padding) of channels start:stop of C-contiguous (C, H, W, N) ``x`` into C-contiguous
+        (C, out_h, out_w, N) ``y`` and uint8 ``argmax`` (each window's tap, i*kw + j)."""
+        (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
+        channels, height, width, batch = x.shape
+        arrays = dict(x=x, y=y, argmax=argmax)
+        _require(x.ndim == 4 and all(a.flags.c_contiguous for a in arrays.values()) and y.dtype == x.dtype
+                 and argmax.dtype == np.uint8 and y.shape == argmax.shape and kh * kw <= 256
+                 and y.shape[0] == channels and y.shape[3] == batch and min(sh, sw, dh, dw) >= 1
+                 and (y.shape[1] - 1) * sh + (kh - 1) * dh < height and (y.shape[2] - 1) * sw + (kw - 1) * dw < width
+                 and 0 <= start <= stop <= channels, "max_pool_forward", arrays)
+        self._functions["max_pool_forward", x.dtype](
+            _address(x), *x.shape, kh, kw, sh, sw, dh, dw, _address(y), _address(argmax), y.shape[1], y.shape[2],
+            start, stop)
+
+    def max_pool_backward(self, grad, argmax, kernel_size, stride, dilation, grad_input, start, stop):
+        """Add each window's gradient (C-contiguous (C, out_h, out_w, N) ``grad``) at its ``argmax`` tap onto
+        channels start:stop of C-contiguous (C, H, W, N) ``grad_input``."""
+        (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
+        channels, height, width, batch = grad_input.shape
+        arrays = dict(grad=grad, argmax=argmax, grad_input=grad_input)
+        _require(grad.ndim == 4 and all(a.flags.c_contiguous for a in arrays.values())
+                 and grad_input.dtype == grad.dtype and argmax.dtype == np.uint8 and argmax.shape == grad.shape
+                 and grad.shape[0] == channels and grad.shape[3] == batch and min(sh, sw, dh, dw) >= 1
+                 and (grad.shape[1] - 1) * sh + (kh - 1) * dh < height
+                 and (grad.shape[2] - 1) * sw + (kw - 1) * dw < width and 0 <= start <= stop <= channels,
+                 "max_pool_backward", arrays)
+        self._functions["max_pool_backward", grad.dtype](
+            _address(grad), _address(argmax), *grad.shape, kh, kw, sh, sw, dh, dw, _address(grad_input), height,
+            width, start, stop)
 
 
 def cache_directory(environ=os.environ) -> Path:

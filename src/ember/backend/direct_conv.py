@@ -66,24 +66,25 @@ def _threads(flops: float):
     return 1 if flops < PARALLEL_FLOPS else None
 
 
-def forward(x, weight, geometry):
-    """``conv2d(x, weight)`` (no bias) of an (N, C, H, W) array as a (C_out, out_h, out_w, N) C-contiguous
-    array, or None when the direct kernel does not apply."""
+def forward(x, weight, geometry, bias=None):
+    """``conv2d(x, weight) + bias`` (bias (C_out,) or None) of an (N, C, H, W) array as a
+    (C_out, out_h, out_w, N) C-contiguous array, or None when the direct kernel does not apply."""
     out_channels, _, kh, kw = weight.shape
     plan = _plan(x, weight, geometry, out_channels)
-    if plan is None:
+    if plan is None or (bias is not None and compiled.for_arrays(x, bias) is None):
         return None
     kernels, height = plan
     batch = x.shape[0]
     out_h, out_w = geometry.output_shape(*x.shape[2:])
     source = _chwn(x)
     packed = pack(weight.transpose(0, 2, 3, 1), height)
+    bias = None if bias is None else np.ascontiguousarray(bias)
     y = np.empty((out_channels, out_h, out_w, batch), dtype=x.dtype)
     offset = (geometry.padding[0][0], geometry.padding[1][0])
 
     def rows(start, stop):
         kernels.conv_forward(source, packed, height, geometry.kernel_size, geometry.stride, geometry.dilation,
-                             offset, y, start, stop)
+                             offset, y, start, stop, bias)
 
     split_rows(rows, out_h, _threads(2.0 * y.size * weight[0].size))
     return y
@@ -126,7 +127,7 @@ def weight_grad(x, grad, geometry, weight_shape):
     partials = []
 
     def rows(start, stop):
-        partial = np.zeros((*weight_shape, kernels.lanes(x.dtype)), dtype=x.dtype)
+        partial = np.zeros(weight_shape, dtype=x.dtype)
         kernels.conv_weight_grad(source, grads, geometry.kernel_size, geometry.stride, geometry.dilation, offset,
                                  partial, start, stop)
         partials.append(partial)
@@ -135,7 +136,7 @@ def weight_grad(x, grad, geometry, weight_shape):
     total = partials[0]
     for partial in partials[1:]:
         total += partial
-    return total.sum(axis=-1)
+    return total
 
 
 def split_weight_grad(accumulate, out_h: int, x, grad) -> None:

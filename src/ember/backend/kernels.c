@@ -15,6 +15,7 @@
 #ifndef EMBER_T
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 typedef long long idx;
 
@@ -213,6 +214,57 @@ void EMBER_NAME(ember_batch_norm_backward)(const T *restrict grad, const T *rest
     }
 }
 
+/* Max pooling over C-contiguous (C, H, W, N) x without padding, for channels start..stop-1: y
+ * (C, out_h, out_w, N) holds the maximum of each window, argmax its tap i*kw + j: the first maximum, or the
+ * last NaN (NaN propagates), as the NumPy path decides. */
+void EMBER_NAME(ember_max_pool_forward)(const T *x, idx channels, idx height, idx width, idx batch, idx kh,
+                                        idx kw, idx sh, idx sw, idx dh, idx dw, T *y, unsigned char *argmax,
+                                        idx out_h, idx out_w, idx start, idx stop)
+{
+    (void)channels;
+    for (idx c = start; c < stop; c++)
+        for (idx r = 0; r < out_h; r++)
+            for (idx q = 0; q < out_w; q++) {
+                const T *window = x + ((c * height + r * sh) * width + q * sw) * batch;
+                T *restrict best = y + ((c * out_h + r) * out_w + q) * batch;
+                unsigned char *restrict at = argmax + ((c * out_h + r) * out_w + q) * batch;
+                for (idx n = 0; n < batch; n++) {
+                    best[n] = window[n];
+                    at[n] = 0;
+                }
+                for (idx t = 1; t < kh * kw; t++) {
+                    const T *restrict tap = window + ((t / kw) * dh * width + (t % kw) * dw) * batch;
+                    for (idx n = 0; n < batch; n++) {
+                        T value = tap[n];
+                        int take = (value > best[n]) | (value != value);
+                        best[n] = take ? value : best[n];
+                        at[n] = take ? (unsigned char)t : at[n];
+                    }
+                }
+            }
+}
+
+/* Max pooling's backward for channels start..stop-1: dx[c, r*sh + i*dh, q*sw + j*dw, n] += g[c, r, q, n]
+ * where argmax[c, r, q, n] = i*kw + j. g, argmax: C-contiguous (C, out_h, out_w, N); dx: C-contiguous
+ * (C, H, W, N), zero where no window reaches. */
+void EMBER_NAME(ember_max_pool_backward)(const T *g, const unsigned char *argmax, idx channels, idx out_h,
+                                         idx out_w, idx batch, idx kh, idx kw, idx sh, idx sw, idx dh, idx dw,
+                                         T *dx, idx height, idx width, idx start, idx stop)
+{
+    (void)channels;
+    for (idx c = start; c < stop; c++)
+        for (idx t = 0; t < kh * kw; t++)  /* taps outermost: overlapping windows add in the NumPy path's order */
+            for (idx r = 0; r < out_h; r++)
+                for (idx q = 0; q < out_w; q++) {
+                    T *restrict tap = dx + ((c * height + r * sh + (t / kw) * dh) * width + q * sw + (t % kw) * dw)
+                                               * batch;
+                    const T *restrict grad = g + ((c * out_h + r) * out_w + q) * batch;
+                    const unsigned char *restrict at = argmax + ((c * out_h + r) * out_w + q) * batch;
+                    for (idx n = 0; n < batch; n++)
+                        tap[n] += at[n] == t ? grad[n] : (T)0;
+                }
+}
+
 /* Direct convolutions on (C, H, W, N) memory, vectorized over the batch N: no im2col matrix. A block of
  * output channels (forward) or input channels (input gradient) by one to three vectors of batch entries
  * is summed in registers over every tap and channel that reaches it, then stored once. Both work on a range
@@ -223,13 +275,13 @@ typedef T EMBER_NAME(vector) __attribute__((vector_size(EMBER_VECTOR_BYTES), ali
 
 /* A register block of R rows (channels) by NV vectors of batch entries:
  * out[k * out_plane + m] = sum over t < count, c < channels of
- *     weights[(taps[t] * channels + c) * R + k] * source[offsets[t] + shift + c * plane + m]
- * for k < rows <= R and m < NV * LANES. */
+ *     weights[(taps[t] * channels + c) * R + k] * source[offsets[t] + shift + c * plane + m]  (+ bias[k])
+ * for k < rows <= R and m < NV * LANES; bias may be NULL. */
 #define EMBER_BLOCK(NAME, R, NV)                                                                          \
     EMBER_FUSED_FUNCTION                                                                                  \
     static void EMBER_NAME(NAME)(const T *source, idx plane, idx channels, const idx *offsets, idx shift, \
                                  const idx *taps, idx count, const T *weights, T *out, idx out_plane,    \
-                                 idx rows)                                                                \
+                                 idx rows, const T *bias)                                                 \
     {                                                                                                     \
         EMBER_FUSED                                                                                       \
         V sums[R][NV];                                                                                    \
@@ -249,7 +301,7 @@ typedef T EMBER_NAME(vector) __attribute__((vector_size(EMBER_VECTOR_BYTES), ali
         }                                                                                                 \
         for (idx k = 0; k < rows; k++)                                                                    \
             for (int v = 0; v < NV; v++)                                                                  \
-                *(V *)(out + k * out_plane + v * LANES) = sums[k][v];                                     \
+                *(V *)(out + k * out_plane + v * LANES) = bias ? sums[k][v] + bias[k] : sums[k][v];       \
     }
 EMBER_BLOCK(conv_block_full, EMBER_ROWS, 1)
 EMBER_BLOCK(conv_block_half, EMBER_ROWS / 2, 2)
@@ -262,7 +314,7 @@ EMBER_BLOCK(conv_block_third_one, EMBER_ROWS / 3, 1)
 EMBER_FUSED_FUNCTION
 static void EMBER_NAME(conv_block_tail)(const T *source, idx plane, idx channels, const idx *offsets, idx shift,
                                         const idx *taps, idx count, const T *weights, T *out, idx out_plane,
-                                        idx rows, idx height, idx lanes)
+                                        idx rows, idx height, idx lanes, const T *bias)
 {
     EMBER_FUSED
     for (idx m = 0; m < lanes; m++) {
@@ -277,7 +329,7 @@ static void EMBER_NAME(conv_block_tail)(const T *source, idx plane, idx channels
             }
         }
         for (idx k = 0; k < rows; k++)
-            out[k * out_plane + m] = sums[k];
+            out[k * out_plane + m] = bias ? sums[k] + bias[k] : sums[k];
     }
 }
 
@@ -285,37 +337,38 @@ static void EMBER_NAME(conv_block_tail)(const T *source, idx plane, idx channels
  * three vectors), for the `lanes` batch entries from `shift` on (at most the block's width). */
 static void EMBER_NAME(conv_position)(const T *source, idx plane, idx channels, const idx *offsets, idx shift,
                                       const idx *taps, idx count, const T *packed, idx depth, T *out,
-                                      idx out_plane, idx total, idx height, idx lanes)
+                                      idx out_plane, idx total, idx height, idx lanes, const T *all_bias)
 {
     for (idx block = 0; block * height < total; block++) {
         const T *weights = packed + block * depth * height;
+        const T *bias = all_bias ? all_bias + block * height : NULL;
         T *first = out + block * height * out_plane;
         idx rows = total - block * height < height ? total - block * height : height;
         idx done = 0;
         if (height == EMBER_ROWS / 2 && lanes == 2 * LANES) {
             EMBER_NAME(conv_block_half)(source, plane, channels, offsets, shift, taps, count, weights, first,
-                                        out_plane, rows);
+                                        out_plane, rows, bias);
             continue;
         }
         if (height == EMBER_ROWS / 3 && lanes == 3 * LANES) {
             EMBER_NAME(conv_block_third)(source, plane, channels, offsets, shift, taps, count, weights, first,
-                                         out_plane, rows);
+                                         out_plane, rows, bias);
             continue;
         }
         for (; done + LANES <= lanes; done += LANES) {
             if (height == EMBER_ROWS)
                 EMBER_NAME(conv_block_full)(source, plane, channels, offsets, shift + done, taps, count, weights,
-                                            first + done, out_plane, rows);
+                                            first + done, out_plane, rows, bias);
             else if (height == EMBER_ROWS / 2)
                 EMBER_NAME(conv_block_half_one)(source, plane, channels, offsets, shift + done, taps, count,
-                                                weights, first + done, out_plane, rows);
+                                                weights, first + done, out_plane, rows, bias);
             else
                 EMBER_NAME(conv_block_third_one)(source, plane, channels, offsets, shift + done, taps, count,
-                                                 weights, first + done, out_plane, rows);
+                                                 weights, first + done, out_plane, rows, bias);
         }
         if (done < lanes)
             EMBER_NAME(conv_block_tail)(source, plane, channels, offsets, shift + done, taps, count, weights,
-                                        first + done, out_plane, rows, height, lanes - done);
+                                        first + done, out_plane, rows, height, lanes - done, bias);
     }
 }
 
@@ -344,8 +397,8 @@ static idx EMBER_NAME(conv_source)(idx r, idx k, idx stride, idx dilation, idx p
  * tap i is r*sh + i*dh - top; the transposed convolution's is (r + top - i*dh) / sh where that divides. */
 static void EMBER_NAME(conv_rows)(const T *source, idx summed, idx source_h, idx source_w, idx batch,
                                   const T *packed, idx block_height, idx produced, idx kh, idx kw, idx sh, idx sw,
-                                  idx dh, idx dw, idx top, idx left, T *target, idx target_h, idx target_w,
-                                  idx start, idx stop, int transposed)
+                                  idx dh, idx dw, idx top, idx left, const T *bias, T *target, idx target_h,
+                                  idx target_w, idx start, idx stop, int transposed)
 {
     const idx depth = kh * kw * summed, plane = source_h * source_w * batch;
     const idx target_plane = target_h * target_w * batch, step = EMBER_NAME(conv_width)(block_height);
@@ -368,22 +421,22 @@ static void EMBER_NAME(conv_rows)(const T *source, idx summed, idx source_h, idx
                 }
                 EMBER_NAME(conv_position)(source, plane, summed, offsets, n, taps, count, packed, depth,
                                           target + (r * target_w + q) * batch + n, target_plane, produced,
-                                          block_height, batch - n < step ? batch - n : step);
+                                          block_height, batch - n < step ? batch - n : step, bias);
             }
 }
 
 /* y[o, r, q, n] = sum over c, i, j of w[o, c, i, j] * x[c, r*sh + i*dh - top, q*sw + j*dw - left, n]
- * (zero outside x), for output rows r in start..stop-1.
+ * (zero outside x) + bias[o] (no bias when NULL), for output rows r in start..stop-1.
  * x: C-contiguous (C, H, W, N); y: C-contiguous (C_out, out_h, out_w, N); kh, kw <= EMBER_MAX_TAPS.
  * packed: w in blocks of `height` output channels (ember_conv_rows() / 1, 2 or 3), (ceil(C_out/height),
  * kh*kw*C, height): [b][(i*kw + j)*C + c][k] = w[b*height + k, c, i, j], zero past C_out. */
 void EMBER_NAME(ember_conv_forward)(const T *x, idx channels, idx height, idx width, idx batch,
                                     const T *packed, idx block_height, idx out_channels, idx kh, idx kw,
-                                    idx sh, idx sw, idx dh, idx dw, idx top, idx left, T *y, idx out_h,
-                                    idx out_w, idx start, idx stop)
+                                    idx sh, idx sw, idx dh, idx dw, idx top, idx left, const T *bias, T *y,
+                                    idx out_h, idx out_w, idx start, idx stop)
 {
     EMBER_NAME(conv_rows)(x, channels, height, width, batch, packed, block_height, out_channels, kh, kw, sh, sw,
-                          dh, dw, top, left, y, out_h, out_w, start, stop, 0);
+                          dh, dw, top, left, bias, y, out_h, out_w, start, stop, 0);
 }
 
 /* The transposed convolution (the input gradient), gathered: for input rows r in start..stop-1,
@@ -399,25 +452,37 @@ void EMBER_NAME(ember_conv_input_grad)(const T *g, idx out_channels, idx out_h, 
                                        idx width, idx start, idx stop)
 {
     EMBER_NAME(conv_rows)(g, out_channels, out_h, out_w, batch, packed, block_height, channels, kh, kw, sh, sw,
-                          dh, dw, top, left, dx, height, width, start, stop, 1);
+                          dh, dw, top, left, NULL, dx, height, width, start, stop, 1);
 }
 
-/* A weight-gradient tile: RO output channels by RC input channels of one tap, summed over s < count and
- * n < batch of g[o * out_plane + s * batch + n] * x[c * plane + s * step + n] onto vector partial sums
- * sums[(o * dw_o + c * dw_c) * LANES + lane] (the batch tail onto lane 0); the caller adds the lanes up once
- * at the end, so that a tile spends its time on products, not on horizontal sums. */
+/* A vector's numbers added up as a tree (depth log2(LANES), not LANES), so that a tile's sums of sums
+ * overlap instead of waiting on each other. */
+static inline T EMBER_NAME(total)(V value)
+{
+    T lanes[LANES];
+    memcpy(lanes, &value, sizeof lanes);
+    for (idx width = LANES / 2; width >= 1; width /= 2)
+        for (idx l = 0; l < width; l++)
+            lanes[l] += lanes[l + width];
+    return lanes[0];
+}
+
+/* A weight-gradient tile: RO output channels by RC input channels of one tap,
+ * dw[o * dw_o + c * dw_c] += sum over s < count, n < batch of
+ *     g[o * out_plane + s * batch + n] * x[c * plane + s * step + n],
+ * summed in vectors over n and added up once at the end. */
 #define EMBER_WEIGHT_TILE(NAME, RO, RC)                                                                    \
     EMBER_FUSED_FUNCTION                                                                                   \
     static void EMBER_NAME(NAME)(const T *x, idx plane, idx step, const T *g, idx out_plane, idx count,   \
-                                 idx batch, T *partial, idx dw_o, idx dw_c)                                \
+                                 idx batch, T *dw, idx dw_o, idx dw_c)                                     \
     {                                                                                                      \
         EMBER_FUSED                                                                                        \
         V sums[RO][RC];                                                                                    \
-        T tails[RO][RC];                                                                                   \
+        T totals[RO][RC];                                                                                  \
         _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                              \
             _Pragma("GCC unroll 8") for (int c = 0; c < RC; c++) {                                        \
-                sums[o][c] = *(const V *)(partial + (o * dw_o + c * dw_c) * LANES);                        \
-                tails[o][c] = 0;                                                                           \
+                sums[o][c] = (V){0};                                                                       \
+                totals[o][c] = 0;                                                                          \
             }                                                                                              \
         for (idx s = 0; s < count; s++) {                                                                  \
             const T *xs = x + s * step, *gs = g + s * batch;                                               \
@@ -435,14 +500,14 @@ void EMBER_NAME(ember_conv_input_grad)(const T *g, idx out_channels, idx out_h, 
             for (; n < batch; n++)                                                                         \
                 for (int c = 0; c < RC; c++)                                                               \
                     for (int o = 0; o < RO; o++)                                                           \
-                        tails[o][c] += gs[o * out_plane + n] * xs[c * plane + n];                          \
+                        totals[o][c] += gs[o * out_plane + n] * xs[c * plane + n];                         \
         }                                                                                                  \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                              \
+            _Pragma("GCC unroll 8") for (int c = 0; c < RC; c++)                                          \
+                totals[o][c] += EMBER_NAME(total)(sums[o][c]);                                             \
         for (int o = 0; o < RO; o++)                                                                       \
-            for (int c = 0; c < RC; c++) {                                                                 \
-                T *out = partial + (o * dw_o + c * dw_c) * LANES;                                          \
-                *(V *)out = sums[o][c];                                                                    \
-                out[0] += tails[o][c];                                                                     \
-            }                                                                                              \
+            for (int c = 0; c < RC; c++)                                                                   \
+                dw[o * dw_o + c * dw_c] += totals[o][c];                                                   \
     }
 EMBER_WEIGHT_TILE(weight_tile, EMBER_TILE_OUT, EMBER_TILE_IN)
 EMBER_WEIGHT_TILE(weight_tile_out, EMBER_TILE_OUT, 1)
@@ -450,14 +515,13 @@ EMBER_WEIGHT_TILE(weight_tile_in, 1, EMBER_TILE_IN)
 EMBER_WEIGHT_TILE(weight_tile_one, 1, 1)
 #undef EMBER_WEIGHT_TILE
 
-/* The weight gradient of output rows p in start..stop-1, added onto vector partial sums:
- * sum over lanes of partial[o, c, i, j, lane] += sum over p, s, n of
- *     g[o, p, s, n] * x[c, p*sh + i*dh - top, s*sw + j*dw - left, n]   (zero outside x).
- * x: C-contiguous (C, H, W, N); g: C-contiguous (C_out, out_h, out_w, N);
- * partial: C-contiguous (C_out, C, kh, kw, ember_vector_bytes() / sizeof(T)). */
+/* The weight gradient of output rows p in start..stop-1, added onto dw:
+ * dw[o, c, i, j] += sum over p, s, n of g[o, p, s, n] * x[c, p*sh + i*dh - top, s*sw + j*dw - left, n]
+ * (zero outside x). x: C-contiguous (C, H, W, N); g: C-contiguous (C_out, out_h, out_w, N);
+ * dw: C-contiguous (C_out, C, kh, kw). */
 void EMBER_NAME(ember_conv_weight_grad)(const T *x, idx channels, idx height, idx width, idx batch,
                                         const T *g, idx out_channels, idx out_h, idx out_w, idx kh, idx kw,
-                                        idx sh, idx sw, idx dh, idx dw, idx top, idx left, T *partial,
+                                        idx sh, idx sw, idx dh, idx dw, idx top, idx left, T *grad_weight,
                                         idx start, idx stop)
 {
     const idx plane = height * width * batch, out_plane = out_h * out_w * batch, taps = kh * kw;
@@ -479,23 +543,23 @@ void EMBER_NAME(ember_conv_weight_grad)(const T *x, idx channels, idx height, id
                         continue;
                     const T *xs = x + c * plane + (row * width + first * sw + j * dw - left) * batch;
                     const T *gs = g + (p * out_w + first) * batch;
-                    T *target = partial + (c * taps + i * kw + j) * LANES;
+                    T *target = grad_weight + c * taps + i * kw + j;
                     const idx count = last - first, step = sw * batch;
                     idx o = 0;
                     if (block_in == EMBER_TILE_IN) {
                         for (; o + EMBER_TILE_OUT <= out_channels; o += EMBER_TILE_OUT)
                             EMBER_NAME(weight_tile)(xs, plane, step, gs + o * out_plane, out_plane, count, batch,
-                                                    target + o * dw_o * LANES, dw_o, taps);
+                                                    target + o * dw_o, dw_o, taps);
                         for (; o < out_channels; o++)
                             EMBER_NAME(weight_tile_in)(xs, plane, step, gs + o * out_plane, out_plane, count,
-                                                       batch, target + o * dw_o * LANES, dw_o, taps);
+                                                       batch, target + o * dw_o, dw_o, taps);
                     } else {
                         for (; o + EMBER_TILE_OUT <= out_channels; o += EMBER_TILE_OUT)
                             EMBER_NAME(weight_tile_out)(xs, plane, step, gs + o * out_plane, out_plane, count,
-                                                        batch, target + o * dw_o * LANES, dw_o, taps);
+                                                        batch, target + o * dw_o, dw_o, taps);
                         for (; o < out_channels; o++)
                             EMBER_NAME(weight_tile_one)(xs, plane, step, gs + o * out_plane, out_plane, count,
-                                                        batch, target + o * dw_o * LANES, dw_o, taps);
+                                                        batch, target + o * dw_o, dw_o, taps);
                     }
                 }
                 c += block_in;

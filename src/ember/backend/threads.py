@@ -28,6 +28,7 @@ import numpy as np
 from .device import get_array_module
 
 PARALLEL_GEMM_FLOPS = 4e6  # a smaller matmul stays whole (handing work over costs ~50 us)
+PARALLEL_NUMBERS = 2**17  # an elementwise pass over fewer numbers stays on the calling thread
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -153,6 +154,29 @@ def split_rows(function, total: int, threads: int | None = None) -> None:
         future.result()
 
 
+def threads_for(numbers: int):
+    """The ``threads`` argument of ``split_rows`` for a pass over ``numbers`` numbers: 1 below
+    ``PARALLEL_NUMBERS``, else None (every usable thread)."""
+    return 1 if numbers < PARALLEL_NUMBERS else None
+
+
+def split_elementwise(function, out, *inputs) -> bool:
+    """Compute ``function(*inputs, out=out)`` in slices between threads, when ``out`` and the inputs are NumPy
+    arrays of one shape and strides that are contiguous in some axis order and large enough; False (nothing
+    done) otherwise, so that the caller runs it whole."""
+    arrays = (out, *inputs)
+    if any(type(a) is not np.ndarray or a.shape != out.shape or a.strides != out.strides for a in arrays):
+        return False
+    if out.size < PARALLEL_NUMBERS:
+        return False
+    flats = [np.ravel(a, order="K") for a in arrays]
+    if not all(np.may_share_memory(flat, a) for flat, a in zip(flats, arrays)):  # ravel had to copy
+        return False
+    target, sources = flats[0], flats[1:]
+    split_rows(lambda start, stop: function(*[a[start:stop] for a in sources], out=target[start:stop]), out.size)
+    return True
+
+
 def matmul(a, b):
     """``np.matmul(a, b)``, its rows split between threads once Ember has set OpenBLAS to one thread (see
     above) when both are NumPy float arrays, ``b`` is 2-d and the product is large enough; otherwise
@@ -169,4 +193,5 @@ def matmul(a, b):
     return out.reshape(*a.shape[:-1], b.shape[1])
 
 
-__all__ = ["thread_count", "set_num_threads", "get_num_threads", "claim_cores", "split_rows", "matmul"]
+__all__ = ["thread_count", "set_num_threads", "get_num_threads", "claim_cores", "split_rows", "threads_for",
+           "split_elementwise", "matmul"]

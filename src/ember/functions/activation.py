@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
+from ..backend import threads
 from ..backend.device import get_array_module
 from ..backend.special import erf as erf_array
 from ._convert import normalize_axis, pick_dim
@@ -39,15 +42,34 @@ class Sigmoid(Primitive):
         return grad * (y * (1.0 - y))
 
 
+def _relu_into(x, out):
+    return np.maximum(x, x.dtype.type(0), out=out)
+
+
+def _relu_grad_into(grad, y, out):
+    return np.multiply(grad, y > 0, out=out)
+
+
 class ReLU(Primitive):
+    """Large NumPy arrays go in slices between threads (``backend.threads``), forward and backward alike."""
+
     def forward(self, x):
         xp = get_array_module(x)
+        if xp is np and x.ndim:
+            y = np.empty_like(x)
+            if threads.split_elementwise(_relu_into, y, x):
+                self.save_for_backward(y)
+                return y
         y = xp.asarray(xp.maximum(x, x.dtype.type(0)))
         self.save_for_backward(y)
         return y
 
     def backward(self, grad):
         (y,) = self.saved_tensors
+        if not grad.requires_grad and get_array_module(grad.data) is np and grad.ndim:
+            grad_input = np.empty_like(grad.data)
+            if threads.split_elementwise(_relu_grad_into, grad_input, grad.data, y.data):
+                return Tensor(grad_input)
         return grad * Tensor((y.data > 0).astype(grad.dtype))
 
 

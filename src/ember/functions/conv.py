@@ -94,10 +94,8 @@ class Conv2d(Primitive):
 
     def forward(self, x, weight, bias=None):
         geometry = self.geometry
-        y = direct_conv.forward(x, weight, geometry)
+        y = direct_conv.forward(x, weight, geometry, bias)
         if y is not None:
-            if bias is not None:
-                y += bias[:, None, None, None]
             self.save_for_backward(x, weight, None)
             return y.transpose(3, 0, 1, 2)
         xp = get_array_module(x)

@@ -20,7 +20,7 @@ import numpy as np
 from ..autograd.function import Primitive
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
-from ..backend import compiled
+from ..backend import compiled, threads
 from ..backend.device import get_array_module
 
 
@@ -92,7 +92,10 @@ class BatchNorm(Primitive):
         mean, var, inv_std = (np.empty(channels, x.dtype) for _ in range(3))
         scale = np.ones(channels, x.dtype) if weight is None else np.ascontiguousarray(weight)
         shift = np.zeros(channels, x.dtype) if bias is None else np.ascontiguousarray(bias)
-        kernels.batch_norm_forward(x_view, scale, shift, float(self.eps), x_hat_view, y_view, mean, var, inv_std)
+        threads.split_rows(
+            lambda a, b: kernels.batch_norm_forward(x_view[a:b], scale[a:b], shift[a:b], float(self.eps),
+                                                    x_hat_view[a:b], y_view[a:b], mean[a:b], var[a:b], inv_std[a:b]),
+            channels, threads.threads_for(x.size))
         self.batch_mean, self.batch_var = mean, var
         self.save_for_backward(x, weight, x_hat, inv_std.reshape(self.view))
         return y
@@ -124,8 +127,11 @@ class BatchNorm(Primitive):
             grad_weight, grad_bias = xp.empty(channels, grad.dtype), xp.empty(channels, grad.dtype)
             scale = xp.ones(channels, grad.dtype) if weight is None else xp.ascontiguousarray(weight.data)
             x_hat_view, grad_view, grad_input_view = views
-            kernels.batch_norm_backward(grad_view, x_hat_view, xp.ascontiguousarray(inv_std.reshape(-1)), scale,
-                                        grad_input_view, grad_weight, grad_bias)
+            inv_std = xp.ascontiguousarray(inv_std.reshape(-1))
+            threads.split_rows(
+                lambda a, b: kernels.batch_norm_backward(grad_view[a:b], x_hat_view[a:b], inv_std[a:b], scale[a:b],
+                                                         grad_input_view[a:b], grad_weight[a:b], grad_bias[a:b]),
+                channels, threads.threads_for(grad.size))
             return _with_affine_grads(Tensor(grad_input), Tensor(grad_weight), Tensor(grad_bias),
                                       self.has_weight, self.has_bias)
         count = grad.size // grad.shape[1]

@@ -2,6 +2,8 @@
 
 Windows are visited one kernel tap at a time: tap (i, j) of every window at once is one strided slice of the
 (padded) input, so a pool is kh*kw whole-array operations and no loop runs over batch, channels or pixels.
+Max pooling of an unpadded (C, H, W, N) input (a convolution's output) goes instead to the compiled kernels,
+one pass forward and one backward, split by channels between the cores.
 Each pool's backward is a primitive whose own backward is the forward pattern again (a gather with the same
 argmax for max pooling, the pool itself for average pooling), so gradients of any order work.
 """
@@ -14,9 +16,12 @@ import numpy as np
 from ..autograd.function import Primitive
 from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
+from ..backend import compiled, threads
 from ..backend.device import get_array_module
-from ..backend.im2col import channels_major, empty_spatial, output_size, pad2d, window
+from ..backend.im2col import CHWN, channels_major, empty_spatial, output_size, pad2d, window
 from ..backend.layout import copy_in_order, memory_order
+
+PARALLEL_NUMBERS = 2**17  # a smaller compiled pool stays on the calling thread
 
 
 class PoolGeometry(NamedTuple):
@@ -81,6 +86,46 @@ def _scatter_windows(geometry: PoolGeometry, values, order: tuple, mask_of=None)
 
 
 # ------------------------------------------------------------------------------------------ max pool
+def _compiled_max_pool(x, geometry: PoolGeometry):
+    """``(y, argmax)`` from the compiled kernel, (N, C, Ho, Wo) views of (C, Ho, Wo, N) memory, split by
+    channels between threads; None unless ``x`` lies in (C, H, W, N) memory, nothing is padded and a window
+    has at most 256 taps (argmax is uint8, as the NumPy path's is)."""
+    (kh, kw) = geometry.kernel_size
+    kernels = compiled.for_arrays(x)
+    stored = x.transpose(1, 2, 3, 0)
+    if (kernels is None or geometry.padding != ((0, 0), (0, 0)) or kh * kw > 256
+            or not stored.flags.c_contiguous):
+        return None
+    channels, _, _, batch = stored.shape
+    y = np.empty((channels, *geometry.output_size, batch), dtype=x.dtype)
+    argmax = np.empty(y.shape, dtype=np.uint8)
+    threads.split_rows(
+        lambda start, stop: kernels.max_pool_forward(stored, geometry.kernel_size, geometry.stride,
+                                                     geometry.dilation, y, argmax, start, stop),
+        channels, 1 if x.size < PARALLEL_NUMBERS else None)
+    return y.transpose(3, 0, 1, 2), argmax.transpose(3, 0, 1, 2)
+
+
+def _compiled_max_pool_scatter(grad, argmax, geometry: PoolGeometry, order: tuple):
+    """Max pooling's backward from the compiled kernel, in (C, H, W, N) memory; None where
+    ``_compiled_max_pool`` would not have run or the input did not lie in that order."""
+    kernels = compiled.for_arrays(grad)
+    stored_argmax = argmax.transpose(1, 2, 3, 0)
+    if (kernels is None or order != CHWN or geometry.padding != ((0, 0), (0, 0)) or argmax.dtype != np.uint8
+            or not stored_argmax.flags.c_contiguous):
+        return None
+    stored = grad.transpose(1, 2, 3, 0)
+    if not stored.flags.c_contiguous:
+        stored = copy_in_order(np, grad, CHWN).transpose(1, 2, 3, 0)
+    channels, _, _, batch = stored.shape
+    grad_input = np.zeros((channels, *geometry.input_size, batch), dtype=grad.dtype)
+    threads.split_rows(
+        lambda start, stop: kernels.max_pool_backward(stored, stored_argmax, geometry.kernel_size, geometry.stride,
+                                                      geometry.dilation, grad_input, start, stop),
+        channels, 1 if grad_input.size < PARALLEL_NUMBERS else None)
+    return grad_input.transpose(3, 0, 1, 2)
+
+
 class MaxPool2d(Primitive):
     """Max over each window, padding with -inf; the first maximum in row-major window order wins, and NaN
     propagates (as in PyTorch). With ``return_indices``, a second output holds flat H*W input indices."""
@@ -92,6 +137,11 @@ class MaxPool2d(Primitive):
         geometry = self.geometry
         xp = get_array_module(x)
         self.input_order = memory_order(x)
+        fast = _compiled_max_pool(x, geometry)
+        if fast is not None:
+            y, argmax = fast
+            self.save_for_backward(argmax)
+            return (y, self._flat_indices(xp, argmax)) if self.return_indices else y
         padded = pad2d(x, geometry.padding, -np.inf)
         taps = [padded[:, :, rows, columns] for _, (rows, columns) in geometry.taps()]
         y = taps[0].copy(order="K")
@@ -157,6 +207,9 @@ class MaxPool2dScatter(Primitive):
         self.geometry, self.argmax, self.order = geometry, argmax, order
 
     def forward(self, grad):
+        fast = _compiled_max_pool_scatter(grad, self.argmax, self.geometry, self.order)
+        if fast is not None:
+            return fast
         return _scatter_windows(self.geometry, grad, self.order, lambda offset: self.argmax == offset)
 
     def backward(self, grad_grad_input):

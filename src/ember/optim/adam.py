@@ -6,7 +6,7 @@ import numbers
 from typing import Any, Callable, Iterable
 
 from ..autograd import Tensor
-from ..backend import compiled
+from ..backend import compiled, threads
 from ..backend.device import get_array_module
 from .optimizer import Optimizer, adjusted_gradient, check_non_negative
 
@@ -156,9 +156,11 @@ def adam_update(
         def rounded(value: float) -> float:  # the hyper-parameter as the arrays' dtype holds it
             return float(param.dtype.type(value))
 
-        kernels.adam(param, grad, exp_avg, exp_avg_sq, rounded(sign * (1.0 - beta1)), rounded(beta1),
-                     rounded(1.0 - beta2), rounded(beta2), rounded(bias_correction2_sqrt), rounded(eps),
-                     rounded(lr / bias_correction1))
+        arrays = [a.reshape(-1) for a in (param, grad, exp_avg, exp_avg_sq)]
+        scalars = (rounded(sign * (1.0 - beta1)), rounded(beta1), rounded(1.0 - beta2), rounded(beta2),
+                   rounded(bias_correction2_sqrt), rounded(eps), rounded(lr / bias_correction1))
+        threads.split_rows(lambda start, stop: kernels.adam(*[a[start:stop] for a in arrays], *scalars),
+                           param.size, threads.threads_for(param.size))
         return
 
     scratch = xp.multiply(grad, sign * (1.0 - beta1))

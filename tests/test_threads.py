@@ -1,0 +1,183 @@
+"""Ember's CPU threads (backend/threads.py): row ranges run at once and every one of them, errors after all
+have ended, the thread count and its settings, OpenBLAS set to one thread before anything is split, and the
+ops that split their work (matmul, ReLU, batch norm, Adam) giving the numbers they give whole."""
+from __future__ import annotations
+
+import ctypes
+import threading
+
+import numpy as np
+import pytest
+
+import ember
+from ember.backend import threads
+
+
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Three threads, and every elementwise pass split however small."""
+    monkeypatch.setattr(threads, "_requested", 3)
+    monkeypatch.setattr(threads, "PARALLEL_NUMBERS", 1)
+
+
+def test_split_rows_covers_every_row_once_on_several_threads():
+    seen, names, lock = [], set(), threading.Lock()
+    together = threading.Barrier(3, timeout=10)  # breaks unless the three ranges run at the same time
+
+    def record(start, stop):
+        together.wait()
+        with lock:
+            seen.extend(range(start, stop))
+            names.add(threading.current_thread().name)
+
+    threads.split_rows(record, 10, 3)
+    assert sorted(seen) == list(range(10)) and len(names) == 3
+    seen.clear()
+    together = threading.Barrier(2, timeout=10)
+    threads.split_rows(record, 2, 4)  # never more ranges than rows
+    assert sorted(seen) == [0, 1]
+
+
+def test_split_rows_reraises_a_helper_error_after_every_range_ends():
+    finished = []
+
+    def failing(start, stop):
+        if start > 0:
+            raise RuntimeError("helper failed")
+        finished.append((start, stop))
+
+    with pytest.raises(RuntimeError, match="helper failed"):
+        threads.split_rows(failing, 8, 2)
+    assert finished == [(0, 4)]
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_ember_num_threads_must_be_a_positive_integer(monkeypatch, value):
+    monkeypatch.setenv("EMBER_NUM_THREADS", value)
+    with pytest.raises(ValueError, match="EMBER_NUM_THREADS"):
+        threads.thread_count()
+
+
+def test_thread_count_from_set_num_threads_then_the_environment(monkeypatch):
+    monkeypatch.setattr(threads, "_requested", None)
+    monkeypatch.setenv("EMBER_NUM_THREADS", "5")
+    assert threads.thread_count() == 5 and ember.get_num_threads() == 5
+    ember.set_num_threads(3)
+    assert threads.thread_count() == 3 and ember.get_num_threads() == 3
+    for bad in (0, -1, True, "many"):
+        with pytest.raises(ValueError, match="set_num_threads"):
+            ember.set_num_threads(bad)
+    monkeypatch.setattr(threads, "_requested", None)
+    monkeypatch.delenv("EMBER_NUM_THREADS")
+    assert threads.thread_count() >= 1
+
+
+def test_claiming_the_cores_sets_numpys_openblas_to_one_thread(monkeypatch):
+    monkeypatch.setattr(threads, "_blas_claimed", None)
+    monkeypatch.setattr(threads, "_requested", 2)
+    if not threads._openblas_setters():
+        pytest.skip("NumPy here does not use an OpenBLAS")
+    assert threads.claim_cores() == 2
+    assert threads._blas_claimed is True
+    for path in threads.openblas_paths():
+        library = ctypes.CDLL(path)
+        getter = getattr(library, "scipy_openblas_get_num_threads64_", None) or getattr(
+            library, "openblas_get_num_threads", None)
+        if getter is not None:
+            assert getter() == 1
+
+
+def test_without_an_openblas_to_set_kernels_stay_on_one_thread(monkeypatch):
+    monkeypatch.setattr(threads, "_blas_claimed", None)
+    monkeypatch.setattr(threads, "_requested", 4)
+    monkeypatch.setattr(threads, "_openblas_setters", lambda: [])
+    assert threads.claim_cores() == 1
+    ranges = []
+    threads.split_rows(lambda start, stop: ranges.append((start, stop)), 10)
+    assert ranges == [(0, 10)]
+
+
+@pytest.mark.parametrize("claimed", [False, True])
+def test_matmul_splits_rows_only_once_the_cores_are_claimed(monkeypatch, claimed):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((3, 41, 30)).astype(np.float32)
+    b = rng.standard_normal((30, 17)).astype(np.float32)
+    monkeypatch.setattr(threads, "_blas_claimed", claimed)
+    monkeypatch.setattr(threads, "_requested", 3)
+    monkeypatch.setattr(threads, "PARALLEL_GEMM_FLOPS", 0)
+    splits, original = [], threads.split_rows
+
+    def counting(function, total, count=None):
+        splits.append((total, count))
+        return original(function, total, count)
+
+    monkeypatch.setattr(threads, "split_rows", counting)
+    product = threads.matmul(a, b)
+    assert splits == ([(123, 3)] if claimed else [])
+    assert product.shape == (3, 41, 17) and product.dtype == np.float32
+    np.testing.assert_allclose(product, a @ b, rtol=1e-6, atol=1e-6)
+    x = ember.tensor(a[0], requires_grad=True)
+    w = ember.tensor(b, requires_grad=True)
+    (x @ w).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.ones((41, 17), np.float32) @ b.T, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(w.grad.numpy(), a[0].T @ np.ones((41, 17), np.float32), rtol=1e-5, atol=1e-5)
+
+
+def _relu_step(x_np, g_np):
+    x = ember.tensor(x_np, requires_grad=True)
+    y = ember.relu(x)
+    y.backward(ember.tensor(g_np))
+    return y.numpy(), x.grad.numpy()
+
+
+@pytest.mark.parametrize("memory", ["NCHW", "CHWN", "mixed"])
+def test_relu_split_between_threads_gives_the_whole_pass_numbers(monkeypatch, split_everything, memory):
+    rng = np.random.default_rng(10)
+    chwn = rng.standard_normal((5, 6, 7, 4)).astype(np.float32)
+    x_np = chwn.transpose(3, 0, 1, 2) if memory != "NCHW" else np.ascontiguousarray(chwn.transpose(3, 0, 1, 2))
+    g_np = rng.standard_normal(x_np.shape).astype(np.float32)
+    if memory == "CHWN":
+        g_np = np.ascontiguousarray(g_np.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    calls, original = [], threads.split_rows
+    monkeypatch.setattr(threads, "split_rows", lambda *args: calls.append(args[1]) or original(*args))
+    y, grad = _relu_step(x_np, g_np)
+    assert calls == ([x_np.size, x_np.size] if memory != "mixed" else [x_np.size])  # mixed strides: backward whole
+    monkeypatch.setattr(threads, "PARALLEL_NUMBERS", 2**62)
+    expected_y, expected_grad = _relu_step(x_np, g_np)
+    np.testing.assert_array_equal(y, expected_y)
+    np.testing.assert_array_equal(grad, expected_grad)
+    assert y.transpose(1, 2, 3, 0).flags.c_contiguous == (memory != "NCHW")  # the input's memory order
+
+
+def test_relu_double_backward_still_works_when_split(split_everything):
+    x = ember.tensor(np.linspace(-1, 1, 40, dtype=np.float64).reshape(4, 10), requires_grad=True)
+    (grad,) = ember.grad(ember.relu(x).pow(2).sum(), x, create_graph=True)
+    (second,) = ember.grad(grad.sum(), x)
+    np.testing.assert_allclose(second.numpy(), 2.0 * (x.numpy() > 0))
+
+
+def test_batch_norm_and_adam_split_between_threads_give_the_same_numbers(monkeypatch, split_everything, kernels):
+    rng = np.random.default_rng(11)
+    x_np = rng.standard_normal((5, 6, 4, 8)).astype(np.float32).transpose(3, 0, 1, 2)  # (C, H, W, N) memory
+
+    weights = ember.tensor(np.arange(x_np.size, dtype=np.float32).reshape(5, 6, 4, 8).transpose(3, 0, 1, 2))
+
+    def train():
+        ember.manual_seed(0)
+        layer = ember.nn.BatchNorm2d(5)
+        optimizer = ember.optim.Adam(layer.parameters(), lr=0.1)
+        x = ember.tensor(x_np, requires_grad=True)
+        for _ in range(2):
+            optimizer.zero_grad()
+            (layer(x) * weights).sum().backward()
+            optimizer.step()
+        return [layer.weight.numpy(), layer.bias.numpy(), x.grad.numpy(), layer.running_mean.numpy()]
+
+    calls, original = [], threads.split_rows
+    monkeypatch.setattr(threads, "split_rows", lambda *args: calls.append(args[1]) or original(*args))
+    split = train()
+    assert calls.count(5) == 2 * 4  # per step: batch norm forward and backward by channel, Adam on weight and bias
+    monkeypatch.setattr(threads, "PARALLEL_NUMBERS", 2**62)
+    whole = train()
+    for got, want in zip(split, whole):
+        np.testing.assert_array_equal(got, want)
