@@ -15,8 +15,10 @@ from ember.backend import threads
 
 @pytest.fixture
 def split_everything(monkeypatch):
-    """Three threads, and every elementwise pass split however small."""
+    """Three threads, the cores taken (as after a convolution), and every elementwise pass split however
+    small."""
     monkeypatch.setattr(threads, "_requested", 3)
+    monkeypatch.setattr(threads, "_blas_claimed", True)
     monkeypatch.setattr(threads, "PARALLEL_NUMBERS", 1)
 
 
@@ -181,3 +183,12 @@ def test_batch_norm_and_adam_split_between_threads_give_the_same_numbers(monkeyp
     whole = train()
     for got, want in zip(split, whole):
         np.testing.assert_array_equal(got, want)
+
+
+def test_elementwise_passes_do_not_take_the_cores_themselves(monkeypatch):
+    monkeypatch.setattr(threads, "_blas_claimed", None)
+    monkeypatch.setattr(threads, "PARALLEL_NUMBERS", 1)
+    assert threads.threads_for(10**9) == 1
+    x = np.random.default_rng(12).standard_normal((64, 300)).astype(np.float32)
+    assert not threads.split_elementwise(np.negative, np.empty_like(x), x)
+    assert threads._blas_claimed is None  # OpenBLAS keeps its threads

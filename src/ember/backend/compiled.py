@@ -40,6 +40,7 @@ _SIGNATURES = {
     "conv_forward": "piiiip" + "i" * 10 + "ppiiii",
     "conv_input_grad": "piiiip" + "i" * 10 + "piiii",
     "conv_weight_grad": "piiiipiii" + "i" * 8 + "pii",
+    "transpose": "piipii",
     "max_pool_forward": "piiii" + "i" * 6 + "ppiiii",
     "max_pool_backward": "ppiiii" + "i" * 6 + "piiii",
 }
@@ -178,6 +179,15 @@ class Kernels:
         self._functions["conv_weight_grad", x.dtype](
             _address(x), *x.shape, _address(grad), *grad.shape[:3], kh, kw, sh, sw, dh, dw, top, left,
             _address(grad_weight), start, stop)
+
+    def transpose(self, source, target, start, stop):
+        """Columns start:stop of the C-contiguous (rows, columns) ``source`` into rows start:stop of the
+        C-contiguous (columns, rows) ``target``."""
+        arrays = dict(source=source, target=target)
+        _require(source.ndim == target.ndim == 2 and source.flags.c_contiguous and target.flags.c_contiguous
+                 and source.dtype == target.dtype and target.shape == source.shape[::-1]
+                 and 0 <= start <= stop <= source.shape[1], "transpose", arrays)
+        self._functions["transpose", source.dtype](_address(source), *source.shape, _address(target), start, stop)
 
     def max_pool_forward(self, x, kernel_size, stride, dilation, y, argmax, start, stop):
         """Max pooling (no padding) of channels start:stop of C-contiguous (C, H, W, N) ``x`` into C-contiguous

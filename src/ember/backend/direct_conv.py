@@ -20,7 +20,7 @@ import numpy as np
 from . import compiled
 from .im2col import CHWN
 from .layout import copy_in_order
-from .threads import split_rows
+from .threads import split_rows, threads_for
 
 ENABLED = True  # False sends every convolution the im2col way (the tests compare both)
 PARALLEL_FLOPS = 4e6  # below this a call stays on the calling thread (handing it over costs ~50 us)
@@ -45,10 +45,20 @@ def pack(weight_rows, height: int):
     return np.ascontiguousarray(padded.reshape(blocks, height, -1).transpose(0, 2, 1))
 
 
-def _chwn(array):
-    """(N, C, H, W) ``array`` as a C-contiguous (C, H, W, N) array: a view when it lies so, else a copy."""
+def chwn(array):
+    """(N, C, H, W) NumPy ``array`` as a C-contiguous (C, H, W, N) array: a view when it lies so, else a copy
+    (from (N, C, H, W) memory by the compiled transpose, split between threads)."""
     stored = array.transpose(1, 2, 3, 0)
-    return stored if stored.flags.c_contiguous else copy_in_order(np, array, CHWN).transpose(1, 2, 3, 0)
+    if stored.flags.c_contiguous:
+        return stored
+    kernels = compiled.for_arrays(array)
+    if kernels is None or not array.flags.c_contiguous:
+        return copy_in_order(np, array, CHWN).transpose(1, 2, 3, 0)
+    source = array.reshape(array.shape[0], -1)
+    target = np.empty(source.shape[::-1], dtype=array.dtype)
+    split_rows(lambda start, stop: kernels.transpose(source, target, start, stop), source.shape[1],
+               threads_for(array.size))
+    return target.reshape(stored.shape)
 
 
 def _plan(array, weight, geometry, produced: int):
@@ -67,8 +77,10 @@ def _threads(flops: float):
 
 
 def forward(x, weight, geometry, bias=None):
-    """``conv2d(x, weight) + bias`` (bias (C_out,) or None) of an (N, C, H, W) array as a
-    (C_out, out_h, out_w, N) C-contiguous array, or None when the direct kernel does not apply."""
+    """``(y, x_stored)``: ``conv2d(x, weight) + bias`` (bias (C_out,) or None) of an (N, C, H, W) array as a
+    (C_out, out_h, out_w, N) C-contiguous array, and ``x`` as an (N, C, H, W) view of (C, H, W, N) memory (a
+    copy when it did not lie so; keep it for the weight gradient); None when the direct kernel does not
+    apply."""
     out_channels, _, kh, kw = weight.shape
     plan = _plan(x, weight, geometry, out_channels)
     if plan is None or (bias is not None and compiled.for_arrays(x, bias) is None):
@@ -76,7 +88,7 @@ def forward(x, weight, geometry, bias=None):
     kernels, height = plan
     batch = x.shape[0]
     out_h, out_w = geometry.output_shape(*x.shape[2:])
-    source = _chwn(x)
+    source = chwn(x)
     packed = pack(weight.transpose(0, 2, 3, 1), height)
     bias = None if bias is None else np.ascontiguousarray(bias)
     y = np.empty((out_channels, out_h, out_w, batch), dtype=x.dtype)
@@ -87,7 +99,7 @@ def forward(x, weight, geometry, bias=None):
                              offset, y, start, stop, bias)
 
     split_rows(rows, out_h, _threads(2.0 * y.size * weight[0].size))
-    return y
+    return y, source.transpose(3, 0, 1, 2)
 
 
 def input_grad(grad, weight, geometry, input_shape):
@@ -99,7 +111,7 @@ def input_grad(grad, weight, geometry, input_shape):
     if plan is None:
         return None
     kernels, height = plan
-    source = _chwn(grad)
+    source = chwn(grad)
     packed = pack(weight.transpose(1, 2, 3, 0), height)
     grad_input = np.empty((channels, height_in, width_in, batch), dtype=grad.dtype)
     offset = (geometry.padding[0][0], geometry.padding[1][0])
@@ -121,7 +133,7 @@ def weight_grad(x, grad, geometry, weight_shape):
     kernels = compiled.for_arrays(x, grad)
     if kernels is None:
         return None
-    source, grads = _chwn(x), _chwn(grad)
+    source, grads = chwn(x), chwn(grad)
     out_h = grads.shape[1]
     offset = (geometry.padding[0][0], geometry.padding[1][0])
     partials = []
@@ -147,4 +159,4 @@ def split_weight_grad(accumulate, out_h: int, x, grad) -> None:
     split_rows(accumulate, out_h, _threads(2.0 * grad.size * x[0].size) if shared else 1)
 
 
-__all__ = ["block_height", "pack", "forward", "input_grad", "weight_grad", "split_weight_grad"]
+__all__ = ["block_height", "pack", "chwn", "forward", "input_grad", "weight_grad", "split_weight_grad"]

@@ -7,11 +7,12 @@ spinning loop, so they cost nothing between calls.
 
 A BLAS with threads of its own would fight them: OpenBLAS's threads keep spinning for a while after each
 GEMM, long enough to take the second core from a kernel that follows. So the first time Ember splits a
-compiled kernel (a convolution) it sets the OpenBLAS that NumPy loaded to one thread, for the whole
-process, and from then on splits its own GEMMs (``matmul``) the same way; NumPy's matmuls outside Ember
-then use one core. Until then, and in processes that run no convolution (an MLP, whose GEMMs are short
-enough that handing rows to a helper costs more than OpenBLAS's always-ready threads), OpenBLAS keeps its
-threads and Ember adds none. Where no OpenBLAS can be set, everything stays on the calling thread.
+convolution kernel it sets the OpenBLAS that NumPy loaded to one thread, for the whole process, and from
+then on splits its own GEMMs (``matmul``), large elementwise passes (ReLU), batch norm, max pooling and
+Adam's update the same way; NumPy's matmuls outside Ember then use one core. Until then, and in processes
+that run no convolution (an MLP, whose GEMMs are short enough that handing rows to a helper costs more than
+OpenBLAS's always-ready threads), OpenBLAS keeps its threads and Ember adds none. Where no OpenBLAS can be
+set, everything stays on the calling thread.
 
 ``EMBER_NUM_THREADS`` (or ``ember.set_num_threads``) sets how many threads share a call; the default is the
 CPUs this process may run on. One thread leaves OpenBLAS's threads alone.
@@ -155,9 +156,11 @@ def split_rows(function, total: int, threads: int | None = None) -> None:
 
 
 def threads_for(numbers: int):
-    """The ``threads`` argument of ``split_rows`` for a pass over ``numbers`` numbers: 1 below
-    ``PARALLEL_NUMBERS``, else None (every usable thread)."""
-    return 1 if numbers < PARALLEL_NUMBERS else None
+    """The ``threads`` argument of ``split_rows`` for a pass over ``numbers`` numbers: None (every usable
+    thread) once Ember has the cores (a convolution kernel ran; see above) and ``numbers`` reaches
+    ``PARALLEL_NUMBERS``, else 1. A pass alone never takes the cores: an MLP's GEMMs run best on OpenBLAS's
+    own threads."""
+    return None if _blas_claimed and numbers >= PARALLEL_NUMBERS else 1
 
 
 def split_elementwise(function, out, *inputs) -> bool:
@@ -167,7 +170,7 @@ def split_elementwise(function, out, *inputs) -> bool:
     arrays = (out, *inputs)
     if any(type(a) is not np.ndarray or a.shape != out.shape or a.strides != out.strides for a in arrays):
         return False
-    if out.size < PARALLEL_NUMBERS:
+    if threads_for(out.size) == 1:
         return False
     flats = [np.ravel(a, order="K") for a in arrays]
     if not all(np.may_share_memory(flat, a) for flat, a in zip(flats, arrays)):  # ravel had to copy

@@ -55,7 +55,7 @@ class ReLU(Primitive):
 
     def forward(self, x):
         xp = get_array_module(x)
-        if xp is np and x.ndim:
+        if xp is np and x.ndim and threads.threads_for(x.size) != 1:
             y = np.empty_like(x)
             if threads.split_elementwise(_relu_into, y, x):
                 self.save_for_backward(y)
@@ -66,7 +66,8 @@ class ReLU(Primitive):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        if not grad.requires_grad and get_array_module(grad.data) is np and grad.ndim:
+        if (not grad.requires_grad and get_array_module(grad.data) is np and grad.ndim
+                and threads.threads_for(grad.numel()) != 1):
             grad_input = np.empty_like(grad.data)
             if threads.split_elementwise(_relu_grad_into, grad_input, grad.data, y.data):
                 return Tensor(grad_input)

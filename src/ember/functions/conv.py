@@ -94,10 +94,13 @@ class Conv2d(Primitive):
 
     def forward(self, x, weight, bias=None):
         geometry = self.geometry
-        y = direct_conv.forward(x, weight, geometry, bias)
-        if y is not None:
-            self.save_for_backward(x, weight, None)
+        direct = direct_conv.forward(x, weight, geometry, bias)
+        if direct is not None:
+            y, x_stored = direct
+            self.save_for_backward(x_stored, weight, None)  # in the memory order the weight gradient reads
+            self.direct = True
             return y.transpose(3, 0, 1, 2)
+        self.direct = False
         xp = get_array_module(x)
         groups = geometry.groups
         batch, out_channels = x.shape[0], weight.shape[0]
@@ -120,6 +123,8 @@ class Conv2d(Primitive):
     def backward(self, grad):
         x, weight, cols = self.saved_tensors
         needs = self.needs_input_grad
+        if self.direct and not grad.requires_grad and all(needs[:2]):
+            grad = Tensor(direct_conv.chwn(grad.data).transpose(3, 0, 1, 2))  # one layout copy for both gradients
         grad_x = Conv2dGradInput(self.geometry, x.shape)(grad, weight) if needs[0] else None
         grad_weight = None
         if needs[1]:

@@ -21,8 +21,6 @@ from ..backend.device import get_array_module
 from ..backend.im2col import CHWN, channels_major, empty_spatial, output_size, pad2d, window
 from ..backend.layout import copy_in_order, memory_order
 
-PARALLEL_NUMBERS = 2**17  # a smaller compiled pool stays on the calling thread
-
 
 class PoolGeometry(NamedTuple):
     """Windows of a 2-d pool over an input of spatial size ``input_size``.
@@ -102,7 +100,7 @@ def _compiled_max_pool(x, geometry: PoolGeometry):
     threads.split_rows(
         lambda start, stop: kernels.max_pool_forward(stored, geometry.kernel_size, geometry.stride,
                                                      geometry.dilation, y, argmax, start, stop),
-        channels, 1 if x.size < PARALLEL_NUMBERS else None)
+        channels, threads.threads_for(x.size))
     return y.transpose(3, 0, 1, 2), argmax.transpose(3, 0, 1, 2)
 
 
@@ -122,7 +120,7 @@ def _compiled_max_pool_scatter(grad, argmax, geometry: PoolGeometry, order: tupl
     threads.split_rows(
         lambda start, stop: kernels.max_pool_backward(stored, stored_argmax, geometry.kernel_size, geometry.stride,
                                                       geometry.dilation, grad_input, start, stop),
-        channels, 1 if grad_input.size < PARALLEL_NUMBERS else None)
+        channels, threads.threads_for(grad_input.size))
     return grad_input.transpose(3, 0, 1, 2)
 
 
