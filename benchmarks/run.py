@@ -37,7 +37,7 @@ POOL_BATCHES = 16  # distinct training batches each workload cycles through
 INFERENCE_BATCH = 1000
 INFERENCE_IMAGES = 2 * INFERENCE_BATCH
 SECTIONS = ("import", "micro")
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "EMBER_NUM_THREADS")
 
 SETTINGS = {
     "full": {"repeats": 3, "warmup": 3, "fixed_steps": 200, "min_steps": 5, "target_seconds": 5.0,
@@ -383,11 +383,16 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="PATH", help="write every number to this JSON file")
     parser.add_argument("--data-dir", default=None, help="data root holding mnist/ (default: $EMBER_DATA)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="threads for both: NumPy's BLAS (through OMP/OPENBLAS/MKL_NUM_THREADS, set before NumPy "
-                             "loads, so the run restarts itself) and torch.set_num_threads (default: NumPy's BLAS "
-                             "default, and every available core for PyTorch)")
+                        help="threads for both: NumPy's BLAS and Ember's own (through OMP/OPENBLAS/MKL/EMBER_NUM_THREADS, "
+                             "set before NumPy loads, so the run restarts itself) and torch.set_num_threads (default: "
+                             "every available core for each)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="training repeats per framework and workload (default 3; more steady the median on a "
+                             "noisy host)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.repeats is not None and args.repeats < 1:
+        parser.error(f"--repeats: expected a positive count, received {args.repeats}")
     if args.threads is not None:
         if args.threads < 1:
             parser.error(f"--threads: expected a positive count, received {args.threads}")
@@ -402,7 +407,9 @@ def main(argv=None) -> int:
         workload_names, run_import, case_names = select(args.only, [case.name for case in cases])
     except ValueError as error:
         parser.error(str(error))
-    settings = SETTINGS["quick" if args.quick else "full"]
+    settings = dict(SETTINGS["quick" if args.quick else "full"])
+    if args.repeats is not None:
+        settings["repeats"] = args.repeats
     ember = frameworks.load("ember")  # for FLOP counting only: timings run in the frameworks' own processes
     processes = {name: FrameworkProcess(name, torch_threads) for name in frameworks.NAMES}
     try:

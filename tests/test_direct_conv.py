@@ -65,13 +65,12 @@ def test_direct_convolution_matches_im2col(kernels, monkeypatch, case, dtype, th
     g_np = rng.standard_normal(y.shape).astype(dtype)
     direct = _conv_and_grads(x_np, w_np, b_np, g_np, geometry)
     out_h = y.shape[2]
-    expected_ranges = min(int(thread_count), out_h)
-    assert len(forward_calls) == 2 * expected_ranges  # the two forward passes above, split into row ranges
-    assert sorted(forward_calls[:expected_ranges]) == sorted(
-        (out_h * part // expected_ranges, out_h * (part + 1) // expected_ranges) for part in range(expected_ranges))
+    ranges = min(out_h, int(thread_count) * threads.PIECES_PER_THREAD) if thread_count != "1" else 1
+    assert len(forward_calls) == 2 * ranges  # the two forward passes above, split into row ranges
+    for calls in (forward_calls[:ranges], forward_calls[ranges:], weight_calls):
+        assert [row for start, stop in sorted(calls) for row in range(start, stop)] == list(range(out_h))
     takes_input_grad = direct_conv.block_height(kernels, channels) is not None
     assert bool(input_calls) == takes_input_grad
-    assert sorted(weight_calls) == sorted(forward_calls[expected_ranges:])  # the same rows, once each
     with monkeypatch.context() as patch:
         patch.setattr(direct_conv, "ENABLED", False)
         reference = _conv_and_grads(x_np, w_np, b_np, g_np, geometry)
@@ -183,3 +182,26 @@ def test_direct_convolution_built_for_other_vector_widths(kernels, monkeypatch, 
             reference = _conv_and_grads(x_np, w_np, b_np, g_np, geometry)
         for got, want in zip(direct, reference):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_the_weight_gradient_does_not_depend_on_which_range_ends_first(kernels, monkeypatch):
+    """Partial sums of the row ranges are added in row order, so the gradient is the same, bit for bit,
+    however the threads' ranges interleave."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((16, 6, 12, 12)).astype(np.float32)
+    grad = rng.standard_normal((16, 8, 12, 12)).astype(np.float32)
+    geometry = ConvGeometry((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    monkeypatch.setattr(direct_conv, "PARALLEL_FLOPS", 0)
+
+    def in_order(reverse):
+        def split(function, total, count=None):
+            pieces = [(start, min(total, start + 2)) for start in range(0, total, 2)]
+            for start, stop in reversed(pieces) if reverse else pieces:
+                function(start, stop)
+        return split
+
+    monkeypatch.setattr(direct_conv, "split_rows", in_order(False))
+    forward = direct_conv.weight_grad(x, grad, geometry, (8, 6, 3, 3))
+    monkeypatch.setattr(direct_conv, "split_rows", in_order(True))
+    backward = direct_conv.weight_grad(x, grad, geometry, (8, 6, 3, 3))
+    np.testing.assert_array_equal(forward, backward)

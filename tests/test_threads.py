@@ -24,33 +24,37 @@ def split_everything(monkeypatch):
 
 def test_split_rows_covers_every_row_once_on_several_threads():
     seen, names, lock = [], set(), threading.Lock()
-    together = threading.Barrier(3, timeout=10)  # breaks unless the three ranges run at the same time
+    together = threading.Barrier(3, timeout=10)  # breaks unless three threads take ranges at the same time
+    arrived = threading.local()
 
     def record(start, stop):
-        together.wait()
+        if not getattr(arrived, "yes", False):
+            arrived.yes = True
+            together.wait()
         with lock:
             seen.extend(range(start, stop))
             names.add(threading.current_thread().name)
 
-    threads.split_rows(record, 10, 3)
-    assert sorted(seen) == list(range(10)) and len(names) == 3
+    threads.split_rows(record, 50, 3)
+    assert sorted(seen) == list(range(50)) and len(names) == 3
     seen.clear()
-    together = threading.Barrier(2, timeout=10)
-    threads.split_rows(record, 2, 4)  # never more ranges than rows
-    assert sorted(seen) == [0, 1]
+    ranges = []
+    threads.split_rows(lambda start, stop: ranges.append((start, stop)), 2, 4)  # never more ranges than rows
+    assert sorted(ranges) == [(0, 1), (1, 2)]
 
 
-def test_split_rows_reraises_a_helper_error_after_every_range_ends():
-    finished = []
+def test_split_rows_reraises_an_error_once_every_started_range_has_ended():
+    finished, lock = [], threading.Lock()
 
     def failing(start, stop):
-        if start > 0:
-            raise RuntimeError("helper failed")
-        finished.append((start, stop))
+        if start == 4:
+            raise RuntimeError("a range failed")
+        with lock:
+            finished.append((start, stop))
 
-    with pytest.raises(RuntimeError, match="helper failed"):
-        threads.split_rows(failing, 8, 2)
-    assert finished == [(0, 4)]
+    with pytest.raises(RuntimeError, match="a range failed"):
+        threads.split_rows(failing, 8, 2)  # eight ranges of one row
+    assert (4, 5) not in finished and len(finished) < 8
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "two"])
@@ -109,13 +113,13 @@ def test_matmul_splits_rows_only_once_the_cores_are_claimed(monkeypatch, claimed
     monkeypatch.setattr(threads, "PARALLEL_GEMM_FLOPS", 0)
     splits, original = [], threads.split_rows
 
-    def counting(function, total, count=None):
-        splits.append((total, count))
-        return original(function, total, count)
+    def counting(function, total, count=None, per_thread=None):
+        splits.append((total, count, per_thread))
+        return original(function, total, count, per_thread)
 
     monkeypatch.setattr(threads, "split_rows", counting)
     product = threads.matmul(a, b)
-    assert splits == ([(123, 3)] if claimed else [])
+    assert splits == ([(123, 3, 1)] if claimed else [])
     assert product.shape == (3, 41, 17) and product.dtype == np.float32
     np.testing.assert_allclose(product, a @ b, rtol=1e-6, atol=1e-6)
     x = ember.tensor(a[0], requires_grad=True)

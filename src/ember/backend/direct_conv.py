@@ -136,18 +136,25 @@ def weight_grad(x, grad, geometry, weight_shape):
     source, grads = chwn(x), chwn(grad)
     out_h = grads.shape[1]
     offset = (geometry.padding[0][0], geometry.padding[1][0])
-    partials = []
+    partials = {}
 
     def rows(start, stop):
         partial = np.zeros(weight_shape, dtype=x.dtype)
         kernels.conv_weight_grad(source, grads, geometry.kernel_size, geometry.stride, geometry.dilation, offset,
                                  partial, start, stop)
-        partials.append(partial)
+        partials[start] = partial
 
     split_rows(rows, out_h, _threads(2.0 * grad.size * x[0].size))
-    total = partials[0]
-    for partial in partials[1:]:
-        total += partial
+    return add_in_row_order(partials)
+
+
+def add_in_row_order(partials: dict):
+    """The sum of the partial results of ``split_rows`` ranges, keyed by first row, added in row order (the
+    same numbers whichever thread finished first)."""
+    starts = sorted(partials)
+    total = partials[starts[0]]
+    for start in starts[1:]:
+        total += partials[start]
     return total
 
 
@@ -159,4 +166,5 @@ def split_weight_grad(accumulate, out_h: int, x, grad) -> None:
     split_rows(accumulate, out_h, _threads(2.0 * grad.size * x[0].size) if shared else 1)
 
 
-__all__ = ["block_height", "pack", "chwn", "forward", "input_grad", "weight_grad", "split_weight_grad"]
+__all__ = ["block_height", "pack", "chwn", "forward", "input_grad", "weight_grad", "add_in_row_order",
+           "split_weight_grad"]

@@ -30,6 +30,7 @@ from .device import get_array_module
 
 PARALLEL_GEMM_FLOPS = 4e6  # a smaller matmul stays whole (handing work over costs ~50 us)
 PARALLEL_NUMBERS = 2**17  # an elementwise pass over fewer numbers stays on the calling thread
+PIECES_PER_THREAD = 4  # ranges per thread in a split call, taken by whichever thread is free
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -135,19 +136,37 @@ def _helpers(count: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def split_rows(function, total: int, threads: int | None = None) -> None:
-    """Run ``function(start, stop)`` over rows 0..total-1 cut into up to ``threads`` (default
-    ``claim_cores()``) contiguous ranges at once, the first on the calling thread; re-raise the first
-    error once every range has ended."""
+def split_rows(function, total: int, threads: int | None = None, per_thread: int | None = None) -> None:
+    """Run ``function(start, stop)`` over rows 0..total-1 on up to ``threads`` threads at once (default
+    ``claim_cores()``), the calling thread one of them. The rows are cut into ``per_thread`` (default
+    ``PIECES_PER_THREAD``) contiguous ranges per thread, each taken by whichever thread is free, so that a core
+    the host slows down takes fewer; every range runs once. The first error is re-raised once every started
+    range has ended."""
     threads = min(claim_cores() if threads is None else threads, total)
     if threads <= 1:
         function(0, total)
         return
-    bounds = [total * part // threads for part in range(threads + 1)]
+    pieces = min(total, threads * (PIECES_PER_THREAD if per_thread is None else per_thread))
+    bounds = [total * part // pieces for part in range(pieces + 1)]
+    taken = iter(range(pieces))
+    lock, failed = threading.Lock(), []
+
+    def work():
+        while not failed:
+            with lock:
+                part = next(taken, None)
+            if part is None:
+                return
+            try:
+                function(bounds[part], bounds[part + 1])
+            except BaseException:
+                failed.append(True)  # the other threads take no new range
+                raise
+
     pool = _helpers(threads - 1)
-    futures = [pool.submit(function, bounds[part], bounds[part + 1]) for part in range(1, threads)]
+    futures = [pool.submit(work) for _ in range(threads - 1)]
     try:
-        function(bounds[0], bounds[1])
+        work()
     finally:
         for future in futures:
             future.exception()  # wait for every range before a caller reuses the memory
@@ -192,7 +211,8 @@ def matmul(a, b):
     if threads == 1 or rows.shape[0] < 2 * threads:
         return np.matmul(a, b)
     out = np.empty((rows.shape[0], b.shape[1]), dtype=a.dtype)
-    split_rows(lambda start, stop: np.matmul(rows[start:stop], b, out=out[start:stop]), rows.shape[0], threads)
+    split_rows(lambda start, stop: np.matmul(rows[start:stop], b, out=out[start:stop]), rows.shape[0], threads,
+               per_thread=1)  # a GEMM packs its right side once per call: no smaller pieces
     return out.reshape(*a.shape[:-1], b.shape[1])
 
 

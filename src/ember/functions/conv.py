@@ -198,7 +198,7 @@ class Conv2dGradWeight(Primitive):
         if direct is not None:
             return direct
         source = geometry.source(x)
-        sums = []
+        sums = {}
 
         def accumulate(start, stop):  # the weight gradient's share of output rows start..stop-1
             grad_weight = partial = None
@@ -210,13 +210,10 @@ class Conv2dGradWeight(Primitive):
                     partial = xp.empty_like(grad_weight)
                 else:
                     grad_weight += xp.matmul(grad_band, cols.transpose(0, 2, 1), out=partial)
-            sums.append(grad_weight)
+            sums[start] = grad_weight
 
         direct_conv.split_weight_grad(accumulate, out_h, x, grad)
-        grad_weight = sums[0]
-        for other in sums[1:]:
-            grad_weight += other
-        return grad_weight.reshape(self.weight_shape)
+        return direct_conv.add_in_row_order(sums).reshape(self.weight_shape)
 
     def backward(self, grad_weight):
         x, grad = self.saved_tensors
