@@ -14,11 +14,13 @@ minor page faults per step (``getrusage``) during the timed steps; ``--alternate
 model on PyTorch in the same process and, in 3 rounds, runs 10 PyTorch steps before each third of the timed
 steps, as a benchmark that shares one process would; ``--cprofile`` adds the top functions. ``conv-layers``
 times the forward, input-gradient and weight-gradient primitives of each workload's convolutions on
-(C, H, W, N) inputs, as inside a network (best of 15 calls), the input gradient's col2im additions alone,
+(C, H, W, N) inputs, as inside a network (best of 15 calls), with the direct kernels and with im2col + GEMM,
 and the GEMM floor of each at the measured 1024³ sgemm rate. ``gemm`` gives NumPy's float32 GEMM rate for the convnet's three GEMM shapes.
 ``kernels`` trains one workload in rounds that alternate Ember's CPU paths in the same process, so that all see
 the same machine, and prints the median step time of each: the compiled kernels (kernels.c) with direct
-convolutions, the compiled kernels with im2col + GEMM convolutions, and NumPy alone.
+convolutions, the compiled kernels with im2col + GEMM convolutions, and NumPy alone. Once a direct round
+has run, OpenBLAS is down to one thread for the rest of the process (see ``ember/backend/threads.py``), so
+the other paths' GEMMs run on one core there: ``--paths im2col numpy`` compares those two as they run alone.
 ``build`` times, in fresh processes, the first use of the compiled kernels with an empty cache (the build)
 and with a full one (loading only).
 """
@@ -150,34 +152,39 @@ def profile_build(args) -> None:
 
 
 def profile_conv_layers(args) -> None:
-    import ember.functions.conv as conv
+    from ember.backend import direct_conv
     from ember.functions.conv import Conv2d, Conv2dGradInput, Conv2dGradWeight, ConvGeometry
 
     class Forward(Conv2d):
         needs_input_grad = (False, False)
 
     rate = sgemm_gflops(1024, 1024, 1024)
-    print(f"sgemm 1024^3: {rate:.0f} GFLOP/s; ms, best of 15 calls")
-    for name, layers in CONV_LAYERS.items():
-        for batch, channels, size, out_channels, kernel, stride, padding in layers:
+    print(f"sgemm 1024^3: {rate:.0f} GFLOP/s; ms (GFLOP/s), best of 15 calls; im2col + GEMM first, with "
+          f"OpenBLAS's threads, then the direct kernels on Ember's")
+    layers = [(name, layer) for name, group in CONV_LAYERS.items() for layer in group]
+    timings = {}
+    for direct in (False, True):  # im2col first: the direct kernels set OpenBLAS to one thread
+        direct_conv.ENABLED = direct
+        for name, (batch, channels, size, out_channels, kernel, stride, padding) in layers:
             geometry = ConvGeometry((kernel, kernel), (stride, stride), padding, (1, 1), 1)
             rng = np.random.default_rng(0)
             x = rng.standard_normal((channels, size, size, batch), dtype=np.float32).transpose(3, 0, 1, 2)
             weight = rng.standard_normal((out_channels, channels, kernel, kernel), dtype=np.float32)
             y = Forward(geometry).forward(x, weight)
             grad = rng.standard_normal(y.shape[1:] + y.shape[:1], dtype=np.float32).transpose(3, 0, 1, 2)
-            forward = best_ms(lambda: Forward(geometry).forward(x, weight))
-            grad_input = best_ms(lambda: Conv2dGradInput(geometry, x.shape).forward(grad, weight))
-            grad_weight = best_ms(lambda: Conv2dGradWeight(geometry, weight.shape).forward(x, grad))
-            add_columns, conv.add_columns = conv.add_columns, lambda *args: None
-            try:
-                without_col2im = best_ms(lambda: Conv2dGradInput(geometry, x.shape).forward(grad, weight))
-            finally:
-                conv.add_columns = add_columns
-            floor = 2 * y.size * channels * kernel * kernel / rate / 1e6
-            print(f"{name:12s} {channels}->{out_channels} {kernel}x{kernel} stride {stride}, batch {batch}: forward "
-                  f"{forward:.1f}, input gradient {grad_input:.1f} (col2im {grad_input - without_col2im:.1f}), "
-                  f"weight gradient {grad_weight:.1f}; floor {floor:.1f} each")
+            timings[name, channels, out_channels, direct] = (
+                2e-6 * y.size * channels * kernel * kernel,
+                best_ms(lambda: Forward(geometry).forward(x, weight)),
+                best_ms(lambda: Conv2dGradInput(geometry, x.shape).forward(grad, weight)),
+                best_ms(lambda: Conv2dGradWeight(geometry, weight.shape).forward(x, grad)))
+    direct_conv.ENABLED = True
+    for name, (batch, channels, size, out_channels, kernel, stride, padding) in layers:
+        flop, *direct_ms = timings[name, channels, out_channels, True]
+        _, *im2col_ms = timings[name, channels, out_channels, False]
+        parts = [f"{what} {new:.1f} ({flop / new:.0f}) / {old:.1f}"
+                 for what, new, old in zip(("forward", "input gradient", "weight gradient"), direct_ms, im2col_ms)]
+        print(f"{name:12s} {channels}->{out_channels} {kernel}x{kernel} stride {stride}, batch {batch}: "
+              f"{'; '.join(parts)}; floor {flop / rate:.1f} each")
 
 
 def profile_gemm(args) -> None:

@@ -324,6 +324,7 @@ EMBER_BLOCK(conv_block_full, EMBER_ROWS, 1)
 EMBER_BLOCK(conv_block_half, EMBER_ROWS / 2, 2)
 EMBER_BLOCK(conv_block_half_one, EMBER_ROWS / 2, 1)
 EMBER_BLOCK(conv_block_third, EMBER_ROWS / 3, 3)
+EMBER_BLOCK(conv_block_third_two, EMBER_ROWS / 3, 2)
 EMBER_BLOCK(conv_block_third_one, EMBER_ROWS / 3, 1)
 #undef EMBER_BLOCK
 
@@ -372,6 +373,11 @@ static void EMBER_NAME(conv_position)(const T *source, idx plane, idx channels, 
                                          out_plane, rows, bias);
             continue;
         }
+        if (height == EMBER_ROWS / 3 && lanes == 2 * LANES) {
+            EMBER_NAME(conv_block_third_two)(source, plane, channels, offsets, shift, taps, count, weights, first,
+                                             out_plane, rows, bias);
+            continue;
+        }
         for (; done + LANES <= lanes; done += LANES) {
             if (height == EMBER_ROWS)
                 EMBER_NAME(conv_block_full)(source, plane, channels, offsets, shift + done, taps, count, weights,
@@ -389,10 +395,16 @@ static void EMBER_NAME(conv_position)(const T *source, idx plane, idx channels, 
     }
 }
 
-/* The batch entries one block covers at once for blocks of `height` rows. */
-static idx EMBER_NAME(conv_width)(idx height)
+/* The batch entries one block covers at once for blocks of `height` rows: the widest the registers allow,
+ * except that blocks a third high take two vectors when that divides the batch and three do not (64 = 2 x 32,
+ * not 48 + a slower 16). */
+static idx EMBER_NAME(conv_width)(idx height, idx batch)
 {
-    return height == EMBER_ROWS ? LANES : height == EMBER_ROWS / 2 ? 2 * LANES : 3 * LANES;
+    if (height == EMBER_ROWS)
+        return LANES;
+    if (height == EMBER_ROWS / 2)
+        return 2 * LANES;
+    return batch % (3 * LANES) != 0 && batch % (2 * LANES) == 0 ? 2 * LANES : 3 * LANES;
 }
 
 /* Along one axis, the source index that tap k of target index r reads, or -1 when it reads none (padding,
@@ -418,7 +430,7 @@ static void EMBER_NAME(conv_rows)(const T *source, idx summed, idx source_h, idx
                                   idx target_w, idx start, idx stop, int transposed)
 {
     const idx depth = kh * kw * summed, plane = source_h * source_w * batch;
-    const idx target_plane = target_h * target_w * batch, step = EMBER_NAME(conv_width)(block_height);
+    const idx target_plane = target_h * target_w * batch, step = EMBER_NAME(conv_width)(block_height, batch);
     idx offsets[EMBER_MAX_TAPS * EMBER_MAX_TAPS], taps[EMBER_MAX_TAPS * EMBER_MAX_TAPS];
     for (idx r = start; r < stop; r++)
         for (idx n = 0; n < batch; n += step)  /* one vector's windows along a row stay in cache */
