@@ -35,7 +35,7 @@ def test_split_rows_covers_every_row_once_on_several_threads():
             seen.extend(range(start, stop))
             names.add(threading.current_thread().name)
 
-    threads.split_rows(record, 50, 3)
+    threads.split_rows(record, 50, 3, per_thread=4)  # twelve ranges, handed to whichever thread is free
     assert sorted(seen) == list(range(50)) and len(names) == 3
     seen.clear()
     ranges = []
@@ -53,7 +53,7 @@ def test_split_rows_reraises_an_error_once_every_started_range_has_ended():
             finished.append((start, stop))
 
     with pytest.raises(RuntimeError, match="a range failed"):
-        threads.split_rows(failing, 8, 2)  # eight ranges of one row
+        threads.split_rows(failing, 8, 2, per_thread=4)  # eight ranges of one row
     assert (4, 5) not in finished and len(finished) < 8
 
 
