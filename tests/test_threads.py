@@ -85,12 +85,14 @@ def test_claiming_the_cores_sets_numpys_openblas_to_one_thread(monkeypatch):
         pytest.skip("NumPy here does not use an OpenBLAS")
     assert threads.claim_cores() == 2
     assert threads._blas_claimed is True
+    counts = []
     for path in threads.openblas_paths():
         library = ctypes.CDLL(path)
         getter = getattr(library, "scipy_openblas_get_num_threads64_", None) or getattr(
             library, "openblas_get_num_threads", None)
         if getter is not None:
-            assert getter() == 1
+            counts.append(getter())
+    assert counts and set(counts) == {1}
 
 
 def test_without_an_openblas_to_set_kernels_stay_on_one_thread(monkeypatch):

@@ -1,9 +1,9 @@
 """Ember's CPU threads: one call of a compiled kernel or a GEMM split by rows between the cores.
 
 The compiled convolutions work on a range of rows and NumPy's matmul works on any slice of rows; both
-release the GIL. So one call is cut into row ranges run at once: the calling thread takes the first range
-and a small pool of helper threads (started on first use) the others. The helpers wait on a queue, not in a
-spinning loop, so they cost nothing between calls.
+release the GIL. So one call is cut into row ranges run at once, by the calling thread and a small pool of
+helper threads (started on first use). The helpers wait on a queue, not in a spinning loop, so they cost
+nothing between calls, but waking one takes about 0.2 ms on a virtual machine; short work stays whole.
 
 A BLAS with threads of its own would fight them: OpenBLAS's threads keep spinning for a while after each
 GEMM, long enough to take the second core from a kernel that follows. So the first time Ember splits a
@@ -28,7 +28,7 @@ import numpy as np
 
 from .device import get_array_module
 
-PARALLEL_GEMM_FLOPS = 4e6  # a smaller matmul stays whole (handing work over costs ~50 us)
+PARALLEL_GEMM_FLOPS = 4e6  # a smaller matmul stays whole (waking a helper costs ~0.2 ms)
 PARALLEL_NUMBERS = 2**17  # an elementwise pass over fewer numbers stays on the calling thread
 PIECES_PER_THREAD = 1  # ranges per thread in a split call (more balance a slowed core but cost Python time
 #                        under the GIL per range: 4 made pytorch_cnn's step 5-8% slower, step_profile A/B)
