@@ -4,6 +4,7 @@
     .bench-venv/bin/python benchmarks/step_profile.py step convnet --framework torch
     .bench-venv/bin/python benchmarks/step_profile.py step convnet --alternate torch   # PyTorch in the same process
     EMBER_MALLOC=system .bench-venv/bin/python benchmarks/step_profile.py step convnet   # glibc's defaults
+    .bench-venv/bin/python benchmarks/step_profile.py ops pytorch_cnn                # Ember's step, op by op
     .bench-venv/bin/python benchmarks/step_profile.py conv-layers                # Ember's convolutions, layer by layer
     .bench-venv/bin/python benchmarks/step_profile.py gemm                       # sgemm rate at the convnet's shapes
     .bench-venv/bin/python benchmarks/step_profile.py kernels convnet            # compiled kernels against NumPy's
@@ -12,7 +13,10 @@
 ``step`` trains one workload on random MNIST-shaped batches and prints the median and best step time and the
 minor page faults per step (``getrusage``) during the timed steps; ``--alternate torch`` builds the same
 model on PyTorch in the same process and, in 3 rounds, runs 10 PyTorch steps before each third of the timed
-steps, as a benchmark that shares one process would; ``--cprofile`` adds the top functions. ``conv-layers``
+steps, as a benchmark that shares one process would; ``--cprofile`` adds the top functions. ``ops`` times every op
+of Ember's step by class, forward and backward apart, plus the optimizer's update, as wall time on the calling
+thread (which includes waiting for Ember's helper threads); what is left of the step is Python between ops.
+``conv-layers``
 times the forward, input-gradient and weight-gradient primitives of each workload's convolutions on
 (C, H, W, N) inputs, as inside a network (best of 15 calls), with the direct kernels and with im2col + GEMM,
 and the GEMM floor of each at the measured 1024³ sgemm rate. ``gemm`` gives NumPy's float32 GEMM rate for the convnet's three GEMM shapes.
@@ -97,6 +101,55 @@ def profile_step(args) -> None:
         profiler = cProfile.Profile()
         profiler.runcall(lambda: [trainer.step() for _ in range(args.steps)])
         pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+
+
+def profile_ops(args) -> None:
+    from collections import defaultdict
+
+    from ember.autograd import engine
+    from ember.autograd.function import Primitive
+
+    trainer = random_trainer(args.workload, "ember")
+    for _ in range(3):
+        trainer.step()
+    spent = defaultdict(float)
+    recording = [False]
+    primitive_call, call_backward = Primitive.__call__, engine._call_backward
+    optimizer_step = trainer.optimizer.step
+
+    def timed(label, function, *arguments):
+        if not recording[0]:
+            return function(*arguments)
+        recording[0] = False  # an op inside an op counts for the outer one
+        start = time.perf_counter()
+        try:
+            return function(*arguments)
+        finally:
+            spent[label] += time.perf_counter() - start
+            recording[0] = True
+
+    Primitive.__call__ = lambda self, *tensors: timed((type(self).__name__, "forward"), primitive_call, self,
+                                                      *tensors)
+    engine._call_backward = lambda node, slots: timed((type(node).__name__, "backward"), call_backward, node,
+                                                      slots)
+    trainer.optimizer.step = lambda: timed(("optimizer", "step"), optimizer_step)
+    steps = []
+    try:
+        for _ in range(args.steps):
+            recording[0] = True
+            start = time.perf_counter()
+            trainer.step()
+            steps.append(time.perf_counter() - start)
+            recording[0] = False
+    finally:
+        Primitive.__call__, engine._call_backward = primitive_call, call_backward
+        trainer.optimizer.step = optimizer_step
+    total = 1e3 * sum(steps) / args.steps
+    print(f"{args.workload} on Ember: {total:.1f} ms/step on average over {args.steps} steps (timed); "
+          f"ms per step by op:")
+    for (name, phase), seconds in sorted(spent.items(), key=lambda item: -item[1]):
+        print(f"  {name:24s} {phase:9s} {1e3 * seconds / args.steps:7.2f}")
+    print(f"  {'everything else':34s} {total - 1e3 * sum(spent.values()) / args.steps:7.2f}")
 
 
 PATHS = {  # what each CPU path of ``kernels`` turns on: compiled kernels, direct convolutions
@@ -207,6 +260,10 @@ def main(argv=None) -> None:
                       help="run 10 steps of this framework in the same process before each third of the timed steps")
     step.add_argument("--cprofile", action="store_true", help="also print the top functions of a cProfile")
     step.set_defaults(run=profile_step)
+    ops = commands.add_parser("ops", help="Ember's step op by op, forward and backward apart")
+    ops.add_argument("workload", choices=list(WORKLOADS))
+    ops.add_argument("--steps", type=int, default=30)
+    ops.set_defaults(run=profile_ops)
     commands.add_parser("conv-layers", help="Ember's convolution primitives, layer by layer").set_defaults(
         run=profile_conv_layers)
     commands.add_parser("gemm", help="sgemm rates at the convnet's GEMM shapes").set_defaults(run=profile_gemm)

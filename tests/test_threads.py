@@ -131,6 +131,31 @@ def test_matmul_splits_rows_only_once_the_cores_are_claimed(monkeypatch, claimed
     np.testing.assert_allclose(w.grad.numpy(), a[0].T @ np.ones((41, 17), np.float32), rtol=1e-5, atol=1e-5)
 
 
+def test_matmul_splits_a_short_wide_product_by_columns(monkeypatch):
+    """A Dense layer at a small batch: too few rows for each thread, many columns (each thread then reads
+    a slice of the weight instead of all of it)."""
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((10, 40)).astype(np.float32)
+    b = np.asfortranarray(rng.standard_normal((40, 200)).astype(np.float32))  # like the weight.T of nn.Linear
+    monkeypatch.setattr(threads, "_blas_claimed", True)
+    monkeypatch.setattr(threads, "_requested", 3)
+    monkeypatch.setattr(threads, "PARALLEL_GEMM_FLOPS", 0)
+    ranges, original = [], threads.split_rows
+
+    def recording(function, total, count=None, per_thread=None):
+        ranges.append(total)
+        return original(function, total, count, per_thread)
+
+    monkeypatch.setattr(threads, "split_rows", recording)
+    product = threads.matmul(a, b)
+    assert ranges == [200]
+    assert product.shape == (10, 200) and product.flags.c_contiguous
+    np.testing.assert_allclose(product, a @ b, rtol=1e-5, atol=1e-5)
+    ranges.clear()
+    tall = threads.matmul(rng.standard_normal((400, 40)).astype(np.float32), b)  # enough rows: by rows
+    assert ranges == [400] and tall.shape == (400, 200)
+
+
 def _relu_step(x_np, g_np):
     x = ember.tensor(x_np, requires_grad=True)
     y = ember.relu(x)

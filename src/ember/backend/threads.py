@@ -29,6 +29,7 @@ import numpy as np
 from .device import get_array_module
 
 PARALLEL_GEMM_FLOPS = 4e6  # a smaller matmul stays whole (waking a helper costs ~0.2 ms)
+GEMM_SPLIT_ROWS = 64  # fewer rows a thread than this, and a wider product is split by columns (see matmul)
 PARALLEL_NUMBERS = 2**17  # an elementwise pass over fewer numbers stays on the calling thread
 PIECES_PER_THREAD = 1  # ranges per thread in a split call (more balance a slowed core but cost Python time
 #                        under the GIL per range: 4 made pytorch_cnn's step 5-8% slower, step_profile A/B)
@@ -201,9 +202,11 @@ def split_elementwise(function, out, *inputs) -> bool:
 
 
 def matmul(a, b):
-    """``np.matmul(a, b)``, its rows split between threads once Ember has set OpenBLAS to one thread (see
-    above) when both are NumPy float arrays, ``b`` is 2-d and the product is large enough; otherwise
-    NumPy's (or CuPy's) matmul unchanged."""
+    """``np.matmul(a, b)``, split between threads once Ember has set OpenBLAS to one thread (see above) when
+    both are NumPy float arrays, ``b`` is 2-d and the product is large enough; otherwise NumPy's (or
+    CuPy's) matmul unchanged. The product is split by rows, or by columns when that leaves each thread
+    fewer than ``GEMM_SPLIT_ROWS`` rows and the product is wider than tall (a Dense layer's forward and
+    input gradient at batch 64: each thread then reads half of the weight, not all of it)."""
     if (not _blas_claimed or type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 or b.ndim != 2
             or a.dtype != b.dtype or a.dtype.kind != "f" or 2.0 * a.size * b.shape[1] < PARALLEL_GEMM_FLOPS):
         return get_array_module(a).matmul(a, b)
@@ -212,8 +215,13 @@ def matmul(a, b):
     if threads == 1 or rows.shape[0] < 2 * threads:
         return np.matmul(a, b)
     out = np.empty((rows.shape[0], b.shape[1]), dtype=a.dtype)
-    split_rows(lambda start, stop: np.matmul(rows[start:stop], b, out=out[start:stop]), rows.shape[0], threads,
-               per_thread=1)  # a GEMM packs its right side once per call: no smaller pieces
+    # a GEMM packs its right side once per call: no smaller pieces than one per thread
+    if rows.shape[0] < GEMM_SPLIT_ROWS * threads and b.shape[1] > rows.shape[0]:
+        split_rows(lambda start, stop: np.matmul(rows, b[:, start:stop], out=out[:, start:stop]), b.shape[1],
+                   threads, per_thread=1)
+    else:
+        split_rows(lambda start, stop: np.matmul(rows[start:stop], b, out=out[start:stop]), rows.shape[0],
+                   threads, per_thread=1)
     return out.reshape(*a.shape[:-1], b.shape[1])
 
 
