@@ -25,16 +25,27 @@ CASES = [  # (N, C_in, H, W, C_out, kernel, stride, dilation, padding)
 
 
 def _spy(monkeypatch, kernels, name: str) -> list:
+    """Record each call's (start, stop, counter) of kernel ``name``; the counter is the shared work counter
+    (None when the call is not shared)."""
     calls, original = [], getattr(kernels, name)
-
     rows_at = 7 if name == "conv_weight_grad" else 8  # where (start, stop) come in the kernel's arguments
+    counter_at = {"conv_forward": 11, "conv_input_grad": 10, "conv_weight_grad": 9}[name]
 
     def counting(*args, **kwargs):
-        calls.append(tuple(args[rows_at:rows_at + 2]))
+        counter = args[counter_at] if len(args) > counter_at else kwargs.get("counter")
+        calls.append((*args[rows_at:rows_at + 2], counter))
         return original(*args, **kwargs)
 
     monkeypatch.setattr(kernels, name, counting)
     return calls
+
+
+def _passes(calls: list) -> list:
+    """Calls grouped by the pass they belong to: one group per shared counter, or per unshared call."""
+    groups = {}
+    for start, stop, counter in calls:
+        groups.setdefault(id(counter) if counter is not None else object(), []).append((start, stop, counter))
+    return list(groups.values())
 
 
 def _conv_and_grads(x_np, w_np, b_np, g_np, geometry):
@@ -64,11 +75,20 @@ def test_direct_convolution_matches_im2col(kernels, monkeypatch, case, dtype, th
                      dilation=dilation)
     g_np = rng.standard_normal(y.shape).astype(dtype)
     direct = _conv_and_grads(x_np, w_np, b_np, g_np, geometry)
-    out_h = y.shape[2]
-    ranges = min(out_h, int(thread_count) * threads.PIECES_PER_THREAD) if thread_count != "1" else 1
-    assert len(forward_calls) == 2 * ranges  # the two forward passes above, split into row ranges
-    for calls in (forward_calls[:ranges], forward_calls[ranges:], weight_calls):
-        assert [row for start, stop in sorted(calls) for row in range(start, stop)] == list(range(out_h))
+    out_h, sharing = y.shape[2], int(thread_count)
+    for kernel_calls, rows, always_counted in ((forward_calls, out_h, False), (input_calls, height, False),
+                                               (weight_calls, out_h, True)):
+        for calls in _passes(kernel_calls):  # each thread enters once with every row and one shared counter
+            assert len(calls) == sharing
+            assert {(start, stop) for start, stop, _ in calls} == {(0, rows)}
+            assert len({id(counter) for _, _, counter in calls}) == 1
+            assert (calls[0][2] is not None) == (always_counted or sharing > 1)  # one thread needs none
+    for _, _, counter in forward_calls:
+        if counter is not None:  # every piece was taken: the counter went past the last unit
+            units = out_h * y.shape[3] * kernels.conv_units(direct_conv.block_height(kernels, out_channels),
+                                                            batch, dtype)
+            assert counter[0] >= units
+    assert len(_passes(forward_calls)) == 2 and len(_passes(weight_calls)) == 1
     takes_input_grad = direct_conv.block_height(kernels, channels) is not None
     assert bool(input_calls) == takes_input_grad
     with monkeypatch.context() as patch:
@@ -154,6 +174,16 @@ def test_direct_kernels_refuse_arrays_that_do_not_fit(kernels):
         kernels.conv_forward(x.transpose(0, 2, 1, 3), packed, height, *args, y, 0, 5)  # not C-contiguous
     with pytest.raises(ValueError, match="conv_forward"):
         kernels.conv_forward(x, packed, height, *args, y, 0, 5, np.zeros(3, np.float32))  # a bias per channel
+    counter = compiled.new_counter()  # shared work: every piece taken, the counter past the last unit
+    kernels.conv_forward(x, packed, height, *args, y, 0, 5, None, counter, 2)
+    assert counter[0] >= 5 * 5 * kernels.conv_units(height, 3, np.float32)
+    for wrong in (np.zeros(1, np.int32), [0], np.zeros(1, np.float64)):
+        with pytest.raises(ValueError, match="conv_forward: counter"):
+            kernels.conv_forward(x, packed, height, *args, y, 0, 5, None, wrong, 2)
+    with pytest.raises(ValueError, match="conv_forward"):
+        kernels.conv_forward(x, packed, height, *args, y, 0, 5, None, compiled.new_counter(), 0)  # empty pieces
+    with pytest.raises(ValueError, match="conv_weight_grad"):  # one weight-shaped array where pieces are due
+        kernels.conv_weight_grad(x, y, *args, np.zeros((4, 2, 3, 3), np.float32), 0, 5, compiled.new_counter())
 
 
 @pytest.mark.parametrize("flags", [(), ("-mavx2", "-mfma")], ids=["baseline", "avx2"])
@@ -184,24 +214,49 @@ def test_direct_convolution_built_for_other_vector_widths(kernels, monkeypatch, 
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
-def test_the_weight_gradient_does_not_depend_on_which_range_ends_first(kernels, monkeypatch):
-    """Partial sums of the row ranges are added in row order, so the gradient is the same, bit for bit,
-    however the threads' ranges interleave."""
-    rng = np.random.default_rng(13)
-    x = rng.standard_normal((16, 6, 12, 12)).astype(np.float32)
-    grad = rng.standard_normal((16, 8, 12, 12)).astype(np.float32)
-    geometry = ConvGeometry((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+SAME_3X3 = ConvGeometry((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+
+
+def _shared_inputs(monkeypatch, seed: int, *shapes) -> list:
+    """Random float32 arrays of ``shapes``, with every direct convolution however small sharing its work
+    between threads (as once OpenBLAS is set)."""
     monkeypatch.setattr(direct_conv, "PARALLEL_FLOPS", 0)
+    monkeypatch.setattr(threads, "_blas_claimed", True)
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
 
-    def in_order(reverse):
-        def split(function, total, count=None):
-            pieces = [(start, min(total, start + 2)) for start in range(0, total, 2)]
-            for start, stop in reversed(pieces) if reverse else pieces:
-                function(start, stop)
-        return split
 
-    monkeypatch.setattr(direct_conv, "split_rows", in_order(False))
-    forward = direct_conv.weight_grad(x, grad, geometry, (8, 6, 3, 3))
-    monkeypatch.setattr(direct_conv, "split_rows", in_order(True))
-    backward = direct_conv.weight_grad(x, grad, geometry, (8, 6, 3, 3))
-    np.testing.assert_array_equal(forward, backward)
+def test_the_weight_gradient_does_not_depend_on_threads(kernels, monkeypatch):
+    """The rows are cut into ranges that do not depend on the thread count, each summed into its own partial
+    and the partials added in row order: the gradient is the same, bit for bit, on one thread or several, and
+    equals the ranges computed one by one and added in order."""
+    x, grad = _shared_inputs(monkeypatch, 13, (16, 6, 12, 12), (16, 8, 12, 12))
+    results = []
+    for count in (1, 2, 3):
+        monkeypatch.setattr(threads, "_requested", count)
+        results += [direct_conv.weight_grad(x, grad, SAME_3X3, (8, 6, 3, 3)) for _ in range(3)]
+    for result in results[1:]:
+        np.testing.assert_array_equal(result, results[0])
+    source, grads = direct_conv.chwn(x), direct_conv.chwn(grad)
+    pieces = min(12, 16, max(2, direct_conv.PARTIALS_BYTES // (8 * 6 * 3 * 3 * 4)))
+    total = None
+    for k in range(pieces):
+        partial = np.zeros((8, 6, 3, 3), np.float32)
+        kernels.conv_weight_grad(source, grads, (3, 3), (1, 1), (1, 1), (1, 1), partial, 12 * k // pieces,
+                                 12 * (k + 1) // pieces)
+        total = partial if total is None else total + partial
+    np.testing.assert_array_equal(results[0], total)
+
+
+def test_a_shared_forward_gives_the_numbers_of_one_thread(kernels, monkeypatch):
+    """Forward and input gradient write every number from one piece: sharing them out changes nothing."""
+    x, w = _shared_inputs(monkeypatch, 14, (32, 8, 10, 10), (24, 8, 3, 3))
+    results = []
+    for count, per_thread in ((1, 16), (2, 16), (3, 1), (3, 1000)):
+        monkeypatch.setattr(threads, "_requested", count)
+        monkeypatch.setattr(direct_conv, "PIECES_PER_THREAD", per_thread)
+        y, _ = direct_conv.forward(x, w, SAME_3X3)
+        results.append((y, direct_conv.input_grad(y.transpose(3, 0, 1, 2), w, SAME_3X3, x.shape)))
+    for y, grad_input in results[1:]:
+        np.testing.assert_array_equal(y, results[0][0])
+        np.testing.assert_array_equal(grad_input, results[0][1])

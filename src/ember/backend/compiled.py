@@ -37,9 +37,9 @@ _SIGNATURES = {
     "adam": "ppppittttttt",
     "batch_norm_forward": "piippdppppp",
     "batch_norm_backward": "ppiippppp",
-    "conv_forward": "piiiip" + "i" * 10 + "ppiiii",
-    "conv_input_grad": "piiiip" + "i" * 10 + "piiii",
-    "conv_weight_grad": "piiiipiii" + "i" * 8 + "pii",
+    "conv_forward": "piiiip" + "i" * 10 + "ppiiiipi",
+    "conv_input_grad": "piiiip" + "i" * 10 + "piiiipi",
+    "conv_weight_grad": "piiiipiii" + "i" * 8 + "piiipi",
     "transpose": "piipii",
     "max_pool_forward": "piiii" + "i" * 6 + "ppiiii",
     "max_pool_backward": "ppiiii" + "i" * 6 + "piiii",
@@ -60,6 +60,22 @@ def _require(condition: bool, kernel: str, arrays: dict) -> None:
         raise ValueError(f"compiled kernel {kernel}: arrays that do not fit together: {described}")
 
 
+def new_counter():
+    """A work counter for kernels that threads share (``counter=``): one int64 at zero."""
+    return np.zeros(1, dtype=np.int64)
+
+
+def _counter(counter, kernel: str):
+    """The address of a ``new_counter()`` array, or None (no sharing)."""
+    if counter is None:
+        return None
+    if not (isinstance(counter, np.ndarray) and counter.dtype == np.int64 and counter.size >= 1
+            and counter.flags.c_contiguous and counter.flags.writeable):
+        raise ValueError(f"compiled kernel {kernel}: counter must be a writeable int64 array from new_counter(), "
+                         f"received {type(counter).__name__} {getattr(counter, 'dtype', '')}")
+    return _address(counter)
+
+
 class Kernels:
     """The loaded library: one method per kernel, each taking NumPy arrays of one dtype (float32 or float64)."""
 
@@ -73,6 +89,11 @@ class Kernels:
                 function.argtypes = [scalar if kind == "t" else _CTYPES[kind] for kind in kinds]
                 function.restype = None
                 self._functions[name, dtype] = function
+        self._units = {}
+        for dtype, (suffix, _) in _SUFFIXES.items():
+            units = getattr(library, f"ember_conv_units_{suffix}")
+            units.argtypes, units.restype = [ctypes.c_longlong] * 2, ctypes.c_longlong
+            self._units[dtype] = units
         library.ember_conv_rows.restype = ctypes.c_int
         library.ember_conv_max_taps.restype = ctypes.c_int
         library.ember_vector_bytes.restype = ctypes.c_int
@@ -83,6 +104,11 @@ class Kernels:
     def conv_block_heights(self) -> tuple:
         """The channel-block heights the direct convolutions take (one, two or three vectors wide)."""
         return self.conv_rows, self.conv_rows // 2, self.conv_rows // 3
+
+    def conv_units(self, block_height: int, batch: int, dtype) -> int:
+        """Units of work per output position of a direct convolution with blocks of ``block_height``
+        channels (the blocks' widths of batch entries it takes): ``piece`` counts these."""
+        return self._units[np.dtype(dtype)](block_height, batch)
 
     def columns(self, image, matrix, kh, kw, sh, sw, dh, dw, top, left, start, stop, out_w, adjoint):
         """im2col (col2im when ``adjoint``) of output rows start:stop between ``image`` (C, H, W, N), any
@@ -130,9 +156,10 @@ class Kernels:
 
 
     def _direct(self, kernel, source, packed, block_height, kernel_size, stride, dilation, offset, target,
-                start, stop, bias=None):
+                start, stop, bias=None, counter=None, piece=1):
         """Check and run ``conv_forward`` (with ``bias``, or none) or ``conv_input_grad`` on rows start:stop
-        of ``target``."""
+        of ``target``: all of them, or with ``counter`` (see ``_counter``) ``piece`` units at a time taken from
+        it until none is left (threads calling at once share the rows out; see conv_rows in kernels.c)."""
         (kh, kw), (sh, sw), (dh, dw), (top, left) = kernel_size, stride, dilation, offset
         arrays = dict(source=source, packed=packed, target=target)
         if bias is not None:
@@ -145,40 +172,52 @@ class Kernels:
                  and 0 < kw <= self.conv_max_taps and min(sh, sw, dh, dw) >= 1
                  and packed.size == blocks * block_height * kh * kw * summed
                  and (bias is None or bias.shape == (produced,))
-                 and 0 <= start <= stop <= target.shape[1], kernel, arrays)
+                 and 0 <= start <= stop <= target.shape[1] and piece >= 1, kernel, arrays)
+        shared = _counter(counter, kernel)
         with_bias = () if kernel == "conv_input_grad" else (None if bias is None else _address(bias),)
         self._functions[kernel, source.dtype](
             _address(source), *source.shape, _address(packed), block_height, produced, kh, kw, sh, sw, dh, dw,
-            top, left, *with_bias, _address(target), target.shape[1], target.shape[2], start, stop)
+            top, left, *with_bias, _address(target), target.shape[1], target.shape[2], start, stop, shared, piece)
 
     def conv_forward(self, x, packed, block_height, kernel_size, stride, dilation, offset, y, start, stop,
-                     bias=None):
+                     bias=None, counter=None, piece=1):
         """Direct convolution of C-contiguous (C, H, W, N) ``x`` (plus ``bias``, (C_out,), when given) into
         output rows start:stop of C-contiguous (C_out, out_h, out_w, N) ``y``; ``packed`` holds the weights in
-        blocks of ``block_height`` output channels (see kernels.c); ``offset`` = (top, left) padding."""
+        blocks of ``block_height`` output channels (see kernels.c); ``offset`` = (top, left) padding.
+        ``counter``/``piece``: the rows' work shared between threads, see ``_direct``."""
         self._direct("conv_forward", x, packed, block_height, kernel_size, stride, dilation, offset, y, start,
-                     stop, bias)
+                     stop, bias, counter, piece)
 
     def conv_input_grad(self, grad, packed, block_height, kernel_size, stride, dilation, offset, grad_input,
-                        start, stop):
+                        start, stop, counter=None, piece=1):
         """The input gradient of a direct convolution, gathered into rows start:stop of C-contiguous
         (C, H, W, N) ``grad_input`` from C-contiguous (C_out, out_h, out_w, N) ``grad``; ``packed`` holds the
-        weights in blocks of ``block_height`` input channels (see kernels.c)."""
+        weights in blocks of ``block_height`` input channels (see kernels.c). ``counter``/``piece``: see
+        ``_direct``."""
         self._direct("conv_input_grad", grad, packed, block_height, kernel_size, stride, dilation, offset,
-                     grad_input, start, stop)
+                     grad_input, start, stop, counter=counter, piece=piece)
 
-    def conv_weight_grad(self, x, grad, kernel_size, stride, dilation, offset, grad_weight, start, stop):
-        """Add the weight gradient of output rows start:stop onto C-contiguous (C_out, C, kh, kw)
-        ``grad_weight``, from C-contiguous (C, H, W, N) ``x`` and (C_out, out_h, out_w, N) ``grad``."""
+    def conv_weight_grad(self, x, grad, kernel_size, stride, dilation, offset, grad_weight, start, stop,
+                         counter=None, chunk_out=0):
+        """The weight gradient of output rows start:stop from C-contiguous (C, H, W, N) ``x`` and
+        (C_out, out_h, out_w, N) ``grad``. Without ``counter``, added onto C-contiguous (C_out, C, kh, kw)
+        ``grad_weight``. With it (see ``_counter``), ``grad_weight`` is (pieces, C_out, C, kh, kw): the rows
+        are cut into that many ranges, taken from the counter until none is left, each range's sum written
+        (not added) into its own piece; threads calling at once share them out, and the caller adds the pieces
+        in order. ``chunk_out``: output channels per pass over a row (0: all; see kernels.c)."""
         (kh, kw), (sh, sw), (dh, dw), (top, left) = kernel_size, stride, dilation, offset
         arrays = dict(x=x, grad=grad, grad_weight=grad_weight)
+        shape = (grad.shape[0], x.shape[0], kh, kw)
+        pieces = 0 if counter is None else grad_weight.shape[0]
         _require(all(a.flags.c_contiguous and a.dtype == x.dtype for a in arrays.values())
                  and x.ndim == grad.ndim == 4 and x.shape[3] == grad.shape[3]
-                 and grad_weight.shape == (grad.shape[0], x.shape[0], kh, kw) and min(sh, sw, dh, dw) >= 1
+                 and grad_weight.shape == (shape if counter is None else (pieces, *shape))
+                 and min(sh, sw, dh, dw) >= 1 and chunk_out >= 0
                  and 0 <= start <= stop <= grad.shape[1], "conv_weight_grad", arrays)
+        shared = _counter(counter, "conv_weight_grad")
         self._functions["conv_weight_grad", x.dtype](
             _address(x), *x.shape, _address(grad), *grad.shape[:3], kh, kw, sh, sw, dh, dw, top, left,
-            _address(grad_weight), start, stop)
+            _address(grad_weight), chunk_out, start, stop, shared, pieces)
 
     def transpose(self, source, target, start, stop):
         """Columns start:stop of the C-contiguous (rows, columns) ``source`` into rows start:stop of the

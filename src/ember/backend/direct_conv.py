@@ -6,8 +6,12 @@ block of channels by one to three vectors of batch entries in registers over eve
 store it once; the weight gradient sums tiles of output by input channels over every position. Against
 im2col + GEMM that skips writing and re-reading a matrix kh*kw times the size of the input and OpenBLAS's
 packing of it, and keeps the vector units busy on the small channel counts (12-64) where a GEMM's skinny
-shape leaves them idle. Each call is split by rows between the cores (``backend.threads``; set
-``EMBER_NUM_THREADS=1`` to keep them on one).
+shape leaves them idle. The cores share each call (``backend.threads``; set ``EMBER_NUM_THREADS=1`` to keep
+them on one): every thread enters the kernel once and takes small pieces of the work from a shared counter
+until none is left, so a core the host slows down takes fewer, at no Python cost per piece. Forward and input
+gradient write each number from one piece (the same numbers whoever took which); the weight gradient sums
+each range of rows into a partial of its own, added in row order, with ranges that do not depend on the
+thread count, so its numbers do not either.
 
 Grouped convolutions, kernels wider than the compiled limit, channel counts that would leave more than a third
 of a register block empty (forward and input gradient), and arrays the kernels do not take (CuPy, other
@@ -20,10 +24,12 @@ import numpy as np
 from . import compiled
 from .im2col import CHWN
 from .layout import copy_in_order
-from .threads import split_rows, threads_for
+from .threads import claim_cores, share, split_rows, threads_for
 
 ENABLED = True  # False sends every convolution the im2col way (the tests compare both)
 PARALLEL_FLOPS = 4e6  # below this a call stays on the calling thread (waking a helper costs ~0.2 ms)
+PIECES_PER_THREAD = 64  # forward / input gradient: pieces of work a shared call is cut into, per thread
+PARTIALS_BYTES = 2 << 20  # weight gradient: partial sums of at most this size in all (2 to 16 ranges of rows)
 
 
 def block_height(kernels, channels: int) -> int | None:
@@ -76,6 +82,17 @@ def _threads(flops: float):
     return 1 if flops < PARALLEL_FLOPS else None
 
 
+def _sharing(kernels, height: int, batch: int, positions: int, flops: float, dtype):
+    """``(threads, counter, piece)`` for a forward or input-gradient call over ``positions`` output positions:
+    one thread and no counter for a small call, else the threads that share it, a fresh counter and the units
+    of work (see conv_rows in kernels.c) per piece."""
+    threads = 1 if flops < PARALLEL_FLOPS else claim_cores()
+    if threads <= 1:
+        return 1, None, 1
+    units = positions * kernels.conv_units(height, batch, dtype)
+    return threads, compiled.new_counter(), max(1, units // (PIECES_PER_THREAD * threads))
+
+
 def forward(x, weight, geometry, bias=None):
     """``(y, x_stored)``: ``conv2d(x, weight) + bias`` (bias (C_out,) or None) of an (N, C, H, W) array as a
     (C_out, out_h, out_w, N) C-contiguous array, and ``x`` as an (N, C, H, W) view of (C, H, W, N) memory (a
@@ -93,12 +110,10 @@ def forward(x, weight, geometry, bias=None):
     bias = None if bias is None else np.ascontiguousarray(bias)
     y = np.empty((out_channels, out_h, out_w, batch), dtype=x.dtype)
     offset = (geometry.padding[0][0], geometry.padding[1][0])
-
-    def rows(start, stop):
-        kernels.conv_forward(source, packed, height, geometry.kernel_size, geometry.stride, geometry.dilation,
-                             offset, y, start, stop, bias)
-
-    split_rows(rows, out_h, _threads(2.0 * y.size * weight[0].size))
+    threads, counter, piece = _sharing(kernels, height, batch, out_h * out_w, 2.0 * y.size * weight[0].size,
+                                       x.dtype)
+    share(lambda: kernels.conv_forward(source, packed, height, geometry.kernel_size, geometry.stride,
+                                       geometry.dilation, offset, y, 0, out_h, bias, counter, piece), threads)
     return y, source.transpose(3, 0, 1, 2)
 
 
@@ -115,12 +130,11 @@ def input_grad(grad, weight, geometry, input_shape):
     packed = pack(weight.transpose(1, 2, 3, 0), height)
     grad_input = np.empty((channels, height_in, width_in, batch), dtype=grad.dtype)
     offset = (geometry.padding[0][0], geometry.padding[1][0])
-
-    def rows(start, stop):
-        kernels.conv_input_grad(source, packed, height, geometry.kernel_size, geometry.stride,
-                                geometry.dilation, offset, grad_input, start, stop)
-
-    split_rows(rows, height_in, _threads(2.0 * grad.size * weight[0].size))
+    threads, counter, piece = _sharing(kernels, height, batch, height_in * width_in,
+                                       2.0 * grad.size * weight[0].size, grad.dtype)
+    share(lambda: kernels.conv_input_grad(source, packed, height, geometry.kernel_size, geometry.stride,
+                                          geometry.dilation, offset, grad_input, 0, height_in, counter, piece),
+          threads)
     return grad_input
 
 
@@ -136,16 +150,14 @@ def weight_grad(x, grad, geometry, weight_shape):
     source, grads = chwn(x), chwn(grad)
     out_h = grads.shape[1]
     offset = (geometry.padding[0][0], geometry.padding[1][0])
-    partials = {}
-
-    def rows(start, stop):
-        partial = np.zeros(weight_shape, dtype=x.dtype)
-        kernels.conv_weight_grad(source, grads, geometry.kernel_size, geometry.stride, geometry.dilation, offset,
-                                 partial, start, stop)
-        partials[start] = partial
-
-    split_rows(rows, out_h, _threads(2.0 * grad.size * x[0].size))
-    return add_in_row_order(partials)
+    size = int(np.prod(weight_shape)) * x.dtype.itemsize
+    pieces = min(out_h, 16, max(2, PARTIALS_BYTES // max(size, 1)))  # never the thread count: same numbers
+    partials = np.empty((pieces, *weight_shape), dtype=x.dtype)
+    counter = compiled.new_counter()
+    share(lambda: kernels.conv_weight_grad(source, grads, geometry.kernel_size, geometry.stride,
+                                           geometry.dilation, offset, partials, 0, out_h, counter),
+          _threads(2.0 * grad.size * x[0].size))
+    return np.add.reduce(partials, axis=0)  # piece after piece, in row order
 
 
 def add_in_row_order(partials: dict):

@@ -407,6 +407,14 @@ static idx EMBER_NAME(conv_width)(idx height, idx batch)
     return batch % (3 * LANES) != 0 && batch % (2 * LANES) == 0 ? 2 * LANES : 3 * LANES;
 }
 
+/* Units of work per output position in conv_rows (blocks' widths of batch entries): for the callers'
+ * piece sizes. */
+idx EMBER_NAME(ember_conv_units)(idx block_height, idx batch)
+{
+    const idx step = EMBER_NAME(conv_width)(block_height, batch);
+    return (batch + step - 1) / step;
+}
+
 /* Along one axis, the source index that tap k of target index r reads, or -1 when it reads none (padding,
  * or for the transposed convolution no output position at all). */
 static idx EMBER_NAME(conv_source)(idx r, idx k, idx stride, idx dilation, idx pad, idx size, int transposed)
@@ -423,35 +431,50 @@ static idx EMBER_NAME(conv_source)(idx r, idx k, idx stride, idx dilation, idx p
 /* Rows start..stop-1 of a direct convolution's result `target` (C-contiguous (produced, target_h,
  * target_w, N)) from `source` (C-contiguous (summed, source_h, source_w, N)): for each target position, the
  * list of taps that reach it, then every block of channels. The forward's source row for output row r and
- * tap i is r*sh + i*dh - top; the transposed convolution's is (r + top - i*dh) / sh where that divides. */
+ * tap i is r*sh + i*dh - top; the transposed convolution's is (r + top - i*dh) / sh where that divides.
+ * The work is a list of units (row r, a block's width of batch entries from n, column q), in that order;
+ * with `counter` NULL this call does all units of the rows, else it takes `piece` units at a time from the
+ * shared *counter (atomically) until none is left, so that threads calling at once share them out by
+ * speed. Each number of `target` is written by one unit, so who did which gives the same result. */
 static void EMBER_NAME(conv_rows)(const T *source, idx summed, idx source_h, idx source_w, idx batch,
                                   const T *packed, idx block_height, idx produced, idx kh, idx kw, idx sh, idx sw,
                                   idx dh, idx dw, idx top, idx left, const T *bias, T *target, idx target_h,
-                                  idx target_w, idx start, idx stop, int transposed)
+                                  idx target_w, idx start, idx stop, idx *counter, idx piece, int transposed)
 {
     const idx depth = kh * kw * summed, plane = source_h * source_w * batch;
     const idx target_plane = target_h * target_w * batch, step = EMBER_NAME(conv_width)(block_height, batch);
+    const idx chunks = (batch + step - 1) / step, per_row = chunks * target_w;  /* units per row */
+    const idx first = start * per_row, end = stop * per_row;
     idx offsets[EMBER_MAX_TAPS * EMBER_MAX_TAPS], taps[EMBER_MAX_TAPS * EMBER_MAX_TAPS];
-    for (idx r = start; r < stop; r++)
-        for (idx n = 0; n < batch; n += step)  /* one vector's windows along a row stay in cache */
-            for (idx q = 0; q < target_w; q++) {
-                idx count = 0;
-                for (idx i = 0; i < kh; i++) {
-                    idx row = EMBER_NAME(conv_source)(r, i, sh, dh, top, source_h, transposed);
-                    if (row < 0)
+    for (idx begin = first; begin < end;) {
+        idx until = end;
+        if (counter) {
+            begin = first + __atomic_fetch_add(counter, piece, __ATOMIC_RELAXED);
+            if (begin >= end)
+                break;
+            until = begin + piece < end ? begin + piece : end;
+        }
+        for (idx unit = begin; unit < until; unit++) {
+            const idx r = unit / per_row, n = (unit % per_row) / target_w * step, q = unit % target_w;
+            idx count = 0;
+            for (idx i = 0; i < kh; i++) {
+                idx row = EMBER_NAME(conv_source)(r, i, sh, dh, top, source_h, transposed);
+                if (row < 0)
+                    continue;
+                for (idx j = 0; j < kw; j++) {
+                    idx column = EMBER_NAME(conv_source)(q, j, sw, dw, left, source_w, transposed);
+                    if (column < 0)
                         continue;
-                    for (idx j = 0; j < kw; j++) {
-                        idx column = EMBER_NAME(conv_source)(q, j, sw, dw, left, source_w, transposed);
-                        if (column < 0)
-                            continue;
-                        offsets[count] = (row * source_w + column) * batch;
-                        taps[count++] = i * kw + j;
-                    }
+                    offsets[count] = (row * source_w + column) * batch;
+                    taps[count++] = i * kw + j;
                 }
-                EMBER_NAME(conv_position)(source, plane, summed, offsets, n, taps, count, packed, depth,
-                                          target + (r * target_w + q) * batch + n, target_plane, produced,
-                                          block_height, batch - n < step ? batch - n : step, bias);
             }
+            EMBER_NAME(conv_position)(source, plane, summed, offsets, n, taps, count, packed, depth,
+                                      target + (r * target_w + q) * batch + n, target_plane, produced,
+                                      block_height, batch - n < step ? batch - n : step, bias);
+        }
+        begin = until;
+    }
 }
 
 /* y[o, r, q, n] = sum over c, i, j of w[o, c, i, j] * x[c, r*sh + i*dh - top, q*sw + j*dw - left, n]
@@ -462,10 +485,10 @@ static void EMBER_NAME(conv_rows)(const T *source, idx summed, idx source_h, idx
 void EMBER_NAME(ember_conv_forward)(const T *x, idx channels, idx height, idx width, idx batch,
                                     const T *packed, idx block_height, idx out_channels, idx kh, idx kw,
                                     idx sh, idx sw, idx dh, idx dw, idx top, idx left, const T *bias, T *y,
-                                    idx out_h, idx out_w, idx start, idx stop)
+                                    idx out_h, idx out_w, idx start, idx stop, idx *counter, idx piece)
 {
     EMBER_NAME(conv_rows)(x, channels, height, width, batch, packed, block_height, out_channels, kh, kw, sh, sw,
-                          dh, dw, top, left, bias, y, out_h, out_w, start, stop, 0);
+                          dh, dw, top, left, bias, y, out_h, out_w, start, stop, counter, piece, 0);
 }
 
 /* The transposed convolution (the input gradient), gathered: for input rows r in start..stop-1,
@@ -478,10 +501,10 @@ void EMBER_NAME(ember_conv_forward)(const T *x, idx channels, idx height, idx wi
 void EMBER_NAME(ember_conv_input_grad)(const T *g, idx out_channels, idx out_h, idx out_w, idx batch,
                                        const T *packed, idx block_height, idx channels, idx kh, idx kw,
                                        idx sh, idx sw, idx dh, idx dw, idx top, idx left, T *dx, idx height,
-                                       idx width, idx start, idx stop)
+                                       idx width, idx start, idx stop, idx *counter, idx piece)
 {
     EMBER_NAME(conv_rows)(g, out_channels, out_h, out_w, batch, packed, block_height, channels, kh, kw, sh, sw,
-                          dh, dw, top, left, NULL, dx, height, width, start, stop, 1);
+                          dh, dw, top, left, NULL, dx, height, width, start, stop, counter, piece, 1);
 }
 
 /* A vector's numbers added up as a tree (depth log2(LANES), not LANES), so that a tile's sums of sums
@@ -547,11 +570,12 @@ EMBER_WEIGHT_TILE(weight_tile_one, 1, 1)
 /* The weight gradient of output rows p in start..stop-1, added onto dw:
  * dw[o, c, i, j] += sum over p, s, n of g[o, p, s, n] * x[c, p*sh + i*dh - top, s*sw + j*dw - left, n]
  * (zero outside x). x: C-contiguous (C, H, W, N); g: C-contiguous (C_out, out_h, out_w, N);
- * dw: C-contiguous (C_out, C, kh, kw). */
-void EMBER_NAME(ember_conv_weight_grad)(const T *x, idx channels, idx height, idx width, idx batch,
-                                        const T *g, idx out_channels, idx out_h, idx out_w, idx kh, idx kw,
-                                        idx sh, idx sw, idx dh, idx dw, idx top, idx left, T *grad_weight,
-                                        idx start, idx stop)
+ * dw: C-contiguous (C_out, C, kh, kw). Per row and tap row, output channels go in chunks of `chunk_out`:
+ * every input channel and tap column for one chunk, then the next (the chunk's gradient rows stay in cache). */
+static void EMBER_NAME(weight_rows)(const T *x, idx channels, idx height, idx width, idx batch,
+                                    const T *g, idx out_channels, idx out_h, idx out_w, idx kh, idx kw,
+                                    idx sh, idx sw, idx dh, idx dw, idx top, idx left, T *grad_weight,
+                                    idx chunk_out, idx start, idx stop)
 {
     const idx plane = height * width * batch, out_plane = out_h * out_w * batch, taps = kh * kw;
     const idx dw_o = channels * taps;
@@ -560,40 +584,75 @@ void EMBER_NAME(ember_conv_weight_grad)(const T *x, idx channels, idx height, id
             idx row = p * sh + i * dh - top;
             if (row < 0 || row >= height)
                 continue;
-            for (idx c = 0; c < channels;) {
-                idx block_in = c + EMBER_TILE_IN <= channels ? EMBER_TILE_IN : 1;
-                for (idx j = 0; j < kw; j++) {
-                    idx first = 0, last = out_w;  /* the columns s whose tap lands inside x */
-                    while (first < last && first * sw + j * dw - left < 0)
-                        first++;
-                    while (last > first && (last - 1) * sw + j * dw - left >= width)
-                        last--;
-                    if (first >= last)
-                        continue;
-                    const T *xs = x + c * plane + (row * width + first * sw + j * dw - left) * batch;
-                    const T *gs = g + (p * out_w + first) * batch;
-                    T *target = grad_weight + c * taps + i * kw + j;
-                    const idx count = last - first, step = sw * batch;
-                    idx o = 0;
-                    if (block_in == EMBER_TILE_IN) {
-                        for (; o + EMBER_TILE_OUT <= out_channels; o += EMBER_TILE_OUT)
-                            EMBER_NAME(weight_tile)(xs, plane, step, gs + o * out_plane, out_plane, count, batch,
-                                                    target + o * dw_o, dw_o, taps);
-                        for (; o < out_channels; o++)
-                            EMBER_NAME(weight_tile_in)(xs, plane, step, gs + o * out_plane, out_plane, count,
-                                                       batch, target + o * dw_o, dw_o, taps);
-                    } else {
-                        for (; o + EMBER_TILE_OUT <= out_channels; o += EMBER_TILE_OUT)
-                            EMBER_NAME(weight_tile_out)(xs, plane, step, gs + o * out_plane, out_plane, count,
+            for (idx chunk = 0; chunk < out_channels; chunk += chunk_out) {
+                const idx chunk_end = chunk + chunk_out < out_channels ? chunk + chunk_out : out_channels;
+                for (idx c = 0; c < channels;) {
+                    idx block_in = c + EMBER_TILE_IN <= channels ? EMBER_TILE_IN : 1;
+                    for (idx j = 0; j < kw; j++) {
+                        idx first = 0, last = out_w;  /* the columns s whose tap lands inside x */
+                        while (first < last && first * sw + j * dw - left < 0)
+                            first++;
+                        while (last > first && (last - 1) * sw + j * dw - left >= width)
+                            last--;
+                        if (first >= last)
+                            continue;
+                        const T *xs = x + c * plane + (row * width + first * sw + j * dw - left) * batch;
+                        const T *gs = g + (p * out_w + first) * batch;
+                        T *target = grad_weight + c * taps + i * kw + j;
+                        const idx count = last - first, step = sw * batch;
+                        idx o = chunk;
+                        if (block_in == EMBER_TILE_IN) {
+                            for (; o + EMBER_TILE_OUT <= chunk_end; o += EMBER_TILE_OUT)
+                                EMBER_NAME(weight_tile)(xs, plane, step, gs + o * out_plane, out_plane, count,
                                                         batch, target + o * dw_o, dw_o, taps);
-                        for (; o < out_channels; o++)
-                            EMBER_NAME(weight_tile_one)(xs, plane, step, gs + o * out_plane, out_plane, count,
-                                                        batch, target + o * dw_o, dw_o, taps);
+                            for (; o < chunk_end; o++)
+                                EMBER_NAME(weight_tile_in)(xs, plane, step, gs + o * out_plane, out_plane, count,
+                                                           batch, target + o * dw_o, dw_o, taps);
+                        } else {
+                            for (; o + EMBER_TILE_OUT <= chunk_end; o += EMBER_TILE_OUT)
+                                EMBER_NAME(weight_tile_out)(xs, plane, step, gs + o * out_plane, out_plane,
+                                                            count, batch, target + o * dw_o, dw_o, taps);
+                            for (; o < chunk_end; o++)
+                                EMBER_NAME(weight_tile_one)(xs, plane, step, gs + o * out_plane, out_plane,
+                                                            count, batch, target + o * dw_o, dw_o, taps);
+                        }
                     }
+                    c += block_in;
                 }
-                c += block_in;
             }
         }
+}
+
+/* The weight gradient of output rows start..stop-1, as in weight_rows. With `counter` NULL it is added onto
+ * grad_weight (C_out, C, kh, kw). Else the rows are cut into `pieces` ranges (range k: rows
+ * start + (stop-start)*k/pieces up to the next), and this call takes ranges from the shared *counter
+ * (atomically) until none is left, writing range k's sum into grad_weight + k * C_out*C*kh*kw (overwritten,
+ * not added), so that threads calling at once share the ranges out by speed and the caller adds the pieces
+ * in order: the same numbers whoever did which. Output channels go in chunks of `chunk_out` within a row
+ * (fewer gradient rows in cache at once; 0: all). */
+void EMBER_NAME(ember_conv_weight_grad)(const T *x, idx channels, idx height, idx width, idx batch,
+                                        const T *g, idx out_channels, idx out_h, idx out_w, idx kh, idx kw,
+                                        idx sh, idx sw, idx dh, idx dw, idx top, idx left, T *grad_weight,
+                                        idx chunk_out, idx start, idx stop, idx *counter, idx pieces)
+{
+    if (chunk_out <= 0)
+        chunk_out = out_channels;
+    if (!counter) {
+        EMBER_NAME(weight_rows)(x, channels, height, width, batch, g, out_channels, out_h, out_w, kh, kw, sh, sw,
+                                dh, dw, top, left, grad_weight, chunk_out, start, stop);
+        return;
+    }
+    const idx size = out_channels * channels * kh * kw;
+    for (;;) {
+        idx k = __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+        if (k >= pieces)
+            break;
+        T *partial = grad_weight + k * size;
+        memset(partial, 0, (size_t)size * sizeof(T));
+        EMBER_NAME(weight_rows)(x, channels, height, width, batch, g, out_channels, out_h, out_w, kh, kw, sh, sw,
+                                dh, dw, top, left, partial, chunk_out, start + (stop - start) * k / pieces,
+                                start + (stop - start) * (k + 1) / pieces);
+    }
 }
 #undef V
 #undef LANES

@@ -1,8 +1,9 @@
-"""Ember's CPU threads: one call of a compiled kernel or a GEMM split by rows between the cores.
+"""Ember's CPU threads: one call of a compiled kernel or a GEMM shared between the cores.
 
-The compiled convolutions work on a range of rows and NumPy's matmul works on any slice of rows; both
-release the GIL. So one call is cut into row ranges run at once, by the calling thread and a small pool of
-helper threads (started on first use). The helpers wait on a queue, not in a spinning loop, so they cost
+The compiled kernels work on a range of rows and NumPy's matmul works on any slice of rows; both release
+the GIL. So one call is cut into row ranges run at once (``split_rows``), by the calling thread and a small
+pool of helper threads (started on first use). The direct convolutions go further: every thread enters the
+kernel once and takes pieces from a counter shared inside it (``share``), so the faster core does more. The helpers wait on a queue, not in a spinning loop, so they cost
 nothing between calls, but waking one takes about 0.2 ms on a virtual machine; short work stays whole.
 
 A BLAS with threads of its own would fight them: OpenBLAS's threads keep spinning for a while after each
@@ -176,6 +177,15 @@ def split_rows(function, total: int, threads: int | None = None, per_thread: int
         future.result()
 
 
+def share(function, threads: int | None = None) -> None:
+    """Run ``function()`` on ``threads`` threads at once (default ``claim_cores()``), the calling thread one of
+    them, and return when every call has: for compiled kernels that take their work piece by piece from a
+    shared counter, so that the threads share it out by speed without a Python call per piece. The first
+    error is re-raised once every call has ended."""
+    count = claim_cores() if threads is None else threads
+    split_rows(lambda start, stop: function(), count, count, per_thread=1)
+
+
 def threads_for(numbers: int):
     """The ``threads`` argument of ``split_rows`` for a pass over ``numbers`` numbers: None (every usable
     thread) once Ember has the cores (a convolution kernel ran; see above) and ``numbers`` reaches
@@ -225,5 +235,5 @@ def matmul(a, b):
     return out.reshape(*a.shape[:-1], b.shape[1])
 
 
-__all__ = ["thread_count", "set_num_threads", "get_num_threads", "claim_cores", "split_rows", "threads_for",
+__all__ = ["thread_count", "set_num_threads", "get_num_threads", "claim_cores", "split_rows", "share", "threads_for",
            "split_elementwise", "matmul"]
