@@ -226,24 +226,32 @@ def _shared_inputs(monkeypatch, seed: int, *shapes) -> list:
     return [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
 
 
-def test_the_weight_gradient_does_not_depend_on_threads(kernels, monkeypatch):
+@pytest.mark.parametrize("group, part", [(4, 12), (1, 4)], ids=["one-range", "ranges-and-parts"])
+def test_the_weight_gradient_does_not_depend_on_threads(kernels, monkeypatch, group, part):
     """The rows are cut into ranges that do not depend on the thread count, each summed into its own partial
-    and the partials added in row order: the gradient is the same, bit for bit, on one thread or several, and
-    equals the ranges computed one by one and added in order."""
+    and the partials added in row order (parts of the output channels in between): the gradient is the
+    same, bit for bit, on one thread or several, and equals the ranges computed one by one and added."""
     x, grad = _shared_inputs(monkeypatch, 13, (16, 6, 12, 12), (16, 8, 12, 12))
+    monkeypatch.setattr(direct_conv, "WEIGHT_GROUP", group)
+    monkeypatch.setattr(direct_conv, "WEIGHT_PART", part)
+    pieces, original = [], kernels.conv_weight_grad
+    monkeypatch.setattr(kernels, "conv_weight_grad",
+                        lambda *args: pieces.append((args[6].shape[0], args[-1])) or original(*args))
     results = []
     for count in (1, 2, 3):
         monkeypatch.setattr(threads, "_requested", count)
         results += [direct_conv.weight_grad(x, grad, SAME_3X3, (8, 6, 3, 3)) for _ in range(3)]
     for result in results[1:]:
         np.testing.assert_array_equal(result, results[0])
+    assert set(pieces) == ({(1, 12)} if group == 4 else {(3, 4)})  # (ranges, output channels per part)
+    monkeypatch.setattr(kernels, "conv_weight_grad", original)
     source, grads = direct_conv.chwn(x), direct_conv.chwn(grad)
-    pieces = min(12, 16, max(2, direct_conv.PARTIALS_BYTES // (8 * 6 * 3 * 3 * 4)))
+    ranges = direct_conv.weight_ranges(12, 8 * 6 * 3 * 3 * 4)
     total = None
-    for k in range(pieces):
+    for k in range(ranges):
         partial = np.zeros((8, 6, 3, 3), np.float32)
-        kernels.conv_weight_grad(source, grads, (3, 3), (1, 1), (1, 1), (1, 1), partial, 12 * k // pieces,
-                                 12 * (k + 1) // pieces)
+        kernels.conv_weight_grad(source, grads, (3, 3), (1, 1), (1, 1), (1, 1), partial, 12 * k // ranges,
+                                 12 * (k + 1) // ranges, group=group)
         total = partial if total is None else total + partial
     np.testing.assert_array_equal(results[0], total)
 

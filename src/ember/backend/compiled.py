@@ -39,7 +39,7 @@ _SIGNATURES = {
     "batch_norm_backward": "ppiippppp",
     "conv_forward": "piiiip" + "i" * 10 + "ppiiiipi",
     "conv_input_grad": "piiiip" + "i" * 10 + "piiiipi",
-    "conv_weight_grad": "piiiipiii" + "i" * 8 + "piiipi",
+    "conv_weight_grad": "piiiipiii" + "i" * 8 + "piiiipii",
     "transpose": "piipii",
     "max_pool_forward": "piiii" + "i" * 6 + "ppiiii",
     "max_pool_backward": "ppiiii" + "i" * 6 + "piiii",
@@ -198,26 +198,27 @@ class Kernels:
                      grad_input, start, stop, counter=counter, piece=piece)
 
     def conv_weight_grad(self, x, grad, kernel_size, stride, dilation, offset, grad_weight, start, stop,
-                         counter=None, chunk_out=0):
+                         counter=None, chunk_out=0, group=1, part_out=0):
         """The weight gradient of output rows start:stop from C-contiguous (C, H, W, N) ``x`` and
-        (C_out, out_h, out_w, N) ``grad``. Without ``counter``, added onto C-contiguous (C_out, C, kh, kw)
-        ``grad_weight``. With it (see ``_counter``), ``grad_weight`` is (pieces, C_out, C, kh, kw): the rows
-        are cut into that many ranges, taken from the counter until none is left, each range's sum written
-        (not added) into its own piece; threads calling at once share them out, and the caller adds the pieces
-        in order. ``chunk_out``: output channels per pass over a row (0: all; see kernels.c)."""
+        (C_out, out_h, out_w, N) ``grad``; a register tile sums ``group`` output rows, ``chunk_out`` output
+        channels at a time (0: all). Without ``counter``, added onto C-contiguous (C_out, C, kh, kw)
+        ``grad_weight``. With it (see ``_counter``), ``grad_weight`` is (ranges, C_out, C, kh, kw): the rows
+        are cut into that many ranges and the output channels into parts of ``part_out`` (0: one part), each
+        piece taken from the counter until none is left and written (not added) into its range's partial;
+        threads calling at once share them out, and the caller adds the partials in order (see kernels.c)."""
         (kh, kw), (sh, sw), (dh, dw), (top, left) = kernel_size, stride, dilation, offset
         arrays = dict(x=x, grad=grad, grad_weight=grad_weight)
         shape = (grad.shape[0], x.shape[0], kh, kw)
-        pieces = 0 if counter is None else grad_weight.shape[0]
+        ranges = 0 if counter is None else grad_weight.shape[0]
         _require(all(a.flags.c_contiguous and a.dtype == x.dtype for a in arrays.values())
                  and x.ndim == grad.ndim == 4 and x.shape[3] == grad.shape[3]
-                 and grad_weight.shape == (shape if counter is None else (pieces, *shape))
-                 and min(sh, sw, dh, dw) >= 1 and chunk_out >= 0
+                 and grad_weight.shape == (shape if counter is None else (ranges, *shape))
+                 and min(sh, sw, dh, dw) >= 1 and min(chunk_out, part_out) >= 0 and group >= 1
                  and 0 <= start <= stop <= grad.shape[1], "conv_weight_grad", arrays)
         shared = _counter(counter, "conv_weight_grad")
         self._functions["conv_weight_grad", x.dtype](
             _address(x), *x.shape, _address(grad), *grad.shape[:3], kh, kw, sh, sw, dh, dw, top, left,
-            _address(grad_weight), chunk_out, start, stop, shared, pieces)
+            _address(grad_weight), chunk_out, group, start, stop, shared, ranges, part_out)
 
     def transpose(self, source, target, start, stop):
         """Columns start:stop of the C-contiguous (rows, columns) ``source`` into rows start:stop of the

@@ -29,7 +29,14 @@ from .threads import claim_cores, share, split_rows, threads_for
 ENABLED = True  # False sends every convolution the im2col way (the tests compare both)
 PARALLEL_FLOPS = 4e6  # below this a call stays on the calling thread (waking a helper costs ~0.2 ms)
 PIECES_PER_THREAD = 64  # forward / input gradient: pieces of work a shared call is cut into, per thread
-PARTIALS_BYTES = 2 << 20  # weight gradient: partial sums of at most this size in all (2 to 16 ranges of rows)
+# The weight gradient: one register tile sums WEIGHT_GROUP output rows (its vector sums are added up once per
+# group, not once per row); the rows go in ranges of about 4 groups (each range summed into a partial of
+# its own, at most PARTIALS_BYTES of them in all) and the output channels in parts of a multiple of
+# WEIGHT_PART, about 8 pieces per thread. Groups and ranges set the order of the sums, so they depend on the
+# shape alone: the same numbers on any number of threads.
+WEIGHT_GROUP = 4
+WEIGHT_PART = 12  # a multiple of the tile's 3 or 4 output channels
+PARTIALS_BYTES = 2 << 20
 
 
 def block_height(kernels, channels: int) -> int | None:
@@ -150,14 +157,22 @@ def weight_grad(x, grad, geometry, weight_shape):
     source, grads = chwn(x), chwn(grad)
     out_h = grads.shape[1]
     offset = (geometry.padding[0][0], geometry.padding[1][0])
-    size = int(np.prod(weight_shape)) * x.dtype.itemsize
-    pieces = min(out_h, 16, max(2, PARTIALS_BYTES // max(size, 1)))  # never the thread count: same numbers
-    partials = np.empty((pieces, *weight_shape), dtype=x.dtype)
+    ranges = weight_ranges(out_h, int(np.prod(weight_shape)) * x.dtype.itemsize)
+    threads = _threads(2.0 * grad.size * x[0].size)
+    count = claim_cores() if threads is None else threads
+    part = WEIGHT_PART * max(1, round(weight_shape[0] * ranges / (WEIGHT_PART * 8 * count)))
+    partials = np.empty((ranges, *weight_shape), dtype=x.dtype)
     counter = compiled.new_counter()
     share(lambda: kernels.conv_weight_grad(source, grads, geometry.kernel_size, geometry.stride,
-                                           geometry.dilation, offset, partials, 0, out_h, counter),
-          _threads(2.0 * grad.size * x[0].size))
-    return np.add.reduce(partials, axis=0)  # piece after piece, in row order
+                                           geometry.dilation, offset, partials, 0, out_h, counter, WEIGHT_PART,
+                                           WEIGHT_GROUP, part), count)
+    return partials[0] if ranges == 1 else np.add.reduce(partials, axis=0)  # in row order
+
+
+def weight_ranges(out_h: int, weight_bytes: int) -> int:
+    """The ranges of output rows a weight gradient sums into partials of their own: about four tile groups
+    each, within ``PARTIALS_BYTES``; a function of the shape alone."""
+    return max(1, min(-(-out_h // (4 * WEIGHT_GROUP)), PARTIALS_BYTES // max(weight_bytes, 1)))
 
 
 def add_in_row_order(partials: dict):
@@ -178,5 +193,5 @@ def split_weight_grad(accumulate, out_h: int, x, grad) -> None:
     split_rows(accumulate, out_h, _threads(2.0 * grad.size * x[0].size) if shared else 1)
 
 
-__all__ = ["block_height", "pack", "chwn", "forward", "input_grad", "weight_grad", "add_in_row_order",
+__all__ = ["block_height", "pack", "chwn", "forward", "input_grad", "weight_grad", "weight_ranges", "add_in_row_order",
            "split_weight_grad"]

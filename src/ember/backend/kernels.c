@@ -520,13 +520,13 @@ static inline T EMBER_NAME(total)(V value)
 }
 
 /* A weight-gradient tile: RO output channels by RC input channels of one tap,
- * dw[o * dw_o + c * dw_c] += sum over s < count, n < batch of
- *     g[o * out_plane + s * batch + n] * x[c * plane + s * step + n],
- * summed in vectors over n and added up once at the end. */
+ * dw[o * dw_o + c * dw_c] += sum over r < rows, s < count, n < batch of
+ *     g[o * out_plane + r * g_row + s * batch + n] * x[c * plane + r * x_row + s * step + n],
+ * summed in vectors over n and added up once at the end (several rows make that rarer). */
 #define EMBER_WEIGHT_TILE(NAME, RO, RC)                                                                    \
     EMBER_FUSED_FUNCTION                                                                                   \
     static void EMBER_NAME(NAME)(const T *x, idx plane, idx step, const T *g, idx out_plane, idx count,   \
-                                 idx batch, T *dw, idx dw_o, idx dw_c)                                     \
+                                 idx batch, T *dw, idx dw_o, idx dw_c, idx rows, idx x_row, idx g_row)     \
     {                                                                                                      \
         EMBER_FUSED                                                                                        \
         V sums[RO][RC];                                                                                    \
@@ -536,8 +536,9 @@ static inline T EMBER_NAME(total)(V value)
                 sums[o][c] = (V){0};                                                                       \
                 totals[o][c] = 0;                                                                          \
             }                                                                                              \
-        for (idx s = 0; s < count; s++) {                                                                  \
-            const T *xs = x + s * step, *gs = g + s * batch;                                               \
+        for (idx at = 0; at < rows * count; at++) {                                                        \
+            const idx r = at / count, s = at % count;                                                      \
+            const T *xs = x + r * x_row + s * step, *gs = g + r * g_row + s * batch;                       \
             idx n = 0;                                                                                     \
             for (; n + LANES <= batch; n += LANES) {                                                       \
                 V grads[RO];                                                                               \
@@ -570,22 +571,29 @@ EMBER_WEIGHT_TILE(weight_tile_one, 1, 1)
 /* The weight gradient of output rows p in start..stop-1, added onto dw:
  * dw[o, c, i, j] += sum over p, s, n of g[o, p, s, n] * x[c, p*sh + i*dh - top, s*sw + j*dw - left, n]
  * (zero outside x). x: C-contiguous (C, H, W, N); g: C-contiguous (C_out, out_h, out_w, N);
- * dw: C-contiguous (C_out, C, kh, kw). Per row and tap row, output channels go in chunks of `chunk_out`:
- * every input channel and tap column for one chunk, then the next (the chunk's gradient rows stay in cache). */
+ * dw: C-contiguous (C_out, C, kh, kw); only output channels o_first..o_last-1. Output rows go in groups of
+ * `group`; for each tap row i, one tile
+ * sums the group's rows whose tap row lies inside x, and output channels go in chunks of `chunk_out`: every
+ * input channel and tap column for one chunk, then the next (the chunk's gradient rows stay in cache). */
 static void EMBER_NAME(weight_rows)(const T *x, idx channels, idx height, idx width, idx batch,
                                     const T *g, idx out_channels, idx out_h, idx out_w, idx kh, idx kw,
                                     idx sh, idx sw, idx dh, idx dw, idx top, idx left, T *grad_weight,
-                                    idx chunk_out, idx start, idx stop)
+                                    idx o_first, idx o_last, idx chunk_out, idx group, idx start, idx stop)
 {
     const idx plane = height * width * batch, out_plane = out_h * out_w * batch, taps = kh * kw;
-    const idx dw_o = channels * taps;
-    for (idx p = start; p < stop; p++)
+    const idx dw_o = channels * taps, x_row = sh * width * batch, g_row = out_w * batch;
+    for (idx p_group = start; p_group < stop; p_group += group)
         for (idx i = 0; i < kh; i++) {
-            idx row = p * sh + i * dh - top;
-            if (row < 0 || row >= height)
+            idx p = p_group, high = stop - p_group < group ? stop : p_group + group;
+            while (p < high && p * sh + i * dh - top < 0)  /* the rows whose tap row lies inside x */
+                p++;
+            while (high > p && (high - 1) * sh + i * dh - top >= height)
+                high--;
+            if (p >= high)
                 continue;
-            for (idx chunk = 0; chunk < out_channels; chunk += chunk_out) {
-                const idx chunk_end = chunk + chunk_out < out_channels ? chunk + chunk_out : out_channels;
+            const idx rows = high - p, row = p * sh + i * dh - top;
+            for (idx chunk = o_first; chunk < o_last; chunk += chunk_out) {
+                const idx chunk_end = chunk + chunk_out < o_last ? chunk + chunk_out : o_last;
                 for (idx c = 0; c < channels;) {
                     idx block_in = c + EMBER_TILE_IN <= channels ? EMBER_TILE_IN : 1;
                     for (idx j = 0; j < kw; j++) {
@@ -604,17 +612,20 @@ static void EMBER_NAME(weight_rows)(const T *x, idx channels, idx height, idx wi
                         if (block_in == EMBER_TILE_IN) {
                             for (; o + EMBER_TILE_OUT <= chunk_end; o += EMBER_TILE_OUT)
                                 EMBER_NAME(weight_tile)(xs, plane, step, gs + o * out_plane, out_plane, count,
-                                                        batch, target + o * dw_o, dw_o, taps);
+                                                        batch, target + o * dw_o, dw_o, taps, rows, x_row, g_row);
                             for (; o < chunk_end; o++)
                                 EMBER_NAME(weight_tile_in)(xs, plane, step, gs + o * out_plane, out_plane, count,
-                                                           batch, target + o * dw_o, dw_o, taps);
+                                                           batch, target + o * dw_o, dw_o, taps, rows, x_row,
+                                                           g_row);
                         } else {
                             for (; o + EMBER_TILE_OUT <= chunk_end; o += EMBER_TILE_OUT)
                                 EMBER_NAME(weight_tile_out)(xs, plane, step, gs + o * out_plane, out_plane,
-                                                            count, batch, target + o * dw_o, dw_o, taps);
+                                                            count, batch, target + o * dw_o, dw_o, taps, rows,
+                                                            x_row, g_row);
                             for (; o < chunk_end; o++)
                                 EMBER_NAME(weight_tile_one)(xs, plane, step, gs + o * out_plane, out_plane,
-                                                            count, batch, target + o * dw_o, dw_o, taps);
+                                                            count, batch, target + o * dw_o, dw_o, taps, rows,
+                                                            x_row, g_row);
                         }
                     }
                     c += block_in;
@@ -623,35 +634,39 @@ static void EMBER_NAME(weight_rows)(const T *x, idx channels, idx height, idx wi
         }
 }
 
-/* The weight gradient of output rows start..stop-1, as in weight_rows. With `counter` NULL it is added onto
- * grad_weight (C_out, C, kh, kw). Else the rows are cut into `pieces` ranges (range k: rows
- * start + (stop-start)*k/pieces up to the next), and this call takes ranges from the shared *counter
- * (atomically) until none is left, writing range k's sum into grad_weight + k * C_out*C*kh*kw (overwritten,
- * not added), so that threads calling at once share the ranges out by speed and the caller adds the pieces
- * in order: the same numbers whoever did which. Output channels go in chunks of `chunk_out` within a row
- * (fewer gradient rows in cache at once; 0: all). */
+/* The weight gradient of output rows start..stop-1, as in weight_rows (output rows summed `group` at a time
+ * by one tile, output channels `chunk_out` at a time per group). With `counter` NULL it is added onto
+ * grad_weight (C_out, C, kh, kw). Else the work is cut into pieces: `ranges` ranges of rows (range r: rows
+ * start + (stop-start)*r/ranges up to the next) by parts of `part_out` output channels; this call takes
+ * pieces from the shared *counter (atomically) until none is left and writes (not adds) each into range r's
+ * own partial, grad_weight + r * C_out*C*kh*kw, so that threads calling at once share the pieces out by speed
+ * and the caller adds the partials in order: the same numbers whoever did which. */
 void EMBER_NAME(ember_conv_weight_grad)(const T *x, idx channels, idx height, idx width, idx batch,
                                         const T *g, idx out_channels, idx out_h, idx out_w, idx kh, idx kw,
                                         idx sh, idx sw, idx dh, idx dw, idx top, idx left, T *grad_weight,
-                                        idx chunk_out, idx start, idx stop, idx *counter, idx pieces)
+                                        idx chunk_out, idx group, idx start, idx stop, idx *counter,
+                                        idx ranges, idx part_out)
 {
-    if (chunk_out <= 0)
-        chunk_out = out_channels;
+    chunk_out = chunk_out > 0 ? chunk_out : out_channels;
+    group = group > 0 ? group : 1;
     if (!counter) {
         EMBER_NAME(weight_rows)(x, channels, height, width, batch, g, out_channels, out_h, out_w, kh, kw, sh, sw,
-                                dh, dw, top, left, grad_weight, chunk_out, start, stop);
+                                dh, dw, top, left, grad_weight, 0, out_channels, chunk_out, group, start, stop);
         return;
     }
-    const idx size = out_channels * channels * kh * kw;
+    part_out = part_out > 0 ? part_out : out_channels;
+    const idx per_out = channels * kh * kw, parts = (out_channels + part_out - 1) / part_out;
     for (;;) {
-        idx k = __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
-        if (k >= pieces)
+        const idx k = __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+        if (k >= ranges * parts)
             break;
-        T *partial = grad_weight + k * size;
-        memset(partial, 0, (size_t)size * sizeof(T));
+        const idx range = k / parts, o_first = k % parts * part_out;
+        const idx o_last = o_first + part_out < out_channels ? o_first + part_out : out_channels;
+        T *partial = grad_weight + range * out_channels * per_out;
+        memset(partial + o_first * per_out, 0, (size_t)((o_last - o_first) * per_out) * sizeof(T));
         EMBER_NAME(weight_rows)(x, channels, height, width, batch, g, out_channels, out_h, out_w, kh, kw, sh, sw,
-                                dh, dw, top, left, partial, chunk_out, start + (stop - start) * k / pieces,
-                                start + (stop - start) * (k + 1) / pieces);
+                                dh, dw, top, left, partial, o_first, o_last, chunk_out, group,
+                                start + (stop - start) * range / ranges, start + (stop - start) * (range + 1) / ranges);
     }
 }
 #undef V

@@ -3,8 +3,9 @@
 The compiled kernels work on a range of rows and NumPy's matmul works on any slice of rows; both release
 the GIL. So one call is cut into row ranges run at once (``split_rows``), by the calling thread and a small
 pool of helper threads (started on first use). The direct convolutions go further: every thread enters the
-kernel once and takes pieces from a counter shared inside it (``share``), so the faster core does more. The helpers wait on a queue, not in a spinning loop, so they cost
-nothing between calls, but waking one takes about 0.2 ms on a virtual machine; short work stays whole.
+kernel once and takes pieces from a counter shared inside it (``share``), so the faster core does more.
+The helpers wait on a queue, not in a spinning loop, so they cost nothing between calls, but waking one
+takes about 0.2 ms on a virtual machine; short work stays whole.
 
 A BLAS with threads of its own would fight them: OpenBLAS's threads keep spinning for a while after each
 GEMM, long enough to take the second core from a kernel that follows. So the first time Ember splits a
