@@ -162,6 +162,40 @@ def test_adam_kernel_matches_numpy_exactly(kernels, monkeypatch, dtype, options)
         np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("memory", ["contiguous", "transposed"])
+def test_relu_backward_kernel_matches_numpy_exactly(kernels, monkeypatch, dtype, memory):
+    """One pass instead of a boolean mask and a product, with NumPy's numbers: zero, negative, NaN and infinite
+    outputs and gradients included; arrays not C-contiguous take NumPy's path."""
+    import ember
+
+    rng = np.random.default_rng(4)
+    x_np = rng.standard_normal((6, 7, 5)).astype(dtype)
+    x_np[0, 0, :4] = [0.0, -0.0, np.nan, np.inf]
+    g_np = rng.standard_normal((6, 7, 5)).astype(dtype)
+    g_np[1, 0, :3] = [np.inf, np.nan, -np.inf]
+    g_np[0, 0, :3] = np.inf  # at y = 0, -0 and NaN: 0 * inf is NaN, as in NumPy
+    if memory == "transposed":
+        x_np, g_np = x_np.transpose(2, 0, 1), g_np.transpose(2, 0, 1)
+
+    def relu_grads():
+        x = ember.tensor(x_np, requires_grad=True)
+        ember.relu(x).backward(ember.tensor(g_np))
+        return x.grad.numpy()
+
+    calls = _spy(monkeypatch, kernels, "relu_backward")
+    with np.errstate(invalid="ignore"):  # 0 * inf
+        fast = relu_grads()
+        assert len(calls) == (1 if memory == "contiguous" else 0)
+        with monkeypatch.context() as patch:
+            _numpy_only(patch)
+            slow = relu_grads()
+        np.testing.assert_array_equal(fast, slow)
+        np.testing.assert_array_equal(slow, g_np * (np.maximum(x_np, 0) > 0))
+    with pytest.raises(ValueError, match="relu_backward"):
+        kernels.relu_backward(np.zeros(4, dtype), np.zeros(5, dtype), np.zeros(4, dtype))
+
+
 def _batch_norm_step(x_np, weight_np, bias_np, grad_np):
     import ember
 

@@ -41,6 +41,7 @@ _SIGNATURES = {
     "conv_input_grad": "piiiip" + "i" * 10 + "piiiipi",
     "conv_weight_grad": "piiiipiii" + "i" * 8 + "piiiipii",
     "transpose": "piipii",
+    "relu_backward": "pppi",
     "max_pool_forward": "piiii" + "i" * 6 + "ppiiii",
     "max_pool_backward": "ppiiii" + "i" * 6 + "piiii",
 }
@@ -219,6 +220,13 @@ class Kernels:
         self._functions["conv_weight_grad", x.dtype](
             _address(x), *x.shape, _address(grad), *grad.shape[:3], kh, kw, sh, sw, dh, dw, top, left,
             _address(grad_weight), chunk_out, group, start, stop, shared, ranges, part_out)
+
+    def relu_backward(self, grad, y, out):
+        """``out = grad * (y > 0)`` for C-contiguous arrays of one shape, in one pass."""
+        arrays = dict(grad=grad, y=y, out=out)
+        _require(all(a.flags.c_contiguous and a.dtype == grad.dtype and a.shape == grad.shape
+                     for a in arrays.values()), "relu_backward", arrays)
+        self._functions["relu_backward", grad.dtype](_address(grad), _address(y), _address(out), grad.size)
 
     def transpose(self, source, target, start, stop):
         """Columns start:stop of the C-contiguous (rows, columns) ``source`` into rows start:stop of the

@@ -214,6 +214,14 @@ void EMBER_NAME(ember_batch_norm_backward)(const T *restrict grad, const T *rest
     }
 }
 
+/* The ReLU's gradient in one pass: out[i] = grad[i] * (y[i] > 0), NumPy's multiply(grad, y > 0) number for
+ * number (0 * inf and NaN stay NaN). */
+void EMBER_NAME(ember_relu_backward)(const T *grad, const T *y, T *out, idx count)
+{
+    for (idx i = 0; i < count; i++)
+        out[i] = grad[i] * (T)(y[i] > 0);
+}
+
 /* The transpose of a C-contiguous (rows, columns) matrix into a C-contiguous (columns, rows) one, for
  * columns start..stop-1 of the source: tiles small enough that both sides of a tile stay in L1. It turns an
  * (N, C, H, W) batch into the convolutions' (C, H, W, N) memory (rows = N, columns = C*H*W). */

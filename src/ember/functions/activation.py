@@ -10,7 +10,7 @@ import numpy as np
 
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
-from ..backend import threads
+from ..backend import compiled, threads
 from ..backend.device import get_array_module
 from ..backend.special import erf as erf_array
 from ._convert import normalize_axis, pick_dim
@@ -47,11 +47,16 @@ def _relu_into(x, out):
 
 
 def _relu_grad_into(grad, y, out):
+    kernels = compiled.for_arrays(grad, y, out)
+    if kernels is not None and grad.flags.c_contiguous and y.flags.c_contiguous and out.flags.c_contiguous:
+        kernels.relu_backward(grad, y, out)  # one pass, no boolean temporary
+        return out
     return np.multiply(grad, y > 0, out=out)
 
 
 class ReLU(Primitive):
-    """Large NumPy arrays go in slices between threads (``backend.threads``), forward and backward alike."""
+    """Large NumPy arrays go in slices between threads (``backend.threads``), forward and backward alike; the
+    backward pass is one compiled pass where the kernels are built (NumPy's numbers)."""
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -66,11 +71,12 @@ class ReLU(Primitive):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        if (not grad.requires_grad and get_array_module(grad.data) is np and grad.ndim
-                and threads.threads_for(grad.numel()) != 1):
+        if not grad.requires_grad and get_array_module(grad.data) is np and grad.ndim:
             grad_input = np.empty_like(grad.data)
-            if threads.split_elementwise(_relu_grad_into, grad_input, grad.data, y.data):
-                return Tensor(grad_input)
+            if (threads.threads_for(grad.numel()) == 1
+                    or not threads.split_elementwise(_relu_grad_into, grad_input, grad.data, y.data)):
+                _relu_grad_into(grad.data, y.data, grad_input)
+            return Tensor(grad_input)
         return grad * Tensor((y.data > 0).astype(grad.dtype))
 
 
