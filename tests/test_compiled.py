@@ -272,11 +272,13 @@ def test_kernels_refuse_arrays_that_do_not_fit(kernels):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kernel, stride, dilation", [
     ((2, 2), (2, 2), (1, 1)), ((3, 3), (2, 2), (1, 1)), ((2, 3), (1, 2), (2, 1)), ((1, 1), (1, 1), (1, 1)),
+    ((3, 1), (3, 1), (1, 1)), ((2, 2), (3, 3), (1, 1)),  # windows that tile the input; windows with gaps
 ])
 @pytest.mark.parametrize("special", ["none", "ties", "nan"])
 def test_max_pool_kernels_match_numpy(kernels, monkeypatch, kernel, stride, dilation, dtype, special):
     """On (C, H, W, N) memory the compiled max pool gives the NumPy path's maxima, indices (first maximum,
-    last NaN) and gradients, overlapping windows included."""
+    last NaN) and gradients, for overlapping windows, windows with gaps between them and windows that tile
+    the input (whose gradient is written without zeroing it first)."""
     import ember
 
     rng = np.random.default_rng(7)
@@ -331,3 +333,7 @@ def test_max_pool_kernels_refuse_arrays_that_do_not_fit(kernels):
         kernels.max_pool_forward(x, (2, 2), (2, 2), (1, 1), y, argmax.astype(np.int64), 0, 2)
     with pytest.raises(ValueError, match="max_pool_backward"):
         kernels.max_pool_backward(y, argmax, (2, 2), (2, 2), (1, 1), np.zeros((2, 6, 6, 4), np.float32), 0, 2)
+    kernels.max_pool_backward(y, argmax, (2, 2), (2, 2), (1, 1), x, 0, 2, assign=True)  # 3 x 2 = 6: they tile
+    with pytest.raises(ValueError, match="max_pool_backward"):  # a row left out: it would keep stale numbers
+        kernels.max_pool_backward(y, argmax, (2, 2), (2, 2), (1, 1), np.zeros((2, 7, 6, 3), np.float32), 0, 2,
+                                  assign=True)

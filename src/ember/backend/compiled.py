@@ -43,7 +43,7 @@ _SIGNATURES = {
     "transpose": "piipii",
     "relu_backward": "pppi",
     "max_pool_forward": "piiii" + "i" * 6 + "ppiiii",
-    "max_pool_backward": "ppiiii" + "i" * 6 + "piiii",
+    "max_pool_backward": "ppiiii" + "i" * 6 + "piiiib",
 }
 _SUFFIXES = {np.dtype(np.float32): ("f32", ctypes.c_float), np.dtype(np.float64): ("f64", ctypes.c_double)}
 _CTYPES = {"p": ctypes.c_void_p, "i": ctypes.c_longlong, "d": ctypes.c_double, "b": ctypes.c_int}
@@ -252,9 +252,11 @@ class Kernels:
             _address(x), *x.shape, kh, kw, sh, sw, dh, dw, _address(y), _address(argmax), y.shape[1], y.shape[2],
             start, stop)
 
-    def max_pool_backward(self, grad, argmax, kernel_size, stride, dilation, grad_input, start, stop):
+    def max_pool_backward(self, grad, argmax, kernel_size, stride, dilation, grad_input, start, stop,
+                          assign=False):
         """Add each window's gradient (C-contiguous (C, out_h, out_w, N) ``grad``) at its ``argmax`` tap onto
-        channels start:stop of C-contiguous (C, H, W, N) ``grad_input``."""
+        channels start:stop of C-contiguous (C, H, W, N) ``grad_input``; with ``assign`` (windows that tile
+        the input exactly, see ``windows_tile``) write it, so that ``grad_input`` need not be zeroed first."""
         (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
         channels, height, width, batch = grad_input.shape
         arrays = dict(grad=grad, argmax=argmax, grad_input=grad_input)
@@ -262,11 +264,19 @@ class Kernels:
                  and grad_input.dtype == grad.dtype and argmax.dtype == np.uint8 and argmax.shape == grad.shape
                  and grad.shape[0] == channels and grad.shape[3] == batch and min(sh, sw, dh, dw) >= 1
                  and (grad.shape[1] - 1) * sh + (kh - 1) * dh < height
-                 and (grad.shape[2] - 1) * sw + (kw - 1) * dw < width and 0 <= start <= stop <= channels,
+                 and (grad.shape[2] - 1) * sw + (kw - 1) * dw < width and 0 <= start <= stop <= channels
+                 and (not assign or windows_tile(kernel_size, stride, dilation, grad.shape[1:3], (height, width))),
                  "max_pool_backward", arrays)
         self._functions["max_pool_backward", grad.dtype](
             _address(grad), _address(argmax), *grad.shape, kh, kw, sh, sw, dh, dw, _address(grad_input), height,
-            width, start, stop)
+            width, start, stop, int(assign))
+
+
+def windows_tile(kernel_size, stride, dilation, output_size, input_size) -> bool:
+    """Whether pooling windows cover an input exactly, each number in one window: stride = kernel, no
+    dilation, output * kernel = input along both axes."""
+    return all(k == s and d == 1 and o * k == i
+               for k, s, d, o, i in zip(kernel_size, stride, dilation, output_size, input_size))
 
 
 def cache_directory(environ=os.environ) -> Path:
@@ -403,4 +413,4 @@ def for_arrays(*arrays) -> Kernels | None:
     return kernels()
 
 
-__all__ = ["Kernels", "kernels", "status", "for_arrays", "cache_directory"]
+__all__ = ["Kernels", "kernels", "status", "for_arrays", "windows_tile", "cache_directory"]

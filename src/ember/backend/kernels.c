@@ -269,25 +269,48 @@ void EMBER_NAME(ember_max_pool_forward)(const T *x, idx channels, idx height, id
             }
 }
 
-/* Max pooling's backward for channels start..stop-1: dx[c, r*sh + i*dh, q*sw + j*dw, n] += g[c, r, q, n]
- * where argmax[c, r, q, n] = i*kw + j. g, argmax: C-contiguous (C, out_h, out_w, N); dx: C-contiguous
- * (C, H, W, N), zero where no window reaches. */
+/* Max pooling's gradient: each window's gradient g (C, out_h, out_w, N) added at its argmax tap of dx
+ * (C, H, W, N), channels start..stop-1. Overlapping windows go taps outermost, so that a number of dx
+ * reached by several windows adds them in the NumPy path's order; windows that do not overlap reach each
+ * number at most once and go window by window (one pass over g and argmax). With `assign` (windows that
+ * cover dx exactly, none overlapping) dx need not be zeroed first: each number is written 0 + its value. */
 void EMBER_NAME(ember_max_pool_backward)(const T *g, const unsigned char *argmax, idx channels, idx out_h,
                                          idx out_w, idx batch, idx kh, idx kw, idx sh, idx sw, idx dh, idx dw,
-                                         T *dx, idx height, idx width, idx start, idx stop)
+                                         T *dx, idx height, idx width, idx start, idx stop, int assign)
 {
     (void)channels;
-    for (idx c = start; c < stop; c++)
-        for (idx t = 0; t < kh * kw; t++)  /* taps outermost: overlapping windows add in the NumPy path's order */
-            for (idx r = 0; r < out_h; r++)
+    const int overlap = sh < (kh - 1) * dh + 1 || sw < (kw - 1) * dw + 1;
+    for (idx c = start; c < stop; c++) {
+        if (overlap) {
+            for (idx t = 0; t < kh * kw; t++)
+                for (idx r = 0; r < out_h; r++)
+                    for (idx q = 0; q < out_w; q++) {
+                        T *restrict tap = dx + ((c * height + r * sh + (t / kw) * dh) * width + q * sw
+                                                + (t % kw) * dw) * batch;
+                        const T *restrict grad = g + ((c * out_h + r) * out_w + q) * batch;
+                        const unsigned char *restrict at = argmax + ((c * out_h + r) * out_w + q) * batch;
+                        for (idx n = 0; n < batch; n++)
+                            tap[n] += at[n] == t ? grad[n] : (T)0;
+                    }
+            continue;
+        }
+        for (idx r = 0; r < out_h; r++)
+            for (idx i = 0; i < kh; i++)  /* along one row of dx, so that it is written in order */
                 for (idx q = 0; q < out_w; q++) {
-                    T *restrict tap = dx + ((c * height + r * sh + (t / kw) * dh) * width + q * sw + (t % kw) * dw)
-                                               * batch;
                     const T *restrict grad = g + ((c * out_h + r) * out_w + q) * batch;
                     const unsigned char *restrict at = argmax + ((c * out_h + r) * out_w + q) * batch;
-                    for (idx n = 0; n < batch; n++)
-                        tap[n] += at[n] == t ? grad[n] : (T)0;
+                    for (idx j = 0; j < kw; j++) {
+                        const unsigned char t = (unsigned char)(i * kw + j);
+                        T *restrict tap = dx + ((c * height + r * sh + i * dh) * width + q * sw + j * dw) * batch;
+                        if (assign)
+                            for (idx n = 0; n < batch; n++)
+                                tap[n] = (T)0 + (at[n] == t ? grad[n] : (T)0);
+                        else
+                            for (idx n = 0; n < batch; n++)
+                                tap[n] += at[n] == t ? grad[n] : (T)0;
+                    }
                 }
+    }
 }
 
 /* Direct convolutions on (C, H, W, N) memory, vectorized over the batch N: no im2col matrix. A block of

@@ -115,11 +115,13 @@ def _compiled_max_pool_scatter(grad, argmax, geometry: PoolGeometry, order: tupl
     stored = grad.transpose(1, 2, 3, 0)
     if not stored.flags.c_contiguous:
         stored = copy_in_order(np, grad, CHWN).transpose(1, 2, 3, 0)
-    channels, _, _, batch = stored.shape
-    grad_input = np.zeros((channels, *geometry.input_size, batch), dtype=grad.dtype)
+    channels, out_h, out_w, batch = stored.shape
+    assign = compiled.windows_tile(geometry.kernel_size, geometry.stride, geometry.dilation, (out_h, out_w),
+                                   geometry.input_size)  # every number written once: no zeros first
+    grad_input = (np.empty if assign else np.zeros)((channels, *geometry.input_size, batch), dtype=grad.dtype)
     threads.split_rows(
         lambda start, stop: kernels.max_pool_backward(stored, stored_argmax, geometry.kernel_size, geometry.stride,
-                                                      geometry.dilation, grad_input, start, stop),
+                                                      geometry.dilation, grad_input, start, stop, assign),
         channels, threads.threads_for(grad_input.size))
     return grad_input.transpose(3, 0, 1, 2)
 
