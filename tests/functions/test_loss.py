@@ -114,6 +114,36 @@ def test_cross_entropy_first_derivative_same_with_and_without_create_graph(smoot
     np.testing.assert_allclose(results[0], results[1], rtol=1e-12)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_reduced_in_one_node_gives_the_numbers_of_sum_then_divide(reduction):
+    """The "mean" and "sum" reductions run inside the cross-entropy node: the loss and the gradient are those
+    of reduction="none" followed by sum() (and / total weight), bit for bit, and an upstream gradient that
+    itself needs a gradient is differentiated through."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 5)).astype(np.float32)
+    target = ember.tensor([0, 4, 2, -100, 1, 3])
+    weight = ember.tensor([1.0, 0.5, 2.0, 1.5, 0.25])
+    fused = ember.tensor(x, requires_grad=True)
+    loss = ember.cross_entropy(fused, target, weight, reduction=reduction)
+    loss.backward()
+    plain = ember.tensor(x, requires_grad=True)
+    per_sample = ember.cross_entropy(plain, target, weight, reduction="none")
+    total = 1.0 + 0.25 + 2.0 + 0.5 + 1.5  # the weights of the targets not ignored
+    expected = per_sample.sum() / total if reduction == "mean" else per_sample.sum()
+    expected.backward()
+    assert loss.shape == () and loss.dtype == np.float32
+    np.testing.assert_array_equal(loss.numpy(), expected.numpy())
+    np.testing.assert_array_equal(fused.grad.numpy(), plain.grad.numpy())
+    scale = ember.tensor(3.0, dtype=ember.float64, requires_grad=True)
+    logits = ember.tensor(x.astype(np.float64), requires_grad=True)
+    (grad,) = ember.grad(ember.cross_entropy(logits, target, weight.double(), reduction=reduction) * scale, logits,
+                         create_graph=True)
+    probe = ember.tensor(rng.standard_normal((6, 5)))
+    product = (grad * probe).sum()  # linear in scale: its derivative is product / scale
+    (grad_scale,) = ember.grad(product, scale)  # the upstream gradient (scale) needs a gradient itself
+    np.testing.assert_allclose(grad_scale.numpy(), product.numpy() / 3.0, rtol=1e-12)
+
+
 def test_nll_loss_of_log_softmax_equals_cross_entropy():
     logits = ember.randn(5, 4)
     labels = ember.tensor([0, 1, 3, 2, -100])

@@ -129,28 +129,48 @@ class _ClassTargets:
         xp = get_array_module(input.data)
         labels = target.data
         valid = labels != ignore_index
-        out_of_range = valid & ((labels < 0) | (labels >= classes))
-        if out_of_range.any():
-            bad = int(labels[out_of_range].reshape(-1)[0])
-            raise ValueError(
-                f"{name}: target {bad} is out of range for {classes} classes (expected 0 <= target < {classes}, "
-                f"or target == ignore_index={ignore_index})"
-            )
+        every = bool(valid.all())  # the common case, checked and gathered with fewer passes
+        if not every or (labels.size and (labels.min() < 0 or labels.max() >= classes)):
+            out_of_range = valid & ((labels < 0) | (labels >= classes))
+            if out_of_range.any():
+                bad = int(labels[out_of_range].reshape(-1)[0])
+                raise ValueError(
+                    f"{name}: target {bad} is out of range for {classes} classes (expected 0 <= target < "
+                    f"{classes}, or target == ignore_index={ignore_index})"
+                )
         if axis == 0:  # unbatched (C,): a batch of one
             valid, labels = valid.reshape(1), labels.reshape(1)
-        index = xp.where(valid, labels, 0).astype(np.int64, copy=False)
+        index = labels.astype(np.int64, copy=False) if every else xp.where(valid, labels, 0).astype(np.int64)
         dtype = input.dtype
-        weight = valid.astype(dtype) if class_weight is None else class_weight.data[index] * valid.astype(dtype)
-        self.index = xp.expand_dims(index, 1)
-        self.weight = xp.expand_dims(weight, 1)
-        self.total = float(weight.sum())
+        if class_weight is None:
+            weight = xp.ones(labels.shape, dtype) if every else valid.astype(dtype)
+        else:
+            weight = class_weight.data[index] if every else class_weight.data[index] * valid.astype(dtype)
+        self.index = _class_axis(index)
+        self.weight = _class_axis(weight)
+        self.total = float(labels.size) if every and class_weight is None else float(weight.sum())
         self.classes = classes
-        self.valid = xp.expand_dims(valid, 1)
+        self.valid = _class_axis(valid)
+
+
+def _class_axis(array):
+    """(N, *d) as (N, 1, *d): a class axis of one, to broadcast against (N, C, *d)."""
+    return array.reshape(array.shape[:1] + (1,) + array.shape[1:])
+
+
+def _at_targets(array, index):
+    """``array[n, index[n, 0], ...]`` as (N, 1, *d): each sample's value at its target class (2-d arrays by
+    plain indexing, several times quicker than ``take_along_axis`` at (128, 10))."""
+    if array.ndim == 2:
+        xp = get_array_module(array)
+        return array[xp.arange(array.shape[0])[:, None], index]
+    return get_array_module(array).take_along_axis(array, index, axis=1)
 
 
 # ------------------------------------------------------------------------------------- cross-entropy
 class SoftmaxCrossEntropy(Primitive):
-    """Per-sample ``-sum_c q_c * log_softmax(x)_c`` over axis 1, from logits (N, C, *d) → (N, *d).
+    """Per-sample ``-sum_c q_c * log_softmax(x)_c`` over axis 1, from logits (N, C, *d) → (N, *d), or with
+    ``divisor`` their sum divided by it (the "sum" and "mean" reductions), a 0-d result.
 
     ``q`` puts ``(1 - smoothing) * w[target]`` on the target class and ``smoothing / C * w_c`` on every class
     (``w`` = class weights, or ones; all zero for ignored samples). ``q_sum = sum_c q_c`` per sample; the
@@ -158,9 +178,11 @@ class SoftmaxCrossEntropy(Primitive):
     (shape (N, 1, *d)) for the backward op, and the softmax too when a gradient will be needed.
     """
 
-    def __init__(self, targets: _ClassTargets, class_weight, smoothing: float, needs_grad: bool):
+    def __init__(self, targets: _ClassTargets, class_weight, smoothing: float, needs_grad: bool,
+                 divisor: float | None = None):
         self.targets, self.class_weight, self.smoothing = targets, class_weight, smoothing
         self.needs_grad = needs_grad
+        self.divisor = divisor  # the "sum"/"mean" reductions in the same node: sum(loss) / divisor, a 0-d result
 
     def forward(self, logits):
         xp = get_array_module(logits)
@@ -173,7 +195,7 @@ class SoftmaxCrossEntropy(Primitive):
             probs /= sum_exp
             self.save_for_backward(logits, probs)
         self.target_coefficient = targets.weight * logits.dtype.type(1.0 - smoothing)
-        picked = xp.take_along_axis(shifted, targets.index, axis=1)
+        picked = _at_targets(shifted, targets.index)
         loss = self.target_coefficient * (log_sum_exp - picked)
         self.q_sum = self.target_coefficient
         if smoothing:
@@ -186,10 +208,21 @@ class SoftmaxCrossEntropy(Primitive):
             loss += smooth * (log_sum_exp * class_total - weighted_sum)
             self.q_sum = self.q_sum + smooth * class_total
             self.smooth = smooth
-        return loss.squeeze(1)
+        loss = loss.squeeze(1)
+        if self.divisor is None:
+            return loss
+        self.loss_shape = loss.shape
+        return xp.asarray(loss.sum() / loss.dtype.type(self.divisor))
 
     def backward(self, grad):
         logits, probs = self.saved_tensors
+        if self.divisor is not None:  # d(sum(loss) / divisor) / d(loss) = 1 / divisor for every sample
+            if grad.requires_grad:
+                grad = (grad / self.divisor).expand(self.loss_shape)
+            else:
+                data = grad.data
+                grad = Tensor(get_array_module(data).full(self.loss_shape, data / data.dtype.type(self.divisor),
+                                                          dtype=data.dtype))
         return SoftmaxCrossEntropyGrad(self, probs.data)(logits, grad)
 
 
@@ -206,11 +239,15 @@ class SoftmaxCrossEntropyGrad(Primitive):
         xp = get_array_module(logits)
         loss, index = self.loss, self.loss.targets.index
         self.save_for_backward(logits, grad)
-        grad = xp.expand_dims(grad, 1)
+        grad = _class_axis(grad)
         result = self.probs * (grad * loss.q_sum)
-        at_target = xp.take_along_axis(result, index, axis=1)
-        at_target -= grad * loss.target_coefficient
-        xp.put_along_axis(result, index, at_target, axis=1)
+        if result.ndim == 2:
+            rows = xp.arange(result.shape[0])[:, None]
+            result[rows, index] -= grad * loss.target_coefficient
+        else:
+            at_target = xp.take_along_axis(result, index, axis=1)
+            at_target -= grad * loss.target_coefficient
+            xp.put_along_axis(result, index, at_target, axis=1)
         if loss.smoothing:
             smooth = grad * loss.smooth
             result -= smooth if loss.class_weight is None else smooth * _class_view(loss.class_weight, logits.ndim)
@@ -267,13 +304,14 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     targets = _ClassTargets(name, input, target, weight, ignore_index)
     logits = input.reshape(1, classes) if axis == 0 else input
     needs_grad = is_grad_enabled() and input.requires_grad
-    op = SoftmaxCrossEntropy(targets, None if weight is None else weight.data, float(label_smoothing), needs_grad)
-    per_sample = op(logits)
+    class_weight = None if weight is None else weight.data
+    divisor = {"none": None, "sum": 1.0, "mean": targets.total or None}[reduction]
+    if divisor is not None:  # the reduction in the same node (two fewer ops a step)
+        return SoftmaxCrossEntropy(targets, class_weight, float(label_smoothing), needs_grad, divisor)(logits)
+    per_sample = SoftmaxCrossEntropy(targets, class_weight, float(label_smoothing), needs_grad)(logits)
     if reduction == "none":
         return per_sample.reshape(()) if axis == 0 else per_sample
-    if reduction == "sum":
-        return per_sample.sum()
-    return _weighted_mean(per_sample, targets.total)
+    return _weighted_mean(per_sample, targets.total)  # nothing carries weight: NaN
 
 
 def _cross_entropy_probabilities(input, target, weight, ignore_index, reduction, smoothing, axis, classes):
