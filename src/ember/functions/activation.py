@@ -12,6 +12,7 @@ from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend import compiled, threads
 from ..backend.device import get_array_module
+from ..backend.layout import copy_in_order, memory_order
 from ..backend.special import erf as erf_array
 from ._convert import normalize_axis, pick_dim
 from .elementwise import _floating, exp, where
@@ -48,9 +49,11 @@ def _relu_into(x, out):
 
 def _relu_grad_into(grad, y, out):
     kernels = compiled.for_arrays(grad, y, out)
-    if kernels is not None and grad.flags.c_contiguous and y.flags.c_contiguous and out.flags.c_contiguous:
-        kernels.relu_backward(grad, y, out)  # one pass, no boolean temporary
-        return out
+    if kernels is not None and grad.strides == y.strides == out.strides:
+        flats = [np.ravel(a, order="K") for a in (grad, y, out)]
+        if all(flat.flags.c_contiguous and np.may_share_memory(flat, a) for flat, a in zip(flats, (grad, y, out))):
+            kernels.relu_backward(*flats)  # one pass over memory in any axis order, no boolean temporary
+            return out
     return np.multiply(grad, y > 0, out=out)
 
 
@@ -72,10 +75,15 @@ class ReLU(Primitive):
     def backward(self, grad):
         (y,) = self.saved_tensors
         if not grad.requires_grad and get_array_module(grad.data) is np and grad.ndim:
-            grad_input = np.empty_like(grad.data)
+            saved, upstream = y.data, grad.data
+            if upstream.strides != saved.strides and upstream.dtype == saved.dtype:
+                # e.g. a crop's view, or (N, C, H, W) memory after a Flatten: one copy in the output's
+                # memory order, then the contiguous pass (strided mixed orders are several times slower)
+                upstream = copy_in_order(np, upstream, memory_order(saved))
+            grad_input = np.empty_like(upstream)
             if (threads.threads_for(grad.numel()) == 1
-                    or not threads.split_elementwise(_relu_grad_into, grad_input, grad.data, y.data)):
-                _relu_grad_into(grad.data, y.data, grad_input)
+                    or not threads.split_elementwise(_relu_grad_into, grad_input, upstream, saved)):
+                _relu_grad_into(upstream, saved, grad_input)
             return Tensor(grad_input)
         return grad * Tensor((y.data > 0).astype(grad.dtype))
 
