@@ -594,8 +594,11 @@ static inline T EMBER_NAME(total)(V value)
                 dw[o * dw_o + c * dw_c] += totals[o][c];                                                   \
     }
 EMBER_WEIGHT_TILE(weight_tile, EMBER_TILE_OUT, EMBER_TILE_IN)
-EMBER_WEIGHT_TILE(weight_tile_out, EMBER_TILE_OUT, 1)
 EMBER_WEIGHT_TILE(weight_tile_in, 1, EMBER_TILE_IN)
+EMBER_WEIGHT_TILE(weight_tile_three, EMBER_TILE_OUT, 3) /* input channels left over, or a layer with few */
+EMBER_WEIGHT_TILE(weight_tile_three_one, 1, 3)
+EMBER_WEIGHT_TILE(weight_tile_column, 8, 1)              /* one input channel: 8 sums keep the FMAs busy */
+EMBER_WEIGHT_TILE(weight_tile_out, EMBER_TILE_OUT, 1)
 EMBER_WEIGHT_TILE(weight_tile_one, 1, 1)
 #undef EMBER_WEIGHT_TILE
 
@@ -626,7 +629,7 @@ static void EMBER_NAME(weight_rows)(const T *x, idx channels, idx height, idx wi
             for (idx chunk = o_first; chunk < o_last; chunk += chunk_out) {
                 const idx chunk_end = chunk + chunk_out < o_last ? chunk + chunk_out : o_last;
                 for (idx c = 0; c < channels;) {
-                    idx block_in = c + EMBER_TILE_IN <= channels ? EMBER_TILE_IN : 1;
+                    const idx block_in = c + EMBER_TILE_IN <= channels ? EMBER_TILE_IN : c + 3 <= channels ? 3 : 1;
                     for (idx j = 0; j < kw; j++) {
                         idx first = 0, last = out_w;  /* the columns s whose tap lands inside x */
                         while (first < last && first * sw + j * dw - left < 0)
@@ -648,7 +651,20 @@ static void EMBER_NAME(weight_rows)(const T *x, idx channels, idx height, idx wi
                                 EMBER_NAME(weight_tile_in)(xs, plane, step, gs + o * out_plane, out_plane, count,
                                                            batch, target + o * dw_o, dw_o, taps, rows, x_row,
                                                            g_row);
+                        } else if (block_in == 3) {
+                            for (; o + EMBER_TILE_OUT <= chunk_end; o += EMBER_TILE_OUT)
+                                EMBER_NAME(weight_tile_three)(xs, plane, step, gs + o * out_plane, out_plane,
+                                                              count, batch, target + o * dw_o, dw_o, taps, rows,
+                                                              x_row, g_row);
+                            for (; o < chunk_end; o++)
+                                EMBER_NAME(weight_tile_three_one)(xs, plane, step, gs + o * out_plane, out_plane,
+                                                                  count, batch, target + o * dw_o, dw_o, taps,
+                                                                  rows, x_row, g_row);
                         } else {
+                            for (; o + 8 <= chunk_end; o += 8)
+                                EMBER_NAME(weight_tile_column)(xs, plane, step, gs + o * out_plane, out_plane,
+                                                               count, batch, target + o * dw_o, dw_o, taps, rows,
+                                                               x_row, g_row);
                             for (; o + EMBER_TILE_OUT <= chunk_end; o += EMBER_TILE_OUT)
                                 EMBER_NAME(weight_tile_out)(xs, plane, step, gs + o * out_plane, out_plane,
                                                             count, batch, target + o * dw_o, dw_o, taps, rows,
