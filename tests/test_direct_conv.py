@@ -21,6 +21,8 @@ CASES = [  # (N, C_in, H, W, C_out, kernel, stride, dilation, padding)
     (64, 16, 7, 7, 64, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))),
     (1, 20, 6, 6, 10, (2, 2), (3, 3), (1, 1), ((0, 0), (0, 0))),
     (33, 1, 8, 8, 24, (6, 6), (1, 1), (1, 1), ((2, 3), (2, 3))),
+    (9, 2, 11, 13, 12, (3, 5), (2, 2), (2, 2), ((1, 2), (3, 4))),  # taps tiled: 3 + 1 + 1, dilated, strided
+    (7, 1, 9, 12, 8, (2, 7), (1, 3), (1, 1), ((0, 1), (5, 0))),  # 6 + 1 taps, columns no tap tile reaches
 ]
 
 
@@ -198,7 +200,7 @@ def test_direct_convolution_built_for_other_vector_widths(kernels, monkeypatch, 
     assert narrow is not None and narrow.vector_bytes == (32 if flags else 16)
     monkeypatch.setattr(direct_conv, "PARALLEL_FLOPS", 0)
     rng = np.random.default_rng(6)
-    for batch, channels, out_channels in ((21, 6, 12), (8, 13, 9)):
+    for batch, channels, out_channels in ((21, 6, 12), (8, 13, 9), (10, 1, 12)):
         x_np = rng.standard_normal((batch, channels, 9, 8)).astype(np.float32)
         w_np = rng.standard_normal((out_channels, channels, 3, 4)).astype(np.float32)
         b_np = rng.standard_normal(out_channels).astype(np.float32)

@@ -602,20 +602,60 @@ EMBER_WEIGHT_TILE(weight_tile_out, EMBER_TILE_OUT, 1)
 EMBER_WEIGHT_TILE(weight_tile_one, 1, 1)
 #undef EMBER_WEIGHT_TILE
 
+/* Output channels o_first..o_last-1 of one tile row: tiles `wide` (EMBER_TILE_IN, 3 or 1) of the second kind
+ * of index, input channels `plane` apart in x (dw_c apart in dw) or, for the taps path, tap columns. */
+static void EMBER_NAME(weight_tiles)(idx wide, const T *xs, idx plane, idx step, const T *gs, idx out_plane,
+                                     idx count, idx batch, T *target, idx dw_o, idx dw_c, idx rows, idx x_row,
+                                     idx g_row, idx o_first, idx o_last)
+{
+    idx o = o_first;
+#define EMBER_TILES(NAME, RO)                                                                              \
+    for (; o + (RO) <= o_last; o += (RO))                                                                  \
+        EMBER_NAME(NAME)(xs, plane, step, gs + o * out_plane, out_plane, count, batch, target + o * dw_o,    \
+                         dw_o, dw_c, rows, x_row, g_row)
+    if (wide == EMBER_TILE_IN) {
+        EMBER_TILES(weight_tile, EMBER_TILE_OUT);
+        EMBER_TILES(weight_tile_in, 1);
+    } else if (wide == 3) {
+        EMBER_TILES(weight_tile_three, EMBER_TILE_OUT);
+        EMBER_TILES(weight_tile_three_one, 1);
+    } else {
+        EMBER_TILES(weight_tile_column, 8);
+        EMBER_TILES(weight_tile_out, EMBER_TILE_OUT);
+        EMBER_TILES(weight_tile_one, 1);
+    }
+#undef EMBER_TILES
+}
+
+/* Along one axis: the first and one past the last output column s whose tap column s*sw + j*dw - left lies
+ * inside x (first >= last: none). */
+static void EMBER_NAME(tap_columns)(idx j, idx sw, idx dw, idx left, idx width, idx out_w, idx *first, idx *last)
+{
+    idx low = 0, high = out_w;
+    while (low < high && low * sw + j * dw - left < 0)
+        low++;
+    while (high > low && (high - 1) * sw + j * dw - left >= width)
+        high--;
+    *first = low;
+    *last = high;
+}
+
 /* The weight gradient of output rows p in start..stop-1, added onto dw:
  * dw[o, c, i, j] += sum over p, s, n of g[o, p, s, n] * x[c, p*sh + i*dh - top, s*sw + j*dw - left, n]
  * (zero outside x). x: C-contiguous (C, H, W, N); g: C-contiguous (C_out, out_h, out_w, N);
  * dw: C-contiguous (C_out, C, kh, kw); only output channels o_first..o_last-1. Output rows go in groups of
- * `group`; for each tap row i, one tile
- * sums the group's rows whose tap row lies inside x, and output channels go in chunks of `chunk_out`: every
- * input channel and tap column for one chunk, then the next (the chunk's gradient rows stay in cache). */
+ * `group`; for each tap row i, one tile sums the group's rows whose tap row lies inside x, and output
+ * channels go in chunks of `chunk_out`: every input channel and tap column for one chunk, then the next (the
+ * chunk's gradient rows stay in cache). A tile spans output channels by input channels; with one or two
+ * input channels, output channels by tap columns instead (over the columns every tap of the tile reaches,
+ * the other columns of each tap one by one), so that a first layer's tiles keep as many sums going. */
 static void EMBER_NAME(weight_rows)(const T *x, idx channels, idx height, idx width, idx batch,
                                     const T *g, idx out_channels, idx out_h, idx out_w, idx kh, idx kw,
                                     idx sh, idx sw, idx dh, idx dw, idx top, idx left, T *grad_weight,
                                     idx o_first, idx o_last, idx chunk_out, idx group, idx start, idx stop)
 {
     const idx plane = height * width * batch, out_plane = out_h * out_w * batch, taps = kh * kw;
-    const idx dw_o = channels * taps, x_row = sh * width * batch, g_row = out_w * batch;
+    const idx dw_o = channels * taps, x_row = sh * width * batch, g_row = out_w * batch, step = sw * batch;
     for (idx p_group = start; p_group < stop; p_group += group)
         for (idx i = 0; i < kh; i++) {
             idx p = p_group, high = stop - p_group < group ? stop : p_group + group;
@@ -626,56 +666,54 @@ static void EMBER_NAME(weight_rows)(const T *x, idx channels, idx height, idx wi
             if (p >= high)
                 continue;
             const idx rows = high - p, row = p * sh + i * dh - top;
+            const T *x_row_start = x + row * width * batch, *g_row_start = g + p * out_w * batch;
             for (idx chunk = o_first; chunk < o_last; chunk += chunk_out) {
                 const idx chunk_end = chunk + chunk_out < o_last ? chunk + chunk_out : o_last;
                 for (idx c = 0; c < channels;) {
-                    const idx block_in = c + EMBER_TILE_IN <= channels ? EMBER_TILE_IN : c + 3 <= channels ? 3 : 1;
-                    for (idx j = 0; j < kw; j++) {
-                        idx first = 0, last = out_w;  /* the columns s whose tap lands inside x */
-                        while (first < last && first * sw + j * dw - left < 0)
-                            first++;
-                        while (last > first && (last - 1) * sw + j * dw - left >= width)
-                            last--;
-                        if (first >= last)
-                            continue;
-                        const T *xs = x + c * plane + (row * width + first * sw + j * dw - left) * batch;
-                        const T *gs = g + (p * out_w + first) * batch;
-                        T *target = grad_weight + c * taps + i * kw + j;
-                        const idx count = last - first, step = sw * batch;
-                        idx o = chunk;
-                        if (block_in == EMBER_TILE_IN) {
-                            for (; o + EMBER_TILE_OUT <= chunk_end; o += EMBER_TILE_OUT)
-                                EMBER_NAME(weight_tile)(xs, plane, step, gs + o * out_plane, out_plane, count,
-                                                        batch, target + o * dw_o, dw_o, taps, rows, x_row, g_row);
-                            for (; o < chunk_end; o++)
-                                EMBER_NAME(weight_tile_in)(xs, plane, step, gs + o * out_plane, out_plane, count,
-                                                           batch, target + o * dw_o, dw_o, taps, rows, x_row,
-                                                           g_row);
-                        } else if (block_in == 3) {
-                            for (; o + EMBER_TILE_OUT <= chunk_end; o += EMBER_TILE_OUT)
-                                EMBER_NAME(weight_tile_three)(xs, plane, step, gs + o * out_plane, out_plane,
-                                                              count, batch, target + o * dw_o, dw_o, taps, rows,
-                                                              x_row, g_row);
-                            for (; o < chunk_end; o++)
-                                EMBER_NAME(weight_tile_three_one)(xs, plane, step, gs + o * out_plane, out_plane,
-                                                                  count, batch, target + o * dw_o, dw_o, taps,
-                                                                  rows, x_row, g_row);
-                        } else {
-                            for (; o + 8 <= chunk_end; o += 8)
-                                EMBER_NAME(weight_tile_column)(xs, plane, step, gs + o * out_plane, out_plane,
-                                                               count, batch, target + o * dw_o, dw_o, taps, rows,
-                                                               x_row, g_row);
-                            for (; o + EMBER_TILE_OUT <= chunk_end; o += EMBER_TILE_OUT)
-                                EMBER_NAME(weight_tile_out)(xs, plane, step, gs + o * out_plane, out_plane,
-                                                            count, batch, target + o * dw_o, dw_o, taps, rows,
-                                                            x_row, g_row);
-                            for (; o < chunk_end; o++)
-                                EMBER_NAME(weight_tile_one)(xs, plane, step, gs + o * out_plane, out_plane,
-                                                            count, batch, target + o * dw_o, dw_o, taps, rows,
-                                                            x_row, g_row);
+                    if (channels <= 2) {  /* tiles across tap columns */
+                        for (idx j = 0; j < kw;) {
+                            const idx wide = j + EMBER_TILE_IN <= kw ? EMBER_TILE_IN : j + 3 <= kw ? 3 : 1;
+                            idx first, last, unused;
+                            EMBER_NAME(tap_columns)(j, sw, dw, left, width, out_w, &first, &unused);
+                            EMBER_NAME(tap_columns)(j + wide - 1, sw, dw, left, width, out_w, &unused, &last);
+                            if (first < last)  /* the columns every tap of the tile reaches */
+                                EMBER_NAME(weight_tiles)(wide, x_row_start + c * plane + (first * sw + j * dw - left)
+                                                         * batch, dw * batch, step, g_row_start + first * batch,
+                                                         out_plane, last - first, batch,
+                                                         grad_weight + c * taps + i * kw + j, dw_o, 1, rows, x_row,
+                                                         g_row, chunk, chunk_end);
+                            for (idx t = j; t < j + wide; t++) {  /* each tap's own columns outside those */
+                                idx tap_first, tap_last;
+                                EMBER_NAME(tap_columns)(t, sw, dw, left, width, out_w, &tap_first, &tap_last);
+                                const idx inner_first = first < last ? first : tap_last;
+                                const idx inner_last = first < last ? last : tap_last;
+                                const idx ranges[2][2] = {{tap_first, inner_first < tap_last ? inner_first : tap_last},
+                                                          {inner_last > tap_first ? inner_last : tap_first, tap_last}};
+                                for (int k = 0; k < 2; k++)
+                                    if (ranges[k][0] < ranges[k][1])
+                                        EMBER_NAME(weight_tiles)(1, x_row_start + c * plane
+                                                                 + (ranges[k][0] * sw + t * dw - left) * batch,
+                                                                 plane, step, g_row_start + ranges[k][0] * batch,
+                                                                 out_plane, ranges[k][1] - ranges[k][0], batch,
+                                                                 grad_weight + c * taps + i * kw + t, dw_o, taps,
+                                                                 rows, x_row, g_row, chunk, chunk_end);
+                            }
+                            j += wide;
                         }
+                        c++;
+                        continue;
                     }
-                    c += block_in;
+                    const idx wide = c + EMBER_TILE_IN <= channels ? EMBER_TILE_IN : c + 3 <= channels ? 3 : 1;
+                    for (idx j = 0; j < kw; j++) {
+                        idx first, last;
+                        EMBER_NAME(tap_columns)(j, sw, dw, left, width, out_w, &first, &last);
+                        if (first < last)
+                            EMBER_NAME(weight_tiles)(wide, x_row_start + c * plane + (first * sw + j * dw - left)
+                                                     * batch, plane, step, g_row_start + first * batch, out_plane,
+                                                     last - first, batch, grad_weight + c * taps + i * kw + j, dw_o,
+                                                     taps, rows, x_row, g_row, chunk, chunk_end);
+                    }
+                    c += wide;
                 }
             }
         }
