@@ -177,13 +177,14 @@ void EMBER_NAME(ember_batch_norm_forward)(const T *restrict x, idx channels, idx
         mean[c] = (T)centre;
         var[c] = (T)variance;
         inv_std[c] = (T)inv;
-        double shift = -centre * inv, scale = weight[c], offset = bias[c];
+        /* the elementwise pass in the arrays' precision, as the NumPy path (vectors twice as wide) */
+        const T centre_t = (T)centre, inv_t = (T)inv, scale = weight[c], offset = bias[c];
         T *restrict normalised_out = x_hat + c * count;
         T *restrict y_out = y + c * count;
         for (idx k = 0; k < count; k++) {
-            double normalised = values[k] * inv + shift;
-            normalised_out[k] = (T)normalised;
-            y_out[k] = (T)(normalised * scale + offset);
+            const T normalised = (values[k] - centre_t) * inv_t;
+            normalised_out[k] = normalised;
+            y_out[k] = normalised * scale + offset;
         }
     }
 }
@@ -206,11 +207,11 @@ void EMBER_NAME(ember_batch_norm_backward)(const T *restrict grad, const T *rest
         }
         grad_bias[c] = (T)total;
         grad_weight[c] = (T)weighted;
-        double scale = (double)inv_std[c] * weight[c];
-        double mean_grad = total / (double)count, mean_weighted = weighted / (double)count;
+        const T scale = (T)((double)inv_std[c] * weight[c]);
+        const T mean_grad = (T)(total / (double)count), mean_weighted = (T)(weighted / (double)count);
         T *restrict out = grad_input + c * count;
-        for (idx k = 0; k < count; k++)
-            out[k] = (T)((g[k] - mean_grad - normalised[k] * mean_weighted) * scale);
+        for (idx k = 0; k < count; k++)  /* in the arrays' precision, as the NumPy path */
+            out[k] = (g[k] - mean_grad - normalised[k] * mean_weighted) * scale;
     }
 }
 
