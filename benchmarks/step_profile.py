@@ -13,13 +13,13 @@
 ``step`` trains one workload on random MNIST-shaped batches and prints the median and best step time and the
 minor page faults per step (``getrusage``) during the timed steps; ``--alternate torch`` builds the same
 model on PyTorch in the same process and, in 3 rounds, runs 10 PyTorch steps before each third of the timed
-steps, as a benchmark that shares one process would; ``--cprofile`` adds the top functions. ``ops`` times every op
-of Ember's step by class, forward and backward apart, plus the optimizer's update, as wall time on the calling
-thread (which includes waiting for Ember's helper threads); what is left of the step is Python between ops.
-``conv-layers``
-times the forward, input-gradient and weight-gradient primitives of each workload's convolutions on
-(C, H, W, N) inputs, as inside a network (best of 15 calls), with the direct kernels and with im2col + GEMM,
-and the GEMM floor of each at the measured 1024³ sgemm rate. ``gemm`` gives NumPy's float32 GEMM rate for the convnet's three GEMM shapes.
+steps, as a benchmark that shares one process would; ``--cprofile`` adds the top functions. ``ops`` times
+every op of Ember's step by class, forward and backward apart, plus the optimizer's update, as wall time on
+the calling thread (which includes waiting for Ember's helper threads); what is left of the step is Python
+between ops. ``conv-layers`` times the forward, input-gradient and weight-gradient primitives of each
+workload's convolutions on (C, H, W, N) inputs, as inside a network (best of 15 calls), with the direct
+kernels and with im2col + GEMM, and the GEMM floor of each at the measured 1024³ sgemm rate. ``gemm`` gives
+NumPy's float32 GEMM rate for the convnet's three GEMM shapes.
 ``kernels`` trains one workload in rounds that alternate Ember's CPU paths in the same process, so that all see
 the same machine, and prints the median step time of each: the compiled kernels (kernels.c) with direct
 convolutions, the compiled kernels with im2col + GEMM convolutions, and NumPy alone. Once a direct round

@@ -147,8 +147,8 @@ def input_grad(grad, weight, geometry, input_shape):
 
 def weight_grad(x, grad, geometry, weight_shape):
     """The gradient wrt the (C_out, C, kh, kw) weight of ``conv2d(x, weight)`` given the output gradient
-    ``grad``, summed over output rows split between threads (one partial sum each), or None when the direct
-    kernel does not apply."""
+    ``grad``, or None when the direct kernel does not apply. Threads share pieces (a range of output rows by a
+    part of the output channels); each range sums into its own partial, added in row order."""
     if not ENABLED or geometry.groups != 1:
         return None
     kernels = compiled.for_arrays(x, grad)
@@ -193,5 +193,5 @@ def split_weight_grad(accumulate, out_h: int, x, grad) -> None:
     split_rows(accumulate, out_h, _threads(2.0 * grad.size * x[0].size) if shared else 1)
 
 
-__all__ = ["block_height", "pack", "chwn", "forward", "input_grad", "weight_grad", "weight_ranges", "add_in_row_order",
-           "split_weight_grad"]
+__all__ = ["block_height", "pack", "chwn", "forward", "input_grad", "weight_grad", "weight_ranges",
+           "add_in_row_order", "split_weight_grad"]
