@@ -139,7 +139,7 @@ def _channel_sums(grad: Tensor) -> Tensor:
     """The bias gradient: ``grad`` (N, C, H, W) summed over N, H and W. On the (C, H, W, N) memory the direct
     convolutions leave, one matrix-vector product with ones (BLAS, about four times NumPy's sum there)."""
     data = grad.data
-    if not grad.requires_grad and type(data) is np.ndarray and data.dtype.kind == "f":
+    if not grad.requires_grad and type(data) is np.ndarray and data.dtype in (np.float32, np.float64):
         stored = data.transpose(1, 2, 3, 0)
         if stored.flags.c_contiguous:
             rows = stored.reshape(stored.shape[0], -1)
