@@ -85,15 +85,16 @@ def _plan(array, weight, geometry, produced: int):
     return None if height is None else (kernels, height)
 
 
-def _threads(flops: float):
-    return 1 if flops < PARALLEL_FLOPS else None
+def _threads(flops: float) -> int:
+    """The threads that share a call of ``flops``: one below ``PARALLEL_FLOPS``, else every usable one."""
+    return 1 if flops < PARALLEL_FLOPS else claim_cores()
 
 
 def _sharing(kernels, height: int, batch: int, positions: int, flops: float, dtype):
     """``(threads, counter, piece)`` for a forward or input-gradient call over ``positions`` output positions:
     one thread and no counter for a small call, else the threads that share it, a fresh counter and the units
     of work (see conv_rows in kernels.c) per piece."""
-    threads = 1 if flops < PARALLEL_FLOPS else claim_cores()
+    threads = _threads(flops)
     if threads <= 1:
         return 1, None, 1
     units = positions * kernels.conv_units(height, batch, dtype)
@@ -158,8 +159,7 @@ def weight_grad(x, grad, geometry, weight_shape):
     out_h = grads.shape[1]
     offset = (geometry.padding[0][0], geometry.padding[1][0])
     ranges = weight_ranges(out_h, int(np.prod(weight_shape)) * x.dtype.itemsize)
-    threads = _threads(2.0 * grad.size * x[0].size)
-    count = claim_cores() if threads is None else threads
+    count = _threads(2.0 * grad.size * x[0].size)
     part = WEIGHT_PART * max(1, round(weight_shape[0] * ranges / (WEIGHT_PART * 8 * count)))
     partials = np.empty((ranges, *weight_shape), dtype=x.dtype)
     counter = compiled.new_counter()

@@ -6,6 +6,19 @@ memory instead of transposing element by element.
 """
 from __future__ import annotations
 
+import numpy as np
+
+
+def flat_views(*arrays):
+    """1-d views of NumPy ``arrays`` of one shape and strides, each over its memory in order (``ravel`` in "K"
+    order), so that one elementwise pass over them runs over contiguous memory; None when they are not all
+    NumPy arrays of one shape and strides, or their memory is not contiguous in any axis order."""
+    first = arrays[0]
+    if any(type(a) is not np.ndarray or a.shape != first.shape or a.strides != first.strides for a in arrays):
+        return None
+    flats = [np.ravel(a, order="K") for a in arrays]
+    return flats if all(np.may_share_memory(flat, a) for flat, a in zip(flats, arrays)) else None  # no copies
+
 
 def memory_order(array) -> tuple:
     """The axes of ``array`` from the slowest-varying in memory to the fastest (ties keep axis order)."""

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .device import get_array_module
+from .layout import flat_views
 
 PARALLEL_GEMM_FLOPS = 4e6  # a smaller matmul stays whole (waking a helper costs ~0.2 ms)
 GEMM_SPLIT_ROWS = 64  # fewer rows a thread than this, and a wider product is split by columns (see matmul)
@@ -199,13 +200,10 @@ def split_elementwise(function, out, *inputs) -> bool:
     """Compute ``function(*inputs, out=out)`` in slices between threads, when ``out`` and the inputs are NumPy
     arrays of one shape and strides that are contiguous in some axis order and large enough; False (nothing
     done) otherwise, so that the caller runs it whole."""
-    arrays = (out, *inputs)
-    if any(type(a) is not np.ndarray or a.shape != out.shape or a.strides != out.strides for a in arrays):
+    if type(out) is not np.ndarray or threads_for(out.size) == 1:
         return False
-    if threads_for(out.size) == 1:
-        return False
-    flats = [np.ravel(a, order="K") for a in arrays]
-    if not all(np.may_share_memory(flat, a) for flat, a in zip(flats, arrays)):  # ravel had to copy
+    flats = flat_views(out, *inputs)
+    if flats is None:
         return False
     target, sources = flats[0], flats[1:]
     split_rows(lambda start, stop: function(*[a[start:stop] for a in sources], out=target[start:stop]), out.size)
@@ -236,5 +234,5 @@ def matmul(a, b):
     return out.reshape(*a.shape[:-1], b.shape[1])
 
 
-__all__ = ["thread_count", "set_num_threads", "get_num_threads", "claim_cores", "split_rows", "share", "threads_for",
-           "split_elementwise", "matmul"]
+__all__ = ["thread_count", "set_num_threads", "get_num_threads", "claim_cores", "split_rows", "share",
+           "threads_for", "split_elementwise", "matmul"]

@@ -12,7 +12,7 @@ from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend import compiled, threads
 from ..backend.device import get_array_module
-from ..backend.layout import copy_in_order, memory_order
+from ..backend.layout import copy_in_order, flat_views, memory_order
 from ..backend.special import erf as erf_array
 from ._convert import normalize_axis, pick_dim
 from .elementwise import _floating, exp, where
@@ -49,11 +49,10 @@ def _relu_into(x, out):
 
 def _relu_grad_into(grad, y, out):
     kernels = compiled.for_arrays(grad, y, out)
-    if kernels is not None and grad.strides == y.strides == out.strides:
-        flats = [np.ravel(a, order="K") for a in (grad, y, out)]
-        if all(flat.flags.c_contiguous and np.may_share_memory(flat, a) for flat, a in zip(flats, (grad, y, out))):
-            kernels.relu_backward(*flats)  # one pass over memory in any axis order, no boolean temporary
-            return out
+    flats = None if kernels is None else flat_views(grad, y, out)
+    if flats is not None:
+        kernels.relu_backward(*flats)  # one pass over memory in any axis order, no boolean temporary
+        return out
     return np.multiply(grad, y > 0, out=out)
 
 
@@ -81,8 +80,7 @@ class ReLU(Primitive):
                 # memory order, then the contiguous pass (strided mixed orders are several times slower)
                 upstream = copy_in_order(np, upstream, memory_order(saved))
             grad_input = np.empty_like(upstream)
-            if (threads.threads_for(grad.numel()) == 1
-                    or not threads.split_elementwise(_relu_grad_into, grad_input, upstream, saved)):
+            if not threads.split_elementwise(_relu_grad_into, grad_input, upstream, saved):
                 _relu_grad_into(upstream, saved, grad_input)
             return Tensor(grad_input)
         return grad * Tensor((y.data > 0).astype(grad.dtype))

@@ -84,15 +84,15 @@ class Affine(Primitive):
     def _backward_arrays(self, grad, x, weight, needs):
         """``backward`` on arrays, the same products (and numbers) as the recorded path."""
         rows = grad.reshape(-1, grad.shape[-1])
-        grads = [Tensor(threads.matmul(grad, weight if self.transposed else weight.T)) if needs[0] else None]
+        grad_x = Tensor(threads.matmul(grad, weight if self.transposed else weight.T)) if needs[0] else None
+        grad_weight = None
         if needs[1]:
             inputs = x.reshape(-1, x.shape[-1])
-            grads.append(Tensor(threads.matmul(rows.T, inputs) if self.transposed else threads.matmul(inputs.T, rows)))
-        else:
-            grads.append(None)
-        if len(needs) == 3:
-            grads.append(Tensor(rows.sum(axis=0)) if needs[2] else None)
-        return tuple(grads)
+            product = threads.matmul(rows.T, inputs) if self.transposed else threads.matmul(inputs.T, rows)
+            grad_weight = Tensor(product)
+        if len(needs) == 2:
+            return grad_x, grad_weight
+        return grad_x, grad_weight, (Tensor(rows.sum(axis=0)) if needs[2] else None)
 
 
 def affine(x: Tensor, weight: Tensor, bias: Tensor | None = None, transposed: bool = False) -> Tensor:
