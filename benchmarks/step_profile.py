@@ -152,15 +152,16 @@ def profile_ops(args) -> None:
     print(f"  {'everything else':34s} {total - 1e3 * sum(spent.values()) / args.steps:7.2f}")
 
 
-PATHS = {  # what each CPU path of ``kernels`` turns on: compiled kernels, direct convolutions
-    "direct": (True, True),
-    "im2col": (True, False),
-    "numpy": (False, False),
+PATHS = {  # the ember.config settings of each CPU path of ``kernels``
+    "direct": {"kernels": "compiled", "conv": "direct"},
+    "im2col": {"kernels": "compiled", "conv": "im2col"},
+    "numpy": {"kernels": "numpy"},
 }
 
 
 def profile_kernels(args) -> None:
-    from ember.backend import compiled, direct_conv
+    from ember import config
+    from ember.backend import compiled
 
     kernels = compiled.kernels()
     if kernels is None:
@@ -169,15 +170,13 @@ def profile_kernels(args) -> None:
     times = {name: [] for name in args.paths}
     for round_index in range(len(args.paths) * args.rounds):
         name = args.paths[round_index % len(args.paths)]
-        use_kernels, direct_conv.ENABLED = PATHS[name]
-        compiled._kernels = kernels if use_kernels else None
-        for _ in range(2):  # settle
-            trainer.step()
-        for _ in range(args.steps):
-            start = time.perf_counter()
-            trainer.step()
-            times[name].append(time.perf_counter() - start)
-    compiled._kernels, direct_conv.ENABLED = kernels, True
+        with config.override(**PATHS[name]):
+            for _ in range(2):  # settle
+                trainer.step()
+            for _ in range(args.steps):
+                start = time.perf_counter()
+                trainer.step()
+                times[name].append(time.perf_counter() - start)
     medians = {name: 1e3 * np.median(values) for name, values in times.items()}
     first = args.paths[0]
     described = ", ".join(f"{name} {ms:.1f} ms ({ms / medians[first]:.2f}x)" for name, ms in medians.items())
@@ -205,7 +204,7 @@ def profile_build(args) -> None:
 
 
 def profile_conv_layers(args) -> None:
-    from ember.backend import direct_conv
+    from ember import config
     from ember.functions.conv import Conv2d, Conv2dGradInput, Conv2dGradWeight, ConvGeometry
 
     class Forward(Conv2d):

@@ -34,22 +34,31 @@ def kernels():
     return found
 
 
+@pytest.fixture(autouse=True)
+def _settings_restored():
+    """Every test starts from the settings the suite started with (``ember.config.set`` inside a test, or
+    ``ember.set_num_threads``, does not leak into the next)."""
+    with ember.config._isolated():
+        yield
+
+
 @pytest.fixture(params=["direct", "compiled", "numpy"])
-def cpu_kernels(request, monkeypatch):
+def cpu_kernels(request):
     """Run a test three times: on the compiled CPU kernels with the direct convolutions (split between
     threads however small the work), on the compiled kernels with im2col convolutions (both skipped when the
     kernels cannot be built), and on NumPy alone."""
-    from ember.backend import compiled, direct_conv
+    from ember.backend import compiled
 
     if request.param == "numpy":
-        monkeypatch.setattr(compiled, "_kernels", None)
+        settings = {"kernels": "numpy"}
     elif compiled.kernels() is None:
         pytest.skip(f"no compiled kernels to test: {compiled.status()}")
     elif request.param == "direct":
-        monkeypatch.setattr(direct_conv, "PARALLEL_FLOPS", 0)
+        settings = {"parallel_conv_flops": 0}
     else:
-        monkeypatch.setattr(direct_conv, "ENABLED", False)
-    return request.param
+        settings = {"conv": "im2col"}
+    with ember.config.override(**settings):
+        yield request.param
 
 
 def mnist_root() -> Path | None:

@@ -6,6 +6,7 @@
     loss.backward()
     x.grad.shape  # (4, 3)
 """
+from . import config
 from .backend import (
     Device, device, float16, float32, float64, int8, int16, int32, int64, uint8, get_default_dtype,
     set_default_dtype,
@@ -21,7 +22,7 @@ from .functions import __all__ as _functions_all
 from .backend.allocator import keep_freed_memory as _keep_freed_memory
 from .backend.threads import set_num_threads, get_num_threads
 
-_malloc_tuned = _keep_freed_memory()  # freed memory stays mapped for reuse; EMBER_MALLOC=system opts out
+_malloc_tuned = _keep_freed_memory()  # freed memory stays mapped for reuse; the malloc setting opts out
 
 half, float, double, long, int = float16, float32, float64, int64, int32  # noqa: A001 - PyTorch's aliases
 

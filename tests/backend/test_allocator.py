@@ -20,7 +20,7 @@ class RecordingLibc:
 def test_tuning_sets_the_mmap_and_trim_thresholds(monkeypatch):
     libc = RecordingLibc()
     monkeypatch.setattr(allocator, "_glibc", lambda: libc)
-    assert allocator.keep_freed_memory({}) is True
+    assert allocator.keep_freed_memory() is True
     assert libc.calls == [(allocator.M_MMAP_THRESHOLD, 32 * 2**20), (allocator.M_TRIM_THRESHOLD, 2**30)]
 
 
@@ -28,18 +28,32 @@ def test_tuning_sets_the_mmap_and_trim_thresholds(monkeypatch):
 def test_ember_malloc_opts_out(monkeypatch, value):
     libc = RecordingLibc()
     monkeypatch.setattr(allocator, "_glibc", lambda: libc)
-    assert allocator.keep_freed_memory({"EMBER_MALLOC": value}) is False
+    monkeypatch.setenv("EMBER_MALLOC", value)
+    assert allocator.keep_freed_memory() is False
     assert libc.calls == []
+
+
+def test_the_tuning_follows_the_setting_both_ways(monkeypatch):
+    from ember import config
+
+    libc = RecordingLibc()
+    monkeypatch.setattr(allocator, "_glibc", lambda: libc)
+    monkeypatch.setattr(allocator, "_tuned", True)
+    with config.override(malloc="system"):  # glibc's initial thresholds back
+        assert libc.calls == [(allocator.M_MMAP_THRESHOLD, 128 * 2**10), (allocator.M_TRIM_THRESHOLD, 128 * 2**10)]
+        assert "left as the C library set it" in config.describe()["effects"]["malloc"]
+    assert libc.calls[2:] == [(allocator.M_MMAP_THRESHOLD, 32 * 2**20), (allocator.M_TRIM_THRESHOLD, 2**30)]
+    assert "glibc tuned by Ember" in config.describe()["effects"]["malloc"]
 
 
 def test_a_refused_setting_is_reported(monkeypatch):
     monkeypatch.setattr(allocator, "_glibc", lambda: RecordingLibc(result=0))
-    assert allocator.keep_freed_memory({}) is False
+    assert allocator.keep_freed_memory() is False
 
 
 def test_without_glibc_nothing_is_changed(monkeypatch):
     monkeypatch.setattr(allocator, "_glibc", lambda: None)
-    assert allocator.keep_freed_memory({}) is False
+    assert allocator.keep_freed_memory() is False
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc tuning applies on Linux only")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ember import config
 from ember.backend import compiled, im2col
 
 GEOMETRIES = [  # (C, H, W, N, kernel, stride, dilation, padding)
@@ -17,8 +18,8 @@ GEOMETRIES = [  # (C, H, W, N, kernel, stride, dilation, padding)
 ]
 
 
-def _numpy_only(monkeypatch):
-    monkeypatch.setattr(compiled, "_kernels", None)
+def _numpy_only():
+    return config.override(kernels="numpy")
 
 
 def _spy(monkeypatch, kernels, name: str) -> list:
@@ -60,8 +61,7 @@ def test_columns_and_add_columns_match_numpy_exactly(kernels, monkeypatch, geome
         target, offset, fast_sum = im2col.column_target(x, (channels, height, width, batch), padding)
         target += 1
         im2col.add_columns(target, offset, cols, kernel, stride, dilation, rows, out_w)
-        with monkeypatch.context() as patch:
-            _numpy_only(patch)
+        with _numpy_only():
             image, offset = im2col.column_source(x, padding)
             assert offset == (0, 0)
             slow = im2col.columns(image, offset, kernel, stride, dilation, rows, out_w)
@@ -87,20 +87,29 @@ def test_kernels_are_not_used_for_other_arrays(kernels):
 
 @pytest.mark.parametrize("value", ["0", "off", "numpy", " False "])
 def test_ember_kernels_opts_out(monkeypatch, value):
-    monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
-    assert compiled.kernels({"EMBER_KERNELS": value}) is None
-    assert "EMBER_KERNELS opts out" in compiled.status()
+    monkeypatch.setenv("EMBER_KERNELS", value)
+    assert compiled.kernels() is None
+    assert compiled.status() == "NumPy paths: kernels='numpy' ($EMBER_KERNELS)"
+    with config.override(kernels="compiled"):  # a setting in Python wins over the environment
+        assert config.get("kernels") == "compiled"
+
+
+def test_fast_paths_off_means_no_kernels(kernels):
+    with config.override(fast_paths=False):
+        assert compiled.kernels() is None and compiled.for_arrays(np.zeros(3, np.float32)) is None
+        assert compiled.status().startswith("reference paths: fast_paths is off")
+    assert compiled.kernels() is kernels
 
 
 def test_kernels_build_once_into_the_cache(kernels, monkeypatch, tmp_path):
-    environ = {"EMBER_CACHE": str(tmp_path)}
+    config.set(cache_dir=str(tmp_path))
     monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
-    built = compiled.kernels(environ)
+    built = compiled.kernels()
     assert built is not None and built.path.parent == tmp_path / "kernels"
     assert [path.name for path in (tmp_path / "kernels").iterdir()] == [built.path.name]  # no temporary left
     stamp = built.path.stat().st_mtime_ns
     monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
-    assert compiled.kernels(environ).path == built.path and built.path.stat().st_mtime_ns == stamp  # reused
+    assert compiled.kernels().path == built.path and built.path.stat().st_mtime_ns == stamp  # reused
     assert str(built.path) in compiled.status()
 
 
@@ -110,7 +119,8 @@ def test_a_broken_compiler_falls_back_to_numpy_with_a_warning(monkeypatch, tmp_p
     broken.chmod(0o755)
     monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
     with pytest.warns(RuntimeWarning, match="building the compiled kernels failed.*internal error"):
-        assert compiled.kernels({"CC": str(broken), "EMBER_CACHE": str(tmp_path)}) is None
+        with config.override(compiler=str(broken), cache_dir=str(tmp_path)):
+            assert compiled.kernels() is None
     assert not list((tmp_path / "kernels").iterdir())  # nothing half-written
     x = np.arange(2 * 1 * 4 * 4, dtype=np.float32).reshape(2, 1, 4, 4)
     image, offset = im2col.column_source(x, ((1, 1), (1, 1)))
@@ -119,12 +129,13 @@ def test_a_broken_compiler_falls_back_to_numpy_with_a_warning(monkeypatch, tmp_p
 
 def test_no_compiler_means_numpy_paths(monkeypatch, tmp_path):
     monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
-    assert compiled.kernels({"CC": str(tmp_path / "missing-cc"), "EMBER_CACHE": str(tmp_path)}) is None
-    assert "does not exist" in compiled.status()
+    with config.override(compiler=str(tmp_path / "missing-cc"), cache_dir=str(tmp_path)):
+        assert compiled.kernels() is None
+        assert "does not exist" in compiled.status()
 
 
-def test_numpy_path_refuses_an_unpadded_source(monkeypatch):
-    _numpy_only(monkeypatch)
+def test_numpy_path_refuses_an_unpadded_source():
+    config.set(kernels="numpy")
     image = np.zeros((1, 4, 4, 2), np.float32)
     with pytest.raises(ValueError, match="columns: the NumPy path reads a padded image"):
         im2col.columns(image, (1, 1), (3, 3), (1, 1), (1, 1), (0, 4), 4)
@@ -153,8 +164,7 @@ def test_adam_kernel_matches_numpy_exactly(kernels, monkeypatch, dtype, options)
     for step in range(1, 4):
         grad = rng.standard_normal((37, 5)).astype(dtype)
         adam_update(fast[0], grad, fast[1], fast[2], None, step, **settings)
-        with monkeypatch.context() as patch:
-            _numpy_only(patch)
+        with _numpy_only():
             adam_update(slow[0], grad, slow[1], slow[2], None, step, **settings)
     assert len(calls) == 3  # one compiled step each time, none on the NumPy side
     for got, expected in zip(fast, slow):
@@ -189,8 +199,7 @@ def test_relu_backward_kernel_matches_numpy_exactly(kernels, monkeypatch, dtype,
     with np.errstate(invalid="ignore"):  # 0 * inf
         fast = relu_grads()
         assert len(calls) == 1
-        with monkeypatch.context() as patch:
-            _numpy_only(patch)
+        with _numpy_only():
             slow = relu_grads()
         np.testing.assert_array_equal(fast, slow)
         np.testing.assert_array_equal(slow, g_np * (np.maximum(x_np, 0) > 0))
@@ -226,8 +235,7 @@ def test_batch_norm_kernels_match_numpy(kernels, monkeypatch, layout):
     forward_calls = _spy(monkeypatch, kernels, "batch_norm_forward")
     backward_calls = _spy(monkeypatch, kernels, "batch_norm_backward")
     fast = _batch_norm_step(x, weight, bias, grad)
-    with monkeypatch.context() as patch:
-        _numpy_only(patch)
+    with _numpy_only():
         slow = _batch_norm_step(x, weight, bias, grad)
     kernel_layouts = ("CHWN", "2-d transposed")  # per-channel rows contiguous; elsewhere NumPy is used
     assert (len(forward_calls), len(backward_calls)) == ((1, 1) if layout in kernel_layouts else (0, 0))
@@ -253,7 +261,8 @@ def test_an_unwritable_cache_builds_in_the_temporary_directory(kernels, monkeypa
     blocker.write_text("")
     monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
-    built = compiled.kernels({"EMBER_CACHE": str(blocker)})  # its kernels/ folder cannot be made
+    with config.override(cache_dir=str(blocker)):  # its kernels/ folder cannot be made
+        built = compiled.kernels()
     assert built is not None and built.path.is_relative_to(tmp_path / "tmp")
 
 
@@ -301,8 +310,7 @@ def test_max_pool_kernels_match_numpy(kernels, monkeypatch, kernel, stride, dila
 
     y, indices, grad, grad_chwn = run()
     assert forward == ["max_pool_forward"] and backward == ["max_pool_backward"]
-    with monkeypatch.context() as patch:
-        _numpy_only(patch)
+    with _numpy_only():
         expected = run()
     np.testing.assert_array_equal(y, expected[0])  # NaN where NaN
     np.testing.assert_array_equal(indices, expected[1])

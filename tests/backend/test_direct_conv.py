@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import ember
+from ember import config
 from ember.backend import compiled, direct_conv, threads
 from ember.functions.conv import ConvGeometry
 
@@ -68,8 +69,7 @@ def test_direct_convolution_matches_im2col(kernels, monkeypatch, case, dtype, th
     w_np = rng.standard_normal((out_channels, channels, *kernel)).astype(dtype)
     b_np = rng.standard_normal(out_channels).astype(dtype)
     geometry = (kernel, stride, dilation, padding)
-    monkeypatch.setenv("EMBER_NUM_THREADS", thread_count)
-    monkeypatch.setattr(direct_conv, "PARALLEL_FLOPS", 0)
+    config.set(num_threads=int(thread_count), parallel_conv_flops=0)
     forward_calls = _spy(monkeypatch, kernels, "conv_forward")
     input_calls = _spy(monkeypatch, kernels, "conv_input_grad")
     weight_calls = _spy(monkeypatch, kernels, "conv_weight_grad")
@@ -93,8 +93,7 @@ def test_direct_convolution_matches_im2col(kernels, monkeypatch, case, dtype, th
     assert len(_passes(forward_calls)) == 2 and len(_passes(weight_calls)) == 1
     takes_input_grad = direct_conv.block_height(kernels, channels) is not None
     assert bool(input_calls) == takes_input_grad
-    with monkeypatch.context() as patch:
-        patch.setattr(direct_conv, "ENABLED", False)
+    with config.override(conv="im2col"):
         reference = _conv_and_grads(x_np, w_np, b_np, g_np, geometry)
     tolerance = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
     for got, want in zip(direct, reference):
@@ -194,11 +193,11 @@ def test_direct_convolution_built_for_other_vector_widths(kernels, monkeypatch, 
     vectors) give the same numbers as im2col, as they would on a machine with narrower vectors."""
     if flags and "avx2" not in open("/proc/cpuinfo").read():
         pytest.skip("this CPU has no AVX2")
-    monkeypatch.setattr(compiled, "TUNED_FLAGS", flags)
+    monkeypatch.setattr(compiled, "TUNED_FLAGS", flags)  # the build under test, loaded afresh
     monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
-    narrow = compiled.kernels({"EMBER_CACHE": str(tmp_path)})
+    config.set(cache_dir=str(tmp_path), parallel_conv_flops=0)
+    narrow = compiled.kernels()
     assert narrow is not None and narrow.vector_bytes == (32 if flags else 16)
-    monkeypatch.setattr(direct_conv, "PARALLEL_FLOPS", 0)
     rng = np.random.default_rng(6)
     for batch, channels, out_channels in ((21, 6, 12), (8, 13, 9), (10, 1, 12)):
         x_np = rng.standard_normal((batch, channels, 9, 8)).astype(np.float32)
@@ -209,8 +208,7 @@ def test_direct_convolution_built_for_other_vector_widths(kernels, monkeypatch, 
         g_np = rng.standard_normal((batch, out_channels, 5, 8)).astype(np.float32)
         direct = _conv_and_grads(x_np, w_np, b_np, g_np, geometry)
         assert calls
-        with monkeypatch.context() as patch:
-            patch.setattr(direct_conv, "ENABLED", False)
+        with config.override(conv="im2col"):
             reference = _conv_and_grads(x_np, w_np, b_np, g_np, geometry)
         for got, want in zip(direct, reference):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
@@ -219,11 +217,12 @@ def test_direct_convolution_built_for_other_vector_widths(kernels, monkeypatch, 
 SAME_3X3 = ConvGeometry((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
 
 
-def _shared_inputs(monkeypatch, seed: int, *shapes) -> list:
+def _shared_inputs(seed: int, *shapes) -> list:
     """Random float32 arrays of ``shapes``, with every direct convolution however small sharing its work
-    between threads (as once OpenBLAS is set)."""
-    monkeypatch.setattr(direct_conv, "PARALLEL_FLOPS", 0)
-    monkeypatch.setattr(threads, "_blas_claimed", True)
+    between threads (once OpenBLAS is set to one thread)."""
+    config.set(parallel_conv_flops=0, num_threads=2)
+    if threads.claim_cores() == 1:
+        pytest.skip("NumPy here does not use an OpenBLAS that Ember can set to one thread")
     rng = np.random.default_rng(seed)
     return [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
 
@@ -233,22 +232,20 @@ def test_the_weight_gradient_does_not_depend_on_threads(kernels, monkeypatch, gr
     """The rows are cut into ranges that do not depend on the thread count, each summed into its own partial
     and the partials added in row order (parts of the output channels in between): the gradient is the
     same, bit for bit, on one thread or several, and equals the ranges computed one by one and added."""
-    x, grad = _shared_inputs(monkeypatch, 13, (16, 6, 12, 12), (16, 8, 12, 12))
-    monkeypatch.setattr(direct_conv, "WEIGHT_GROUP", group)
-    monkeypatch.setattr(direct_conv, "WEIGHT_PART", part)
+    x, grad = _shared_inputs(13, (16, 6, 12, 12), (16, 8, 12, 12))
     pieces, original = [], kernels.conv_weight_grad
     monkeypatch.setattr(kernels, "conv_weight_grad",
                         lambda *args: pieces.append((args[6].shape[0], args[-1])) or original(*args))
     results = []
     for count in (1, 2, 3):
-        monkeypatch.setattr(threads, "_requested", count)
-        results += [direct_conv.weight_grad(x, grad, SAME_3X3, (8, 6, 3, 3)) for _ in range(3)]
+        config.set(num_threads=count)
+        results += [direct_conv.weight_grad(x, grad, SAME_3X3, (8, 6, 3, 3), group, part) for _ in range(3)]
     for result in results[1:]:
         np.testing.assert_array_equal(result, results[0])
     assert set(pieces) == ({(1, 12)} if group == 4 else {(3, 4)})  # (ranges, output channels per part)
     monkeypatch.setattr(kernels, "conv_weight_grad", original)
     source, grads = direct_conv.chwn(x), direct_conv.chwn(grad)
-    ranges = direct_conv.weight_ranges(12, 8 * 6 * 3 * 3 * 4)
+    ranges = direct_conv.weight_ranges(12, 8 * 6 * 3 * 3 * 4, group)
     total = None
     for k in range(ranges):
         partial = np.zeros((8, 6, 3, 3), np.float32)
@@ -260,13 +257,13 @@ def test_the_weight_gradient_does_not_depend_on_threads(kernels, monkeypatch, gr
 
 def test_a_shared_forward_gives_the_numbers_of_one_thread(kernels, monkeypatch):
     """Forward and input gradient write every number from one piece: sharing them out changes nothing."""
-    x, w = _shared_inputs(monkeypatch, 14, (32, 8, 10, 10), (24, 8, 3, 3))
+    x, w = _shared_inputs(14, (32, 8, 10, 10), (24, 8, 3, 3))
     results = []
     for count, per_thread in ((1, 16), (2, 16), (3, 1), (3, 1000)):
-        monkeypatch.setattr(threads, "_requested", count)
-        monkeypatch.setattr(direct_conv, "PIECES_PER_THREAD", per_thread)
-        y, _ = direct_conv.forward(x, w, SAME_3X3)
-        results.append((y, direct_conv.input_grad(y.transpose(3, 0, 1, 2), w, SAME_3X3, x.shape)))
+        config.set(num_threads=count)
+        y, _ = direct_conv.forward(x, w, SAME_3X3, pieces_per_thread=per_thread)
+        results.append((y, direct_conv.input_grad(y.transpose(3, 0, 1, 2), w, SAME_3X3, x.shape,
+                                                  pieces_per_thread=per_thread)))
     for y, grad_input in results[1:]:
         np.testing.assert_array_equal(y, results[0][0])
         np.testing.assert_array_equal(grad_input, results[0][1])

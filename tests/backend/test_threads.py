@@ -10,16 +10,36 @@ import numpy as np
 import pytest
 
 import ember
+from ember import config
 from ember.backend import threads
 
 
+def _take_the_cores(count: int) -> None:
+    """``count`` threads from now on, with the cores taken as after a convolution (skipped where no OpenBLAS
+    can be set to one thread)."""
+    config.set(num_threads=count)
+    if threads.claim_cores() == 1:
+        pytest.skip("NumPy here does not use an OpenBLAS that Ember can set to one thread")
+
+
+def _openblas_counts() -> list:
+    counts = []
+    for path in threads.openblas_paths():
+        library = ctypes.CDLL(path)
+        getter = getattr(library, "scipy_openblas_get_num_threads64_", None) or getattr(
+            library, "openblas_get_num_threads", None)
+        if getter is not None:
+            counts.append(getter())
+    return counts
+
+
 @pytest.fixture
-def split_everything(monkeypatch):
+def split_everything():
     """Three threads, the cores taken (as after a convolution), and every elementwise pass split however
     small."""
-    monkeypatch.setattr(threads, "_requested", 3)
-    monkeypatch.setattr(threads, "_blas_claimed", True)
-    monkeypatch.setattr(threads, "PARALLEL_NUMBERS", 1)
+    _take_the_cores(3)
+    with config.override(parallel_numbers=1):
+        yield
 
 
 def test_split_rows_covers_every_row_once_on_several_threads():
@@ -65,7 +85,6 @@ def test_ember_num_threads_must_be_a_positive_integer(monkeypatch, value):
 
 
 def test_thread_count_from_set_num_threads_then_the_environment(monkeypatch):
-    monkeypatch.setattr(threads, "_requested", None)
     monkeypatch.setenv("EMBER_NUM_THREADS", "5")
     assert threads.thread_count() == 5 and ember.get_num_threads() == 5
     ember.set_num_threads(3)
@@ -73,32 +92,34 @@ def test_thread_count_from_set_num_threads_then_the_environment(monkeypatch):
     for bad in (0, -1, True, "many"):
         with pytest.raises(ValueError, match="set_num_threads"):
             ember.set_num_threads(bad)
-    monkeypatch.setattr(threads, "_requested", None)
+    assert config.source("num_threads") == "set"
+    config.reset("num_threads")
+    assert config.source("num_threads") == "$EMBER_NUM_THREADS"
     monkeypatch.delenv("EMBER_NUM_THREADS")
     assert threads.thread_count() >= 1
 
 
-def test_claiming_the_cores_sets_numpys_openblas_to_one_thread(monkeypatch):
-    monkeypatch.setattr(threads, "_blas_claimed", None)
-    monkeypatch.setattr(threads, "_requested", 2)
+def test_claiming_the_cores_sets_numpys_openblas_to_one_thread_and_gives_them_back():
     if not threads._openblas_setters():
         pytest.skip("NumPy here does not use an OpenBLAS")
+    with config.override(claim_blas=False):  # gives back whatever an earlier test claimed
+        before = _openblas_counts()
+        assert threads._blas_claimed is None and threads.claim_cores() == 1  # not allowed to claim
+    config.set(num_threads=2)
     assert threads.claim_cores() == 2
     assert threads._blas_claimed is True
-    counts = []
-    for path in threads.openblas_paths():
-        library = ctypes.CDLL(path)
-        getter = getattr(library, "scipy_openblas_get_num_threads64_", None) or getattr(
-            library, "openblas_get_num_threads", None)
-        if getter is not None:
-            counts.append(getter())
-    assert counts and set(counts) == {1}
+    assert _openblas_counts() and set(_openblas_counts()) == {1}
+    assert "OpenBLAS set to one thread by Ember" in config.describe()["effects"]["BLAS threads"]
+    with config.override(claim_blas=False):
+        assert _openblas_counts() == before  # reversible: OpenBLAS's own count is back
+        assert threads.threads_for(10**9) == 1
+    assert threads.claim_cores() == 2 and set(_openblas_counts()) == {1}
 
 
 def test_without_an_openblas_to_set_kernels_stay_on_one_thread(monkeypatch):
-    monkeypatch.setattr(threads, "_blas_claimed", None)
-    monkeypatch.setattr(threads, "_requested", 4)
-    monkeypatch.setattr(threads, "_openblas_setters", lambda: [])
+    monkeypatch.setattr(threads, "_blas_claimed", None)  # a process that has not claimed yet
+    monkeypatch.setattr(threads, "_openblas_setters", lambda: [])  # and finds no OpenBLAS
+    config.set(num_threads=4)
     assert threads.claim_cores() == 1
     ranges = []
     threads.split_rows(lambda start, stop: ranges.append((start, stop)), 10)
@@ -110,9 +131,11 @@ def test_matmul_splits_rows_only_once_the_cores_are_claimed(monkeypatch, claimed
     rng = np.random.default_rng(5)
     a = rng.standard_normal((3, 41, 30)).astype(np.float32)
     b = rng.standard_normal((30, 17)).astype(np.float32)
-    monkeypatch.setattr(threads, "_blas_claimed", claimed)
-    monkeypatch.setattr(threads, "_requested", 3)
-    monkeypatch.setattr(threads, "PARALLEL_GEMM_FLOPS", 0)
+    if claimed:
+        _take_the_cores(3)
+    else:
+        config.set(claim_blas=False, num_threads=3)
+    config.set(parallel_gemm_flops=0)
     splits, original = [], threads.split_rows
 
     def counting(function, total, count=None, per_thread=None):
@@ -137,9 +160,8 @@ def test_matmul_splits_a_short_wide_product_by_columns(monkeypatch):
     rng = np.random.default_rng(6)
     a = rng.standard_normal((10, 40)).astype(np.float32)
     b = np.asfortranarray(rng.standard_normal((40, 200)).astype(np.float32))  # like the weight.T of nn.Linear
-    monkeypatch.setattr(threads, "_blas_claimed", True)
-    monkeypatch.setattr(threads, "_requested", 3)
-    monkeypatch.setattr(threads, "PARALLEL_GEMM_FLOPS", 0)
+    _take_the_cores(3)
+    config.set(parallel_gemm_flops=0)
     ranges, original = [], threads.split_rows
 
     def recording(function, total, count=None, per_thread=None):
@@ -175,8 +197,8 @@ def test_relu_split_between_threads_gives_the_whole_pass_numbers(monkeypatch, sp
     monkeypatch.setattr(threads, "split_rows", lambda *args: calls.append(args[1]) or original(*args))
     y, grad = _relu_step(x_np, g_np)
     assert calls == [x_np.size, x_np.size]  # mixed strides: the gradient copied into the output's order first
-    monkeypatch.setattr(threads, "PARALLEL_NUMBERS", 2**62)
-    expected_y, expected_grad = _relu_step(x_np, g_np)
+    with config.override(parallel_numbers=2**62):
+        expected_y, expected_grad = _relu_step(x_np, g_np)
     np.testing.assert_array_equal(y, expected_y)
     np.testing.assert_array_equal(grad, expected_grad)
     assert y.transpose(1, 2, 3, 0).flags.c_contiguous == (memory != "NCHW")  # the input's memory order
@@ -210,16 +232,17 @@ def test_batch_norm_and_adam_split_between_threads_give_the_same_numbers(monkeyp
     monkeypatch.setattr(threads, "split_rows", lambda *args: calls.append(args[1]) or original(*args))
     split = train()
     assert calls.count(5) == 2 * 4  # per step: batch norm forward and backward by channel, Adam on weight and bias
-    monkeypatch.setattr(threads, "PARALLEL_NUMBERS", 2**62)
-    whole = train()
+    with config.override(parallel_numbers=2**62):
+        whole = train()
     for got, want in zip(split, whole):
         np.testing.assert_array_equal(got, want)
 
 
 def test_elementwise_passes_do_not_take_the_cores_themselves(monkeypatch):
-    monkeypatch.setattr(threads, "_blas_claimed", None)
-    monkeypatch.setattr(threads, "PARALLEL_NUMBERS", 1)
+    config.set(claim_blas=False, parallel_numbers=1)  # no convolution has taken the cores
     assert threads.threads_for(10**9) == 1
     x = np.random.default_rng(12).standard_normal((64, 300)).astype(np.float32)
     assert not threads.split_elementwise(np.negative, np.empty_like(x), x)
     assert threads._blas_claimed is None  # OpenBLAS keeps its threads
+    config.set(claim_blas=True)
+    assert threads.threads_for(10**9) == 1 and threads._blas_claimed is None  # a pass never claims them

@@ -288,7 +288,7 @@ def test_conv2d_in_bands_matches_one_band(monkeypatch, cpu_kernels, groups, stri
     for out_rows_per_band in (None, 1, 3):
         row_bytes = 4 * 9 * 2 * 4 * (results[0][0].shape[3] if results else 1)  # C*kh*kw * Wo * N * float32
         band_bytes = 2**30 if out_rows_per_band is None else row_bytes * out_rows_per_band
-        monkeypatch.setattr(conv_module, "BAND_BYTES", band_bytes)
+        ember.config.set(conv_band_bytes=band_bytes)  # restored after the test (conftest)
         column_calls.clear()
         x, w, b = _tensor(x_np, True), _tensor(w_np, True), _tensor(b_np, True)
         y = ember.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)

@@ -5,7 +5,9 @@ Bookkeeping lives here, once, so that no op has to repeat it:
     recursion, so graphs of any depth work);
   * broadcasting: a gradient whose shape differs from its input's is summed back to the input's shape;
   * accumulation: gradients for the same tensor add up; leaves receive theirs in ``.grad``;
-  * memory: each node is released once passed, unless ``retain_graph``.
+  * memory: each node is released once passed, unless ``retain_graph``;
+  * fast paths: a node's array-only ``backward_arrays`` runs instead of its ``backward`` whenever the
+    backward pass is not recorded (no ``create_graph``) and the ``fast_paths`` setting is on.
 """
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ import sys
 
 import numpy as np
 
+from .. import config
 from . import grad_mode
+from .broadcast import sum_to
 from .tensor import Tensor
 
 
@@ -142,8 +146,6 @@ def _collect(root_nodes):
 
 
 def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate_only):
-    from ..functions.reduction import sum_to  # the functions layer registers the differentiable sum
-
     if retain_graph is None:
         retain_graph = create_graph
     gradients = _root_gradients(tensors, grad_tensors)
@@ -179,12 +181,12 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate
                         captures[(id(node), index)] = value
             if slots is not None:
                 _retain_nonleaf_grads(node, slots)
-            input_grads = _call_backward(node, slots) if slots is not None else ()
+            input_grads = _call_backward(node, slots, create_graph) if slots is not None else ()
             for tensor, gradient in zip(node.inputs, input_grads):
                 if gradient is None or not tensor.requires_grad:
                     continue
                 if gradient.shape != tensor.shape:
-                    gradient = _reduce_to_shape(gradient, tensor, node, sum_to)
+                    gradient = _reduce_to_shape(gradient, tensor, node)
                 creator = tensor.creator
                 if creator is None:
                     _add_leaf(leaf_grads, tensor, gradient)
@@ -226,7 +228,7 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate
                 leaf.grad = leaf.grad + gradient
 
 
-def _call_backward(node, slots):
+def _call_backward(node, slots, create_graph: bool):
     if any(slot is None for slot in slots):
         xp = _xp(node.inputs[0].data) if node.inputs else np
         slots = [
@@ -235,7 +237,14 @@ def _call_backward(node, slots):
         ]
     if node._released:
         raise RuntimeError(node._freed_message())
-    result = type(node).backward(node, *slots)
+    result = None
+    if node.backward_arrays is not None and not create_graph and config.get("fast_paths"):
+        result = node.backward_arrays(*[slot.data for slot in slots])
+        config.record_path(f"{node.name}.backward", "backward" if result is None else "backward_arrays")
+    elif node.backward_arrays is not None:
+        config.record_path(f"{node.name}.backward", "backward")
+    if result is None:
+        result = type(node).backward(node, *slots)
     if type(result) is not tuple:
         result = (result,)
     positions = node._input_positions
@@ -257,7 +266,7 @@ def _call_backward(node, slots):
     return grads
 
 
-def _reduce_to_shape(gradient, tensor, node, sum_to):
+def _reduce_to_shape(gradient, tensor, node):
     try:
         return sum_to(gradient, tensor.shape)
     except ValueError:

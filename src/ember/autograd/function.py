@@ -26,6 +26,7 @@ import weakref
 
 import numpy as np
 
+from .. import config
 from . import grad_mode
 from .tensor import Tensor
 from ..backend.device import cupy_if_loaded, device_of
@@ -49,6 +50,7 @@ class Function:
     _output_specs: tuple = ()
     _outputs: tuple = ()
     _released = False
+    backward_arrays = None  # a Primitive may define it: see Primitive
 
     @classmethod
     def apply(cls, *args):
@@ -82,6 +84,15 @@ class Function:
             else:
                 result.append(array if not isinstance(array, np.ndarray) and not _is_cupy(array) else Tensor(array))
         return tuple(result)
+
+    @property
+    def saved_arrays(self) -> tuple:
+        """The declared values as raw arrays (and other values as they are), for array-only backward paths."""
+        if self._released:
+            raise RuntimeError(self._freed_message())
+        if self._saved is None:
+            return ()
+        return tuple(self.inputs[where].data if kind == _IN else array for kind, where, array in self._saved)
 
     @property
     def needs_input_grad(self) -> tuple:
@@ -182,9 +193,23 @@ class Primitive(Function):
     Parameters (axes, shapes, strides) go to ``__init__``; the op runs as ``Op(params)(*tensors)``. Save
     arrays with ``self.save_for_backward(...)``; an input's or output's own array comes back from
     ``saved_tensors`` as that input or output, still connected to the graph.
+
+    ``forward`` and ``backward`` are the reference path: readable NumPy/CuPy, and Ember ops in ``backward`` so
+    that it differentiates again. An op may add fast paths beside them, used while the ``fast_paths`` setting
+    of ``ember.config`` is on:
+
+    * ``fast_forward``: names of methods tried in order before ``forward``, each taking the same arrays and
+      returning the outputs, or None to decline (nothing saved then);
+    * ``backward_arrays(*grad_arrays)``: the engine's one array-only backward, used whenever the backward
+      pass is not itself recorded (no ``create_graph``); it reads ``saved_arrays`` and returns one array (or
+      None) per input, or None to decline, and ``backward`` runs instead.
+
+    Both see only what ``save_for_backward`` declared, whichever forward ran. The path each took last is
+    reported by ``ember.config.describe()``.
     """
 
     _input_positions = None  # every argument is a Tensor input: gradient i belongs to input i
+    fast_forward: tuple = ()
 
     def __call__(self, *tensors):
         record = False
@@ -196,7 +221,20 @@ class Primitive(Function):
         if len(tensors) > 1 and cupy_if_loaded() is not None:
             _check_same_device(self.name, tensors)
         self.inputs = tensors
-        return self._finish(self.forward(*[tensor.data for tensor in tensors]), record)
+        arrays = [tensor.data for tensor in tensors]
+        outputs = self._fast_forward(arrays) if self.fast_forward else self.forward(*arrays)
+        return self._finish(outputs, record)
+
+    def _fast_forward(self, arrays):
+        """The first fast path that accepts ``arrays``, else the reference ``forward``."""
+        if config.get("fast_paths"):
+            for name in self.fast_forward:
+                outputs = getattr(self, name)(*arrays)
+                if outputs is not None:
+                    config.record_path(f"{self.name}.forward", name)
+                    return outputs
+        config.record_path(f"{self.name}.forward", "forward")
+        return self.forward(*arrays)
 
 
 def _is_cupy(value) -> bool:

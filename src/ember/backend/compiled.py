@@ -8,8 +8,10 @@ the small kernels in ``kernels.c`` instead: compiled once per machine into Ember
 temporary file and renamed, then loaded with ctypes. The NumPy (and CuPy) code stays: it is what runs
 without a compiler and on the GPU, and the reference the tests compare every kernel with.
 
-Nothing is compiled or loaded by ``import ember``, only when a kernel is first needed. Set
-``EMBER_KERNELS=numpy`` to keep the NumPy paths. ``status()`` says which paths are in use and why.
+Nothing is compiled or loaded by ``import ember``, only when a kernel is first needed. The settings
+``kernels`` (``EMBER_KERNELS=numpy`` keeps the NumPy paths), ``fast_paths``, ``compiler`` (``CC``) and
+``cache_dir`` (``EMBER_CACHE``) of ``ember.config`` govern them; ``status()`` says which paths are in use and
+why.
 """
 from __future__ import annotations
 
@@ -20,11 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import config
+
 SOURCE = Path(__file__).with_name("kernels.c")
 BASIC_FLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno")
 FLAGS = BASIC_FLAGS + ("-fopenmp-simd",)  # lets batch norm's sums vectorize; compilers without it get BASIC_FLAGS
 TUNED_FLAGS = ("-march=native",)  # tried first; the cache key names the CPU, so no other CPU loads the result
-OPT_OUT_VALUES = ("0", "off", "no", "false", "numpy")
 COMPILE_SECONDS = 120
 
 _UNSET = object()
@@ -279,20 +282,19 @@ def windows_tile(kernel_size, stride, dilation, output_size, input_size) -> bool
                for k, s, d, o, i in zip(kernel_size, stride, dilation, output_size, input_size))
 
 
-def cache_directory(environ=os.environ) -> Path:
-    """Where built kernels are kept: ``$EMBER_CACHE/kernels``, else ``$XDG_CACHE_HOME/ember/kernels`` or
-    ``~/.cache/ember/kernels``."""
-    if environ.get("EMBER_CACHE"):
-        return Path(environ["EMBER_CACHE"]).expanduser() / "kernels"
-    base = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
-    return base / "ember" / "kernels"
+def cache_directory() -> Path:
+    """Where built kernels are kept: ``kernels/`` in the ``cache_dir`` setting (``$EMBER_CACHE``), else in
+    ``$XDG_CACHE_HOME/ember`` or ``~/.cache/ember``."""
+    folder = config.get("cache_dir")
+    return Path(folder or config.user_cache_folder()).expanduser() / "kernels"
 
 
-def _compiler(environ) -> str | None:
+def _compiler() -> str | None:
     import shutil
 
-    if environ.get("CC"):
-        return environ["CC"]
+    chosen = config.get("compiler")
+    if chosen:
+        return chosen
     return next((found for name in ("cc", "gcc", "clang") if (found := shutil.which(name))), None)
 
 
@@ -328,13 +330,13 @@ def _build(compiler: str, flags: tuple, target: Path) -> None:
             os.unlink(temporary)
 
 
-def _existing_or_built(compiler: str, flags: tuple, name: str, environ) -> Path:
+def _existing_or_built(compiler: str, flags: tuple, name: str) -> Path:
     """The library ``name`` from the cache, built there first if missing; where the cache cannot be written,
     in a folder of this user's under the system's temporary directory instead."""
     import tempfile
 
     user = os.getuid() if hasattr(os, "getuid") else "user"
-    folders = (cache_directory(environ), Path(tempfile.gettempdir()) / f"ember-{user}" / "kernels")
+    folders = (cache_directory(), Path(tempfile.gettempdir()) / f"ember-{user}" / "kernels")
     for folder in folders:
         if (folder / name).exists():
             return folder / name
@@ -346,16 +348,16 @@ def _existing_or_built(compiler: str, flags: tuple, name: str, environ) -> Path:
         return folders[1] / name
 
 
-def _load(environ) -> Kernels | None:
+def _load() -> Kernels | None:
     """Build (once) and load the kernels; None, with the reason in ``status()``, when that fails."""
     import hashlib
     import shutil
     import subprocess
 
     global _status
-    compiler = _compiler(environ)
+    compiler = _compiler()
     if compiler is None:
-        _status = "NumPy paths: no C compiler found (set CC to one)"
+        _status = "NumPy paths: no C compiler found (set CC, or the compiler setting, to one)"
         return None
     resolved = shutil.which(compiler) or compiler
     try:
@@ -369,7 +371,7 @@ def _load(environ) -> Kernels | None:
         key = hashlib.sha256("\0".join([source, resolved, str(stamp), *flags, machine]).encode()).hexdigest()[:20]
         name = f"kernels-{key}.so"
         try:
-            target = _existing_or_built(resolved, flags, name, environ)
+            target = _existing_or_built(resolved, flags, name)
             kernels = Kernels(target)
         except (OSError, RuntimeError, subprocess.SubprocessError, AttributeError) as error:
             errors.append(str(error))
@@ -377,26 +379,38 @@ def _load(environ) -> Kernels | None:
         _status = f"compiled kernels: {target} ({os.path.basename(resolved)} {' '.join(flags)})"
         return kernels
     _status = "NumPy paths: building the compiled kernels failed: " + " | ".join(errors)
-    warnings.warn(f"Ember: {_status}; set EMBER_KERNELS=numpy to skip them", RuntimeWarning, stacklevel=3)
+    warnings.warn(f"Ember: {_status}; set EMBER_KERNELS=numpy (or ember.config.set(kernels='numpy')) to skip "
+                  "them", RuntimeWarning, stacklevel=3)
     return None
 
 
-def kernels(environ=os.environ) -> Kernels | None:
-    """The compiled kernels, built and loaded on first call; None when ``EMBER_KERNELS`` opts out or no
-    working C compiler is found (``status()`` says why)."""
-    global _kernels, _status
+def kernels() -> Kernels | None:
+    """The compiled kernels, built and loaded on first call; None while the ``kernels`` setting is 'numpy' or
+    ``fast_paths`` is off, or when no working C compiler is found (``status()`` says why)."""
+    global _kernels
+    if not config.get("fast_paths") or config.get("kernels") == "numpy":
+        return None
     if _kernels is _UNSET:
-        if environ.get("EMBER_KERNELS", "").strip().lower() in OPT_OUT_VALUES:
-            _kernels, _status = None, "NumPy paths: EMBER_KERNELS opts out"
-        else:
-            _kernels = _load(environ)
+        _kernels = _load()
     return _kernels
 
 
 def status() -> str:
     """Which CPU paths Ember uses, and why: the compiled kernels' file, or the reason for the NumPy paths."""
+    if not config.get("fast_paths"):
+        return f"reference paths: fast_paths is off ({config.source('fast_paths')})"
+    if config.get("kernels") == "numpy":
+        return f"NumPy paths: kernels='numpy' ({config.source('kernels')})"
     kernels()
     return _status
+
+
+def loaded() -> bool:
+    """Whether the compiled library has been loaded into this process (it stays loaded once it is)."""
+    return _kernels is not _UNSET and _kernels is not None
+
+
+config.register_effect("compiled kernels", lambda: _status if _kernels is not _UNSET else "not loaded yet")
 
 
 def for_arrays(*arrays) -> Kernels | None:
@@ -413,4 +427,4 @@ def for_arrays(*arrays) -> Kernels | None:
     return kernels()
 
 
-__all__ = ["Kernels", "kernels", "status", "for_arrays", "windows_tile", "cache_directory"]
+__all__ = ["Kernels", "kernels", "status", "loaded", "for_arrays", "windows_tile", "cache_directory"]

@@ -6,14 +6,15 @@ block of channels by one to three vectors of batch entries in registers over eve
 store it once; the weight gradient sums tiles of output by input channels over every position. Against
 im2col + GEMM that skips writing and re-reading a matrix kh*kw times the size of the input and OpenBLAS's
 packing of it, and keeps the vector units busy on the small channel counts (12-64) where a GEMM's skinny
-shape leaves them idle. The cores share each call (``backend.threads``; set ``EMBER_NUM_THREADS=1`` to keep
-them on one): every thread enters the kernel once and takes small pieces of the work from a shared counter
+shape leaves them idle. The cores share each call (``backend.threads``; the ``num_threads`` setting of
+``ember.config`` at 1 keeps them on one): every thread enters the kernel once and takes small pieces of the work from a shared counter
 until none is left, so a core the host slows down takes fewer, at no Python cost per piece. Forward and input
 gradient write each number from one piece (the same numbers whoever took which); the weight gradient sums
 each range of rows into a partial of its own, added in row order, with ranges that do not depend on the
 thread count, so its numbers do not either.
 
-Grouped convolutions, kernels wider than the compiled limit, channel counts that would leave more than a third
+The ``conv`` setting of ``ember.config`` at 'im2col' turns them off; grouped convolutions, kernels wider than
+the compiled limit, channel counts that would leave more than a third
 of a register block empty (forward and input gradient), and arrays the kernels do not take (CuPy, other
 dtypes) go the im2col way: the functions here return None for them.
 """
@@ -21,13 +22,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import config
 from . import compiled
 from .im2col import CHWN
 from .layout import copy_in_order
 from .threads import claim_cores, share, split_rows, threads_for
 
-ENABLED = True  # False sends every convolution the im2col way (the tests compare both)
-PARALLEL_FLOPS = 4e6  # below this a call stays on the calling thread (waking a helper costs ~0.2 ms)
 PIECES_PER_THREAD = 64  # forward / input gradient: pieces of work a shared call is cut into, per thread
 # The weight gradient: one register tile sums WEIGHT_GROUP output rows (its vector sums are added up once per
 # group, not once per row); the rows go in ranges of about 4 groups (each range summed into a partial of
@@ -76,7 +76,7 @@ def chwn(array):
 
 def _plan(array, weight, geometry, produced: int):
     """The kernels and block height for a direct convolution producing ``produced`` channels, or None."""
-    if not ENABLED or geometry.groups != 1:
+    if config.get("conv") != "direct" or geometry.groups != 1:
         return None
     kernels = compiled.for_arrays(array, weight)
     if kernels is None or max(geometry.kernel_size) > kernels.conv_max_taps:
@@ -86,11 +86,12 @@ def _plan(array, weight, geometry, produced: int):
 
 
 def _threads(flops: float) -> int:
-    """The threads that share a call of ``flops``: one below ``PARALLEL_FLOPS``, else every usable one."""
-    return 1 if flops < PARALLEL_FLOPS else claim_cores()
+    """The threads that share a call of ``flops``: one below the ``parallel_conv_flops`` setting, else every
+    usable one."""
+    return 1 if flops < config.get("parallel_conv_flops") else claim_cores()
 
 
-def _sharing(kernels, height: int, batch: int, positions: int, flops: float, dtype):
+def _sharing(kernels, height: int, batch: int, positions: int, flops: float, dtype, pieces_per_thread: int):
     """``(threads, counter, piece)`` for a forward or input-gradient call over ``positions`` output positions:
     one thread and no counter for a small call, else the threads that share it, a fresh counter and the units
     of work (see conv_rows in kernels.c) per piece."""
@@ -98,14 +99,14 @@ def _sharing(kernels, height: int, batch: int, positions: int, flops: float, dty
     if threads <= 1:
         return 1, None, 1
     units = positions * kernels.conv_units(height, batch, dtype)
-    return threads, compiled.new_counter(), max(1, units // (PIECES_PER_THREAD * threads))
+    return threads, compiled.new_counter(), max(1, units // (pieces_per_thread * threads))
 
 
-def forward(x, weight, geometry, bias=None):
+def forward(x, weight, geometry, bias=None, pieces_per_thread: int = PIECES_PER_THREAD):
     """``(y, x_stored)``: ``conv2d(x, weight) + bias`` (bias (C_out,) or None) of an (N, C, H, W) array as a
     (C_out, out_h, out_w, N) C-contiguous array, and ``x`` as an (N, C, H, W) view of (C, H, W, N) memory (a
     copy when it did not lie so; keep it for the weight gradient); None when the direct kernel does not
-    apply."""
+    apply. A shared call is cut into ``pieces_per_thread`` pieces per thread."""
     out_channels, _, kh, kw = weight.shape
     plan = _plan(x, weight, geometry, out_channels)
     if plan is None or (bias is not None and compiled.for_arrays(x, bias) is None):
@@ -119,16 +120,16 @@ def forward(x, weight, geometry, bias=None):
     y = np.empty((out_channels, out_h, out_w, batch), dtype=x.dtype)
     offset = (geometry.padding[0][0], geometry.padding[1][0])
     threads, counter, piece = _sharing(kernels, height, batch, out_h * out_w, 2.0 * y.size * weight[0].size,
-                                       x.dtype)
+                                       x.dtype, pieces_per_thread)
     share(lambda: kernels.conv_forward(source, packed, height, geometry.kernel_size, geometry.stride,
                                        geometry.dilation, offset, y, 0, out_h, bias, counter, piece), threads)
     return y, source.transpose(3, 0, 1, 2)
 
 
-def input_grad(grad, weight, geometry, input_shape):
+def input_grad(grad, weight, geometry, input_shape, pieces_per_thread: int = PIECES_PER_THREAD):
     """The gradient wrt the (N, C, H, W) input of shape ``input_shape`` of ``conv2d(x, weight)`` given the
     output gradient ``grad``, as a C-contiguous (C, H, W, N) array, or None when the direct kernel does not
-    apply."""
+    apply. A shared call is cut into ``pieces_per_thread`` pieces per thread."""
     batch, channels, height_in, width_in = input_shape
     plan = _plan(grad, weight, geometry, channels)
     if plan is None:
@@ -139,18 +140,19 @@ def input_grad(grad, weight, geometry, input_shape):
     grad_input = np.empty((channels, height_in, width_in, batch), dtype=grad.dtype)
     offset = (geometry.padding[0][0], geometry.padding[1][0])
     threads, counter, piece = _sharing(kernels, height, batch, height_in * width_in,
-                                       2.0 * grad.size * weight[0].size, grad.dtype)
+                                       2.0 * grad.size * weight[0].size, grad.dtype, pieces_per_thread)
     share(lambda: kernels.conv_input_grad(source, packed, height, geometry.kernel_size, geometry.stride,
                                           geometry.dilation, offset, grad_input, 0, height_in, counter, piece),
           threads)
     return grad_input
 
 
-def weight_grad(x, grad, geometry, weight_shape):
+def weight_grad(x, grad, geometry, weight_shape, group: int = WEIGHT_GROUP, part_unit: int = WEIGHT_PART):
     """The gradient wrt the (C_out, C, kh, kw) weight of ``conv2d(x, weight)`` given the output gradient
     ``grad``, or None when the direct kernel does not apply. Threads share pieces (a range of output rows by a
-    part of the output channels); each range sums into its own partial, added in row order."""
-    if not ENABLED or geometry.groups != 1:
+    part of the output channels, a multiple of ``part_unit``); each range sums into its own partial, added in
+    row order; a register tile sums ``group`` output rows."""
+    if config.get("conv") != "direct" or geometry.groups != 1:
         return None
     kernels = compiled.for_arrays(x, grad)
     if kernels is None:
@@ -158,21 +160,21 @@ def weight_grad(x, grad, geometry, weight_shape):
     source, grads = chwn(x), chwn(grad)
     out_h = grads.shape[1]
     offset = (geometry.padding[0][0], geometry.padding[1][0])
-    ranges = weight_ranges(out_h, int(np.prod(weight_shape)) * x.dtype.itemsize)
+    ranges = weight_ranges(out_h, int(np.prod(weight_shape)) * x.dtype.itemsize, group)
     count = _threads(2.0 * grad.size * x[0].size)
-    part = WEIGHT_PART * max(1, round(weight_shape[0] * ranges / (WEIGHT_PART * 8 * count)))
+    part = part_unit * max(1, round(weight_shape[0] * ranges / (part_unit * 8 * count)))
     partials = np.empty((ranges, *weight_shape), dtype=x.dtype)
     counter = compiled.new_counter()
     share(lambda: kernels.conv_weight_grad(source, grads, geometry.kernel_size, geometry.stride,
-                                           geometry.dilation, offset, partials, 0, out_h, counter, WEIGHT_PART,
-                                           WEIGHT_GROUP, part), count)
+                                           geometry.dilation, offset, partials, 0, out_h, counter, part_unit,
+                                           group, part), count)
     return partials[0] if ranges == 1 else np.add.reduce(partials, axis=0)  # in row order
 
 
-def weight_ranges(out_h: int, weight_bytes: int) -> int:
+def weight_ranges(out_h: int, weight_bytes: int, group: int = WEIGHT_GROUP) -> int:
     """The ranges of output rows a weight gradient sums into partials of their own: about four tile groups
-    each, within ``PARTIALS_BYTES``; a function of the shape alone."""
-    return max(1, min(-(-out_h // (4 * WEIGHT_GROUP)), PARTIALS_BYTES // max(weight_bytes, 1)))
+    of ``group`` rows each, within ``PARTIALS_BYTES``; a function of the shape alone."""
+    return max(1, min(-(-out_h // (4 * group)), PARTIALS_BYTES // max(weight_bytes, 1)))
 
 
 def add_in_row_order(partials: dict):
@@ -189,7 +191,7 @@ def split_weight_grad(accumulate, out_h: int, x, grad) -> None:
     """Run the im2col weight gradient's ``accumulate(start, stop)`` (grouped convolutions) over output rows,
     split between threads when the compiled kernels run (each share builds its own bands and GEMMs); on one
     thread otherwise."""
-    shared = ENABLED and compiled.for_arrays(x, grad) is not None
+    shared = config.get("conv") == "direct" and compiled.for_arrays(x, grad) is not None
     split_rows(accumulate, out_h, _threads(2.0 * grad.size * x[0].size) if shared else 1)
 
 

@@ -16,8 +16,10 @@ that run no convolution (an MLP, whose GEMMs are short enough that handing rows 
 OpenBLAS's always-ready threads), OpenBLAS keeps its threads and Ember adds none. Where no OpenBLAS can be
 set, everything stays on the calling thread.
 
-``EMBER_NUM_THREADS`` (or ``ember.set_num_threads``) sets how many threads share a call; the default is the
-CPUs this process may run on. One thread leaves OpenBLAS's threads alone.
+The settings ``num_threads`` (``EMBER_NUM_THREADS``, ``ember.set_num_threads``: how many threads share a
+call; default the CPUs this process may run on), ``claim_blas`` (whether Ember may set OpenBLAS to one thread;
+turning it off puts OpenBLAS's count back), ``parallel_numbers`` and ``parallel_gemm_flops`` (the sizes below
+which work stays whole) and ``fast_paths`` live in ``ember.config``. One thread leaves OpenBLAS's threads alone.
 """
 from __future__ import annotations
 
@@ -28,40 +30,27 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .. import config
 from .device import get_array_module
 from .layout import flat_views
 
-PARALLEL_GEMM_FLOPS = 4e6  # a smaller matmul stays whole (waking a helper costs ~0.2 ms)
 GEMM_SPLIT_ROWS = 64  # fewer rows a thread than this, and a wider product is split by columns (see matmul)
-PARALLEL_NUMBERS = 2**17  # an elementwise pass over fewer numbers stays on the calling thread
 PIECES_PER_THREAD = 1  # ranges per thread in a split call (more balance a slowed core but cost Python time
 #                        under the GIL per range: 4 made pytorch_cnn's step 5-8% slower, step_profile A/B)
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
-_requested: int | None = None
-_blas_claimed: bool | None = None  # None: not tried yet
+_blas_claimed: bool | None = None  # None: not tried yet (or given back)
+_blas_previous: list = []  # (setter, thread count before the claim) per OpenBLAS, to give the cores back
 
 
-def _positive(value, source: str) -> int:
-    try:
-        count = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{source} must be a positive integer, received {value!r}") from None
-    if count < 1 or isinstance(value, bool):
-        raise ValueError(f"{source} must be a positive integer, received {value!r}")
-    return count
-
-
-def thread_count(environ=os.environ) -> int:
-    """Threads asked to share one call: ``set_num_threads``, else ``EMBER_NUM_THREADS``, else the CPUs
-    available to this process."""
-    if _requested is not None:
-        return _requested
-    value = environ.get("EMBER_NUM_THREADS", "").strip()
-    if value:
-        return _positive(value, "EMBER_NUM_THREADS")
+def thread_count() -> int:
+    """Threads asked to share one call: the ``num_threads`` setting, else the CPUs available to this
+    process."""
+    requested = config.get("num_threads")
+    if requested is not None:
+        return requested
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
@@ -69,9 +58,11 @@ def thread_count(environ=os.environ) -> int:
 
 
 def set_num_threads(count: int) -> None:
-    """Use ``count`` threads for Ember's CPU work (as ``torch.set_num_threads``)."""
-    global _requested
-    _requested = _positive(count, "set_num_threads")
+    """Use ``count`` threads for Ember's CPU work (as ``torch.set_num_threads``); the ``num_threads``
+    setting."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"set_num_threads: expected a positive integer, received {count!r}")
+    config.set(num_threads=count)
 
 
 def get_num_threads() -> int:
@@ -94,8 +85,9 @@ def openblas_paths() -> list:
 
 
 def _openblas_setters() -> list:
-    """The set-number-of-threads function of each loaded OpenBLAS (NumPy's is named
-    ``scipy_openblas_set_num_threads64_``; a system one ``openblas_set_num_threads``)."""
+    """``(set, get)``, the set- and get-number-of-threads functions, of each loaded OpenBLAS (NumPy's are
+    named ``scipy_openblas_set_num_threads64_``/``scipy_openblas_get_num_threads64_``; a system one's
+    ``openblas_set_num_threads``/``openblas_get_num_threads``); get is None where it is missing."""
     setters = []
     for path in openblas_paths():
         try:
@@ -107,7 +99,10 @@ def _openblas_setters() -> list:
             setter = getattr(library, name, None)
             if setter is not None:
                 setter.argtypes, setter.restype = [ctypes.c_int], None
-                setters.append(setter)
+                getter = getattr(library, name.replace("set_num", "get_num"), None)
+                if getter is not None:
+                    getter.argtypes, getter.restype = [], ctypes.c_int
+                setters.append((setter, getter))
                 break
     return setters
 
@@ -118,17 +113,48 @@ def _claim_blas() -> bool:
     with _lock:
         if _blas_claimed is None:
             setters = _openblas_setters()
-            for setter in setters:
+            for setter, getter in setters:
+                _blas_previous.append((setter, None if getter is None else getter()))
                 setter(1)
             _blas_claimed = bool(setters)
         return _blas_claimed
 
 
+def _give_back_blas(claim: bool) -> None:
+    """``claim_blas`` turned off: every OpenBLAS gets its thread count back (a later claim may take it again)."""
+    global _blas_claimed
+    if claim:
+        return
+    with _lock:
+        for setter, previous in _blas_previous:
+            if previous is not None:
+                setter(previous)
+        _blas_previous.clear()
+        _blas_claimed = None
+
+
+def blas_state() -> str:
+    """How NumPy's OpenBLAS threads stand, for ``ember.config.describe()``."""
+    if _blas_claimed is None:
+        return "OpenBLAS keeps its own threads (not claimed)"
+    if not _blas_claimed:
+        return "no OpenBLAS found to set: Ember's kernels stay on one thread"
+    counts = [previous for _, previous in _blas_previous]
+    return f"OpenBLAS set to one thread by Ember (was {counts}); Ember splits its own work"
+
+
+config.on_change("claim_blas", _give_back_blas)
+config.register_effect("BLAS threads", blas_state)
+
+
 def claim_cores() -> int:
     """The threads a compiled kernel may be split between: ``thread_count()``, with every loaded OpenBLAS
-    set to one thread first (once); 1 when that is impossible."""
+    set to one thread first (once); 1 when ``claim_blas`` is off, ``fast_paths`` is off or no OpenBLAS can
+    be set."""
     count = thread_count()
-    return count if count == 1 or _claim_blas() else 1
+    if count == 1 or not config.get("claim_blas") or not config.get("fast_paths"):
+        return 1
+    return count if _claim_blas() else 1
 
 
 def _helpers(count: int) -> ThreadPoolExecutor:
@@ -191,9 +217,11 @@ def share(function, threads: int | None = None) -> None:
 def threads_for(numbers: int):
     """The ``threads`` argument of ``split_rows`` for a pass over ``numbers`` numbers: None (every usable
     thread) once Ember has the cores (a convolution kernel ran; see above) and ``numbers`` reaches
-    ``PARALLEL_NUMBERS``, else 1. A pass alone never takes the cores: an MLP's GEMMs run best on OpenBLAS's
+    the ``parallel_numbers`` setting, else 1. A pass alone never takes the cores: an MLP's GEMMs run best on OpenBLAS's
     own threads."""
-    return None if _blas_claimed and numbers >= PARALLEL_NUMBERS else 1
+    if _blas_claimed and numbers >= config.get("parallel_numbers") and config.get("fast_paths"):
+        return None
+    return 1
 
 
 def split_elementwise(function, out, *inputs) -> bool:
@@ -216,8 +244,8 @@ def matmul(a, b):
     CuPy's) matmul unchanged. The product is split by rows, or by columns when that leaves each thread
     fewer than ``GEMM_SPLIT_ROWS`` rows and the product is wider than tall (a Dense layer's forward and
     input gradient at batch 64: each thread then reads half of the weight, not all of it)."""
-    if (not _blas_claimed or type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 or b.ndim != 2
-            or a.dtype != b.dtype or a.dtype.kind != "f" or 2.0 * a.size * b.shape[1] < PARALLEL_GEMM_FLOPS):
+    if (not _blas_claimed or not config.get("fast_paths") or type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 or b.ndim != 2
+            or a.dtype != b.dtype or a.dtype.kind != "f" or 2.0 * a.size * b.shape[1] < config.get("parallel_gemm_flops")):
         return get_array_module(a).matmul(a, b)
     rows = a.reshape(-1, a.shape[-1]) if a.ndim > 2 else a
     threads = thread_count()

@@ -1,6 +1,7 @@
 """Where datasets live on disk: the data root and the file layouts searched inside it.
 
-The data root is the ``root`` argument, else the environment variable ``EMBER_DATA``, else
+The data root is the ``root`` argument, else the ``data_root`` setting of ``ember.config`` (the environment
+variable ``EMBER_DATA``), else
 ``~/.cache/ember/datasets``. A root holds one folder per dataset (``mnist/``, ``fashion-mnist/``) with the
 standard file names, gzipped or not. torchvision's layout (``<root>/MNIST/raw/``) is found too, and so is a
 root that is itself the dataset folder.
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from .. import config
 
 __all__ = [
     "ENV_VAR", "DEFAULT_ROOT", "SPLIT_FILES", "ALL_FILES", "FOLDERS", "data_root", "dataset_folder",
@@ -35,15 +38,16 @@ FOLDERS = {
 def data_root(root: str | os.PathLike | None = None) -> Path:
     """The data root: ``root`` if given, else ``$EMBER_DATA``, else ``~/.cache/ember/datasets`` (``~`` expanded)."""
     if root is None:
-        root = os.environ.get(ENV_VAR) or DEFAULT_ROOT
+        root = config.get("data_root") or DEFAULT_ROOT
     return Path(root).expanduser()
 
 
 def _root_origin(root) -> str:
     if root is not None:
         return "the root argument"
-    if os.environ.get(ENV_VAR):
-        return f"${ENV_VAR}"
+    if config.get("data_root"):
+        origin = config.source("data_root")
+        return origin if origin.startswith("$") else f"the data_root setting ({origin})"
     return "the default; $EMBER_DATA is not set"
 
 

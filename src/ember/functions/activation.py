@@ -57,33 +57,43 @@ def _relu_grad_into(grad, y, out):
 
 
 class ReLU(Primitive):
-    """Large NumPy arrays go in slices between threads (``backend.threads``), forward and backward alike; the
-    backward pass is one compiled pass where the kernels are built (NumPy's numbers)."""
+    """``max(x, 0)``. Fast paths: ``forward_split`` (large NumPy arrays in slices between threads, see
+    ``backend.threads``) and ``backward_arrays`` (one compiled pass where the kernels are built, split the
+    same way; NumPy's numbers)."""
+
+    fast_forward = ("forward_split",)
 
     def forward(self, x):
         xp = get_array_module(x)
-        if xp is np and x.ndim and threads.threads_for(x.size) != 1:
-            y = np.empty_like(x)
-            if threads.split_elementwise(_relu_into, y, x):
-                self.save_for_backward(y)
-                return y
         y = xp.asarray(xp.maximum(x, x.dtype.type(0)))
+        self.save_for_backward(y)
+        return y
+
+    def forward_split(self, x):
+        if type(x) is not np.ndarray or not x.ndim or threads.threads_for(x.size) == 1:
+            return None
+        y = np.empty_like(x)
+        if not threads.split_elementwise(_relu_into, y, x):
+            return None
         self.save_for_backward(y)
         return y
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        if not grad.requires_grad and get_array_module(grad.data) is np and grad.ndim:
-            saved, upstream = y.data, grad.data
-            if upstream.strides != saved.strides and upstream.dtype == saved.dtype:
-                # e.g. a crop's view, or (N, C, H, W) memory after a Flatten: one copy in the output's
-                # memory order, then the contiguous pass (strided mixed orders are several times slower)
-                upstream = copy_in_order(np, upstream, memory_order(saved))
-            grad_input = np.empty_like(upstream)
-            if not threads.split_elementwise(_relu_grad_into, grad_input, upstream, saved):
-                _relu_grad_into(upstream, saved, grad_input)
-            return Tensor(grad_input)
         return grad * Tensor((y.data > 0).astype(grad.dtype))
+
+    def backward_arrays(self, grad):
+        (saved,) = self.saved_arrays
+        if type(grad) is not np.ndarray or not grad.ndim:
+            return None
+        if grad.strides != saved.strides and grad.dtype == saved.dtype:
+            # e.g. a crop's view, or (N, C, H, W) memory after a Flatten: one copy in the output's memory
+            # order, then the contiguous pass (strided mixed orders are several times slower)
+            grad = copy_in_order(np, grad, memory_order(saved))
+        grad_input = np.empty_like(grad)
+        if not threads.split_elementwise(_relu_grad_into, grad_input, grad, saved):
+            _relu_grad_into(grad, saved, grad_input)
+        return (grad_input,)
 
 
 class PiecewiseLinear(Primitive):

@@ -12,7 +12,7 @@ On the CPU with the compiled kernels, each primitive first tries the direct conv
 ``backend/direct_conv.py`` (no im2col matrix, split between the cores); what they do not take (grouped
 convolutions, CuPy arrays, no C compiler, ...) goes the im2col way below.
 
-Work goes in bands of output rows: each band's im2col matrix (at most ``BAND_BYTES``, one buffer reused
+Work goes in bands of output rows: each band's im2col matrix (at most ``conv_band_bytes``, one buffer reused
 from band to band) is built, multiplied and dropped while it is still in cache, so no call allocates a
 matrix kh*kw times the size of its input. The forward keeps its matrix for the weight gradient only when it
 fits in one band; otherwise the weight gradient rebuilds it band by band. Results come back as
@@ -25,13 +25,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import config
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
-from ..backend import direct_conv
+from ..backend import compiled, direct_conv
 from ..backend.device import get_array_module
 from ..backend.im2col import add_columns, column_source, column_target, columns, output_size
-
-BAND_BYTES = 2 * 2**20  # the largest im2col matrix built at once (one band of output rows)
 
 
 class ConvGeometry(NamedTuple):
@@ -51,9 +50,9 @@ class ConvGeometry(NamedTuple):
     def bands(self, xp, out_h: int, depth: int, row_width: int, dtype, first: int = 0) -> list:
         """``(rows, buffer)`` per band of output rows first..out_h-1: ``rows`` = (start, stop), ``buffer`` a
         flat view of one array shared by all bands, room for the band's (depth, (stop - start) * row_width)
-        im2col matrix. A band holds at most ``BAND_BYTES`` (one output row at least)."""
+        im2col matrix. A band holds at most the ``conv_band_bytes`` setting (one output row at least)."""
         per_row = depth * row_width
-        count = max(1, min(out_h - first, BAND_BYTES // max(per_row * np.dtype(dtype).itemsize, 1)))
+        count = max(1, min(out_h - first, config.get("conv_band_bytes") // max(per_row * np.dtype(dtype).itemsize, 1)))
         storage = xp.empty(per_row * count, dtype=dtype)
         bands = [(start, min(out_h, start + count)) for start in range(first, out_h, count)]
         return [(rows, storage[:per_row * (rows[1] - rows[0])]) for rows in bands]
@@ -87,20 +86,27 @@ def _weight_matrix(weight, groups: int):
 
 
 class Conv2d(Primitive):
-    """``y = conv2d(x, w) + b`` on (N, C, H, W) inputs; ``b`` is optional."""
+    """``y = conv2d(x, w) + b`` on (N, C, H, W) inputs; ``b`` is optional.
+
+    Reference path: im2col + GEMM in bands. Fast paths: ``forward_direct`` (the compiled direct kernels) and
+    ``backward_arrays`` (one layout copy of the output gradient for both gradients, the bias gradient as one
+    GEMV)."""
+
+    fast_forward = ("forward_direct",)
 
     def __init__(self, geometry: ConvGeometry):
         self.geometry = geometry
 
+    def forward_direct(self, x, weight, bias=None):
+        direct = direct_conv.forward(x, weight, self.geometry, bias)
+        if direct is None:
+            return None
+        y, x_stored = direct
+        self.save_for_backward(x_stored, weight, None)  # in the memory order the weight gradient reads
+        return y.transpose(3, 0, 1, 2)
+
     def forward(self, x, weight, bias=None):
         geometry = self.geometry
-        direct = direct_conv.forward(x, weight, geometry, bias)
-        if direct is not None:
-            y, x_stored = direct
-            self.save_for_backward(x_stored, weight, None)  # in the memory order the weight gradient reads
-            self.direct = True
-            return y.transpose(3, 0, 1, 2)
-        self.direct = False
         xp = get_array_module(x)
         groups = geometry.groups
         batch, out_channels = x.shape[0], weight.shape[0]
@@ -123,8 +129,6 @@ class Conv2d(Primitive):
     def backward(self, grad):
         x, weight, cols = self.saved_tensors
         needs = self.needs_input_grad
-        if self.direct and not grad.requires_grad and all(needs[:2]):
-            grad = Tensor(direct_conv.chwn(grad.data).transpose(3, 0, 1, 2))  # one layout copy for both gradients
         grad_x = Conv2dGradInput(self.geometry, x.shape)(grad, weight) if needs[0] else None
         grad_weight = None
         if needs[1]:
@@ -132,34 +136,55 @@ class Conv2d(Primitive):
             grad_weight = Conv2dGradWeight(self.geometry, weight.shape, cols)(x, grad)
         if len(needs) == 2:
             return grad_x, grad_weight
+        return grad_x, grad_weight, (grad.sum(dim=(0, 2, 3)) if needs[2] else None)
+
+    def backward_arrays(self, grad):
+        """The same primitives on arrays: the gradient copied into (C, H, W, N) memory once for both
+        gradients (NumPy), and the bias gradient as a GEMV over that memory (about four times NumPy's sum)."""
+        x, weight, cols = self.saved_arrays
+        needs = self.needs_input_grad
+        if type(grad) is not np.ndarray:
+            return None
+        if all(needs[:2]) and compiled.for_arrays(grad) is not None:
+            grad = direct_conv.chwn(grad).transpose(3, 0, 1, 2)
+        grad_x = Conv2dGradInput(self.geometry, x.shape)(Tensor(grad), Tensor(weight)).data if needs[0] else None
+        grad_weight = None
+        if needs[1]:
+            grad_weight = Conv2dGradWeight(self.geometry, weight.shape, cols)(Tensor(x), Tensor(grad)).data
+        if len(needs) == 2:
+            return grad_x, grad_weight
         return grad_x, grad_weight, (_channel_sums(grad) if needs[2] else None)
 
 
-def _channel_sums(grad: Tensor) -> Tensor:
-    """The bias gradient: ``grad`` (N, C, H, W) summed over N, H and W. On the (C, H, W, N) memory the direct
-    convolutions leave, one matrix-vector product with ones (BLAS, about four times NumPy's sum there)."""
-    data = grad.data
-    if not grad.requires_grad and type(data) is np.ndarray and data.dtype in (np.float32, np.float64):
-        stored = data.transpose(1, 2, 3, 0)
-        if stored.flags.c_contiguous:
-            rows = stored.reshape(stored.shape[0], -1)
-            return Tensor(rows @ np.ones(rows.shape[1], dtype=rows.dtype))
-    return grad.sum(dim=(0, 2, 3))
+def _channel_sums(grad):
+    """The bias gradient: (N, C, H, W) array ``grad`` summed over N, H and W; on (C, H, W, N) memory of a
+    BLAS type one matrix-vector product with ones."""
+    stored = grad.transpose(1, 2, 3, 0)
+    if stored.flags.c_contiguous and grad.dtype in (np.float32, np.float64):
+        rows = stored.reshape(stored.shape[0], -1)
+        return rows @ np.ones(rows.shape[1], dtype=rows.dtype)
+    return grad.sum(axis=(0, 2, 3))
 
 
 class Conv2dGradInput(Primitive):
     """The transposed convolution: the gradient of ``conv2d(x, w)`` wrt ``x`` (shape ``input_shape``) given
-    the output gradient ``g``: per band, one GEMM and its col2im additions."""
+    the output gradient ``g``: per band, one GEMM and its col2im additions (fast path: ``forward_direct``)."""
+
+    fast_forward = ("forward_direct",)
 
     def __init__(self, geometry: ConvGeometry, input_shape):
         self.geometry, self.input_shape = geometry, tuple(input_shape)
 
+    def forward_direct(self, grad, weight):
+        grad_input = direct_conv.input_grad(grad, weight, self.geometry, self.input_shape)
+        if grad_input is None:
+            return None
+        self.save_for_backward(grad, weight)
+        return grad_input.transpose(3, 0, 1, 2)
+
     def forward(self, grad, weight):
         geometry = self.geometry
         self.save_for_backward(grad, weight)
-        grad_input = direct_conv.input_grad(grad, weight, geometry, self.input_shape)
-        if grad_input is not None:
-            return grad_input.transpose(3, 0, 1, 2)
         xp = get_array_module(grad)
         groups = geometry.groups
         batch, channels, height, width = self.input_shape
@@ -188,11 +213,21 @@ class Conv2dGradWeight(Primitive):
     """The gradient of ``conv2d(x, w)`` wrt ``w`` (shape ``weight_shape``) given the output gradient ``g``.
 
     ``cols``, when given, is ``im2col(x)`` kept from the forward pass; it is used once and not retained.
-    Otherwise the matrix is rebuilt band by band.
+    Otherwise the matrix is rebuilt band by band. Fast path: ``forward_direct`` (when no matrix was kept).
     """
+
+    fast_forward = ("forward_direct",)
 
     def __init__(self, geometry: ConvGeometry, weight_shape, cols=None):
         self.geometry, self.weight_shape, self.cols = geometry, tuple(weight_shape), cols
+
+    def forward_direct(self, x, grad):
+        if self.cols is not None:  # the forward's im2col matrix makes this one GEMM: cheaper than any kernel
+            return None
+        grad_weight = direct_conv.weight_grad(x, grad, self.geometry, self.weight_shape)
+        if grad_weight is not None:
+            self.save_for_backward(x, grad)
+        return grad_weight
 
     def forward(self, x, grad):
         geometry = self.geometry
@@ -206,9 +241,6 @@ class Conv2dGradWeight(Primitive):
             cols, self.cols = self.cols, None  # a node recorded for double backward must not keep the matrix
             cols = cols.reshape(groups, depth // groups, -1)
             return xp.matmul(_row_band(grad_rows, (0, out_h)), cols.transpose(0, 2, 1)).reshape(self.weight_shape)
-        direct = direct_conv.weight_grad(x, grad, geometry, self.weight_shape)
-        if direct is not None:
-            return direct
         source = geometry.source(x)
         sums = {}
 

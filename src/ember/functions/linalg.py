@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Primitive
-from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
 from ..backend import threads
 from ._convert import promote
@@ -69,8 +68,6 @@ class Affine(Primitive):
     def backward(self, grad):
         x, weight = self.saved_tensors
         needs = self.needs_input_grad
-        if not is_grad_enabled():  # nothing recorded (no create_graph): the products on raw arrays, no ops
-            return self._backward_arrays(grad.data, x.data, weight.data, needs)
         rows = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
         grad_x = matmul(grad, weight if self.transposed else weight.mT) if needs[0] else None
         grad_weight = None
@@ -81,18 +78,19 @@ class Affine(Primitive):
             return grad_x, grad_weight
         return grad_x, grad_weight, (rows.sum(dim=0) if needs[2] else None)
 
-    def _backward_arrays(self, grad, x, weight, needs):
-        """``backward`` on arrays, the same products (and numbers) as the recorded path."""
+    def backward_arrays(self, grad):
+        """``backward`` on arrays: the same products (and numbers) without dispatching Ember ops."""
+        x, weight = self.saved_arrays
+        needs = self.needs_input_grad
         rows = grad.reshape(-1, grad.shape[-1])
-        grad_x = Tensor(threads.matmul(grad, weight if self.transposed else weight.T)) if needs[0] else None
+        grad_x = threads.matmul(grad, weight if self.transposed else weight.T) if needs[0] else None
         grad_weight = None
         if needs[1]:
             inputs = x.reshape(-1, x.shape[-1])
-            product = threads.matmul(rows.T, inputs) if self.transposed else threads.matmul(inputs.T, rows)
-            grad_weight = Tensor(product)
+            grad_weight = threads.matmul(rows.T, inputs) if self.transposed else threads.matmul(inputs.T, rows)
         if len(needs) == 2:
             return grad_x, grad_weight
-        return grad_x, grad_weight, (Tensor(rows.sum(axis=0)) if needs[2] else None)
+        return grad_x, grad_weight, (rows.sum(axis=0) if needs[2] else None)
 
 
 def affine(x: Tensor, weight: Tensor, bias: Tensor | None = None, transposed: bool = False) -> Tensor:

@@ -7,9 +7,10 @@ for backward, which uses the closed form (``M`` elements per statistic, ``g_hat 
     dx = inv_std / M * (M * g_hat - sum(g_hat) - x_hat * sum(g_hat * x_hat))
     dweight = sum(g * x_hat),  dbias = sum(g)
 
-Backward is written with Ember ops. While it is itself being recorded (``create_graph=True``), ``x_hat`` and
-``inv_std`` are recomputed from the input with Ember ops, so that second derivatives see how they depend on
-the input; otherwise the saved arrays serve as constants and no extra pass is spent.
+The reference backward is written with Ember ops and recomputes ``x_hat`` and ``inv_std`` from the input
+with Ember ops, so that second derivatives see how they depend on the input. Batch norm's fast paths (the
+compiled forward, and ``backward_arrays`` when nothing records the backward pass) use the saved arrays as
+constants instead, and spend no extra pass.
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ import numbers
 import numpy as np
 
 from ..autograd.function import Primitive
-from ..autograd.grad_mode import is_grad_enabled
 from ..autograd.tensor import Tensor
 from ..backend import compiled, threads
 from ..backend.device import get_array_module
@@ -63,28 +63,26 @@ class BatchNorm(Primitive):
 
     ``forward(x, [weight], [bias])``: x (N, C, *); weight and bias (C,), passed when the flags say so. The
     batch mean and biased variance are left in ``batch_mean``/``batch_var`` (C,) for the running estimates.
+    Fast paths: ``forward_compiled`` (one kernel, three passes over ``x``) and ``backward_arrays`` (the closed
+    form on arrays: one compiled kernel, or seven NumPy passes).
     """
+
+    fast_forward = ("forward_compiled",)
 
     def __init__(self, eps: float, has_weight: bool, has_bias: bool):
         self.eps, self.has_weight, self.has_bias = eps, has_weight, has_bias
 
     def forward(self, x, *affine):
         weight, bias = _split_affine(affine, self.has_weight, self.has_bias)
-        self.axes = (0,) + tuple(range(2, x.ndim))
-        self.view = (1, -1) + (1,) * (x.ndim - 2)
-        kernels = compiled.for_arrays(x, *[p for p in (weight, bias) if p is not None])
-        if kernels is not None and x.size:
-            y = self._forward_compiled(kernels, x, weight, bias)
-            if y is not None:
-                return y
-        mean, var, x_hat, inv_std = _moments(x, self.axes, self.eps)
+        mean, var, x_hat, inv_std = _moments(x, _batch_axes(x.ndim), self.eps)
         self.batch_mean, self.batch_var = mean.reshape(-1), var.reshape(-1)
         self.save_for_backward(x, weight, x_hat, inv_std)
-        return _affine(x_hat, weight, bias, self.view)
+        return _affine(x_hat, weight, bias, _channel_shape(x.ndim))
 
-    def _forward_compiled(self, kernels, x, weight, bias):
-        """The forward in one compiled kernel (three passes over ``x``); None when ``x`` has no per-channel view."""
-        if _channel_views(x) is None:
+    def forward_compiled(self, x, *affine):
+        weight, bias = _split_affine(affine, self.has_weight, self.has_bias)
+        kernels = compiled.for_arrays(x, *[p for p in (weight, bias) if p is not None])
+        if kernels is None or not x.size or _channel_views(x) is None:
             return None
         x_hat, y = np.empty_like(x), np.empty_like(x)  # in x's memory order, so their views exist too
         x_view, x_hat_view, y_view = _channel_views(x, x_hat, y)
@@ -97,53 +95,63 @@ class BatchNorm(Primitive):
                                                     x_hat_view[a:b], y_view[a:b], mean[a:b], var[a:b], inv_std[a:b]),
             channels, threads.threads_for(x.size))
         self.batch_mean, self.batch_var = mean, var
-        self.save_for_backward(x, weight, x_hat, inv_std.reshape(self.view))
+        self.save_for_backward(x, weight, x_hat, inv_std.reshape(_channel_shape(x.ndim)))
         return y
 
     def backward(self, grad):
-        x, weight, x_hat, inv_std = self.saved_tensors
-        if not is_grad_enabled():
-            return self._backward_on_arrays(grad.data, weight, x_hat.data, inv_std.data)
-        x_hat, inv_std = _differentiable_moments(x, self.axes, self.eps)
+        x, weight, _, _ = self.saved_tensors
+        axes, view = _batch_axes(x.ndim), _channel_shape(x.ndim)
+        x_hat, inv_std = _differentiable_moments(x, axes, self.eps)
         count = x.numel() // x.shape[1]
-        grad_bias = grad.sum(self.axes, keepdim=True)
-        grad_weight = (grad * x_hat).sum(self.axes, keepdim=True)
+        grad_bias = grad.sum(axes, keepdim=True)
+        grad_weight = (grad * x_hat).sum(axes, keepdim=True)
         # weight is constant over the reduced axes, so sum(g * weight) = weight * sum(g): one pass saved
-        scale = inv_std / count if weight is None else inv_std * (weight.reshape(self.view) / count)
+        scale = inv_std / count if weight is None else inv_std * (weight.reshape(view) / count)
         grad_input = scale * (grad * count - grad_bias - x_hat * grad_weight)
         return _with_affine_grads(grad_input, grad_weight.reshape(-1), grad_bias.reshape(-1),
                                   self.has_weight, self.has_bias)
 
-    def _backward_on_arrays(self, grad, weight, x_hat, inv_std):
-        """The same closed form when nothing records it, ``dx = (g - sum(g)/M - x_hat * sum(g*x_hat)/M) *
+    def backward_arrays(self, grad):
+        """The same closed form on the saved arrays, ``dx = (g - sum(g)/M - x_hat * sum(g*x_hat)/M) *
         inv_std * weight``: one compiled kernel (two passes) where the arrays have per-channel views, else seven
         NumPy passes over ``grad``'s size; one new array either way."""
+        _, weight, x_hat, inv_std = self.saved_arrays
         xp = get_array_module(grad)
-        kernels = compiled.for_arrays(grad, x_hat, inv_std, *([] if weight is None else [weight.data]))
+        kernels = compiled.for_arrays(grad, x_hat, inv_std, *([] if weight is None else [weight]))
         grad_input = xp.empty_like(grad)
         views = None if kernels is None or not grad.size else _channel_views(x_hat, grad, grad_input)
         if views is not None:
             channels = grad.shape[1]
             grad_weight, grad_bias = xp.empty(channels, grad.dtype), xp.empty(channels, grad.dtype)
-            scale = xp.ones(channels, grad.dtype) if weight is None else xp.ascontiguousarray(weight.data)
+            scale = xp.ones(channels, grad.dtype) if weight is None else xp.ascontiguousarray(weight)
             x_hat_view, grad_view, grad_input_view = views
             inv_std = xp.ascontiguousarray(inv_std.reshape(-1))
             threads.split_rows(
                 lambda a, b: kernels.batch_norm_backward(grad_view[a:b], x_hat_view[a:b], inv_std[a:b], scale[a:b],
                                                          grad_input_view[a:b], grad_weight[a:b], grad_bias[a:b]),
                 channels, threads.threads_for(grad.size))
-            return _with_affine_grads(Tensor(grad_input), Tensor(grad_weight), Tensor(grad_bias),
-                                      self.has_weight, self.has_bias)
+            return _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
+        axes = _batch_axes(grad.ndim)
         count = grad.size // grad.shape[1]
-        grad_bias = grad.sum(axis=self.axes, keepdims=True)
+        grad_bias = grad.sum(axis=axes, keepdims=True)
         xp.multiply(grad, x_hat, out=grad_input)
-        grad_weight = grad_input.sum(axis=self.axes, keepdims=True)
+        grad_weight = grad_input.sum(axis=axes, keepdims=True)
         xp.multiply(x_hat, grad_weight / count, out=grad_input)
         xp.subtract(grad, grad_input, out=grad_input)
         grad_input -= grad_bias / count
-        grad_input *= inv_std if weight is None else inv_std * weight.data.reshape(self.view)
-        return _with_affine_grads(Tensor(grad_input), Tensor(grad_weight.reshape(-1)), Tensor(grad_bias.reshape(-1)),
-                                  self.has_weight, self.has_bias)
+        grad_input *= inv_std if weight is None else inv_std * weight.reshape(_channel_shape(grad.ndim))
+        return _with_affine_grads(grad_input, grad_weight.reshape(-1), grad_bias.reshape(-1), self.has_weight,
+                                  self.has_bias)
+
+
+def _batch_axes(ndim: int) -> tuple:
+    """Batch norm's reduced axes: every axis of an (N, C, *) array but the channels."""
+    return (0,) + tuple(range(2, ndim))
+
+
+def _channel_shape(ndim: int) -> tuple:
+    """A (C,) array's shape to broadcast along axis 1 of an (N, C, *) array."""
+    return (1, -1) + (1,) * (ndim - 2)
 
 
 class LayerNorm(Primitive):
@@ -165,22 +173,34 @@ class LayerNorm(Primitive):
         return _affine(x_hat, weight, bias, None)
 
     def backward(self, grad):
-        x, weight, x_hat, inv_std = self.saved_tensors
-        if is_grad_enabled():
-            x_hat, inv_std = _differentiable_moments(x, self.axes, self.eps)
-        leading = tuple(range(x.ndim - self.num_axes))
+        x, weight, _, _ = self.saved_tensors
+        x_hat, inv_std = _differentiable_moments(x, self.axes, self.eps)
         grad_hat = grad if weight is None else grad * weight
         grad_input = inv_std * (
             grad_hat
             - grad_hat.mean(self.axes, keepdim=True)
             - x_hat * (grad_hat * x_hat).mean(self.axes, keepdim=True)
         )
+        return self._with_affine_grads(grad_input, grad, x_hat, lambda value, axes: value.sum(axes))
+
+    def backward_arrays(self, grad):
+        """The same closed form on the saved ``x_hat`` and ``inv_std`` (constants: nothing records it)."""
+        _, weight, x_hat, inv_std = self.saved_arrays
+        grad_hat = grad if weight is None else grad * weight
+        grad_input = grad_hat - grad_hat.mean(axis=self.axes, keepdims=True)
+        grad_input -= x_hat * (grad_hat * x_hat).mean(axis=self.axes, keepdims=True)
+        grad_input *= inv_std
+        return self._with_affine_grads(grad_input, grad, x_hat, lambda value, axes: value.sum(axis=axes))
+
+    def _with_affine_grads(self, grad_input, grad, x_hat, total):
+        """``grad_input`` with the weight and bias gradients summed over the leading axes by ``total``."""
+        leading = tuple(range(grad.ndim - self.num_axes))
         grad_weight = grad_bias = None
         if self.has_weight:
             grad_weight = grad * x_hat
-            grad_weight = grad_weight.sum(leading) if leading else grad_weight
+            grad_weight = total(grad_weight, leading) if leading else grad_weight
         if self.has_bias:
-            grad_bias = grad.sum(leading) if leading else grad
+            grad_bias = total(grad, leading) if leading else grad
         return _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
 
 

@@ -133,15 +133,19 @@ class MaxPool2d(Primitive):
     def __init__(self, geometry: PoolGeometry, return_indices: bool):
         self.geometry, self.return_indices = geometry, return_indices
 
+    fast_forward = ("forward_compiled",)
+
+    def forward_compiled(self, x):
+        fast = _compiled_max_pool(x, self.geometry)
+        if fast is None:
+            return None
+        y, argmax = fast
+        self.save_for_backward(argmax, memory_order(x))
+        return (y, self._flat_indices(np, argmax)) if self.return_indices else y
+
     def forward(self, x):
         geometry = self.geometry
         xp = get_array_module(x)
-        self.input_order = memory_order(x)
-        fast = _compiled_max_pool(x, geometry)
-        if fast is not None:
-            y, argmax = fast
-            self.save_for_backward(argmax)
-            return (y, self._flat_indices(xp, argmax)) if self.return_indices else y
         padded = pad2d(x, geometry.padding, -np.inf)
         taps = [padded[:, :, rows, columns] for _, (rows, columns) in geometry.taps()]
         y = taps[0].copy(order="K")
@@ -163,7 +167,7 @@ class MaxPool2d(Primitive):
         if xp.isnan(y).any():
             for offset, tap in enumerate(taps):  # PyTorch keeps the last NaN of a window
                 argmax = xp.where(xp.isnan(tap), index_dtype.type(offset), argmax)
-        self.save_for_backward(argmax)
+        self.save_for_backward(argmax, memory_order(x))
         if self.return_indices:
             return y, self._flat_indices(xp, argmax)
         return y
@@ -195,8 +199,8 @@ class MaxPool2d(Primitive):
         return rows * width + columns
 
     def backward(self, grad, grad_indices=None):
-        (argmax,) = self.saved_tensors
-        return MaxPool2dScatter(self.geometry, argmax.data, self.input_order)(grad)
+        argmax, input_order = self.saved_arrays
+        return MaxPool2dScatter(self.geometry, argmax, input_order)(grad)
 
 
 class MaxPool2dScatter(Primitive):
@@ -206,10 +210,12 @@ class MaxPool2dScatter(Primitive):
     def __init__(self, geometry: PoolGeometry, argmax, order: tuple):
         self.geometry, self.argmax, self.order = geometry, argmax, order
 
+    fast_forward = ("forward_compiled",)
+
+    def forward_compiled(self, grad):
+        return _compiled_max_pool_scatter(grad, self.argmax, self.geometry, self.order)
+
     def forward(self, grad):
-        fast = _compiled_max_pool_scatter(grad, self.argmax, self.geometry, self.order)
-        if fast is not None:
-            return fast
         return _scatter_windows(self.geometry, grad, self.order, lambda offset: self.argmax == offset)
 
     def backward(self, grad_grad_input):
@@ -242,7 +248,7 @@ class AvgPool2d(Primitive):
         self.geometry, self.divisor = geometry, divisor
 
     def forward(self, x):
-        self.input_order = memory_order(x)
+        self.save_for_backward(memory_order(x))
         padded = pad2d(x, self.geometry.padding, 0)
         y = None
         for _, (rows, columns) in self.geometry.taps():
@@ -255,7 +261,8 @@ class AvgPool2d(Primitive):
         return y
 
     def backward(self, grad):
-        return AvgPool2dScatter(self.geometry, self.divisor, self.input_order)(grad)
+        (input_order,) = self.saved_arrays
+        return AvgPool2dScatter(self.geometry, self.divisor, input_order)(grad)
 
 
 class AvgPool2dScatter(Primitive):

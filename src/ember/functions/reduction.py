@@ -8,6 +8,7 @@ import builtins
 
 import numpy as np
 
+from ..autograd.broadcast import SumTo, sum_to  # noqa: F401 - re-exported
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
@@ -43,30 +44,6 @@ class Sum(Primitive):
 
     def backward(self, grad):
         grad = _restore_reduced_axes(grad, self.axes, len(self.input_shape), self.keepdims)
-        return grad.expand(self.input_shape)
-
-
-class SumTo(Primitive):
-    """Sum a broadcast result back to ``shape`` (the engine's reduction for broadcast inputs)."""
-
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-
-    def forward(self, x):
-        self.input_shape = x.shape
-        lead = x.ndim - len(self.shape)
-        if lead < 0:
-            raise ValueError(f"sum_to: cannot sum shape {x.shape} to the longer shape {self.shape}")
-        axes = list(range(lead))
-        for i, size in enumerate(self.shape):
-            if size == 1 and x.shape[lead + i] != 1:
-                axes.append(lead + i)
-            elif size != x.shape[lead + i]:
-                raise ValueError(f"sum_to: shape {x.shape} does not broadcast from {self.shape}")
-        y = x.sum(axis=tuple(axes), keepdims=True) if axes else x
-        return y.reshape(self.shape) if lead else y
-
-    def backward(self, grad):
         return grad.expand(self.input_shape)
 
 
@@ -412,13 +389,6 @@ class _SafeSqrt(Primitive):
         positive = y > 0
         safe = where(positive, y, y * 0 + 1)
         return where(positive, grad / (safe * 2.0), grad * 0)
-
-
-def sum_to(x: Tensor, shape) -> Tensor:
-    """Sum ``x`` over broadcast axes so that it has ``shape`` (inverse of broadcasting)."""
-    if x.shape == tuple(shape):
-        return x
-    return SumTo(shape)(x)
 
 
 def argmax(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:

@@ -9,6 +9,7 @@ import builtins
 
 import numpy as np
 
+from ..autograd.broadcast import BroadcastTo
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
@@ -45,20 +46,6 @@ class Permute(Primitive):
 
     def backward(self, grad):
         return grad.permute(*np.argsort(self.axes).tolist())
-
-
-class BroadcastTo(Primitive):
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-
-    def forward(self, x):
-        self.input_shape = x.shape
-        return get_array_module(x).broadcast_to(x, self.shape)
-
-    def backward(self, grad):
-        from .reduction import sum_to
-
-        return sum_to(grad, self.input_shape)
 
 
 class Concatenate(Primitive):
