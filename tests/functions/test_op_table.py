@@ -73,14 +73,48 @@ def test_forward_matches_numpy_and_keeps_float32(case: OpCase):
                                    rtol=rtol, atol=atol, err_msg=case.name)
 
 
+def _outputs_and_gradients(case: OpCase, arrays):
+    """float32 outputs and input gradients of ``sum(output * upstream)`` (backward not recorded)."""
+    positions = _grad_positions(case, arrays)
+    tensors = _tensors(arrays, np.float32, positions)
+    outputs = [out for out in _as_tuple(case.op(*tensors)) if out.dtype.kind == "f"]
+    rng = np.random.default_rng(3)
+    loss = None
+    for out in outputs:
+        if out.requires_grad:
+            term = (out * ember.tensor(rng.standard_normal(out.shape).astype(np.float32))).sum()
+            loss = term if loss is None else loss + term
+    if loss is not None:
+        loss.backward()
+    grads = [t.grad.numpy() for i, t in enumerate(tensors) if i in positions and t.grad is not None]
+    return [out.numpy() for out in outputs], grads
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_gradcheck_float64(case: OpCase):
+def test_fast_paths_give_the_reference_paths_numbers(case: OpCase):
+    """Every case with the fast paths on (compiled kernels, split passes, array-only backward) and off
+    (reference forward and backward alone): the same outputs and gradients within float32 tolerance."""
+    rng = np.random.default_rng(4)
+    arrays = [np.asarray(a) for a in case.make_inputs(rng)]
+    fast = _outputs_and_gradients(case, arrays)
+    with ember.config.override(fast_paths=False):
+        reference = _outputs_and_gradients(case, arrays)
+    for kind, got_all, want_all in zip(("output", "gradient"), fast, reference):
+        assert len(got_all) == len(want_all), f"{case.name}: {kind}s differ in number"
+        for got, want in zip(got_all, want_all):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"{case.name}: {kind}")
+
+
+@pytest.mark.parametrize("fast_paths", [True, False], ids=["fast", "reference"])
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_gradcheck_float64(case: OpCase, fast_paths: bool):
     rng = np.random.default_rng(1)
     arrays = [np.asarray(a) for a in case.make_inputs(rng)]
     positions = _grad_positions(case, arrays)
     tensors = _tensors(arrays, np.float64, positions)
     rtol, atol = case.grad_tol
-    assert gradcheck(case.op, tensors, rtol=rtol, atol=atol)
+    with ember.config.override(fast_paths=fast_paths):
+        assert gradcheck(case.op, tensors, rtol=rtol, atol=atol)
 
 
 DOUBLE = [c for c in CASES if c.double_backward]

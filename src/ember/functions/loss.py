@@ -174,8 +174,8 @@ class SoftmaxCrossEntropy(Primitive):
 
     ``q`` puts ``(1 - smoothing) * w[target]`` on the target class and ``smoothing / C * w_c`` on every class
     (``w`` = class weights, or ones; all zero for ignored samples). ``q_sum = sum_c q_c`` per sample; the
-    gradient with respect to the logits is ``q_sum * softmax - q``. The per-sample coefficients are kept
-    (shape (N, 1, *d)) for the backward op, and the softmax too when a gradient will be needed.
+    gradient with respect to the logits is ``q_sum * softmax - q``. When a gradient will be needed, the
+    softmax and the per-sample coefficients (shape (N, 1, *d)) are saved for the backward op.
     """
 
     def __init__(self, targets: _ClassTargets, class_weight, smoothing: float, needs_grad: bool,
@@ -191,13 +191,9 @@ class SoftmaxCrossEntropy(Primitive):
         probs = xp.exp(shifted)
         sum_exp = probs.sum(axis=1, keepdims=True)
         log_sum_exp = xp.log(sum_exp)
-        if self.needs_grad:
-            probs /= sum_exp
-            self.save_for_backward(logits, probs)
-        self.target_coefficient = targets.weight * logits.dtype.type(1.0 - smoothing)
-        picked = _at_targets(shifted, targets.index)
-        loss = self.target_coefficient * (log_sum_exp - picked)
-        self.q_sum = self.target_coefficient
+        target_coefficient = targets.weight * logits.dtype.type(1.0 - smoothing)
+        loss = target_coefficient * (log_sum_exp - _at_targets(shifted, targets.index))
+        q_sum, smooth = target_coefficient, None
         if smoothing:
             smooth = targets.valid.astype(logits.dtype) * logits.dtype.type(smoothing / targets.classes)
             if self.class_weight is None:
@@ -206,68 +202,79 @@ class SoftmaxCrossEntropy(Primitive):
                 class_total = self.class_weight.sum()
                 weighted_sum = (shifted * _class_view(self.class_weight, logits.ndim)).sum(axis=1, keepdims=True)
             loss += smooth * (log_sum_exp * class_total - weighted_sum)
-            self.q_sum = self.q_sum + smooth * class_total
-            self.smooth = smooth
+            q_sum = q_sum + smooth * class_total
+        if self.needs_grad:
+            probs /= sum_exp
+            self.save_for_backward(logits, probs, target_coefficient, q_sum, smooth)
         loss = loss.squeeze(1)
         if self.divisor is None:
             return loss
-        self.loss_shape = loss.shape
         return xp.asarray(loss.sum() / loss.dtype.type(self.divisor))
 
+    def _gradient_op(self):
+        _, probs, target_coefficient, q_sum, smooth = self.saved_arrays
+        return SoftmaxCrossEntropyGrad(probs, self.targets.index, target_coefficient, q_sum, smooth,
+                                       self.class_weight)
+
     def backward(self, grad):
-        logits, probs = self.saved_tensors
+        logits = self.saved_tensors[0]
         if self.divisor is not None:  # d(sum(loss) / divisor) / d(loss) = 1 / divisor for every sample
-            if grad.requires_grad:
-                grad = (grad / self.divisor).expand(self.loss_shape)
-            else:
-                data = grad.data
-                grad = Tensor(get_array_module(data).full(self.loss_shape, data / data.dtype.type(self.divisor),
-                                                          dtype=data.dtype))
-        return SoftmaxCrossEntropyGrad(self, probs.data)(logits, grad)
+            grad = (grad / self.divisor).expand(logits.shape[:1] + logits.shape[2:])
+        return self._gradient_op()(logits, grad)
+
+    def backward_arrays(self, grad):
+        """The same on arrays: the reduction's gradient filled in directly, then the gradient op once."""
+        logits = self.saved_arrays[0]
+        if self.divisor is not None:
+            grad = get_array_module(grad).full(logits.shape[:1] + logits.shape[2:],
+                                               grad / grad.dtype.type(self.divisor), dtype=grad.dtype)
+        return (self._gradient_op()(Tensor(logits), Tensor(grad)).data,)
 
 
 class SoftmaxCrossEntropyGrad(Primitive):
     """``grad * (q_sum * softmax(logits) - q)`` on arrays (the cross-entropy's backward); differentiable again.
 
-    ``forward(logits, grad)``: grad (N, *d) → (N, C, *d). Reuses the softmax saved by the forward op.
+    ``forward(logits, grad)``: grad (N, *d) → (N, C, *d). Reuses the softmax ``probs`` saved by the forward
+    op, with its per-sample coefficients (N, 1, *d): ``target_coefficient`` (q at the target class),
+    ``q_sum``, and ``smooth`` (the label-smoothing share of every class, or None).
     """
 
-    def __init__(self, loss: SoftmaxCrossEntropy, probs):
-        self.loss, self.probs = loss, probs
+    def __init__(self, probs, index, target_coefficient, q_sum, smooth, class_weight):
+        self.probs, self.index = probs, index
+        self.target_coefficient, self.q_sum, self.smooth = target_coefficient, q_sum, smooth
+        self.class_weight = class_weight
 
     def forward(self, logits, grad):
         xp = get_array_module(logits)
-        loss, index = self.loss, self.loss.targets.index
         self.save_for_backward(logits, grad)
         grad = _class_axis(grad)
-        result = self.probs * (grad * loss.q_sum)
+        result = self.probs * (grad * self.q_sum)
         if result.ndim == 2:
             rows = xp.arange(result.shape[0])[:, None]
-            result[rows, index] -= grad * loss.target_coefficient
+            result[rows, self.index] -= grad * self.target_coefficient
         else:
-            at_target = xp.take_along_axis(result, index, axis=1)
-            at_target -= grad * loss.target_coefficient
-            xp.put_along_axis(result, index, at_target, axis=1)
-        if loss.smoothing:
-            smooth = grad * loss.smooth
-            result -= smooth if loss.class_weight is None else smooth * _class_view(loss.class_weight, logits.ndim)
+            at_target = xp.take_along_axis(result, self.index, axis=1)
+            at_target -= grad * self.target_coefficient
+            xp.put_along_axis(result, self.index, at_target, axis=1)
+        if self.smooth is not None:
+            smooth = grad * self.smooth
+            result -= smooth if self.class_weight is None else smooth * _class_view(self.class_weight, logits.ndim)
         return result
 
     def backward(self, grad_grad):
         logits, grad = self.saved_tensors
-        loss = self.loss
         probs = softmax(logits, 1)
-        q_sum = Tensor(loss.q_sum)
+        q_sum = Tensor(self.q_sum)
         weighted = probs * grad_grad
         per_sample = weighted.sum(1, keepdim=True)
         # d/d(logits): grad * q_sum * (softmax's Jacobian applied to grad_grad)
         grad_logits = (weighted - probs * per_sample) * (grad.unsqueeze(1) * q_sum)
         # d/d(grad): sum_c grad_grad * (q_sum * softmax - q)
-        q_part = gather(grad_grad, 1, Tensor(loss.targets.index)) * Tensor(loss.target_coefficient)
-        if loss.smoothing:
-            spread = grad_grad if loss.class_weight is None else grad_grad * Tensor(
-                _class_view(loss.class_weight, logits.ndim))
-            q_part = q_part + spread.sum(1, keepdim=True) * Tensor(loss.smooth)
+        q_part = gather(grad_grad, 1, Tensor(self.index)) * Tensor(self.target_coefficient)
+        if self.smooth is not None:
+            spread = grad_grad if self.class_weight is None else grad_grad * Tensor(
+                _class_view(self.class_weight, logits.ndim))
+            q_part = q_part + spread.sum(1, keepdim=True) * Tensor(self.smooth)
         return grad_logits, (per_sample * q_sum - q_part).squeeze(1)
 
 

@@ -5,6 +5,7 @@ import math
 import numbers
 from typing import Any, Callable, Iterable
 
+from .. import config
 from ..autograd import Tensor
 from ..backend import compiled, threads
 from ..backend.device import get_array_module
@@ -136,10 +137,10 @@ def adam_update(
     """One Adam step on arrays: updates ``param`` and the moment arrays in place, never ``grad``.
 
     ``step`` is the 1-based count including this step; ``max_exp_avg_sq`` is used only with ``amsgrad``.
-    Hyper-parameters must be Python numbers so that float32 arrays stay float32. One scratch array of the
-    parameter's shape serves every intermediate.
+    Hyper-parameters must be Python numbers so that float32 arrays stay float32. The update runs as one
+    compiled pass (``adam_update_compiled``, split between threads) while the ``fast_paths`` setting is on and
+    the kernel accepts the arrays, else as NumPy/CuPy passes (``adam_update_reference``).
     """
-    xp = get_array_module(param)
     # the second moment is blind to the sign, so maximizing only flips the first moment's input
     sign = -1.0 if maximize else 1.0
     if weight_decay != 0:
@@ -148,21 +149,39 @@ def adam_update(
         else:
             grad = adjusted_gradient(param, grad, weight_decay, maximize)
             sign = 1.0
+    arguments = (param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, sign, lr, beta1, beta2, eps, amsgrad)
+    if config.get("fast_paths") and adam_update_compiled(*arguments):
+        config.record_path("Adam.update", "adam_update_compiled")
+        return
+    config.record_path("Adam.update", "adam_update_reference")
+    adam_update_reference(*arguments)
 
+
+def adam_update_compiled(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, sign, lr, beta1, beta2, eps,
+                         amsgrad) -> bool:
+    """The update in one compiled pass over C-contiguous NumPy arrays of one float dtype, split between
+    threads; False (nothing done) for anything else, AMSGrad included."""
+    kernels = None if amsgrad else compiled.for_arrays(param, grad, exp_avg, exp_avg_sq)
+    if kernels is None or not all(a.flags.c_contiguous for a in (param, grad, exp_avg, exp_avg_sq)):
+        return False
+
+    def rounded(value: float) -> float:  # the hyper-parameter as the arrays' dtype holds it
+        return float(param.dtype.type(value))
+
+    arrays = [a.reshape(-1) for a in (param, grad, exp_avg, exp_avg_sq)]
+    scalars = (rounded(sign * (1.0 - beta1)), rounded(beta1), rounded(1.0 - beta2), rounded(beta2),
+               rounded(math.sqrt(1.0 - beta2 ** step)), rounded(eps), rounded(lr / (1.0 - beta1 ** step)))
+    threads.split_rows(lambda start, stop: kernels.adam(*[a[start:stop] for a in arrays], *scalars),
+                       param.size, threads.threads_for(param.size))
+    return True
+
+
+def adam_update_reference(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, sign, lr, beta1, beta2, eps,
+                          amsgrad) -> None:
+    """The update as NumPy/CuPy passes; one scratch array of the parameter's shape serves every intermediate."""
+    xp = get_array_module(param)
     bias_correction1 = 1.0 - beta1 ** step
     bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** step)
-    kernels = None if amsgrad else compiled.for_arrays(param, grad, exp_avg, exp_avg_sq)
-    if kernels is not None and all(a.flags.c_contiguous for a in (param, grad, exp_avg, exp_avg_sq)):
-        def rounded(value: float) -> float:  # the hyper-parameter as the arrays' dtype holds it
-            return float(param.dtype.type(value))
-
-        arrays = [a.reshape(-1) for a in (param, grad, exp_avg, exp_avg_sq)]
-        scalars = (rounded(sign * (1.0 - beta1)), rounded(beta1), rounded(1.0 - beta2), rounded(beta2),
-                   rounded(bias_correction2_sqrt), rounded(eps), rounded(lr / bias_correction1))
-        threads.split_rows(lambda start, stop: kernels.adam(*[a[start:stop] for a in arrays], *scalars),
-                           param.size, threads.threads_for(param.size))
-        return
-
     scratch = xp.multiply(grad, sign * (1.0 - beta1))
     exp_avg *= beta1
     exp_avg += scratch

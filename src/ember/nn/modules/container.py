@@ -99,32 +99,9 @@ class Sequential(Module):
         return module
 
     def forward(self, input):
-        modules = list(self._modules.values())
-        index = 0
-        while index < len(modules):
-            module = modules[index]
-            if index + 1 < len(modules) and _pools_after_relu(module, modules[index + 1]):
-                input = module(modules[index + 1](input))  # see _pools_after_relu
-                index += 2
-                continue
+        for module in self._modules.values():
             input = module(input)
-            index += 1
         return input
-
-
-def _pools_after_relu(first: Module, second: Module) -> bool:
-    """Whether ``first`` is a ``ReLU`` and ``second`` a ``MaxPool2d`` that ``forward`` may swap: the maximum
-    of a window of ReLU outputs is the ReLU of its maximum, and the gradients agree (where they would pick
-    different elements, every candidate is <= 0 and the ReLU passes no gradient), so pooling first gives the
-    same output and gradients for a quarter of the ReLU's work (2 x 2 windows). Not when the pool returns
-    indices (which could then differ in windows of negative numbers) or either module has hooks (which would
-    see other tensors), nor for subclasses."""
-    from .activation import ReLU
-    from .pooling import MaxPool2d
-
-    return (type(first) is ReLU and type(second) is MaxPool2d and not second.return_indices
-            and not (first._forward_pre_hooks or first._forward_hooks or second._forward_pre_hooks
-                     or second._forward_hooks))
 
 
 class ModuleList(Module):
