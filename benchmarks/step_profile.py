@@ -216,20 +216,20 @@ def profile_conv_layers(args) -> None:
     layers = [(name, layer) for name, group in CONV_LAYERS.items() for layer in group]
     timings = {}
     for direct in (False, True):  # im2col first: the direct kernels set OpenBLAS to one thread
-        direct_conv.ENABLED = direct
+        paths = {"conv": "direct" if direct else "im2col"}
         for name, (batch, channels, size, out_channels, kernel, stride, padding) in layers:
             geometry = ConvGeometry((kernel, kernel), (stride, stride), padding, (1, 1), 1)
             rng = np.random.default_rng(0)
             x = rng.standard_normal((channels, size, size, batch), dtype=np.float32).transpose(3, 0, 1, 2)
             weight = rng.standard_normal((out_channels, channels, kernel, kernel), dtype=np.float32)
-            y = Forward(geometry).forward(x, weight)
-            grad = rng.standard_normal(y.shape[1:] + y.shape[:1], dtype=np.float32).transpose(3, 0, 1, 2)
-            timings[name, channels, out_channels, direct] = (
-                2e-6 * y.size * channels * kernel * kernel,
-                best_ms(lambda: Forward(geometry).forward(x, weight)),
-                best_ms(lambda: Conv2dGradInput(geometry, x.shape).forward(grad, weight)),
-                best_ms(lambda: Conv2dGradWeight(geometry, weight.shape).forward(x, grad)))
-    direct_conv.ENABLED = True
+            with config.override(**paths):  # each op's own choice of path, as in training
+                y = Forward(geometry)._fast_forward([x, weight])
+                grad = rng.standard_normal(y.shape[1:] + y.shape[:1], dtype=np.float32).transpose(3, 0, 1, 2)
+                timings[name, channels, out_channels, direct] = (
+                    2e-6 * y.size * channels * kernel * kernel,
+                    best_ms(lambda: Forward(geometry)._fast_forward([x, weight])),
+                    best_ms(lambda: Conv2dGradInput(geometry, x.shape)._fast_forward([grad, weight])),
+                    best_ms(lambda: Conv2dGradWeight(geometry, weight.shape)._fast_forward([x, grad])))
     for name, (batch, channels, size, out_channels, kernel, stride, padding) in layers:
         flop, *direct_ms = timings[name, channels, out_channels, True]
         _, *im2col_ms = timings[name, channels, out_channels, False]

@@ -96,6 +96,8 @@ def _expected_gemms(batch):
                        (batch, 3136, 200), (batch, 200, 10)],
         "pytorch_cnn": [(batch * 28 * 28, 27, 32), (batch * 28 * 28, 288, 64), (batch * 14 * 14, 576, 128),
                         (batch, 6272, 512), (batch, 512, 10)],
+        "pytorch_cnn_fused": [(batch * 28 * 28, 27, 32), (batch * 28 * 28, 288, 64), (batch * 14 * 14, 576, 128),
+                              (batch, 6272, 512), (batch, 512, 10)],
     }
 
 
@@ -135,6 +137,12 @@ def test_pytorch_cnn_is_the_example_class(ember):
     generic = define_models(ember.module)["pytorch_cnn"]()
     assert [(n, tuple(p.shape)) for n, p in model.named_parameters()] == \
         [(n, tuple(p.shape)) for n, p in generic.named_parameters()]
+
+
+def test_the_fused_workload_says_what_it_fused(ember):
+    model = build_model("pytorch_cnn_fused", ember)
+    assert "MaxPool2dReLU" in repr(model) and "fuse" in WORKLOADS["pytorch_cnn_fused"].description
+    assert "MaxPool2dReLU" not in repr(build_model("pytorch_cnn", ember))
 
 
 def test_batch_norm_scales_are_frozen(ember):

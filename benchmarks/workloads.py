@@ -47,6 +47,8 @@ WORKLOADS = {
         Workload("bn_convnet", 64, 1, "codelab batch-norm convnet: conv6x6/24, 5x5/48 s2, 4x4/64 s2 + BN, 200 + BN, "
                                       "dropout 0.3, 10"),
         Workload("pytorch_cnn", 64, 3, "MY_NET of examples/pytorch_style_cnn.py at 28x28x3"),
+        Workload("pytorch_cnn_fused", 64, 3, "pytorch_cnn with ember.nn.utils.fuse on Ember's side (ReLU -> "
+                                             "MaxPool2d run pool-first; PyTorch's model as written)"),
     )
 }
 
@@ -196,9 +198,13 @@ def define_models(torch_like) -> dict:
 
 
 def build_model(name: str, framework):
-    """A fresh model of workload ``name`` on ``framework``; Ember's ``pytorch_cnn`` is the example's own class."""
+    """A fresh model of workload ``name`` on ``framework``; Ember's ``pytorch_cnn`` is the example's own class,
+    and ``pytorch_cnn_fused`` the same passed through ``ember.nn.utils.fuse`` (named so wherever it is used)."""
     if name not in WORKLOADS:
         raise ValueError(f"build_model: unknown workload {name!r}; expected one of {sorted(WORKLOADS)}")
+    if name == "pytorch_cnn_fused":
+        model = build_model("pytorch_cnn", framework)
+        return framework.module.nn.utils.fuse(model) if framework.name == "ember" else model
     if name == "pytorch_cnn" and framework.name == "ember":
         return load_pytorch_style_net()(28)
     return define_models(framework.module)[name]()

@@ -48,6 +48,8 @@ def test_sources_in_order_override_set_environment_default(monkeypatch):
     config.reset("parallel_numbers")
     assert config.get("parallel_numbers") == 77
     monkeypatch.delenv("EMBER_PARALLEL_NUMBERS")
+    assert config.get("parallel_numbers") == 77  # the environment is read once, then again after reset
+    config.reset("parallel_numbers")
     assert config.get("parallel_numbers") == 2**17 and config.source("parallel_numbers") == "default"
 
 

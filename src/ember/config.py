@@ -12,6 +12,9 @@ given in Python) and one line of documentation::
                                                      # process-wide effects and the path each hot op took
 
 A value comes from, in order: ``override`` (innermost first), ``set``, the environment variable, the default.
+The settings read on hot paths read their environment variable the first time they are needed and again
+after ``reset`` (or any ``set``/``override``), so that ``get`` there is one dictionary look-up; the others
+(folders, the compiler) read it on every ``get``.
 Settings are process-wide, as PyTorch's backend flags are: ``override`` in one thread is seen by every thread.
 
 Process-wide effects (the compiled kernels loaded, NumPy's OpenBLAS set to one thread, glibc malloc tuned)
@@ -57,6 +60,7 @@ class Setting:
     aliases: tuple = ()  # (word, choice) pairs
     minimum: float | None = None
     optional: bool = False
+    hot: bool = True  # read on hot paths: resolved once and kept; others read their variable on every get
 
     def check(self, value, origin: str):
         """``value`` converted to this setting's type; ValueError/TypeError naming the setting otherwise."""
@@ -123,11 +127,12 @@ SETTINGS: dict[str, Setting] = _declare(
             aliases=tuple((word, "system") for word in _FALSE_WORDS)),
     Setting("cache_dir", "path", None, "EMBER_CACHE",
             "folder for built kernels (in kernels/); None: $XDG_CACHE_HOME/ember, else ~/.cache/ember",
-            optional=True),
+            optional=True, hot=False),
     Setting("compiler", str, None, "CC",
-            "C compiler for the kernels; None: the first of cc, gcc, clang on PATH", optional=True),
+            "C compiler for the kernels; None: the first of cc, gcc, clang on PATH", optional=True, hot=False),
     Setting("data_root", "path", None, "EMBER_DATA",
-            "data root holding mnist/ and other datasets; None: ~/.cache/ember/datasets", optional=True),
+            "data root holding mnist/ and other datasets; None: ~/.cache/ember/datasets", optional=True,
+            hot=False),
     Setting("parallel_numbers", int, 2**17, "EMBER_PARALLEL_NUMBERS",
             "an elementwise pass over fewer numbers stays on the calling thread (waking a helper costs "
             "about 0.2 ms)", minimum=1),
@@ -170,10 +175,11 @@ def _from_environment(setting: Setting):
 
 
 _MISSING = object()
+_resolved: dict[str, Any] = {}  # name -> current value; cleared whenever set/override/reset change anything
+_generation = 0  # counts those changes, so that a value resolved during one is not cached after it
 
 
-def get(name: str):
-    """The current value of setting ``name``."""
+def _resolve(name: str):
     for scope in reversed(_overrides):
         if name in scope:
             return scope[name]
@@ -182,6 +188,25 @@ def get(name: str):
     setting = _setting(name)
     value = _from_environment(setting)
     return setting.default if value is _MISSING else value
+
+
+def get(name: str):
+    """The current value of setting ``name`` (a dictionary look-up once resolved: cheap on hot paths)."""
+    try:
+        return _resolved[name]
+    except KeyError:
+        generation = _generation
+        value = _resolve(name)
+        if generation == _generation and SETTINGS[name].hot:
+            _resolved[name] = value
+        return value
+
+
+def _changed() -> None:
+    """Forget resolved values (called with ``_lock`` held by every change)."""
+    global _generation
+    _generation += 1
+    _resolved.clear()
 
 
 def source(name: str) -> str:
@@ -215,6 +240,7 @@ def set(**values) -> None:  # noqa: A001 - ember.config.set, as the module's own
         checked = _checked(values, "set")
         before = {name: get(name) for name in checked}
         _explicit.update(checked)
+        _changed()
         _notify(before)
 
 
@@ -226,6 +252,8 @@ def reset(*names: str) -> None:
         before = {name: get(name) for name in names if _setting(name)}
         for name in names:
             _explicit.pop(name, None)
+            _environment_cache.pop(name, None)
+        _changed()
         _notify(before)
 
 
@@ -246,6 +274,7 @@ class override(contextlib.ContextDecorator):  # noqa: N801 - used as a function,
             scope = dict(self._values)
             _overrides.append(scope)
             self._scopes.append(scope)
+            _changed()
             _notify(before)
         return self
 
@@ -255,6 +284,7 @@ class override(contextlib.ContextDecorator):  # noqa: N801 - used as a function,
             before = {name: get(name) for name in scope}
             # by identity: scopes may close out of order across threads, and two may hold equal values
             del _overrides[next(i for i, open_scope in enumerate(_overrides) if open_scope is scope)]
+            _changed()
             _notify(before)
         return False
 
@@ -317,12 +347,16 @@ def describe() -> Description:
 def _isolated() -> Iterator[None]:
     """Tests: run with no ``set`` values and no recorded paths, and put both back afterwards."""
     saved_explicit, saved_paths = dict(_explicit), dict(_paths)
-    _explicit.clear()
+    with _lock:
+        _explicit.clear()
+        _changed()
     try:
         yield
     finally:
-        _explicit.clear()
-        _explicit.update(saved_explicit)
+        with _lock:
+            _explicit.clear()
+            _explicit.update(saved_explicit)
+            _changed()
         _paths.clear()
         _paths.update(saved_paths)
 
