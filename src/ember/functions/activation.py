@@ -5,6 +5,7 @@ Masks in backward are constants (the functions are piecewise), so double backwar
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -208,8 +209,11 @@ def tanh(x: Tensor) -> Tensor:
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """``1 / (1 + exp(-x))``, computed without overflow; integer inputs give the default float dtype."""
-    return Sigmoid()(_floating(x))
+    """``1 / (1 + exp(-x))``, computed without overflow; integer inputs give the default float dtype.
+
+    The result remembers ``x`` while it lives (see ``logits_of``)."""
+    x = _floating(x)
+    return _remember_logits(Sigmoid()(x), x, "sigmoid", None)
 
 
 def relu(x: Tensor, inplace: bool = False) -> Tensor:
@@ -276,13 +280,15 @@ def _softmax_axis(name, x, dim, axis):
 
 
 def softmax(x: Tensor, dim: int | None = None, dtype=None, *, axis=None) -> Tensor:
-    """``exp(x) / sum(exp(x), dim)``, stable for large inputs; ``dim`` defaults to the last."""
+    """``exp(x) / sum(exp(x), dim)``, stable for large inputs; ``dim`` defaults to the last.
+
+    The result remembers ``x`` while it lives (see ``logits_of``)."""
     if dtype is not None:
         x = x.to(dtype)
     axis_ = _softmax_axis("softmax", x, dim, axis)
     if x.ndim == 0:
         return Softmax(0)(x.reshape(1)).reshape(())
-    return Softmax(axis_)(x)
+    return _remember_logits(Softmax(axis_)(x), x, "softmax", axis_)
 
 
 def log_softmax(x: Tensor, dim: int | None = None, dtype=None, *, axis=None) -> Tensor:
@@ -293,6 +299,42 @@ def log_softmax(x: Tensor, dim: int | None = None, dtype=None, *, axis=None) -> 
     if x.ndim == 0:
         return LogSoftmax(0)(x.reshape(1)).reshape(())
     return LogSoftmax(axis_)(x)
+
+
+# ------------------------------------------------------------------------------------ logits behind outputs
+# What each live output of ``softmax``/``sigmoid`` was computed from: (weak reference to the output, input,
+# activation, axis), keyed by the output's id and dropped when the output is freed. Kept with or without a
+# recorded graph, so that evaluation under ``no_grad`` sees the same logits as training.
+_LOGITS: dict = {}
+
+
+def _remember_logits(output: Tensor, logits: Tensor, activation: str, axis: int | None) -> Tensor:
+    key = id(output)
+
+    def forget(reference, key=key):
+        entry = _LOGITS.get(key)
+        if entry is not None and entry[0] is reference:
+            del _LOGITS[key]
+
+    _LOGITS[key] = (weakref.ref(output, forget), logits, activation, axis)
+    return output
+
+
+def logits_of(output, activation: str, axis: int = -1) -> Tensor | None:
+    """The logits ``x`` behind ``output`` when ``output`` is the very tensor that ``softmax(x, axis)``
+    (``activation="softmax"``) or ``sigmoid(x)`` (``activation="sigmoid"``) returned; None otherwise.
+
+    Cross-entropies on probabilities use it to compute from the logits instead, as Keras does with
+    ``_keras_logits``: ``softmax(x)`` of saturated logits holds exact zeros in float32, ``x`` does not. A
+    probability computed any other way (by hand with ``exp``, sliced, detached, converted) gives None. The
+    input is kept only as long as ``output`` lives.
+    """
+    entry = _LOGITS.get(id(output))
+    if entry is None or entry[0]() is not output or entry[2] != activation:
+        return None
+    if activation == "softmax" and normalize_axis(axis, output.ndim, "logits_of") != (entry[3],):
+        return None
+    return entry[1]
 
 
 __all__ = [
