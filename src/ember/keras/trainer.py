@@ -4,9 +4,9 @@ One training step is the loop a PyTorch user writes by hand::
 
     optimizer.zero_grad(); loss = loss_fn(y, model(x)); loss.backward(); optimizer.step()
 
-When the model's last layer ends in softmax (or sigmoid) and the loss is a cross-entropy on probabilities,
-the step asks the model for the pre-activation logits and uses the loss's ``from_logits=True`` form, so that
-``exp(-150) == 0`` in float32 cannot turn into ``log(0)``. Metrics still see the probabilities.
+When the model ends in Ember's softmax (or sigmoid) and the loss is a cross-entropy on probabilities, the
+loss itself reads the logits behind the model's output (see ``ember.keras.losses``), so that
+``exp(-150) == 0`` in float32 cannot turn into ``log(0)``. Metrics see the probabilities.
 """
 from __future__ import annotations
 
@@ -22,12 +22,6 @@ from .callbacks.base import CallbackList, History, ProgbarLogger
 from .data_adapters import (
     concatenate_outputs, is_array_like, make_adapter, split_validation, to_input_tensor, to_target_tensor,
 )
-
-_FINAL_ACTIVATIONS = {"softmax": "softmax", "sigmoid": "sigmoid"}
-_LOGIT_LOSSES = {
-    "softmax": (losses_module.CategoricalCrossentropy, losses_module.SparseCategoricalCrossentropy),
-    "sigmoid": (losses_module.BinaryCrossentropy,),
-}
 
 
 class Trainer:
@@ -86,26 +80,8 @@ class Trainer:
             return parameter.device
         return config.resolve_device()
 
-    def _logit_activation(self):
-        """The final activation the loss can absorb, or None."""
-        activation = self.final_activation() if hasattr(self, "final_activation") else None
-        if activation is None or self.loss.from_logits:
-            return None
-        return activation if isinstance(self.loss, _LOGIT_LOSSES[activation]) else None
-
-    def _forward_for_loss(self, x, training: bool):
-        """``(output the loss reads, predictions the metrics read, loss object)``."""
-        activation = self._logit_activation()
-        if activation is None:
-            predictions = self(x, training=training)
-            return predictions, predictions, self.loss
-        logits = self(x, training=training, skip_final_activation=True)
-        with no_grad():
-            predictions = logits.softmax(-1) if activation == "softmax" else logits.sigmoid()
-        return logits, predictions, self.loss.with_logits()
-
-    def _total_loss(self, loss_fn, y, outputs, sample_weight):
-        loss = loss_fn(y, outputs, sample_weight=sample_weight)
+    def _total_loss(self, y, predictions, sample_weight):
+        loss = self.loss(y, predictions, sample_weight=sample_weight)
         penalties = self.losses
         for penalty in penalties:
             loss = loss + penalty
@@ -122,8 +98,8 @@ class Trainer:
         if not self.optimizer.built:
             self.optimizer.build(self.parameters())
         self.optimizer.zero_grad()
-        outputs, predictions, loss_fn = self._forward_for_loss(x, training=True)
-        loss = self._total_loss(loss_fn, y, outputs, sample_weight)
+        predictions = self(x, training=True)
+        loss = self._total_loss(y, predictions, sample_weight)
         loss.backward()
         self.optimizer.step()
         self._update_metrics(loss.detach(), _batch_size(x), y, predictions.detach(), sample_weight)
@@ -137,8 +113,8 @@ class Trainer:
             x_part, y_part = _rows(x, part), _rows(y, part)
             weight_part = None if sample_weight is None else sample_weight[part]
             with no_grad():
-                outputs, predictions, loss_fn = self._forward_for_loss(x_part, training=False)
-                loss = self._total_loss(loss_fn, y_part, outputs, weight_part)
+                predictions = self(x_part, training=False)
+                loss = self._total_loss(y_part, predictions, weight_part)
             self._update_metrics(loss, _batch_size(x_part), y_part, predictions, weight_part)
         return self._logs()
 

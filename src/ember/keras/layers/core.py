@@ -82,9 +82,8 @@ class Dense(Layer):
         if inputs.ndim < 2 or inputs.shape[-1] != self.kernel.shape[0]:
             raise self.input_error(f"input with last axis {self.kernel.shape[0]}", tuple(inputs.shape))
 
-    def call(self, inputs, skip_activation: bool = False):
-        outputs = affine(inputs, self.kernel, self.bias if self.use_bias else None)
-        return outputs if skip_activation else self.activation(outputs)
+    def call(self, inputs):
+        return self.activation(affine(inputs, self.kernel, self.bias if self.use_bias else None))
 
     def get_config(self):
         return {
@@ -106,8 +105,8 @@ class Activation(Layer):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
 
-    def call(self, inputs, skip_activation: bool = False):
-        return inputs if skip_activation else self.activation(inputs)
+    def call(self, inputs):
+        return self.activation(inputs)
 
     def get_config(self):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
