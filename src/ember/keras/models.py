@@ -63,6 +63,15 @@ class Model(Trainer, Layer):
         raise ValueError(f"Model '{self.name}': no layer named {name!r}; layers are {[l.name for l in self.layers]}")
 
     @property
+    def output_names(self) -> list | None:
+        """Names of the layers that produce the outputs (None for a subclassed model)."""
+        if self._functional is not None:
+            return [tensor.layer.name for tensor in self._functional.outputs]
+        if isinstance(self, Sequential):
+            return [self._stack[-1].name] if self._stack and isinstance(self._stack[-1], Layer) else None
+        return None
+
+    @property
     def inputs(self):
         return self._functional.inputs if self._functional is not None else None
 
