@@ -162,7 +162,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
 
     ``safe_mode=False`` warns that it has no effect: an Ember archive holds no code to allow or refuse."""
     if not safe_mode:
-        warn_no_effect("load_model", "safe_mode", safe_mode, "archives hold configs and arrays, never code")
+        warn_no_effect("load_model", "safe_mode", safe_mode, "archives hold configs and arrays, never code",
+                       stacklevel=4)
     filepath = os.fspath(filepath)
     try:
         with zipfile.ZipFile(filepath) as archive:
