@@ -6,6 +6,7 @@ import numpy as np
 from ... import functions as F
 from ...functions.linalg import affine
 from .. import activations, initializers, regularizers
+from .._ignored import warn_no_effect
 from .base import KerasTensor, Layer, unique_name
 
 
@@ -121,6 +122,9 @@ class Dropout(Layer):
             raise ValueError(f"Dropout: rate must be in [0, 1), received {rate}")
         if noise_shape is not None:
             raise ValueError("Dropout: noise_shape is not supported; use SpatialDropout2D-style nn.Dropout2d")
+        if seed is not None:
+            warn_no_effect("Dropout", "seed", seed, "masks come from Ember's generator; seed it with "
+                           "keras.utils.set_random_seed")
         self.rate = float(rate)
         self.seed = seed
 
@@ -132,14 +136,25 @@ class Dropout(Layer):
 
 
 class Flatten(Layer):
-    """Flattens all but the batch dimension: ``(batch, ...)`` → ``(batch, prod(...))``."""
+    """Flattens all but the batch dimension: ``(batch, ...)`` → ``(batch, prod(...))``.
+
+    ``data_format="channels_first"`` moves the channel axis last before flattening, as Keras does, so that a
+    Dense layer after it sees the features in the same order for either layout of its input."""
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = data_format
+        self.data_format = data_format or "channels_last"
+        if self.data_format not in ("channels_last", "channels_first"):
+            raise ValueError(f"Flatten: data_format must be 'channels_last' or 'channels_first', received "
+                             f"{data_format!r}")
 
     def call(self, inputs):
+        if self.data_format == "channels_first" and inputs.ndim > 2:
+            inputs = inputs.permute(0, *range(2, inputs.ndim), 1)
         return inputs.reshape(inputs.shape[0], -1)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 class Reshape(Layer):
