@@ -5,6 +5,7 @@ Masks in backward are constants (the functions are piecewise), so double backwar
 from __future__ import annotations
 
 import math
+import warnings
 import weakref
 
 import numpy as np
@@ -216,28 +217,45 @@ def sigmoid(x: Tensor) -> Tensor:
     return _remember_logits(Sigmoid()(x), x, "sigmoid", None)
 
 
+def warn_inplace_has_no_effect(op: str, stacklevel: int = 3) -> None:
+    """PyTorch's ``inplace=True`` (accepted so that its code runs): Ember always returns a new tensor, because
+    overwriting an input that the graph may still need would change its gradients."""
+    warnings.warn(f"{op}: inplace=True has no effect in Ember: the result is a new tensor and the input is left "
+                  "unchanged (use the returned value)", UserWarning, stacklevel=stacklevel)
+
+
 def relu(x: Tensor, inplace: bool = False) -> Tensor:
-    """``max(x, 0)``; the gradient at 0 is 0. ``inplace`` is accepted for PyTorch code and ignored."""
+    """``max(x, 0)``; the gradient at 0 is 0. ``inplace=True`` warns that it has no effect."""
+    if inplace:
+        warn_inplace_has_no_effect("relu")
     return ReLU()(x)
 
 
 def relu6(x: Tensor, inplace: bool = False) -> Tensor:
+    if inplace:
+        warn_inplace_has_no_effect("relu6")
     return PiecewiseLinear(0.0, 0.0, 6.0)(x)
 
 
 def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    if inplace:
+        warn_inplace_has_no_effect("hardtanh")
     return PiecewiseLinear(0.0, min_val, max_val)(x)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """``x`` for positive inputs, ``negative_slope * x`` otherwise."""
     _check_floating("leaky_relu", x)
+    if inplace:
+        warn_inplace_has_no_effect("leaky_relu")
     return PiecewiseLinear(negative_slope)(x)
 
 
 def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x`` for positive inputs, ``alpha * (exp(x) - 1)`` otherwise."""
     _check_floating("elu", x)
+    if inplace:
+        warn_inplace_has_no_effect("elu")
     return ELU(alpha)(x)
 
 
@@ -266,6 +284,8 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 def silu(x: Tensor, inplace: bool = False) -> Tensor:
     """``x * sigmoid(x)`` (a.k.a. swish)."""
     _check_floating("silu", x)
+    if inplace:
+        warn_inplace_has_no_effect("silu")
     return x * sigmoid(x)
 
 
