@@ -140,3 +140,10 @@ def test_compile_settings_keep_loss_weights_and_safe_mode_false_warns(tmp_path, 
     assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-6)
     with pytest.warns(UserWarning, match="load_model: safe_mode=False has no effect in Ember"):
         keras.models.load_model(tmp_path / "m.keras", safe_mode=False)
+
+
+def test_ember_load_weights_only_false_warns(tmp_path):
+    ember.save({"w": ember.ones(2)}, tmp_path / "state.safetensors")
+    with pytest.warns(UserWarning, match="ember.load: weights_only=False has no effect in Ember"):
+        state = ember.load(tmp_path / "state.safetensors", weights_only=False)
+    np.testing.assert_array_equal(state["w"].numpy(), [1.0, 1.0])
