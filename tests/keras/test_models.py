@@ -207,3 +207,16 @@ def test_dropout_seed_warns_that_it_has_no_effect():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         keras.layers.Dropout(0.5)
+
+
+def test_input_dtype_other_than_float32_warns_at_the_callers_line():
+    with pytest.warns(UserWarning, match="Input: dtype='int32' has no effect in Ember") as record:
+        keras.Input(shape=(3,), dtype="int32")
+    assert record[0].filename == __file__
+    with pytest.warns(UserWarning, match="InputLayer: dtype='float64' has no effect in Ember") as record:
+        keras.layers.InputLayer(input_shape=(3,), dtype="float64")
+    assert record[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        keras.Input(shape=(3,), dtype="float32")
+        keras.layers.InputLayer(input_shape=(3,))

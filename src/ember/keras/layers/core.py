@@ -10,10 +10,19 @@ from .._ignored import warn_no_effect
 from .base import KerasTensor, Layer, unique_name
 
 
+def _warn_if_not_float32(where: str, dtype) -> None:
+    if dtype is not None and np.dtype(dtype) != np.float32:
+        warn_no_effect(where, "dtype", dtype, "fit, evaluate and predict feed the model float32 inputs, and a "
+                       "direct call passes its tensors through unchanged", stacklevel=4)
+
+
 class InputLayer(Layer):
-    """Declares the input shape of a model (without the batch dimension): ``InputLayer(input_shape=(784,))``."""
+    """Declares the input shape of a model (without the batch dimension): ``InputLayer(input_shape=(784,))``.
+
+    A ``dtype`` other than float32 warns that it has no effect."""
 
     def __init__(self, input_shape=None, batch_size=None, dtype=None, name=None, shape=None, **kwargs):
+        _warn_if_not_float32("InputLayer", dtype)
         shape = shape if shape is not None else input_shape
         if shape is None and "batch_input_shape" not in kwargs:
             raise ValueError("InputLayer: give shape= (or input_shape=), without the batch dimension")
@@ -39,12 +48,14 @@ class InputLayer(Layer):
 
 
 def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):  # noqa: N802 - Keras name
-    """A symbolic model input: ``inputs = keras.Input(shape=(28, 28, 1))``."""
+    """A symbolic model input: ``inputs = keras.Input(shape=(28, 28, 1))``; a ``dtype`` other than float32
+    warns that it has no effect."""
     if batch_shape is not None:
         batch_size, shape = batch_shape[0], batch_shape[1:]
     if shape is None:
         raise ValueError("Input: give shape= (without the batch dimension)")
-    layer = InputLayer(shape=tuple(shape), batch_size=batch_size, name=name, dtype=dtype)
+    _warn_if_not_float32("Input", dtype)
+    layer = InputLayer(shape=tuple(shape), batch_size=batch_size, name=name)
     tensor = KerasTensor((batch_size,) + tuple(shape), dtype=str(dtype or "float32"), layer=layer,
                          name=layer.name)
     return tensor
