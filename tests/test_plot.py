@@ -1,9 +1,13 @@
 """ember.plot: PNG files of the right size, curves holding the history's numbers, red wrong labels."""
 from __future__ import annotations
 
+import ast
 import os
+import subprocess
 import sys
+import textwrap
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,6 +118,8 @@ def test_learning_rate_schedule_from_functions_and_lists(tmp_path, mpl):
         plot.figure_for_learning_rate_schedule(lambda epoch: 0.1)
     with pytest.raises(ValueError, match="epochs=5 but only 3"):
         plot.figure_for_learning_rate_schedule([0.1, 0.1, 0.01], epochs=5)
+    with pytest.raises(ValueError, match="learning_rate_schedule: the schedule must return a float"):
+        plot.figure_for_learning_rate_schedule(lambda epoch: "fast", epochs=2)
 
 
 # ------------------------------------------------------------------------------------------ digit grid
@@ -247,3 +253,41 @@ def test_missing_matplotlib_names_the_install_command(monkeypatch):
 
     with pytest.raises(ImportError, match=r"pip install ember\[plot\]"):
         keras.callbacks.PlotTraining("never.png")
+
+
+# ------------------------------------------------------------------------------------------- layering
+def _imported_modules(path) -> list[str]:
+    """Every module an import statement of ``path`` names, module level or inside functions."""
+    names = []
+    for node in ast.walk(ast.parse(Path(path).read_text())):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.append("." * node.level + (node.module or ""))
+            names.extend(alias.name for alias in node.names)
+    return names
+
+
+def test_plot_imports_nothing_from_keras():
+    """ember.plot sits above the dialects and reads a History through its ``history`` dict only; the Keras
+    callback that draws curves imports plot, never the reverse."""
+    imported = _imported_modules(plot.__file__)
+    assert imported and not [name for name in imported if "keras" in name]
+    source_root = Path(ember.__file__).parent.parent
+    program = textwrap.dedent("""
+        import sys
+        import ember.plot as plot
+
+        class History:  # the shape of keras.callbacks.History, without Keras
+            history = {"loss": [1.0, 0.5], "val_loss": [1.2, 0.9]}
+            epoch = [0, 1]
+
+        assert plot._history_table(History(), "test")[1]["val_loss"].tolist() == [1.2, 0.9]
+        rates = plot._schedule_values(lambda epoch, lr: lr * 0.5, 3, 1.0)
+        assert rates.tolist() == [0.5, 0.25, 0.125]
+        print(sorted(name for name in sys.modules if name.startswith("ember.keras")))
+    """)
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(source_root)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -95,7 +95,7 @@ def _history_table(history, where: str) -> tuple[np.ndarray, dict]:
     """``(epochs, {key: values})``: 0-based epoch numbers and one float array per logged key, NaN where an
     epoch did not log the key."""
     epochs = None
-    if hasattr(history, "history") and isinstance(history.history, dict):  # keras.callbacks.History
+    if hasattr(history, "history") and isinstance(history.history, dict):  # e.g. the History fit returns
         series = history.history
         epochs = list(getattr(history, "epoch", None) or []) or None
     elif isinstance(history, dict):
@@ -210,11 +210,11 @@ def _schedule_values(schedule_or_values, epochs: int | None, initial_learning_ra
     if callable(schedule_or_values):
         if epochs is None or int(epochs) < 1:
             raise ValueError(f"{where}: a schedule function needs epochs >= 1, received epochs={epochs}")
-        from .keras.callbacks.schedules import apply_schedule
+        from .optim.lr_scheduler import apply_schedule
 
         values, learning_rate = [], float(initial_learning_rate)
         for epoch in range(int(epochs)):
-            learning_rate = apply_schedule(schedule_or_values, epoch, learning_rate)
+            learning_rate = apply_schedule(schedule_or_values, epoch, learning_rate, where)
             values.append(learning_rate)
         return np.array(values, dtype=np.float64)
     values = _to_numpy(schedule_or_values, where).astype(np.float64).reshape(-1)

@@ -1,6 +1,8 @@
 """User-defined ops with ember.autograd.Function, and gradcheck itself."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -128,3 +130,12 @@ def test_saved_numpy_scalar_output_stays_connected_for_0d_inputs():
     (first,) = ember.grad(RawExp()(x), x, create_graph=True)
     (second,) = ember.grad(first, x)
     assert second.item() == pytest.approx(np.exp(0.5))
+
+
+def test_gradcheck_nondet_tol_warns_that_it_has_no_effect():
+    x = ember.tensor(np.array([0.5, -1.5]), requires_grad=True)
+    with pytest.warns(UserWarning, match=r"gradcheck: nondet_tol=1e-05 has no effect in Ember"):
+        assert gradcheck(lambda t: (t * t).sum(), (x,), nondet_tol=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert gradcheck(lambda t: (t * t).sum(), (x,), nondet_tol=0.0)

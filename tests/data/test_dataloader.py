@@ -4,6 +4,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -244,7 +245,17 @@ def test_invalid_arguments_are_rejected():
         DataLoader(Range(3), seed=1, generator=np.random.default_rng(1))
     with pytest.raises(ValueError, match="expected shuffle to be unspecified"):
         DataLoader(Stream(4), shuffle=True)
-    DataLoader(Range(3), pin_memory=True, pin_memory_device="cuda", multiprocessing_context="spawn")
+
+@pytest.mark.parametrize("argument, value", [("pin_memory", True), ("pin_memory_device", "cuda"),
+                                             ("multiprocessing_context", "spawn")])
+def test_arguments_without_effect_warn_and_defaults_do_not(argument, value):
+    with pytest.warns(UserWarning, match=rf"DataLoader: {argument}='?{value}'? has no effect in Ember") as record:
+        loader = DataLoader(Range(3), batch_size=2, **{argument: value})
+    assert record[0].filename == __file__
+    assert [labels.tolist() for _, labels in loader] == [[0, 1], [2]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DataLoader(Range(3), pin_memory=False, pin_memory_device="", multiprocessing_context=None)
 
 
 class Stream(IterableDataset):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -182,6 +183,17 @@ def test_cache_fills_once():
     assert values(cached) == [0, 2, 4, 6, 8]
     assert values(cached) == [0, 2, 4, 6, 8]
     assert calls == [0, 1, 2, 3, 4]
+
+
+def test_cache_filename_warns_that_it_has_no_effect(tmp_path):
+    with pytest.warns(UserWarning, match=r"cache\(\): filename='.*cache' has no effect in Ember"):
+        cached = Pipeline.range(3).cache(str(tmp_path / "cache"))
+    assert values(cached) == [0, 1, 2] and not (tmp_path / "cache").exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Pipeline.range(3).cache("")
+    with pytest.raises(TypeError, match="filename must be a string"):
+        Pipeline.range(3).cache(3)
 
 
 def test_interrupted_first_pass_is_not_cached():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import types
+import warnings
 import zlib
 from pathlib import Path
 
@@ -56,6 +57,18 @@ def test_several_files_in_sequence_and_interleaved(tmp_path):
     wide = FixedLengthRecordDataset(paths, 2, num_parallel_reads=3)
     assert list(wide) == [b"a0", b"b0", b"c0", b"a1", b"c1", b"a2"]
     assert sorted(FixedLengthRecordDataset(paths, 2, num_parallel_reads=AUTOTUNE)) == sorted(sequential)
+
+
+def test_buffer_size_warns_that_it_has_no_effect(tmp_path):
+    path = write(tmp_path / "data.bin", bytes(range(6)))
+    with pytest.warns(UserWarning, match="FixedLengthRecordDataset: buffer_size=4096 has no effect in Ember"):
+        dataset = FixedLengthRecordDataset(path, 3, buffer_size=4096)
+    assert list(dataset) == [bytes([0, 1, 2]), bytes([3, 4, 5])]
+    with pytest.raises(ValueError, match="buffer_size"):
+        FixedLengthRecordDataset(path, 3, buffer_size=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        FixedLengthRecordDataset(path, 3, buffer_size=None)
 
 
 def test_errors_name_the_file(tmp_path):

@@ -440,3 +440,41 @@ def test_affine_backward_on_arrays_gives_the_recorded_numbers(transposed, bias):
         results.append([g.numpy() for g in ember.grad(y, inputs, ember.tensor(g_np), create_graph=create_graph)])
     for plain, recorded in zip(*results):
         np.testing.assert_array_equal(plain, recorded)
+
+
+# ------------------------------------------------------------------------------- logits behind outputs
+def test_logits_of_returns_the_input_of_softmax_and_sigmoid_with_or_without_a_graph():
+    from ember.functions.activation import logits_of
+
+    x = leaf([[1.0, 2.0, 3.0], [0.0, -1.0, 5.0]])
+    for recording in (True, False):
+        with ember.enable_grad() if recording else ember.no_grad():
+            probabilities = ember.softmax(x, dim=-1)
+            positive = ember.sigmoid(x)
+        assert logits_of(probabilities, "softmax", -1) is x and logits_of(probabilities, "softmax", 1) is x
+        assert logits_of(positive, "sigmoid") is x
+        assert logits_of(probabilities, "sigmoid") is None and logits_of(positive, "softmax") is None
+        assert logits_of(probabilities, "softmax", 0) is None  # normalised over another axis
+    assert logits_of(x.softmax(-1), "softmax") is not None  # the method and nn.functional share the wrapper
+    by_hand = x.exp() / x.exp().sum(-1, keepdim=True)
+    assert logits_of(by_hand, "softmax") is None
+    assert logits_of(ember.softmax(x, dim=-1).detach(), "softmax") is None
+    assert logits_of(x, "softmax") is None
+
+
+def test_logits_of_lets_the_input_go_with_the_output():
+    import gc
+    import weakref
+
+    from ember.functions import activation
+
+    with ember.no_grad():
+        x = ember.randn(4, 3)
+        probabilities = ember.softmax(x)
+    watched = weakref.ref(x)
+    entries = len(activation._LOGITS)
+    del x
+    assert watched() is not None  # kept while its softmax output lives
+    del probabilities
+    gc.collect()
+    assert watched() is None and len(activation._LOGITS) == entries - 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import pytest
@@ -187,3 +188,35 @@ def test_set_weights_checks_shapes():
     layer(ember.zeros(1, 3))
     with pytest.raises(ValueError, match=r"weight 0 has shape \(3, 2\).*\(2, 2\)"):
         layer.set_weights([np.zeros((2, 2)), np.zeros(2)])
+
+
+def test_flatten_channels_first_flattens_in_channels_last_order():
+    images = np.arange(2 * 3 * 2 * 2, dtype=np.float32).reshape(2, 3, 2, 2)  # (batch, channels, h, w)
+    channels_first = keras.layers.Flatten(data_format="channels_first")(ember.tensor(images)).numpy()
+    channels_last = keras.layers.Flatten()(ember.tensor(images.transpose(0, 2, 3, 1))).numpy()
+    np.testing.assert_array_equal(channels_first, channels_last)
+    np.testing.assert_array_equal(keras.layers.Flatten()(ember.tensor(images)).numpy(), images.reshape(2, -1))
+    assert keras.layers.Flatten(data_format="channels_first").get_config()["data_format"] == "channels_first"
+    with pytest.raises(ValueError, match="Flatten: data_format must be"):
+        keras.layers.Flatten(data_format="nchw")
+
+
+def test_dropout_seed_warns_that_it_has_no_effect():
+    with pytest.warns(UserWarning, match="Dropout: seed=3 has no effect in Ember"):
+        keras.layers.Dropout(0.5, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        keras.layers.Dropout(0.5)
+
+
+def test_input_dtype_other_than_float32_warns_at_the_callers_line():
+    with pytest.warns(UserWarning, match="Input: dtype='int32' has no effect in Ember") as record:
+        keras.Input(shape=(3,), dtype="int32")
+    assert record[0].filename == __file__
+    with pytest.warns(UserWarning, match="InputLayer: dtype='float64' has no effect in Ember") as record:
+        keras.layers.InputLayer(input_shape=(3,), dtype="float64")
+    assert record[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        keras.Input(shape=(3,), dtype="float32")
+        keras.layers.InputLayer(input_shape=(3,))

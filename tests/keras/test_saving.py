@@ -128,3 +128,22 @@ def test_ember_save_and_load_nested_state(tmp_path):
     restored.load_state_dict(loaded["optimizer"])
     with pytest.raises(TypeError, match="cannot save a object"):
         ember.save({"bad": object()}, tmp_path / "bad.safetensors")
+
+
+def test_compile_settings_keep_loss_weights_and_safe_mode_false_warns(tmp_path, data):
+    x, y = data
+    model = codelab_models.dense_softmax()
+    model.compile("sgd", "sparse_categorical_crossentropy", loss_weights=0.5)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert loaded.loss_weight == 0.5
+    assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-6)
+    with pytest.warns(UserWarning, match="load_model: safe_mode=False has no effect in Ember"):
+        keras.models.load_model(tmp_path / "m.keras", safe_mode=False)
+
+
+def test_ember_load_weights_only_false_warns(tmp_path):
+    ember.save({"w": ember.ones(2)}, tmp_path / "state.safetensors")
+    with pytest.warns(UserWarning, match="ember.load: weights_only=False has no effect in Ember"):
+        state = ember.load(tmp_path / "state.safetensors", weights_only=False)
+    np.testing.assert_array_equal(state["w"].numpy(), [1.0, 1.0])

@@ -1,6 +1,8 @@
 """compile/fit/evaluate/predict: what Keras users rely on, and the logits path for softmax outputs."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -177,3 +179,101 @@ def test_device_setting_validates_and_defaults_to_the_cpu_without_a_gpu():
         assert str(model._device()) == "cpu"
     finally:
         keras.config.set_device("auto")
+
+
+# ------------------------------------------------------------------ compile arguments that do something or warn
+def test_compile_defaults_and_honoured_values_do_not_warn():
+    model = _model()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.compile("sgd", "mse")
+        model.compile("sgd", "mse", run_eagerly=True, steps_per_execution=1, jit_compile=False,
+                      auto_scale_loss=False, loss_weights=1.0)
+        model.compile("sgd", "mse", run_eagerly=None, steps_per_execution=None, jit_compile=None,
+                      auto_scale_loss=None)
+
+
+@pytest.mark.parametrize("argument, value", [("jit_compile", True), ("steps_per_execution", 8)])
+def test_compile_arguments_without_effect_warn(argument, value):
+    with pytest.warns(UserWarning, match=rf"compile: {argument}={value} has no effect in Ember"):
+        _model().compile("sgd", "mse", **{argument: value})
+
+
+@pytest.mark.parametrize("loss_weights", [0.25, [0.25], (0.25,), {"dense_1": 0.25}])
+def test_loss_weights_scale_the_loss_and_its_gradient(loss_weights):
+    x, y = _blobs(32)
+
+    def trained(weights):
+        ember.manual_seed(5)
+        keras.backend.clear_session()
+        model = _model()
+        model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy", loss_weights=weights)
+        before = model.evaluate(x, y, verbose=0)
+        model.train_on_batch(x, y)
+        return before, model.get_weights()
+
+    plain_loss, _ = trained(None)
+    weighted_loss, weighted_weights = trained(loss_weights)
+    assert weighted_loss == pytest.approx(0.25 * plain_loss, rel=1e-6)
+    ember.manual_seed(5)
+    keras.backend.clear_session()
+    reference = _model()
+    reference.compile(keras.optimizers.SGD(0.1 * 0.25), "sparse_categorical_crossentropy")  # same step
+    reference.train_on_batch(x, y)
+    for got, expected in zip(weighted_weights, reference.get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_loss_weights_leave_regularization_unscaled_and_reject_several_outputs():
+    model = keras.Sequential([keras.layers.Input(shape=(2,)),
+                              keras.layers.Dense(1, kernel_regularizer=keras.regularizers.l2(0.5))])
+    model.set_weights([np.array([[1.0], [2.0]], np.float32), np.zeros(1, np.float32)])
+    model.compile("sgd", "mse", loss_weights=3.0)
+    x, target = np.array([[1.0, 0.0]], np.float32), np.zeros((1, 1), np.float32)
+    assert model.evaluate(x, target, verbose=0) == pytest.approx(3.0 * 1.0 + 0.5 * (1 + 4))
+    with pytest.raises(ValueError, match="one loss weight"):
+        model.compile("sgd", "mse", loss_weights=[1.0, 2.0])
+    with pytest.raises(TypeError, match="loss_weights must be a number"):
+        model.compile("sgd", "mse", loss_weights="heavy")
+    with pytest.raises(ValueError, match=r"names outputs \['dense_9'\]; the model's output is \['dense'\]"):
+        model.compile("sgd", "mse", loss_weights={"dense_9": 1.0})
+
+
+def test_predict_verbose_prints_keras_progress_line(capsys):
+    x, _ = _blobs(64)
+    model = _model()
+    model.predict(x, batch_size=16, verbose=0)
+    assert capsys.readouterr().out == ""
+    model.predict(x, batch_size=16, verbose=2)
+    line = capsys.readouterr().out
+    assert line.startswith("4/4 - ") and line.endswith("ms/step\n") and "loss" not in line
+    model.predict(x, batch_size=16)
+    assert "4/4 [==============================]" in capsys.readouterr().out
+
+
+def test_summary_and_save_warn_for_arguments_without_effect(tmp_path, capsys):
+    model = _model()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.summary(expand_nested=False, show_trainable=False)
+        model.save(tmp_path / "m.keras", include_optimizer=True, save_format=None)
+    with pytest.warns(UserWarning, match="summary: show_trainable=True has no effect in Ember"):
+        model.summary(show_trainable=True)
+    with pytest.warns(UserWarning, match="save: include_optimizer=False has no effect in Ember"):
+        model.save(tmp_path / "m.keras", include_optimizer=False)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'overwite'"):
+        model.save(tmp_path / "m.keras", overwite=True)
+    capsys.readouterr()
+
+
+def test_shuffle_batch_shuffles_whole_blocks_and_keeps_the_partial_one_last():
+    from ember.keras.data_adapters import make_adapter
+
+    x = np.arange(11, dtype=np.float32)[:, None]
+    ember.manual_seed(0)
+    orders = []
+    for _ in range(4):
+        batches = [xb[:, 0].astype(int).tolist() for xb, _, _ in make_adapter(x, None, None, 3, "batch").epoch()]
+        assert sorted(batches[:3]) == [[0, 1, 2], [3, 4, 5], [6, 7, 8]] and batches[3] == [9, 10]
+        orders.append(batches)
+    assert any(batches[:3] != [[0, 1, 2], [3, 4, 5], [6, 7, 8]] for batches in orders)

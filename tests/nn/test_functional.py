@@ -1,6 +1,8 @@
 """ember.nn.functional: linear, embedding, softmax's implicit dim, and the re-exported functions."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -82,3 +84,42 @@ def test_one_hot_and_pad_through_functional():
     np.testing.assert_array_equal(F.one_hot(ember.tensor([2, 0]), 3).data, [[0, 0, 1], [1, 0, 0]])
     assert F.pad(ember.randn(1, 2, 3, 3), (1, 1, 2, 0)).shape == (1, 2, 5, 5)
 
+
+
+INPLACE_FUNCTIONS = [F.relu, F.relu6, F.hardtanh, F.leaky_relu, F.elu, F.silu, F.dropout, F.dropout1d, F.dropout2d,
+                     F.dropout3d, F.alpha_dropout]
+
+
+@pytest.mark.parametrize("function", INPLACE_FUNCTIONS, ids=lambda f: f.__name__)
+def test_inplace_true_warns_and_returns_a_new_tensor(function):
+    shapes = {F.dropout2d: (2, 3, 4, 4), F.dropout3d: (2, 3, 4, 4, 2)}
+    x = ember.randn(*shapes.get(function, (2, 3, 4)))
+    before = x.numpy().copy()
+    with pytest.warns(UserWarning, match=rf"{function.__name__}: inplace=True has no effect in Ember") as record:
+        y = function(x, inplace=True)
+    assert record[0].filename == __file__
+    np.testing.assert_array_equal(x.numpy(), before)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ember.manual_seed(0)
+        expected = function(x)
+        function(x, inplace=False)
+    if function not in (F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout):
+        np.testing.assert_array_equal(y.numpy(), expected.numpy())
+
+
+def test_embedding_sparse_warns_that_it_has_no_effect():
+    weight = ember.randn(5, 3)
+    with pytest.warns(UserWarning, match="embedding: sparse=True has no effect in Ember"):
+        rows = F.embedding(ember.tensor([0, 4]), weight, sparse=True)
+    np.testing.assert_array_equal(rows.numpy(), weight.numpy()[[0, 4]])
+
+
+def test_softmax_stacklevel_places_the_implicit_dim_warning():
+    x = ember.randn(2, 3)
+    with pytest.warns(UserWarning, match="Implicit dimension") as record:
+        F.softmax(x)
+    assert record[0].filename == __file__
+    with pytest.warns(UserWarning, match="Implicit dimension") as record:
+        F.log_softmax(x, _stacklevel=2)
+    assert record[0].filename.endswith("functional.py")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -437,7 +438,6 @@ def test_activation_modules_match_numpy(module, reference):
 
 def test_activation_reprs():
     assert repr(nn.ReLU()) == "ReLU()"
-    assert repr(nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
     assert repr(nn.LeakyReLU()) == "LeakyReLU(negative_slope=0.01)"
     assert repr(nn.ELU()) == "ELU(alpha=1.0)"
     assert repr(nn.GELU()) == "GELU(approximate='none')"
@@ -486,3 +486,39 @@ def test_embedding_scale_grad_by_freq():
     expected[2] = u[0, 2]
     expected[3] = (u[1, 1] + u[1, 2]) / 2
     np.testing.assert_allclose(embedding.weight.grad.data, expected, rtol=1e-5, atol=1e-7)
+
+
+# ------------------------------------------------------------------------ PyTorch arguments without effect
+INPLACE_MODULES = [nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Dropout, nn.Dropout2d]
+
+
+@pytest.mark.parametrize("module_class", INPLACE_MODULES, ids=lambda cls: cls.__name__)
+def test_inplace_true_warns_once_at_construction_and_leaves_the_input_alone(module_class):
+    with pytest.warns(UserWarning, match=rf"{module_class.__name__}: inplace=True has no effect in Ember") as record:
+        module = module_class(inplace=True)
+    assert record[0].filename == __file__  # reported where the user wrote it
+    assert "inplace=True" in repr(module)  # shown, as in PyTorch
+    x = ember.randn(2, 3, 4, 4)
+    before = x.numpy().copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = module.eval()(x)
+        module_class(inplace=False)
+    np.testing.assert_array_equal(y.numpy(), module_class().eval()(x).numpy())
+    np.testing.assert_array_equal(x.numpy(), before)
+
+
+def test_embedding_sparse_warns_that_gradients_stay_dense():
+    with pytest.warns(UserWarning, match="Embedding: sparse=True has no effect in Ember"):
+        table = nn.Embedding(5, 3, sparse=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table(ember.tensor([1, 2, 1])).sum().backward()
+        nn.Embedding(5, 3)
+    np.testing.assert_array_equal(table.weight.grad.numpy()[1], [2.0, 2.0, 2.0])
+
+
+def test_softmax_module_reports_the_implicit_dim_warning_at_the_caller():
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax") as record:
+        nn.Softmax()(ember.randn(2, 3))
+    assert record[0].filename == __file__

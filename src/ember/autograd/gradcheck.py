@@ -1,6 +1,8 @@
 """Finite-difference checks of gradients (first and second order), for float64 inputs."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .engine import grad
@@ -25,8 +27,12 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     require grad should be float64.
 
     Returns True, or raises ``AssertionError`` naming the input and the worst element (or returns False when
-    ``raise_exception=False``).
+    ``raise_exception=False``). ``nondet_tol`` (PyTorch's tolerance between two backward passes) warns that
+    it has no effect: one backward pass is compared with the finite differences.
     """
+    if nondet_tol:
+        warnings.warn(f"gradcheck: nondet_tol={nondet_tol!r} has no effect in Ember: backward runs once and is "
+                      "compared with finite differences only", UserWarning, stacklevel=2)
     inputs = tuple(inputs) if isinstance(inputs, (list, tuple)) else (inputs,)
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:

@@ -5,6 +5,7 @@ import collections
 import itertools
 import queue
 import threading
+import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
@@ -63,7 +64,8 @@ class DataLoader:
         batch_sampler: yields lists of indices; exclusive with batch_size, shuffle, sampler, drop_last.
         num_workers: 0 loads in the calling thread; N > 0 prepares batches ahead in N threads, in order.
         collate_fn: merges a list of samples into a batch (default ``default_collate``).
-        pin_memory: accepted for compatibility; ignored (no pinned host memory on the CPU).
+        pin_memory: accepted for PyTorch code; True (or a ``pin_memory_device``) warns that it has no effect,
+            as PyTorch itself does without an accelerator: Ember pins no host memory.
         drop_last: drop the last batch when it is smaller than ``batch_size``.
         timeout: seconds to wait for a worker's batch before raising (0: wait forever).
         worker_init_fn: called with the worker id in each worker thread when it starts.
@@ -78,8 +80,8 @@ class DataLoader:
     a dataset with ``__getitems__(indices)`` returns the list of samples, which is collated; otherwise each
     sample is read with ``dataset[i]`` and collated. While a batch is made, the random transforms of
     ``ember.data.transforms`` draw from a generator seeded by the epoch's seed and the batch index, so the
-    batches are the same for any ``num_workers``. Worker threads share memory with the main thread;
-    ``multiprocessing_context`` is accepted and ignored.
+    batches are the same for any ``num_workers``. Worker threads share memory with the main thread; a
+    ``multiprocessing_context`` warns that it has no effect.
     """
 
     def __init__(self, dataset, batch_size: int | None = 1, shuffle: bool | None = False, sampler=None,
@@ -88,6 +90,14 @@ class DataLoader:
                  worker_init_fn: Callable[[int], Any] | None = None, generator=None,
                  prefetch_factor: int | None = None, persistent_workers: bool = False, seed: int | None = None,
                  *, multiprocessing_context=None, pin_memory_device: str = ""):
+        for argument, value, default, reason in (
+            ("pin_memory", pin_memory, False, "it pins no host memory"),
+            ("pin_memory_device", pin_memory_device, "", "it pins no host memory"),
+            ("multiprocessing_context", multiprocessing_context, None, "workers are threads of this process"),
+        ):
+            if value != default:
+                warnings.warn(f"DataLoader: {argument}={value!r} has no effect in Ember: {reason}", UserWarning,
+                              stacklevel=2)
         if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers should be a non-negative integer, received {num_workers!r}")
         if timeout < 0:

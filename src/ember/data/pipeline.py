@@ -18,6 +18,7 @@ import itertools
 import os
 import queue
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator
 
@@ -288,9 +289,15 @@ class PipelineMethods:
         """Remember the elements of the first complete pass; later passes read them from memory.
 
         A pass that stops early caches nothing. Cached arrays are read-only. A ``filename`` is accepted so
-        that tf.data code runs unchanged; the cache is kept in memory either way.
+        that tf.data code runs, and warns that it has no effect: the cache is kept in memory either way, so
+        nothing is written to the file or read back from it in a later run.
         """
-        return _CachePipeline(self, filename)
+        if not isinstance(filename, (str, os.PathLike)):
+            raise TypeError(f"cache(): filename must be a string, received {type(filename).__name__}")
+        if os.fspath(filename):
+            warnings.warn(f"cache(): filename={os.fspath(filename)!r} has no effect in Ember: the cache is kept in "
+                          "memory, nothing is written to that file", UserWarning, stacklevel=2)
+        return _CachePipeline(self)
 
     def shuffle(self, buffer_size: int, seed: int | None = None,
                 reshuffle_each_iteration: bool = True) -> "Pipeline":
@@ -612,9 +619,7 @@ class _FilterPipeline(Pipeline):
 
 
 class _CachePipeline(Pipeline):
-    def __init__(self, dataset, filename):
-        if not isinstance(filename, (str, os.PathLike)):
-            raise TypeError(f"cache(): filename must be a string, received {type(filename).__name__}")
+    def __init__(self, dataset):
         self._input = dataset
         self._cache: list | None = None
 

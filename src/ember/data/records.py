@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import warnings
 import zlib
 from typing import Iterator
 
@@ -50,8 +51,8 @@ class FixedLengthRecordDataset(Pipeline):
     read whole when the dataset is created (checking that they exist and that the body is a multiple of
     ``record_bytes``) and kept in memory. ``compression_type``: None or "" (raw), "GZIP" or "ZLIB".
     ``num_parallel_reads`` > 1 (or AUTOTUNE) interleaves the records of that many files, one record from
-    each in turn, as tf.data does; None reads the files one after another. ``buffer_size`` is accepted for
-    compatibility (the files are in memory already).
+    each in turn, as tf.data does; None reads the files one after another. A ``buffer_size`` warns that it
+    has no effect (the files are in memory already).
 
     Example (MNIST)::
 
@@ -66,7 +67,10 @@ class FixedLengthRecordDataset(Pipeline):
         self._record_bytes = _size(record_bytes, "record_bytes", 1)
         self._header_bytes = _size(header_bytes, "header_bytes", 0)
         self._footer_bytes = _size(footer_bytes, "footer_bytes", 0)
-        _size(buffer_size, "buffer_size", 1)
+        if buffer_size is not None:
+            _size(buffer_size, "buffer_size", 1)
+            warnings.warn(f"FixedLengthRecordDataset: buffer_size={buffer_size!r} has no effect in Ember: the files "
+                          "are read whole into memory", UserWarning, stacklevel=2)
         compression = (compression_type or "").upper()
         if compression not in _DECOMPRESS:
             raise ValueError(f"FixedLengthRecordDataset: compression_type must be None, '', 'GZIP' or 'ZLIB', "

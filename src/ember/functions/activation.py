@@ -5,6 +5,8 @@ Masks in backward are constants (the functions are piecewise), so double backwar
 from __future__ import annotations
 
 import math
+import warnings
+import weakref
 
 import numpy as np
 
@@ -218,32 +220,52 @@ def tanh(x: Tensor) -> Tensor:
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """``1 / (1 + exp(-x))``, computed without overflow; integer inputs give the default float dtype."""
-    return Sigmoid()(_floating(x))
+    """``1 / (1 + exp(-x))``, computed without overflow; integer inputs give the default float dtype.
+
+    The result remembers ``x`` while it lives (see ``logits_of``)."""
+    x = _floating(x)
+    return _remember_logits(Sigmoid()(x), x, "sigmoid", None)
+
+
+def warn_inplace_has_no_effect(op: str, stacklevel: int = 3) -> None:
+    """PyTorch's ``inplace=True`` (accepted so that its code runs): Ember always returns a new tensor, because
+    overwriting an input that the graph may still need would change its gradients."""
+    warnings.warn(f"{op}: inplace=True has no effect in Ember: the result is a new tensor and the input is left "
+                  "unchanged (use the returned value)", UserWarning, stacklevel=stacklevel)
 
 
 def relu(x: Tensor, inplace: bool = False) -> Tensor:
-    """``max(x, 0)``; the gradient at 0 is 0. ``inplace`` is accepted for PyTorch code and ignored."""
+    """``max(x, 0)``; the gradient at 0 is 0. ``inplace=True`` warns that it has no effect."""
+    if inplace:
+        warn_inplace_has_no_effect("relu")
     return ReLU()(x)
 
 
 def relu6(x: Tensor, inplace: bool = False) -> Tensor:
+    if inplace:
+        warn_inplace_has_no_effect("relu6")
     return PiecewiseLinear(0.0, 0.0, 6.0)(x)
 
 
 def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    if inplace:
+        warn_inplace_has_no_effect("hardtanh")
     return PiecewiseLinear(0.0, min_val, max_val)(x)
 
 
 def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """``x`` for positive inputs, ``negative_slope * x`` otherwise."""
     _check_floating("leaky_relu", x)
+    if inplace:
+        warn_inplace_has_no_effect("leaky_relu")
     return PiecewiseLinear(negative_slope)(x)
 
 
 def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x`` for positive inputs, ``alpha * (exp(x) - 1)`` otherwise."""
     _check_floating("elu", x)
+    if inplace:
+        warn_inplace_has_no_effect("elu")
     return ELU(alpha)(x)
 
 
@@ -272,6 +294,8 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 def silu(x: Tensor, inplace: bool = False) -> Tensor:
     """``x * sigmoid(x)`` (a.k.a. swish)."""
     _check_floating("silu", x)
+    if inplace:
+        warn_inplace_has_no_effect("silu")
     return x * sigmoid(x)
 
 
@@ -286,13 +310,15 @@ def _softmax_axis(name, x, dim, axis):
 
 
 def softmax(x: Tensor, dim: int | None = None, dtype=None, *, axis=None) -> Tensor:
-    """``exp(x) / sum(exp(x), dim)``, stable for large inputs; ``dim`` defaults to the last."""
+    """``exp(x) / sum(exp(x), dim)``, stable for large inputs; ``dim`` defaults to the last.
+
+    The result remembers ``x`` while it lives (see ``logits_of``)."""
     if dtype is not None:
         x = x.to(dtype)
     axis_ = _softmax_axis("softmax", x, dim, axis)
     if x.ndim == 0:
         return Softmax(0)(x.reshape(1)).reshape(())
-    return Softmax(axis_)(x)
+    return _remember_logits(Softmax(axis_)(x), x, "softmax", axis_)
 
 
 def log_softmax(x: Tensor, dim: int | None = None, dtype=None, *, axis=None) -> Tensor:
@@ -303,6 +329,42 @@ def log_softmax(x: Tensor, dim: int | None = None, dtype=None, *, axis=None) -> 
     if x.ndim == 0:
         return LogSoftmax(0)(x.reshape(1)).reshape(())
     return LogSoftmax(axis_)(x)
+
+
+# ------------------------------------------------------------------------------------ logits behind outputs
+# What each live output of ``softmax``/``sigmoid`` was computed from: (weak reference to the output, input,
+# activation, axis), keyed by the output's id and dropped when the output is freed. Kept with or without a
+# recorded graph, so that evaluation under ``no_grad`` sees the same logits as training.
+_LOGITS: dict = {}
+
+
+def _remember_logits(output: Tensor, logits: Tensor, activation: str, axis: int | None) -> Tensor:
+    key = id(output)
+
+    def forget(reference, key=key):
+        entry = _LOGITS.get(key)
+        if entry is not None and entry[0] is reference:
+            del _LOGITS[key]
+
+    _LOGITS[key] = (weakref.ref(output, forget), logits, activation, axis)
+    return output
+
+
+def logits_of(output, activation: str, axis: int = -1) -> Tensor | None:
+    """The logits ``x`` behind ``output`` when ``output`` is the very tensor that ``softmax(x, axis)``
+    (``activation="softmax"``) or ``sigmoid(x)`` (``activation="sigmoid"``) returned; None otherwise.
+
+    Cross-entropies on probabilities use it to compute from the logits instead, as Keras does with
+    ``_keras_logits``: ``softmax(x)`` of saturated logits holds exact zeros in float32, ``x`` does not. A
+    probability computed any other way (by hand with ``exp``, sliced, detached, converted) gives None. The
+    input is kept only as long as ``output`` lives.
+    """
+    entry = _LOGITS.get(id(output))
+    if entry is None or entry[0]() is not output or entry[2] != activation:
+        return None
+    if activation == "softmax" and normalize_axis(axis, output.ndim, "logits_of") != (entry[3],):
+        return None
+    return entry[1]
 
 
 __all__ = [

@@ -17,6 +17,7 @@ from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend import random as ember_random
 from ..backend.device import get_array_module
+from .activation import warn_inplace_has_no_effect
 
 
 class Dropout(Primitive):
@@ -66,9 +67,11 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)`` (inverted dropout).
 
     Shapes: any; output like input. ``training=False`` or ``p=0`` returns ``input`` itself; ``p=1`` gives zeros.
-    ``inplace`` is accepted for PyTorch code; the result is always a new tensor (use the returned value).
+    ``inplace=True`` warns that it has no effect: the result is a new tensor (use the returned value).
     """
     _check("dropout", input, p)
+    if inplace:
+        warn_inplace_has_no_effect("dropout")
     if not training or p == 0:
         return input
     return Dropout(_scaled_keep_mask(input.shape, float(p), input.data))(input)
@@ -91,6 +94,8 @@ def _feature_dropout(name: str, input: Tensor, p: float, training: bool, batched
 
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels with probability ``p``: input (N, C, L) or (C, L); kept channels scaled by 1/(1-p)."""
+    if inplace:
+        warn_inplace_has_no_effect("dropout1d")
     return _feature_dropout("dropout1d", input, p, training, 3)
 
 
@@ -100,6 +105,8 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     A 3-d input is read as (N, C, L) and gets channel-wise 1-d dropout, with a warning, exactly as PyTorch
     does (use ``dropout1d`` for that, or add a batch axis to a (C, H, W) input).
     """
+    if inplace:
+        warn_inplace_has_no_effect("dropout2d")
     if isinstance(input, Tensor) and input.ndim == 3:
         warnings.warn(
             "dropout2d: received a 3-d input; as in PyTorch it is read as (N, C, L) and whole (n, c) rows are "
@@ -112,6 +119,8 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero whole channels with probability ``p``: input (N, C, D, H, W) or (C, D, H, W)."""
+    if inplace:
+        warn_inplace_has_no_effect("dropout3d")
     return _feature_dropout("dropout3d", input, p, training, 5)
 
 
@@ -126,6 +135,8 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
     (PyTorch's). Shapes: any; output like input.
     """
     _check("alpha_dropout", input, p)
+    if inplace:
+        warn_inplace_has_no_effect("alpha_dropout")
     if not training or p == 0:
         return input
     xp = get_array_module(input.data)

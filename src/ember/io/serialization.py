@@ -6,6 +6,7 @@ bools and None: the arrays go to a safetensors file, the structure to its JSON m
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 
@@ -68,7 +69,13 @@ def save(obj, path) -> None:
 
 
 def load(path, map_location=None, weights_only: bool = True):
-    """Load what ``save`` wrote. ``map_location``/``weights_only`` are accepted for PyTorch code."""
+    """Load what ``save`` wrote, onto ``map_location`` when given (default: the CPU).
+
+    Files hold arrays and a JSON structure, never code, so every load is weights-only: ``weights_only=False``
+    (PyTorch's permission to unpickle arbitrary objects) warns that it has no effect."""
+    if not weights_only:
+        warnings.warn("ember.load: weights_only=False has no effect in Ember: files hold arrays and their "
+                      "structure, never pickled objects", UserWarning, stacklevel=2)
     arrays, metadata = load_file(path)
     if _STRUCTURE_KEY not in metadata:
         return {name: Tensor(array) for name, array in arrays.items()}  # a plain safetensors file

@@ -60,7 +60,8 @@ def _take(value, index):
 
 
 class ArrayAdapter:
-    """Batches from in-memory arrays, reshuffled every epoch when ``shuffle``."""
+    """Batches from in-memory arrays, reshuffled every epoch when ``shuffle``; ``shuffle="batch"`` shuffles
+    the order of whole batch-sized blocks (the last, partial one stays last), as Keras does for HDF5 data."""
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False, steps=None):
         self.x, self.y, self.sample_weight = x, y, sample_weight
@@ -78,7 +79,14 @@ class ArrayAdapter:
         return self.steps
 
     def epoch(self):
-        order = ember_random.generator().permutation(self.size) if self.shuffle else None
+        order = None
+        if self.shuffle == "batch":
+            blocks = self.size // self.batch_size
+            order = np.arange(self.size)
+            whole = order[:blocks * self.batch_size].reshape(blocks, self.batch_size)
+            order[:blocks * self.batch_size] = whole[ember_random.generator().permutation(blocks)].reshape(-1)
+        elif self.shuffle:
+            order = ember_random.generator().permutation(self.size)
         for step in range(self.steps):
             start = (step * self.batch_size) % self.size
             stop = min(start + self.batch_size, self.size)

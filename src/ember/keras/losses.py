@@ -1,13 +1,19 @@
 """Keras losses: per-sample values reduced to the mean over the batch ("sum_over_batch_size").
 
 Cross-entropies take ``from_logits``: with logits they use log-softmax/log-sigmoid (stable); with
-probabilities they clip to ``[1e-7, 1 - 1e-7]`` as Keras does. When a model ends in softmax/sigmoid and the
-loss is a cross-entropy on probabilities, ``fit`` feeds the logits instead (see ``Trainer``).
+probabilities they clip to ``[1e-7, 1 - 1e-7]`` as Keras does. As in Keras, probabilities that are the very
+output of Ember's ``softmax`` (categorical and sparse categorical) or ``sigmoid`` (binary) are replaced by
+the logits they were computed from (``ember.functions.activation.logits_of``): a model ending in
+``Dense(10, activation="softmax")`` trains and evaluates from its logits, whether the loss is called by
+``fit`` or by the user, so that ``exp(-150) == 0`` in float32 never becomes ``log(0)``.
 """
 from __future__ import annotations
 
+import warnings
+
 from .. import functions as F
 from ..autograd.tensor import Tensor
+from ..functions.activation import logits_of
 
 EPSILON = 1e-7
 
@@ -23,9 +29,27 @@ def _float_target(y_true: Tensor, y_pred: Tensor) -> Tensor:
     return y_true if y_true.dtype == y_pred.dtype else y_true.to(y_pred.dtype)
 
 
+def _logits_behind(name: str, y_pred: Tensor, from_logits: bool, activation: str, axis: int = -1):
+    """``(y_pred, from_logits)`` to compute with: the logits and True when ``y_pred`` is the output of
+    ``activation`` (softmax over ``axis``, or sigmoid), else ``y_pred`` unchanged."""
+    logits = logits_of(y_pred, activation, axis)
+    if logits is None:
+        return y_pred, from_logits
+    if from_logits:
+        warnings.warn(
+            f"{name}: received from_logits=True, but y_pred is the output of a {activation}, so it holds "
+            f"probabilities; the loss uses the {activation}'s input (the logits) instead. Was this intended?",
+            UserWarning, stacklevel=3,
+        )
+    return logits, True
+
+
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0,
                              axis: int = -1) -> Tensor:
-    """Per-sample ``-sum(y_true * log(p))`` over ``axis``; ``y_true`` one-hot (or soft) like ``y_pred``."""
+    """Per-sample ``-sum(y_true * log(p))`` over ``axis``; ``y_true`` one-hot (or soft) like ``y_pred``.
+
+    ``y_pred`` holds probabilities, or logits with ``from_logits=True``; the output of Ember's softmax over
+    ``axis`` is read through its logits (see the module's docstring)."""
     y_pred = _as_tensor(y_pred)
     y_true = _float_target(_as_tensor(y_true, y_pred), y_pred)
     if tuple(y_true.shape) != tuple(y_pred.shape):
@@ -33,6 +57,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_sm
             f"categorical_crossentropy: y_true shape {tuple(y_true.shape)} must equal y_pred shape "
             f"{tuple(y_pred.shape)} (use sparse_categorical_crossentropy for integer labels)"
         )
+    y_pred, from_logits = _logits_behind("categorical_crossentropy", y_pred, from_logits, "softmax", axis)
     if label_smoothing:
         classes = y_pred.shape[axis]
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / classes
@@ -47,7 +72,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False, label_sm
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, ignore_class=None,
                                     axis: int = -1) -> Tensor:
     """Per-sample cross-entropy with integer class labels ``y_true`` (shape ``y_pred.shape[:-1]`` or with a
-    trailing 1)."""
+    trailing 1). The output of Ember's softmax over the last axis is read through its logits."""
     y_pred = _as_tensor(y_pred)
     y_true = _as_tensor(y_true, y_pred)
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
@@ -60,9 +85,10 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, i
     labels = y_true if y_true.dtype.kind in "iu" else y_true.to("int64")
     if labels.dtype != "int64":
         labels = labels.to("int64")
-    logits = y_pred if from_logits else y_pred.clamp(EPSILON, 1.0 - EPSILON).log()
     if axis != -1 and axis != y_pred.ndim - 1:
         raise ValueError("sparse_categorical_crossentropy: only axis=-1 is supported")
+    y_pred, from_logits = _logits_behind("sparse_categorical_crossentropy", y_pred, from_logits, "softmax")
+    logits = y_pred if from_logits else y_pred.clamp(EPSILON, 1.0 - EPSILON).log()
     moved = logits.movedim(-1, 1) if logits.ndim > 2 else logits
     if from_logits:
         return F.cross_entropy(moved, labels, reduction="none",
@@ -72,9 +98,11 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False, i
 
 def binary_crossentropy(y_true, y_pred, from_logits: bool = False, label_smoothing: float = 0.0,
                         axis: int = -1) -> Tensor:
-    """Per-sample binary cross-entropy, averaged over the last axis."""
+    """Per-sample binary cross-entropy, averaged over the last axis. The output of Ember's sigmoid is read
+    through its logits."""
     y_pred = _as_tensor(y_pred)
     y_true = _float_target(_as_tensor(y_true, y_pred), y_pred)
+    y_pred, from_logits = _logits_behind("binary_crossentropy", y_pred, from_logits, "sigmoid")
     if y_true.ndim == y_pred.ndim - 1:
         y_true = y_true.unsqueeze(-1)
     if label_smoothing:
@@ -140,10 +168,6 @@ class Loss:
     def from_logits(self) -> bool:
         return bool(self.options.get("from_logits", False))
 
-    def with_logits(self) -> "Loss":
-        """The same loss reading logits (used when the model's final softmax/sigmoid is folded into it)."""
-        return type(self)(reduction=self.reduction, name=self.name, **{**self.options, "from_logits": True})
-
     def get_config(self) -> dict:
         return {"reduction": self.reduction, "name": self.name, **self.options}
 
@@ -200,9 +224,6 @@ class _FunctionLoss(Loss):
     def call(self, y_true, y_pred):
         return self._function(y_true, y_pred)
 
-    def with_logits(self):
-        return self
-
 
 mse, mae = mean_squared_error, mean_absolute_error
 MSE, MAE = mean_squared_error, mean_absolute_error
@@ -222,9 +243,11 @@ _FUNCTIONS = {
 
 
 def get(identifier) -> Loss:
-    """A Loss object from a name (``"sparse_categorical_crossentropy"``), an object, or a function."""
+    """A Loss object from a name (``"sparse_categorical_crossentropy"``), an object, a class, or a function."""
     if isinstance(identifier, Loss):
         return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
     if isinstance(identifier, str):
         if identifier in _ALIASES:
             return _ALIASES[identifier]()

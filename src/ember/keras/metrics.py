@@ -10,6 +10,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
+from ._ignored import warn_no_effect
 
 
 def _array(value):
@@ -24,6 +25,9 @@ class Metric:
     def __init__(self, name: str | None = None, dtype=None):
         from .layers.base import to_snake_case
 
+        if dtype is not None and np.dtype(dtype) != np.float32:
+            warn_no_effect(type(self).__name__, "dtype", dtype,
+                           "metrics accumulate in float32 and result() returns a Python float")
         self.name = name or to_snake_case(type(self).__name__)
         self.reset_state()
 
@@ -128,34 +132,45 @@ class MeanAbsoluteError(Metric):
 
 
 class AUC(Metric):
-    """Area under the ROC curve for binary labels, from all predictions seen this epoch (exact, rank-based)."""
+    """Area under the ROC curve for binary labels, from all predictions seen this epoch (exact, rank-based).
+
+    With ``sample_weight``, each pair of a positive and a negative counts with the product of their weights
+    (ties count half), so integer weights give the AUC of the repeated samples."""
 
     def reset_state(self):
-        self.labels, self.scores = [], []
+        self.labels, self.scores, self.weights = [], [], []
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true, y_pred = _array(y_true), _array(y_pred)
-        self.labels.append(np.asarray(y_true.get() if hasattr(y_true, "get") else y_true).reshape(-1))
-        self.scores.append(np.asarray(y_pred.get() if hasattr(y_pred, "get") else y_pred).reshape(-1))
+        y_true, y_pred = _host(_array(y_true)), _host(_array(y_pred))
+        weights = np.ones(y_pred.shape, dtype=np.float64)
+        if sample_weight is not None:
+            weight = _host(_array(sample_weight)).astype(np.float64)
+            weights = weights * weight.reshape(weight.shape + (1,) * (y_pred.ndim - weight.ndim))
+        self.labels.append(y_true.reshape(-1))
+        self.scores.append(y_pred.reshape(-1))
+        self.weights.append(weights.reshape(-1))
 
     def result(self) -> float:
         if not self.labels:
             return 0.0
         labels = np.concatenate(self.labels) > 0.5
         scores = np.concatenate(self.scores)
-        positives, negatives = int(labels.sum()), int((~labels).sum())
-        if positives == 0 or negatives == 0:
+        weights = np.concatenate(self.weights)
+        positive_weight = np.where(labels, weights, 0.0)
+        negative_weight = np.where(labels, 0.0, weights)
+        total_positive, total_negative = positive_weight.sum(), negative_weight.sum()
+        if total_positive == 0 or total_negative == 0:
             return 0.0
-        order = np.argsort(scores, kind="mergesort")
-        ranks = np.empty(len(scores), dtype=np.float64)
-        sorted_scores = scores[order]
-        # average ranks for ties (Mann-Whitney U)
-        boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
-        starts = np.concatenate(([0], boundaries))
-        ends = np.concatenate((boundaries, [len(scores)]))
-        average = (starts + ends + 1) / 2.0
-        ranks[order] = np.repeat(average, ends - starts)
-        return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+        # group equal scores; a positive beats the negatives of lower groups and ties with half of its own
+        distinct, group = np.unique(scores, return_inverse=True)
+        positives = np.bincount(group, positive_weight, minlength=len(distinct))
+        negatives = np.bincount(group, negative_weight, minlength=len(distinct))
+        negatives_below = np.cumsum(negatives) - negatives
+        return float((positives * (negatives_below + 0.5 * negatives)).sum() / (total_positive * total_negative))
+
+
+def _host(array) -> np.ndarray:
+    return np.asarray(array.get() if hasattr(array, "get") else array)
 
 
 _ALIASES = {

@@ -7,31 +7,16 @@ from __future__ import annotations
 
 from ..nn import Module
 from ..autograd.grad_mode import no_grad
-from . import activations
 from .layers.base import KerasTensor, Layer, _accepts_training, to_snake_case, unique_name
 from .layers.core import InputLayer
 from .trainer import Trainer
 
-# activations that a cross-entropy loss can absorb (the loss then works from the logits)
-_SPLITTABLE = {activations.softmax: "softmax", activations.sigmoid: "sigmoid"}
 
-
-def _call_layer(layer, inputs, training, skip_activation: bool = False):
+def _call_layer(layer, inputs, training):
     """Call a Keras layer with ``training``; plain ``nn.Module``s follow their own train()/eval() mode."""
-    if isinstance(layer, Layer):
-        kwargs = {}
-        if training is not None and _accepts_training(type(layer)):
-            kwargs["training"] = training
-        if skip_activation:
-            kwargs["skip_activation"] = True
-        return layer(inputs, **kwargs)
+    if isinstance(layer, Layer) and training is not None and _accepts_training(type(layer)):
+        return layer(inputs, training=training)
     return layer(inputs)
-
-
-def _final_activation_name(layer) -> str | None:
-    if isinstance(layer, Layer):
-        return _SPLITTABLE.get(getattr(layer, "activation", None))
-    return None
 
 
 class Model(Trainer, Layer):
@@ -56,18 +41,12 @@ class Model(Trainer, Layer):
             self.built = True
 
     # ------------------------------------------------------------------------------------- calling
-    def call(self, inputs, training=None, skip_final_activation: bool = False):
+    def call(self, inputs, training=None):
         if self._functional is None:
             raise NotImplementedError(
                 f"Model '{self.name}': a subclassed model must define call(self, inputs, training=None)"
             )
-        return self._functional.run(inputs, training, skip_final_activation)
-
-    def final_activation(self) -> str | None:
-        """'softmax'/'sigmoid' when the output layer ends with it and can skip it (see Trainer)."""
-        if self._functional is not None:
-            return self._functional.final_activation()
-        return None
+        return self._functional.run(inputs, training)
 
     @property
     def layers(self) -> list:
@@ -82,6 +61,15 @@ class Model(Trainer, Layer):
             if getattr(layer, "name", None) == name:
                 return layer
         raise ValueError(f"Model '{self.name}': no layer named {name!r}; layers are {[l.name for l in self.layers]}")
+
+    @property
+    def output_names(self) -> list | None:
+        """Names of the layers that produce the outputs (None for a subclassed model)."""
+        if self._functional is not None:
+            return [tensor.layer.name for tensor in self._functional.outputs]
+        if isinstance(self, Sequential):
+            return [self._stack[-1].name] if self._stack and isinstance(self._stack[-1], Layer) else None
+        return None
 
     @property
     def inputs(self):
@@ -175,15 +163,11 @@ class Sequential(Model):
             self._batch_input_shape = (None,) + tuple(input_shape[1:])
         self.built = True
 
-    def call(self, inputs, training=None, skip_final_activation: bool = False):
+    def call(self, inputs, training=None):
         x = inputs
-        last = len(self._stack) - 1
-        for index, layer in enumerate(self._stack):
-            x = _call_layer(layer, x, training, skip_activation=skip_final_activation and index == last)
+        for layer in self._stack:
+            x = _call_layer(layer, x, training)
         return x
-
-    def final_activation(self) -> str | None:
-        return _final_activation_name(self._stack[-1]) if self._stack else None
 
     def get_config(self) -> dict:
         from .saving import serialize_layer
@@ -251,7 +235,7 @@ class _FunctionalGraph:
                 stack.append((parent, False))
         return order
 
-    def run(self, inputs, training, skip_final_activation):
+    def run(self, inputs, training):
         values = {}
         given = [inputs] if self.single_input else list(inputs)
         if len(given) != len(self.inputs):
@@ -259,19 +243,12 @@ class _FunctionalGraph:
         for symbolic, value in zip(self.inputs, given):
             symbolic.layer.check_input(value)
             values[id(symbolic)] = value
-        final = self.outputs[0] if self.single_output else None
         for node in self.nodes:
             arguments = [values[id(parent)] for parent in node.inputs]
             argument = arguments[0] if len(arguments) == 1 else arguments
-            skip = skip_final_activation and node is final
-            values[id(node)] = _call_layer(node.layer, argument, training, skip_activation=skip)
+            values[id(node)] = _call_layer(node.layer, argument, training)
         results = [values[id(output)] for output in self.outputs]
         return results[0] if self.single_output else results
-
-    def final_activation(self):
-        if not self.single_output:
-            return None
-        return _final_activation_name(self.outputs[0].layer)
 
     def get_config(self):
         from .saving import serialize_functional

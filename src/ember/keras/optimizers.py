@@ -3,24 +3,68 @@
 A Keras optimizer is created without parameters and bound to the model's trainable parameters by
 ``compile``/``fit``; ``optimizer.learning_rate`` reads and writes the learning rate of every group, which is
 how ``LearningRateScheduler`` and ``ReduceLROnPlateau`` act on it.
+
+Each step does what Keras's does around the update: clip the gradients (``clipnorm`` per gradient,
+``global_clipnorm`` over all of them, or ``clipvalue`` per element; one of the three), then apply
+``weight_decay`` decoupled from the gradient (``w -= w * weight_decay * learning_rate``), then let the
+``ember.optim`` optimizer update.
 """
 from __future__ import annotations
 
+import math
+import warnings
+
 from .. import optim
+from ..backend.device import get_array_module
+from ._ignored import warn_no_effect
 
 
 class Optimizer:
-    """Base: subclasses name their ``ember.optim`` class and map Keras arguments to it."""
+    """Base: subclasses name their ``ember.optim`` class and map Keras arguments to it.
 
-    def __init__(self, learning_rate: float, name: str):
+    Keras's ``use_ema``, ``loss_scale_factor`` and ``gradient_accumulation_steps`` warn that they have no
+    effect; ``decay`` warns and is ignored, as in Keras; ``lr`` is the old name of ``learning_rate``.
+    """
+
+    def __init__(self, learning_rate: float, name: str, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema: bool = False, ema_momentum: float = 0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None, gradient_accumulation_steps=None,
+                 **kwargs):
+        where = type(self).__name__
+        if "lr" in kwargs:
+            warnings.warn(f"{where}: the `lr` argument is deprecated, use `learning_rate` instead",
+                          UserWarning, stacklevel=3)
+            learning_rate = kwargs.pop("lr")
+        if kwargs.pop("decay", None) is not None:
+            warnings.warn(f"{where}: argument `decay` is no longer supported and is ignored (as in Keras); use a "
+                          "LearningRateScheduler callback", UserWarning, stacklevel=3)
+        if kwargs:
+            raise TypeError(f"{where}: unexpected keyword arguments {sorted(kwargs)}")
         if callable(learning_rate):
             raise TypeError(
-                f"{type(self).__name__}: learning-rate schedule objects are not supported; pass a float and use "
+                f"{where}: learning-rate schedule objects are not supported; pass a float and use "
                 "the LearningRateScheduler callback"
             )
         if learning_rate < 0:
-            raise ValueError(f"{type(self).__name__}: learning_rate must be non-negative, received {learning_rate}")
+            raise ValueError(f"{where}: learning_rate must be non-negative, received {learning_rate}")
+        clipping = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+        if sum(value is not None for value in clipping.values()) > 1:
+            raise ValueError(f"{where}: only one of clipnorm, clipvalue and global_clipnorm can be set, received "
+                             + ", ".join(f"{key}={value}" for key, value in clipping.items()))
+        for argument, value in (*clipping.items(), ("weight_decay", weight_decay)):
+            if value is not None and (isinstance(value, bool) or value < 0):
+                raise ValueError(f"{where}: {argument} must be a non-negative number or None, received {value!r}")
+        if use_ema:
+            warn_no_effect(where, "use_ema", use_ema, "no moving average of the weights is kept", stacklevel=4)
+        if loss_scale_factor is not None:
+            warn_no_effect(where, "loss_scale_factor", loss_scale_factor, "float32 training needs no loss scaling",
+                           stacklevel=4)
+        if gradient_accumulation_steps is not None:
+            warn_no_effect(where, "gradient_accumulation_steps", gradient_accumulation_steps,
+                           "every step applies its own gradients", stacklevel=4)
         self._learning_rate = float(learning_rate)
+        self.weight_decay = weight_decay
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.name = name
         self.inner = None  # the ember.optim optimizer, once built
         self.iterations = 0
@@ -56,36 +100,70 @@ class Optimizer:
         self.inner.zero_grad(set_to_none=True)
 
     def step(self) -> None:
+        """Clip the gradients, decay the weights that have one, then update (Keras's order)."""
+        if self.clipnorm or self.global_clipnorm or self.clipvalue or self.weight_decay:
+            parameters = [p for group in self.inner.param_groups for p in group["params"] if p.grad is not None]
+            self._clip_gradients([p.grad.data for p in parameters])
+            self._decay_weights(parameters)
         self.inner.step()
         self.iterations += 1
 
+    def _decay_weights(self, parameters) -> None:
+        """Keras's decoupled weight decay, in place: ``w -= w * weight_decay * learning_rate``."""
+        if self.weight_decay:
+            for parameter in parameters:
+                weights = parameter.data
+                dtype = weights.dtype.type
+                weights -= weights * dtype(self.weight_decay) * dtype(self._learning_rate)
+
+    def _clip_gradients(self, gradients) -> None:
+        """Keras's clipping, in place: ``g * c / max(norm, c)`` per gradient or over all, or ``clip(g, -c, c)``."""
+        if self.clipnorm:
+            for gradient in gradients:
+                _scale_down(gradient, self.clipnorm, _norm(gradient))
+        elif self.global_clipnorm:
+            total = math.sqrt(sum(_norm(gradient) ** 2 for gradient in gradients))
+            for gradient in gradients:
+                _scale_down(gradient, self.global_clipnorm, total)
+        elif self.clipvalue:
+            for gradient in gradients:
+                get_array_module(gradient).clip(gradient, -self.clipvalue, self.clipvalue, out=gradient)
+
     def get_config(self) -> dict:
-        return {"name": self.name, "learning_rate": self._learning_rate}
+        return {"name": self.name, "learning_rate": self._learning_rate, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+
+
+def _norm(gradient) -> float:
+    return float(get_array_module(gradient).linalg.norm(gradient.reshape(-1)))
+
+
+def _scale_down(gradient, limit: float, norm: float) -> None:
+    if norm > limit:
+        gradient *= gradient.dtype.type(limit / norm)
 
 
 class SGD(Optimizer):
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, name="SGD", **kwargs):
-        super().__init__(learning_rate, name)
-        self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay or 0.0
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
+        self.momentum, self.nesterov = momentum, nesterov
 
     def make(self, parameters):
-        return optim.SGD(parameters, lr=self._learning_rate, momentum=self.momentum, nesterov=self.nesterov,
-                         weight_decay=self.weight_decay)
+        return optim.SGD(parameters, lr=self._learning_rate, momentum=self.momentum, nesterov=self.nesterov)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
 class Adam(Optimizer):
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
-                 weight_decay=None, name="adam", **kwargs):
-        super().__init__(learning_rate, name)
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, name="adam",
+                 **kwargs):
+        super().__init__(learning_rate, name, **kwargs)
         self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
-        self.weight_decay = weight_decay or 0.0
 
     def make(self, parameters):
         return optim.Adam(parameters, lr=self._learning_rate, betas=(self.beta_1, self.beta_2), eps=self.epsilon,
-                          weight_decay=self.weight_decay, amsgrad=self.amsgrad)
+                          amsgrad=self.amsgrad)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
@@ -93,19 +171,17 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
+    """Adam with a decoupled weight decay of 0.004 by default (Keras's AdamW is exactly that)."""
+
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, name="adamw", **kwargs):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, name)
-
-    def make(self, parameters):
-        return optim.AdamW(parameters, lr=self._learning_rate, betas=(self.beta_1, self.beta_2), eps=self.epsilon,
-                           weight_decay=self.weight_decay, amsgrad=self.amsgrad)
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, name, weight_decay=weight_decay, **kwargs)
 
 
 class RMSprop(Optimizer):
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, name="rmsprop",
                  **kwargs):
-        super().__init__(learning_rate, name)
+        super().__init__(learning_rate, name, **kwargs)
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
 
     def make(self, parameters):

@@ -16,6 +16,7 @@ import numpy as np
 from ..autograd.grad_mode import no_grad
 from ..io.safetensors import atomic_write, dumps, load_file, loads, save_file
 from . import layers as layers_module
+from ._ignored import warn_no_effect
 from .layers.base import Layer
 
 FORMAT = "ember.keras/1"
@@ -152,11 +153,17 @@ def _compile_config(model):
         "optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
         "loss": {"class_name": type(model.loss).__name__, "config": model.loss.get_config()},
         "metrics": [m for m in metrics if m],
+        "loss_weights": model.loss_weight,
     }
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):  # noqa: A002
-    """Rebuild a model saved with ``model.save`` (architecture, weights, and compile settings)."""
+    """Rebuild a model saved with ``model.save`` (architecture, weights, and compile settings).
+
+    ``safe_mode=False`` warns that it has no effect: an Ember archive holds no code to allow or refuse."""
+    if not safe_mode:
+        warn_no_effect("load_model", "safe_mode", safe_mode, "archives hold configs and arrays, never code",
+                       stacklevel=4)
     filepath = os.fspath(filepath)
     try:
         with zipfile.ZipFile(filepath) as archive:
@@ -190,7 +197,7 @@ def _recompile(model, config) -> None:
     optimizer = optimizer_class(**optimizer_config)
     loss_config = dict(config["loss"]["config"])
     loss = getattr(losses, config["loss"]["class_name"])(**loss_config)
-    model.compile(optimizer=optimizer, loss=loss, metrics=config["metrics"])
+    model.compile(optimizer=optimizer, loss=loss, metrics=config["metrics"], loss_weights=config.get("loss_weights"))
 
 
 def _load_state(model, arrays: dict, source: str) -> None:

@@ -4,9 +4,9 @@ One training step is the loop a PyTorch user writes by hand::
 
     optimizer.zero_grad(); loss = loss_fn(y, model(x)); loss.backward(); optimizer.step()
 
-When the model's last layer ends in softmax (or sigmoid) and the loss is a cross-entropy on probabilities,
-the step asks the model for the pre-activation logits and uses the loss's ``from_logits=True`` form, so that
-``exp(-150) == 0`` in float32 cannot turn into ``log(0)``. Metrics still see the probabilities.
+When the model ends in Ember's softmax (or sigmoid) and the loss is a cross-entropy on probabilities, the
+loss itself reads the logits behind the model's output (see ``ember.keras.losses``), so that
+``exp(-150) == 0`` in float32 cannot turn into ``log(0)``. Metrics see the probabilities.
 """
 from __future__ import annotations
 
@@ -16,18 +16,13 @@ from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from . import config
 from . import losses as losses_module
+from ._ignored import warn_no_effect
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from .callbacks.base import CallbackList, History, ProgbarLogger
 from .data_adapters import (
     concatenate_outputs, is_array_like, make_adapter, split_validation, to_input_tensor, to_target_tensor,
 )
-
-_FINAL_ACTIVATIONS = {"softmax": "softmax", "sigmoid": "sigmoid"}
-_LOGIT_LOSSES = {
-    "softmax": (losses_module.CategoricalCrossentropy, losses_module.SparseCategoricalCrossentropy),
-    "sigmoid": (losses_module.BinaryCrossentropy,),
-}
 
 
 class Trainer:
@@ -36,6 +31,7 @@ class Trainer:
     def __init__(self):
         self.optimizer = None
         self.loss = None
+        self.loss_weight = None
         self.compiled_metrics_spec = []
         self.metrics_objects = []
         self.stop_training = False
@@ -44,11 +40,24 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
-                run_eagerly=None, steps_per_execution=None, jit_compile=None, auto_scale_loss=None):
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
         """Choose the optimizer, loss and metrics (objects or names: ``"adam"``,
-        ``"sparse_categorical_crossentropy"``, ``["accuracy"]``)."""
+        ``"sparse_categorical_crossentropy"``, ``["accuracy"]``).
+
+        ``loss_weights`` scales the loss of the model's one output (a number, or a list or dict of one; the
+        regularization penalties are added unscaled, as in Keras). Ember always runs eagerly in float32:
+        ``run_eagerly`` either way and ``jit_compile="auto"``/False are what it does, ``auto_scale_loss``
+        only matters for mixed precision, and ``jit_compile=True`` or ``steps_per_execution`` > 1 warn that
+        they have no effect.
+        """
+        if jit_compile is True:
+            warn_no_effect("compile", "jit_compile", jit_compile, "Ember runs eagerly and compiles nothing")
+        if steps_per_execution not in (None, 1):
+            warn_no_effect("compile", "steps_per_execution", steps_per_execution,
+                           "every batch is one step, with its batch callbacks")
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = losses_module.get(loss) if loss is not None else None
+        self.loss_weight = _single_loss_weight(loss_weights, getattr(self, "output_names", None))
         target = config.resolve_device()
         if self._device() != target and not isinstance(self.optimizer, optimizers_module._Wrapped):
             self.to(target)  # parameters keep their identity, so a bound optimizer stays valid
@@ -86,26 +95,10 @@ class Trainer:
             return parameter.device
         return config.resolve_device()
 
-    def _logit_activation(self):
-        """The final activation the loss can absorb, or None."""
-        activation = self.final_activation() if hasattr(self, "final_activation") else None
-        if activation is None or self.loss.from_logits:
-            return None
-        return activation if isinstance(self.loss, _LOGIT_LOSSES[activation]) else None
-
-    def _forward_for_loss(self, x, training: bool):
-        """``(output the loss reads, predictions the metrics read, loss object)``."""
-        activation = self._logit_activation()
-        if activation is None:
-            predictions = self(x, training=training)
-            return predictions, predictions, self.loss
-        logits = self(x, training=training, skip_final_activation=True)
-        with no_grad():
-            predictions = logits.softmax(-1) if activation == "softmax" else logits.sigmoid()
-        return logits, predictions, self.loss.with_logits()
-
-    def _total_loss(self, loss_fn, y, outputs, sample_weight):
-        loss = loss_fn(y, outputs, sample_weight=sample_weight)
+    def _total_loss(self, y, predictions, sample_weight):
+        loss = self.loss(y, predictions, sample_weight=sample_weight)
+        if self.loss_weight is not None:
+            loss = loss * self.loss_weight
         penalties = self.losses
         for penalty in penalties:
             loss = loss + penalty
@@ -122,8 +115,8 @@ class Trainer:
         if not self.optimizer.built:
             self.optimizer.build(self.parameters())
         self.optimizer.zero_grad()
-        outputs, predictions, loss_fn = self._forward_for_loss(x, training=True)
-        loss = self._total_loss(loss_fn, y, outputs, sample_weight)
+        predictions = self(x, training=True)
+        loss = self._total_loss(y, predictions, sample_weight)
         loss.backward()
         self.optimizer.step()
         self._update_metrics(loss.detach(), _batch_size(x), y, predictions.detach(), sample_weight)
@@ -137,8 +130,8 @@ class Trainer:
             x_part, y_part = _rows(x, part), _rows(y, part)
             weight_part = None if sample_weight is None else sample_weight[part]
             with no_grad():
-                outputs, predictions, loss_fn = self._forward_for_loss(x_part, training=False)
-                loss = self._total_loss(loss_fn, y_part, outputs, weight_part)
+                predictions = self(x_part, training=False)
+                loss = self._total_loss(y_part, predictions, weight_part)
             self._update_metrics(loss, _batch_size(x_part), y_part, predictions, weight_part)
         return self._logs()
 
@@ -155,8 +148,7 @@ class Trainer:
             raise ValueError(f"Model '{self.name}': fit needs x (arrays or a dataset)")
         if validation_split and validation_data is None:
             (x, y, sample_weight), validation_data = split_validation(x, y, sample_weight, validation_split)
-        train_data = make_adapter(x, y, sample_weight, batch_size, bool(shuffle) and shuffle != "batch",
-                                  steps_per_epoch)
+        train_data = make_adapter(x, y, sample_weight, batch_size, shuffle, steps_per_epoch)
         validation = None
         if validation_data is not None:
             validation = self._validation_adapter(validation_data, validation_batch_size or batch_size,
@@ -250,9 +242,13 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------- predict
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Model outputs for ``x`` as a NumPy array (in eval mode, without recording a graph)."""
+        """Model outputs for ``x`` as a NumPy array (in eval mode, without recording a graph).
+
+        ``verbose``: "auto" or 1 shows Keras's progress bar, 2 one line at the end, 0 nothing."""
         adapter = make_adapter(x, None, None, batch_size, False, steps, for_name="predict")
-        callback_list = CallbackList(list(callbacks or []), self, {"steps": len(adapter) or None})
+        verbose = 1 if verbose == "auto" else int(verbose)
+        extras = [ProgbarLogger(verbose)] if verbose else []
+        callback_list = CallbackList(list(callbacks or []) + extras, self, {"steps": len(adapter) or None})
         self.eval()
         device = self._device()
         outputs = []
@@ -292,18 +288,37 @@ class Trainer:
         return _format_result(logs, return_dict)
 
     # ------------------------------------------------------------------------------------- summary
-    def summary(self, line_length: int = 65, print_fn=None, **unused) -> None:
-        """Print Keras's table: layer (type), output shape, parameter count, and the totals."""
+    def summary(self, line_length: int = 65, positions=None, print_fn=None, expand_nested: bool = False,
+                show_trainable: bool = False, layer_range=None) -> None:
+        """Print Keras's table: layer (type), output shape, parameter count, and the totals.
+
+        ``positions``, ``expand_nested``, ``show_trainable`` and ``layer_range`` are accepted for Keras code and
+        warn that they have no effect when given."""
         from .summary import summary_text
 
+        for argument, value, default in (("positions", positions, None), ("expand_nested", expand_nested, False),
+                                         ("show_trainable", show_trainable, False),
+                                         ("layer_range", layer_range, None)):
+            if value != default:
+                warn_no_effect("summary", argument, value, "the table has fixed columns and every layer")
         text = summary_text(self, line_length)
         (print_fn or print)(text)
 
     # -------------------------------------------------------------------------------------- saving
-    def save(self, filepath, overwrite: bool = True, **unused) -> None:
-        """Save architecture (JSON) and weights (safetensors) in one ``.keras`` archive (never pickle)."""
+    def save(self, filepath, overwrite: bool = True, **kwargs) -> None:
+        """Save architecture (JSON) and weights (safetensors) in one ``.keras`` archive (never pickle).
+
+        The compile settings are kept, not the optimizer's state. Other arguments of Keras's ``save``
+        (``zipped``, ``include_optimizer``, ``save_format``, ``signatures``, ``options``, ``save_traces``)
+        warn that they have no effect unless they have their default value."""
         from .saving import save_model
 
+        for argument, value in kwargs.items():
+            if argument not in _SAVE_DEFAULTS:
+                raise TypeError(f"save: unexpected keyword argument {argument!r}; expected one of "
+                                f"{sorted(_SAVE_DEFAULTS)}")
+            if value != _SAVE_DEFAULTS[argument]:
+                warn_no_effect("save", argument, value, "a model is always one zipped .keras archive")
         save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath, overwrite: bool = True) -> None:
@@ -315,6 +330,32 @@ class Trainer:
         from .saving import load_weights
 
         load_weights(self, filepath)
+
+
+_SAVE_DEFAULTS = {"zipped": None, "include_optimizer": True, "save_format": None, "signatures": None,
+                  "options": None, "save_traces": True}
+
+
+def _single_loss_weight(loss_weights, output_names) -> float | None:
+    """The scale of the one output's loss: a number, or a list/tuple/dict holding one number (a dict keyed by
+    the output's name, when the model knows it)."""
+    if loss_weights is None:
+        return None
+    values = loss_weights
+    if isinstance(loss_weights, dict):
+        unknown = [key for key in loss_weights if output_names is not None and key not in output_names]
+        if unknown:
+            raise ValueError(f"compile: loss_weights names outputs {unknown}; the model's output is {output_names}")
+        values = list(loss_weights.values())
+    if isinstance(values, (list, tuple)):
+        if len(values) != 1:
+            raise ValueError(f"compile: a model with one output takes one loss weight, received loss_weights="
+                             f"{loss_weights!r}")
+        values = values[0]
+    if isinstance(values, bool) or not isinstance(values, (int, float, np.integer, np.floating)):
+        raise TypeError(f"compile: loss_weights must be a number (or a list or dict of one), received "
+                        f"{loss_weights!r}")
+    return float(values)
 
 
 def _batch_size(x) -> int:

@@ -36,27 +36,29 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return affine(input, weight, bias, transposed=True)
 
 
-def _implicit_softmax_dim(name: str, ndim: int) -> int:
+def _implicit_softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
     """PyTorch's legacy choice when ``dim`` is omitted: 0 for 0-, 1- and 3-d inputs, else 1."""
     warnings.warn(
         f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as an "
         "argument.",
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
     return 0 if ndim in (0, 1, 3) else 1
 
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
-    """``exp(x) / sum(exp(x), dim)``; ``dim=None`` follows PyTorch's legacy rule (with a warning)."""
+    """``exp(x) / sum(exp(x), dim)``; ``dim=None`` follows PyTorch's legacy rule (with a warning, reported
+    ``_stacklevel`` frames up, as PyTorch does)."""
     if dim is None:
-        dim = _implicit_softmax_dim("softmax", input.ndim)
+        dim = _implicit_softmax_dim("softmax", input.ndim, _stacklevel)
     return _functions.softmax(input, dim, dtype=dtype)
 
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
-    """``x - logsumexp(x, dim)``; ``dim=None`` follows PyTorch's legacy rule (with a warning)."""
+    """``x - logsumexp(x, dim)``; ``dim=None`` follows PyTorch's legacy rule (with a warning, reported
+    ``_stacklevel`` frames up)."""
     if dim is None:
-        dim = _implicit_softmax_dim("log_softmax", input.ndim)
+        dim = _implicit_softmax_dim("log_softmax", input.ndim, _stacklevel)
     return _functions.log_softmax(input, dim, dtype=dtype)
 
 
@@ -71,6 +73,12 @@ def _renormalize_rows(weight: Tensor, indices, max_norm: float, norm_type: float
     weight.data[used] = selected * scale[:, None]
 
 
+def _warn_sparse_has_no_effect(where: str, stacklevel: int = 3) -> None:
+    warnings.warn(f"{where}: sparse=True has no effect in Ember: the gradient of the weight is a dense tensor "
+                  "(with the same values); optimizers for sparse gradients are not needed", UserWarning,
+                  stacklevel=stacklevel)
+
+
 def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
               norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` picked by integer ``input``; the gradient scatter-adds into those rows.
@@ -82,8 +90,11 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: f
         padding_idx: entries equal to it contribute no gradient to their row.
         max_norm: first rescale (in place) the referenced rows whose ``norm_type``-norm exceeds it.
         scale_grad_by_freq: divide each row's gradient by how often the row occurs in ``input``.
-        sparse: accepted for PyTorch code; gradients are always dense (same values).
+        sparse: accepted for PyTorch code; True warns that it has no effect (gradients are always dense,
+            with the same values).
     """
+    if sparse:
+        _warn_sparse_has_no_effect("embedding")
     indices = input.data if isinstance(input, Tensor) else input
     if not hasattr(indices, "dtype") or indices.dtype.kind not in "iu":
         kind = getattr(indices, "dtype", type(indices).__name__)

@@ -14,7 +14,9 @@ Example::
 """
 from __future__ import annotations
 
+import inspect
 import math
+import numbers
 import types
 import warnings
 from bisect import bisect_right
@@ -23,8 +25,43 @@ from typing import Any, Callable, Sequence
 
 from .optimizer import Optimizer
 
+
+def apply_schedule(schedule: Callable, epoch: int, learning_rate: float,
+                   where: str = "LearningRateScheduler") -> float:
+    """``schedule(epoch, learning_rate)``, or ``schedule(epoch)`` for a one-argument schedule: Keras's
+    ``LearningRateScheduler`` convention (``epoch`` 0-based), shared by that callback and ``ember.plot``.
+
+    The arity is read from the signature, so a ``TypeError`` raised inside the schedule is not mistaken for
+    the one-argument form; callables without a signature are tried both ways, as Keras does. The result must
+    be a finite, non-negative number; errors name ``where``.
+    """
+    try:
+        signature = inspect.signature(schedule)
+    except (TypeError, ValueError):
+        signature = None
+    if signature is None:
+        try:
+            value = schedule(epoch, learning_rate)
+        except TypeError:
+            value = schedule(epoch)
+    else:
+        try:
+            signature.bind(epoch, learning_rate)
+            takes_learning_rate = True
+        except TypeError:
+            takes_learning_rate = False
+        value = schedule(epoch, learning_rate) if takes_learning_rate else schedule(epoch)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{where}: the schedule must return a float, received {value!r} "
+                         f"({type(value).__name__}) for epoch {epoch}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{where}: the schedule must return a finite, non-negative learning rate, received "
+                         f"{value} for epoch {epoch}")
+    return value
+
 __all__ = [
-    "LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
+    "apply_schedule", "LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
     "ReduceLROnPlateau", "OneCycleLR",
 ]
 

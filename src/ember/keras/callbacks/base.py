@@ -100,8 +100,9 @@ def format_seconds(seconds: float) -> str:
 
 
 class ProgbarLogger(Callback):
-    """Keras's console output: ``verbose=1`` a bar per epoch with ETA and running metrics, ``verbose=2`` one
-    line per epoch. The bar redraws in place on a terminal and prints only the final line otherwise."""
+    """Keras's console output: ``verbose=1`` a bar per epoch (and for ``predict``) with ETA and running metrics,
+    ``verbose=2`` one line per epoch. The bar redraws in place on a terminal and prints only the final line
+    otherwise."""
 
     def __init__(self, verbose: int = 1, stream=None, width: int = 30):
         super().__init__()
@@ -147,6 +148,18 @@ class ProgbarLogger(Callback):
             metrics = format_logs(logs or {})
             self._out.write(text + (" - " + metrics if metrics else "") + "\n")
         self._out.flush()
+
+    # predict: the same bar (or line) for its batches, without metrics
+    def on_predict_begin(self, logs=None):
+        self._epoch_start = time.perf_counter()
+        self._last_draw = 0.0
+        self._seen = 0
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.on_train_batch_end(batch)
+
+    def on_predict_end(self, logs=None):
+        self.on_epoch_end(None)
 
     def _bar_line(self, logs, final: bool, elapsed: float | None = None) -> str:
         steps = self.params.get("steps") or 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
+from ... import plot
 from .base import Callback, History
 from .monitors import OverfittingMonitor
 
@@ -27,8 +28,6 @@ class PlotTraining(Callback):
     def __init__(self, path="training.png", metrics: Sequence[str] | None = None, every_epoch: bool = True,
                  overfitting_monitor: OverfittingMonitor | None = None, title: str | None = None):
         super().__init__()
-        from ... import plot
-
         plot.require_matplotlib()
         path = os.fspath(path)
         if not path.lower().endswith(".png"):
@@ -68,8 +67,6 @@ class PlotTraining(Callback):
 
     def draw(self) -> str:
         """Write the picture now; returns its path."""
-        from ... import plot
-
         best_epoch = None
         if self.overfitting_monitor is not None and self.overfitting_monitor.best_epoch in self._epochs:
             best_epoch = self.overfitting_monitor.best_epoch

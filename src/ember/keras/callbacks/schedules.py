@@ -5,49 +5,11 @@ schedule next to the losses.
 """
 from __future__ import annotations
 
-import inspect
-import math
-import numbers
 from typing import Callable
 
+from ...optim.lr_scheduler import apply_schedule
 from .base import Callback
 from .monitoring import MonitorCallback, print_message
-
-
-def apply_schedule(schedule: Callable, epoch: int, learning_rate: float) -> float:
-    """``schedule(epoch, learning_rate)``, or ``schedule(epoch)`` for a one-argument schedule.
-
-    The arity is read from the signature, so a ``TypeError`` raised inside the schedule is not mistaken for
-    the one-argument form; callables without a signature are tried both ways, as Keras does.
-    """
-    try:
-        signature = inspect.signature(schedule)
-    except (TypeError, ValueError):
-        signature = None
-    if signature is None:
-        try:
-            value = schedule(epoch, learning_rate)
-        except TypeError:
-            value = schedule(epoch)
-    else:
-        try:
-            signature.bind(epoch, learning_rate)
-            takes_learning_rate = True
-        except TypeError:
-            takes_learning_rate = False
-        value = schedule(epoch, learning_rate) if takes_learning_rate else schedule(epoch)
-    return _checked_learning_rate(value, epoch)
-
-
-def _checked_learning_rate(value, epoch: int) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"LearningRateScheduler: the schedule must return a float, received {value!r} "
-                         f"({type(value).__name__}) for epoch {epoch}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"LearningRateScheduler: the schedule must return a finite, non-negative learning "
-                         f"rate, received {value} for epoch {epoch}")
-    return value
 
 
 def _optimizer(callback: Callback):

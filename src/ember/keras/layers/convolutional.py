@@ -111,7 +111,7 @@ class Conv2D(_SpatialLayer):
             axis = "last axis" if self.data_format == "channels_last" else "axis 1"
             raise self.input_error(f"input with {expected} channels on the {axis}", tuple(inputs.shape))
 
-    def call(self, inputs, skip_activation: bool = False):
+    def call(self, inputs):
         x = self.to_nchw(inputs)
         padding = (0, 0)
         if self.padding == "same":  # TensorFlow's: the odd row/column goes to the bottom/right
@@ -120,8 +120,7 @@ class Conv2D(_SpatialLayer):
         weight = self.kernel.permute(3, 2, 0, 1)
         y = F.conv2d(x, weight, self.bias if self.use_bias else None, stride=self.strides, padding=padding,
                      dilation=self.dilation_rate)
-        y = self.from_nchw(y)
-        return y if skip_activation else self.activation(y)
+        return self.activation(self.from_nchw(y))
 
     def get_config(self):
         return {

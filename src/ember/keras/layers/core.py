@@ -6,13 +6,23 @@ import numpy as np
 from ... import functions as F
 from ...functions.linalg import affine
 from .. import activations, initializers, regularizers
+from .._ignored import warn_no_effect
 from .base import KerasTensor, Layer, unique_name
 
 
+def _warn_if_not_float32(where: str, dtype) -> None:
+    if dtype is not None and np.dtype(dtype) != np.float32:
+        warn_no_effect(where, "dtype", dtype, "fit, evaluate and predict feed the model float32 inputs, and a "
+                       "direct call passes its tensors through unchanged", stacklevel=4)
+
+
 class InputLayer(Layer):
-    """Declares the input shape of a model (without the batch dimension): ``InputLayer(input_shape=(784,))``."""
+    """Declares the input shape of a model (without the batch dimension): ``InputLayer(input_shape=(784,))``.
+
+    A ``dtype`` other than float32 warns that it has no effect."""
 
     def __init__(self, input_shape=None, batch_size=None, dtype=None, name=None, shape=None, **kwargs):
+        _warn_if_not_float32("InputLayer", dtype)
         shape = shape if shape is not None else input_shape
         if shape is None and "batch_input_shape" not in kwargs:
             raise ValueError("InputLayer: give shape= (or input_shape=), without the batch dimension")
@@ -38,12 +48,14 @@ class InputLayer(Layer):
 
 
 def Input(shape=None, batch_size=None, name=None, dtype=None, batch_shape=None):  # noqa: N802 - Keras name
-    """A symbolic model input: ``inputs = keras.Input(shape=(28, 28, 1))``."""
+    """A symbolic model input: ``inputs = keras.Input(shape=(28, 28, 1))``; a ``dtype`` other than float32
+    warns that it has no effect."""
     if batch_shape is not None:
         batch_size, shape = batch_shape[0], batch_shape[1:]
     if shape is None:
         raise ValueError("Input: give shape= (without the batch dimension)")
-    layer = InputLayer(shape=tuple(shape), batch_size=batch_size, name=name, dtype=dtype)
+    _warn_if_not_float32("Input", dtype)
+    layer = InputLayer(shape=tuple(shape), batch_size=batch_size, name=name)
     tensor = KerasTensor((batch_size,) + tuple(shape), dtype=str(dtype or "float32"), layer=layer,
                          name=layer.name)
     return tensor
@@ -82,9 +94,8 @@ class Dense(Layer):
         if inputs.ndim < 2 or inputs.shape[-1] != self.kernel.shape[0]:
             raise self.input_error(f"input with last axis {self.kernel.shape[0]}", tuple(inputs.shape))
 
-    def call(self, inputs, skip_activation: bool = False):
-        outputs = affine(inputs, self.kernel, self.bias if self.use_bias else None)
-        return outputs if skip_activation else self.activation(outputs)
+    def call(self, inputs):
+        return self.activation(affine(inputs, self.kernel, self.bias if self.use_bias else None))
 
     def get_config(self):
         return {
@@ -106,8 +117,8 @@ class Activation(Layer):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
 
-    def call(self, inputs, skip_activation: bool = False):
-        return inputs if skip_activation else self.activation(inputs)
+    def call(self, inputs):
+        return self.activation(inputs)
 
     def get_config(self):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
@@ -122,6 +133,9 @@ class Dropout(Layer):
             raise ValueError(f"Dropout: rate must be in [0, 1), received {rate}")
         if noise_shape is not None:
             raise ValueError("Dropout: noise_shape is not supported; use SpatialDropout2D-style nn.Dropout2d")
+        if seed is not None:
+            warn_no_effect("Dropout", "seed", seed, "masks come from Ember's generator; seed it with "
+                           "keras.utils.set_random_seed")
         self.rate = float(rate)
         self.seed = seed
 
@@ -133,14 +147,25 @@ class Dropout(Layer):
 
 
 class Flatten(Layer):
-    """Flattens all but the batch dimension: ``(batch, ...)`` → ``(batch, prod(...))``."""
+    """Flattens all but the batch dimension: ``(batch, ...)`` → ``(batch, prod(...))``.
+
+    ``data_format="channels_first"`` moves the channel axis last before flattening, as Keras does, so that a
+    Dense layer after it sees the features in the same order for either layout of its input."""
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = data_format
+        self.data_format = data_format or "channels_last"
+        if self.data_format not in ("channels_last", "channels_first"):
+            raise ValueError(f"Flatten: data_format must be 'channels_last' or 'channels_first', received "
+                             f"{data_format!r}")
 
     def call(self, inputs):
+        if self.data_format == "channels_first" and inputs.ndim > 2:
+            inputs = inputs.permute(0, *range(2, inputs.ndim), 1)
         return inputs.reshape(inputs.shape[0], -1)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 class Reshape(Layer):

@@ -1,12 +1,13 @@
 """Activation modules: thin stateful wrappers over the functions of ``ember.nn.functional``.
 
 Each applies elementwise (Softmax/LogSoftmax along ``dim``) and keeps the input's shape: input ``(*)``,
-output ``(*)``. ``inplace`` is accepted for PyTorch code and shown in the repr; results are computed out of
-place, which gives the same values.
+output ``(*)``. ``inplace=True`` is accepted for PyTorch code and shown in the repr, and warns once, at
+construction, that it has no effect: results are new tensors (the same values), inputs are left unchanged.
 """
 from __future__ import annotations
 
 from ...autograd.tensor import Tensor
+from ...functions.activation import warn_inplace_has_no_effect
 from .. import functional as F
 from .module import Module
 
@@ -15,12 +16,18 @@ def _inplace_text(inplace: bool, leading: str = "") -> str:
     return f"{leading}inplace=True" if inplace else ""
 
 
+def _accept_inplace(module: Module, inplace: bool) -> bool:
+    if inplace:
+        warn_inplace_has_no_effect(type(module).__name__, stacklevel=4)
+    return inplace
+
+
 class ReLU(Module):
     """``max(x, 0)``."""
 
     def __init__(self, inplace: bool = False):
         super().__init__()
-        self.inplace = inplace
+        self.inplace = _accept_inplace(self, inplace)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.relu(input)
@@ -34,7 +41,7 @@ class ReLU6(Module):
 
     def __init__(self, inplace: bool = False):
         super().__init__()
-        self.inplace = inplace
+        self.inplace = _accept_inplace(self, inplace)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.relu6(input)
@@ -49,7 +56,7 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 1e-2, inplace: bool = False):
         super().__init__()
         self.negative_slope = negative_slope
-        self.inplace = inplace
+        self.inplace = _accept_inplace(self, inplace)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.leaky_relu(input, self.negative_slope)
@@ -64,7 +71,7 @@ class ELU(Module):
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
         self.alpha = alpha
-        self.inplace = inplace
+        self.inplace = _accept_inplace(self, inplace)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.elu(input, self.alpha)
@@ -108,7 +115,7 @@ class SiLU(Module):
 
     def __init__(self, inplace: bool = False):
         super().__init__()
-        self.inplace = inplace
+        self.inplace = _accept_inplace(self, inplace)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.silu(input)
@@ -144,7 +151,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.softmax(input, self.dim)
+        return F.softmax(input, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -158,7 +165,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.log_softmax(input, self.dim)
+        return F.log_softmax(input, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ...autograd.tensor import Tensor
+from ...functions.activation import warn_inplace_has_no_effect
 from .. import functional as F
 from .module import Module
 
@@ -11,6 +12,8 @@ class _DropoutNd(Module):
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 and 1, but got {p}")
+        if inplace:
+            warn_inplace_has_no_effect(type(self).__name__)
         self.p = p
         self.inplace = inplace
 
@@ -23,13 +26,13 @@ class Dropout(_DropoutNd):
 
     Args:
         p: probability of an element being zeroed (default 0.5).
-        inplace: accepted for PyTorch code; the result is the same.
+        inplace: accepted for PyTorch code; True warns that it has no effect (the result is a new tensor).
 
     Shape: input ``(*)``, output the same.
     """
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.dropout(input, self.p, self.training, self.inplace)
+        return F.dropout(input, self.p, self.training)
 
 
 class Dropout2d(_DropoutNd):
@@ -38,13 +41,13 @@ class Dropout2d(_DropoutNd):
 
     Args:
         p: probability of a channel being zeroed (default 0.5).
-        inplace: accepted for PyTorch code; the result is the same.
+        inplace: accepted for PyTorch code; True warns that it has no effect (the result is a new tensor).
 
     Shape: input ``(N, C, H, W)`` or ``(C, H, W)``, output the same.
     """
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.dropout2d(input, self.p, self.training, self.inplace)
+        return F.dropout2d(input, self.p, self.training)
 
 
 __all__ = ["Dropout", "Dropout2d"]

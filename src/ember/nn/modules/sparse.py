@@ -22,7 +22,8 @@ class Embedding(Module):
         max_norm: rows looked up whose ``norm_type``-norm exceeds it are rescaled to it, in place.
         norm_type: the p of the norm for ``max_norm`` (default 2).
         scale_grad_by_freq: divide each row's gradient by its number of occurrences in the mini-batch.
-        sparse: accepted for PyTorch code; gradients are always dense (same values).
+        sparse: accepted for PyTorch code; True warns that it has no effect (gradients are always dense,
+            with the same values).
         device, dtype: where and in which floating dtype to create the weight.
 
     Shape: input ``(*)`` int64 indices; output ``(*, embedding_dim)``.
@@ -49,6 +50,8 @@ class Embedding(Module):
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
+        if sparse:
+            F._warn_sparse_has_no_effect("Embedding")
         self.sparse = sparse
         if _weight is None:
             self.weight = new_parameter((self.num_embeddings, self.embedding_dim), device, dtype)
@@ -70,7 +73,7 @@ class Embedding(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
-                           self.scale_grad_by_freq, self.sparse)
+                           self.scale_grad_by_freq)
 
     @classmethod
     def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, padding_idx: int | None = None,
