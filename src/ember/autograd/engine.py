@@ -165,7 +165,7 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate
         index = tensor._output_index
         slots[index] = gradient if slots[index] is None else slots[index] + gradient
 
-    nodes, pending_consumers = _collect(root_nodes)
+    _, pending_consumers = _collect(root_nodes)
     # A root node consumed by another root node must wait for it.
     ready = [node for node in root_nodes if pending_consumers[id(node)] == 0]
 
@@ -211,7 +211,7 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate
         grad_mode._set(previous_mode)
 
     if captures is not None:
-        for key, (leaf, gradient) in leaf_grads.items():
+        for key, (_, gradient) in leaf_grads.items():
             if key in captures:
                 captures[key] = gradient
         return

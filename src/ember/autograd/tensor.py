@@ -40,7 +40,7 @@ class Tensor:
             self.requires_grad_(True)
 
     @classmethod
-    def _from_node(cls, array, node, index: int) -> "Tensor":
+    def _from_node(cls, array, node, index: int) -> Tensor:
         tensor = cls(array)
         tensor.requires_grad = True
         tensor.creator = node
@@ -137,7 +137,7 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    def to(self, *args, **kwargs) -> "Tensor":
+    def to(self, *args, **kwargs) -> Tensor:
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``; differentiable.
 
         Returns ``self`` when nothing changes, like PyTorch.
@@ -152,10 +152,10 @@ class Tensor:
             result = to_dtype(result, dtype)
         return result
 
-    def cpu(self) -> "Tensor":
+    def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def cuda(self, device: int | str | None = None) -> "Tensor":
+    def cuda(self, device: int | str | None = None) -> Tensor:
         if device is None:
             device = "cuda"
         elif isinstance(device, int):
@@ -167,26 +167,26 @@ class Tensor:
             return f"ember.{self.dtype}"
         return self.to(dtype)
 
-    def float(self) -> "Tensor":
+    def float(self) -> Tensor:
         return self.to(dtypes.float32)
 
-    def double(self) -> "Tensor":
+    def double(self) -> Tensor:
         return self.to(dtypes.float64)
 
-    def half(self) -> "Tensor":
+    def half(self) -> Tensor:
         return self.to(dtypes.float16)
 
-    def long(self) -> "Tensor":
+    def long(self) -> Tensor:
         return self.to(dtypes.int64)
 
-    def int(self) -> "Tensor":
+    def int(self) -> Tensor:
         return self.to(dtypes.int32)
 
-    def bool(self) -> "Tensor":
+    def bool(self) -> Tensor:
         return self.to(dtypes.bool_)
 
     # ------------------------------------------------------------------------------------------ graph
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only); floating tensors only."""
         if requires_grad and self.data.dtype.kind not in "fc":
             raise TypeError(
@@ -199,11 +199,11 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A new tensor sharing this data, cut from the graph."""
         return Tensor(self.data)
 
-    def detach_(self) -> "Tensor":
+    def detach_(self) -> Tensor:
         self.creator = None
         self.requires_grad = False
         return self
@@ -239,47 +239,47 @@ class Tensor:
                 "out-of-place form, or wrap the update in `with ember.no_grad():`"
             )
 
-    def zero_(self) -> "Tensor":
+    def zero_(self) -> Tensor:
         self._check_inplace("zero_")
         self.data[...] = 0
         return self
 
-    def fill_(self, value) -> "Tensor":
+    def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
         self.data[...] = value.data if isinstance(value, Tensor) else value
         return self
 
-    def copy_(self, source) -> "Tensor":
+    def copy_(self, source) -> Tensor:
         self._check_inplace("copy_")
         array = source.data if isinstance(source, Tensor) else source
         xp = np if isinstance(self.data, np.ndarray) else import_cupy()
         self.data[...] = xp.asarray(array, dtype=self.data.dtype)
         return self
 
-    def _inplace(self, op: str, other, ufunc_name: str) -> "Tensor":
+    def _inplace(self, op: str, other, ufunc_name: str) -> Tensor:
         self._check_inplace(op)
         value = other.data if isinstance(other, Tensor) else other
         xp = np if isinstance(self.data, np.ndarray) else import_cupy()
         getattr(xp, ufunc_name)(self.data, value, out=self.data, casting="same_kind")
         return self
 
-    def add_(self, other, alpha=1) -> "Tensor":
+    def add_(self, other, alpha=1) -> Tensor:
         if alpha != 1:
             other = (other.data if isinstance(other, Tensor) else other) * alpha
         return self._inplace("add_", other, "add")
 
-    def sub_(self, other, alpha=1) -> "Tensor":
+    def sub_(self, other, alpha=1) -> Tensor:
         if alpha != 1:
             other = (other.data if isinstance(other, Tensor) else other) * alpha
         return self._inplace("sub_", other, "subtract")
 
-    def mul_(self, other) -> "Tensor":
+    def mul_(self, other) -> Tensor:
         return self._inplace("mul_", other, "multiply")
 
-    def div_(self, other) -> "Tensor":
+    def div_(self, other) -> Tensor:
         return self._inplace("div_", other, "true_divide")
 
-    def clamp_(self, min=None, max=None) -> "Tensor":
+    def clamp_(self, min=None, max=None) -> Tensor:
         self._check_inplace("clamp_")
         xp = np if isinstance(self.data, np.ndarray) else import_cupy()
         xp.clip(self.data, min, max, out=self.data)

@@ -24,7 +24,7 @@ def _reduction_axes(op: str, dim, x: Tensor):
 
 def _restore_reduced_axes(grad: Tensor, axes, ndim: int, keepdims: bool) -> Tensor:
     """Re-insert reduced axes (size 1) so that ``grad`` broadcasts against the input."""
-    if keepdims or axes is None and grad.ndim == ndim:
+    if keepdims or (axes is None and grad.ndim == ndim):
         return grad
     if axes is None:
         return grad.reshape((1,) * ndim)

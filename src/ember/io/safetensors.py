@@ -73,7 +73,9 @@ def loads(buffer: bytes, source: str = "<bytes>") -> tuple[dict, dict]:
         if not 0 <= begin <= end <= len(data):
             raise fail(f"tensor {name!r} spans bytes {begin}..{end} but the data section has {len(data)} (truncated?)")
         if end - begin != expected:
-            raise fail(f"tensor {name!r} of shape {shape} {dtype} needs {expected} bytes, the header gives {end - begin}")
+            raise fail(
+                f"tensor {name!r} of shape {shape} {dtype} needs {expected} bytes, the header gives {end - begin}"
+            )
         tensors[name] = np.frombuffer(data[begin:end], dtype=dtype.newbyteorder("<")).astype(dtype).reshape(shape)
     return tensors, metadata
 
