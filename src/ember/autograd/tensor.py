@@ -1,14 +1,22 @@
 """``Tensor``: an array (NumPy or CuPy) plus a graph edge.
 
-Tensor methods hold no math: arithmetic operators and methods such as ``sum`` or ``reshape`` are installed
-by the functions layer (``ember/functions/tensor_methods.py``), which keeps every formula in one place.
+Tensor methods hold no math: arithmetic operators and methods such as ``sum``, ``reshape`` or ``to`` are
+installed by the functions layer (``ember/functions/tensor_methods.py``), which keeps every formula in one
+place. ``tensor.pyi`` beside this file lists the whole class, installed members included, for editors and
+type checkers; ``tools/tensor_stub.py`` writes it and a test keeps it equal to what Tensor holds at run time.
 """
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..backend import dtypes
 from ..backend.device import Device, cupy_if_loaded, device_of, import_cupy
+
+if TYPE_CHECKING:
+    from .function import Function
 
 
 class Tensor:
@@ -22,10 +30,16 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "creator", "_output_index", "_retains_grad", "__weakref__")
+    data: Any  # numpy.ndarray, or cupy.ndarray on a CUDA device
+    grad: Tensor | None
+    requires_grad: bool
+    creator: Function | None
+    _output_index: int
+    _retains_grad: bool
     __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators (ndarray * Tensor -> Tensor)
     __array_priority__ = 1000
 
-    def __init__(self, data, requires_grad: bool = False):
+    def __init__(self, data, requires_grad: bool = False) -> None:
         if not isinstance(data, np.ndarray):
             cupy = cupy_if_loaded()
             if cupy is None or not isinstance(data, cupy.ndarray):
@@ -40,7 +54,7 @@ class Tensor:
             self.requires_grad_(True)
 
     @classmethod
-    def _from_node(cls, array, node, index: int) -> Tensor:
+    def _from_node(cls, array, node: Function, index: int) -> Tensor:
         tensor = cls(array)
         tensor.requires_grad = True
         tensor.creator = node
@@ -60,7 +74,7 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self.data.dtype
 
     @property
@@ -72,14 +86,14 @@ class Tensor:
         return self.creator is None
 
     @property
-    def grad_fn(self):
+    def grad_fn(self) -> Function | None:
         return self.creator
 
     @property
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
-    def size(self, dim: int | None = None):
+    def size(self, dim: int | None = None) -> tuple | int:
         """The shape as a tuple, or the length of dimension ``dim``."""
         if dim is None:
             return self.data.shape
@@ -103,55 +117,41 @@ class Tensor:
             raise TypeError(f"numpy(): tensor is on {self.device}; call .cpu() first to copy it to host memory")
         return self.data
 
-    def item(self):
+    def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, received shape {self.shape}")
         return self.data.reshape(()).item() if isinstance(self.data, np.ndarray) else self.data.item()
 
-    def tolist(self):
+    def tolist(self) -> Any:
         return self.data.tolist()
 
-    def __float__(self):
+    def __float__(self) -> float:
         return float(self.item())
 
-    def __int__(self):
+    def __int__(self) -> int:
         return int(self.item())
 
-    def __index__(self):
+    def __index__(self) -> int:
         if self.dtype.kind not in "iub":
             raise TypeError(f"only integer tensors can be used as an index, received {self.dtype}")
         return int(self.item())
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         if self.data.size != 1:
             raise RuntimeError(
                 f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
             )
         return bool(self.item())
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tensor]:
         if self.data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.data.shape[0]))
 
     __hash__ = object.__hash__
 
-    def to(self, *args, **kwargs) -> Tensor:
-        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``; differentiable.
-
-        Returns ``self`` when nothing changes, like PyTorch.
-        """
-        device, dtype = parse_to_arguments("to()", args, kwargs)
-        from ..functions.elementwise import to_device, to_dtype
-
-        result = self
-        if device is not None and device != self.device:
-            result = to_device(result, device)
-        if dtype is not None and dtype != result.dtype:
-            result = to_dtype(result, dtype)
-        return result
-
+    # ``to(...)`` itself is installed by the functions layer (it records a node); these call it.
     def cpu(self) -> Tensor:
         return self.to("cpu")
 
@@ -162,7 +162,7 @@ class Tensor:
             device = f"cuda:{device}"
         return self.to(device)
 
-    def type(self, dtype=None):
+    def type(self, dtype=None) -> str | Tensor:
         if dtype is None:
             return f"ember.{self.dtype}"
         return self.to(dtype)
@@ -214,7 +214,9 @@ class Tensor:
             raise RuntimeError("retain_grad(): tensor does not require grad")
         self._retains_grad = True
 
-    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None):
+    def backward(
+        self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None
+    ) -> None:
         """Accumulate d(self)/d(leaf) into each leaf's ``.grad``.
 
         Args:
