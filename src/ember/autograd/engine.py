@@ -50,7 +50,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"grad: inputs[{index}] (shape {tensor.shape}) does not require grad")
     captures = {_key(tensor): None for tensor in inputs}
     _run(outputs, grad_outputs, retain_graph, create_graph, captures=captures, accumulate_only=None)
-    result = []
+    result: list[Tensor | None] = []
     for index, tensor in enumerate(inputs):
         value = captures[_key(tensor)]
         if value is None and not allow_unused:
@@ -121,7 +121,7 @@ def _xp(array):
 
 def _collect(root_nodes):
     """Count, for each reachable node, how many input edges of other reachable nodes point at it."""
-    pending_consumers = {}
+    pending_consumers: dict[int, int] = {}
     nodes = {}
     stack = list(root_nodes)
     for node in root_nodes:
@@ -150,8 +150,8 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate
         retain_graph = create_graph
     gradients = _root_gradients(tensors, grad_tensors)
 
-    leaf_grads = {}  # id(leaf) -> [leaf, gradient]
-    slot_grads = {}  # id(node) -> list of gradients, one per output
+    leaf_grads: dict[int, list] = {}  # id(leaf) -> [leaf, gradient]
+    slot_grads: dict[int, list] = {}  # id(node) -> list of gradients, one per output
     root_nodes = []
     for tensor, gradient in zip(tensors, gradients):
         if tensor.creator is None:
@@ -215,7 +215,7 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate
             if key in captures:
                 captures[key] = gradient
         return
-    seen_arrays = set()
+    seen_arrays: set[int] = set()
     for leaf, gradient in leaf_grads.values():
         if accumulate_only is not None and id(leaf) not in accumulate_only:
             continue

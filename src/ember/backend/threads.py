@@ -180,7 +180,8 @@ def split_rows(function, total: int, threads: int | None = None, per_thread: int
     pieces = min(total, threads * (PIECES_PER_THREAD if per_thread is None else per_thread))
     bounds = [total * part // pieces for part in range(pieces + 1)]
     taken = iter(range(pieces))
-    lock, failed = threading.Lock(), []
+    lock = threading.Lock()
+    failed: list[bool] = []
 
     def work():
         while not failed:
