@@ -17,8 +17,7 @@ from .autograd import (
     Tensor, Function, no_grad, enable_grad, set_grad_enabled, is_grad_enabled, grad, gradcheck,
 )
 from . import autograd
-from .functions import *  # noqa: F401,F403
-from .functions import __all__ as _functions_all
+from .functions import *  # noqa: F403
 from .backend.allocator import keep_freed_memory as _keep_freed_memory
 from .backend.threads import set_num_threads, get_num_threads
 

@@ -26,8 +26,9 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 __all__ = ["Setting", "SETTINGS", "get", "set", "reset", "override", "source", "describe", "register_effect",
            "record_path", "paths", "on_change"]

@@ -135,10 +135,7 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None, labels=None
                 )
         matrix = _counts(true.astype(np.int64), pred.astype(np.int64), int(num_classes))
     else:
-        if labels is None:
-            classes = np.union1d(true, pred)
-        else:
-            classes = _label_array(labels, op)
+        classes = np.union1d(true, pred) if labels is None else _label_array(labels, op)
         true_index, true_found = _encode(true, classes, op)
         pred_index, pred_found = _encode(pred, classes, op)
         if labels is not None and not true_found.any():
@@ -275,7 +272,9 @@ def classification_report(
                 f"{op}: number of classes, {classes.size}, does not match size of target_names, "
                 f"{len(target_names)}; pass labels= to choose the classes"
             )
-        warnings.warn(f"{op}: labels size, {classes.size}, does not match size of target_names, {len(target_names)}")
+        warnings.warn(
+            f"{op}: labels size, {classes.size}, does not match size of target_names, {len(target_names)}", stacklevel=2
+        )
     if target_names is None:
         target_names = [str(label) for label in classes.tolist()]
     headers = ["precision", "recall", "f1-score", "support"]

@@ -17,7 +17,8 @@ import numbers
 import sys
 import time
 import warnings
-from typing import Any, Iterable, TextIO
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 __all__ = ["progress", "tqdm", "trange", "SimpleProgress", "INSTALL_HINT"]
 
@@ -68,7 +69,7 @@ def _format_count(value) -> str:
 
 
 def _format_seconds(seconds: float) -> str:
-    minutes, seconds = divmod(int(round(seconds)), 60)
+    minutes, seconds = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours:d}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
 
@@ -130,7 +131,7 @@ class SimpleProgress:
             raise TypeError("SimpleProgress: len() needs a total or an iterable with a length")
         return int(self.total)
 
-    def __enter__(self) -> "SimpleProgress":
+    def __enter__(self) -> SimpleProgress:
         return self
 
     def __exit__(self, *exc_info) -> None:

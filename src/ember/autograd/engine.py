@@ -50,7 +50,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"grad: inputs[{index}] (shape {tensor.shape}) does not require grad")
     captures = {_key(tensor): None for tensor in inputs}
     _run(outputs, grad_outputs, retain_graph, create_graph, captures=captures, accumulate_only=None)
-    result = []
+    result: list[Tensor | None] = []
     for index, tensor in enumerate(inputs):
         value = captures[_key(tensor)]
         if value is None and not allow_unused:
@@ -121,7 +121,7 @@ def _xp(array):
 
 def _collect(root_nodes):
     """Count, for each reachable node, how many input edges of other reachable nodes point at it."""
-    pending_consumers = {}
+    pending_consumers: dict[int, int] = {}
     nodes = {}
     stack = list(root_nodes)
     for node in root_nodes:
@@ -150,8 +150,8 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate
         retain_graph = create_graph
     gradients = _root_gradients(tensors, grad_tensors)
 
-    leaf_grads = {}  # id(leaf) -> [leaf, gradient]
-    slot_grads = {}  # id(node) -> list of gradients, one per output
+    leaf_grads: dict[int, list] = {}  # id(leaf) -> [leaf, gradient]
+    slot_grads: dict[int, list] = {}  # id(node) -> list of gradients, one per output
     root_nodes = []
     for tensor, gradient in zip(tensors, gradients):
         if tensor.creator is None:
@@ -165,7 +165,7 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate
         index = tensor._output_index
         slots[index] = gradient if slots[index] is None else slots[index] + gradient
 
-    nodes, pending_consumers = _collect(root_nodes)
+    _, pending_consumers = _collect(root_nodes)
     # A root node consumed by another root node must wait for it.
     ready = [node for node in root_nodes if pending_consumers[id(node)] == 0]
 
@@ -211,11 +211,11 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate
         grad_mode._set(previous_mode)
 
     if captures is not None:
-        for key, (leaf, gradient) in leaf_grads.items():
+        for key, (_, gradient) in leaf_grads.items():
             if key in captures:
                 captures[key] = gradient
         return
-    seen_arrays = set()
+    seen_arrays: set[int] = set()
     for leaf, gradient in leaf_grads.values():
         if accumulate_only is not None and id(leaf) not in accumulate_only:
             continue

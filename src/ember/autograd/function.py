@@ -23,6 +23,8 @@ User-defined op::
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -45,12 +47,12 @@ class Function:
 
     # Set on nodes that record a graph; class-level defaults keep subclasses free of __init__ boilerplate.
     inputs: tuple = ()
-    _input_positions: tuple = ()
-    _saved = None
+    _input_positions: tuple | None = ()
+    _saved: tuple | None = None
     _output_specs: tuple = ()
     _outputs: tuple = ()
     _released = False
-    backward_arrays = None  # a Primitive may define it: see Primitive
+    backward_arrays: Callable[..., Any] | None = None  # a Primitive may define it: see Primitive
 
     @classmethod
     def apply(cls, *args):
@@ -145,17 +147,17 @@ class Function:
             self._output_specs = tuple(specs)
             self._outputs = tuple(weakref.ref(out) for out in outputs)
             if self._saved is not None:
-                self._saved = self._classify_saved(raw, [out.data for out in outputs])
+                self._saved = self._classify_saved(self._saved, raw, [out.data for out in outputs])
         else:
             self.inputs = ()
             self._saved = None
         return outputs[0] if single else outputs
 
-    def _classify_saved(self, raw_outputs, output_arrays):
+    def _classify_saved(self, saved: tuple, raw_outputs, output_arrays) -> tuple:
         """Mark each saved value as an input, an output (matched by identity with what forward returned,
         before 0-d NumPy scalars were turned into arrays) or a plain value."""
         classified = []
-        for value in self._saved:
+        for value in saved:
             array = value.data if isinstance(value, Tensor) else value
             entry = None
             for index, tensor in enumerate(self.inputs):

@@ -75,14 +75,17 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         got = analytic[position]
         got = np.zeros(x.shape) if got is None else _to_numpy(got.data)
         if got.shape != numeric.shape:
-            return _fail(raise_exception, f"gradcheck: gradient of input {i} has shape {got.shape}, expected {numeric.shape}")
+            return _fail(
+                raise_exception, f"gradcheck: gradient of input {i} has shape {got.shape}, expected {numeric.shape}"
+            )
         error = np.abs(got - numeric)
         bound = atol + rtol * np.abs(numeric)
         if not np.all(error <= bound):
             worst = np.unravel_index(np.argmax(error - bound), error.shape)
             return _fail(
                 raise_exception,
-                f"gradcheck: input {i} (shape {x.shape}) disagrees with finite differences at {tuple(map(int, worst))}: "
+                f"gradcheck: input {i} (shape {x.shape}) disagrees with finite differences at "
+                f"{tuple(map(int, worst))}: "
                 f"analytic {got[worst]:.6g} vs numeric {numeric[worst]:.6g} (max abs error {error.max():.3g})",
             )
     return True

@@ -1,14 +1,22 @@
 """``Tensor``: an array (NumPy or CuPy) plus a graph edge.
 
-Tensor methods hold no math: arithmetic operators and methods such as ``sum`` or ``reshape`` are installed
-by the functions layer (``ember/functions/tensor_methods.py``), which keeps every formula in one place.
+Tensor methods hold no math: arithmetic operators and methods such as ``sum``, ``reshape`` or ``to`` are
+installed by the functions layer (``ember/functions/tensor_methods.py``), which keeps every formula in one
+place. ``tensor.pyi`` beside this file lists the whole class, installed members included, for editors and
+type checkers; ``tools/tensor_stub.py`` writes it and a test keeps it equal to what Tensor holds at run time.
 """
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..backend import dtypes
 from ..backend.device import Device, cupy_if_loaded, device_of, import_cupy
+
+if TYPE_CHECKING:
+    from .function import Function
 
 
 class Tensor:
@@ -22,10 +30,16 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "creator", "_output_index", "_retains_grad", "__weakref__")
+    data: Any  # numpy.ndarray, or cupy.ndarray on a CUDA device
+    grad: Tensor | None
+    requires_grad: bool
+    creator: Function | None
+    _output_index: int
+    _retains_grad: bool
     __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators (ndarray * Tensor -> Tensor)
     __array_priority__ = 1000
 
-    def __init__(self, data, requires_grad: bool = False):
+    def __init__(self, data, requires_grad: bool = False) -> None:
         if not isinstance(data, np.ndarray):
             cupy = cupy_if_loaded()
             if cupy is None or not isinstance(data, cupy.ndarray):
@@ -40,7 +54,7 @@ class Tensor:
             self.requires_grad_(True)
 
     @classmethod
-    def _from_node(cls, array, node, index: int) -> "Tensor":
+    def _from_node(cls, array, node: Function, index: int) -> Tensor:
         tensor = cls(array)
         tensor.requires_grad = True
         tensor.creator = node
@@ -60,7 +74,7 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self.data.dtype
 
     @property
@@ -72,14 +86,14 @@ class Tensor:
         return self.creator is None
 
     @property
-    def grad_fn(self):
+    def grad_fn(self) -> Function | None:
         return self.creator
 
     @property
     def is_cuda(self) -> bool:
         return self.device.type == "cuda"
 
-    def size(self, dim: int | None = None):
+    def size(self, dim: int | None = None) -> tuple | int:
         """The shape as a tuple, or the length of dimension ``dim``."""
         if dim is None:
             return self.data.shape
@@ -103,90 +117,76 @@ class Tensor:
             raise TypeError(f"numpy(): tensor is on {self.device}; call .cpu() first to copy it to host memory")
         return self.data
 
-    def item(self):
+    def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, received shape {self.shape}")
         return self.data.reshape(()).item() if isinstance(self.data, np.ndarray) else self.data.item()
 
-    def tolist(self):
+    def tolist(self) -> Any:
         return self.data.tolist()
 
-    def __float__(self):
+    def __float__(self) -> float:
         return float(self.item())
 
-    def __int__(self):
+    def __int__(self) -> int:
         return int(self.item())
 
-    def __index__(self):
+    def __index__(self) -> int:
         if self.dtype.kind not in "iub":
             raise TypeError(f"only integer tensors can be used as an index, received {self.dtype}")
         return int(self.item())
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         if self.data.size != 1:
             raise RuntimeError(
                 f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
             )
         return bool(self.item())
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tensor]:
         if self.data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.data.shape[0]))
 
     __hash__ = object.__hash__
 
-    def to(self, *args, **kwargs) -> "Tensor":
-        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``; differentiable.
-
-        Returns ``self`` when nothing changes, like PyTorch.
-        """
-        device, dtype = parse_to_arguments("to()", args, kwargs)
-        from ..functions.elementwise import to_device, to_dtype
-
-        result = self
-        if device is not None and device != self.device:
-            result = to_device(result, device)
-        if dtype is not None and dtype != result.dtype:
-            result = to_dtype(result, dtype)
-        return result
-
-    def cpu(self) -> "Tensor":
+    # ``to(...)`` itself is installed by the functions layer (it records a node); these call it.
+    def cpu(self) -> Tensor:
         return self.to("cpu")
 
-    def cuda(self, device: int | str | None = None) -> "Tensor":
+    def cuda(self, device: int | str | None = None) -> Tensor:
         if device is None:
             device = "cuda"
         elif isinstance(device, int):
             device = f"cuda:{device}"
         return self.to(device)
 
-    def type(self, dtype=None):
+    def type(self, dtype=None) -> str | Tensor:
         if dtype is None:
             return f"ember.{self.dtype}"
         return self.to(dtype)
 
-    def float(self) -> "Tensor":
+    def float(self) -> Tensor:
         return self.to(dtypes.float32)
 
-    def double(self) -> "Tensor":
+    def double(self) -> Tensor:
         return self.to(dtypes.float64)
 
-    def half(self) -> "Tensor":
+    def half(self) -> Tensor:
         return self.to(dtypes.float16)
 
-    def long(self) -> "Tensor":
+    def long(self) -> Tensor:
         return self.to(dtypes.int64)
 
-    def int(self) -> "Tensor":
+    def int(self) -> Tensor:
         return self.to(dtypes.int32)
 
-    def bool(self) -> "Tensor":
+    def bool(self) -> Tensor:
         return self.to(dtypes.bool_)
 
     # ------------------------------------------------------------------------------------------ graph
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only); floating tensors only."""
         if requires_grad and self.data.dtype.kind not in "fc":
             raise TypeError(
@@ -199,11 +199,11 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A new tensor sharing this data, cut from the graph."""
         return Tensor(self.data)
 
-    def detach_(self) -> "Tensor":
+    def detach_(self) -> Tensor:
         self.creator = None
         self.requires_grad = False
         return self
@@ -214,7 +214,9 @@ class Tensor:
             raise RuntimeError("retain_grad(): tensor does not require grad")
         self._retains_grad = True
 
-    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None):
+    def backward(
+        self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None
+    ) -> None:
         """Accumulate d(self)/d(leaf) into each leaf's ``.grad``.
 
         Args:
@@ -239,47 +241,47 @@ class Tensor:
                 "out-of-place form, or wrap the update in `with ember.no_grad():`"
             )
 
-    def zero_(self) -> "Tensor":
+    def zero_(self) -> Tensor:
         self._check_inplace("zero_")
         self.data[...] = 0
         return self
 
-    def fill_(self, value) -> "Tensor":
+    def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
         self.data[...] = value.data if isinstance(value, Tensor) else value
         return self
 
-    def copy_(self, source) -> "Tensor":
+    def copy_(self, source) -> Tensor:
         self._check_inplace("copy_")
         array = source.data if isinstance(source, Tensor) else source
         xp = np if isinstance(self.data, np.ndarray) else import_cupy()
         self.data[...] = xp.asarray(array, dtype=self.data.dtype)
         return self
 
-    def _inplace(self, op: str, other, ufunc_name: str) -> "Tensor":
+    def _inplace(self, op: str, other, ufunc_name: str) -> Tensor:
         self._check_inplace(op)
         value = other.data if isinstance(other, Tensor) else other
         xp = np if isinstance(self.data, np.ndarray) else import_cupy()
         getattr(xp, ufunc_name)(self.data, value, out=self.data, casting="same_kind")
         return self
 
-    def add_(self, other, alpha=1) -> "Tensor":
+    def add_(self, other, alpha=1) -> Tensor:
         if alpha != 1:
             other = (other.data if isinstance(other, Tensor) else other) * alpha
         return self._inplace("add_", other, "add")
 
-    def sub_(self, other, alpha=1) -> "Tensor":
+    def sub_(self, other, alpha=1) -> Tensor:
         if alpha != 1:
             other = (other.data if isinstance(other, Tensor) else other) * alpha
         return self._inplace("sub_", other, "subtract")
 
-    def mul_(self, other) -> "Tensor":
+    def mul_(self, other) -> Tensor:
         return self._inplace("mul_", other, "multiply")
 
-    def div_(self, other) -> "Tensor":
+    def div_(self, other) -> Tensor:
         return self._inplace("div_", other, "true_divide")
 
-    def clamp_(self, min=None, max=None) -> "Tensor":
+    def clamp_(self, min=None, max=None) -> Tensor:
         self._check_inplace("clamp_")
         xp = np if isinstance(self.data, np.ndarray) else import_cupy()
         xp.clip(self.data, min, max, out=self.data)

@@ -17,8 +17,10 @@ class Device:
     """A place where arrays live: ``Device("cpu")``, ``Device("cuda")``, ``Device("cuda:1")``."""
 
     __slots__ = ("type", "index")
+    type: str  # 'cpu' or 'cuda'
+    index: int | None  # the GPU's number; None for the CPU
 
-    def __init__(self, spec: "str | Device" = "cpu", index: int | None = None):
+    def __init__(self, spec: str | Device = "cpu", index: int | None = None):
         if isinstance(spec, Device):
             self.type, self.index = spec.type, spec.index
             return

@@ -7,16 +7,16 @@ store it once; the weight gradient sums tiles of output by input channels over e
 im2col + GEMM that skips writing and re-reading a matrix kh*kw times the size of the input and OpenBLAS's
 packing of it, and keeps the vector units busy on the small channel counts (12-64) where a GEMM's skinny
 shape leaves them idle. The cores share each call (``backend.threads``; the ``num_threads`` setting of
-``ember.config`` at 1 keeps them on one): every thread enters the kernel once and takes small pieces of the work from a shared counter
-until none is left, so a core the host slows down takes fewer, at no Python cost per piece. Forward and input
-gradient write each number from one piece (the same numbers whoever took which); the weight gradient sums
-each range of rows into a partial of its own, added in row order, with ranges that do not depend on the
-thread count, so its numbers do not either.
+``ember.config`` at 1 keeps them on one): every thread enters the kernel once and takes small pieces of the
+work from a shared counter until none is left, so a core the host slows down takes fewer, at no Python cost
+per piece. Forward and input gradient write each number from one piece (the same numbers whoever took
+which); the weight gradient sums each range of rows into a partial of its own, added in row order, with
+ranges that do not depend on the thread count, so its numbers do not either.
 
 The ``conv`` setting of ``ember.config`` at 'im2col' turns them off; grouped convolutions, kernels wider than
-the compiled limit, channel counts that would leave more than a third
-of a register block empty (forward and input gradient), and arrays the kernels do not take (CuPy, other
-dtypes) go the im2col way: the functions here return None for them.
+the compiled limit, channel counts that would leave more than a third of a register block empty (forward and
+input gradient), and arrays the kernels do not take (CuPy, other dtypes) go the im2col way: the functions
+here return None for them.
 """
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def forward(x, weight, geometry, bias=None, pieces_per_thread: int = PIECES_PER_
     (C_out, out_h, out_w, N) C-contiguous array, and ``x`` as an (N, C, H, W) view of (C, H, W, N) memory (a
     copy when it did not lie so; keep it for the weight gradient); None when the direct kernel does not
     apply. A shared call is cut into ``pieces_per_thread`` pieces per thread."""
-    out_channels, _, kh, kw = weight.shape
+    out_channels = weight.shape[0]
     plan = _plan(x, weight, geometry, out_channels)
     if plan is None or (bias is not None and compiled.for_arrays(x, bias) is None):
         return None

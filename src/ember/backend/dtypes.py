@@ -15,7 +15,7 @@ bool_ = np.dtype(np.bool_)
 
 _default_float = float32
 
-_NAMES = {
+_NAMES: dict[str, np.dtype] = {
     "float16": float16, "half": float16, "float32": float32, "float": float32, "float64": float64,
     "double": float64, "int8": int8, "int16": int16, "int32": int32, "int": int32, "int64": int64,
     "long": int64, "uint8": uint8, "bool": bool_,

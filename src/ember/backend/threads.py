@@ -180,7 +180,8 @@ def split_rows(function, total: int, threads: int | None = None, per_thread: int
     pieces = min(total, threads * (PIECES_PER_THREAD if per_thread is None else per_thread))
     bounds = [total * part // pieces for part in range(pieces + 1)]
     taken = iter(range(pieces))
-    lock, failed = threading.Lock(), []
+    lock = threading.Lock()
+    failed: list[bool] = []
 
     def work():
         while not failed:
@@ -244,8 +245,9 @@ def matmul(a, b):
     CuPy's) matmul unchanged. The product is split by rows, or by columns when that leaves each thread
     fewer than ``GEMM_SPLIT_ROWS`` rows and the product is wider than tall (a Dense layer's forward and
     input gradient at batch 64: each thread then reads half of the weight, not all of it)."""
-    if (not _blas_claimed or not config.get("fast_paths") or type(a) is not np.ndarray or type(b) is not np.ndarray or a.ndim < 2 or b.ndim != 2
-            or a.dtype != b.dtype or a.dtype.kind != "f" or 2.0 * a.size * b.shape[1] < config.get("parallel_gemm_flops")):
+    if (not _blas_claimed or not config.get("fast_paths") or type(a) is not np.ndarray
+            or type(b) is not np.ndarray or a.ndim < 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype.kind != "f"
+            or 2.0 * a.size * b.shape[1] < config.get("parallel_gemm_flops")):
         return get_array_module(a).matmul(a, b)
     rows = a.reshape(-1, a.shape[-1]) if a.ndim > 2 else a
     threads = thread_count()

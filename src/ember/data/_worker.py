@@ -8,9 +8,10 @@ once per epoch from the loader's generator (or Ember's), so batches are reproduc
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

@@ -7,9 +7,10 @@ import queue
 import threading
 import warnings
 import weakref
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 

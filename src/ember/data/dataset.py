@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import math
 import warnings
-from typing import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -42,7 +42,7 @@ class Dataset(PipelineMethods):
             return _items_until_index_error(self)
         return (self[index] for index in range(length))
 
-    def __add__(self, other: "Dataset") -> "ConcatDataset":
+    def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
 
 
@@ -66,7 +66,7 @@ class IterableDataset(Dataset):
     def __iter__(self) -> Iterator:
         raise NotImplementedError(f"{type(self).__name__}: subclasses of IterableDataset must implement __iter__")
 
-    def __add__(self, other: "Dataset") -> "ChainDataset":
+    def __add__(self, other: Dataset) -> ChainDataset:
         return ChainDataset([self, other])
 
 
@@ -271,14 +271,14 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator=Non
         for position, fraction in enumerate(lengths):
             if not 0 <= fraction <= 1:
                 raise ValueError(f"random_split: fraction at index {position} is {fraction}, expected in [0, 1]")
-            counts.append(int(math.floor(total * fraction)))
+            counts.append(math.floor(total * fraction))
         for position in range(total - sum(counts)):
             counts[position % len(counts)] += 1
         for position, count in enumerate(counts):
             if count == 0:
                 warnings.warn(f"random_split: split {position} has length 0 and gives an empty dataset", stacklevel=2)
         lengths = counts
-    for position, length in enumerate(lengths):
+    for length in lengths:
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
             raise ValueError(
                 f"random_split: expected non-negative integer lengths or fractions summing to 1, "

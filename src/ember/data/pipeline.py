@@ -19,8 +19,8 @@ import os
 import queue
 import threading
 import warnings
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -211,7 +211,7 @@ class PipelineMethods:
 
     # ----------------------------------------------------------------------------------- sources
     @staticmethod
-    def from_tensor_slices(tensors) -> "Pipeline":
+    def from_tensor_slices(tensors) -> Pipeline:
         """A pipeline of the slices of ``tensors`` along their first axis.
 
         ``tensors``: an array, a Tensor, a (nested) list of numbers, or a tuple/dict of those; every component
@@ -221,12 +221,12 @@ class PipelineMethods:
         return _TensorSlicesPipeline(tensors)
 
     @staticmethod
-    def from_tensors(tensors) -> "Pipeline":
+    def from_tensors(tensors) -> Pipeline:
         """A pipeline of one element: ``tensors`` itself (an array, a Tensor, or a tuple/dict of those)."""
         return _TensorsPipeline(tensors)
 
     @staticmethod
-    def from_generator(generator: Callable, output_types=None, output_shapes=None, args=None) -> "Pipeline":
+    def from_generator(generator: Callable, output_types=None, output_shapes=None, args=None) -> Pipeline:
         """A pipeline of the values that ``generator(*args)`` yields; it is called again on every pass.
 
         ``output_types`` (a dtype or a tuple/dict of dtypes matching the elements) casts each component;
@@ -235,12 +235,12 @@ class PipelineMethods:
         return _GeneratorPipeline(generator, output_types, output_shapes, args)
 
     @staticmethod
-    def range(*args, output_type=np.int64) -> "Pipeline":
+    def range(*args, output_type=np.int64) -> Pipeline:
         """``range(stop)``, ``range(start, stop)`` or ``range(start, stop, step)`` as NumPy scalars (int64)."""
         return _RangePipeline(args, output_type)
 
     @staticmethod
-    def zip(*args, datasets=None) -> "Pipeline":
+    def zip(*args, datasets=None) -> Pipeline:
         """Elements of several datasets side by side; stops at the shortest.
 
         ``zip((a, b))``, ``zip(a, b)`` or ``zip(datasets=(a, b))`` yields ``(a_i, b_i)``; ``zip({"x": a, "y": b})``
@@ -272,7 +272,7 @@ class PipelineMethods:
 
     # ------------------------------------------------------------------------------ transformations
     def map(self, map_func: Callable, num_parallel_calls: int | None = None,
-            deterministic: bool | None = None) -> "Pipeline":
+            deterministic: bool | None = None) -> Pipeline:
         """Apply ``map_func`` to each element (a tuple element is passed as positional arguments).
 
         With ``num_parallel_calls`` > 1 (or ``AUTOTUNE``: one per CPU core) the calls run in a thread pool; the
@@ -281,11 +281,11 @@ class PipelineMethods:
         """
         return _MapPipeline(self, map_func, num_parallel_calls, deterministic)
 
-    def filter(self, predicate: Callable) -> "Pipeline":
+    def filter(self, predicate: Callable) -> Pipeline:
         """Keep the elements for which ``predicate`` (tuple elements unpacked) returns a scalar True."""
         return _FilterPipeline(self, predicate)
 
-    def cache(self, filename: str = "") -> "Pipeline":
+    def cache(self, filename: str = "") -> Pipeline:
         """Remember the elements of the first complete pass; later passes read them from memory.
 
         A pass that stops early caches nothing. Cached arrays are read-only. A ``filename`` is accepted so
@@ -300,7 +300,7 @@ class PipelineMethods:
         return _CachePipeline(self)
 
     def shuffle(self, buffer_size: int, seed: int | None = None,
-                reshuffle_each_iteration: bool = True) -> "Pipeline":
+                reshuffle_each_iteration: bool = True) -> Pipeline:
         """Shuffle with a buffer: fill ``buffer_size`` elements, emit a uniformly chosen one, replace it.
 
         ``buffer_size`` >= the number of elements gives a uniform permutation; 1 keeps the order. The random
@@ -309,11 +309,11 @@ class PipelineMethods:
         """
         return _ShufflePipeline(self, buffer_size, seed, reshuffle_each_iteration)
 
-    def repeat(self, count: int | None = None) -> "Pipeline":
+    def repeat(self, count: int | None = None) -> Pipeline:
         """Repeat the dataset ``count`` times; None or -1 repeats it forever."""
         return _RepeatPipeline(self, count)
 
-    def batch(self, batch_size: int, drop_remainder: bool = False) -> "Pipeline":
+    def batch(self, batch_size: int, drop_remainder: bool = False) -> Pipeline:
         """Stack ``batch_size`` consecutive elements component by component (new first axis; dtypes kept).
 
         The last batch may be smaller unless ``drop_remainder=True``. ``bytes``/``str`` components become
@@ -321,30 +321,30 @@ class PipelineMethods:
         """
         return _BatchPipeline(self, batch_size, drop_remainder)
 
-    def unbatch(self) -> "Pipeline":
+    def unbatch(self) -> Pipeline:
         """Split each element along its first axis into separate elements (the inverse of ``batch``)."""
         return _UnbatchPipeline(self)
 
-    def prefetch(self, buffer_size: int) -> "Pipeline":
+    def prefetch(self, buffer_size: int) -> Pipeline:
         """Compute up to ``buffer_size`` elements ahead in a background thread (``AUTOTUNE``/-1: 2; 0: none).
 
         An exception raised while producing an element is raised again to the consumer.
         """
         return _PrefetchPipeline(self, buffer_size)
 
-    def take(self, count: int) -> "Pipeline":
+    def take(self, count: int) -> Pipeline:
         """The first ``count`` elements (-1: all)."""
         return _TakePipeline(self, count)
 
-    def skip(self, count: int) -> "Pipeline":
+    def skip(self, count: int) -> Pipeline:
         """All but the first ``count`` elements (-1: skip everything)."""
         return _SkipPipeline(self, count)
 
-    def concatenate(self, dataset) -> "Pipeline":
+    def concatenate(self, dataset) -> Pipeline:
         """This dataset's elements followed by those of ``dataset``."""
         return _ConcatenatePipeline(self, dataset)
 
-    def enumerate(self, start: int = 0) -> "Pipeline":
+    def enumerate(self, start: int = 0) -> Pipeline:
         """Pairs ``(index, element)`` with an int64 index counting from ``start``."""
         return _EnumeratePipeline(self, start)
 

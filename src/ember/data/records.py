@@ -5,7 +5,7 @@ import gzip
 import os
 import warnings
 import zlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

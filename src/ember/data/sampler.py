@@ -6,7 +6,7 @@ still yields Python ints and a ``BatchSampler`` lists of ints, as in PyTorch.
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 

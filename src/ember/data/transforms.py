@@ -23,9 +23,11 @@ Example — a torchvision pipeline applied to 64 MNIST digits at once::
 """
 from __future__ import annotations
 
+import contextlib
 import numbers
+from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,10 +51,8 @@ class InterpolationMode(Enum):
 
 def _interpolation(value, allowed: Sequence[InterpolationMode], owner: str) -> InterpolationMode:
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):  # an unknown name is reported below with the allowed ones
             value = InterpolationMode(value)
-        except ValueError:
-            pass
     if value not in allowed:
         names = ", ".join(f"InterpolationMode.{mode.name}" for mode in allowed)
         raise ValueError(f"{owner}: interpolation should be one of {names}, received {value!r}")
@@ -580,8 +580,8 @@ class CenterCrop(Transform):
             images = _pad(images, grow_w // 2, grow_h // 2, (grow_w + 1) // 2, (grow_h + 1) // 2, 0, "constant")
             _, height, width, _ = images.shape
         # Python's round (half to even) places the window as torchvision does
-        top = int(round((height - crop_height) / 2.0))
-        left = int(round((width - crop_width) / 2.0))
+        top = round((height - crop_height) / 2.0)
+        left = round((width - crop_width) / 2.0)
         return images[:, top:top + crop_height, left:left + crop_width]
 
 

@@ -6,6 +6,7 @@ its files live in ``<data root>/fashion-mnist/`` (or torchvision's ``FashionMNIS
 from __future__ import annotations
 
 import os
+from typing import ClassVar
 
 from .mnist import MNIST, _load_keras
 
@@ -19,7 +20,9 @@ class FashionMNIST(MNIST):
     downloaded into ``<root>/fashion-mnist/`` with ``download=True``.
     """
 
-    classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    classes: ClassVar[list[str]] = [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ]
     dataset_name = "fashion-mnist"
 
 

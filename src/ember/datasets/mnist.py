@@ -13,8 +13,9 @@ from __future__ import annotations
 import operator
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import ClassVar
 
 import numpy as np
 
@@ -99,7 +100,7 @@ class MNIST(Dataset):
         classes: the class names; ``class_to_idx`` maps them to labels.
     """
 
-    classes = [
+    classes: ClassVar[list[str]] = [
         "0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
         "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine",
     ]

@@ -3,18 +3,18 @@
 Each family module defines its ``Primitive`` classes (forward on arrays, backward with Ember ops) and the
 lowercase wrappers users call; this package re-exports the wrappers and installs Tensor's methods.
 """
-from .creation import *  # noqa: F401,F403
-from .elementwise import *  # noqa: F401,F403
-from .reduction import *  # noqa: F401,F403
-from .shape import *  # noqa: F401,F403
-from .indexing import *  # noqa: F401,F403
-from .linalg import *  # noqa: F401,F403
-from .activation import *  # noqa: F401,F403
-from .conv import *  # noqa: F401,F403
-from .pooling import *  # noqa: F401,F403
-from .normalization import *  # noqa: F401,F403
-from .dropout import *  # noqa: F401,F403
-from .loss import *  # noqa: F401,F403
+from .creation import *  # noqa: F403
+from .elementwise import *  # noqa: F403
+from .reduction import *  # noqa: F403
+from .shape import *  # noqa: F403
+from .indexing import *  # noqa: F403
+from .linalg import *  # noqa: F403
+from .activation import *  # noqa: F403
+from .conv import *  # noqa: F403
+from .pooling import *  # noqa: F403
+from .normalization import *  # noqa: F403
+from .dropout import *  # noqa: F403
+from .loss import *  # noqa: F403
 import importlib as _importlib
 
 from . import tensor_methods as _tensor_methods

@@ -54,10 +54,7 @@ def normalize_axis(dim, ndim: int, op: str):
     """Normalise ``dim`` (int, tuple or None) to a tuple of non-negative axes; None stays None."""
     if dim is None:
         return None
-    if isinstance(dim, (list, tuple)):
-        axes = tuple(dim)
-    else:
-        axes = (dim,)
+    axes = tuple(dim) if isinstance(dim, (list, tuple)) else (dim,)
     result = []
     for axis in axes:
         axis = int(axis)

@@ -59,7 +59,7 @@ def _check(name: str, input, p) -> None:
         raise TypeError(f"{name}: input must be a Tensor, received {type(input).__name__}")
     if input.dtype.kind != "f":
         raise TypeError(f"{name}: expected a floating tensor, received dtype {input.dtype}")
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= float(p) <= 1:
         raise ValueError(f"{name}: dropout probability p must lie in [0, 1], received {p!r}")
 
 

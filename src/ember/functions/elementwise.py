@@ -43,9 +43,9 @@ def result_type(*tensors) -> np.dtype:
     reference = next((t for t in tensors if isinstance(t, Tensor)), None)
     if reference is None:
         raise TypeError("result_type: expected at least one Tensor")
-    tensors = [as_tensor_like(t, reference) for t in tensors]
-    dimensioned = [t.dtype for t in tensors if t.ndim]
-    zero_dim = [t.dtype for t in tensors if not t.ndim]
+    operands = [as_tensor_like(t, reference) for t in tensors]
+    dimensioned = [t.dtype for t in operands if t.ndim]
+    zero_dim = [t.dtype for t in operands if not t.ndim]
     if not dimensioned or not zero_dim:
         return _promote_within_categories(dimensioned or zero_dim)
     with_dims = _promote_within_categories(dimensioned)

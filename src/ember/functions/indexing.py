@@ -6,6 +6,8 @@ masks), a sorted segment sum when integer arrays may repeat positions (never ``n
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..autograd.function import Primitive
@@ -84,7 +86,7 @@ class IndexGrad(Primitive):
 
 def _leading_integer_arrays(key):
     """The integer arrays of a key made of integer arrays followed only by full slices, else None."""
-    arrays = []
+    arrays: list = []
     for position, part in enumerate(key):
         if isinstance(part, slice):
             if part != slice(None):
@@ -219,8 +221,9 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
     return where(mask, value if isinstance(value, Tensor) else float(value) if x.dtype.kind == "f" else value, x)
 
 
-def nonzero(x: Tensor, as_tuple: bool = False):
-    """Indices of non-zero elements: an (n, ndim) int64 tensor, or a tuple of 1-d tensors with ``as_tuple``."""
+def nonzero(x: Tensor, as_tuple: bool = False) -> Any:
+    """Indices of non-zero elements: an (n, ndim) int64 tensor, or a tuple of 1-d tensors with ``as_tuple``
+    (typed ``Any``: which of the two depends on ``as_tuple``)."""
     xp = get_array_module(x.data)
     found = xp.nonzero(x.data)
     if as_tuple:

@@ -120,7 +120,7 @@ class BatchNorm(Primitive):
         kernels = compiled.for_arrays(grad, x_hat, inv_std, *([] if weight is None else [weight]))
         grad_input = xp.empty_like(grad)
         views = None if kernels is None or not grad.size else _channel_views(x_hat, grad, grad_input)
-        if views is not None:
+        if views is not None and kernels is not None:
             channels = grad.shape[1]
             grad_weight, grad_bias = xp.empty(channels, grad.dtype), xp.empty(channels, grad.dtype)
             scale = xp.ones(channels, grad.dtype) if weight is None else xp.ascontiguousarray(weight)
@@ -310,7 +310,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     channels = _check_channel_norm("batch_norm", "(N, C, *) with at least 2 dims", 2, input, running_mean,
                                    running_var, weight, bias, momentum, eps)
     if not training:
-        if running_mean is None:
+        if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var must be given in evaluation (training=False)")
         return _normalize_with(input, running_mean, running_var, weight, bias, eps)
     count = input.numel() // channels
@@ -403,7 +403,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
     channels = _check_channel_norm("instance_norm", "(N, C, *spatial)", 3, input, running_mean, running_var,
                                    weight, bias, momentum, eps)
     if not use_input_stats:
-        if running_mean is None:
+        if running_mean is None or running_var is None:
             raise ValueError("instance_norm: running statistics are required when use_input_stats=False")
         return _normalize_with(input, running_mean, running_var, weight, bias, eps)
     spatial = input.numel() // max(input.shape[0] * channels, 1)

@@ -68,7 +68,8 @@ def _scatter_windows(geometry: PoolGeometry, values, order: tuple, mask_of=None)
     """Sum ``values`` (N, C, Ho, Wo) onto the input positions of each window: all of them, or, with
     ``mask_of(offset)``, only the tap where the mask holds. Returns (N, C, H, W) in memory ``order`` (the
     pooled input's, so that a gradient lies in memory as its input does)."""
-    padded = empty_spatial(values, *geometry.padded_size(), zeros=True, order=order)
+    height, width = geometry.padded_size()
+    padded = empty_spatial(values, height, width, zeros=True, order=order)
     xp = get_array_module(values)
     if memory_order(values) != order:  # one transposing copy, so that every tap below runs in memory order
         values = copy_in_order(xp, values, order)

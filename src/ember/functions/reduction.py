@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import builtins
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ def _reduction_axes(op: str, dim, x: Tensor):
 
 def _restore_reduced_axes(grad: Tensor, axes, ndim: int, keepdims: bool) -> Tensor:
     """Re-insert reduced axes (size 1) so that ``grad`` broadcasts against the input."""
-    if keepdims or axes is None and grad.ndim == ndim:
+    if keepdims or (axes is None and grad.ndim == ndim):
         return grad
     if axes is None:
         return grad.reshape((1,) * ndim)
@@ -305,15 +306,15 @@ class _ValuesIndices(tuple):
         return self[1]
 
 
-def max(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, other=None):  # noqa: A001
+def max(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, other=None) -> Any:  # noqa: A001
     """Largest value: over everything (a 0-d tensor), over a tuple of dims, or ``max(x, dim)`` → (values, indices).
 
-    ``max(a, b)`` with a Tensor ``b`` is the elementwise maximum.
+    ``max(a, b)`` with a Tensor ``b`` is the elementwise maximum. Typed ``Any``: a Tensor or a pair, by argument.
     """
     return _max_or_min("max", True, x, dim, keepdim, axis, keepdims, other)
 
 
-def min(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, other=None):  # noqa: A001
+def min(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None, other=None) -> Any:  # noqa: A001
     """Smallest value; same forms as ``max``."""
     return _max_or_min("min", False, x, dim, keepdim, axis, keepdims, other)
 

@@ -351,7 +351,7 @@ def stack(tensors, dim: int = 0, *, axis=None) -> Tensor:
     return Stack(dim % ndim)(*_common_dtype(tensors))
 
 
-def split(x: Tensor, split_size_or_sections, dim: int = 0):
+def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
     """Split into pieces of ``split_size`` (the last may be smaller) or into the listed section sizes."""
     (axis,) = normalize_axis(dim, x.ndim, "split")
     length = x.shape[axis]
@@ -374,7 +374,7 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0):
 
 
 
-def chunk(x: Tensor, chunks: int, dim: int = 0):
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """Split into ``chunks`` pieces of (nearly) equal size, as PyTorch does."""
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, received {chunks}")
@@ -384,7 +384,7 @@ def chunk(x: Tensor, chunks: int, dim: int = 0):
 
 
 
-def unbind(x: Tensor, dim: int = 0):
+def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     """The slices along ``dim``, as a tuple of tensors without that dimension."""
     (axis,) = normalize_axis(dim, x.ndim, "unbind")
     pieces = split(x, 1, axis)

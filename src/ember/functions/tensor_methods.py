@@ -1,7 +1,15 @@
-"""Tensor's operators and methods, each bound to a function of this layer (Tensor itself holds no math)."""
+"""Tensor's operators and methods, each bound to a function of this layer (Tensor itself holds no math).
+
+``install()`` binds them when ``ember.functions`` is imported. ``ember/autograd/tensor.pyi`` lists them for
+editors and type checkers: after changing what is installed here, run ``python tools/tensor_stub.py`` (a test
+fails until the stub matches).
+"""
 from __future__ import annotations
 
-from ..autograd.tensor import Tensor
+import functools
+
+from ..autograd.tensor import Tensor, parse_to_arguments
+from .elementwise import to_device, to_dtype, where
 
 # method name -> function name in ember.functions; a method receives the tensor as first argument.
 METHODS = {
@@ -43,25 +51,40 @@ METHODS = {
 
 PROPERTIES = {"T": "transpose_all", "mT": "matrix_transpose"}
 
+# x.name_() for each name: computed out of place, then written into x (unless Tensor defines it itself).
+INPLACE = ("abs", "clamp", "add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "neg", "pow")
+
 
 def install() -> None:
-    """Bind every entry of METHODS and PROPERTIES onto Tensor."""
+    """Bind every entry of METHODS and PROPERTIES, ``to``, ``where`` and the INPLACE methods onto Tensor."""
     from .. import functions
 
     for method, function_name in METHODS.items():
         setattr(Tensor, method, getattr(functions, function_name))
     for name, function_name in PROPERTIES.items():
         setattr(Tensor, name, property(getattr(functions, function_name)))
-    Tensor.where = _where
-    for name in ("abs", "clamp", "add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "tanh",
-                 "neg", "pow"):
+    for name, bound in (("to", _to), ("where", _where)):
+        setattr(Tensor, name, bound)
+    for name in INPLACE:
         setattr(Tensor, name + "_", _inplace_method(getattr(functions, name), name + "_"))
 
 
-def _where(self, condition, other):
-    """``x.where(condition, other)``: ``x`` where ``condition`` holds, else ``other`` (PyTorch's method)."""
-    from .elementwise import where
+def _to(self: Tensor, *args, **kwargs) -> Tensor:
+    """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``; differentiable.
 
+    Returns ``self`` when nothing changes, like PyTorch.
+    """
+    device, dtype = parse_to_arguments("to()", args, kwargs)
+    result = self
+    if device is not None and device != self.device:
+        result = to_device(result, device)
+    if dtype is not None and dtype != result.dtype:
+        result = to_dtype(result, dtype)
+    return result
+
+
+def _where(self: Tensor, condition, other) -> Tensor:
+    """``x.where(condition, other)``: ``x`` where ``condition`` holds, else ``other`` (PyTorch's method)."""
     return where(condition, self, other)
 
 
@@ -77,5 +100,7 @@ def _inplace_method(function, name):
         self.data[...] = result.data
         return self
 
-    method.__name__ = name
+    functools.update_wrapper(method, function)  # the signature and annotations of the function it applies
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"In place: ``x.{name}(...)`` writes ``{function.__name__}(x, ...)`` into ``x``; returns ``x``."
     return method

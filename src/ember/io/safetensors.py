@@ -27,11 +27,13 @@ def dumps(tensors: dict, metadata: dict | None = None) -> bytes:
     chunks = []
     offset = 0
     for name, array in tensors.items():
-        array = np.ascontiguousarray(array)
-        if array.dtype not in _NAMES:
+        array = np.asarray(array)
+        dtype = array.dtype.newbyteorder("=")  # a big-endian array is written as its values
+        if dtype not in _NAMES:
             raise TypeError(f"safetensors: tensor {name!r} has unsupported dtype {array.dtype}")
-        data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": _NAMES[array.dtype], "shape": list(array.shape),
+        # C order, little-endian; the shape is the array's own (ascontiguousarray makes a 0-d array 1-d)
+        data = np.ascontiguousarray(array, dtype=dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": _NAMES[dtype], "shape": list(array.shape),
                         "data_offsets": [offset, offset + len(data)]}
         chunks.append(data)
         offset += len(data)
@@ -73,7 +75,9 @@ def loads(buffer: bytes, source: str = "<bytes>") -> tuple[dict, dict]:
         if not 0 <= begin <= end <= len(data):
             raise fail(f"tensor {name!r} spans bytes {begin}..{end} but the data section has {len(data)} (truncated?)")
         if end - begin != expected:
-            raise fail(f"tensor {name!r} of shape {shape} {dtype} needs {expected} bytes, the header gives {end - begin}")
+            raise fail(
+                f"tensor {name!r} of shape {shape} {dtype} needs {expected} bytes, the header gives {end - begin}"
+            )
         tensors[name] = np.frombuffer(data[begin:end], dtype=dtype.newbyteorder("<")).astype(dtype).reshape(shape)
     return tensors, metadata
 

@@ -7,7 +7,7 @@
     loss = F.cross_entropy(model(images), labels)
 """
 from .parameter import Parameter
-from .modules import *  # noqa: F401,F403
+from .modules import *  # noqa: F403
 from .modules import __all__ as _modules_all
 from . import functional, init, utils
 

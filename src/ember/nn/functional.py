@@ -9,7 +9,7 @@ import warnings
 from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
 from .. import functions as _functions
-from ..functions import (  # noqa: F401 - re-exported under torch.nn.functional's names
+from ..functions import (  # re-exported under torch.nn.functional's names
     adaptive_avg_pool2d, alpha_dropout, avg_pool2d, batch_norm, binary_cross_entropy,
     binary_cross_entropy_with_logits, conv1d, conv2d, cross_entropy, dropout, dropout1d, dropout2d, dropout3d, elu,
     gelu, group_norm, hardtanh, huber_loss, instance_norm, kl_div, l1_loss, layer_norm, leaky_relu, max_pool2d,

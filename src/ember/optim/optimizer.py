@@ -10,8 +10,9 @@ from __future__ import annotations
 import numbers
 import warnings
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -240,7 +241,7 @@ def check_non_negative(optimizer: str, label: str, value: Any) -> None:
     """Raise ValueError (PyTorch's wording) unless ``value`` is a real number >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{optimizer}: {label} must be a real number, received {type(value).__name__} {value!r}")
-    if not 0.0 <= value:
+    if not value >= 0.0:
         raise ValueError(f"{optimizer}: Invalid {label}: {value}")
 
 

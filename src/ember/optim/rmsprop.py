@@ -1,7 +1,8 @@
 """RMSprop: divide the gradient by a running root mean square, optionally centered and with momentum."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..autograd import Tensor
 from ..backend.device import get_array_module

@@ -1,7 +1,8 @@
 """Stochastic gradient descent, optionally with momentum, dampening, Nesterov momentum and weight decay."""
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..autograd import Tensor
 from ..backend.device import get_array_module

@@ -6,9 +6,9 @@ Everything below is the codelab's own code with ``tf.keras`` → ``keras`` and `
     ember mnist --step batchnorm --epochs 10 --out runs/batchnorm
 
 Steps, each a model of the codelab: ``dense`` (one softmax layer, ≈92%), ``sigmoid5`` (five sigmoid layers:
-trains, but worse and slower), ``relu_adam`` (Dense 200-60-10 with ReLU and Adam, ≈98%), ``lr_decay`` (+ learning-rate decay),
-``dropout`` (+ dropout), ``conv`` (three conv layers, strides 1-2-2, Dense 200, ≈99%), ``conv_dropout``, and
-``batchnorm`` (conv 24-48-64 + batch norm + dropout 0.3, batch 64, ≈99.4-99.5%).
+trains, but worse and slower), ``relu_adam`` (Dense 200-60-10 with ReLU and Adam, ≈98%), ``lr_decay``
+(+ learning-rate decay), ``dropout`` (+ dropout), ``conv`` (three conv layers, strides 1-2-2, Dense 200, ≈99%),
+``conv_dropout``, and ``batchnorm`` (conv 24-48-64 + batch norm + dropout 0.3, batch 64, ≈99.4-99.5%).
 """
 from __future__ import annotations
 
@@ -55,8 +55,10 @@ def get_training_dataset(image_file, label_file, batch_size):
     dataset = dataset.cache()  # this small dataset can be entirely cached in RAM
     dataset = dataset.shuffle(5000, reshuffle_each_iteration=True)
     dataset = dataset.repeat()  # Mandatory for Keras for now
-    dataset = dataset.batch(batch_size, drop_remainder=True)  # drop_remainder is important on TPU, batch size must be fixed
-    dataset = dataset.prefetch(-1)  # fetch next batches while training on the current one (-1: autotune prefetch buffer size)
+    # drop_remainder is important on TPU, batch size must be fixed
+    dataset = dataset.batch(batch_size, drop_remainder=True)
+    # fetch next batches while training on the current one (-1: autotune prefetch buffer size)
+    dataset = dataset.prefetch(-1)
     return dataset
 
 
@@ -90,8 +92,8 @@ def dense_softmax(optimizer="sgd"):
 
 def dense_layers(activation, units=(200, 60), dropout=None, optimizer="sgd"):
     layers = [keras.layers.Input(shape=(28 * 28,))]
-    for units in units:
-        layers.append(keras.layers.Dense(units, activation=activation))
+    for width in units:
+        layers.append(keras.layers.Dense(width, activation=activation))
         if dropout:
             layers.append(keras.layers.Dropout(dropout))
     layers.append(keras.layers.Dense(10, activation="softmax"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from typing import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from ...autograd.tensor import Tensor
 from ..parameter import Parameter
@@ -38,7 +38,7 @@ class Sequential(Module):
             for index, module in enumerate(args):
                 self.add_module(str(index), module)
 
-    def __getitem__(self, index) -> "Module | Sequential":
+    def __getitem__(self, index) -> Module | Sequential:
         if isinstance(index, slice):
             return type(self)(OrderedDict(list(self._modules.items())[index]))
         keys = list(self._modules)
@@ -64,17 +64,17 @@ class Sequential(Module):
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
-    def __add__(self, other: "Sequential") -> "Sequential":
+    def __add__(self, other: Sequential) -> Sequential:
         if not isinstance(other, Sequential):
             raise TypeError(f"Sequential + expects another Sequential, received {type(other).__name__}")
         return Sequential(*self, *other)
 
-    def append(self, module: Module) -> "Sequential":
+    def append(self, module: Module) -> Sequential:
         """Add ``module`` at the end; returns self."""
         self.add_module(str(len(self)), module)
         return self
 
-    def insert(self, index: int, module: Module) -> "Sequential":
+    def insert(self, index: int, module: Module) -> Sequential:
         """Insert ``module`` before position ``index`` (positions renumbered); returns self."""
         if not isinstance(module, Module):
             raise TypeError(f"Sequential.insert: expected a Module, received {type(module).__name__}")
@@ -88,7 +88,7 @@ class Sequential(Module):
         self.__dict__["_modules"] = OrderedDict((str(i), m) for i, m in enumerate(modules))
         return self
 
-    def extend(self, modules: Iterable[Module]) -> "Sequential":
+    def extend(self, modules: Iterable[Module]) -> Sequential:
         for module in modules:
             self.append(module)
         return self
@@ -117,7 +117,7 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def __getitem__(self, index) -> "Module | ModuleList":
+    def __getitem__(self, index) -> Module | ModuleList:
         if isinstance(index, slice):
             return type(self)(list(self._modules.values())[index])
         return self._modules[str(_normalized_index("ModuleList", index, len(self)))]
@@ -139,17 +139,17 @@ class ModuleList(Module):
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
-    def __iadd__(self, modules: Iterable[Module]) -> "ModuleList":
+    def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)
 
-    def __add__(self, other: Iterable[Module]) -> "ModuleList":
+    def __add__(self, other: Iterable[Module]) -> ModuleList:
         return ModuleList(list(self) + list(other))
 
-    def append(self, module: Module) -> "ModuleList":
+    def append(self, module: Module) -> ModuleList:
         self.add_module(str(len(self)), module)
         return self
 
-    def extend(self, modules: Iterable[Module]) -> "ModuleList":
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
         if isinstance(modules, (Module, Tensor)) or not hasattr(modules, "__iter__"):
             raise TypeError(f"ModuleList.extend should be called with an iterable, received {type(modules).__name__}")
         for module in modules:
@@ -268,16 +268,16 @@ class ParameterList(Module):
     def __iter__(self) -> Iterator[Parameter]:
         return iter(self._parameters.values())
 
-    def __iadd__(self, values: Iterable[Tensor]) -> "ParameterList":
+    def __iadd__(self, values: Iterable[Tensor]) -> ParameterList:
         return self.extend(values)
 
-    def append(self, value: Tensor) -> "ParameterList":
+    def append(self, value: Tensor) -> ParameterList:
         if not isinstance(value, Parameter):
             value = Parameter(value)
         self.register_parameter(str(len(self)), value)
         return self
 
-    def extend(self, values: Iterable[Tensor]) -> "ParameterList":
+    def extend(self, values: Iterable[Tensor]) -> ParameterList:
         if isinstance(values, Tensor) or not hasattr(values, "__iter__"):
             raise TypeError(f"ParameterList.extend should be called with an iterable, received {type(values).__name__}")
         for value in values:

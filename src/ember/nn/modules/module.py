@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict, namedtuple
-from collections.abc import Mapping
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +36,7 @@ class RemovableHandle:
     def remove(self) -> None:
         self.hooks.pop(self.id, None)
 
-    def __enter__(self) -> "RemovableHandle":
+    def __enter__(self) -> RemovableHandle:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -155,7 +155,7 @@ class Module:
         else:
             self._non_persistent_buffers_set.add(name)
 
-    def add_module(self, name: str, module: "Module | None") -> None:
+    def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` as a child under ``name`` (reachable as an attribute)."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
@@ -253,18 +253,18 @@ class Module:
                 continue
             yield from module.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():
             yield module
 
-    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         seen = set()
         for name, module in self._modules.items():
             if module is not None and id(module) not in seen:
                 seen.add(id(module))
                 yield name, module
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         for _, module in self.named_children():
             yield module
 
@@ -294,7 +294,7 @@ class Module:
         for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
 
-    def get_submodule(self, target: str) -> "Module":
+    def get_submodule(self, target: str) -> Module:
         """The descendant at dotted path ``target`` (``""`` is this module)."""
         module = self
         for part in target.split(".") if target else []:
@@ -304,7 +304,7 @@ class Module:
             module = child
         return module
 
-    def apply(self, fn: Callable[["Module"], None]) -> "Module":
+    def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every submodule (children first), then on this module; returns self."""
         for module in self.children():
             module.apply(fn)
@@ -312,7 +312,7 @@ class Module:
         return self
 
     # ----------------------------------------------------------------------------------------- modes
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Set training mode (``mode=True``) or evaluation mode on this module and all descendants."""
         if not isinstance(mode, bool):
             raise ValueError(f"train(): training mode is expected to be boolean, received {mode!r}")
@@ -321,11 +321,11 @@ class Module:
             module.train(mode)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Evaluation mode: Dropout passes inputs through, BatchNorm uses its running statistics."""
         return self.train(False)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
         for parameter in self.parameters():
             parameter.requires_grad_(requires_grad)
         return self
@@ -344,7 +344,7 @@ class Module:
                 parameter.grad.data[...] = 0
 
     # ---------------------------------------------------------------------------------- device, dtype
-    def _apply_to_arrays(self, convert: Callable, floating_only: bool) -> "Module":
+    def _apply_to_arrays(self, convert: Callable, floating_only: bool) -> Module:
         """Replace the arrays of every parameter, gradient and buffer, keeping the Tensor objects."""
         seen = set()  # a parameter shared by two modules is converted once
         for module in self.modules():
@@ -357,36 +357,35 @@ class Module:
                     member.grad.data = convert(member.grad.data)
         return self
 
-    def to(self, *args, **kwargs) -> "Module":
+    def to(self, *args, **kwargs) -> Module:
         """Move and/or cast parameters and buffers in place: ``to(device)``, ``to(dtype)``,
         ``to(device, dtype)`` or ``to(tensor)``. Only floating tensors change dtype; returns self."""
         device, dtype = parse_to_arguments("Module.to()", args, kwargs)
-        if dtype is not None:
-            if dtype.kind not in "fc":
-                raise TypeError(f"Module.to() only accepts floating point dtypes, but got desired dtype={dtype}")
+        if dtype is not None and dtype.kind not in "fc":
+            raise TypeError(f"Module.to() only accepts floating point dtypes, but got desired dtype={dtype}")
         if device is not None:
             self._apply_to_arrays(lambda array: _converted_array(array, device, None), floating_only=False)
         if dtype is not None:
             self._apply_to_arrays(lambda array: _converted_array(array, None, dtype), floating_only=True)
         return self
 
-    def cpu(self) -> "Module":
+    def cpu(self) -> Module:
         return self.to("cpu")
 
-    def cuda(self, device: int | str | None = None) -> "Module":
+    def cuda(self, device: int | str | None = None) -> Module:
         if device is None:
             device = "cuda"
         elif isinstance(device, int):
             device = f"cuda:{device}"
         return self.to(device)
 
-    def float(self) -> "Module":
+    def float(self) -> Module:
         return self.to(dtypes.float32)
 
-    def double(self) -> "Module":
+    def double(self) -> Module:
         return self.to(dtypes.float64)
 
-    def half(self) -> "Module":
+    def half(self) -> Module:
         return self.to(dtypes.float16)
 
     # ---------------------------------------------------------------------------------------- state

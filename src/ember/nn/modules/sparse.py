@@ -78,7 +78,7 @@ class Embedding(Module):
     @classmethod
     def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, padding_idx: int | None = None,
                         max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
-                        sparse: bool = False) -> "Embedding":
+                        sparse: bool = False) -> Embedding:
         """An Embedding whose weight is ``embeddings`` (2-d, shared, not copied); frozen by default."""
         if embeddings.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: expected a 2-d tensor, received shape {embeddings.shape}")

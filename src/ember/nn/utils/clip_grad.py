@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 from ...autograd.tensor import Tensor
 from ...backend.device import get_array_module

@@ -16,6 +16,7 @@ Fusions:
 from __future__ import annotations
 
 import copy
+import itertools
 
 from ...autograd.tensor import Tensor
 from .. import functional as F
@@ -68,7 +69,7 @@ def fuse(model: Module, inplace: bool = False) -> Module:
         if not isinstance(module, Sequential):
             continue
         names = list(module._modules)
-        for first_name, second_name in zip(names, names[1:]):
+        for first_name, second_name in itertools.pairwise(names):
             first, second = module._modules[first_name], module._modules[second_name]
             if _fusable(first, second):
                 module._modules[first_name] = MaxPool2dReLU(second)
