@@ -52,7 +52,7 @@ def _relu_into(x, out):
 def _relu_grad_into(grad, y, out):
     kernels = compiled.for_arrays(grad, y, out)
     flats = None if kernels is None else flat_views(grad, y, out)
-    if flats is not None:
+    if kernels is not None and flats is not None:
         kernels.relu_backward(*flats)  # one pass over memory in any axis order, no boolean temporary
         return out
     return np.multiply(grad, y > 0, out=out)

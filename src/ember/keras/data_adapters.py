@@ -163,7 +163,8 @@ def make_adapter(x, y=None, sample_weight=None, batch_size=None, shuffle=False, 
     if y is not None:
         raise ValueError(f"{for_name}: y must not be given when x is a dataset (it yields the labels)")
     if isinstance(x, (list, tuple)):
-        raise TypeError(f"{for_name}: x must be arrays, Tensors or a dataset, received a {type(x).__name__} of mixed values")
+        raise TypeError(f"{for_name}: x must be arrays, Tensors or a dataset, received a {type(x).__name__} of "
+                        "mixed values")
     return IterableAdapter(x, steps)
 
 

@@ -185,7 +185,7 @@ _CLASSES = {cls.__name__: cls for cls in set(_ALIASES.values())}
 
 def get(identifier) -> Initializer:
     """An initializer from a name (``"glorot_uniform"``), a class name, an instance, a config dict or a callable."""
-    if isinstance(identifier, Initializer) or callable(identifier) and not isinstance(identifier, type):
+    if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)):
         return identifier
     if isinstance(identifier, dict):
         return _CLASSES[identifier["class_name"]].from_config(identifier.get("config", {}))

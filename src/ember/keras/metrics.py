@@ -39,7 +39,8 @@ class Metric:
         xp = get_array_module(values)
         values = values.astype(np.float32, copy=False)
         if sample_weight is not None:
-            weight = xp.asarray(_array(sample_weight), dtype=np.float32).reshape(values.shape[:1] + (1,) * (values.ndim - 1))
+            weight = xp.asarray(_array(sample_weight), dtype=np.float32)
+            weight = weight.reshape(values.shape[:1] + (1,) * (values.ndim - 1))
             weight = xp.broadcast_to(weight, values.shape)
             self.total = self.total + (values * weight).sum()
             self.count = self.count + weight.sum()
@@ -202,9 +203,7 @@ def _accuracy_for(loss, y_true, y_pred) -> Metric:
         metric = SparseCategoricalAccuracy()
     elif isinstance(loss, losses.CategoricalCrossentropy):
         metric = CategoricalAccuracy()
-    elif isinstance(loss, losses.BinaryCrossentropy):
-        metric = BinaryAccuracy()
-    elif y_pred is not None and y_pred.shape[-1] == 1:
+    elif isinstance(loss, losses.BinaryCrossentropy) or (y_pred is not None and y_pred.shape[-1] == 1):
         metric = BinaryAccuracy()
     elif y_true is not None and y_pred is not None and tuple(y_true.shape) == tuple(y_pred.shape):
         metric = CategoricalAccuracy()

@@ -60,7 +60,8 @@ class Model(Trainer, Layer):
         for layer in self.layers:
             if getattr(layer, "name", None) == name:
                 return layer
-        raise ValueError(f"Model '{self.name}': no layer named {name!r}; layers are {[l.name for l in self.layers]}")
+        names = [layer.name for layer in self.layers]
+        raise ValueError(f"Model '{self.name}': no layer named {name!r}; layers are {names}")
 
     @property
     def output_names(self) -> list | None:

@@ -69,7 +69,7 @@ class Optimizer:
         self.inner = None  # the ember.optim optimizer, once built
         self.iterations = 0
 
-    def make(self, parameters) -> "optim.Optimizer":  # pragma: no cover - abstract
+    def make(self, parameters) -> optim.Optimizer:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def build(self, parameters) -> None:

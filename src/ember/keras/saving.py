@@ -175,7 +175,8 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
             weights, _ = loads(archive.read(WEIGHTS_NAME), f"{filepath}:{WEIGHTS_NAME}")
             compile_config = json.loads(archive.read(COMPILE_NAME)) if COMPILE_NAME in names else None
     except zipfile.BadZipFile as error:
-        raise ValueError(f"load_model: '{filepath}' is not a valid .keras archive (corrupt or truncated: {error})") from None
+        raise ValueError(f"load_model: '{filepath}' is not a valid .keras archive (corrupt or truncated: "
+                         f"{error})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"load_model: '{filepath}' has a corrupt config ({error})") from None
     if architecture.get("format") != FORMAT:

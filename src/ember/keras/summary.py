@@ -26,8 +26,8 @@ def _shape_text(layer) -> str:
 
 def summary_text(model, line_length: int = 65) -> str:
     """The summary as text (what ``summary()`` prints)."""
-    layers = [layer for layer in model.layers if not type(layer).__name__ == "InputLayer"]
-    if not model.built and not all(getattr(l, "built", True) for l in layers):
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    if not model.built and not all(getattr(layer, "built", True) for layer in layers):
         raise ValueError(
             f"Model '{model.name}': the model has not been built yet; give the first layer input_shape=, start "
             "with keras.Input(shape=...), or call the model on data first"

@@ -232,9 +232,8 @@ class Trainer:
         callback_list.on_test_begin()
         logs = self._run_evaluation(adapter, callback_list)
         callback_list.on_test_end(logs=logs)
-        if verbose not in (0, "0") and verbose != "auto" or verbose == "auto":
-            if verbose:
-                print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        if verbose and verbose != "0":  # "auto", 1 and 2 print the summary line
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
             return logs
         values = [logs[name] for name in ["loss"] + [m.name for m in self.metrics_objects]]

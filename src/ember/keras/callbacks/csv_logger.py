@@ -36,7 +36,7 @@ class CSVLogger(Callback):
             mode = "a"
         else:
             mode = "w"
-        self.csv_file = open(self.filename, mode, encoding="utf-8", newline="")
+        self.csv_file = open(self.filename, mode, encoding="utf-8", newline="")  # noqa: SIM115 - open across epochs, closed on_train_end
         self.writer = None
         self.keys = None
 

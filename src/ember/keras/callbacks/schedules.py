@@ -5,7 +5,7 @@ schedule next to the losses.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ...optim.lr_scheduler import apply_schedule
 from .base import Callback

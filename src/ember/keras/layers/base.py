@@ -139,10 +139,7 @@ class Layer(Module):
                 output = self(dummy)
         finally:
             self.train(was_training)
-        if isinstance(input_shape, list):
-            batch = input_shape[0][0]
-        else:
-            batch = input_shape[0]
+        batch = input_shape[0][0] if isinstance(input_shape, list) else input_shape[0]
         return _with_batch(shape_of(output), batch)
 
     # ------------------------------------------------------------------------------------- calling
@@ -220,7 +217,8 @@ class Layer(Module):
         targets = self.weights
         if len(weights) != len(targets):
             raise ValueError(
-                f"{type(self).__name__} '{self.name}': set_weights expected {len(targets)} arrays, received {len(weights)}"
+                f"{type(self).__name__} '{self.name}': set_weights expected {len(targets)} arrays, received "
+                f"{len(weights)}"
             )
         for index, (target, value) in enumerate(zip(targets, weights)):
             value = np.asarray(value)
