@@ -141,53 +141,73 @@ static idx EMBER_NAME(conv_source)(idx r, idx k, idx stride, idx dilation, idx p
     return at >= 0 && at < size ? at : -1;
 }
 
-/* Rows start..stop-1 of a direct convolution's result `target` (C-contiguous (produced, target_h,
+/* The taps that reach target position (r, q) from inside `source`: for each, its offset in a channel plane
+ * of the source, offsets[count], and its index i*kw + j, taps[count]; returns the count. */
+static inline idx EMBER_NAME(conv_taps)(idx r, idx q, const struct ember_window *window,
+                                        const struct ember_image *source, int transposed, idx *offsets, idx *taps)
+{
+    const idx kh = window->kh, kw = window->kw, sh = window->sh, sw = window->sw, dh = window->dh;
+    const idx dw = window->dw, top = window->top, left = window->left;
+    const idx source_h = source->height, source_w = source->width, batch = source->batch;
+    idx count = 0;
+    for (idx i = 0; i < kh; i++) {
+        idx row = EMBER_NAME(conv_source)(r, i, sh, dh, top, source_h, transposed);
+        if (row < 0)
+            continue;
+        for (idx j = 0; j < kw; j++) {
+            idx column = EMBER_NAME(conv_source)(q, j, sw, dw, left, source_w, transposed);
+            if (column < 0)
+                continue;
+            offsets[count] = (row * source_w + column) * batch;
+            taps[count++] = i * kw + j;
+        }
+    }
+    return count;
+}
+
+/* The next units this thread does, *begin..*until-1 of first..end-1: without a counter all of them (once),
+ * else the next range->piece units taken from the shared counter; 0 when none is left. */
+static inline int EMBER_NAME(next_piece)(const struct ember_range *range, idx first, idx end, idx *begin,
+                                         idx *until)
+{
+    if (range->counter) {
+        *begin = first + __atomic_fetch_add(range->counter, range->piece, __ATOMIC_RELAXED);
+        *until = *begin + range->piece < end ? *begin + range->piece : end;
+    } else
+        *until = end;
+    return *begin < end;
+}
+
+/* Rows range->start..stop-1 of a direct convolution's result `target` (C-contiguous (produced, target_h,
  * target_w, N)) from `source` (C-contiguous (summed, source_h, source_w, N)): for each target position, the
  * list of taps that reach it, then every block of channels. The forward's source row for output row r and
  * tap i is r*sh + i*dh - top; the transposed convolution's is (r + top - i*dh) / sh where that divides.
  * The work is a list of units (row r, a block's width of batch entries from n, column q), in that order;
- * with `counter` NULL this call does all units of the rows, else it takes `piece` units at a time from the
- * shared *counter (atomically) until none is left, so that threads calling at once share them out by
- * speed. Each number of `target` is written by one unit, so who did which gives the same result. */
-static void EMBER_NAME(conv_rows)(const T *source, idx summed, idx source_h, idx source_w, idx batch,
-                                  const T *packed, idx block_height, idx produced, idx kh, idx kw, idx sh, idx sw,
-                                  idx dh, idx dw, idx top, idx left, const T *bias, T *target, idx target_h,
-                                  idx target_w, idx start, idx stop, idx *counter, idx piece, int transposed)
+ * without a counter this call does all units of the rows, else it takes range->piece units at a time from
+ * the shared counter until none is left, so that threads calling at once share them out by speed. Each
+ * number of `target` is written by one unit, so who did which gives the same result. */
+static void EMBER_NAME(conv_rows)(const struct ember_image *source, const T *packed, idx block_height,
+                                  const T *bias, const struct ember_window *window,
+                                  const struct ember_image *target, const struct ember_range *range,
+                                  int transposed)
 {
-    const idx depth = kh * kw * summed, plane = source_h * source_w * batch;
-    const idx target_plane = target_h * target_w * batch, step = EMBER_NAME(conv_width)(block_height, batch);
+    const T *const from = source->data;
+    T *const to = target->data;
+    const idx summed = source->channels, batch = source->batch, produced = target->channels;
+    const idx depth = window->kh * window->kw * summed, plane = source->height * source->width * batch;
+    const idx target_w = target->width, target_plane = target->height * target_w * batch;
+    const idx step = EMBER_NAME(conv_width)(block_height, batch);
     const idx chunks = (batch + step - 1) / step, per_row = chunks * target_w;  /* units per row */
-    const idx first = start * per_row, end = stop * per_row;
+    const idx first = range->start * per_row, end = range->stop * per_row;
     idx offsets[EMBER_MAX_TAPS * EMBER_MAX_TAPS], taps[EMBER_MAX_TAPS * EMBER_MAX_TAPS];
-    for (idx begin = first; begin < end;) {
-        idx until = end;
-        if (counter) {
-            begin = first + __atomic_fetch_add(counter, piece, __ATOMIC_RELAXED);
-            if (begin >= end)
-                break;
-            until = begin + piece < end ? begin + piece : end;
-        }
+    for (idx begin = first, until; EMBER_NAME(next_piece)(range, first, end, &begin, &until); begin = until)
         for (idx unit = begin; unit < until; unit++) {
             const idx r = unit / per_row, n = (unit % per_row) / target_w * step, q = unit % target_w;
-            idx count = 0;
-            for (idx i = 0; i < kh; i++) {
-                idx row = EMBER_NAME(conv_source)(r, i, sh, dh, top, source_h, transposed);
-                if (row < 0)
-                    continue;
-                for (idx j = 0; j < kw; j++) {
-                    idx column = EMBER_NAME(conv_source)(q, j, sw, dw, left, source_w, transposed);
-                    if (column < 0)
-                        continue;
-                    offsets[count] = (row * source_w + column) * batch;
-                    taps[count++] = i * kw + j;
-                }
-            }
-            EMBER_NAME(conv_position)(source, plane, summed, offsets, n, taps, count, packed, depth,
-                                      target + (r * target_w + q) * batch + n, target_plane, produced,
+            const idx count = EMBER_NAME(conv_taps)(r, q, window, source, transposed, offsets, taps);
+            EMBER_NAME(conv_position)(from, plane, summed, offsets, n, taps, count, packed, depth,
+                                      to + (r * target_w + q) * batch + n, target_plane, produced,
                                       block_height, batch - n < step ? batch - n : step, bias);
         }
-        begin = until;
-    }
 }
 
 /* y[o, r, q, n] = sum over c, i, j of w[o, c, i, j] * x[c, r*sh + i*dh - top, q*sw + j*dw - left, n]
@@ -200,10 +220,7 @@ void EMBER_NAME(ember_conv_forward)(const struct ember_image *x, const T *packed
                                     const T *bias, const struct ember_window *window, const struct ember_image *y,
                                     const struct ember_range *range)
 {
-    EMBER_NAME(conv_rows)(x->data, x->channels, x->height, x->width, x->batch, packed, block_height, y->channels,
-                          window->kh, window->kw, window->sh, window->sw, window->dh, window->dw, window->top,
-                          window->left, bias, y->data, y->height, y->width, range->start, range->stop,
-                          range->counter, range->piece, 0);
+    EMBER_NAME(conv_rows)(x, packed, block_height, bias, window, y, range, 0);
 }
 
 /* The transposed convolution (the input gradient), gathered: for input rows r in range->start..stop-1,
@@ -216,8 +233,5 @@ void EMBER_NAME(ember_conv_input_grad)(const struct ember_image *g, const T *pac
                                        const struct ember_window *window, const struct ember_image *dx,
                                        const struct ember_range *range)
 {
-    EMBER_NAME(conv_rows)(g->data, g->channels, g->height, g->width, g->batch, packed, block_height, dx->channels,
-                          window->kh, window->kw, window->sh, window->sw, window->dh, window->dw, window->top,
-                          window->left, NULL, dx->data, dx->height, dx->width, range->start, range->stop,
-                          range->counter, range->piece, 1);
+    EMBER_NAME(conv_rows)(g, packed, block_height, NULL, window, dx, range, 1);
 }
