@@ -9,8 +9,10 @@ The convolutions take the three workloads' layers (``step_profile.CONV_LAYERS``)
 arrays, with the block height, weight packing, row groups, ranges and output-channel parts that
 ``backend/direct_conv.py`` would choose for one thread; the forward and input gradient take their pieces
 from a counter as a shared call does. ``relu 1000`` is one small call: its time is mostly the call's
-overhead (argument checks, ctypes). The machine's other work shows in these numbers: compare two builds by
-alternating runs of this script and taking medians.
+overhead (argument checks, ctypes). Every array starts on a 64-byte boundary (a cache line, an AVX-512
+vector): placed wherever the heap put them, the same build's weight gradient of one layer moved by 10-15%
+from one run to another (with another ``--only`` selection). The machine's other work shows in these
+numbers too: compare two builds by alternating runs of this script and taking medians.
 """
 from __future__ import annotations
 
@@ -20,6 +22,28 @@ import time
 import numpy as np
 
 from step_profile import CONV_LAYERS
+
+
+ALIGNMENT = 64
+
+
+def aligned(array):
+    """A C-contiguous copy of ``array`` whose first number lies on a ``ALIGNMENT``-byte boundary."""
+    buffer = np.empty(array.nbytes + ALIGNMENT, np.uint8)
+    skip = -buffer.ctypes.data % ALIGNMENT
+    copy = buffer[skip:skip + array.nbytes].view(array.dtype).reshape(array.shape)
+    copy[...] = array
+    return copy
+
+
+def random(rng, shape):
+    """Aligned float32 standard normal numbers."""
+    return aligned(rng.standard_normal(shape, dtype=np.float32))
+
+
+def empty(shape, dtype=np.float32):
+    """An aligned array of ``shape`` (zeros)."""
+    return aligned(np.zeros(shape, dtype))
 
 
 def best_ms(call, repeats: int) -> float:
@@ -40,16 +64,16 @@ def conv_cases(kernels, rng):
     for name, layers in CONV_LAYERS.items():
         for batch, channels, size, out_channels, kernel, stride, ((top, bottom), (left, right)) in layers:
             out_size = (size + top + bottom - kernel) // stride + 1
-            x = rng.standard_normal((channels, size, size, batch), dtype=np.float32)
-            weight = rng.standard_normal((out_channels, channels, kernel, kernel), dtype=np.float32)
-            grad = rng.standard_normal((out_channels, out_size, out_size, batch), dtype=np.float32)
+            x = random(rng, (channels, size, size, batch))
+            weight = random(rng, (out_channels, channels, kernel, kernel))
+            grad = random(rng, (out_channels, out_size, out_size, batch))
             taps, strides, dilation, offset = (kernel, kernel), (stride, stride), (1, 1), (top, left)
             label = f"{name} {channels}->{out_channels} {kernel}x{kernel}/{stride}"
 
             forward_height = direct_conv.block_height(kernels, out_channels)
             if forward_height is not None:
-                packed = direct_conv.pack(weight.transpose(0, 2, 3, 1), forward_height)
-                y = np.empty_like(grad)
+                packed = aligned(direct_conv.pack(weight.transpose(0, 2, 3, 1), forward_height))
+                y = empty(grad.shape)
                 units = out_size * out_size * kernels.conv_units(forward_height, batch, np.float32)
                 piece = max(1, units // direct_conv.PIECES_PER_THREAD)
                 yield f"conv forward {label}", lambda packed=packed, y=y, x=x, h=forward_height, o=out_size, \
@@ -58,8 +82,8 @@ def conv_cases(kernels, rng):
 
             input_height = direct_conv.block_height(kernels, channels)
             if input_height is not None:
-                packed = direct_conv.pack(weight.transpose(1, 2, 3, 0), input_height)
-                grad_input = np.empty_like(x)
+                packed = aligned(direct_conv.pack(weight.transpose(1, 2, 3, 0), input_height))
+                grad_input = empty(x.shape)
                 units = size * size * kernels.conv_units(input_height, batch, np.float32)
                 piece = max(1, units // direct_conv.PIECES_PER_THREAD)
                 yield f"conv input grad {label}", lambda packed=packed, g=grad, gi=grad_input, h=input_height, \
@@ -69,7 +93,7 @@ def conv_cases(kernels, rng):
             ranges = direct_conv.weight_ranges(out_size, weight.nbytes)
             unit = direct_conv.WEIGHT_PART
             part = unit * max(1, round(out_channels * ranges / (unit * 8)))
-            partials = np.empty((ranges, *weight.shape), np.float32)
+            partials = empty((ranges, *weight.shape))
             yield f"conv weight grad {label}", lambda x=x, g=grad, w=partials, o=out_size, p=part, t=taps, \
                 s=strides, f=offset: kernels.conv_weight_grad(
                     x, g, t, s, dilation, f, w, 0, o, compiled.new_counter(), unit, direct_conv.WEIGHT_GROUP, p)
@@ -77,49 +101,48 @@ def conv_cases(kernels, rng):
 
 def other_cases(kernels, rng):
     """(label, call) for batch norm, max pooling, ReLU's gradient, Adam, im2col/col2im and the transpose."""
-    x = rng.standard_normal((24, 64, 28, 28), dtype=np.float32)  # bn_convnet's first layer, (C, N, H, W)
-    channel = np.ones(24, np.float32)
-    x_hat, y, grad_input = np.empty_like(x), np.empty_like(x), np.empty_like(x)
-    mean, var, inv_std, grad_weight, grad_bias = (np.empty(24, np.float32) for _ in range(5))
+    x = random(rng, (24, 64, 28, 28))  # bn_convnet's first layer, (C, N, H, W)
+    channel = aligned(np.ones(24, np.float32))
+    x_hat, y, grad_input = empty(x.shape), empty(x.shape), empty(x.shape)
+    mean, var, inv_std, grad_weight, grad_bias = (empty(24) for _ in range(5))
     yield "batch norm forward 24 x 50176", lambda: kernels.batch_norm_forward(
         x, channel, channel, 1e-3, x_hat, y, mean, var, inv_std)
     yield "batch norm backward 24 x 50176", lambda: kernels.batch_norm_backward(
         x, x_hat, inv_std, channel, grad_input, grad_weight, grad_bias)
 
-    pool_in = rng.standard_normal((64, 28, 28, 64), dtype=np.float32)  # (C, H, W, N)
-    pooled = np.empty((64, 14, 14, 64), np.float32)
-    argmax = np.empty(pooled.shape, np.uint8)
-    pool_grad = np.empty_like(pool_in)
+    pool_in = random(rng, (64, 28, 28, 64))  # (C, H, W, N)
+    pooled = empty((64, 14, 14, 64))
+    argmax = empty(pooled.shape, np.uint8)
+    pool_grad = empty(pool_in.shape)
     yield "max pool forward 2x2 (64,28,28,64)", lambda: kernels.max_pool_forward(
         pool_in, (2, 2), (2, 2), (1, 1), pooled, argmax, 0, 64)
     yield "max pool backward 2x2 (64,28,28,64)", lambda: kernels.max_pool_backward(
         pooled, argmax, (2, 2), (2, 2), (1, 1), pool_grad, 0, 64, assign=True)
-    overlapping = np.empty((64, 13, 13, 64), np.float32)
-    overlapping_argmax = np.empty(overlapping.shape, np.uint8)
+    overlapping = empty((64, 13, 13, 64))
+    overlapping_argmax = empty(overlapping.shape, np.uint8)
     yield "max pool forward 3x3/2 (64,28,28,64)", lambda: kernels.max_pool_forward(
         pool_in, (3, 3), (2, 2), (1, 1), overlapping, overlapping_argmax, 0, 64)
     yield "max pool backward 3x3/2 (64,28,28,64)", lambda: kernels.max_pool_backward(
         overlapping, overlapping_argmax, (3, 3), (2, 2), (1, 1), pool_grad, 0, 64)
 
     for count in (1000, 3_211_264):
-        grad, out = rng.standard_normal(count, dtype=np.float32), np.empty(count, np.float32)
-        relu_y = np.maximum(rng.standard_normal(count, dtype=np.float32), 0)
+        grad, out = random(rng, count), empty(count)
+        relu_y = np.maximum(random(rng, count), 0, out=empty(count))
         yield f"relu backward {count}", lambda grad=grad, relu_y=relu_y, out=out: kernels.relu_backward(
             grad, relu_y, out)
 
-    param, adam_grad, exp_avg, exp_avg_sq = (rng.standard_normal(1_000_000, dtype=np.float32) ** 2
-                                             for _ in range(4))
+    param, adam_grad, exp_avg, exp_avg_sq = (aligned(random(rng, 1_000_000) ** 2) for _ in range(4))
     yield "adam 1000000", lambda: kernels.adam(param, adam_grad, exp_avg, exp_avg_sq, 0.1, 0.9, 0.001, 0.999,
                                                1.0, 1e-8, 1e-3)
 
-    image = rng.standard_normal((12, 28, 28, 128), dtype=np.float32)  # convnet's second layer's input
-    matrix = np.empty((12 * 36, 14 * 14 * 128), np.float32)
+    image = random(rng, (12, 28, 28, 128))  # convnet's second layer's input
+    matrix = empty((12 * 36, 14 * 14 * 128))
     yield "im2col 12x28x28x128 6x6/2", lambda: kernels.columns(image, matrix, 6, 6, 2, 2, 1, 1, 2, 2, 0, 14, 14,
                                                               False)
     yield "col2im 12x28x28x128 6x6/2", lambda: kernels.columns(image, matrix, 6, 6, 2, 2, 1, 1, 2, 2, 0, 14, 14,
                                                               True)
-    batch_major = rng.standard_normal((128, 12 * 28 * 28), dtype=np.float32)
-    transposed = np.empty(batch_major.shape[::-1], np.float32)
+    batch_major = random(rng, (128, 12 * 28 * 28))
+    transposed = empty(batch_major.shape[::-1])
     yield "transpose (128, 9408)", lambda: kernels.transpose(batch_major, transposed, 0, batch_major.shape[1])
 
 
