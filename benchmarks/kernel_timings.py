@@ -2,6 +2,7 @@
 
     PYTHONPATH=src .venv/bin/python benchmarks/kernel_timings.py             # every case, best of 15 calls
     PYTHONPATH=src .venv/bin/python benchmarks/kernel_timings.py --only conv relu --repeats 31
+    PYTHONPATH=src .venv/bin/python benchmarks/kernel_timings.py --tuning     # shape choices against others
 
 Each case calls one method of ``ember.backend.compiled.Kernels`` directly on the calling thread (no helper
 threads, no autograd, no Python op around it) and prints the best of ``--repeats`` calls in milliseconds.
@@ -57,46 +58,83 @@ def best_ms(call, repeats: int) -> float:
     return 1e3 * min(times)
 
 
+class Layer:
+    """One workload's convolution on aligned (C, H, W, N) float32 arrays, and its kernels' calls."""
+
+    def __init__(self, kernels, rng, name, batch, channels, size, out_channels, kernel, stride, padding):
+        (top, bottom), (left, _) = padding
+        self.kernels, self.size = kernels, size
+        self.out_size = (size + top + bottom - kernel) // stride + 1
+        self.x = random(rng, (channels, size, size, batch))
+        self.weight = random(rng, (out_channels, channels, kernel, kernel))
+        self.grad = random(rng, (out_channels, self.out_size, self.out_size, batch))
+        self.geometry = (kernel, kernel), (stride, stride), (1, 1), (top, left)
+        self.label = f"{name} {channels}->{out_channels} {kernel}x{kernel}/{stride}"
+
+    def forward(self, height):
+        """conv_forward with blocks of ``height`` channels, its pieces as a shared call cuts them."""
+        from ember.backend import compiled, direct_conv
+
+        packed = aligned(direct_conv.pack(self.weight.transpose(0, 2, 3, 1), height))
+        y = empty(self.grad.shape)
+        units = self.out_size ** 2 * self.kernels.conv_units(height, self.x.shape[3], np.float32)
+        piece = max(1, units // direct_conv.PIECES_PER_THREAD)
+        return lambda: self.kernels.conv_forward(self.x, packed, height, *self.geometry, y, 0, self.out_size, None,
+                                                 compiled.new_counter(), piece)
+
+    def input_grad(self, height):
+        """conv_input_grad with blocks of ``height`` channels, its pieces as a shared call cuts them."""
+        from ember.backend import compiled, direct_conv
+
+        packed = aligned(direct_conv.pack(self.weight.transpose(1, 2, 3, 0), height))
+        grad_input = empty(self.x.shape)
+        units = self.size ** 2 * self.kernels.conv_units(height, self.x.shape[3], np.float32)
+        piece = max(1, units // direct_conv.PIECES_PER_THREAD)
+        return lambda: self.kernels.conv_input_grad(self.grad, packed, height, *self.geometry, grad_input, 0,
+                                                    self.size, compiled.new_counter(), piece)
+
+    def weight_grad(self, group, chunk):
+        """conv_weight_grad with tiles over ``group`` output rows and ``chunk`` output channels at a time,
+        in ranges and parts as direct_conv.weight_grad cuts them for one thread."""
+        from ember.backend import compiled, direct_conv
+
+        ranges = direct_conv.weight_ranges(self.out_size, self.weight.nbytes, group)
+        unit = direct_conv.WEIGHT_PART
+        part = unit * max(1, round(self.weight.shape[0] * ranges / (unit * 8)))
+        partials = empty((ranges, *self.weight.shape))
+        return lambda: self.kernels.conv_weight_grad(self.x, self.grad, *self.geometry, partials, 0, self.out_size,
+                                                     compiled.new_counter(), chunk, group, part)
+
+
+def layers(kernels, rng):
+    return [Layer(kernels, rng, name, *layer) for name, group in CONV_LAYERS.items() for layer in group]
+
+
 def conv_cases(kernels, rng):
-    """(label, call) for the forward, input gradient and weight gradient of every workload's convolutions."""
-    from ember.backend import compiled, direct_conv
+    """(label, call) for the forward, input gradient and weight gradient of every workload's convolutions, as
+    backend/direct_conv.py runs them."""
+    from ember.backend import direct_conv
 
-    for name, layers in CONV_LAYERS.items():
-        for batch, channels, size, out_channels, kernel, stride, ((top, bottom), (left, right)) in layers:
-            out_size = (size + top + bottom - kernel) // stride + 1
-            x = random(rng, (channels, size, size, batch))
-            weight = random(rng, (out_channels, channels, kernel, kernel))
-            grad = random(rng, (out_channels, out_size, out_size, batch))
-            taps, strides, dilation, offset = (kernel, kernel), (stride, stride), (1, 1), (top, left)
-            label = f"{name} {channels}->{out_channels} {kernel}x{kernel}/{stride}"
+    for layer in layers(kernels, rng):
+        out_channels, channels = layer.weight.shape[:2]
+        if direct_conv.block_height(kernels, out_channels) is not None:
+            yield f"conv forward {layer.label}", layer.forward(direct_conv.block_height(kernels, out_channels))
+        if direct_conv.block_height(kernels, channels) is not None:
+            yield f"conv input grad {layer.label}", layer.input_grad(direct_conv.block_height(kernels, channels))
+        yield f"conv weight grad {layer.label}", layer.weight_grad(direct_conv.WEIGHT_GROUP, direct_conv.WEIGHT_PART)
 
-            forward_height = direct_conv.block_height(kernels, out_channels)
-            if forward_height is not None:
-                packed = aligned(direct_conv.pack(weight.transpose(0, 2, 3, 1), forward_height))
-                y = empty(grad.shape)
-                units = out_size * out_size * kernels.conv_units(forward_height, batch, np.float32)
-                piece = max(1, units // direct_conv.PIECES_PER_THREAD)
-                yield f"conv forward {label}", lambda packed=packed, y=y, x=x, h=forward_height, o=out_size, \
-                    p=piece, t=taps, s=strides, f=offset: kernels.conv_forward(
-                        x, packed, h, t, s, dilation, f, y, 0, o, None, compiled.new_counter(), p)
 
-            input_height = direct_conv.block_height(kernels, channels)
-            if input_height is not None:
-                packed = aligned(direct_conv.pack(weight.transpose(1, 2, 3, 0), input_height))
-                grad_input = empty(x.shape)
-                units = size * size * kernels.conv_units(input_height, batch, np.float32)
-                piece = max(1, units // direct_conv.PIECES_PER_THREAD)
-                yield f"conv input grad {label}", lambda packed=packed, g=grad, gi=grad_input, h=input_height, \
-                    n=size, p=piece, t=taps, s=strides, f=offset: kernels.conv_input_grad(
-                        g, packed, h, t, s, dilation, f, gi, 0, n, compiled.new_counter(), p)
-
-            ranges = direct_conv.weight_ranges(out_size, weight.nbytes)
-            unit = direct_conv.WEIGHT_PART
-            part = unit * max(1, round(out_channels * ranges / (unit * 8)))
-            partials = empty((ranges, *weight.shape))
-            yield f"conv weight grad {label}", lambda x=x, g=grad, w=partials, o=out_size, p=part, t=taps, \
-                s=strides, f=offset: kernels.conv_weight_grad(
-                    x, g, t, s, dilation, f, w, 0, o, compiled.new_counter(), unit, direct_conv.WEIGHT_GROUP, p)
+def tuning_cases(kernels, rng):
+    """(label, call) for the shape choices of the direct convolutions against their alternatives: every block
+    height for each forward; row groups of 1, 2, 4 and 8 and output-channel chunks of 12, 24 and all for
+    each weight gradient (direct_conv.py: WEIGHT_GROUP = 4, chunks of WEIGHT_PART = 12)."""
+    for layer in layers(kernels, rng):
+        for height in kernels.conv_block_heights():
+            yield f"forward height {height} {layer.label}", layer.forward(height)
+        for group in (1, 2, 4, 8):
+            yield f"weight grad group {group} chunk 12 {layer.label}", layer.weight_grad(group, 12)
+        for chunk in (24, 0):
+            yield f"weight grad group 4 chunk {chunk or 'all'} {layer.label}", layer.weight_grad(4, chunk)
 
 
 def other_cases(kernels, rng):
@@ -152,16 +190,20 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15, help="timed calls per case (default 15)")
     parser.add_argument("--only", nargs="+", metavar="WORD", help="cases whose label holds one of these words")
+    parser.add_argument("--tuning", action="store_true",
+                        help="instead, the direct convolutions' block heights, row groups and chunks against "
+                             "their alternatives")
     args = parser.parse_args(argv)
     kernels = compiled.kernels()
     if kernels is None:
         raise SystemExit(f"kernel_timings: no compiled kernels: {compiled.status()}")
     print(f"{compiled.status()}; ms, best of {args.repeats} calls on one thread")
     rng = np.random.default_rng(0)
-    for label, call in [*conv_cases(kernels, rng), *other_cases(kernels, rng)]:
+    cases = tuning_cases(kernels, rng) if args.tuning else [*conv_cases(kernels, rng), *other_cases(kernels, rng)]
+    for label, call in cases:
         if args.only and not any(word in label for word in args.only):
             continue
-        print(f"{label:48s} {best_ms(call, args.repeats):10.4f}")
+        print(f"{label:56s} {best_ms(call, args.repeats):10.4f}")
 
 
 if __name__ == "__main__":
