@@ -21,7 +21,7 @@ workload's convolutions on (C, H, W, N) inputs, as inside a network (best of 15 
 kernels and with im2col + GEMM, and the GEMM floor of each at the measured 1024³ sgemm rate. ``gemm`` gives
 NumPy's float32 GEMM rate for the convnet's three GEMM shapes.
 ``kernels`` trains one workload in rounds that alternate Ember's CPU paths in the same process, so that all see
-the same machine, and prints the median step time of each: the compiled kernels (kernels.c) with direct
+the same machine, and prints the median step time of each: the compiled kernels (backend/kernels/) with direct
 convolutions, the compiled kernels with im2col + GEMM convolutions, and NumPy alone. Once a direct round
 has run, OpenBLAS is down to one thread for the rest of the process (see ``ember/backend/threads.py``), so
 the other paths' GEMMs run on one core there: ``--paths im2col numpy`` compares those two as they run alone.

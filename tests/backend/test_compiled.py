@@ -1,7 +1,10 @@
-"""The optional compiled CPU kernels (backend/compiled.py, kernels.c): the same numbers as the NumPy paths,
-built once into the cache through a temporary file, and a clean fallback when they cannot be built or are
-opted out."""
+"""The optional compiled CPU kernels (backend/compiled.py, backend/kernels/): the same numbers as the NumPy
+paths, built once into the cache through a temporary file (rebuilt when any source file changes), structs
+that match their ctypes mirrors, and a clean fallback when they cannot be built or are opted out."""
 from __future__ import annotations
+
+import ctypes
+import shutil
 
 import numpy as np
 import pytest
@@ -111,6 +114,54 @@ def test_kernels_build_once_into_the_cache(kernels, monkeypatch, tmp_path):
     monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
     assert compiled.kernels().path == built.path and built.path.stat().st_mtime_ns == stamp  # reused
     assert str(built.path) in compiled.status()
+
+
+def test_every_source_file_is_in_the_cache_key(kernels, monkeypatch, tmp_path):
+    """A change to any .c or .h file of the kernels names another library, so that it is built afresh."""
+    sources = tmp_path / "kernels"
+    shutil.copytree(compiled.SOURCES, sources)
+    monkeypatch.setattr(compiled, "SOURCES", sources)
+    monkeypatch.setattr(compiled, "UNIT", sources / "all.c")
+    built = []
+
+    def not_building(compiler, flags, target):
+        built.append(target.name)
+        raise RuntimeError("not built in this test")
+
+    monkeypatch.setattr(compiled, "_build", not_building)
+    config.set(cache_dir=str(tmp_path / "cache"))
+
+    def library_name():
+        built.clear()
+        monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
+        with pytest.warns(RuntimeWarning, match="not built in this test"):
+            assert compiled.kernels() is None
+        return built[0]
+
+    files = sorted(path for path in sources.iterdir() if path.suffix in (".c", ".h"))
+    assert {"all.c", "ember_kernels.h", "weight_grad.c"} <= {path.name for path in files}
+    names = {library_name()}
+    for path in files:
+        path.write_text(path.read_text() + "\n")
+        names.add(library_name())
+    assert len(names) == len(files) + 1
+
+
+def test_kernels_refuse_a_library_whose_structs_differ_from_their_mirrors(kernels, monkeypatch):
+    """Each ctypes.Structure in compiled.py has the size the compiler gave its C struct; a mirror that lost a
+    field is refused at load time, naming the struct, instead of handing the kernels a short struct."""
+    for name, mirror in compiled._STRUCTS.items():
+        size = getattr(ctypes.CDLL(str(kernels.path)), f"ember_sizeof_{name}")
+        size.restype = ctypes.c_longlong
+        assert size() == ctypes.sizeof(mirror), name
+
+    class ShortWindow(ctypes.Structure):
+        _fields_ = compiled.Window._fields_[:-1]
+
+    monkeypatch.setitem(compiled._STRUCTS, "window", ShortWindow)
+    refused = r"struct ember_window is 64 bytes in C but 56 in compiled.ShortWindow"
+    with pytest.raises(RuntimeError, match=refused):
+        compiled.Kernels(kernels.path)
 
 
 def test_a_broken_compiler_falls_back_to_numpy_with_a_warning(monkeypatch, tmp_path):

@@ -1,6 +1,6 @@
-"""The direct convolutions (backend/direct_conv.py, kernels.c): forward, input and weight gradients give the
-numbers of the im2col + GEMM path for every block height, batch tail, stride, dilation and padding, split
-between threads or not, and the cases they leave to im2col."""
+"""The direct convolutions (backend/direct_conv.py, kernels/direct_conv.c, kernels/weight_grad.c): forward,
+input and weight gradients give the numbers of the im2col + GEMM path for every block height, batch tail,
+stride, dilation and padding, split between threads or not, and the cases they leave to im2col."""
 from __future__ import annotations
 
 import ctypes

@@ -1,12 +1,20 @@
-"""Optional compiled CPU kernels: ``kernels.c``, built with the machine's C compiler on first use.
+"""Optional compiled CPU kernels: the C files in ``kernels/``, built with the machine's C compiler on first use.
 
 A few CPU hot spots cost NumPy several passes over memory or many short strided copies: im2col pads its
 input, then copies kh*kw strided views; col2im is kh*kw strided additions; batch norm and Adam are chains of
-elementwise passes. Where a C compiler is found (``$CC``, else ``cc``, ``gcc`` or ``clang``), those go to
-the small kernels in ``kernels.c`` instead: compiled once per machine into Ember's cache
-(``$EMBER_CACHE``, else ``$XDG_CACHE_HOME/ember`` or ``~/.cache/ember``; ``kernels/`` in it), written to a
-temporary file and renamed, then loaded with ctypes. The NumPy (and CuPy) code stays: it is what runs
-without a compiler and on the GPU, and the reference the tests compare every kernel with.
+elementwise passes; a convolution without im2col needs loops NumPy does not have. Where a C compiler is
+found (``$CC``, else ``cc``, ``gcc`` or ``clang``), those go to the small kernels in ``kernels/`` instead (one
+file per family, ``kernels/ember_kernels.h`` lists them): ``kernels/all.c`` is compiled as one unit, once
+per machine, into one library in Ember's cache (``$EMBER_CACHE``, else ``$XDG_CACHE_HOME/ember`` or
+``~/.cache/ember``; ``kernels/`` in it), written to a temporary file and renamed, then loaded with ctypes.
+Its name hashes every source file, the flags, the compiler and the CPU, so a change to any of them builds a
+new one. The NumPy (and CuPy) code stays: it is what runs without a compiler and on the GPU, and the
+reference the tests compare every kernel with.
+
+The kernels take their geometry as C structs (``struct ember_image`` and the others in
+``kernels/ember_kernels.h``), mirrored field by field by the ``ctypes.Structure`` classes below; loading
+checks that each has the size the compiler gave its struct. Every method checks its arrays in Python
+(``_require``) before a kernel touches memory.
 
 Nothing is compiled or loaded by ``import ember``, only when a kernel is first needed. The settings
 ``kernels`` (``EMBER_KERNELS=numpy`` keeps the NumPy paths), ``fast_paths``, ``compiler`` (``CC``) and
@@ -16,6 +24,7 @@ why.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import warnings
 from pathlib import Path
@@ -24,7 +33,8 @@ import numpy as np
 
 from .. import config
 
-SOURCE = Path(__file__).with_name("kernels.c")
+SOURCES = Path(__file__).with_name("kernels")  # every *.c and *.h file in it is part of the build
+UNIT = SOURCES / "all.c"  # the one translation unit: it includes the others
 BASIC_FLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno")
 FLAGS = BASIC_FLAGS + ("-fopenmp-simd",)  # lets batch norm's sums vectorize; compilers without it get BASIC_FLAGS
 TUNED_FLAGS = ("-march=native",)  # tried first; the cache key names the CPU, so no other CPU loads the result
@@ -34,26 +44,73 @@ _UNSET = object()
 _kernels = _UNSET
 _status = "not loaded yet"
 
-# argument kinds: p = array address, i = integer, t = scalar of the arrays' type, d = double, b = int flag
-_SIGNATURES = {
-    "columns": "piiiiiiiipiiiiiiiiiiib",
-    "adam": "ppppittttttt",
-    "batch_norm_forward": "piippdppppp",
-    "batch_norm_backward": "ppiippppp",
-    "conv_forward": "piiiip" + "i" * 10 + "ppiiiipi",
-    "conv_input_grad": "piiiip" + "i" * 10 + "piiiipi",
-    "conv_weight_grad": "piiiipiii" + "i" * 8 + "piiiipii",
-    "transpose": "piipii",
-    "relu_backward": "pppi",
-    "max_pool_forward": "piiii" + "i" * 6 + "ppiiii",
-    "max_pool_backward": "ppiiii" + "i" * 6 + "piiiib",
+_Index = ctypes.c_longlong  # C's idx
+_Address = ctypes.c_void_p
+
+
+class Image(ctypes.Structure):
+    """``struct ember_image``: (C, H, W, N) numbers from ``data``, neighbours ``step_*`` numbers apart."""
+    _fields_ = [("data", _Address), ("channels", _Index), ("height", _Index), ("width", _Index),
+                ("batch", _Index), ("step_c", _Index), ("step_h", _Index), ("step_w", _Index), ("step_n", _Index)]
+
+
+class Window(ctypes.Structure):
+    """``struct ember_window``: kh x kw taps, strides, dilations and the (top, left) padding."""
+    _fields_ = [(name, _Index) for name in ("kh", "kw", "sh", "sw", "dh", "dw", "top", "left")]
+
+
+class Range(ctypes.Structure):
+    """``struct ember_range``: indices start:stop of the call's outer axis; with ``counter`` (the address of a
+    ``new_counter()``, C's ``idx *``) shared between threads, ``piece`` units at a time."""
+    _fields_ = [("start", _Index), ("stop", _Index), ("counter", _Address), ("piece", _Index)]
+
+
+class WeightSplit(ctypes.Structure):
+    """``struct ember_weight_split``: how the weight gradient groups its sums and cuts its work."""
+    _fields_ = [(name, _Index) for name in ("chunk_out", "group", "ranges", "part_out")]
+
+
+class AdamStep(ctypes.Structure):
+    """``struct ember_adam_step``: one Adam step's numbers, rounded to the arrays' type in C."""
+    _fields_ = [(name, ctypes.c_double)
+                for name in ("scale1", "beta1", "scale2", "beta2", "bias2_sqrt", "eps", "step_size")]
+
+
+_STRUCTS = {"image": Image, "window": Window, "range": Range, "weight_split": WeightSplit,
+            "adam_step": AdamStep}  # C's struct ember_<name>, whose size ember_sizeof_<name>() gives
+
+_IMAGE, _WINDOW, _RANGE = ctypes.POINTER(Image), ctypes.POINTER(Window), ctypes.POINTER(Range)
+_PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 and _f64 take the same
+    "columns": (_IMAGE, _Address, _WINDOW, _RANGE, _Index, ctypes.c_int),
+    "adam": (_Address, _Address, _Address, _Address, _Index, ctypes.POINTER(AdamStep)),
+    "batch_norm_forward": (_Address, _Index, _Index, _Address, _Address, ctypes.c_double, *[_Address] * 5),
+    "batch_norm_backward": (_Address, _Address, _Index, _Index, *[_Address] * 5),
+    "conv_forward": (_IMAGE, _Address, _Index, _Address, _WINDOW, _IMAGE, _RANGE),
+    "conv_input_grad": (_IMAGE, _Address, _Index, _WINDOW, _IMAGE, _RANGE),
+    "conv_weight_grad": (_IMAGE, _IMAGE, _WINDOW, _Address, ctypes.POINTER(WeightSplit), _RANGE),
+    "transpose": (_Address, _Index, _Index, _Address, _Index, _Index),
+    "relu_backward": (_Address, _Address, _Address, _Index),
+    "max_pool_forward": (_IMAGE, _WINDOW, _IMAGE, _Address, _RANGE),
+    "max_pool_backward": (_IMAGE, _Address, _WINDOW, _IMAGE, _RANGE, ctypes.c_int),
 }
-_SUFFIXES = {np.dtype(np.float32): ("f32", ctypes.c_float), np.dtype(np.float64): ("f64", ctypes.c_double)}
-_CTYPES = {"p": ctypes.c_void_p, "i": ctypes.c_longlong, "d": ctypes.c_double, "b": ctypes.c_int}
+_SUFFIXES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
 def _address(array) -> int:
     return array.__array_interface__["data"][0]
+
+
+def _image(array) -> Image:
+    """The ``Image`` of a 4-d (C, H, W, N) array: its address, shape and strides in numbers."""
+    size = array.itemsize
+    step_c, step_h, step_w, step_n = array.strides
+    return Image(_address(array), *array.shape, step_c // size, step_h // size, step_w // size, step_n // size)
+
+
+@functools.lru_cache(maxsize=256)
+def _window(kh, kw, sh, sw, dh, dw, top=0, left=0) -> Window:
+    """The ``Window`` of one geometry, built once (kernels only read it)."""
+    return Window(kh, kw, sh, sw, dh, dw, top, left)
 
 
 def _require(condition: bool, kernel: str, arrays: dict) -> None:
@@ -86,15 +143,22 @@ class Kernels:
     def __init__(self, path: Path):
         self.path = path
         library = ctypes.CDLL(str(path))
+        for name, mirror in _STRUCTS.items():
+            size = getattr(library, f"ember_sizeof_{name}")
+            size.restype = ctypes.c_longlong
+            if size() != ctypes.sizeof(mirror):
+                raise RuntimeError(f"compiled kernels {path.name}: struct ember_{name} is {size()} bytes in C but "
+                                   f"{ctypes.sizeof(mirror)} in compiled.{mirror.__name__}; its fields in "
+                                   f"kernels/ember_kernels.h and compiled.py must match")
         self._functions = {}
-        for dtype, (suffix, scalar) in _SUFFIXES.items():
-            for name, kinds in _SIGNATURES.items():
+        for dtype, suffix in _SUFFIXES.items():
+            for name, parameters in _PARAMETERS.items():
                 function = getattr(library, f"ember_{name}_{suffix}")
-                function.argtypes = [scalar if kind == "t" else _CTYPES[kind] for kind in kinds]
+                function.argtypes = parameters
                 function.restype = None
                 self._functions[name, dtype] = function
         self._units = {}
-        for dtype, (suffix, _) in _SUFFIXES.items():
+        for dtype, suffix in _SUFFIXES.items():
             units = getattr(library, f"ember_conv_units_{suffix}")
             units.argtypes, units.restype = [ctypes.c_longlong] * 2, ctypes.c_longlong
             self._units[dtype] = units
@@ -116,15 +180,14 @@ class Kernels:
 
     def columns(self, image, matrix, kh, kw, sh, sw, dh, dw, top, left, start, stop, out_w, adjoint):
         """im2col (col2im when ``adjoint``) of output rows start:stop between ``image`` (C, H, W, N), any
-        strides, and the C-contiguous (C*kh*kw, (stop-start)*out_w*N) ``matrix``; see kernels.c."""
+        strides, and the C-contiguous (C*kh*kw, (stop-start)*out_w*N) ``matrix``; see kernels/columns.c."""
         channels, _, _, batch = image.shape
         _require(matrix.flags.c_contiguous and matrix.dtype == image.dtype
                  and matrix.size == channels * kh * kw * (stop - start) * out_w * batch, "columns",
                  dict(image=image, matrix=matrix))
-        steps = [stride // image.itemsize for stride in image.strides]
-        self._functions["columns", image.dtype](
-            _address(image), *image.shape, *steps, _address(matrix), kh, kw, sh, sw, dh, dw, top, left, start,
-            stop, out_w, int(adjoint))
+        self._functions["columns", image.dtype](_image(image), _address(matrix),
+                                                _window(kh, kw, sh, sw, dh, dw, top, left),
+                                                Range(start, stop, None, 1), out_w, int(adjoint))
 
     def adam(self, param, grad, exp_avg, exp_avg_sq, scale1, beta1, scale2, beta2, bias2_sqrt, eps, step_size):
         """One Adam step on C-contiguous arrays of one shape, in place on ``param`` and the moments."""
@@ -132,8 +195,8 @@ class Kernels:
         _require(all(a.flags.c_contiguous and a.size == param.size and a.dtype == param.dtype
                      for a in arrays.values()), "adam", arrays)
         self._functions["adam", param.dtype](
-            _address(param), _address(grad), _address(exp_avg), _address(exp_avg_sq), param.size, scale1, beta1,
-            scale2, beta2, bias2_sqrt, eps, step_size)
+            _address(param), _address(grad), _address(exp_avg), _address(exp_avg_sq), param.size,
+            AdamStep(scale1, beta1, scale2, beta2, bias2_sqrt, eps, step_size))
 
     def batch_norm_forward(self, x, weight, bias, eps, x_hat, y, mean, var, inv_std):
         """Per channel of C-contiguous (C, A, B) ``x``: statistics into the (C,) arrays, ``x_hat`` and ``y``."""
@@ -163,7 +226,8 @@ class Kernels:
                 start, stop, bias=None, counter=None, piece=1):
         """Check and run ``conv_forward`` (with ``bias``, or none) or ``conv_input_grad`` on rows start:stop
         of ``target``: all of them, or with ``counter`` (see ``_counter``) ``piece`` units at a time taken from
-        it until none is left (threads calling at once share the rows out; see conv_rows in kernels.c)."""
+        it until none is left (threads calling at once share the rows out; see conv_rows in
+        kernels/direct_conv.c)."""
         (kh, kw), (sh, sw), (dh, dw), (top, left) = kernel_size, stride, dilation, offset
         arrays = dict(source=source, packed=packed, target=target)
         if bias is not None:
@@ -177,18 +241,17 @@ class Kernels:
                  and packed.size == blocks * block_height * kh * kw * summed
                  and (bias is None or bias.shape == (produced,))
                  and 0 <= start <= stop <= target.shape[1] and piece >= 1, kernel, arrays)
-        shared = _counter(counter, kernel)
+        work = Range(start, stop, _counter(counter, kernel), piece)
         with_bias = () if kernel == "conv_input_grad" else (None if bias is None else _address(bias),)
-        self._functions[kernel, source.dtype](
-            _address(source), *source.shape, _address(packed), block_height, produced, kh, kw, sh, sw, dh, dw,
-            top, left, *with_bias, _address(target), target.shape[1], target.shape[2], start, stop, shared, piece)
+        self._functions[kernel, source.dtype](_image(source), _address(packed), block_height, *with_bias,
+                                              _window(kh, kw, sh, sw, dh, dw, top, left), _image(target), work)
 
     def conv_forward(self, x, packed, block_height, kernel_size, stride, dilation, offset, y, start, stop,
                      bias=None, counter=None, piece=1):
         """Direct convolution of C-contiguous (C, H, W, N) ``x`` (plus ``bias``, (C_out,), when given) into
         output rows start:stop of C-contiguous (C_out, out_h, out_w, N) ``y``; ``packed`` holds the weights in
-        blocks of ``block_height`` output channels (see kernels.c); ``offset`` = (top, left) padding.
-        ``counter``/``piece``: the rows' work shared between threads, see ``_direct``."""
+        blocks of ``block_height`` output channels (see kernels/direct_conv.c); ``offset`` = (top, left)
+        padding. ``counter``/``piece``: the rows' work shared between threads, see ``_direct``."""
         self._direct("conv_forward", x, packed, block_height, kernel_size, stride, dilation, offset, y, start,
                      stop, bias, counter, piece)
 
@@ -196,8 +259,8 @@ class Kernels:
                         start, stop, counter=None, piece=1):
         """The input gradient of a direct convolution, gathered into rows start:stop of C-contiguous
         (C, H, W, N) ``grad_input`` from C-contiguous (C_out, out_h, out_w, N) ``grad``; ``packed`` holds the
-        weights in blocks of ``block_height`` input channels (see kernels.c). ``counter``/``piece``: see
-        ``_direct``."""
+        weights in blocks of ``block_height`` input channels (see kernels/direct_conv.c).
+        ``counter``/``piece``: see ``_direct``."""
         self._direct("conv_input_grad", grad, packed, block_height, kernel_size, stride, dilation, offset,
                      grad_input, start, stop, counter=counter, piece=piece)
 
@@ -209,7 +272,8 @@ class Kernels:
         ``grad_weight``. With it (see ``_counter``), ``grad_weight`` is (ranges, C_out, C, kh, kw): the rows
         are cut into that many ranges and the output channels into parts of ``part_out`` (0: one part), each
         piece taken from the counter until none is left and written (not added) into its range's partial;
-        threads calling at once share them out, and the caller adds the partials in order (see kernels.c)."""
+        threads calling at once share them out, and the caller adds the partials in order (see
+        kernels/weight_grad.c)."""
         (kh, kw), (sh, sw), (dh, dw), (top, left) = kernel_size, stride, dilation, offset
         arrays = dict(x=x, grad=grad, grad_weight=grad_weight)
         shape = (grad.shape[0], x.shape[0], kh, kw)
@@ -219,10 +283,10 @@ class Kernels:
                  and grad_weight.shape == (shape if counter is None else (ranges, *shape))
                  and min(sh, sw, dh, dw) >= 1 and min(chunk_out, part_out) >= 0 and group >= 1
                  and 0 <= start <= stop <= grad.shape[1], "conv_weight_grad", arrays)
-        shared = _counter(counter, "conv_weight_grad")
+        work = Range(start, stop, _counter(counter, "conv_weight_grad"), 1)
         self._functions["conv_weight_grad", x.dtype](
-            _address(x), *x.shape, _address(grad), *grad.shape[:3], kh, kw, sh, sw, dh, dw, top, left,
-            _address(grad_weight), chunk_out, group, start, stop, shared, ranges, part_out)
+            _image(x), _image(grad), _window(kh, kw, sh, sw, dh, dw, top, left), _address(grad_weight),
+            WeightSplit(chunk_out, group, ranges, part_out), work)
 
     def relu_backward(self, grad, y, out):
         """``out = grad * (y > 0)`` for C-contiguous arrays of one shape, in one pass."""
@@ -251,9 +315,8 @@ class Kernels:
                  and y.shape[0] == channels and y.shape[3] == batch and min(sh, sw, dh, dw) >= 1
                  and (y.shape[1] - 1) * sh + (kh - 1) * dh < height and (y.shape[2] - 1) * sw + (kw - 1) * dw < width
                  and 0 <= start <= stop <= channels, "max_pool_forward", arrays)
-        self._functions["max_pool_forward", x.dtype](
-            _address(x), *x.shape, kh, kw, sh, sw, dh, dw, _address(y), _address(argmax), y.shape[1], y.shape[2],
-            start, stop)
+        self._functions["max_pool_forward", x.dtype](_image(x), _window(kh, kw, sh, sw, dh, dw), _image(y),
+                                                     _address(argmax), Range(start, stop, None, 1))
 
     def max_pool_backward(self, grad, argmax, kernel_size, stride, dilation, grad_input, start, stop,
                           assign=False):
@@ -271,8 +334,8 @@ class Kernels:
                  and (not assign or windows_tile(kernel_size, stride, dilation, grad.shape[1:3], (height, width))),
                  "max_pool_backward", arrays)
         self._functions["max_pool_backward", grad.dtype](
-            _address(grad), _address(argmax), *grad.shape, kh, kw, sh, sw, dh, dw, _address(grad_input), height,
-            width, start, stop, int(assign))
+            _image(grad), _address(argmax), _window(kh, kw, sh, sw, dh, dw), _image(grad_input),
+            Range(start, stop, None, 1), int(assign))
 
 
 def windows_tile(kernel_size, stride, dilation, output_size, input_size) -> bool:
@@ -311,8 +374,15 @@ def _machine() -> str:
     return "\n".join(parts)
 
 
+def _sources() -> list:
+    """(name, text) of every source and header file of the kernels, sorted by name: what the cache key hashes."""
+    return [(path.name, path.read_text(encoding="utf-8"))
+            for path in sorted(SOURCES.iterdir()) if path.suffix in (".c", ".h")]
+
+
 def _build(compiler: str, flags: tuple, target: Path) -> None:
-    """Compile ``SOURCE`` into ``target`` through a temporary file in the same folder and a rename."""
+    """Compile ``UNIT`` (which includes the other files) into ``target`` through a temporary file in the same
+    folder and a rename."""
     import subprocess
     import tempfile
 
@@ -320,10 +390,10 @@ def _build(compiler: str, flags: tuple, target: Path) -> None:
     handle, temporary = tempfile.mkstemp(prefix=target.stem + ".", suffix=".tmp", dir=target.parent)
     os.close(handle)
     try:
-        result = subprocess.run([compiler, *flags, "-o", temporary, str(SOURCE)], capture_output=True, text=True,
+        result = subprocess.run([compiler, *flags, "-o", temporary, str(UNIT)], capture_output=True, text=True,
                                 timeout=COMPILE_SECONDS)
         if result.returncode != 0:
-            raise RuntimeError(f"{compiler} {' '.join(flags)} failed on {SOURCE}: {result.stderr.strip()[-500:]}")
+            raise RuntimeError(f"{compiler} {' '.join(flags)} failed on {UNIT}: {result.stderr.strip()[-500:]}")
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
@@ -366,9 +436,14 @@ def _load() -> Kernels | None:
         _status = f"NumPy paths: the C compiler {compiler!r} does not exist"
         return None
     errors = []
-    source, machine = SOURCE.read_text(encoding="utf-8"), _machine()
+    try:
+        sources = [part for name_and_text in _sources() for part in name_and_text]
+    except OSError as error:
+        _status = f"NumPy paths: the kernels' source files cannot be read ({error})"
+        return None
+    machine = _machine()
     for flags in (FLAGS + TUNED_FLAGS, FLAGS, BASIC_FLAGS):
-        key = hashlib.sha256("\0".join([source, resolved, str(stamp), *flags, machine]).encode()).hexdigest()[:20]
+        key = hashlib.sha256("\0".join([*sources, resolved, str(stamp), *flags, machine]).encode()).hexdigest()[:20]
         name = f"kernels-{key}.so"
         try:
             target = _existing_or_built(resolved, flags, name)

@@ -1,16 +1,16 @@
 """Direct convolutions on the CPU with the compiled kernels: no im2col matrix, every core.
 
-``kernels.c`` computes a convolution's output, its input gradient (the transposed convolution) and its weight
-gradient straight from (C, H, W, N) memory, vectorized over the batch. Forward and input gradient sum a
-block of channels by one to three vectors of batch entries in registers over every tap and channel, then
-store it once; the weight gradient sums tiles of output by input channels over every position. Against
-im2col + GEMM that skips writing and re-reading a matrix kh*kw times the size of the input and OpenBLAS's
-packing of it, and keeps the vector units busy on the small channel counts (12-64) where a GEMM's skinny
-shape leaves them idle. The cores share each call (``backend.threads``; the ``num_threads`` setting of
-``ember.config`` at 1 keeps them on one): every thread enters the kernel once and takes small pieces of the
-work from a shared counter until none is left, so a core the host slows down takes fewer, at no Python cost
-per piece. Forward and input gradient write each number from one piece (the same numbers whoever took
-which); the weight gradient sums each range of rows into a partial of its own, added in row order, with
+``kernels/direct_conv.c`` computes a convolution's output and its input gradient (the transposed convolution),
+``kernels/weight_grad.c`` its weight gradient, straight from (C, H, W, N) memory, vectorized over the batch.
+Forward and input gradient sum a block of channels by one to three vectors of batch entries in registers over
+every tap and channel, then store it once; the weight gradient sums tiles of output by input channels over
+every position. Against im2col + GEMM that skips writing and re-reading a matrix kh*kw times the size of the
+input and OpenBLAS's packing of it, and keeps the vector units busy on the small channel counts (12-64) where
+a GEMM's skinny shape leaves them idle. The cores share each call (``backend.threads``; the ``num_threads``
+setting of ``ember.config`` at 1 keeps them on one): every thread enters the kernel once and takes small
+pieces of the work from a shared counter until none is left, so a core the host slows down takes fewer, at no
+Python cost per piece. Forward and input gradient write each number from one piece (the same numbers whoever
+took which); the weight gradient sums each range of rows into a partial of its own, added in row order, with
 ranges that do not depend on the thread count, so its numbers do not either.
 
 The ``conv`` setting of ``ember.config`` at 'im2col' turns them off; grouped convolutions, kernels wider than
@@ -94,7 +94,7 @@ def _threads(flops: float) -> int:
 def _sharing(kernels, height: int, batch: int, positions: int, flops: float, dtype, pieces_per_thread: int):
     """``(threads, counter, piece)`` for a forward or input-gradient call over ``positions`` output positions:
     one thread and no counter for a small call, else the threads that share it, a fresh counter and the units
-    of work (see conv_rows in kernels.c) per piece."""
+    of work (see conv_rows in kernels/direct_conv.c) per piece."""
     threads = _threads(flops)
     if threads <= 1:
         return 1, None, 1

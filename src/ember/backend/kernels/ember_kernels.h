@@ -1,0 +1,140 @@
+/* Ember's compiled CPU kernels: what every kernel family shares.
+ *
+ * backend/compiled.py builds one library from one translation unit, all.c, with the machine's C compiler
+ * (once per machine, into Ember's cache), and calls it through ctypes. The files:
+ *
+ *   ember_kernels.h  this header: sizes, the register-block and tile sizes of the machine's vector width,
+ *                    the FMA and register macros, and the structs the Python side fills (compiled.py mirrors
+ *                    each one with a ctypes.Structure, checked at load time against ember_sizeof_*()).
+ *   all.c            the translation unit: this header, the exported constants and struct sizes, then
+ *                    families.h once with T = float (names ending _f32) and once with T = double (_f64).
+ *   families.h       includes every family file below for the current T.
+ *   columns.c        im2col and col2im (the im2col + GEMM convolutions)
+ *   adam.c           Adam's update
+ *   batch_norm.c     batch norm's forward and backward
+ *   relu.c           ReLU's gradient
+ *   transpose.c      the (N, C, H, W) -> (C, H, W, N) layout copy
+ *   max_pool.c       max pooling's forward and backward
+ *   direct_conv.c    the direct convolutions' forward and input gradient (register blocks over channels)
+ *   weight_grad.c    the direct convolutions' weight gradient (register tiles over channel pairs)
+ *
+ * Number types: every family file is a template over T. It names its functions EMBER_NAME(name), which
+ * appends the type's suffix, uses V for a vector of T and LANES for the numbers in one, and calls
+ * EMBER_SQRT for T's square root; all.c defines those and includes families.h once per type, so one file
+ * of source serves both types and the compiler sees plain C for each.
+ *
+ * Threads: the kernels take no threads of their own. backend/threads.py calls one kernel from several
+ * threads at once, each on its own range of rows or channels (struct ember_range), or, for the direct
+ * convolutions, each taking pieces of the work from a counter they share (an atomic add per piece).
+ *
+ * Rounding: built with -ffp-contract=off, so that every product and sum is rounded as NumPy's passes round
+ * it: im2col, col2im, Adam, ReLU's gradient and max pooling give NumPy's numbers bit for bit (col2im and the
+ * pooling gradient add in NumPy's order). Batch norm's sums accumulate in double and may be reordered to
+ * vectorize (omp simd reductions); its elementwise passes run in T, as the NumPy path's do. Only the direct
+ * convolutions fuse products and sums into FMAs (EMBER_FUSED); their order of sums depends on the shape
+ * alone, never on the thread count, so they give the same numbers on any number of threads.
+ */
+#ifndef EMBER_KERNELS_H
+#define EMBER_KERNELS_H
+
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+typedef long long idx; /* sizes, indices and distances in numbers: int64, as NumPy's */
+
+/* Numbers laid out as (C, H, W, N): the first at `data`, neighbours along each axis step_* numbers apart.
+ * Python: compiled.Image. Only im2col and col2im read the steps; every other kernel takes C-contiguous
+ * arrays, which compiled.py checks before the call. */
+struct ember_image {
+    void *data;
+    idx channels, height, width, batch;
+    idx step_c, step_h, step_w, step_n;
+};
+
+/* A window of kh x kw taps over an image, `sh`/`sw` apart from one output position to the next along
+ * rows/columns, its taps `dh`/`dw` apart (dilation), starting `top` rows above and `left` columns before
+ * the image (zero padding). Python: compiled.Window. */
+struct ember_window {
+    idx kh, kw, sh, sw, dh, dw, top, left;
+};
+
+/* The part of a call that one thread does: indices start..stop-1 of the kernel's outer axis (output rows;
+ * channels for max pooling; input rows for the input gradient). With `counter` NULL, all of them. Else the
+ * threads that share the call take pieces of the work from *counter (an int64 at zero before the call,
+ * added to atomically): `piece` units at a time for the forward and input gradient; one (range, part) piece
+ * at a time for the weight gradient, whose struct ember_weight_split says how its work is cut. Python:
+ * compiled.Range. */
+struct ember_range {
+    idx start, stop;
+    idx *counter;
+    idx piece;
+};
+
+/* How the weight gradient groups its sums and cuts its work (weight_grad.c): one register tile sums `group`
+ * output rows; output channels go `chunk_out` at a time per group; shared, the rows are cut into `ranges`
+ * ranges, each summed into a partial of its own, and the output channels into parts of `part_out`.
+ * Python: compiled.WeightSplit. */
+struct ember_weight_split {
+    idx chunk_out, group, ranges, part_out;
+};
+
+/* One Adam step's numbers (adam.c), in double: each is rounded to T once, as ctypes rounded a Python float
+ * passed as T. Python: compiled.AdamStep. */
+struct ember_adam_step {
+    double scale1, beta1, scale2, beta2, bias2_sqrt, eps, step_size;
+};
+
+/* The direct convolutions' register block: EMBER_ROWS channels by one vector of batch entries, as many
+ * accumulators as the vector registers allow (32 registers with AVX-512, 16 with AVX or SSE). The block
+ * heights a call may take are EMBER_ROWS, EMBER_ROWS / 2 (two vectors wide) and EMBER_ROWS / 3 (three). */
+#if defined(__AVX512F__)
+#define EMBER_VECTOR_BYTES 64
+#define EMBER_ROWS 24
+#elif defined(__AVX__)
+#define EMBER_VECTOR_BYTES 32
+#define EMBER_ROWS 12
+#else
+#define EMBER_VECTOR_BYTES 16
+#define EMBER_ROWS 12
+#endif
+
+/* The weight gradient's register tile: EMBER_TILE_OUT output channels by EMBER_TILE_IN input channels. */
+#if defined(__AVX512F__)
+#define EMBER_TILE_OUT 4
+#define EMBER_TILE_IN 6
+#else
+#define EMBER_TILE_OUT 3
+#define EMBER_TILE_IN 4
+#endif
+
+#define EMBER_MAX_TAPS 32 /* the direct convolutions' largest kernel side */
+
+/* A vector of T and its width in numbers (families.h declares the vector type once per T). */
+#define V EMBER_NAME(vector)
+#define LANES ((idx)(EMBER_VECTOR_BYTES / sizeof(T)))
+
+/* Products and sums in the functions marked with these may fuse into FMAs: the direct convolutions' blocks
+ * and tiles. Clang takes a pragma inside the function, GCC an attribute on it. */
+#if defined(__clang__)
+#define EMBER_FUSED _Pragma("clang fp contract(fast)")
+#define EMBER_FUSED_FUNCTION
+#elif defined(__GNUC__)
+#define EMBER_FUSED
+#define EMBER_FUSED_FUNCTION __attribute__((optimize("fp-contract=fast")))
+#else
+#define EMBER_FUSED
+#define EMBER_FUSED_FUNCTION
+#endif
+
+/* Keep a loaded vector in a register: without it compilers fold the load into each of the products that use
+ * it, and the weight gradient's tile then loads every number four times instead of once. */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#define EMBER_IN_REGISTER(value) __asm__("" : "+v"(value))
+#elif (defined(__GNUC__) || defined(__clang__)) && defined(__aarch64__)
+#define EMBER_IN_REGISTER(value) __asm__("" : "+w"(value))
+#else
+#define EMBER_IN_REGISTER(value) (void)0
+#endif
+
+#endif

@@ -1,0 +1,12 @@
+/* Every kernel family for the number type T that all.c has defined, with EMBER_NAME and EMBER_SQRT: all.c
+ * includes this file once per type, so it has no include guard. */
+typedef T EMBER_NAME(vector) __attribute__((vector_size(EMBER_VECTOR_BYTES), aligned(sizeof(T))));
+
+#include "columns.c"
+#include "adam.c"
+#include "batch_norm.c"
+#include "relu.c"
+#include "transpose.c"
+#include "max_pool.c"
+#include "direct_conv.c"
+#include "weight_grad.c"

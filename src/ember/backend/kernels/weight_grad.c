@@ -1,0 +1,299 @@
+/* The direct convolutions' weight gradient on (C, H, W, N) memory: register tiles of output channels by
+ * input channels (or by tap columns, for layers with one or two input channels) summed in vectors over the
+ * batch and over every output position of a tap. A template over T (see ember_kernels.h).
+ *
+ * From the inside out: a tile (weight_tile...) sums one tap's products for its channels over a band of rows
+ * and columns; weight_tiles picks the tiles for a row of output channels; weight_by_channels and
+ * weight_by_tap_columns lay those rows over one tap row's input channels and tap columns; weight_rows goes
+ * over the output rows in groups and the tap rows; weight_pieces shares ranges of rows by parts of the output
+ * channels between threads. */
+
+/* A vector's numbers added up as a tree (depth log2(LANES), not LANES), so that a tile's sums of sums
+ * overlap instead of waiting on each other. */
+static inline T EMBER_NAME(total)(V value)
+{
+    T lanes[LANES];
+    memcpy(lanes, &value, sizeof lanes);
+    for (idx width = LANES / 2; width >= 1; width /= 2)
+        for (idx l = 0; l < width; l++)
+            lanes[l] += lanes[l + width];
+    return lanes[0];
+}
+
+/* A weight-gradient tile: RO output channels by RC input channels of one tap,
+ * dw[o * dw_o + c * dw_c] += sum over r < rows, s < count, n < batch of
+ *     g[o * out_plane + r * g_row + s * batch + n] * x[c * plane + r * x_row + s * step + n],
+ * summed in vectors over n and added up once at the end (several rows make that rarer). */
+#define EMBER_WEIGHT_TILE(NAME, RO, RC)                                                                    \
+    EMBER_FUSED_FUNCTION                                                                                   \
+    static void EMBER_NAME(NAME)(const T *x, idx plane, idx step, const T *g, idx out_plane, idx count,   \
+                                 idx batch, T *dw, idx dw_o, idx dw_c, idx rows, idx x_row, idx g_row)     \
+    {                                                                                                      \
+        EMBER_FUSED                                                                                        \
+        V sums[RO][RC];                                                                                    \
+        T totals[RO][RC];                                                                                  \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                              \
+            _Pragma("GCC unroll 8") for (int c = 0; c < RC; c++) {                                        \
+                sums[o][c] = (V){0};                                                                       \
+                totals[o][c] = 0;                                                                          \
+            }                                                                                              \
+        for (idx at = 0; at < rows * count; at++) {                                                        \
+            const idx r = at / count, s = at % count;                                                      \
+            const T *xs = x + r * x_row + s * step, *gs = g + r * g_row + s * batch;                       \
+            idx n = 0;                                                                                     \
+            for (; n + LANES <= batch; n += LANES) {                                                       \
+                V grads[RO];                                                                               \
+                _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                      \
+                    grads[o] = *(const V *)(gs + o * out_plane + n);                                       \
+                _Pragma("GCC unroll 8") for (int c = 0; c < RC; c++) {                                    \
+                    V value = *(const V *)(xs + c * plane + n);                                            \
+                    EMBER_IN_REGISTER(value);                                                              \
+                    _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++) sums[o][c] += grads[o] * value;  \
+                }                                                                                          \
+            }                                                                                              \
+            for (; n < batch; n++)                                                                         \
+                for (int c = 0; c < RC; c++)                                                               \
+                    for (int o = 0; o < RO; o++)                                                           \
+                        totals[o][c] += gs[o * out_plane + n] * xs[c * plane + n];                         \
+        }                                                                                                  \
+        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                              \
+            _Pragma("GCC unroll 8") for (int c = 0; c < RC; c++)                                          \
+                totals[o][c] += EMBER_NAME(total)(sums[o][c]);                                             \
+        for (int o = 0; o < RO; o++)                                                                       \
+            for (int c = 0; c < RC; c++)                                                                   \
+                dw[o * dw_o + c * dw_c] += totals[o][c];                                                   \
+    }
+EMBER_WEIGHT_TILE(weight_tile, EMBER_TILE_OUT, EMBER_TILE_IN)
+EMBER_WEIGHT_TILE(weight_tile_in, 1, EMBER_TILE_IN)
+EMBER_WEIGHT_TILE(weight_tile_three, EMBER_TILE_OUT, 3) /* input channels left over, or a layer with few */
+EMBER_WEIGHT_TILE(weight_tile_three_one, 1, 3)
+EMBER_WEIGHT_TILE(weight_tile_column, 8, 1)              /* one input channel: 8 sums keep the FMAs busy */
+EMBER_WEIGHT_TILE(weight_tile_out, EMBER_TILE_OUT, 1)
+EMBER_WEIGHT_TILE(weight_tile_one, 1, 1)
+#undef EMBER_WEIGHT_TILE
+
+/* Output channels o_first..o_last-1 of one tile row: tiles `wide` (EMBER_TILE_IN, 3 or 1) of the second kind
+ * of index, input channels `plane` apart in x (dw_c apart in dw) or, for the taps path, tap columns. */
+static void EMBER_NAME(weight_tiles)(idx wide, const T *xs, idx plane, idx step, const T *gs, idx out_plane,
+                                     idx count, idx batch, T *target, idx dw_o, idx dw_c, idx rows, idx x_row,
+                                     idx g_row, idx o_first, idx o_last)
+{
+    idx o = o_first;
+#define EMBER_TILES(NAME, RO)                                                                              \
+    for (; o + (RO) <= o_last; o += (RO))                                                                  \
+        EMBER_NAME(NAME)(xs, plane, step, gs + o * out_plane, out_plane, count, batch, target + o * dw_o,    \
+                         dw_o, dw_c, rows, x_row, g_row)
+    if (wide == EMBER_TILE_IN) {
+        EMBER_TILES(weight_tile, EMBER_TILE_OUT);
+        EMBER_TILES(weight_tile_in, 1);
+    } else if (wide == 3) {
+        EMBER_TILES(weight_tile_three, EMBER_TILE_OUT);
+        EMBER_TILES(weight_tile_three_one, 1);
+    } else {
+        EMBER_TILES(weight_tile_column, 8);
+        EMBER_TILES(weight_tile_out, EMBER_TILE_OUT);
+        EMBER_TILES(weight_tile_one, 1);
+    }
+#undef EMBER_TILES
+}
+
+/* The width of the tile that starts at index `at` of `count` (input channels or tap columns): EMBER_TILE_IN
+ * while that many are left, else 3, else 1. */
+static idx EMBER_NAME(tile_width)(idx at, idx count)
+{
+    return at + EMBER_TILE_IN <= count ? EMBER_TILE_IN : at + 3 <= count ? 3 : 1;
+}
+
+/* Along one axis: the first and one past the last output column s whose tap column s*sw + j*dw - left lies
+ * inside x (first >= last: none). */
+static void EMBER_NAME(tap_columns)(idx j, idx sw, idx dw, idx left, idx width, idx out_w, idx *first, idx *last)
+{
+    idx low = 0, high = out_w;
+    while (low < high && low * sw + j * dw - left < 0)
+        low++;
+    while (high > low && (high - 1) * sw + j * dw - left >= width)
+        high--;
+    *first = low;
+    *last = high;
+}
+
+/* One weight-gradient call: its arrays and window, how it groups its sums, and the distances (in numbers)
+ * its loops step by. */
+struct EMBER_NAME(weight_call) {
+    const T *x, *g;                          /* C-contiguous (C, H, W, N) and (C_out, out_h, out_w, N) */
+    idx channels, height, width, batch, out_channels, out_w;
+    idx kh, kw, sh, sw, dh, dw, top, left;
+    idx chunk_out, group;                    /* see struct ember_weight_split */
+    idx plane, out_plane;                    /* one channel of x, of g */
+    idx taps, dw_o;                          /* kh*kw; one output channel of the weight gradient */
+    idx x_row, g_row, step;                  /* one output row in x, in g; one output column in x */
+};
+
+/* A band: the output rows of one group whose tap row i lies inside x, starting at x_rows in x (tap row i of
+ * the band's first row) and at g_rows in g. Their count goes beside it as an argument (see weight_rows). */
+struct EMBER_NAME(weight_band) {
+    const T *x_rows, *g_rows;
+    idx i;
+};
+
+/* One band's sums for input channels c..c+wide-1 (a tile's width) by every tap column of tap row i, output
+ * channels o_first..o_last-1, each tap over the output columns that reach inside x. */
+static void EMBER_NAME(weight_by_channels)(const struct EMBER_NAME(weight_call) *call,
+                                           const struct EMBER_NAME(weight_band) *band, idx rows,
+                                           T *grad_weight, idx c, idx wide, idx o_first, idx o_last)
+{
+    const idx batch = call->batch, sw = call->sw, dw = call->dw, left = call->left, taps = call->taps;
+    for (idx j = 0; j < call->kw; j++) {
+        idx first, last;
+        EMBER_NAME(tap_columns)(j, sw, dw, left, call->width, call->out_w, &first, &last);
+        if (first < last)
+            EMBER_NAME(weight_tiles)(wide, band->x_rows + c * call->plane + (first * sw + j * dw - left) * batch,
+                                     call->plane, call->step, band->g_rows + first * batch, call->out_plane,
+                                     last - first, batch, grad_weight + c * taps + band->i * call->kw + j,
+                                     call->dw_o, taps, rows, call->x_row, call->g_row, o_first, o_last);
+    }
+}
+
+/* One band's sums for input channel c by every tap column of tap row i, output channels o_first..o_last-1,
+ * with tiles across tap columns (for layers with one or two input channels, so that their tiles keep as
+ * many sums going): a tile `wide` taps wide sums over the output columns every one of its taps reaches, then
+ * each tap sums its own columns outside those alone. */
+static void EMBER_NAME(weight_by_tap_columns)(const struct EMBER_NAME(weight_call) *call,
+                                              const struct EMBER_NAME(weight_band) *band, idx rows,
+                                              T *grad_weight, idx c, idx o_first, idx o_last)
+{
+    const idx batch = call->batch, sw = call->sw, dw = call->dw, left = call->left, taps = call->taps;
+    const idx width = call->width, out_w = call->out_w, kw = call->kw;
+    const T *x_channel = band->x_rows + c * call->plane;
+    T *tap_row = grad_weight + c * taps + band->i * kw;
+    for (idx j = 0; j < kw;) {
+        const idx wide = EMBER_NAME(tile_width)(j, kw);
+        idx first, last, unused;
+        EMBER_NAME(tap_columns)(j, sw, dw, left, width, out_w, &first, &unused);
+        EMBER_NAME(tap_columns)(j + wide - 1, sw, dw, left, width, out_w, &unused, &last);
+        if (first < last)  /* the columns every tap of the tile reaches: tap columns dw apart in x, 1 in dw */
+            EMBER_NAME(weight_tiles)(wide, x_channel + (first * sw + j * dw - left) * batch, dw * batch,
+                                     call->step, band->g_rows + first * batch, call->out_plane, last - first,
+                                     batch, tap_row + j, call->dw_o, 1, rows, call->x_row, call->g_row,
+                                     o_first, o_last);
+        for (idx t = j; t < j + wide; t++) {  /* each tap's own columns outside those */
+            idx tap_first, tap_last;
+            EMBER_NAME(tap_columns)(t, sw, dw, left, width, out_w, &tap_first, &tap_last);
+            const idx inner_first = first < last ? first : tap_last;
+            const idx inner_last = first < last ? last : tap_last;
+            const idx ranges[2][2] = {{tap_first, inner_first < tap_last ? inner_first : tap_last},
+                                      {inner_last > tap_first ? inner_last : tap_first, tap_last}};
+            for (int k = 0; k < 2; k++)
+                if (ranges[k][0] < ranges[k][1])
+                    EMBER_NAME(weight_tiles)(1, x_channel + (ranges[k][0] * sw + t * dw - left) * batch,
+                                             call->plane, call->step, band->g_rows + ranges[k][0] * batch,
+                                             call->out_plane, ranges[k][1] - ranges[k][0], batch, tap_row + t,
+                                             call->dw_o, taps, rows, call->x_row, call->g_row, o_first,
+                                             o_last);
+        }
+        j += wide;
+    }
+}
+
+/* Along the other axis: of the output rows p_group..group_end-1, the first and one past the last whose tap
+ * row i lies inside x (first >= last: none). */
+static void EMBER_NAME(tap_rows)(const struct EMBER_NAME(weight_call) *call, idx p_group, idx group_end, idx i,
+                                 idx *first, idx *last)
+{
+    const idx sh = call->sh, tap = i * call->dh - call->top;
+    idx low = p_group, high = group_end;
+    while (low < high && low * sh + tap < 0)
+        low++;
+    while (high > low && (high - 1) * sh + tap >= call->height)
+        high--;
+    *first = low;
+    *last = high;
+}
+
+/* The weight gradient of output rows p in start..stop-1, added onto grad_weight (C_out, C, kh, kw), only
+ * output channels o_first..o_last-1:
+ * dw[o, c, i, j] += sum over p, s, n of g[o, p, s, n] * x[c, p*sh + i*dh - top, s*sw + j*dw - left, n]
+ * (zero outside x). Output rows go in groups of call->group; for each tap row i, one tile sums the group's
+ * band, and output channels go in chunks of call->chunk_out: every input channel and tap column for one
+ * chunk, then the next (the chunk's gradient rows stay in cache). A tile spans output channels by input
+ * channels; with one or two input channels, output channels by tap columns instead. */
+static void EMBER_NAME(weight_rows)(const struct EMBER_NAME(weight_call) *call, T *grad_weight, idx o_first,
+                                    idx o_last, idx start, idx stop)
+{
+    const idx channels = call->channels, group = call->group, chunk_out = call->chunk_out;
+    for (idx p_group = start; p_group < stop; p_group += group)
+        for (idx i = 0; i < call->kh; i++) {
+            idx p, high;
+            EMBER_NAME(tap_rows)(call, p_group, stop - p_group < group ? stop : p_group + group, i, &p, &high);
+            if (p >= high)
+                continue;
+            /* worked out after the test above, so that the compiler knows rows > 0 in the tiles: GCC compiles
+             * their loops for it, and on some CPUs (AMD's) which of their sums it fuses into FMAs with it */
+            const idx rows = high - p, row = p * call->sh + i * call->dh - call->top;
+            const struct EMBER_NAME(weight_band) band = {call->x + row * call->width * call->batch,
+                                                         call->g + p * call->g_row, i};
+            for (idx chunk = o_first; chunk < o_last; chunk += chunk_out) {
+                const idx chunk_end = chunk + chunk_out < o_last ? chunk + chunk_out : o_last;
+                if (channels <= 2) {
+                    for (idx c = 0; c < channels; c++)
+                        EMBER_NAME(weight_by_tap_columns)(call, &band, rows, grad_weight, c, chunk, chunk_end);
+                    continue;
+                }
+                for (idx c = 0; c < channels;) {
+                    const idx wide = EMBER_NAME(tile_width)(c, channels);
+                    EMBER_NAME(weight_by_channels)(call, &band, rows, grad_weight, c, wide, chunk, chunk_end);
+                    c += wide;
+                }
+            }
+        }
+}
+
+/* The shared work: split->ranges ranges of rows (range r: rows start + (stop-start)*r/ranges up to the next)
+ * by parts of split->part_out output channels. This call takes pieces from the shared counter (atomically)
+ * until none is left and writes (not adds) each into range r's own partial, grad_weight + r*C_out*C*kh*kw,
+ * so that threads calling at once share the pieces out by speed and the caller adds the partials in order:
+ * the same numbers whoever did which. */
+static void EMBER_NAME(weight_pieces)(const struct EMBER_NAME(weight_call) *call, T *grad_weight,
+                                      const struct ember_weight_split *split, const struct ember_range *range)
+{
+    const idx out_channels = call->out_channels, ranges = split->ranges, start = range->start, stop = range->stop;
+    const idx part_out = split->part_out > 0 ? split->part_out : out_channels;
+    const idx per_out = call->dw_o, parts = (out_channels + part_out - 1) / part_out;
+    for (;;) {
+        const idx k = __atomic_fetch_add(range->counter, 1, __ATOMIC_RELAXED);
+        if (k >= ranges * parts)
+            break;
+        const idx piece_range = k / parts, o_first = k % parts * part_out;
+        const idx o_last = o_first + part_out < out_channels ? o_first + part_out : out_channels;
+        T *partial = grad_weight + piece_range * out_channels * per_out;
+        memset(partial + o_first * per_out, 0, (size_t)((o_last - o_first) * per_out) * sizeof(T));
+        EMBER_NAME(weight_rows)(call, partial, o_first, o_last, start + (stop - start) * piece_range / ranges,
+                                start + (stop - start) * (piece_range + 1) / ranges);
+    }
+}
+
+/* The weight gradient of output rows range->start..stop-1 from x (C-contiguous (C, H, W, N)) and g
+ * (C-contiguous (C_out, out_h, out_w, N)), grouped as `split` says (chunk_out or group 0: all output
+ * channels, one row). Without range->counter it is added onto grad_weight (C_out, C, kh, kw); with it,
+ * grad_weight holds split->ranges partials, shared out as weight_pieces says (range->piece unused). */
+void EMBER_NAME(ember_conv_weight_grad)(const struct ember_image *x, const struct ember_image *g,
+                                        const struct ember_window *window, T *grad_weight,
+                                        const struct ember_weight_split *split, const struct ember_range *range)
+{
+    const idx batch = x->batch, channels = x->channels, height = x->height, width = x->width;
+    const idx out_channels = g->channels, out_w = g->width, taps = window->kh * window->kw;
+    const struct EMBER_NAME(weight_call) call = {
+        .x = x->data, .g = g->data, .channels = channels, .height = height, .width = width, .batch = batch,
+        .out_channels = out_channels, .out_w = out_w, .kh = window->kh, .kw = window->kw, .sh = window->sh,
+        .sw = window->sw, .dh = window->dh, .dw = window->dw, .top = window->top, .left = window->left,
+        .chunk_out = split->chunk_out > 0 ? split->chunk_out : out_channels,
+        .group = split->group > 0 ? split->group : 1,
+        .plane = height * width * batch, .out_plane = g->height * out_w * batch, .taps = taps,
+        .dw_o = channels * taps, .x_row = window->sh * width * batch, .g_row = out_w * batch,
+        .step = window->sw * batch,
+    };
+    if (range->counter)
+        EMBER_NAME(weight_pieces)(&call, grad_weight, split, range);
+    else
+        EMBER_NAME(weight_rows)(&call, grad_weight, 0, out_channels, range->start, range->stop);
+}
