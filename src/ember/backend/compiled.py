@@ -27,6 +27,7 @@ import ctypes
 import functools
 import os
 import warnings
+from typing import cast
 from pathlib import Path
 
 import numpy as np
@@ -467,7 +468,7 @@ def kernels() -> Kernels | None:
         return None
     if _kernels is _UNSET:
         _kernels = _load()
-    return _kernels
+    return cast("Kernels | None", _kernels)  # _UNSET is gone once _load has run
 
 
 def status() -> str:
