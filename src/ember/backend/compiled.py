@@ -27,8 +27,8 @@ import ctypes
 import functools
 import os
 import warnings
-from typing import cast
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
