@@ -18,11 +18,10 @@ numbers too: compare two builds by alternating runs of this script and taking me
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
-from step_profile import CONV_LAYERS
+from step_profile import CONV_LAYERS, best_ms
 
 
 ALIGNMENT = 64
@@ -45,17 +44,6 @@ def random(rng, shape):
 def empty(shape, dtype=np.float32):
     """An aligned array of ``shape`` (zeros)."""
     return aligned(np.zeros(shape, dtype))
-
-
-def best_ms(call, repeats: int) -> float:
-    """The shortest of ``repeats`` timed calls (after one untimed), in milliseconds."""
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return 1e3 * min(times)
 
 
 class Layer:
