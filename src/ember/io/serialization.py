@@ -82,7 +82,9 @@ def load(path, map_location=None, weights_only: bool = True):
     try:
         structure = json.loads(metadata[_STRUCTURE_KEY])
         result = _decode(structure, arrays)
-    except (KeyError, TypeError, json.JSONDecodeError) as error:
+    except RecursionError:
+        raise ValueError(f"ember.load: '{path}' has a corrupt structure record (nested too deeply)") from None
+    except (KeyError, TypeError, ValueError) as error:  # ValueError: JSONDecodeError, an item that is no pair
         raise ValueError(f"ember.load: '{path}' has a corrupt structure record ({error})") from None
     if map_location is not None and str(map_location) != "cpu":
         return _to_device(result, map_location)
