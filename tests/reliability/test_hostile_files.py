@@ -9,6 +9,7 @@ records), so there are no text rules to test here.
 """
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import struct
@@ -22,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ember
+from ember.datasets.idx import read_idx, write_idx
 from ember.io import load_file, save_file
 from ember.io.safetensors import dumps
 
@@ -189,6 +191,70 @@ def test_ember_load_refuses_a_hostile_structure_record(st_path, structure):
     refused(ember.load, st_path, r"structure")
 
 
+# --------------------------------------------------------------------------------------------- IDX rules
+def idx_bytes(code: int, shape: tuple, payload: bytes) -> bytes:
+    return struct.pack(">BBBB", 0, 0, code, len(shape)) + struct.pack(f">{len(shape)}I", *shape) + payload
+
+
+def test_idx_gzip_trailing_data_is_found_without_decompressing_the_rest(tmp_path, monkeypatch):
+    """Only the header, the payload and one byte more are decompressed: 32 MB of trailing zeros are not."""
+    path = tmp_path / "trailing-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(8, (3,), b"\x01\x02\x03") + bytes(32 * 1024 * 1024)))
+    decompressed = []
+    original_read = gzip.GzipFile.read
+
+    def counting_read(self, size=-1):
+        data = original_read(self, size)
+        decompressed.append(len(data))
+        return data
+
+    monkeypatch.setattr(gzip.GzipFile, "read", counting_read)
+    refused(read_idx, path, r"expected 3 payload bytes for shape \(3,\) uint8, found at least 4 \(trailing")
+    assert sum(decompressed) <= 4 + 4 + 3 + 1, f"decompressed {sum(decompressed)} bytes"
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
+def test_idx_truncated_payload_names_expected_and_found(tmp_path, compress):
+    content = idx_bytes(8, (10, 10), bytes(60))
+    path = tmp_path / ("cut-idx2-ubyte" + (".gz" if compress else ""))
+    path.write_bytes(gzip.compress(content) if compress else content)
+    refused(read_idx, path, r"expected 100 payload bytes for shape \(10, 10\) uint8, found 60 \(file truncated")
+
+
+@pytest.mark.parametrize("shape", [(1 << 30,), (1 << 16, 1 << 16), (2**32 - 1,) * 8, (2**32 - 1,) * 255],
+                         ids=["1GiB", "4GiB", "8dims", "255dims"])
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
+def test_idx_dims_beyond_what_the_file_can_hold_are_refused_before_allocating(tmp_path, shape, compress):
+    content = idx_bytes(8, shape, bytes(16))
+    path = tmp_path / ("huge-idx" + (".gz" if compress else ""))
+    path.write_bytes(gzip.compress(content) if compress else content)
+    tracemalloc.start()
+    try:
+        refused(read_idx, path, r"payload bytes for shape")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024 * 1024, f"peak {peak / 2**20:.1f} MiB before refusing"
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["raw", "gzip"])
+def test_idx_read_holds_one_copy_of_the_array(tmp_path, compress):
+    """Reading a ~50 MB payload peaks near 1x the array, not 2x (no bytes object beside the array)."""
+    array = (np.arange(50 * 1024 * 1024 // 4, dtype=np.int32) % 1000).reshape(-1, 1024)
+    content = idx_bytes(0x0C, array.shape, array.astype(">i4").tobytes())
+    path = tmp_path / ("big-idx2-int" + (".gz" if compress else ""))
+    path.write_bytes(gzip.compress(content, compresslevel=1) if compress else content)
+    del content
+    tracemalloc.start()
+    try:
+        loaded = read_idx(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(loaded, array)
+    assert peak < 1.1 * array.nbytes, f"peak {peak / array.nbytes:.2f}x the array"
+
+
 # ------------------------------------------------------------------------------------------- fuzzing
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -292,3 +358,40 @@ def test_fuzz_valid_safetensors_round_trip(fuzz_dir, tensors, metadata):
     again = ember.load(path)
     assert again["names"] == state["names"] and again["step"] == 3
     assert len(again["weights"]) == len(state["weights"])
+
+
+VALID_IDX = idx_bytes(0x0B, (3, 4), np.arange(12, dtype=">i2").tobytes())
+
+
+@FUZZ
+@given(edits=mutations, compress=st.booleans())
+def test_fuzz_idx_byte_mutations(fuzz_dir, edits, compress):
+    """Mutations of the IDX content (then gzipped, or not) and of the gzip stream itself."""
+    path = fuzz_dir / ("mutated-idx" + (".gz" if compress else ""))
+    content = mutate(VALID_IDX, edits)
+    path.write_bytes(gzip.compress(content) if compress else content)
+    only_value_errors_naming(read_idx, path)
+    path.write_bytes(mutate(gzip.compress(VALID_IDX), edits))
+    only_value_errors_naming(read_idx, path)
+
+
+@FUZZ
+@given(code=st.integers(0, 255), dims=st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 5), max_size=6),
+       payload=st.binary(max_size=64), compress=st.booleans())
+def test_fuzz_idx_random_headers(fuzz_dir, code, dims, payload, compress):
+    content = struct.pack(">BBBB", 0, 0, code, len(dims)) + b"".join(struct.pack(">I", d) for d in dims) + payload
+    path = fuzz_dir / ("random-idx" + (".gz" if compress else ""))
+    path.write_bytes(gzip.compress(content) if compress else content)
+    only_value_errors_naming(read_idx, path)
+
+
+@FUZZ
+@given(array=arrays.filter(lambda array: array.ndim >= 1),
+       dtype=st.sampled_from([np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]),
+       compress=st.booleans())
+def test_fuzz_valid_idx_round_trip(fuzz_dir, array, dtype, compress):
+    array = array.astype(dtype)
+    path = write_idx(fuzz_dir / ("valid-idx" + (".gz" if compress else "")), array)
+    loaded = read_idx(path)
+    assert loaded.dtype == array.dtype.newbyteorder("=") and loaded.shape == array.shape
+    np.testing.assert_array_equal(loaded, array)

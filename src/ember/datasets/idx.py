@@ -30,6 +30,8 @@ IDX_DTYPES = {
 _CODE_OF_KIND = {(dtype.kind, dtype.itemsize): code for code, dtype in IDX_DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
+# deflate expands at most 1032:1 (zlib's documented limit): a gzip file of n bytes holds at most 1032 n
+_MAX_DEFLATE_RATIO = 1032
 
 
 class IDXFormatError(ValueError):
@@ -54,26 +56,24 @@ def _read_exactly(stream, count: int) -> bytes:
 
 
 def _readinto_full(stream, buffer: memoryview) -> int:
+    """Fill ``buffer`` from ``stream``; returns the count read (short at end of file).
+
+    Chunked because a gzip stream's ``readinto`` builds a bytes object as large as the request: asking for
+    the whole payload at once would hold it twice."""
     filled = 0
     while filled < len(buffer):
-        count = stream.readinto(buffer[filled:])
+        count = stream.readinto(buffer[filled:filled + _CHUNK])
         if not count:
             break
         filled += count
     return filled
 
 
-def _count_remaining(stream) -> int:
-    extra = 0
-    while True:
-        chunk = stream.read(_CHUNK)
-        if not chunk:
-            return extra
-        extra += len(chunk)
+def _parse(stream, where: str, payload_available: int | None, payload_limit: int | None = None) -> np.ndarray:
+    """Parse an IDX stream, reading exactly the header, the payload it declares and one byte more.
 
-
-def _parse(stream, where: str, payload_available: int | None) -> np.ndarray:
-    """Parse an IDX stream. ``payload_available`` is the byte count after the magic when known (raw files)."""
+    ``payload_available`` is the byte count after the magic when known (raw files); ``payload_limit`` bounds
+    what a compressed stream can hold, so an absurd header is refused before the array is allocated."""
     magic = _read_exactly(stream, 4)
     if len(magic) < 4:
         raise IDXFormatError(f"{where}: too short for an IDX header: expected at least 4 bytes, found {len(magic)}")
@@ -103,6 +103,11 @@ def _parse(stream, where: str, payload_available: int | None) -> np.ndarray:
         if found != expected:
             hint = "file truncated?" if found < expected else "trailing data after the payload?"
             raise IDXFormatError(f"{where}: expected {description}, found {found} ({hint})")
+    if payload_limit is not None and expected > payload_limit:
+        raise IDXFormatError(
+            f"{where}: header declares {description}, more than the file can hold once decompressed "
+            f"(at most {payload_limit})"
+        )
     try:
         array = np.empty(shape, dtype=stored)
     except (MemoryError, ValueError) as error:
@@ -110,10 +115,9 @@ def _parse(stream, where: str, payload_available: int | None) -> np.ndarray:
     filled = _readinto_full(stream, memoryview(array.reshape(-1).view(np.uint8)))
     if filled < expected:
         raise IDXFormatError(f"{where}: expected {description}, found {filled} (file truncated?)")
-    extra = _count_remaining(stream)
-    if extra:
+    if stream.read(1):  # one byte is enough to know: the rest is never decompressed
         raise IDXFormatError(
-            f"{where}: expected {description}, found {expected + extra} (trailing data after the payload?)"
+            f"{where}: expected {description}, found at least {expected + 1} (trailing data after the payload?)"
         )
     if not array.dtype.isnative:
         array.byteswap(inplace=True)  # in place: no second copy of a large payload
@@ -137,9 +141,10 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         if head != _GZIP_MAGIC:
             size = os.fstat(handle.fileno()).st_size
             return _parse(handle, where, payload_available=size - 4 if size >= 4 else None)
+        limit = os.fstat(handle.fileno()).st_size * _MAX_DEFLATE_RATIO
         try:
             with gzip.GzipFile(fileobj=handle, mode="rb") as stream:
-                return _parse(stream, where, payload_available=None)
+                return _parse(stream, where, payload_available=None, payload_limit=limit)
         except (OSError, EOFError, zlib.error) as error:
             raise IDXFormatError(f"{where}: corrupt gzip stream: {error}") from None
 
