@@ -190,3 +190,106 @@ def test_pytorch_resume_is_bit_exact(tmp_path, module_name, optimizer_name):
 @pytest.mark.parametrize("scheduler_name", sorted(SCHEDULERS))
 def test_pytorch_resume_with_scheduler_is_bit_exact(tmp_path, scheduler_name, optimizer_name):
     _assert_resume_is_exact(tmp_path, "Sequential", optimizer_name, scheduler_name)
+
+
+# ------------------------------------------------------------------------------------------- Keras dialect
+from ember import keras  # noqa: E402
+
+EPOCHS_BEFORE, EPOCHS_AFTER = 2, 2
+
+# every Keras layer with weights, in a small model: (layers after the input, input shape)
+KERAS_STATEFUL_LAYERS = {
+    "Dense": (lambda: [keras.layers.Dense(3)], (6,)),
+    "Conv2D": (lambda: [keras.layers.Conv2D(3, 3, padding="same"), keras.layers.Flatten(), keras.layers.Dense(3)],
+               (5, 5, 2)),
+    "BatchNormalization": (lambda: [keras.layers.BatchNormalization(), keras.layers.Dense(3)], (6,)),
+    "LayerNormalization": (lambda: [keras.layers.LayerNormalization(), keras.layers.Dense(3)], (6,)),
+}
+
+KERAS_OPTIMIZERS = {
+    "SGD-momentum": lambda: keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+    "Adam": lambda: keras.optimizers.Adam(learning_rate=0.01),
+    "AdamW": lambda: keras.optimizers.AdamW(learning_rate=0.01),
+    "RMSprop": lambda: keras.optimizers.RMSprop(learning_rate=0.01, momentum=0.5, centered=True),
+}
+
+
+def test_every_keras_layer_with_weights_is_covered():
+    exported = {}
+    for name in keras.layers.__all__:
+        cls = getattr(keras.layers, name)
+        if inspect.isclass(cls) and issubclass(cls, keras.layers.Layer) and cls.__name__ == name:
+            exported[name] = cls
+    stateless = {"Layer", "InputLayer", "Activation", "Dropout", "Flatten", "Reshape", "MaxPooling2D",
+                 "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Add", "Subtract", "Multiply",
+                 "Average", "Concatenate"}
+    unclassified = set(exported) - set(KERAS_STATEFUL_LAYERS) - stateless
+    assert not unclassified, f"classify these Keras layers in test_resume.py: {sorted(unclassified)}"
+
+
+def _keras_data(layer_name):
+    rng = np.random.default_rng(3)
+    shape = KERAS_STATEFUL_LAYERS[layer_name][1]
+    return rng.standard_normal((12, *shape)).astype(np.float32), rng.standard_normal((12, 3)).astype(np.float32)
+
+
+def _keras_model(layer_name, optimizer_name, seed=0):
+    keras.utils.set_random_seed(seed)
+    layers, shape = KERAS_STATEFUL_LAYERS[layer_name]
+    model = keras.Sequential([keras.Input(shape=shape), *layers()])
+    model.compile(optimizer=KERAS_OPTIMIZERS[optimizer_name](), loss="mse")
+    return model
+
+
+def _fit(model, x, y, epochs, initial_epoch=0, callbacks=None):
+    model.fit(x, y, batch_size=4, epochs=epochs, initial_epoch=initial_epoch, shuffle=False, verbose=0,
+              callbacks=callbacks)
+
+
+def _assert_same_weights(resumed, expected):
+    expected_state, resumed_state = expected.state_dict(), resumed.state_dict()
+    assert list(resumed_state) == list(expected_state)
+    for key, value in expected_state.items():
+        np.testing.assert_array_equal(np.asarray(resumed_state[key]), np.asarray(value), err_msg=key)
+
+
+@pytest.mark.parametrize("optimizer_name", sorted(KERAS_OPTIMIZERS))
+@pytest.mark.parametrize("layer_name", sorted(KERAS_STATEFUL_LAYERS))
+def test_keras_resume_from_saved_model_is_bit_exact(tmp_path, layer_name, optimizer_name):
+    x, y = _keras_data(layer_name)
+    reference = _keras_model(layer_name, optimizer_name)
+    _fit(reference, x, y, EPOCHS_BEFORE + EPOCHS_AFTER)
+
+    model = _keras_model(layer_name, optimizer_name)
+    _fit(model, x, y, EPOCHS_BEFORE)
+    model.save(tmp_path / "model.keras")
+    keras.utils.set_random_seed(1)
+    resumed = keras.models.load_model(tmp_path / "model.keras")
+    _fit(resumed, x, y, EPOCHS_BEFORE + EPOCHS_AFTER, initial_epoch=EPOCHS_BEFORE)
+    _assert_same_weights(resumed, reference)
+    assert resumed.optimizer.iterations == reference.optimizer.iterations
+
+
+@pytest.mark.parametrize("optimizer_name", sorted(KERAS_OPTIMIZERS))
+def test_keras_resume_from_model_checkpoint_is_bit_exact(tmp_path, optimizer_name):
+    x, y = _keras_data("BatchNormalization")
+    reference = _keras_model("BatchNormalization", optimizer_name)
+    checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "ckpt-{epoch:02d}.keras"), save_freq="epoch")
+    _fit(reference, x, y, EPOCHS_BEFORE + EPOCHS_AFTER, callbacks=[checkpoint])
+
+    resumed = keras.models.load_model(tmp_path / f"ckpt-{EPOCHS_BEFORE:02d}.keras")
+    _fit(resumed, x, y, EPOCHS_BEFORE + EPOCHS_AFTER, initial_epoch=EPOCHS_BEFORE)
+    _assert_same_weights(resumed, reference)
+
+
+def test_keras_save_without_optimizer_leaves_its_state_out(tmp_path):
+    x, y = _keras_data("Dense")
+    model = _keras_model("Dense", "Adam")
+    _fit(model, x, y, EPOCHS_BEFORE)
+    model.save(tmp_path / "with.keras")
+    model.save(tmp_path / "without.keras", include_optimizer=False)
+    assert (tmp_path / "without.keras").stat().st_size < (tmp_path / "with.keras").stat().st_size
+    fresh = keras.models.load_model(tmp_path / "without.keras")
+    assert fresh.optimizer.iterations == 0 and not fresh.optimizer.built
+    loaded = keras.models.load_model(tmp_path / "with.keras")
+    assert loaded.optimizer.iterations == model.optimizer.iterations
