@@ -259,8 +259,8 @@ def test_summary_and_save_warn_for_arguments_without_effect(tmp_path, capsys):
         model.save(tmp_path / "m.keras", include_optimizer=True, save_format=None)
     with pytest.warns(UserWarning, match="summary: show_trainable=True has no effect in Ember"):
         model.summary(show_trainable=True)
-    with pytest.warns(UserWarning, match="save: include_optimizer=False has no effect in Ember"):
-        model.save(tmp_path / "m.keras", include_optimizer=False)
+    with pytest.warns(UserWarning, match="save: save_traces=False has no effect in Ember"):
+        model.save(tmp_path / "m.keras", save_traces=False)
     with pytest.raises(TypeError, match="unexpected keyword argument 'overwite'"):
         model.save(tmp_path / "m.keras", overwite=True)
     capsys.readouterr()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
 from .. import optim
 from ..backend.device import get_array_module
 from ._ignored import warn_no_effect
@@ -128,6 +130,48 @@ class Optimizer:
         elif self.clipvalue:
             for gradient in gradients:
                 get_array_module(gradient).clip(gradient, -self.clipvalue, self.clipvalue, out=gradient)
+
+    def save_own_variables(self, store: dict) -> None:
+        """Put the optimizer's state into ``store`` as NumPy arrays (Keras's method name).
+
+        Keys: ``"iterations"`` (0-d int64), and ``"{index}/{name}"`` for each parameter's state, parameters
+        numbered as in ``model.parameters()`` (e.g. ``"0/exp_avg"``; step counts become 0-d int64 arrays).
+        """
+        store["iterations"] = np.asarray(self.iterations, dtype=np.int64)
+        if self.inner is None:
+            return
+        for index, entries in self.inner.state_dict()["state"].items():
+            for name, value in entries.items():
+                store[f"{index}/{name}"] = np.asarray(value.get() if hasattr(value, "get") else value)
+
+    def load_own_variables(self, store: dict) -> None:
+        """Restore what ``save_own_variables`` wrote; the optimizer must be built on the same parameters.
+
+        Raises ValueError when a key names no parameter or an array's shape differs from its parameter's."""
+        where = type(self).__name__
+        if self.inner is None:
+            raise ValueError(f"{where}: build the optimizer before loading its state")
+        parameters = [p for group in self.inner.param_groups for p in group["params"]]
+        state: dict[int, dict] = {}
+        for key, value in store.items():
+            if key == "iterations":
+                continue
+            index_text, _, name = key.partition("/")
+            if not index_text.isdigit() or not name or int(index_text) >= len(parameters):
+                raise ValueError(f"{where}: state entry {key!r} names no parameter (the model has "
+                                 f"{len(parameters)})")
+            index = int(index_text)
+            value = np.asarray(value)
+            if value.ndim == 0 and value.dtype.kind in "iu":
+                state.setdefault(index, {})[name] = int(value)  # a step count, a Python int as in training
+                continue
+            if value.shape != tuple(parameters[index].shape):
+                raise ValueError(f"{where}: state entry {key!r} has shape {value.shape}, its parameter has "
+                                 f"{tuple(parameters[index].shape)}")
+            state.setdefault(index, {})[name] = value
+        groups = self.inner.state_dict()["param_groups"]
+        self.inner.load_state_dict({"state": state, "param_groups": groups})
+        self.iterations = int(np.asarray(store.get("iterations", 0)))
 
     def get_config(self) -> dict:
         return {"name": self.name, "learning_rate": self._learning_rate, "weight_decay": self.weight_decay,

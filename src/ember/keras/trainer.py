@@ -304,21 +304,22 @@ class Trainer:
         (print_fn or print)(text)
 
     # -------------------------------------------------------------------------------------- saving
-    def save(self, filepath, overwrite: bool = True, **kwargs) -> None:
-        """Save architecture (JSON) and weights (safetensors) in one ``.keras`` archive (never pickle).
+    def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True, **kwargs) -> None:
+        """Save architecture (JSON), weights and optimizer state (safetensors) in one ``.keras`` archive (never
+        pickle); ``keras.models.load_model`` restores them, and ``fit`` continues exactly where it stopped.
 
-        The compile settings are kept, not the optimizer's state. Other arguments of Keras's ``save``
-        (``zipped``, ``include_optimizer``, ``save_format``, ``signatures``, ``options``, ``save_traces``)
-        warn that they have no effect unless they have their default value."""
+        The compile settings are always kept; ``include_optimizer=False`` leaves out the optimizer's state.
+        Other arguments of Keras's ``save`` (``zipped``, ``save_format``, ``signatures``, ``options``,
+        ``save_traces``) warn that they have no effect unless they have their default value."""
         from .saving import save_model
 
         for argument, value in kwargs.items():
             if argument not in _SAVE_DEFAULTS:
                 raise TypeError(f"save: unexpected keyword argument {argument!r}; expected one of "
-                                f"{sorted(_SAVE_DEFAULTS)}")
+                                f"{sorted(['include_optimizer', *_SAVE_DEFAULTS])}")
             if value != _SAVE_DEFAULTS[argument]:
                 warn_no_effect("save", argument, value, "a model is always one zipped .keras archive")
-        save_model(self, filepath, overwrite=overwrite)
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite: bool = True) -> None:
         from .saving import save_weights
@@ -331,7 +332,7 @@ class Trainer:
         load_weights(self, filepath)
 
 
-_SAVE_DEFAULTS = {"zipped": None, "include_optimizer": True, "save_format": None, "signatures": None,
+_SAVE_DEFAULTS = {"zipped": None, "save_format": None, "signatures": None,
                   "options": None, "save_traces": True}
 
 
