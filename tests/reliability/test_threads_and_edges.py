@@ -1,0 +1,228 @@
+"""Reliability: grad mode and Ember's CPU threads under several user threads; collate and empty-reduction
+edges against PyTorch's recorded behaviour (``empty_reductions.json``, made by
+``record_empty_reductions.py``)."""
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import ember
+from ember import nn
+from ember.autograd import Function
+
+JOIN_SECONDS = 120  # a thread still running after this has hung
+
+
+@pytest.fixture(autouse=True)
+def _tiny_switch_interval():
+    """Switch threads as often as the interpreter can, so that races show up."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(previous)
+
+
+def run_in_threads(*targets, join_seconds: float = JOIN_SECONDS):
+    """Run each target on a thread of its own; return their results, re-raising the first error."""
+    results: list = [None] * len(targets)
+    errors: list = []
+
+    def runner(index, target):
+        try:
+            results[index] = target()
+        except BaseException as error:  # noqa: BLE001 - reported in the calling thread
+            errors.append(error)
+
+    workers = [threading.Thread(target=runner, args=(index, target), daemon=True)
+               for index, target in enumerate(targets)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(join_seconds)
+    assert not any(worker.is_alive() for worker in workers), "a thread did not finish"
+    if errors:
+        raise errors[0]
+    return results
+
+
+# ---------------------------------------------------------------- grad mode
+
+
+def test_no_grad_in_one_thread_leaves_another_recording():
+    barrier = threading.Barrier(2, timeout=30)
+
+    def quiet():
+        with ember.no_grad():
+            barrier.wait()  # inside no_grad
+            barrier.wait()  # the other thread has looked
+            return ember.is_grad_enabled()
+
+    def recording():
+        barrier.wait()
+        x = ember.ones(3, requires_grad=True)
+        seen = (ember.is_grad_enabled(), (x * 2).requires_grad)
+        barrier.wait()
+        return seen
+
+    inside, seen = run_in_threads(quiet, recording)
+    assert inside is False
+    assert seen == (True, True)
+
+
+def test_set_grad_enabled_as_a_call_stays_in_its_thread():
+    barrier = threading.Barrier(2, timeout=30)
+
+    def switch_off():
+        ember.set_grad_enabled(False)
+        barrier.wait()
+        barrier.wait()
+        return ember.is_grad_enabled()
+
+    def look():
+        barrier.wait()
+        enabled = ember.is_grad_enabled()
+        barrier.wait()
+        return enabled
+
+    assert run_in_threads(switch_off, look) == [False, True]
+    assert ember.is_grad_enabled()
+
+
+def test_new_threads_start_with_grad_enabled():
+    with ember.no_grad():
+        (enabled,) = run_in_threads(ember.is_grad_enabled)
+        assert not ember.is_grad_enabled()
+    assert enabled is True
+
+
+class _PausingIdentity(Function):
+    """Identity whose backward waits at a barrier, so another thread runs while a backward is under way."""
+
+    barrier: threading.Barrier
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, grad):
+        _PausingIdentity.barrier.wait()
+        _PausingIdentity.barrier.wait()
+        return grad
+
+
+def test_backward_sets_grad_mode_only_for_its_own_thread():
+    _PausingIdentity.barrier = threading.Barrier(2, timeout=30)
+
+    def backward():
+        x = ember.ones(3, requires_grad=True)
+        _PausingIdentity.apply(x).sum().backward()  # create_graph=False: no recording inside, in this thread
+        return x.grad.numpy().tolist()
+
+    def forward_meanwhile():
+        _PausingIdentity.barrier.wait()  # the other thread is inside backward
+        x = ember.ones(3, requires_grad=True)
+        seen = (ember.is_grad_enabled(), (x * 2).requires_grad)
+        _PausingIdentity.barrier.wait()
+        return seen
+
+    grads, seen = run_in_threads(backward, forward_meanwhile)
+    assert grads == [1.0, 1.0, 1.0]
+    assert seen == (True, True)
+
+
+# ---------------------------------------------------------------- concurrent training
+
+
+def _mlp():
+    return nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5))
+
+
+def _convnet():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(8 * 8 * 8, 5))
+
+
+def _data(kind: str, seed: int, steps: int):
+    rng = np.random.default_rng(seed)
+    shape = (16, 20) if kind == "mlp" else (16, 3, 16, 16)
+    return [(rng.standard_normal(shape).astype(np.float32), rng.integers(0, 5, 16)) for _ in range(steps)]
+
+
+def _make(kind: str, seed: int):
+    ember.manual_seed(seed)
+    return _mlp() if kind == "mlp" else _convnet()
+
+
+def _train(model, batches, start: threading.Barrier | None = None):
+    """Train ``model`` with SGD+momentum on ``batches``; the losses and the final parameters as arrays."""
+    optimizer = ember.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    loss_function = nn.CrossEntropyLoss()
+    if start is not None:
+        start.wait()
+    losses = []
+    for inputs, targets in batches:
+        optimizer.zero_grad()
+        loss = loss_function(model(ember.tensor(inputs)), ember.tensor(targets))
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses, [parameter.detach().numpy().copy() for parameter in model.parameters()]
+
+
+def _evaluate(model, batches, start: threading.Barrier | None = None, rounds: int = 3):
+    """Outputs of ``model`` in eval mode under ``no_grad``, ``rounds`` times over ``batches``."""
+    model.eval()
+    if start is not None:
+        start.wait()
+    outputs = []
+    for _ in range(rounds):
+        for inputs, _ in batches:
+            with ember.no_grad():
+                output = model(ember.tensor(inputs))
+            assert not output.requires_grad
+            outputs.append(output.numpy().copy())
+    return outputs
+
+
+def _assert_same(first, second):
+    for a, b in zip(first, second, strict=True):
+        if isinstance(a, (list, tuple)):
+            _assert_same(a, b)
+        else:
+            np.testing.assert_array_equal(a, b)
+
+
+SPLITTING = {"whole": {}, "split": {"parallel_numbers": 1, "parallel_gemm_flops": 1.0,
+                                    "parallel_conv_flops": 1.0, "num_threads": 2}}
+
+
+@pytest.mark.parametrize("splitting", sorted(SPLITTING))
+@pytest.mark.parametrize("kinds", [("mlp", "mlp"), ("conv", "conv"), ("mlp", "conv")])
+def test_two_models_trained_at_once_equal_sequential_training(kinds, splitting):
+    steps = 20
+    with ember.config.override(**SPLITTING[splitting]):
+        batches = [_data(kind, 10 + index, steps) for index, kind in enumerate(kinds)]
+        sequential = [_train(_make(kind, index), batches[index]) for index, kind in enumerate(kinds)]
+        models = [_make(kind, index) for index, kind in enumerate(kinds)]
+        start = threading.Barrier(2, timeout=30)
+        concurrent = run_in_threads(*[lambda i=i: _train(models[i], batches[i], start) for i in range(2)])
+    _assert_same(sequential, concurrent)
+
+
+@pytest.mark.parametrize("splitting", sorted(SPLITTING))
+@pytest.mark.parametrize("kind", ["mlp", "conv"])
+def test_training_while_another_thread_evaluates_equals_sequential(kind, splitting):
+    steps = 20
+    with ember.config.override(**SPLITTING[splitting]):
+        train_batches, eval_batches = _data(kind, 1, steps), _data(kind, 2, 4)
+        sequential = (_train(_make(kind, 0), train_batches), _evaluate(_make(kind, 1), eval_batches))
+        trained, evaluated = _make(kind, 0), _make(kind, 1)
+        start = threading.Barrier(2, timeout=30)
+        concurrent = run_in_threads(lambda: _train(trained, train_batches, start),
+                                    lambda: _evaluate(evaluated, eval_batches, start))
+    _assert_same([sequential[0]], [concurrent[0]])
+    _assert_same(sequential[1], concurrent[1])
