@@ -12,6 +12,7 @@ import pytest
 import ember
 from ember import nn
 from ember.autograd import Function
+from ember.backend import threads as ember_threads
 
 JOIN_SECONDS = 120  # a thread still running after this has hung
 
@@ -226,3 +227,64 @@ def test_training_while_another_thread_evaluates_equals_sequential(kind, splitti
                                     lambda: _evaluate(evaluated, eval_batches, start))
     _assert_same([sequential[0]], [concurrent[0]])
     _assert_same(sequential[1], concurrent[1])
+
+
+# ---------------------------------------------------------------- Ember's own threads
+
+
+def test_concurrent_split_rows_calls_each_run_their_own_ranges_once():
+    """Several user threads split calls with different thread counts at once (so the helper pool grows
+    while others use it): each call covers its own rows exactly once and returns."""
+    callers, calls, total = 6, 80, 37
+
+    def caller(index):
+        def run():
+            for call in range(calls):
+                seen: list = []
+                lock = threading.Lock()
+
+                def record(start, stop, seen=seen, lock=lock):
+                    with lock:
+                        seen.append((start, stop))
+
+                ember_threads.split_rows(record, total, threads=2 + (index + call) % 5, per_thread=2)
+                rows = sorted(row for start, stop in seen for row in range(start, stop))
+                assert rows == list(range(total)), (index, call, seen)
+            return True
+        return run
+
+    assert run_in_threads(*[caller(index) for index in range(callers)]) == [True] * callers
+
+
+def test_split_rows_called_inside_a_range_returns():
+    """A range that splits work of its own (on a helper thread) must not wait on helpers that are all busy."""
+    seen: list = []
+
+    def outer(start, stop):
+        ember_threads.split_rows(lambda inner_start, inner_stop: seen.append((start, inner_start, inner_stop)),
+                                 4, threads=2)
+
+    run_in_threads(lambda: ember_threads.split_rows(outer, 2, threads=2), join_seconds=20)
+    rows = sorted((outer_start, row) for outer_start, start, stop in seen for row in range(start, stop))
+    assert rows == [(outer_start, row) for outer_start in (0, 1) for row in range(4)]
+
+
+def test_concurrent_share_calls_each_run_on_their_threads():
+    callers, calls = 4, 30
+
+    def caller(index):
+        def run():
+            for _ in range(calls):
+                count = [0]
+                lock = threading.Lock()
+
+                def work(count=count, lock=lock):
+                    with lock:
+                        count[0] += 1
+
+                ember_threads.share(work, threads=2 + index)
+                assert count[0] == 2 + index
+            return True
+        return run
+
+    assert run_in_threads(*[caller(index) for index in range(callers)]) == [True] * callers
