@@ -13,6 +13,7 @@ import ember
 from ember import nn
 from ember.autograd import Function
 from ember.backend import threads as ember_threads
+from ember.data import default_collate
 
 JOIN_SECONDS = 120  # a thread still running after this has hung
 
@@ -288,3 +289,33 @@ def test_concurrent_share_calls_each_run_on_their_threads():
         return run
 
     assert run_in_threads(*[caller(index) for index in range(callers)]) == [True] * callers
+
+
+# ---------------------------------------------------------------- collate
+
+COLLATE_MESSAGE = "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
+
+
+@pytest.mark.parametrize("batch, found", [
+    ([1, "a"], str),
+    ([1.0, "a"], str),
+    ([True, "a"], str),
+    ([np.float32(1.0), "a"], str),
+    ([1, None], type(None)),
+    ([object(), 1], object),
+])
+def test_collate_refuses_numbers_mixed_with_other_things(batch, found):
+    with pytest.raises(TypeError) as caught:
+        default_collate(batch)
+    assert str(caught.value) == COLLATE_MESSAGE.format(found)
+
+
+def test_collate_refuses_mixed_fields_inside_samples():
+    with pytest.raises(TypeError, match="found <class 'str'>"):
+        default_collate([{"x": 1}, {"x": "a"}])
+    with pytest.raises(TypeError, match="found <class 'str'>"):
+        default_collate([(1, "a"), ("b", 2)])
+
+
+def test_collate_keeps_a_batch_that_starts_with_a_string_as_a_list():
+    assert default_collate(["a", 1]) == ["a", 1]  # PyTorch returns such a batch as it is
