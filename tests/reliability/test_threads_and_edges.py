@@ -3,6 +3,9 @@ edges against PyTorch's recorded behaviour (``empty_reductions.json``, made by
 ``record_empty_reductions.py``)."""
 from __future__ import annotations
 
+import json
+import math
+import pathlib
 import sys
 import threading
 
@@ -319,3 +322,57 @@ def test_collate_refuses_mixed_fields_inside_samples():
 
 def test_collate_keeps_a_batch_that_starts_with_a_string_as_a_list():
     assert default_collate(["a", 1]) == ["a", 1]  # PyTorch returns such a batch as it is
+
+
+# ---------------------------------------------------------------- reductions over empty tensors
+
+_TABLE = json.loads((pathlib.Path(__file__).with_name("empty_reductions.json")).read_text())
+# logsumexp without dim is an Ember extension (PyTorch requires dim): checked separately below
+_CASES = [case for case in _TABLE["cases"] if not (case["op"] == "logsumexp" and case["dim"] is None)]
+
+
+def _case_id(case):
+    return f"{case['op']}-{'x'.join(map(str, case['shape'])) or 'scalar'}-dim{case['dim']}"
+
+
+@pytest.mark.parametrize("case", _CASES, ids=_case_id)
+def test_empty_reductions_behave_as_pytorch(case):
+    dtype = ember.bool if case["op"] in ("any", "all") else ember.float32
+    x = ember.zeros(tuple(case["shape"]), dtype=dtype)
+    function = getattr(ember, case["op"])
+    call = (lambda: function(x)) if case["dim"] is None else (lambda: function(x, dim=case["dim"]))
+    if "error" in case:
+        with pytest.raises(Exception) as caught:  # the type is checked by name below
+            call()
+        assert type(caught.value).__name__ == case["error"]["type"]
+        assert str(caught.value) == case["error"]["message"]
+        return
+    with np.errstate(all="ignore"), _no_check():
+        result = call()
+    if isinstance(result, tuple):
+        result = result[0]
+    values = [None if math.isnan(v) else v for v in np.asarray(result.numpy(), dtype=np.float64).ravel().tolist()]
+    assert {"shape": list(result.shape), "values": values} == case["result"]
+
+
+class _no_check:
+    """Warnings such as NumPy's 'mean of empty slice' are allowed here; only the result is checked."""
+
+    def __enter__(self):
+        import warnings
+
+        self._catcher = warnings.catch_warnings()
+        self._catcher.__enter__()
+        warnings.simplefilter("ignore")
+
+    def __exit__(self, *exc_info):
+        return self._catcher.__exit__(*exc_info)
+
+
+def test_logsumexp_over_all_dims_of_an_empty_tensor_is_minus_infinity():
+    assert ember.logsumexp(ember.zeros((2, 0))).item() == -math.inf
+
+
+def test_max_with_dim_over_an_empty_other_dim_returns_empty_values_and_indices():
+    values, indices = ember.max(ember.zeros((0, 3)), dim=1)
+    assert values.shape == (0,) and indices.shape == (0,) and indices.dtype == ember.int64
