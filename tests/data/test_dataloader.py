@@ -138,7 +138,7 @@ def test_default_collate_errors_name_the_problem():
         default_collate([ember.zeros(2), ember.zeros(3)])
     with pytest.raises(RuntimeError, match="same number of fields"):
         default_collate([(1, 2), (3,)])
-    with pytest.raises(TypeError, match="found NoneType"):
+    with pytest.raises(TypeError, match="found <class 'NoneType'>"):
         default_collate([None, None])
 
 

@@ -169,7 +169,7 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate
     # A root node consumed by another root node must wait for it.
     ready = [node for node in root_nodes if pending_consumers[id(node)] == 0]
 
-    previous_mode = grad_mode._grad_enabled
+    previous_mode = grad_mode.state.enabled
     grad_mode._set(create_graph)
     try:
         while ready:

@@ -124,7 +124,7 @@ class Function:
         detached = [Tensor(a.data) if isinstance(a, Tensor) else a for a in args]
         with grad_mode.no_grad():
             raw = type(self).forward(self, *detached)
-        return self._finish(raw, grad_mode._grad_enabled and any(t.requires_grad for t in tensors))
+        return self._finish(raw, grad_mode.state.enabled and any(t.requires_grad for t in tensors))
 
     def _finish(self, raw, record: bool):
         """Wrap forward's arrays as output Tensors; when recording, point them at this node."""
@@ -215,7 +215,7 @@ class Primitive(Function):
 
     def __call__(self, *tensors):
         record = False
-        if grad_mode._grad_enabled:
+        if grad_mode.state.enabled:
             for tensor in tensors:
                 if tensor.requires_grad:
                     record = True

@@ -157,14 +157,32 @@ def claim_cores() -> int:
     return count if _claim_blas() else 1
 
 
-def _helpers(count: int) -> ThreadPoolExecutor:
+class _HelperMark(threading.local):
+    """Set in the pool's own threads: a split call made there runs whole (waiting on the pool from inside
+    it could wait forever once every helper waits)."""
+
+    is_helper = False
+
+
+_helper_mark = _HelperMark()
+
+
+def _mark_helper() -> None:
+    _helper_mark.is_helper = True
+
+
+def _submit(work, count: int) -> list:
+    """Hand ``work`` to ``count`` helper threads; the futures. Several user threads may split calls at once:
+    the pool is grown (a larger one replacing it; the old one finishes what it was given) and given work
+    under one lock, so that no call submits to a pool another has just shut down."""
     global _pool, _pool_size
     with _lock:
         if _pool is None or _pool_size < count:
             if _pool is not None:
                 _pool.shutdown(wait=False)
-            _pool, _pool_size = ThreadPoolExecutor(count, thread_name_prefix="ember-cpu"), count
-        return _pool
+            _pool = ThreadPoolExecutor(count, thread_name_prefix="ember-cpu", initializer=_mark_helper)
+            _pool_size = count
+        return [_pool.submit(work) for _ in range(count)]
 
 
 def split_rows(function, total: int, threads: int | None = None, per_thread: int | None = None) -> None:
@@ -172,9 +190,10 @@ def split_rows(function, total: int, threads: int | None = None, per_thread: int
     ``claim_cores()``), the calling thread one of them. The rows are cut into ``per_thread`` (default
     ``PIECES_PER_THREAD``) contiguous ranges per thread, each taken by whichever thread is free, so that a core
     the host slows down takes fewer; every range runs once. The first error is re-raised once every started
-    range has ended."""
+    range has ended. Calls from several threads at once each run their own ranges; one made from inside a
+    range (on a helper thread) runs whole."""
     threads = min(claim_cores() if threads is None else threads, total)
-    if threads <= 1:
+    if threads <= 1 or _helper_mark.is_helper:
         function(0, total)
         return
     pieces = min(total, threads * (PIECES_PER_THREAD if per_thread is None else per_thread))
@@ -195,8 +214,7 @@ def split_rows(function, total: int, threads: int | None = None, per_thread: int
                 failed.append(True)  # the other threads take no new range
                 raise
 
-    pool = _helpers(threads - 1)
-    futures = [pool.submit(work) for _ in range(threads - 1)]
+    futures = _submit(work, threads - 1)
     try:
         work()
     finally:

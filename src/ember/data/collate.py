@@ -46,6 +46,18 @@ def _stack_arrays(samples: Sequence[np.ndarray]) -> Tensor:
     return Tensor(np.stack(samples))
 
 
+# PyTorch's words, so that code matching them keeps working
+_UNSUPPORTED = "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
+
+
+def _check_numbers(batch: Sequence[Any]) -> None:
+    """A batch that starts with a number holds numbers only: a string or None among them is an error (NumPy
+    would otherwise turn the whole batch into strings or objects)."""
+    for sample in batch:
+        if not isinstance(sample, (int, float, np.number, np.bool_)):
+            raise TypeError(_UNSUPPORTED.format(type(sample)))
+
+
 def default_collate(batch: Sequence[Any]) -> Any:
     """Merge a list of samples into a batch, as PyTorch's ``default_collate`` does.
 
@@ -66,12 +78,16 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(elem, np.ndarray):
         return _stack_arrays(batch)
     if isinstance(elem, np.generic) and not isinstance(elem, (np.str_, np.bytes_, np.void)):
+        _check_numbers(batch)
         return Tensor(np.array(batch))
     if isinstance(elem, bool):
+        _check_numbers(batch)
         return make_tensor(batch)
     if isinstance(elem, int):
+        _check_numbers(batch)
         return make_tensor(batch)  # ints give int64; a float among them makes the batch float32
     if isinstance(elem, float):
+        _check_numbers(batch)
         return make_tensor(batch, dtype=float)
     if isinstance(elem, (str, bytes)):
         return list(batch)
@@ -98,10 +114,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
             return type(elem)(collated)
         except TypeError:
             return collated
-    raise TypeError(
-        f"default_collate: samples must be Tensors, NumPy arrays, numbers, strings, dicts or sequences; "
-        f"found {type(elem).__name__}"
-    )
+    raise TypeError(_UNSUPPORTED.format(type(elem)))
 
 
 def default_convert(data: Any) -> Any:

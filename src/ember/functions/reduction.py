@@ -23,6 +23,27 @@ def _reduction_axes(op: str, dim, x: Tensor):
     return None if x.ndim == 0 or axes == () else axes
 
 
+def _check_extreme_over_empty(op: str, x: Tensor, axes, dims_as_given=None) -> None:
+    """PyTorch's errors for a maximum, minimum or arg-extreme over nothing: over all of an empty tensor, or
+    along a dim of size 0 (a dim of size 0 elsewhere just gives an empty result). ``dims_as_given``: the dims
+    as the caller wrote them, which ``amax``/``amin`` quote (the others quote the dim counted from 0)."""
+    if x.numel() != 0:
+        return
+    if axes is None:
+        if op in ("argmax", "argmin"):
+            raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
+        raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. "
+                           f"Specify the reduction dim with the 'dim' argument.")
+    quoted = axes if dims_as_given is None else dims_as_given
+    for axis, dim in zip(axes, quoted):
+        if x.shape[axis] == 0:
+            raise IndexError(f"{op}(): Expected reduction dim {dim} to have non-zero size.")
+
+
+def _as_given(dim) -> tuple:
+    return tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+
+
 def _restore_reduced_axes(grad: Tensor, axes, ndim: int, keepdims: bool) -> Tensor:
     """Re-insert reduced axes (size 1) so that ``grad`` broadcasts against the input."""
     if keepdims or (axes is None and grad.ndim == ndim):
@@ -196,8 +217,11 @@ class LogSumExp(Primitive):
 
     def forward(self, x):
         xp = get_array_module(x)
-        shift = x.max(axis=self.axes, keepdims=True)
-        shift = xp.where(xp.isfinite(shift), shift, xp.zeros_like(shift))
+        if x.size == 0:  # nothing to shift by; the sum of no terms is 0 and its log -inf, as in PyTorch
+            shift = xp.zeros_like(x.sum(axis=self.axes, keepdims=True))
+        else:
+            shift = x.max(axis=self.axes, keepdims=True)
+            shift = xp.where(xp.isfinite(shift), shift, xp.zeros_like(shift))
         with np.errstate(divide="ignore"):  # a row of -inf gives log(0) = -inf, which is the answer
             y = xp.asarray(xp.log(xp.exp(x - shift).sum(axis=self.axes, keepdims=True)) + shift)
         if not self.keepdims:
@@ -279,11 +303,12 @@ def _max_or_min(name: str, find_max: bool, x, dim, keepdim, axis, keepdims, othe
     keep = pick_keepdim(name, keepdim, keepdims)
     if isinstance(dim, Tensor):
         return _max_or_min(name, find_max, x, None, keep, None, None, dim)
-    if x.numel() == 0:
-        raise RuntimeError(f"{name}: the input is empty")
     if dim is None or isinstance(dim, (tuple, list)):
-        return MaxMin(_reduction_axes(name, dim, x), keep, find_max)(x)
+        axes = _reduction_axes(name, dim, x)
+        _check_extreme_over_empty(name, x, axes)
+        return MaxMin(axes, keep, find_max)(x)
     (axis_,) = normalize_axis(dim, x.ndim, name)
+    _check_extreme_over_empty(name, x, (axis_,))
     if x.ndim == 0:  # PyTorch: the value itself and index 0
         values, indices = MaxMinAlongDim(0, False, find_max)(x.reshape(1))
     else:
@@ -321,13 +346,17 @@ def min(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None,
 
 def amax(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """Maximum over ``dim`` (int, tuple or None for all), values only; ties share the gradient."""
-    axes = _reduction_axes("amax", pick_dim("amax", dim, axis), x)
+    dim = pick_dim("amax", dim, axis)
+    axes = _reduction_axes("amax", dim, x)
+    _check_extreme_over_empty("amax", x, axes, None if axes is None else _as_given(dim))
     return MaxMin(axes, pick_keepdim("amax", keepdim, keepdims), True)(x)
 
 
 def amin(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
     """Minimum over ``dim`` (int, tuple or None for all), values only; ties share the gradient."""
-    axes = _reduction_axes("amin", pick_dim("amin", dim, axis), x)
+    dim = pick_dim("amin", dim, axis)
+    axes = _reduction_axes("amin", dim, x)
+    _check_extreme_over_empty("amin", x, axes, None if axes is None else _as_given(dim))
     return MaxMin(axes, pick_keepdim("amin", keepdim, keepdims), False)(x)
 
 
@@ -405,8 +434,8 @@ def _arg_extreme(name, x, dim, keepdim, axis, keepdims):
     xp = get_array_module(x.data)
     dim = pick_dim(name, dim, axis)
     keep = pick_keepdim(name, keepdim, keepdims)
-    if x.numel() == 0:
-        raise RuntimeError(f"{name}: the input is empty")
+    if dim is None:
+        _check_extreme_over_empty(name, x, None)
     if dim is None or x.ndim == 0:
         if dim is not None:
             normalize_axis(dim, 0, name)
@@ -415,6 +444,7 @@ def _arg_extreme(name, x, dim, keepdim, axis, keepdims):
             result = xp.asarray(result).reshape((1,) * x.ndim)
     else:
         (axis_,) = normalize_axis(dim, x.ndim, name)
+        _check_extreme_over_empty(name, x, (axis_,))
         result = getattr(xp, name)(x.data, axis=axis_, keepdims=keep)
     return Tensor(xp.asarray(result, dtype=np.int64))
 
