@@ -109,7 +109,8 @@ def test_kernels_build_once_into_the_cache(kernels, monkeypatch, tmp_path):
     monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
     built = compiled.kernels()
     assert built is not None and built.path.parent == tmp_path / "kernels"
-    assert [path.name for path in (tmp_path / "kernels").iterdir()] == [built.path.name]  # no temporary left
+    names = sorted(path.name for path in (tmp_path / "kernels").iterdir())
+    assert names == [built.path.name, built.path.name + ".sha256"]  # its record beside it, no temporary left
     stamp = built.path.stat().st_mtime_ns
     monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
     assert compiled.kernels().path == built.path and built.path.stat().st_mtime_ns == stamp  # reused
@@ -305,16 +306,18 @@ def test_column_source_copies_a_batch_major_input_once(kernels):
     assert np.shares_memory(im2col.column_source(chwn, ((0, 0), (0, 0)))[0], chwn)  # already batch-innermost
 
 
-def test_an_unwritable_cache_builds_in_the_temporary_directory(kernels, monkeypatch, tmp_path):
+def test_an_unwritable_cache_builds_in_a_private_temporary_folder(kernels, monkeypatch, tmp_path):
     import tempfile
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     monkeypatch.setattr(compiled, "_kernels", compiled._UNSET)
     with config.override(cache_dir=str(blocker)):  # its kernels/ folder cannot be made
         built = compiled.kernels()
-    assert built is not None and built.path.is_relative_to(tmp_path / "tmp")
+    assert built is not None and built.path.parent.parent == tmp_path / "tmp"
+    assert built.path.parent.stat().st_mode & 0o777 == 0o700  # made by mkdtemp, under a name no one can guess
 
 
 def test_kernels_refuse_arrays_that_do_not_fit(kernels):

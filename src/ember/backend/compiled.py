@@ -6,10 +6,14 @@ elementwise passes; a convolution without im2col needs loops NumPy does not have
 found (``$CC``, else ``cc``, ``gcc`` or ``clang``), those go to the small kernels in ``kernels/`` instead (one
 file per family, ``kernels/ember_kernels.h`` lists them): ``kernels/all.c`` is compiled as one unit, once
 per machine, into one library in Ember's cache (``$EMBER_CACHE``, else ``$XDG_CACHE_HOME/ember`` or
-``~/.cache/ember``; ``kernels/`` in it), written to a temporary file and renamed, then loaded with ctypes.
-Its name hashes every source file, the flags, the compiler and the CPU, so a change to any of them builds a
-new one. The NumPy (and CuPy) code stays: it is what runs without a compiler and on the GPU, and the
-reference the tests compare every kernel with.
+``~/.cache/ember``; ``kernels/`` in it), written to a temporary file, flushed to disk and renamed, then loaded
+with ctypes. Its name hashes every source file, the flags, the compiler and the CPU, so a change to any of them
+builds a new one. Its size and SHA-256 are recorded beside it (``<name>.sha256``) and checked before each
+load: a damaged library is built again, with a warning, rather than loaded. Only a library that this user
+alone could have written is loaded (it, its record and its folder belong to this user, and neither group nor
+others may write them); otherwise, or where the cache cannot be written, the library is built in a private
+folder (``tempfile.mkdtemp``) for this process, and a warning says what was wrong. The NumPy (and CuPy) code
+stays: it is what runs without a compiler and on the GPU, and the reference the tests compare every kernel with.
 
 The kernels take their geometry as C structs (``struct ember_image`` and the others in
 ``kernels/ember_kernels.h``), mirrored field by field by the ``ctypes.Structure`` classes below; loading
@@ -23,9 +27,15 @@ why.
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import functools
+import hashlib
 import os
+import shutil
+import stat
+import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import cast
@@ -40,10 +50,12 @@ BASIC_FLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno
 FLAGS = BASIC_FLAGS + ("-fopenmp-simd",)  # lets batch norm's sums vectorize; compilers without it get BASIC_FLAGS
 TUNED_FLAGS = ("-march=native",)  # tried first; the cache key names the CPU, so no other CPU loads the result
 COMPILE_SECONDS = 120
+TEMPORARY_SUFFIX = ".tmp"  # a build's files until they are renamed into place
 
 _UNSET = object()
 _kernels = _UNSET
 _status = "not loaded yet"
+_warned: set = set()  # the warnings about the cache given so far, each given once
 
 _Index = ctypes.c_longlong  # C's idx
 _Address = ctypes.c_void_p
@@ -354,8 +366,6 @@ def cache_directory() -> Path:
 
 
 def _compiler() -> str | None:
-    import shutil
-
     chosen = config.get("compiler")
     if chosen:
         return chosen
@@ -381,48 +391,144 @@ def _sources() -> list:
             for path in sorted(SOURCES.iterdir()) if path.suffix in (".c", ".h")]
 
 
-def _build(compiler: str, flags: tuple, target: Path) -> None:
-    """Compile ``UNIT`` (which includes the other files) into ``target`` through a temporary file in the same
-    folder and a rename."""
+def _compile(compiler: str, flags: tuple, output: str) -> None:
+    """Compile ``UNIT`` (which includes the other files) into the file ``output``."""
     import subprocess
-    import tempfile
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=target.stem + ".", suffix=".tmp", dir=target.parent)
+    result = subprocess.run([compiler, *flags, "-o", output, str(UNIT)], capture_output=True, text=True,
+                            timeout=COMPILE_SECONDS)
+    if result.returncode != 0:
+        raise RuntimeError(f"{compiler} {' '.join(flags)} failed on {UNIT}: {result.stderr.strip()[-500:]}")
+
+
+def _record(library: Path) -> Path:
+    """Where the size and SHA-256 of ``library`` are kept: ``<name>.sha256`` beside it."""
+    return library.with_name(library.name + ".sha256")
+
+
+def _describe(data: bytes) -> str:
+    return f"{len(data)} {hashlib.sha256(data).hexdigest()}\n"
+
+
+def _replace(target: Path, write) -> None:
+    """Give ``target`` its new contents all at once: ``write(path)`` fills a temporary file in the same
+    folder, which is flushed to disk and renamed over ``target`` (a rename within a folder is atomic, so
+    another process sees the old file or the whole new one); the temporary file is removed on any failure."""
+    handle, temporary = tempfile.mkstemp(prefix=target.name + ".", suffix=TEMPORARY_SUFFIX, dir=target.parent)
     os.close(handle)
     try:
-        result = subprocess.run([compiler, *flags, "-o", temporary, str(UNIT)], capture_output=True, text=True,
-                                timeout=COMPILE_SECONDS)
-        if result.returncode != 0:
-            raise RuntimeError(f"{compiler} {' '.join(flags)} failed on {UNIT}: {result.stderr.strip()[-500:]}")
+        write(temporary)
+        with open(temporary, "rb") as written:
+            os.fsync(written.fileno())
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+    folder = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a crash
+    finally:
+        os.close(folder)
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Delete the temporary files of builds whose process was killed: any older than a build may take."""
+    oldest = time.time() - 2 * COMPILE_SECONDS
+    for path in folder.glob("kernels-*" + TEMPORARY_SUFFIX):
+        try:
+            if path.lstat().st_mtime < oldest:
+                path.unlink()
+        except OSError:
+            pass  # another process removed it first
+
+
+def _build(compiler: str, flags: tuple, target: Path) -> None:
+    """Compile into ``target`` and record its size and SHA-256 in ``_record(target)``, each through a
+    temporary file in the same folder and a rename (see ``_replace``)."""
+    _remove_abandoned(target.parent)
+    _replace(target, lambda temporary: _compile(compiler, flags, temporary))
+    description = _describe(target.read_bytes())
+
+    def write_record(temporary):
+        with open(temporary, "w", encoding="ascii") as record:
+            record.write(description)
+
+    _replace(_record(target), write_record)
+
+
+def _distrust(path: Path) -> str | None:
+    """Why ``path`` (a cached library, its record or their folder) could have been written by someone else
+    than this user, or None: it belongs to another user, group or others may write it, or it is a link."""
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link"
+    if info.st_uid != os.getuid():
+        return f"belongs to user {info.st_uid}, not to this user ({os.getuid()})"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"is writable by group or others (mode {stat.filemode(info.st_mode)})"
+    return None
+
+
+def _damage(library: Path) -> str | None:
+    """What is wrong with a cached library, or None when its size and SHA-256 are those recorded beside it."""
+    try:
+        recorded = _record(library).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return f"has no record of its size and SHA-256 ({_record(library).name})"
+    if _describe(library.read_bytes()) != recorded:
+        return f"does not match the size and SHA-256 recorded in {_record(library).name}"
+    return None
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+
+def _built_privately(compiler: str, flags: tuple, name: str) -> Path:
+    """Build ``name`` in a new folder that only this user can enter (made by mkdtemp, mode 0700, under a name
+    no one can guess), removed when the process exits."""
+    folder = Path(tempfile.mkdtemp(prefix="ember-kernels-"))
+    atexit.register(shutil.rmtree, folder, True)
+    _build(compiler, flags, folder / name)
+    return folder / name
 
 
 def _existing_or_built(compiler: str, flags: tuple, name: str) -> Path:
-    """The library ``name`` from the cache, built there first if missing; where the cache cannot be written,
-    in a folder of this user's under the system's temporary directory instead."""
-    import tempfile
+    """The library ``name`` from the cache, built there first if missing or damaged (with a warning).
 
-    user = os.getuid() if hasattr(os, "getuid") else "user"
-    folders = (cache_directory(), Path(tempfile.gettempdir()) / f"ember-{user}" / "kernels")
-    for folder in folders:
-        if (folder / name).exists():
-            return folder / name
+    Only a library that this user alone could have written is loaded: where the cache folder, the library or
+    its record belongs to another user or may be written by group or others, a warning says so and the
+    library is built in a private folder instead; so it is where the cache cannot be written."""
+    folder = cache_directory()
     try:
-        _build(compiler, flags, folders[0] / name)
-        return folders[0] / name
-    except OSError:  # a read-only or missing home: build where this user can write
-        _build(compiler, flags, folders[1] / name)
-        return folders[1] / name
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        problems = [(folder, _distrust(folder))]
+        library = folder / name
+        if os.path.lexists(library):
+            problems += [(path, _distrust(path)) for path in (library, _record(library)) if os.path.lexists(path)]
+    except OSError:  # a read-only or missing home
+        return _built_privately(compiler, flags, name)
+    for path, problem in problems:
+        if problem is not None:
+            _warn_once(f"Ember: not loading compiled kernels from {path}: it {problem}; building them in a "
+                       f"private folder instead")
+            return _built_privately(compiler, flags, name)
+    if library.exists():
+        damage = _damage(library)
+        if damage is None:
+            return library
+        _warn_once(f"Ember: the cached compiled kernels {library} {damage}; building them again")
+    try:
+        _build(compiler, flags, library)
+    except OSError:  # a cache that can be read but not written
+        return _built_privately(compiler, flags, name)
+    return library
 
 
 def _load() -> Kernels | None:
     """Build (once) and load the kernels; None, with the reason in ``status()``, when that fails."""
-    import hashlib
-    import shutil
     import subprocess
 
     global _status
