@@ -117,3 +117,44 @@ def test_optimizer_state_that_does_not_fit_is_a_value_error(tmp_path):
     arrays["optimizer/99/exp_avg"] = np.zeros(3, np.float32)
     members["model.weights.safetensors"] = dumps(arrays)
     _refused(_write(tmp_path / "state.keras", members), "optimizer|exp_avg")
+
+
+# ------------------------------------------------------------------------------------------- fuzzing
+from hypothesis import HealthCheck, given, settings  # noqa: E402 - the fuzzing section's own imports
+from hypothesis import strategies as st  # noqa: E402
+
+from .test_hostile_files import json_values, mutate, mutations, only_value_errors_naming  # noqa: E402
+
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                         HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def good_members(tmp_path_factory):
+    return _saved(tmp_path_factory.mktemp("good"))
+
+
+@pytest.fixture(scope="module")
+def good_archive(tmp_path_factory, good_members):
+    return _write(tmp_path_factory.mktemp("archive") / "good.keras", good_members, zipfile.ZIP_DEFLATED).read_bytes()
+
+
+@FUZZ
+@given(edits=mutations)
+def test_fuzz_keras_archive_byte_mutations(tmp_path, good_archive, edits):
+    """Any damage to the archive's bytes: load_model succeeds or raises ValueError naming the file."""
+    path = tmp_path / "mutated.keras"
+    path.write_bytes(mutate(good_archive, edits))
+    only_value_errors_naming(keras.models.load_model, path)
+
+
+@FUZZ
+@given(name=st.sampled_from(["config.json", "compile.json", "metadata.json", "model.weights.safetensors"]),
+       replacement=json_values, edits=mutations, as_json=st.booleans())
+def test_fuzz_keras_archive_members(tmp_path, good_members, name, replacement, edits, as_json):
+    """One member replaced by random JSON or by its own bytes damaged, in an intact zip."""
+    members = dict(good_members)
+    if name in members:
+        members[name] = json.dumps(replacement) if as_json else mutate(members[name], edits)
+    path = _write(tmp_path / "member.keras", members)
+    only_value_errors_naming(keras.models.load_model, path)

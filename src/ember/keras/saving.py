@@ -16,6 +16,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -221,9 +222,14 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
 
 def _read_archive(filepath: str) -> tuple:
     """``(architecture, weights, compile_config or None)`` from the archive, its directory checked first."""
+    archive_size = os.path.getsize(filepath)  # a missing or unreadable file keeps its own OSError
+    with open(filepath, "rb") as handle:
+        return _read_open_archive(handle, filepath, archive_size)
+
+
+def _read_open_archive(handle, filepath: str, archive_size: int) -> tuple:
     try:
-        archive_size = os.path.getsize(filepath)
-        with zipfile.ZipFile(filepath) as archive:
+        with zipfile.ZipFile(handle) as archive:
             _check_directory(archive, filepath, archive_size)
             names = set(archive.namelist())
             missing = {CONFIG_NAME, WEIGHTS_NAME} - names
@@ -234,7 +240,8 @@ def _read_archive(filepath: str) -> tuple:
             compile_config = None
             if COMPILE_NAME in names:
                 compile_config = json.loads(_read_member(archive, COMPILE_NAME, filepath))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError) as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError, zlib.error,
+            OSError) as error:  # the file is open: an OSError here comes from seeking in a damaged directory
         raise ValueError(f"load_model: '{filepath}' is not a valid .keras archive (corrupt or truncated: "
                          f"{error})") from None
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
