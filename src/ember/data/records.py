@@ -1,7 +1,6 @@
 """``FixedLengthRecordDataset``: the records of binary files (such as MNIST's IDX files) as ``bytes``."""
 from __future__ import annotations
 
-import gzip
 import os
 import warnings
 import zlib
@@ -11,9 +10,40 @@ import numpy as np
 
 from .pipeline import AUTOTUNE, Pipeline, PipelineMethods
 
-_DECOMPRESS = {"": None, "GZIP": gzip.decompress, "ZLIB": zlib.decompress}
+_COMPRESSIONS = ("", "GZIP", "ZLIB")
+MAX_EXPANSION = 64  # decompressed bytes per compressed byte allowed beyond EXTRA_BYTES (MNIST's gzip: about 5)
+EXTRA_BYTES = 64 * 2**20
 _GZIP_MAGIC = b"\x1f\x8b"
 _SLOT_DONE = object()
+
+
+def _inflate(contents: bytes, compression: str, path: str) -> bytes:
+    """``contents`` decompressed (every member of a gzip file, as ``gzip.decompress``), refusing with a
+    ValueError naming ``path`` a damaged stream and output beyond ``MAX_EXPANSION`` times the compressed size
+    plus ``EXTRA_BYTES`` (a small file must not cost gigabytes), found before that much is allocated."""
+    limit = MAX_EXPANSION * len(contents) + EXTRA_BYTES
+    pieces, total, data = [], 0, contents
+    try:
+        while data:
+            inflater = zlib.decompressobj(31 if compression == "GZIP" else 15)
+            piece = inflater.decompress(data, limit - total + 1)
+            total += len(piece)
+            if total > limit:
+                raise ValueError(f"FixedLengthRecordDataset: {path!r} would decompress to more than {limit} bytes "
+                                 f"({MAX_EXPANSION}x its {len(contents)} bytes plus {EXTRA_BYTES >> 20} MiB); "
+                                 "refused as a decompression bomb")
+            if not inflater.eof:
+                raise ValueError(f"FixedLengthRecordDataset: could not decompress {path!r} as {compression}: the "
+                                 "stream is truncated")
+            pieces.append(piece)
+            data = inflater.unused_data
+            if data and compression == "ZLIB":
+                raise ValueError(f"FixedLengthRecordDataset: could not decompress {path!r} as ZLIB: "
+                                 f"{len(data)} bytes follow the end of the stream")
+    except zlib.error as error:
+        raise ValueError(f"FixedLengthRecordDataset: could not decompress {path!r} as {compression}: "
+                         f"{error}") from None
+    return b"".join(pieces)
 
 
 def _filenames(filenames) -> list:
@@ -72,7 +102,7 @@ class FixedLengthRecordDataset(Pipeline):
             warnings.warn(f"FixedLengthRecordDataset: buffer_size={buffer_size!r} has no effect in Ember: the files "
                           "are read whole into memory", UserWarning, stacklevel=2)
         compression = (compression_type or "").upper()
-        if compression not in _DECOMPRESS:
+        if compression not in _COMPRESSIONS:
             raise ValueError(f"FixedLengthRecordDataset: compression_type must be None, '', 'GZIP' or 'ZLIB', "
                              f"received {compression_type!r}")
         if num_parallel_reads is None or num_parallel_reads == 1:
@@ -97,11 +127,7 @@ class FixedLengthRecordDataset(Pipeline):
             raise ValueError(f"FixedLengthRecordDataset: file {path!r} is gzip-compressed; pass "
                              "compression_type='GZIP'")
         if compression:
-            try:
-                contents = _DECOMPRESS[compression](contents)
-            except (OSError, EOFError, zlib.error) as error:
-                raise ValueError(f"FixedLengthRecordDataset: could not decompress {path!r} as {compression}: "
-                                 f"{error}") from None
+            contents = _inflate(contents, compression, path)
         body = len(contents) - self._header_bytes - self._footer_bytes
         if body < 0 or body % self._record_bytes:
             raise ValueError(f"FixedLengthRecordDataset: file {path!r} has {len(contents)} bytes; excluding the "
