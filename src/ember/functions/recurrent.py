@@ -1,0 +1,260 @@
+"""Recurrent cells: one time step of an Elman RNN (tanh or relu), an LSTM and a GRU, with PyTorch's gate orders.
+
+Each cell takes the step's input projection ``x = input @ W_ih.T + b_ih`` (computed for all time steps at once
+by one GEMM in the layer), the previous state and the hidden-to-hidden weight ``W_hh`` (and bias ``b_hh``),
+and computes the hidden projection ``h @ W_hh.T + b_hh`` itself, so that a layer runs one node per step.
+
+Shapes, for a batch of N and hidden size H (G gates: 1 for RNN, 4 for LSTM, 3 for GRU):
+x ``(N, G*H)``, h and c ``(N, H)``, W_hh ``(G*H, H)``, b_hh ``(G*H,)``.
+
+* RNN: ``h' = act(x + h @ W_hh.T + b_hh)``.
+* LSTM, gates i, f, g, o: ``c' = f * c + i * g``, ``h' = o * tanh(c')``.
+* GRU, gates r, z, n, the reset gate applied after the hidden product:
+  ``n = tanh(x_n + r * (h @ W_hn.T + b_hn))``, ``h' = (1 - z) * n + z * h``.
+
+The reference ``backward`` recomputes the gates from the inputs with Ember ops, so that second derivatives
+see how they depend on them; ``backward_arrays`` reads the gates saved by the forward pass.
+"""
+from __future__ import annotations
+
+from ..autograd.function import Primitive
+from ..autograd.tensor import Tensor
+from ..backend import threads
+from ..backend.device import get_array_module
+from .activation import sigmoid, tanh
+from .linalg import matmul
+from .shape import cat, split
+
+
+def _sigmoid_array(xp, x):
+    half = x.dtype.type(0.5)
+    return xp.tanh(x * half) * half + half  # stable for large |x|, as ember.sigmoid
+
+
+def _hidden_projection(h, weight, bias):
+    """``h @ W_hh.T + b_hh`` on arrays."""
+    projection = threads.matmul(h, weight.T)
+    if bias is not None:
+        projection += bias
+    return projection
+
+
+def _hidden_projection_tensor(h: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    projection = matmul(h, weight.mT)
+    return projection if bias is None else projection + bias
+
+
+def _parameter_grads_arrays(needs, d_hidden, h, weight, has_bias):
+    """Gradients of h (through the product only), W_hh and b_hh from the gradient of the hidden projection."""
+    grad_h = threads.matmul(d_hidden, weight) if needs[1] else None
+    grad_weight = threads.matmul(d_hidden.T, h) if needs[-2 if has_bias else -1] else None
+    grad_bias = d_hidden.sum(axis=0) if has_bias and needs[-1] else None
+    return grad_h, grad_weight, grad_bias
+
+
+def _parameter_grads(needs, d_hidden: Tensor, h: Tensor, weight: Tensor, has_bias: bool):
+    grad_h = matmul(d_hidden, weight) if needs[1] else None
+    grad_weight = matmul(d_hidden.mT, h) if needs[-2 if has_bias else -1] else None
+    grad_bias = d_hidden.sum(dim=0) if has_bias and needs[-1] else None
+    return grad_h, grad_weight, grad_bias
+
+
+def _with_bias(grads: tuple, grad_bias, has_bias: bool) -> tuple:
+    return grads + (grad_bias,) if has_bias else grads
+
+
+class RNNCell(Primitive):
+    """``h' = act(x + h @ W_hh.T + b_hh)`` with act ``tanh`` or ``relu``. Inputs: x, h, W_hh[, b_hh]."""
+
+    def __init__(self, nonlinearity: str):
+        self.nonlinearity = nonlinearity
+
+    def forward(self, x, h, weight, bias=None):
+        xp = get_array_module(x)
+        pre = _hidden_projection(h, weight, bias)
+        pre += x
+        y = xp.tanh(pre) if self.nonlinearity == "tanh" else xp.maximum(pre, pre.dtype.type(0))
+        self.has_bias = bias is not None
+        self.save_for_backward(h, weight, y)
+        return y
+
+    def backward(self, grad):
+        h, weight, y = self.saved_tensors
+        # relu is piecewise linear: its slope is a constant mask
+        slope = 1.0 - y * y if self.nonlinearity == "tanh" else Tensor((y.data > 0).astype(grad.dtype))
+        d_pre = grad * slope
+        grad_h, grad_weight, grad_bias = _parameter_grads(self.needs_input_grad, d_pre, h, weight, self.has_bias)
+        return _with_bias((d_pre, grad_h, grad_weight), grad_bias, self.has_bias)
+
+    def backward_arrays(self, grad):
+        h, weight, y = self.saved_arrays
+        if self.nonlinearity == "tanh":
+            d_pre = y * y
+            d_pre -= 1
+            d_pre *= -grad
+        else:
+            d_pre = grad * (y > 0)
+        grad_h, grad_weight, grad_bias = _parameter_grads_arrays(
+            self.needs_input_grad, d_pre, h, weight, self.has_bias)
+        return _with_bias((d_pre, grad_h, grad_weight), grad_bias, self.has_bias)
+
+
+class LSTMCell(Primitive):
+    """One LSTM step, gates i, f, g, o. Inputs: x (N, 4H), h, c, W_hh[, b_hh]; outputs h', c'."""
+
+    def forward(self, x, h, c, weight, bias=None):
+        xp = get_array_module(x)
+        size = h.shape[1]
+        gates = _hidden_projection(h, weight, bias)
+        gates += x
+        activated = _sigmoid_array(xp, gates)
+        activated[:, 2 * size:3 * size] = xp.tanh(gates[:, 2 * size:3 * size])
+        i, f, g, o = (activated[:, k * size:(k + 1) * size] for k in range(4))
+        c_next = f * c + i * g
+        tanh_c = xp.tanh(c_next)
+        h_next = o * tanh_c
+        self.has_bias = bias is not None
+        saved = (x, h, c, weight, activated, tanh_c)
+        self.save_for_backward(*(saved + (bias,) if self.has_bias else saved))
+        return h_next, c_next
+
+    def backward(self, grad_h_next, grad_c_next):
+        x, h, c, weight, _, _, *bias = self.saved_tensors
+        size = h.shape[1]
+        pre_i, pre_f, pre_g, pre_o = split(x + _hidden_projection_tensor(h, weight, bias[0] if bias else None),
+                                           size, dim=1)
+        i, f, g, o = sigmoid(pre_i), sigmoid(pre_f), tanh(pre_g), sigmoid(pre_o)
+        tanh_c = tanh(f * c + i * g)
+        d_c = grad_c_next + grad_h_next * o * (1.0 - tanh_c * tanh_c)
+        d_gates = cat([d_c * g * i * (1.0 - i), d_c * c * f * (1.0 - f), d_c * i * (1.0 - g * g),
+                       grad_h_next * tanh_c * o * (1.0 - o)], dim=1)
+        needs = self.needs_input_grad
+        grad_h, grad_weight, grad_bias = _parameter_grads(needs, d_gates, h, weight, self.has_bias)
+        grad_c = d_c * f if needs[2] else None
+        return _with_bias((d_gates, grad_h, grad_c, grad_weight), grad_bias, self.has_bias)
+
+    def backward_arrays(self, grad_h_next, grad_c_next):
+        _, h, c, weight, activated, tanh_c, *_ = self.saved_arrays
+        size = h.shape[1]
+        i, f, g, o = (activated[:, k * size:(k + 1) * size] for k in range(4))
+        d_c = 1 - tanh_c * tanh_c
+        d_c *= o
+        d_c *= grad_h_next
+        d_c += grad_c_next
+        d_gates = get_array_module(h).empty_like(activated)
+        d_i, d_f, d_g, d_o = (d_gates[:, k * size:(k + 1) * size] for k in range(4))
+        d_i[...] = d_c * g * i * (1 - i)
+        d_f[...] = d_c * c * f * (1 - f)
+        d_g[...] = d_c * i * (1 - g * g)
+        d_o[...] = grad_h_next * tanh_c * o * (1 - o)
+        needs = self.needs_input_grad
+        grad_h, grad_weight, grad_bias = _parameter_grads_arrays(needs, d_gates, h, weight, self.has_bias)
+        grad_c = d_c * f if needs[2] else None
+        return _with_bias((d_gates, grad_h, grad_c, grad_weight), grad_bias, self.has_bias)
+
+
+class GRUCell(Primitive):
+    """One GRU step, gates r, z, n, the reset gate applied after the hidden product. Inputs: x (N, 3H), h,
+    W_hh[, b_hh]."""
+
+    def forward(self, x, h, weight, bias=None):
+        xp = get_array_module(x)
+        size = h.shape[1]
+        hidden = _hidden_projection(h, weight, bias)
+        activated = _sigmoid_array(xp, x[:, :2 * size] + hidden[:, :2 * size])
+        r, z = activated[:, :size], activated[:, size:]
+        hidden_n = hidden[:, 2 * size:]
+        n = xp.tanh(x[:, 2 * size:] + r * hidden_n)
+        h_next = n + z * (h - n)
+        self.has_bias = bias is not None
+        saved = (x, h, weight, activated, n, hidden_n)
+        self.save_for_backward(*(saved + (bias,) if self.has_bias else saved))
+        return h_next
+
+    def backward(self, grad):
+        x, h, weight, _, _, _, *bias = self.saved_tensors
+        size = h.shape[1]
+        x_r, x_z, x_n = split(x, size, dim=1)
+        h_r, h_z, h_n = split(_hidden_projection_tensor(h, weight, bias[0] if bias else None), size, dim=1)
+        r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
+        n = tanh(x_n + r * h_n)
+        d_pre_n = grad * (1.0 - z) * (1.0 - n * n)
+        d_pre_r = d_pre_n * h_n * r * (1.0 - r)
+        d_pre_z = grad * (h - n) * z * (1.0 - z)
+        needs = self.needs_input_grad
+        d_hidden = cat([d_pre_r, d_pre_z, d_pre_n * r], dim=1)
+        grad_h, grad_weight, grad_bias = _parameter_grads(needs, d_hidden, h, weight, self.has_bias)
+        if needs[1]:
+            grad_h = grad_h + grad * z
+        grad_x = cat([d_pre_r, d_pre_z, d_pre_n], dim=1) if needs[0] else None
+        return _with_bias((grad_x, grad_h, grad_weight), grad_bias, self.has_bias)
+
+    def backward_arrays(self, grad):
+        _, h, weight, activated, n, hidden_n, *_ = self.saved_arrays
+        xp = get_array_module(h)
+        size = h.shape[1]
+        r, z = activated[:, :size], activated[:, size:]
+        d_x = xp.empty((h.shape[0], 3 * size), dtype=h.dtype)
+        d_pre_r, d_pre_z, d_pre_n = (d_x[:, k * size:(k + 1) * size] for k in range(3))
+        d_pre_n[...] = grad * (1 - z) * (1 - n * n)
+        d_pre_r[...] = d_pre_n * hidden_n * r * (1 - r)
+        d_pre_z[...] = grad * (h - n) * z * (1 - z)
+        d_hidden = d_x.copy()
+        d_hidden[:, 2 * size:] *= r
+        needs = self.needs_input_grad
+        grad_h, grad_weight, grad_bias = _parameter_grads_arrays(needs, d_hidden, h, weight, self.has_bias)
+        if needs[1]:
+            grad_h += grad * z
+        return _with_bias((d_x, grad_h, grad_weight), grad_bias, self.has_bias)
+
+
+# ------------------------------------------------------------------------------------------- wrappers
+def _check_cell(op: str, gates: int, x: Tensor, states: tuple, weight: Tensor, bias: Tensor | None) -> None:
+    if weight.ndim != 2:
+        raise ValueError(f"{op}: expected a 2-d weight_hh, received shape {weight.shape}")
+    size = weight.shape[1]
+    batch = x.shape[0] if x.ndim == 2 else None
+    if x.ndim != 2 or x.shape[1] != gates * size:
+        raise ValueError(f"{op}: expected an input projection of shape (N, {gates * size}), received {x.shape}")
+    if weight.shape[0] != gates * size:
+        raise ValueError(f"{op}: expected weight_hh of shape ({gates * size}, H), received {weight.shape}")
+    for state in states:
+        if state.shape != (batch, size):
+            raise ValueError(f"{op}: expected a state of shape ({batch}, {size}), received {state.shape}")
+    if bias is not None and bias.shape != (gates * size,):
+        raise ValueError(f"{op}: expected bias_hh of shape ({gates * size},), received {bias.shape}")
+    dtypes = {t.dtype for t in (x, *states, weight) + ((bias,) if bias is not None else ())}
+    if len(dtypes) != 1 or x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected tensors of one floating dtype, received {sorted(map(str, dtypes))}")
+
+
+def _run(op: Primitive, tensors: tuple, bias: Tensor | None):
+    return op(*tensors) if bias is None else op(*tensors, bias)
+
+
+def rnn_cell(x: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None = None,
+             nonlinearity: str = "tanh") -> Tensor:
+    """One Elman RNN step ``act(x + h @ weight_hh.T + bias_hh)`` from the step's input projection x (N, H),
+    the previous hidden state h (N, H), weight_hh (H, H) and bias_hh (H,); act is ``"tanh"`` or ``"relu"``."""
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"rnn_cell: nonlinearity must be 'tanh' or 'relu', received {nonlinearity!r}")
+    _check_cell("rnn_cell", 1, x, (h,), weight_hh, bias_hh)
+    return _run(RNNCell(nonlinearity), (x, h, weight_hh), bias_hh)
+
+
+def lstm_cell(x: Tensor, h: Tensor, c: Tensor, weight_hh: Tensor,
+              bias_hh: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """One LSTM step (gates i, f, g, o) from the step's input projection x (N, 4H), the previous state h, c
+    (N, H), weight_hh (4H, H) and bias_hh (4H,); returns ``(h', c')``."""
+    _check_cell("lstm_cell", 4, x, (h, c), weight_hh, bias_hh)
+    return _run(LSTMCell(), (x, h, c, weight_hh), bias_hh)
+
+
+def gru_cell(x: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None = None) -> Tensor:
+    """One GRU step (gates r, z, n; ``n = tanh(x_n + r * (h @ W_hn.T + b_hn))``) from the step's input
+    projection x (N, 3H), the previous hidden state h (N, H), weight_hh (3H, H) and bias_hh (3H,)."""
+    _check_cell("gru_cell", 3, x, (h,), weight_hh, bias_hh)
+    return _run(GRUCell(), (x, h, weight_hh), bias_hh)
+
+
+__all__ = ["rnn_cell", "lstm_cell", "gru_cell"]

@@ -1,0 +1,74 @@
+"""Op-table cases: the recurrent cells (RNN tanh/relu, LSTM, GRU), with and without the hidden bias, against
+NumPy references written from PyTorch's equations."""
+import numpy as np
+
+import ember
+
+from .op_table import OpCase
+
+BATCH, HIDDEN = 3, 4
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _rnn_reference(nonlinearity):
+    def reference(x, h, weight, bias=0.0):
+        pre = x + h @ weight.T + bias
+        return np.tanh(pre) if nonlinearity == "tanh" else np.maximum(pre, 0)
+
+    return reference
+
+
+def _lstm_reference(x, h, c, weight, bias=0.0):
+    i, f, g, o = np.split(x + h @ weight.T + bias, 4, axis=1)
+    c_next = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+    return _sigmoid(o) * np.tanh(c_next), c_next
+
+
+def _gru_reference(x, h, weight, bias=0.0):
+    x_r, x_z, x_n = np.split(x, 3, axis=1)
+    h_r, h_z, h_n = np.split(h @ weight.T + bias, 3, axis=1)
+    r, z = _sigmoid(x_r + h_r), _sigmoid(x_z + h_z)
+    n = np.tanh(x_n + r * h_n)
+    return (1 - z) * n + z * h
+
+
+def _inputs(gates, states, bias, scale=1.0):
+    def make(rng):
+        arrays = [rng.standard_normal((BATCH, gates * HIDDEN)) * scale]
+        arrays += [rng.standard_normal((BATCH, HIDDEN)) for _ in range(states)]
+        arrays.append(rng.standard_normal((gates * HIDDEN, HIDDEN)) * 0.5)
+        if bias:
+            arrays.append(rng.standard_normal(gates * HIDDEN) * 0.5)
+        return arrays
+
+    return make
+
+
+def _relu_inputs(bias):
+    """Inputs whose pre-activations stay away from relu's kink at 0."""
+    make = _inputs(1, 1, bias)
+
+    def adjusted(rng):
+        arrays = make(rng)
+        pre = arrays[1] @ arrays[2].T + (arrays[3] if bias else 0)
+        target = np.where(np.abs(arrays[0] + pre) < 0.2, np.sign(arrays[0] + pre + 1e-12) * 0.4, arrays[0] + pre)
+        arrays[0] = target - pre
+        return arrays
+
+    return adjusted
+
+
+CASES = []
+for bias in (True, False):
+    suffix = "" if bias else "_no_bias"
+    CASES += [
+        OpCase(f"rnn_cell_tanh{suffix}", lambda *a: ember.rnn_cell(*a, nonlinearity="tanh"),
+               _rnn_reference("tanh"), _inputs(1, 1, bias)),
+        OpCase(f"rnn_cell_relu{suffix}", lambda *a: ember.rnn_cell(*a, nonlinearity="relu"),
+               _rnn_reference("relu"), _relu_inputs(bias)),
+        OpCase(f"lstm_cell{suffix}", ember.lstm_cell, _lstm_reference, _inputs(4, 2, bias)),
+        OpCase(f"gru_cell{suffix}", ember.gru_cell, _gru_reference, _inputs(3, 1, bias)),
+    ]
