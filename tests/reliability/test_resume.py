@@ -33,6 +33,12 @@ STATEFUL_MODULES = {
     "ModuleList": (lambda: _Chain(nn.ModuleList([nn.Linear(6, 5), nn.LayerNorm(5)])), _floats((BATCH, 6))),
     "ModuleDict": (lambda: _Chain(nn.ModuleDict({"a": nn.Linear(6, 5), "b": nn.BatchNorm1d(5)})),
                    _floats((BATCH, 6))),
+    "RNN": (lambda: _FirstOutput(nn.RNN(6, 4, num_layers=2, bidirectional=True)), _floats((3, BATCH, 6))),
+    "LSTM": (lambda: _FirstOutput(nn.LSTM(6, 4, batch_first=True)), _floats((BATCH, 3, 6))),
+    "GRU": (lambda: _FirstOutput(nn.GRU(6, 4, num_layers=2)), _floats((3, BATCH, 6))),
+    "RNNCell": (lambda: nn.RNNCell(6, 4, nonlinearity="relu"), _floats((BATCH, 6))),
+    "LSTMCell": (lambda: _FirstOutput(nn.LSTMCell(6, 4)), _floats((BATCH, 6))),
+    "GRUCell": (lambda: nn.GRUCell(6, 4), _floats((BATCH, 6))),
 }
 
 # every other exported module, built as it would be used: these must hold no state
@@ -62,6 +68,17 @@ class _Chain(nn.Module):
         for module in (self.parts.values() if isinstance(self.parts, nn.ModuleDict) else self.parts):
             x = module(x)
         return x
+
+
+class _FirstOutput(nn.Module):
+    """A recurrent layer's output without its final state (an LSTMCell's h without c)."""
+
+    def __init__(self, recurrent):
+        super().__init__()
+        self.recurrent = recurrent
+
+    def forward(self, x):
+        return self.recurrent(x)[0]
 
 
 class _ScaledByParameterList(nn.Module):

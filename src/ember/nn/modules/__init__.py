@@ -9,6 +9,7 @@ from .normalization import LayerNorm
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten, Unflatten
 from .sparse import Embedding
+from .rnn import RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from .activation import ReLU, ReLU6, LeakyReLU, ELU, GELU, Sigmoid, Tanh, SiLU, Softplus, Softmax, LogSoftmax
 from .loss import (
     CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, MSELoss, L1Loss, HuberLoss, SmoothL1Loss,
@@ -17,7 +18,7 @@ from .loss import (
 __all__ = [
     "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "Identity", "Linear",
     "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout",
-    "Dropout2d", "Flatten", "Unflatten", "Embedding", "ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "Sigmoid",
-    "Tanh", "SiLU", "Softplus", "Softmax", "LogSoftmax", "CrossEntropyLoss", "NLLLoss", "BCELoss",
-    "BCEWithLogitsLoss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss",
+    "Dropout2d", "Flatten", "Unflatten", "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
+    "ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh", "SiLU", "Softplus", "Softmax", "LogSoftmax",
+    "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss",
 ]

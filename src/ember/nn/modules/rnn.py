@@ -1,0 +1,400 @@
+"""Recurrent layers with ``torch.nn``'s names, parameters and layouts: ``RNN``, ``LSTM``, ``GRU`` and the single
+steps ``RNNCell``, ``LSTMCell``, ``GRUCell``.
+
+A layer computes the input projection of every time step with one GEMM per layer and direction, then runs one
+cell node per step (``ember.functions.recurrent``).
+"""
+from __future__ import annotations
+
+import math
+
+from ...autograd.tensor import Tensor
+from ...functions.creation import zeros
+from ...functions.dropout import dropout as dropout_function
+from ...functions.linalg import affine
+from ...functions.recurrent import GRUCell as GRUStep
+from ...functions.recurrent import LSTMCell as LSTMStep
+from ...functions.recurrent import RNNCell as RNNStep
+from ...functions.shape import cat, split, stack
+from .. import init
+from ._utils import check_size, new_parameter
+from .module import Module
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _step(mode: str, x: Tensor, state: tuple, weight_hh: Tensor, bias_hh: Tensor | None) -> tuple:
+    """One cell node: the next state, as a tuple (h,) or (h, c)."""
+    tensors = (x, *state, weight_hh) if bias_hh is None else (x, *state, weight_hh, bias_hh)
+    if mode == "LSTM":
+        return LSTMStep()(*tensors)
+    if mode == "GRU":
+        return (GRUStep()(*tensors),)
+    return (RNNStep("tanh" if mode == "RNN_TANH" else "relu")(*tensors),)
+
+
+def _check_dtype(layer: str, input: Tensor, weight: Tensor) -> None:
+    if input.dtype != weight.dtype:
+        raise TypeError(f"{layer}: expected input of dtype {weight.dtype} (the parameters'), received {input.dtype}")
+
+
+class RNNBase(Module):
+    """What RNN, LSTM and GRU share: the parameters of each layer and direction, and the loop over time."""
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device=None,
+                 dtype=None):
+        super().__init__()
+        layer = type(self).__name__
+        self.mode = mode
+        self.input_size = check_size(input_size, "input_size", layer, 1)
+        self.hidden_size = check_size(hidden_size, "hidden_size", layer, 1)
+        self.num_layers = check_size(num_layers, "num_layers", layer, 1)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
+            raise ValueError(f"{layer}: dropout should be a number in [0, 1], received {dropout!r}")
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        gate_size = _GATES[mode] * self.hidden_size
+        for index in range(self.num_layers):
+            layer_input = self.input_size if index == 0 else self.hidden_size * self.num_directions
+            for suffix in self._suffixes(index):
+                setattr(self, f"weight_ih{suffix}", new_parameter((gate_size, layer_input), device, dtype))
+                setattr(self, f"weight_hh{suffix}", new_parameter((gate_size, self.hidden_size), device, dtype))
+                if self.bias:
+                    setattr(self, f"bias_ih{suffix}", new_parameter((gate_size,), device, dtype))
+                    setattr(self, f"bias_hh{suffix}", new_parameter((gate_size,), device, dtype))
+        self.reset_parameters()
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def _suffixes(self, index: int) -> list[str]:
+        return [f"_l{index}", f"_l{index}_reverse"][:self.num_directions]
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for parameter in self.parameters():
+            init.uniform_(parameter, -bound, bound)
+
+    def flatten_parameters(self) -> None:
+        """Accepted for PyTorch code (which calls it for cuDNN); Ember's parameters need no flattening."""
+
+    def _state_shape(self, batch: int | None) -> tuple:
+        rows = self.num_layers * self.num_directions
+        return (rows, self.hidden_size) if batch is None else (rows, batch, self.hidden_size)
+
+    def _check_input(self, input: Tensor) -> None:
+        layer = type(self).__name__
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{layer}: expected a Tensor input, received {type(input).__name__}")
+        layout = "(N, L, H_in)" if self.batch_first else "(L, N, H_in)"
+        if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{layer}: expected input of shape {layout} or (L, H_in) with H_in = {self.input_size}, "
+                f"received shape {input.shape}"
+            )
+        time_axis = 1 if self.batch_first and input.ndim == 3 else 0
+        if input.shape[time_axis] == 0:
+            raise ValueError(f"{layer}: expected a sequence of at least one step, received shape {input.shape}")
+        _check_dtype(layer, input, self.weight_ih_l0)
+
+    def _check_state(self, name: str, state, batch: int | None) -> None:
+        layer = type(self).__name__
+        expected = self._state_shape(batch)
+        if not isinstance(state, Tensor) or state.shape != expected:
+            received = state.shape if isinstance(state, Tensor) else type(state).__name__
+            raise ValueError(f"{layer}: expected {name} of shape {expected}, received {received}")
+        _check_dtype(f"{layer} ({name})", state, self.weight_ih_l0)
+
+    def _initial_states(self, hx, batch: int | None, input: Tensor) -> list[Tensor]:
+        """h0 (and c0 for LSTM) as batched (layers * directions, N, H) tensors."""
+        names = ("h0", "c0") if self.mode == "LSTM" else ("h0",)
+        if hx is None:
+            shape = self._state_shape(batch if batch is not None else 1)
+            return [zeros(shape, dtype=input.dtype, device=input.device) for _ in names]
+        if self.mode == "LSTM":
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise ValueError(f"LSTM: expected hx as a tuple (h0, c0), received {type(hx).__name__}")
+            states = list(hx)
+        else:
+            states = [hx]
+        for name, state in zip(names, states):
+            self._check_state(name, state, batch)
+        return states if batch is not None else [state.unsqueeze(1) for state in states]
+
+    def _direction(self, projection: Tensor, steps: int, batch: int, state: tuple, suffix: str,
+                   reverse: bool) -> tuple[Tensor, tuple]:
+        """Run one direction of one layer over time from the input projection (L * N, G * H)."""
+        weight_hh = getattr(self, f"weight_hh{suffix}")
+        bias_hh = getattr(self, f"bias_hh{suffix}") if self.bias else None
+        inputs = split(projection, batch, dim=0)  # one node: the L steps' (N, G * H) projections
+        outputs: list = [None] * steps
+        for t in (reversed(range(steps)) if reverse else range(steps)):
+            state = _step(self.mode, inputs[t], state, weight_hh, bias_hh)
+            outputs[t] = state[0]
+        return stack(outputs, dim=0), state
+
+    def forward(self, input: Tensor, hx=None):
+        self._check_input(input)
+        batched = input.ndim == 3
+        if not batched:
+            input = input.unsqueeze(1)
+        elif self.batch_first:
+            input = input.transpose(0, 1)
+        steps, batch = input.shape[0], input.shape[1]
+        initial = self._initial_states(hx, batch if batched else None, input)
+        finals: list[list[Tensor]] = [[] for _ in initial]
+        layer_input = input
+        for index in range(self.num_layers):
+            if index > 0 and self.dropout > 0 and self.training:
+                layer_input = dropout_function(layer_input, self.dropout, True)
+            rows = layer_input.reshape(steps * batch, layer_input.shape[2])
+            directions = []
+            for direction, suffix in enumerate(self._suffixes(index)):
+                projection = affine(rows, getattr(self, f"weight_ih{suffix}"),
+                                    getattr(self, f"bias_ih{suffix}") if self.bias else None, transposed=True)
+                row = index * self.num_directions + direction
+                state = tuple(states[row] for states in initial)
+                output, state = self._direction(projection, steps, batch, state, suffix, reverse=direction == 1)
+                directions.append(output)
+                for final, value in zip(finals, state):
+                    final.append(value)
+            layer_input = directions[0] if len(directions) == 1 else cat(directions, dim=2)
+        output = layer_input
+        last = [stack(final, dim=0) for final in finals]
+        if not batched:
+            output = output.squeeze(1)
+            last = [state.squeeze(1) for state in last]
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, (tuple(last) if self.mode == "LSTM" else last[0])
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if self.mode == "RNN_RELU":
+            text += ", nonlinearity='relu'"
+        if not self.bias:
+            text += ", bias=False"
+        if self.batch_first:
+            text += ", batch_first=True"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
+        return text
+
+
+class RNN(RNNBase):
+    """Elman RNN: ``h_t = act(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)``, act ``tanh`` or ``relu``.
+
+    Args:
+        input_size: features of each step's input (H_in).
+        hidden_size: features of the hidden state (H).
+        num_layers: stacked layers, each reading the previous layer's output (default 1).
+        nonlinearity: ``'tanh'`` (default) or ``'relu'``.
+        bias: learn ``bias_ih`` and ``bias_hh`` (default True).
+        batch_first: input and output as (N, L, H) instead of (L, N, H) (h_n keeps its layout).
+        dropout: dropout on each layer's output but the last, in training mode only (default 0).
+        bidirectional: run a second direction from the last step to the first (default False).
+        device, dtype: where and in which floating dtype to create the parameters.
+
+    Shape:
+        input ``(L, N, H_in)`` (``(N, L, H_in)`` with batch_first) or unbatched ``(L, H_in)``; h0
+        ``(num_layers * D, N, H)`` or ``(num_layers * D, H)``, zeros when omitted (D = 2 if bidirectional).
+        Returns ``output, h_n``: output ``(L, N, D * H)`` (the directions concatenated), h_n like h0, the
+        last state of each layer and direction, direction-major within a layer.
+
+    Attributes:
+        weight_ih_l{k}[_reverse] ``(H, H_in)`` (``(H, D * H)`` for k > 0), weight_hh_l{k}[_reverse] ``(H, H)``,
+        bias_ih_l{k}[_reverse], bias_hh_l{k}[_reverse] ``(H,)``; all from U(-1/sqrt(H), 1/sqrt(H)).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', received {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size,
+                         num_layers, bias, batch_first, dropout, bidirectional, device, dtype)
+
+
+class LSTM(RNNBase):
+    """Long short-term memory, PyTorch's gates i, f, g, o:
+    ``c_t = f * c_{t-1} + i * g``, ``h_t = o * tanh(c_t)``.
+
+    Args: as ``RNN`` without ``nonlinearity``.
+
+    Shape:
+        input as ``RNN``; ``hx = (h0, c0)``, each ``(num_layers * D, N, H)`` (or ``(num_layers * D, H)``
+        unbatched), zeros when omitted. Returns ``output, (h_n, c_n)``.
+
+    Attributes:
+        weight_ih_l{k}[_reverse] ``(4H, H_in)``, weight_hh_l{k}[_reverse] ``(4H, H)``, biases ``(4H,)``, the
+        gates stacked in the order i, f, g, o.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device=None,
+                 dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit, PyTorch's gates r, z, n with the reset gate applied after the hidden product:
+    ``n = tanh(x W_in.T + b_in + r * (h W_hn.T + b_hn))``, ``h_t = (1 - z) * n + z * h_{t-1}``.
+
+    Args, Shape: as ``RNN`` without ``nonlinearity``.
+
+    Attributes:
+        weight_ih_l{k}[_reverse] ``(3H, H_in)``, weight_hh_l{k}[_reverse] ``(3H, H)``, biases ``(3H,)``, the
+        gates stacked in the order r, z, n.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device=None,
+                 dtype=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device, dtype)
+
+
+class RNNCellBase(Module):
+    """What the single-step cells share: weight_ih, weight_hh, bias_ih, bias_hh and the checks."""
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, bias: bool, device, dtype):
+        super().__init__()
+        layer = type(self).__name__
+        self.mode = mode
+        self.input_size = check_size(input_size, "input_size", layer, 1)
+        self.hidden_size = check_size(hidden_size, "hidden_size", layer, 1)
+        self.bias = bool(bias)
+        gate_size = _GATES[mode] * self.hidden_size
+        self.weight_ih = new_parameter((gate_size, self.input_size), device, dtype)
+        self.weight_hh = new_parameter((gate_size, self.hidden_size), device, dtype)
+        if self.bias:
+            self.bias_ih = new_parameter((gate_size,), device, dtype)
+            self.bias_hh = new_parameter((gate_size,), device, dtype)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for parameter in self.parameters():
+            init.uniform_(parameter, -bound, bound)
+
+    def _check_input(self, input: Tensor) -> None:
+        layer = type(self).__name__
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{layer}: expected a Tensor input, received {type(input).__name__}")
+        if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{layer}: expected input of shape (N, {self.input_size}) or ({self.input_size},), "
+                f"received shape {input.shape}"
+            )
+        _check_dtype(layer, input, self.weight_ih)
+
+    def _states(self, hx, input: Tensor, names: tuple) -> list[Tensor]:
+        layer = type(self).__name__
+        batched = input.ndim == 2
+        expected = (input.shape[0], self.hidden_size) if batched else (self.hidden_size,)
+        if hx is None:
+            return [zeros((input.shape[0] if batched else 1, self.hidden_size), dtype=input.dtype,
+                          device=input.device) for _ in names]
+        if len(names) == 2:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise ValueError(f"{layer}: expected hx as a tuple (h0, c0), received {type(hx).__name__}")
+            states = list(hx)
+        else:
+            states = [hx]
+        for name, state in zip(names, states):
+            if not isinstance(state, Tensor) or state.shape != expected:
+                received = state.shape if isinstance(state, Tensor) else type(state).__name__
+                raise ValueError(f"{layer}: expected {name} of shape {expected}, received {received}")
+            _check_dtype(f"{layer} ({name})", state, self.weight_ih)
+        return states if batched else [state.unsqueeze(0) for state in states]
+
+    def _run(self, input: Tensor, hx, names: tuple) -> tuple:
+        self._check_input(input)
+        batched = input.ndim == 2
+        states = self._states(hx, input, names)
+        rows = input if batched else input.unsqueeze(0)
+        projection = affine(rows, self.weight_ih, self.bias_ih, transposed=True)
+        result = _step(self.mode, projection, tuple(states), self.weight_hh, self.bias_hh)
+        return result if batched else tuple(state.squeeze(0) for state in result)
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            text += ", bias=False"
+        if self.mode == "RNN_RELU":
+            text += ", nonlinearity='relu'"
+        return text
+
+
+class RNNCell(RNNCellBase):
+    """One Elman RNN step: ``h' = act(x @ W_ih.T + b_ih + h @ W_hh.T + b_hh)``.
+
+    Args: input_size, hidden_size, bias (default True), nonlinearity ``'tanh'`` (default) or ``'relu'``,
+    device, dtype.
+
+    Shape: input ``(N, H_in)`` or ``(H_in,)``; hx ``(N, H)`` or ``(H,)``, zeros when omitted; returns h'
+    like hx. Parameters weight_ih ``(H, H_in)``, weight_hh ``(H, H)``, bias_ih, bias_hh ``(H,)``, from
+    U(-1/sqrt(H), 1/sqrt(H)).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', received {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, bias,
+                         device, dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        return self._run(input, hx, ("hx",))[0]
+
+
+class LSTMCell(RNNCellBase):
+    """One LSTM step, gates i, f, g, o: returns ``(h', c')``.
+
+    Args: input_size, hidden_size, bias (default True), device, dtype.
+
+    Shape: input ``(N, H_in)`` or ``(H_in,)``; hx ``(h, c)``, each ``(N, H)`` or ``(H,)``, zeros when
+    omitted. Parameters weight_ih ``(4H, H_in)``, weight_hh ``(4H, H)``, biases ``(4H,)``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input: Tensor, hx=None) -> tuple[Tensor, Tensor]:
+        h, c = self._run(input, hx, ("h0", "c0"))
+        return h, c
+
+
+class GRUCell(RNNCellBase):
+    """One GRU step, gates r, z, n with the reset gate applied after the hidden product.
+
+    Args: input_size, hidden_size, bias (default True), device, dtype.
+
+    Shape: input ``(N, H_in)`` or ``(H_in,)``; hx ``(N, H)`` or ``(H,)``, zeros when omitted; returns h'.
+    Parameters weight_ih ``(3H, H_in)``, weight_hh ``(3H, H)``, biases ``(3H,)``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        return self._run(input, hx, ("hx",))[0]
+
+
+__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
