@@ -14,6 +14,7 @@ import pytest
 import ember
 import ember.nn as nn
 import ember.nn.functional as F
+from ember.nn.utils import rnn
 
 FIXTURES = np.load(pathlib.Path(__file__).parent / "fixtures" / "conv1d_and_rnn_utils.npz")
 TOLERANCE = dict(rtol=1e-5, atol=1e-6)
@@ -242,3 +243,109 @@ def test_embedding_padding_idx_out_of_range_is_an_error():
     with pytest.raises(ValueError, match=r"embedding: padding_idx must be within \[-4, 4\) \(weight shape "
                                          r"\(4, 2\)\), received -5"):
         F.embedding(ember.tensor([0, 1]), ember.randn(4, 2), padding_idx=-5)
+
+
+# ------------------------------------------------------------------------------------- nn.utils.rnn
+def test_pack_padded_sequence_sorted_matches_pytorch():
+    recorded = fixture("pack_sorted")
+    padded = ember.tensor(recorded["padded"], requires_grad=True)
+    packed = rnn.pack_padded_sequence(padded, recorded["lengths"].tolist())
+    assert isinstance(packed, rnn.PackedSequence) and isinstance(packed, tuple)
+    assert packed.sorted_indices is None and packed.unsorted_indices is None
+    assert_close(packed.data, recorded["data"])
+    assert packed.batch_sizes.dtype == np.int64
+    np.testing.assert_array_equal(packed.batch_sizes.numpy(), recorded["batch_sizes"])
+    (packed.data * ember.tensor(recorded["data_weights"])).sum().backward()
+    assert_close(padded.grad, recorded["padded_grad"])  # zero where padded
+    unpacked, lengths = rnn.pad_packed_sequence(packed)
+    assert_close(unpacked, recorded["unpacked"])
+    assert lengths.dtype == np.int64
+    np.testing.assert_array_equal(lengths.numpy(), recorded["unpacked_lengths"])
+
+
+def test_pack_padded_sequence_unsorted_batch_first_round_trip_matches_pytorch():
+    recorded = fixture("pack_unsorted")
+    padded = ember.tensor(recorded["padded"], requires_grad=True)
+    packed = rnn.pack_padded_sequence(padded, ember.tensor(recorded["lengths"]), batch_first=True,
+                                      enforce_sorted=False)
+    data, batch_sizes, sorted_indices, unsorted_indices = packed  # a tuple of four, as PyTorch's
+    assert_close(data, recorded["data"])
+    for got, name in ((batch_sizes, "batch_sizes"), (sorted_indices, "sorted_indices"),
+                      (unsorted_indices, "unsorted_indices")):
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got.numpy(), recorded[name])
+    unpacked, lengths = rnn.pad_packed_sequence(packed, batch_first=True, padding_value=-1.0, total_length=6)
+    assert_close(unpacked, recorded["unpacked"])
+    np.testing.assert_array_equal(lengths.numpy(), recorded["unpacked_lengths"])
+    (unpacked * ember.tensor(recorded["unpacked_weights"])).sum().backward()
+    assert_close(padded.grad, recorded["padded_grad"])
+
+
+def test_pad_sequence_matches_pytorch():
+    recorded = fixture("pad_sequence")
+    sequences = [ember.tensor(value, requires_grad=True) for _, value in sorted(fixture("sequences").items())]
+    for batch_first in (False, True):
+        for side in ("right", "left"):
+            result = rnn.pad_sequence(sequences, batch_first=batch_first, padding_value=0.5, padding_side=side)
+            assert_close(result, recorded[f"{'batch_first' if batch_first else 'time_first'}_{side}"])
+    result = rnn.pad_sequence(sequences)
+    (result * ember.tensor(recorded["output_weights"])).sum().backward()
+    for index, sequence in enumerate(sequences):
+        assert_close(sequence.grad, recorded[f"sequence_{index}_grad"])
+
+
+def test_pack_sequence_matches_pytorch():
+    recorded = fixture("pack_sequence")
+    sequences = [ember.tensor(value) for _, value in sorted(fixture("sequences").items())]
+    packed = rnn.pack_sequence(sequences, enforce_sorted=False)
+    assert_close(packed.data, recorded["data"])
+    for name in ("batch_sizes", "sorted_indices", "unsorted_indices"):
+        np.testing.assert_array_equal(getattr(packed, name).numpy(), recorded[name])
+    padded, lengths = rnn.pad_packed_sequence(packed, batch_first=True)
+    assert lengths.tolist() == [2, 4, 3]
+    for index, sequence in enumerate(sequences):
+        np.testing.assert_array_equal(padded.numpy()[index, :len(sequence)], sequence.numpy())
+
+
+def test_packing_round_trip_is_the_identity_and_differentiable_in_float64():
+    lengths = [3, 5, 1, 4]
+    x = ember.tensor(np.random.default_rng(0).standard_normal((5, 4, 2)), requires_grad=True)
+    mask = (np.arange(5)[:, None] < np.array(lengths)[None, :])[..., None]
+
+    def round_trip(padded):
+        packed = rnn.pack_padded_sequence(padded, lengths, enforce_sorted=False)
+        return rnn.pad_packed_sequence(packed)[0]
+
+    np.testing.assert_array_equal(round_trip(x).numpy(), x.numpy() * mask)
+    assert ember.autograd.gradcheck(round_trip, (x,))
+
+
+def test_packing_errors_name_the_shapes():
+    x = ember.randn(4, 3, 2)
+    with pytest.raises(ValueError, match=r"`lengths` array must be sorted in decreasing order when "
+                                         r"`enforce_sorted` is True \(received \[2, 3, 1\]\)"):
+        rnn.pack_padded_sequence(x, [2, 3, 1])
+    with pytest.raises(ValueError, match=r"lengths must be at most the sequence length 4 of input shape "
+                                         r"\(4, 3, 2\) \(T, B, \*\), received lengths \[5, 3, 1\]"):
+        rnn.pack_padded_sequence(x, [5, 3, 1])
+    with pytest.raises(ValueError, match=r"at most the sequence length 3 of input shape \(4, 3, 2\) \(B, T, \*\)"):
+        rnn.pack_padded_sequence(x, [3, 4, 1, 1], batch_first=True, enforce_sorted=False)
+    with pytest.raises(ValueError, match=r"got 2 \(batch_size=3 of input shape \(4, 3, 2\)"):
+        rnn.pack_padded_sequence(x, [3, 2])
+    with pytest.raises(ValueError, match="greater than 0"):
+        rnn.pack_padded_sequence(x, [3, 0, 1], enforce_sorted=False)
+    packed = rnn.pack_padded_sequence(x, [4, 3, 1])
+    with pytest.raises(ValueError, match="total_length=2 and max sequence length being 4"):
+        rnn.pad_packed_sequence(packed, total_length=2)
+    with pytest.raises(ValueError, match=r"pad_sequence: expected sequences of shape \(L, 3\) like the first, "
+                                         r"received shape \(2, 4\) for sequence 1"):
+        rnn.pad_sequence([ember.zeros(2, 3), ember.zeros(2, 4)])
+    with pytest.raises(ValueError, match="padding_side must be 'left' or 'right'"):
+        rnn.pad_sequence([ember.zeros(2, 3)], padding_side="middle")
+
+
+def test_packed_sequence_to_casts_data_and_keeps_batch_sizes():
+    packed = rnn.pack_sequence([ember.randn(3, 2), ember.randn(1, 2)])
+    converted = packed.to(ember.float64)
+    assert converted.data.dtype == np.float64 and converted.batch_sizes is packed.batch_sizes
+    assert packed.to("cpu") is packed
