@@ -1,4 +1,5 @@
-"""Op-table cases: max_pool2d, avg_pool2d, adaptive_avg_pool2d, against direct NumPy loops over windows.
+"""Op-table cases: max_pool2d, avg_pool2d, adaptive_avg_pool2d (and their 1-d forms), against direct NumPy loops
+over windows.
 
 The references follow PyTorch's definitions: each window is clipped to the input (no padding values are
 materialised), max takes the first maximum in row-major order, and the average divides by PyTorch's count.
@@ -114,6 +115,32 @@ def _adaptive(name, shape, output_size):
     return _case(name, ember.adaptive_avg_pool2d, reference_adaptive_avg_pool2d, shape, output_size=output_size)
 
 
+def _as_1d(reference_2d):
+    """A 2-d reference run on an (N, C, 1, L) or (C, 1, L) view, for the 1-d pools."""
+    def reference(x, **options):
+        options = {key: (1, value) if key in ("kernel_size", "stride", "dilation", "output_size")
+                   and value is not None else (0, value) if key == "padding" else value
+                   for key, value in options.items()}
+        result = reference_2d(x[..., None, :], **options)
+        if isinstance(result, tuple):
+            return tuple(part[..., 0, :] for part in result)
+        return result[..., 0, :]
+    return reference
+
+
+def _max1d(name, shape, **options):
+    return _case(name, ember.max_pool1d, _as_1d(reference_max_pool2d), shape, **options)
+
+
+def _avg1d(name, shape, **options):
+    return _case(name, ember.avg_pool1d, _as_1d(reference_avg_pool2d), shape, **options)
+
+
+def _adaptive1d(name, shape, output_size):
+    return _case(name, ember.adaptive_avg_pool1d, _as_1d(reference_adaptive_avg_pool2d), shape,
+                 output_size=output_size)
+
+
 CASES = [
     _max("max_pool2d_k2", (2, 3, 6, 6), kernel_size=2),
     _max("max_pool2d_k2_remainder", (2, 2, 7, 5), kernel_size=2),
@@ -147,4 +174,16 @@ CASES = [
     _adaptive("adaptive_avg_pool2d_none_entry", (1, 2, 5, 6), (4, None)),
     _adaptive("adaptive_avg_pool2d_upsample", (1, 2, 3, 4), (5, 6)),
     _adaptive("adaptive_avg_pool2d_unbatched", (2, 7, 5), (3, 2)),
+    _max1d("max_pool1d_k2", (2, 3, 8), kernel_size=2),
+    _max1d("max_pool1d_padding_ceil_indices", (2, 2, 7), kernel_size=3, stride=2, padding=1, ceil_mode=True,
+           return_indices=True),
+    _max1d("max_pool1d_dilation", (1, 2, 9), kernel_size=2, stride=1, dilation=3),
+    _max1d("max_pool1d_unbatched", (3, 7), kernel_size=2, return_indices=True),
+    _avg1d("avg_pool1d_k2", (2, 3, 8), kernel_size=2),
+    _avg1d("avg_pool1d_padding", (2, 2, 7), kernel_size=3, stride=2, padding=1),
+    _avg1d("avg_pool1d_ceil_exclude_pad", (1, 2, 8), kernel_size=3, stride=2, padding=1, ceil_mode=True,
+           count_include_pad=False),
+    _avg1d("avg_pool1d_unbatched", (3, 6), kernel_size=3, stride=1),
+    _adaptive1d("adaptive_avg_pool1d_non_divisible", (2, 2, 7), 3),
+    _adaptive1d("adaptive_avg_pool1d_unbatched", (2, 5), 2),
 ]

@@ -70,7 +70,7 @@ REEXPORTED = [
     "dropout2d", "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "relu", "relu6", "leaky_relu", "elu", "gelu", "silu",
     "sigmoid", "tanh", "softplus", "one_hot", "pad", "conv1d", "group_norm", "instance_norm", "dropout1d",
-    "dropout3d", "alpha_dropout", "kl_div", "hardtanh",
+    "dropout3d", "alpha_dropout", "kl_div", "hardtanh", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d",
 ]
 
 

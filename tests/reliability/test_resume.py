@@ -22,6 +22,7 @@ def _floats(shape):
 # every nn module that holds parameters or buffers: (factory, input maker)
 STATEFUL_MODULES = {
     "Linear": (lambda: nn.Linear(6, 4), _floats((BATCH, 6))),
+    "Conv1d": (lambda: nn.Conv1d(2, 4, 3, padding="same", groups=2), _floats((BATCH, 2, 7))),
     "Conv2d": (lambda: nn.Conv2d(2, 3, 3, padding=1), _floats((BATCH, 2, 5, 5))),
     "BatchNorm1d": (lambda: nn.BatchNorm1d(6), _floats((BATCH, 6))),
     "BatchNorm2d": (lambda: nn.BatchNorm2d(2), _floats((BATCH, 2, 4, 4))),
@@ -43,7 +44,9 @@ STATEFUL_MODULES = {
 
 # every other exported module, built as it would be used: these must hold no state
 STATELESS_MODULES = {
-    "Identity": lambda: nn.Identity(), "MaxPool2d": lambda: nn.MaxPool2d(2), "AvgPool2d": lambda: nn.AvgPool2d(2),
+    "Identity": lambda: nn.Identity(), "MaxPool1d": lambda: nn.MaxPool1d(2), "AvgPool1d": lambda: nn.AvgPool1d(2),
+    "AdaptiveAvgPool1d": lambda: nn.AdaptiveAvgPool1d(1), "MaxPool2d": lambda: nn.MaxPool2d(2),
+    "AvgPool2d": lambda: nn.AvgPool2d(2),
     "AdaptiveAvgPool2d": lambda: nn.AdaptiveAvgPool2d(1), "Dropout": lambda: nn.Dropout(),
     "Dropout2d": lambda: nn.Dropout2d(), "Flatten": lambda: nn.Flatten(), "Unflatten": lambda: nn.Unflatten(1, (2, 3)),
     "ReLU": lambda: nn.ReLU(), "ReLU6": lambda: nn.ReLU6(), "LeakyReLU": lambda: nn.LeakyReLU(),

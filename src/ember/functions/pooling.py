@@ -1,4 +1,5 @@
-"""Pooling over (N, C, H, W): max_pool2d, avg_pool2d, adaptive_avg_pool2d.
+"""Pooling over (N, C, H, W): max_pool2d, avg_pool2d, adaptive_avg_pool2d; their 1-d forms over (N, C, L)
+run as these over (N, C, 1, L) views.
 
 Windows are visited one kernel tap at a time: tap (i, j) of every window at once is one strided slice of the
 (padded) input, so a pool is kh*kw whole-array operations and no loop runs over batch, channels or pixels.
@@ -318,43 +319,55 @@ def _adaptive_average_matrix(xp, input_size: int, output_size: int, dtype):
 
 
 # ------------------------------------------------------------------------------------------- wrappers
-def _pair(op: str, name: str, value, minimum: int) -> tuple:
-    values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+def _sizes(op: str, name: str, value, dims: int, minimum: int) -> tuple:
+    """An int or a sequence of ``dims`` ints (a 1-sequence repeats), each at least ``minimum``, as a tuple."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * dims
     if len(values) == 1:
-        values = values * 2
-    if len(values) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, received {value!r}")
+        values = values * dims
+    if len(values) != dims or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+        expected = "an int or a 1-sequence of an int" if dims == 1 else "an int or a pair of ints"
+        raise ValueError(f"{op}: {name} must be {expected}, received {value!r}")
     if any(v < minimum for v in values):
         raise ValueError(f"{op}: {name} must be >= {minimum}, received {value!r}")
     return tuple(int(v) for v in values)
 
 
-def _check_input(op: str, input) -> Tensor:
+_LAYOUTS = {1: ("(C, L)", "(N, C, L)"), 2: ("(C, H, W)", "(N, C, H, W)")}
+
+
+def _check_input(op: str, input, dims: int = 2) -> Tensor:
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}: input must be a Tensor, received {type(input).__name__}")
-    if input.ndim not in (3, 4):
-        raise ValueError(f"{op}: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, received shape {input.shape}")
+    if input.ndim not in (dims + 1, dims + 2):
+        unbatched, batched = _LAYOUTS[dims]
+        raise ValueError(
+            f"{op}: expected a {dims + 1}-d {unbatched} or {dims + 2}-d {batched} input, received shape {input.shape}"
+        )
     if input.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating input, received dtype {input.dtype}")
-    if 0 in input.shape[-3:]:
+    if 0 in input.shape[-dims - 1:]:
         raise ValueError(f"{op}: expected non-empty channel and spatial dims, received shape {input.shape}")
     return input
 
 
 def _pool_geometry(op: str, input: Tensor, kernel_size, stride, padding, dilation,  # noqa: A002
-                   ceil_mode: bool) -> PoolGeometry:
-    """Validate pooling hyper-parameters and size the windows with PyTorch's formula."""
-    kernel = _pair(op, "kernel_size", kernel_size, 1)
+                   ceil_mode: bool, dims: int = 2) -> PoolGeometry:
+    """Validate pooling hyper-parameters and size the windows with PyTorch's formula.
+
+    A 1-d pool (``dims=1``) is sized on its last axis and returned as the 2-d geometry of an (N, C, 1, L)
+    view: a height-1 kernel with stride 1 and no padding, whose windows are exactly the 1-d ones.
+    """
+    kernel = _sizes(op, "kernel_size", kernel_size, dims, 1)
     if stride is None or (isinstance(stride, (tuple, list)) and not stride):  # PyTorch: None or [] -> kernel
         stride = kernel
     else:
-        stride = _pair(op, "stride", stride, 1)
-    pads = _pair(op, "padding", padding, 0)
-    dilation = _pair(op, "dilation", dilation, 1)
+        stride = _sizes(op, "stride", stride, dims, 1)
+    pads = _sizes(op, "padding", padding, dims, 0)
+    dilation = _sizes(op, "dilation", dilation, dims, 1)
     if any(p > k // 2 for p, k in zip(pads, kernel)):
         raise ValueError(f"{op}: padding should be at most half of kernel size, received padding {padding!r} "
                          f"with kernel_size {kernel}")
-    spatial = input.shape[-2:]
+    spatial = input.shape[-dims:]
     outputs = []
     padding_pairs = []
     for size, k, s, p, d in zip(spatial, kernel, stride, pads, dilation):
@@ -372,6 +385,9 @@ def _pool_geometry(op: str, input: Tensor, kernel_size, stride, padding, dilatio
         reach = (count - 1) * s + d * (k - 1) + 1  # padded extent the windows touch
         padding_pairs.append((p, p + max(0, reach - size - 2 * p)))
         outputs.append(count)
+    if dims == 1:
+        return PoolGeometry((1,) + kernel, (1,) + stride, ((0, 0),) + tuple(padding_pairs), (1,) + dilation,
+                            (1,) + tuple(spatial), (1,) + tuple(outputs))
     return PoolGeometry(kernel, stride, tuple(padding_pairs), dilation, tuple(spatial), tuple(outputs))
 
 
@@ -477,4 +493,63 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:  # noqa: A002
     return y if batched else y.squeeze(0)
 
 
-__all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
+# ------------------------------------------------------------------------------ 1-d pools, as 2-d ones
+def _lift_1d(input: Tensor):  # noqa: A002
+    """(N, C, L) or (C, L) as an (N, C, 1, L) view, and whether the input had a batch axis."""
+    batched = input.ndim == 3
+    return (input if batched else input.unsqueeze(0)).unsqueeze(2), batched
+
+
+def _lower_1d(output: Tensor, batched: bool) -> Tensor:
+    output = output.squeeze(2)
+    return output if batched else output.squeeze(0)
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,  # noqa: A002
+               return_indices: bool = False):
+    """Max over kernel_size windows of an (N, C, L) or (C, L) input; padding counts as -inf.
+
+    Arguments as ``max_pool2d`` with one spatial axis (each an int); ``return_indices`` gives the int64
+    position of each maximum along L. Runs as ``max_pool2d`` over an (N, C, 1, L) view, whose windows are
+    exactly these. Returns (N, C, L_out), ``L_out = (L + 2*p - d*(k-1) - 1) // s + 1`` (rounded up with
+    ``ceil_mode``); with ``return_indices``, the tuple (output, indices).
+    """
+    _check_input("max_pool1d", input, dims=1)
+    geometry = _pool_geometry("max_pool1d", input, kernel_size, stride, padding, dilation, ceil_mode, dims=1)
+    x, batched = _lift_1d(input)
+    result = MaxPool2d(geometry, bool(return_indices))(x)
+    if return_indices:
+        return _lower_1d(result[0], batched), _lower_1d(result[1], batched)
+    return _lower_1d(result, batched)
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over kernel_size windows of an (N, C, L) or (C, L) input; padding counts as 0.
+
+    Arguments as ``avg_pool2d`` with one spatial axis (each an int); runs as ``avg_pool2d`` over an
+    (N, C, 1, L) view. Returns (N, C, L_out), ``L_out = (L + 2*p - k) // s + 1`` (rounded up with
+    ``ceil_mode``).
+    """
+    _check_input("avg_pool1d", input, dims=1)
+    geometry = _pool_geometry("avg_pool1d", input, kernel_size, stride, padding, 1, ceil_mode, dims=1)
+    divisor = _average_divisor(geometry, count_include_pad, None, input.dtype)
+    if isinstance(divisor, np.ndarray):
+        divisor = get_array_module(input.data).asarray(divisor)
+    x, batched = _lift_1d(input)
+    return _lower_1d(AvgPool2d(geometry, divisor)(x), batched)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:  # noqa: A002
+    """Average pooling of an (N, C, L) or (C, L) input to a fixed L_out (an int or a 1-sequence), with
+    PyTorch's bins: output i averages inputs ``floor(i*L/L_out)`` to ``ceil((i+1)*L/L_out) - 1``."""
+    _check_input("adaptive_avg_pool1d", input, dims=1)
+    (size,) = _sizes("adaptive_avg_pool1d", "output_size", output_size, 1, 1)
+    xp = get_array_module(input.data)
+    rows = xp.ones((1, 1), dtype=input.dtype)  # the height-1 axis of the lifted view stays as it is
+    columns = _adaptive_average_matrix(xp, input.shape[-1], size, input.dtype)
+    x, batched = _lift_1d(input)
+    return _lower_1d(SeparableMap(rows, columns)(x), batched)
+
+
+__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d"]

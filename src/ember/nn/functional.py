@@ -10,10 +10,11 @@ from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
 from .. import functions as _functions
 from ..functions import (  # re-exported under torch.nn.functional's names
-    adaptive_avg_pool2d, alpha_dropout, avg_pool2d, batch_norm, binary_cross_entropy,
-    binary_cross_entropy_with_logits, conv1d, conv2d, cross_entropy, dropout, dropout1d, dropout2d, dropout3d, elu,
-    gelu, group_norm, hardtanh, huber_loss, instance_norm, kl_div, l1_loss, layer_norm, leaky_relu, max_pool2d,
-    mse_loss, nll_loss, one_hot, pad, relu, relu6, sigmoid, silu, smooth_l1_loss, softplus, tanh,
+    adaptive_avg_pool1d, adaptive_avg_pool2d, alpha_dropout, avg_pool1d, avg_pool2d, batch_norm,
+    binary_cross_entropy, binary_cross_entropy_with_logits, conv1d, conv2d, cross_entropy, dropout, dropout1d,
+    dropout2d, dropout3d, elu, gelu, group_norm, hardtanh, huber_loss, instance_norm, kl_div, l1_loss, layer_norm,
+    leaky_relu, max_pool1d, max_pool2d, mse_loss, nll_loss, one_hot, pad, relu, relu6, sigmoid, silu, smooth_l1_loss,
+    softplus, tanh,
 )
 from ..functions.elementwise import where
 from ..functions.indexing import getitem
@@ -87,7 +88,8 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: f
     output ``(*, embedding_dim)``.
 
     Args:
-        padding_idx: entries equal to it contribute no gradient to their row.
+        padding_idx: entries equal to it (negative counts from the end) contribute no gradient to their row, so
+            that row receives none, as in PyTorch.
         max_norm: first rescale (in place) the referenced rows whose ``norm_type``-norm exceeds it.
         scale_grad_by_freq: divide each row's gradient by how often the row occurs in ``input``.
         sparse: accepted for PyTorch code; True warns that it has no effect (gradients are always dense,
@@ -107,6 +109,9 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: f
             f"embedding: indices must lie in [0, {num_embeddings}), received min {int(indices.min())} "
             f"max {int(indices.max())}"
         )
+    if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
+        raise ValueError(f"embedding: padding_idx must be within [-{num_embeddings}, {num_embeddings}) (weight "
+                         f"shape {weight.shape}), received {padding_idx}")
     if max_norm is not None and indices.size:
         _renormalize_rows(weight, indices, max_norm, norm_type)
     rows = getitem(weight, indices)
@@ -126,9 +131,10 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: f
 
 
 __all__ = [
-    "linear", "embedding", "softmax", "log_softmax", "conv1d", "conv2d", "max_pool2d", "avg_pool2d",
-    "adaptive_avg_pool2d", "batch_norm", "layer_norm", "group_norm", "instance_norm", "dropout", "dropout1d",
-    "dropout2d", "dropout3d", "alpha_dropout", "cross_entropy", "nll_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "kl_div", "relu",
-    "relu6", "hardtanh", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus", "one_hot", "pad",
+    "linear", "embedding", "softmax", "log_softmax", "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d",
+    "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "batch_norm", "layer_norm", "group_norm",
+    "instance_norm", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "cross_entropy", "nll_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "l1_loss", "huber_loss",
+    "smooth_l1_loss", "kl_div", "relu", "relu6", "hardtanh", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh",
+    "softplus", "one_hot", "pad",
 ]

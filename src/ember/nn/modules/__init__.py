@@ -2,8 +2,8 @@
 from .module import Module, RemovableHandle
 from .container import Sequential, ModuleList, ModuleDict, ParameterList
 from .linear import Identity, Linear
-from .conv import Conv2d
-from .pooling import MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
+from .conv import Conv1d, Conv2d
+from .pooling import MaxPool1d, AvgPool1d, AdaptiveAvgPool1d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .normalization import LayerNorm
 from .dropout import Dropout, Dropout2d
@@ -17,8 +17,9 @@ from .loss import (
 
 __all__ = [
     "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "Identity", "Linear",
-    "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout",
-    "Dropout2d", "Flatten", "Unflatten", "Embedding", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell",
-    "ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh", "SiLU", "Softplus", "Softmax", "LogSoftmax",
+    "Conv1d", "Conv2d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout", "Dropout2d", "Flatten", "Unflatten", "Embedding", "RNN",
+    "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh",
+    "SiLU", "Softplus", "Softmax", "LogSoftmax",
     "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss",
 ]

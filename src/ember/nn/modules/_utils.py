@@ -20,6 +20,18 @@ def pair(value, name: str, layer: str) -> tuple[int, int]:
     return (value, value)
 
 
+def single(value, name: str, layer: str) -> tuple[int]:
+    """``3 -> (3,)``; a 1-sequence of an int passes through as a tuple."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ValueError(f"{layer}: expected {name} as an int or a 1-sequence of an int, received {value!r}")
+        return (operator.index(value[0]),)
+    try:
+        return (operator.index(value),)
+    except TypeError:
+        raise TypeError(f"{layer}: expected {name} as an int or a 1-sequence of an int, received {value!r}") from None
+
+
 def check_size(value, name: str, layer: str, minimum: int = 0) -> int:
     """A size argument as a Python int, at least ``minimum``."""
     try:

@@ -1,4 +1,4 @@
-"""``Conv2d``: 2-d convolution over NCHW inputs."""
+"""``Conv1d`` and ``Conv2d``: convolutions over (N, C, L) and (N, C, H, W) inputs."""
 from __future__ import annotations
 
 import math
@@ -10,38 +10,179 @@ from ...backend.device import get_array_module
 from ...functions.indexing import getitem
 from .. import functional as F
 from .. import init
-from ._utils import check_size, new_parameter, pair
+from ._utils import check_size, new_parameter, pair, single
 from .module import Module
 
 # PyTorch's padding modes and the np.pad modes that build the same index pattern
 _PADDING_MODES = {"zeros": None, "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
-def _pad_by_indexing(input: Tensor, padding: tuple, mode: str) -> Tensor:
-    """Pad H and W with ``mode`` by gathering rows and columns; the gradient sums back through the gather.
+def _pad_by_indexing(layer: str, input: Tensor, pads: tuple, mode: str) -> Tensor:
+    """Pad the trailing spatial axes with ``mode`` by gathering along each; the gradient sums back through
+    the gathers.
 
-    ``padding`` is ``(left, right, top, bottom)``, as for ``F.pad``.
+    ``pads`` holds one ``(before, after)`` pair per spatial axis, first axis first.
     """
-    left, right, top, bottom = padding
-    height, width = input.shape[-2:]
-    for size, before, after, axis in ((height, top, bottom, "height"), (width, left, right, "width")):
+    spatial = input.shape[-len(pads):]
+    names = ("length",) if len(pads) == 1 else ("height", "width")
+    for size, (before, after), axis in zip(spatial, pads, names):
         if mode == "reflect" and max(before, after) >= size:
             raise ValueError(
-                f"Conv2d: padding_mode='reflect' needs padding smaller than the input {axis} {size}, received "
+                f"{layer}: padding_mode='reflect' needs padding smaller than the input {axis} {size}, received "
                 f"{(before, after)}"
             )
         if mode == "circular" and max(before, after) > size:
             raise ValueError(
-                f"Conv2d: padding_mode='circular' needs padding at most the input {axis} {size}, received "
+                f"{layer}: padding_mode='circular' needs padding at most the input {axis} {size}, received "
                 f"{(before, after)}"
             )
     xp = get_array_module(input.data)
-    rows = xp.asarray(np.pad(np.arange(height), (top, bottom), mode=_PADDING_MODES[mode]))
-    cols = xp.asarray(np.pad(np.arange(width), (left, right), mode=_PADDING_MODES[mode]))
-    return getitem(getitem(input, (Ellipsis, rows, slice(None))), (Ellipsis, cols))
+    for offset, (size, (before, after)) in enumerate(zip(spatial, pads)):
+        positions = xp.asarray(np.pad(np.arange(size), (before, after), mode=_PADDING_MODES[mode]))
+        trailing = (slice(None),) * (len(pads) - 1 - offset)
+        input = getitem(input, (Ellipsis, positions) + trailing)
+    return input
 
 
-class Conv2d(Module):
+class _ConvNd(Module):
+    """What Conv1d and Conv2d share: argument checks, parameters, PyTorch's initialisation, padding modes."""
+
+    _dims = 2
+    _spatial = "H, W"  # the spatial axes as error messages spell them
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__()
+        layer = type(self).__name__
+        expand = single if self._dims == 1 else pair
+        self.in_channels = check_size(in_channels, "in_channels", layer, minimum=1)
+        self.out_channels = check_size(out_channels, "out_channels", layer, minimum=1)
+        self.groups = check_size(groups, "groups", layer, minimum=1)
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(
+                f"{layer}: in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by "
+                f"groups ({groups})"
+            )
+        self.kernel_size = expand(kernel_size, "kernel_size", layer)
+        self.stride = expand(stride, "stride", layer)
+        self.dilation = expand(dilation, "dilation", layer)
+        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.dilation) < 1:
+            raise ValueError(
+                f"{layer}: kernel_size, stride and dilation must be positive, received kernel_size="
+                f"{self.kernel_size}, stride={self.stride}, dilation={self.dilation}"
+            )
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                kind = "an int" if self._dims == 1 else "an int, a pair"
+                raise ValueError(f"{layer}: padding must be {kind}, 'same' or 'valid', received {padding!r}")
+            if padding == "same" and self.stride != (1,) * self._dims:
+                raise ValueError(f"{layer}: padding='same' is not supported for strided convolutions (stride={stride})")
+            self.padding = padding
+        else:
+            self.padding = expand(padding, "padding", layer)
+            if min(self.padding) < 0:
+                raise ValueError(f"{layer}: padding must be non-negative, received {self.padding}")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(
+                f"{layer}: padding_mode must be one of {sorted(_PADDING_MODES)}, received {padding_mode!r}"
+            )
+        self.padding_mode = padding_mode
+        self.weight = new_parameter(
+            (self.out_channels, self.in_channels // self.groups) + self.kernel_size, device, dtype
+        )
+        if bias:
+            self.bias = new_parameter((self.out_channels,), device, dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def _explicit_padding(self) -> tuple:
+        """One ``(before, after)`` pair per spatial axis, whatever form ``padding`` was given in."""
+        if self.padding == "valid":
+            return ((0, 0),) * self._dims
+        if self.padding == "same":
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            return tuple((total // 2, total - total // 2) for total in totals)
+        return tuple((p, p) for p in self.padding)
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: kaiming_uniform_(a=sqrt(5)) for the weight, U(-1/sqrt(fan_in), ...) for the bias."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            if fan_in != 0:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def _convolve(self, input: Tensor, padding) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, input: Tensor) -> Tensor:
+        dims = self._dims
+        if input.ndim not in (dims + 1, dims + 2) or input.shape[-dims - 1] != self.in_channels:
+            raise ValueError(
+                f"{type(self).__name__}({self.in_channels}, {self.out_channels}): expected input of shape "
+                f"(N, {self.in_channels}, {self._spatial}) or ({self.in_channels}, {self._spatial}), received shape "
+                f"{input.shape}"
+            )
+        padding = self.padding
+        if self.padding_mode != "zeros":
+            input = _pad_by_indexing(type(self).__name__, input, self._explicit_padding(), self.padding_mode)
+            padding = 0
+        return self._convolve(input, padding)
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * self._dims:
+            text += f", padding={self.padding}"
+        if self.dilation != (1,) * self._dims:
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
+        return text
+
+
+class Conv1d(_ConvNd):
+    """1-d convolution (cross-correlation, as in PyTorch) over an ``(N, C, L)`` input.
+
+    Args:
+        in_channels: channels of the input.
+        out_channels: channels produced.
+        kernel_size: int (or a 1-tuple).
+        stride: int, default 1.
+        padding: int, ``"valid"`` (no padding) or ``"same"`` (output length equals input length; stride 1 only;
+            an odd total padding puts the extra element on the right), default 0.
+        dilation: int, default 1.
+        groups: split channels into this many independent groups, default 1.
+        bias: learn a per-output-channel bias (default True).
+        padding_mode: ``"zeros"`` (default), ``"reflect"``, ``"replicate"`` or ``"circular"``.
+        device, dtype: where and in which floating dtype to create the parameters.
+
+    Shape:
+        input ``(N, C_in, L)`` or ``(C_in, L)``; output ``(N, C_out, L_out)`` (or without N) with
+        ``L_out = floor((L + 2*p - d*(k-1) - 1) / s + 1)``.
+
+    Attributes:
+        weight: ``(out_channels, in_channels // groups, k)`` from U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+            ``fan_in = in_channels // groups * k`` (``kaiming_uniform_`` with ``a=sqrt(5)``).
+        bias: ``(out_channels,)`` from the same distribution.
+
+    Runs as ``F.conv1d``, a 2-d convolution of an (N, C, 1, L) view with a (C_out, C_in/groups, 1, k) kernel.
+    """
+
+    _dims = 1
+    _spatial = "L"
+
+    def _convolve(self, input: Tensor, padding) -> Tensor:
+        return F.conv1d(input, self.weight, self.bias, stride=self.stride, padding=padding, dilation=self.dilation,
+                        groups=self.groups)
+
+
+class Conv2d(_ConvNd):
     """2-d convolution (cross-correlation, as in PyTorch) over an ``(N, C, H, W)`` input.
 
     Args:
@@ -67,94 +208,12 @@ class Conv2d(Module):
         bias: ``(out_channels,)`` from the same distribution.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
-        super().__init__()
-        self.in_channels = check_size(in_channels, "in_channels", "Conv2d", minimum=1)
-        self.out_channels = check_size(out_channels, "out_channels", "Conv2d", minimum=1)
-        self.groups = check_size(groups, "groups", "Conv2d", minimum=1)
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(
-                f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by "
-                f"groups ({groups})"
-            )
-        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d")
-        self.stride = pair(stride, "stride", "Conv2d")
-        self.dilation = pair(dilation, "dilation", "Conv2d")
-        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.dilation) < 1:
-            raise ValueError(
-                f"Conv2d: kernel_size, stride and dilation must be positive, received kernel_size="
-                f"{self.kernel_size}, stride={self.stride}, dilation={self.dilation}"
-            )
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"Conv2d: padding must be an int, a pair, 'same' or 'valid', received {padding!r}")
-            if padding == "same" and self.stride != (1, 1):
-                raise ValueError(f"Conv2d: padding='same' is not supported for strided convolutions (stride={stride})")
-            self.padding = padding
-        else:
-            self.padding = pair(padding, "padding", "Conv2d")
-            if min(self.padding) < 0:
-                raise ValueError(f"Conv2d: padding must be non-negative, received {self.padding}")
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(
-                f"Conv2d: padding_mode must be one of {sorted(_PADDING_MODES)}, received {padding_mode!r}"
-            )
-        self.padding_mode = padding_mode
-        self.weight = new_parameter(
-            (self.out_channels, self.in_channels // self.groups) + self.kernel_size, device, dtype
-        )
-        if bias:
-            self.bias = new_parameter((self.out_channels,), device, dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+    _dims = 2
+    _spatial = "H, W"
 
-    def _explicit_padding(self) -> tuple[int, int, int, int]:
-        """``(left, right, top, bottom)`` in pixels, whatever form ``padding`` was given in."""
-        if self.padding == "valid":
-            return (0, 0, 0, 0)
-        if self.padding == "same":
-            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
-            (top, left) = (total // 2 for total in totals)
-            return (left, totals[1] - left, top, totals[0] - top)
-        return (self.padding[1], self.padding[1], self.padding[0], self.padding[0])
-
-    def reset_parameters(self) -> None:
-        """PyTorch's default: kaiming_uniform_(a=sqrt(5)) for the weight, U(-1/sqrt(fan_in), ...) for the bias."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
-
-    def forward(self, input: Tensor) -> Tensor:
-        if input.ndim not in (3, 4) or input.shape[-3] != self.in_channels:
-            raise ValueError(
-                f"Conv2d({self.in_channels}, {self.out_channels}): expected input of shape (N, {self.in_channels}, "
-                f"H, W) or ({self.in_channels}, H, W), received shape {input.shape}"
-            )
-        padding = self.padding
-        if self.padding_mode != "zeros":
-            input = _pad_by_indexing(input, self._explicit_padding(), self.padding_mode)
-            padding = 0
+    def _convolve(self, input: Tensor, padding) -> Tensor:
         return F.conv2d(input, self.weight, self.bias, stride=self.stride, padding=padding, dilation=self.dilation,
                         groups=self.groups)
 
-    def extra_repr(self) -> str:
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            text += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            text += f", dilation={self.dilation}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        if self.padding_mode != "zeros":
-            text += f", padding_mode={self.padding_mode}"
-        return text
 
-
-__all__ = ["Conv2d"]
+__all__ = ["Conv1d", "Conv2d"]
