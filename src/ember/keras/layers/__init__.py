@@ -1,11 +1,12 @@
 """Keras layers. Each is an ``ember.nn.Module`` that builds its weights from its first input."""
 from .base import Layer, KerasTensor
-from .core import InputLayer, Input, Dense, Activation, Dropout, Flatten, Reshape
+from .core import InputLayer, Input, Dense, Activation, Dropout, Flatten, Reshape, Embedding, Masking
 from .convolutional import (
     Conv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
 )
 from .normalization import BatchNormalization, LayerNormalization
 from .merging import Add, Subtract, Multiply, Average, Concatenate
+from .recurrent import SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed
 
 MaxPool2D, AvgPool2D, GlobalAvgPool2D, Convolution2D = MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Conv2D
 
@@ -13,5 +14,6 @@ __all__ = [
     "Layer", "KerasTensor", "InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape",
     "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
     "BatchNormalization", "LayerNormalization", "Add", "Subtract", "Multiply", "Average", "Concatenate",
-    "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Convolution2D",
+    "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Convolution2D", "SimpleRNN", "LSTM", "GRU",
+    "Bidirectional", "TimeDistributed", "Embedding", "Masking",
 ]
