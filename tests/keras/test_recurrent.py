@@ -360,3 +360,56 @@ def test_bad_options():
         layers.GRU(0)
     with pytest.raises(ValueError, match="dropout"):
         layers.SimpleRNN(2, dropout=1.5)
+
+
+# ----------------------------------------------------------------------------------- 1-d conv, pools
+def _conv1d_reference(x, kernel, bias, stride, dilation, pads):
+    x = np.pad(x, ((0, 0), pads, (0, 0)))
+    span = (kernel.shape[0] - 1) * dilation + 1
+    steps = (x.shape[1] - span) // stride + 1
+    out = np.stack([sum(x[:, t * stride + k * dilation] @ kernel[k] for k in range(kernel.shape[0]))
+                    for t in range(steps)], axis=1)
+    return out + bias
+
+
+@pytest.mark.parametrize("padding, stride, dilation", [("valid", 1, 1), ("same", 2, 1), ("causal", 1, 2),
+                                                        ("same", 1, 2)])
+def test_conv1d_matches_reference(padding, stride, dilation):
+    x = RNG.standard_normal((2, 7, 3)).astype(np.float32)
+    layer = layers.Conv1D(4, 3, strides=stride, padding=padding, dilation_rate=dilation)
+    result = _np(layer(ember.tensor(x)))
+    kernel, bias = layer.get_weights()
+    assert kernel.shape == (3, 3, 4) and layer.count_params() == 3 * 3 * 4 + 4
+    span = 2 * dilation
+    pads = {"valid": (0, 0), "causal": (span, 0)}.get(padding)
+    if pads is None:
+        out = -(-7 // stride)
+        total = max((out - 1) * stride + span + 1 - 7, 0)
+        pads = (total // 2, total - total // 2)
+    np.testing.assert_allclose(result, _conv1d_reference(x, kernel, bias, stride, dilation, pads), rtol=1e-5,
+                               atol=1e-5)
+
+
+def test_pooling_1d():
+    x = RNG.standard_normal((2, 5, 3)).astype(np.float32)
+    np.testing.assert_allclose(_np(layers.MaxPooling1D()(ember.tensor(x))),
+                               np.maximum(x[:, 0:4:2], x[:, 1:5:2]))
+    np.testing.assert_allclose(_np(layers.AveragePooling1D()(ember.tensor(x))), (x[:, 0:4:2] + x[:, 1:5:2]) / 2,
+                               rtol=1e-6)
+    same = _np(layers.AveragePooling1D(padding="same")(ember.tensor(x)))
+    assert same.shape == (2, 3, 3)
+    np.testing.assert_allclose(same[:, 2], x[:, 4], rtol=1e-6)
+    np.testing.assert_allclose(_np(layers.GlobalAveragePooling1D()(ember.tensor(x))), x.mean(1), rtol=1e-6)
+    np.testing.assert_allclose(_np(layers.GlobalMaxPooling1D()(ember.tensor(x))), x.max(1))
+    mask = np.array([[True, True, False, False, False], [True] * 5])
+    masked = _np(layers.GlobalAveragePooling1D()(ember.tensor(x), mask=mask))
+    np.testing.assert_allclose(masked[0], x[0, :2].mean(0), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"Conv1D 'c1'.*3-d.*\(2, 5\)"):
+        layers.Conv1D(2, 2, name="c1")(ember.zeros((2, 5)))
+
+
+def test_text_classifier_summary_and_fit():
+    model = keras.Sequential([keras.Input(shape=(6,)), layers.Embedding(12, 4, mask_zero=True),
+                              layers.Conv1D(5, 3, padding="same"), layers.GlobalAveragePooling1D(),
+                              layers.Dense(2)])
+    assert model.count_params() == 12 * 4 + (3 * 4 * 5 + 5) + (5 * 2 + 2)
