@@ -224,6 +224,16 @@ KERAS_STATEFUL_LAYERS = {
                (5, 5, 2)),
     "BatchNormalization": (lambda: [keras.layers.BatchNormalization(), keras.layers.Dense(3)], (6,)),
     "LayerNormalization": (lambda: [keras.layers.LayerNormalization(), keras.layers.Dense(3)], (6,)),
+    "SimpleRNN": (lambda: [keras.layers.SimpleRNN(3)], (4, 2)),
+    "LSTM": (lambda: [keras.layers.LSTM(3)], (4, 2)),
+    "GRU": (lambda: [keras.layers.GRU(3)], (4, 2)),
+    "Bidirectional": (lambda: [keras.layers.Bidirectional(keras.layers.LSTM(2)), keras.layers.Dense(3)], (4, 2)),
+    "TimeDistributed": (lambda: [keras.layers.TimeDistributed(keras.layers.Dense(2)), keras.layers.Flatten(),
+                                 keras.layers.Dense(3)], (4, 2)),
+    "Conv1D": (lambda: [keras.layers.Conv1D(3, 2, padding="causal"), keras.layers.GlobalMaxPooling1D()], (4, 2)),
+    # sigmoid then truncation: indices 0, one row learns
+    "Embedding": (lambda: [keras.layers.Activation("sigmoid"), keras.layers.Embedding(4, 2), keras.layers.Flatten(),
+                           keras.layers.Dense(3)], (4,)),
 }
 
 KERAS_OPTIMIZERS = {
@@ -242,7 +252,8 @@ def test_every_keras_layer_with_weights_is_covered():
             exported[name] = cls
     stateless = {"Layer", "InputLayer", "Activation", "Dropout", "Flatten", "Reshape", "MaxPooling2D",
                  "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Add", "Subtract", "Multiply",
-                 "Average", "Concatenate"}
+                 "Average", "Concatenate", "Masking",
+                 "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D"}
     unclassified = set(exported) - set(KERAS_STATEFUL_LAYERS) - stateless
     assert not unclassified, f"classify these Keras layers in test_resume.py: {sorted(unclassified)}"
 

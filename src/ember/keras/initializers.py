@@ -170,15 +170,39 @@ class LecunNormal(VarianceScaling):
         return {"seed": self.seed}
 
 
+class Orthogonal(Initializer):
+    """Keras's Orthogonal: a (semi-)orthogonal matrix from the QR decomposition of a normal draw, the sign of
+    each column corrected by ``diag(R)``; shapes beyond 2-d are flattened to ``(prod(shape[:-1]), shape[-1])``."""
+
+    def __init__(self, gain=1.0, seed=None):
+        self.gain, self.seed = gain, seed
+
+    def __call__(self, shape, dtype=None):
+        shape = tuple(shape)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: expected a shape of 2 or more dimensions, received {shape}")
+        rows, cols = int(np.prod(shape[:-1])), shape[-1]
+        draws = _generator(self.seed).standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(draws)
+        q = q * np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return (self.gain * q).reshape(shape).astype(dtypes.to_numpy_dtype(dtype or "float32"))
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
 def _generator(seed):
     return np.random.default_rng(seed) if seed is not None else ember_random.generator()
 
 
 _ALIASES = {
-    "zeros": Zeros, "ones": Ones, "constant": Constant, "random_uniform": RandomUniform,
+    "zeros": Zeros, "ones": Ones, "uniform": RandomUniform, "normal": RandomNormal,
+    "constant": Constant, "random_uniform": RandomUniform,
     "random_normal": RandomNormal, "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
     "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_uniform": HeUniform,
-    "he_normal": HeNormal, "lecun_normal": LecunNormal,
+    "he_normal": HeNormal, "lecun_normal": LecunNormal, "orthogonal": Orthogonal,
 }
 _CLASSES = {cls.__name__: cls for cls in set(_ALIASES.values())}
 
@@ -206,3 +230,4 @@ def serialize(initializer) -> dict | str:
 
 zeros, ones, glorot_uniform, glorot_normal = Zeros, Ones, GlorotUniform, GlorotNormal
 he_uniform, he_normal, random_normal, random_uniform = HeUniform, HeNormal, RandomNormal, RandomUniform
+orthogonal = Orthogonal

@@ -7,16 +7,27 @@ from __future__ import annotations
 
 from ..nn import Module
 from ..autograd.grad_mode import no_grad
-from .layers.base import KerasTensor, Layer, _accepts_training, to_snake_case, unique_name
+from .layers.base import KerasTensor, Layer, _accepts_mask, _accepts_training, to_snake_case, unique_name
 from .layers.core import InputLayer
 from .trainer import Trainer
 
 
-def _call_layer(layer, inputs, training):
-    """Call a Keras layer with ``training``; plain ``nn.Module``s follow their own train()/eval() mode."""
-    if isinstance(layer, Layer) and training is not None and _accepts_training(type(layer)):
-        return layer(inputs, training=training)
-    return layer(inputs)
+def _call_layer(layer, inputs, training, mask=None):
+    """Call a Keras layer with ``training`` (and ``mask`` when it has one and the layer's call takes it); plain
+    ``nn.Module``s follow their own train()/eval() mode."""
+    if not isinstance(layer, Layer):
+        return layer(inputs)
+    kwargs = {}
+    if training is not None and _accepts_training(type(layer)):
+        kwargs["training"] = training
+    if mask is not None and _accepts_mask(type(layer)):
+        kwargs["mask"] = mask
+    return layer(inputs, **kwargs)
+
+
+def _output_mask(layer, inputs, mask):
+    """Keras's mask propagation: the mask of ``layer``'s output (None for plain ``nn.Module``s)."""
+    return layer.compute_mask(inputs, mask) if isinstance(layer, Layer) else None
 
 
 class Model(Trainer, Layer):
@@ -153,6 +164,8 @@ class Sequential(Model):
                 x = F.zeros(tuple(2 if s is None else s for s in shape), device=_device(self))
                 for layer in self._stack:
                     x = _call_layer(layer, x, None)
+                    if getattr(layer, "stateful", False):  # the shape-finding pass leaves no state behind
+                        layer.reset_state()
                     if isinstance(layer, Layer):
                         layer._output_shape = (input_shape[0],) + tuple(x.shape[1:])
                     else:
@@ -165,9 +178,9 @@ class Sequential(Model):
         self.built = True
 
     def call(self, inputs, training=None):
-        x = inputs
+        x, mask = inputs, None
         for layer in self._stack:
-            x = _call_layer(layer, x, training)
+            x, mask = _call_layer(layer, x, training, mask), _output_mask(layer, x, mask)
         return x
 
     def get_config(self) -> dict:
@@ -237,7 +250,7 @@ class _FunctionalGraph:
         return order
 
     def run(self, inputs, training):
-        values = {}
+        values, masks, calls = {}, {}, {}
         given = [inputs] if self.single_input else list(inputs)
         if len(given) != len(self.inputs):
             raise ValueError(f"functional model: expected {len(self.inputs)} inputs, received {len(given)}")
@@ -245,9 +258,20 @@ class _FunctionalGraph:
             symbolic.layer.check_input(value)
             values[id(symbolic)] = value
         for node in self.nodes:
-            arguments = [values[id(parent)] for parent in node.inputs]
-            argument = arguments[0] if len(arguments) == 1 else arguments
-            values[id(node)] = _call_layer(node.layer, argument, training)
+            key = (id(node.layer),) + tuple(id(parent) for parent in node.inputs)
+            if key not in calls:  # a layer with several outputs runs once for all of them
+                arguments = [values[id(parent)] for parent in node.inputs]
+                argument_masks = [masks.get(id(parent)) for parent in node.inputs]
+                argument = arguments[0] if len(arguments) == 1 else arguments
+                mask = argument_masks[0] if len(arguments) == 1 else (
+                    None if all(m is None for m in argument_masks) else argument_masks)
+                calls[key] = (_call_layer(node.layer, argument, training, mask),
+                              _output_mask(node.layer, argument, mask))
+            output, mask = calls[key]
+            if node.output_index is not None:
+                output = output[node.output_index]
+                mask = mask[node.output_index] if isinstance(mask, (list, tuple)) else None
+            values[id(node)], masks[id(node)] = output, mask
         results = [values[id(output)] for output in self.outputs]
         return results[0] if self.single_output else results
 

@@ -43,8 +43,9 @@ def clear_session() -> None:
 class KerasTensor:
     """A symbolic input or output in the functional API: a shape (``None`` for the batch) and its producer."""
 
-    def __init__(self, shape, dtype="float32", layer=None, inputs=(), name=None):
+    def __init__(self, shape, dtype="float32", layer=None, inputs=(), name=None, output_index=None):
         self.shape = tuple(shape)
+        self.output_index = output_index  # which output of a layer that returns several
         self.dtype = dtype
         self.layer = layer
         self.inputs = tuple(inputs)
@@ -77,7 +78,14 @@ class Layer(Module):
 
     Subclasses override ``build(input_shape)`` (create weights with ``add_weight``) and
     ``call(inputs, training=None)``. ``input_shape=`` (without the batch dimension) builds the layer at once.
+
+    Masks follow Keras's ``compute_mask`` protocol: the model runners (``Sequential``, functional ``Model``)
+    pass each layer the mask of its input as ``mask=`` when its ``call`` takes one, and ask
+    ``compute_mask(inputs, mask)`` for the mask of its output. A layer that sets ``supports_masking`` passes
+    the mask through unchanged; others drop it. A direct call outside a model passes no mask unless given.
     """
+
+    supports_masking = False
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype=None, input_shape=None,
                  batch_input_shape=None, input_dim=None, **kwargs):
@@ -158,6 +166,10 @@ class Layer(Module):
     def call(self, inputs, training=None):
         return inputs
 
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's output, given its inputs and their mask (None: no mask)."""
+        return mask if self.supports_masking else None
+
     def check_input(self, inputs) -> None:
         """Raise a clear ValueError when ``inputs`` cannot go through this built layer (override per layer)."""
 
@@ -166,7 +178,8 @@ class Layer(Module):
         output_shape = self.compute_output_shape(shapes)
         self._output_shape = output_shape
         if isinstance(output_shape, list):
-            return [KerasTensor(s, layer=self, inputs=_as_list(inputs)) for s in output_shape]
+            return [KerasTensor(s, layer=self, inputs=_as_list(inputs), output_index=index)
+                    for index, s in enumerate(output_shape)]
         return KerasTensor(output_shape, layer=self, inputs=_as_list(inputs))
 
     def input_error(self, expected: str, received) -> ValueError:
@@ -278,6 +291,15 @@ def _accepts_training(cls) -> bool:
             p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
         )
     return _training_signature_cache[cls]
+
+
+_mask_signature_cache: dict = {}
+
+
+def _accepts_mask(cls) -> bool:
+    if cls not in _mask_signature_cache:
+        _mask_signature_cache[cls] = "mask" in inspect.signature(cls.call).parameters
+    return _mask_signature_cache[cls]
 
 
 def _as_list(value):

@@ -1,4 +1,5 @@
-"""Keras convolution and pooling layers, channels_last by default (``(batch, height, width, channels)``).
+"""Keras convolution and pooling layers, channels_last by default (``(batch, height, width, channels)``, and
+``(batch, steps, channels)`` for the 1-d ones).
 
 They call the same ``conv2d``/``max_pool2d``/``avg_pool2d`` functions as ``ember.nn`` (which work in NCHW),
 moving the channel axis with views. ``padding="same"`` pads as TensorFlow does: the output is
@@ -7,6 +8,8 @@ moving the channel axis with views. ``padding="same"`` pads as TensorFlow does: 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from ... import functions as F
 from .. import activations, initializers, regularizers
@@ -201,3 +204,173 @@ class GlobalMaxPooling2D(GlobalAveragePooling2D):
     def call(self, inputs):
         axes = (1, 2) if self.data_format == "channels_last" else (2, 3)
         return inputs.amax(dim=axes, keepdim=self.keepdims)
+
+
+# ------------------------------------------------------------------------------------------- 1-d
+def _single(value, name: str, layer: str) -> int:
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{layer}: {name} must be a positive int or a 1-tuple, received {value!r}")
+    return value
+
+
+class _TemporalLayer(Layer):
+    """Shared plumbing for 3-d sequence layers: ``(batch, steps, channels)`` ⇄ the functions' ``(N, C, L)``."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _check_data_format(data_format, type(self).__name__)
+
+    def to_ncl(self, inputs):
+        return inputs.permute(0, 2, 1) if self.data_format == "channels_last" else inputs
+
+    def from_ncl(self, outputs):
+        return outputs.permute(0, 2, 1) if self.data_format == "channels_last" else outputs
+
+    def check_input(self, inputs):
+        if inputs.ndim != 3:
+            layout = "(batch, steps, channels)" if self.data_format == "channels_last" else "(batch, channels, steps)"
+            raise self.input_error(f"a 3-d input {layout}", tuple(inputs.shape))
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class Conv1D(_TemporalLayer):
+    """1-d convolution over time. Kernel ``(kernel_size, in_channels, filters)``, glorot_uniform; bias zeros.
+
+    Args: filters, kernel_size, strides=1, padding="valid"|"same"|"causal" (left padding only, so that an
+    output never sees later steps), data_format="channels_last", dilation_rate=1, activation=None, use_bias=True,
+    kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer.
+    """
+
+    def __init__(self, filters: int, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        if not isinstance(filters, int) or filters <= 0:
+            raise ValueError(f"Conv1D: filters must be a positive integer, received {filters!r}")
+        self.filters = filters
+        self.kernel_size = _single(kernel_size, "kernel_size", "Conv1D")
+        self.strides = _single(strides, "strides", "Conv1D")
+        self.padding = padding.lower()
+        if self.padding not in ("valid", "same", "causal"):
+            raise ValueError(f"Conv1D: padding must be 'valid', 'same' or 'causal', received {padding!r}")
+        self.dilation_rate = _single(dilation_rate, "dilation_rate", "Conv1D")
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def _channels(self, shape):
+        return shape[-1] if self.data_format == "channels_last" else shape[1]
+
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise self.input_error("a 3-d input", tuple(input_shape))
+        self.add_weight("kernel", (self.kernel_size, self._channels(input_shape), self.filters),
+                        self.kernel_initializer, regularizer=self.kernel_regularizer)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer)
+
+    def check_input(self, inputs):
+        super().check_input(inputs)
+        expected = self.kernel.shape[1]
+        if self._channels(inputs.shape) != expected:
+            axis = "last axis" if self.data_format == "channels_last" else "axis 1"
+            raise self.input_error(f"input with {expected} channels on the {axis}", tuple(inputs.shape))
+
+    def call(self, inputs):
+        x = self.to_ncl(inputs)
+        pads = (0, 0)
+        if self.padding == "same":
+            pads = same_padding(x.shape[2], self.kernel_size, self.strides, self.dilation_rate)
+        elif self.padding == "causal":
+            pads = ((self.kernel_size - 1) * self.dilation_rate, 0)
+        if any(pads):
+            x = F.pad(x, pads)
+        y = F.conv1d(x, self.kernel.permute(2, 1, 0), self.bias if self.use_bias else None, stride=self.strides,
+                     dilation=self.dilation_rate)
+        return self.activation(self.from_ncl(y))
+
+    def get_config(self):
+        return {
+            **super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+            "strides": self.strides, "padding": self.padding, "dilation_rate": self.dilation_rate,
+            "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
+
+
+class _Pooling1D(_TemporalLayer):
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        name = type(self).__name__
+        self.pool_size = _single(pool_size, "pool_size", name)
+        self.strides = _single(strides, "strides", name) if strides is not None else self.pool_size
+        self.padding = _check_padding(padding, name)
+
+    def _same_pads(self, x):
+        return same_padding(x.shape[2], self.pool_size, self.strides)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
+                "padding": self.padding}
+
+
+class MaxPooling1D(_Pooling1D):
+    """Max over ``pool_size`` steps (default 2, stride = pool size)."""
+
+    def call(self, inputs):
+        x = self.to_ncl(inputs)
+        if self.padding == "same" and any(self._same_pads(x)):
+            x = F.pad(x, self._same_pads(x), value=float("-inf"))
+        return self.from_ncl(F.max_pool1d(x, self.pool_size, self.strides))
+
+
+class AveragePooling1D(_Pooling1D):
+    """Mean over ``pool_size`` steps; with ``"same"`` padding, padded steps are not counted (as Keras)."""
+
+    def call(self, inputs):
+        x = self.to_ncl(inputs)
+        if self.padding == "same" and any(self._same_pads(x)):
+            pads = self._same_pads(x)
+            sums = F.avg_pool1d(F.pad(x, pads), self.pool_size, self.strides)
+            ones = F.ones((1, 1, x.shape[2]), dtype=x.dtype, device=x.device)
+            counts = F.avg_pool1d(F.pad(ones, pads), self.pool_size, self.strides)
+            return self.from_ncl(sums / counts)
+        return self.from_ncl(F.avg_pool1d(x, self.pool_size, self.strides))
+
+
+class GlobalAveragePooling1D(_TemporalLayer):
+    """Mean over steps: ``(batch, steps, c)`` → ``(batch, c)``; with a mask (``Embedding(mask_zero=True)``,
+    ``Masking``), the mean of the unmasked steps, as Keras."""
+
+    def __init__(self, data_format=None, keepdims: bool = False, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.keepdims = keepdims
+
+    def call(self, inputs, mask=None):
+        axis = 1 if self.data_format == "channels_last" else 2
+        if mask is None:
+            return inputs.mean(dim=axis, keepdim=self.keepdims)
+        weights = F.tensor(np.asarray(mask, dtype=inputs.dtype), device=inputs.device).unsqueeze(3 - axis)
+        total = (inputs * weights).sum(dim=axis, keepdim=self.keepdims)
+        return total / weights.sum(dim=axis, keepdim=self.keepdims)
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+class GlobalMaxPooling1D(GlobalAveragePooling1D):
+    """Max over steps: ``(batch, steps, c)`` → ``(batch, c)``."""
+
+    def call(self, inputs, mask=None):
+        axis = 1 if self.data_format == "channels_last" else 2
+        return inputs.amax(dim=axis, keepdim=self.keepdims)

@@ -1,9 +1,11 @@
-"""Core Keras layers: Input/InputLayer, Dense, Activation, Dropout, Flatten, Reshape."""
+"""Core Keras layers: Input/InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Embedding, Masking."""
 from __future__ import annotations
 
 import numpy as np
 
 from ... import functions as F
+from ...autograd.tensor import Tensor
+from ...nn.functional import embedding
 from ...functions.linalg import affine
 from .. import activations, initializers, regularizers
 from .._ignored import warn_no_effect
@@ -69,6 +71,8 @@ class Dense(Layer):
     Shape: ``(batch, ..., in)`` → ``(batch, ..., units)``.
     """
 
+    supports_masking = True
+
     def __init__(self, units: int, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
@@ -113,6 +117,8 @@ class Dense(Layer):
 class Activation(Layer):
     """Applies an activation by name or callable: ``Activation("relu")``."""
 
+    supports_masking = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -126,6 +132,8 @@ class Activation(Layer):
 
 class Dropout(Layer):
     """Randomly zeroes a fraction ``rate`` of inputs during training (scaling the rest by 1/(1-rate))."""
+
+    supports_masking = True
 
     def __init__(self, rate: float, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -188,3 +196,78 @@ class Reshape(Layer):
 
     def get_config(self):
         return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Embedding(Layer):
+    """Turns integer indices into dense vectors: ``(batch, ...)`` → ``(batch, ..., output_dim)``.
+
+    Args: input_dim (vocabulary size), output_dim, embeddings_initializer="uniform" (±0.05),
+    embeddings_regularizer=None, mask_zero=False (index 0 is padding: the output's mask is ``inputs != 0``,
+    which the recurrent layers after it skip), input_length (accepted for older Keras code: the input shape).
+    Weight: ``embeddings`` ``(input_dim, output_dim)``. Float inputs (as ``fit`` feeds them) are truncated to
+    integers.
+    """
+
+    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
+                 embeddings_regularizer=None, mask_zero: bool = False, input_length=None, **kwargs):
+        if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
+            kwargs["input_shape"] = (input_length,)
+        super().__init__(**kwargs)
+        for name, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"Embedding: {name} must be a positive integer, received {value!r}")
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.mask_zero = bool(mask_zero)
+
+    def build(self, input_shape):
+        self.add_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer,
+                        regularizer=self.embeddings_regularizer)
+
+    def call(self, inputs):
+        indices = inputs if isinstance(inputs, Tensor) else F.tensor(np.asarray(inputs))
+        if indices.dtype.kind not in "iu":
+            indices = indices.long()
+        return embedding(indices, self.embeddings)
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        return np.asarray(_host_array(inputs)) != 0
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+                "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+                "mask_zero": self.mask_zero}
+
+
+class Masking(Layer):
+    """Masks the time steps whose features all equal ``mask_value``: the output is the input with those
+    steps set to zero, and its mask (``any(inputs != mask_value, axis=-1)``) makes the recurrent layers after
+    it skip them."""
+
+    supports_masking = True
+
+    def __init__(self, mask_value: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = float(mask_value)
+
+    def _keep(self, inputs):
+        return (inputs != self.mask_value).any(dim=-1, keepdim=True)
+
+    def call(self, inputs):
+        return inputs * self._keep(inputs).to(inputs.dtype)
+
+    def compute_mask(self, inputs, mask=None):
+        return np.asarray(_host_array(self._keep(inputs)))[..., 0]
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
+
+
+def _host_array(value):
+    array = value.data if isinstance(value, Tensor) else value
+    array = getattr(array, "_array", array)
+    return array.get() if hasattr(array, "get") else array
