@@ -3,6 +3,7 @@ NumPy references written from PyTorch's equations."""
 import numpy as np
 
 import ember
+from ember.functions import recurrent
 
 from .op_table import OpCase
 
@@ -72,3 +73,49 @@ for bias in (True, False):
         OpCase(f"lstm_cell{suffix}", ember.lstm_cell, _lstm_reference, _inputs(4, 2, bias)),
         OpCase(f"gru_cell{suffix}", ember.gru_cell, _gru_reference, _inputs(3, 1, bias)),
     ]
+
+
+# ------------------------------------------------------------------------- whole sequences (one node each)
+STEPS = 3
+
+
+def _sequence_reference(step, states: int, reverse: bool):
+    """Run a one-step reference over x (L, N, G*H), returning every step's h (and c) as (L, N, H) arrays."""
+    def reference(x, *rest):
+        state, parameters = list(rest[:states]), rest[states:]
+        outputs = [[None] * len(x) for _ in range(states)]
+        for t in (reversed(range(len(x))) if reverse else range(len(x))):
+            result = step(x[t], *state, *parameters)
+            state = list(result) if states == 2 else [result]
+            for slot, value in zip(outputs, state):
+                slot[t] = value
+        stacked = tuple(np.stack(slot) for slot in outputs)
+        return stacked if states == 2 else stacked[0]
+
+    return reference
+
+
+def _sequence_inputs(gates, states, bias):
+    def make(rng):
+        arrays = [rng.standard_normal((STEPS, BATCH, gates * HIDDEN))]
+        arrays += [rng.standard_normal((BATCH, HIDDEN)) for _ in range(states)]
+        arrays.append(rng.standard_normal((gates * HIDDEN, HIDDEN)) * 0.5)
+        if bias:
+            arrays.append(rng.standard_normal(gates * HIDDEN) * 0.5)
+        return arrays
+
+    return make
+
+
+for bias in (True, False):
+    for reverse in (False, True):
+        suffix = ("" if bias else "_no_bias") + ("_reverse" if reverse else "")
+        CASES += [
+            OpCase(f"rnn_sequence_tanh{suffix}",
+                   lambda *a, reverse=reverse: recurrent.RNNSequence("tanh", reverse)(*a),
+                   _sequence_reference(_rnn_reference("tanh"), 1, reverse), _sequence_inputs(1, 1, bias)),
+            OpCase(f"lstm_sequence{suffix}", lambda *a, reverse=reverse: recurrent.LSTMSequence(reverse)(*a),
+                   _sequence_reference(_lstm_reference, 2, reverse), _sequence_inputs(4, 2, bias)),
+            OpCase(f"gru_sequence{suffix}", lambda *a, reverse=reverse: recurrent.GRUSequence(reverse)(*a),
+                   _sequence_reference(_gru_reference, 1, reverse), _sequence_inputs(3, 1, bias)),
+        ]

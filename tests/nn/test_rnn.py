@@ -101,26 +101,69 @@ def test_dropout_between_layers_only_in_training():
     assert not np.allclose(trained.numpy(), first.numpy())
 
 
-def test_one_cell_node_per_step():
-    """The input projection is one node per layer and direction; the loop adds one cell node per step."""
-    module = nn.LSTM(3, 4)
-    output, _ = module(ember.randn(6, 2, 3, requires_grad=True))
-    seen, pending, cells = set(), [output.creator], 0
+def _count_nodes(output, name: str) -> int:
+    seen, pending, count = set(), [output.creator], 0
     while pending:
         node = pending.pop()
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
-        cells += type(node).__name__ == "LSTMCell"
+        count += type(node).__name__ == name
         pending.extend(tensor.creator for tensor in node.inputs)
-    assert cells == 6
+    return count
 
 
-def test_fast_backward_is_taken():
-    module = nn.LSTM(3, 4)
+def test_one_sequence_node_per_layer_and_direction_or_one_cell_node_per_step():
+    """The input projection is one node per layer and direction; with fast paths the recurrence is one sequence
+    node per layer and direction, without them (the reference path) one cell node per step."""
+    module = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    x = ember.randn(6, 2, 3, requires_grad=True)
+    output, _ = module(x)
+    assert _count_nodes(output, "LSTMSequence") == 4
+    assert _count_nodes(output, "LSTMCell") == 0
+    with ember.config.override(fast_paths=False):
+        output, _ = module(x)
+    assert _count_nodes(output, "LSTMSequence") == 0
+    assert _count_nodes(output, "LSTMCell") == 6 * 4
+
+
+@pytest.mark.parametrize("layer, node", [("RNN", "RNNSequence"), ("LSTM", "LSTMSequence"), ("GRU", "GRUSequence")])
+def test_fast_sequence_path_is_taken(layer, node):
+    module = getattr(nn, layer)(3, 4)
     output, _ = module(ember.randn(4, 2, 3, requires_grad=True))
     output.sum().backward()
-    assert ember.config.paths()["LSTMCell.backward"] == "backward_arrays"
+    assert ember.config.paths()[f"{node}.backward"] == "backward_arrays"
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"num_layers": 2, "bidirectional": True}, {"bias": False},
+                                    {"nonlinearity": "relu"}], ids=["plain", "2-layer-bidirectional", "no-bias",
+                                                                    "relu"])
+@pytest.mark.parametrize("layer", ["RNN", "LSTM", "GRU"])
+def test_float32_sequence_path_gives_the_per_step_numbers(layer, kwargs):
+    """float32, longer sequences: the sequence nodes against the per-step cells, within float32 rounding (the
+    forward pass step for step; the weight gradient summed by one GEMM instead of one per step)."""
+    if "nonlinearity" in kwargs and layer != "RNN":
+        pytest.skip("nonlinearity is RNN's")
+    ember.manual_seed(0)
+    module = getattr(nn, layer)(5, 8, **kwargs)
+    x_np = np.random.default_rng(0).standard_normal((12, 3, 5)).astype(np.float32)
+
+    def run():
+        module.zero_grad()
+        x = ember.tensor(x_np, requires_grad=True)
+        output, last = module(x)
+        states = list(last) if layer == "LSTM" else [last]
+        loss = (output * output).sum() + sum((state * 0.5).sum() for state in states)
+        loss.backward()
+        return [output.numpy(), *(state.numpy() for state in states), x.grad.numpy(),
+                *(p.grad.numpy() for p in module.parameters())]
+
+    fast = run()
+    with ember.config.override(fast_paths=False):
+        reference = run()
+    for got, want in zip(fast, reference):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
 
 
 @pytest.mark.parametrize("layer", ["RNN", "LSTM", "GRU"])

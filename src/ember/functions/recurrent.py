@@ -23,7 +23,7 @@ from ..backend import threads
 from ..backend.device import get_array_module
 from .activation import sigmoid, tanh
 from .linalg import matmul
-from .shape import cat, split
+from .shape import cat, split, stack
 
 
 def _sigmoid_array(xp, x):
@@ -63,6 +63,51 @@ def _with_bias(grads: tuple, grad_bias, has_bias: bool) -> tuple:
     return grads + (grad_bias,) if has_bias else grads
 
 
+def _rnn_step_grads(needs, nonlinearity: str, has_bias: bool, h: Tensor, weight: Tensor, y: Tensor,
+                    grad: Tensor) -> tuple:
+    """An RNN step's gradients (x, h, W_hh[, b_hh]) in Ember ops, from its output y."""
+    # relu is piecewise linear: its slope is a constant mask
+    slope = 1.0 - y * y if nonlinearity == "tanh" else Tensor((y.data > 0).astype(grad.dtype))
+    d_pre = grad * slope
+    grad_h, grad_weight, grad_bias = _parameter_grads(needs, d_pre, h, weight, has_bias)
+    return _with_bias((d_pre, grad_h, grad_weight), grad_bias, has_bias)
+
+
+def _lstm_step_grads(needs, x: Tensor, h: Tensor, c: Tensor, weight: Tensor, bias: Tensor | None,
+                     grad_h_next: Tensor, grad_c_next: Tensor) -> tuple:
+    """An LSTM step's gradients (x, h, c, W_hh[, b_hh]) in Ember ops, the gates recomputed from the inputs."""
+    size = h.shape[1]
+    pre_i, pre_f, pre_g, pre_o = split(x + _hidden_projection_tensor(h, weight, bias), size, dim=1)
+    i, f, g, o = sigmoid(pre_i), sigmoid(pre_f), tanh(pre_g), sigmoid(pre_o)
+    tanh_c = tanh(f * c + i * g)
+    d_c = grad_c_next + grad_h_next * o * (1.0 - tanh_c * tanh_c)
+    d_gates = cat([d_c * g * i * (1.0 - i), d_c * c * f * (1.0 - f), d_c * i * (1.0 - g * g),
+                   grad_h_next * tanh_c * o * (1.0 - o)], dim=1)
+    has_bias = bias is not None
+    grad_h, grad_weight, grad_bias = _parameter_grads(needs, d_gates, h, weight, has_bias)
+    grad_c = d_c * f if needs[2] else None
+    return _with_bias((d_gates, grad_h, grad_c, grad_weight), grad_bias, has_bias)
+
+
+def _gru_step_grads(needs, x: Tensor, h: Tensor, weight: Tensor, bias: Tensor | None, grad: Tensor) -> tuple:
+    """A GRU step's gradients (x, h, W_hh[, b_hh]) in Ember ops, the gates recomputed from the inputs."""
+    size = h.shape[1]
+    x_r, x_z, x_n = split(x, size, dim=1)
+    h_r, h_z, h_n = split(_hidden_projection_tensor(h, weight, bias), size, dim=1)
+    r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
+    n = tanh(x_n + r * h_n)
+    d_pre_n = grad * (1.0 - z) * (1.0 - n * n)
+    d_pre_r = d_pre_n * h_n * r * (1.0 - r)
+    d_pre_z = grad * (h - n) * z * (1.0 - z)
+    has_bias = bias is not None
+    d_hidden = cat([d_pre_r, d_pre_z, d_pre_n * r], dim=1)
+    grad_h, grad_weight, grad_bias = _parameter_grads(needs, d_hidden, h, weight, has_bias)
+    if needs[1]:
+        grad_h = grad_h + grad * z
+    grad_x = cat([d_pre_r, d_pre_z, d_pre_n], dim=1) if needs[0] else None
+    return _with_bias((grad_x, grad_h, grad_weight), grad_bias, has_bias)
+
+
 class RNNCell(Primitive):
     """``h' = act(x + h @ W_hh.T + b_hh)`` with act ``tanh`` or ``relu``. Inputs: x, h, W_hh[, b_hh]."""
 
@@ -80,11 +125,7 @@ class RNNCell(Primitive):
 
     def backward(self, grad):
         h, weight, y = self.saved_tensors
-        # relu is piecewise linear: its slope is a constant mask
-        slope = 1.0 - y * y if self.nonlinearity == "tanh" else Tensor((y.data > 0).astype(grad.dtype))
-        d_pre = grad * slope
-        grad_h, grad_weight, grad_bias = _parameter_grads(self.needs_input_grad, d_pre, h, weight, self.has_bias)
-        return _with_bias((d_pre, grad_h, grad_weight), grad_bias, self.has_bias)
+        return _rnn_step_grads(self.needs_input_grad, self.nonlinearity, self.has_bias, h, weight, y, grad)
 
     def backward_arrays(self, grad):
         h, weight, y = self.saved_arrays
@@ -120,18 +161,8 @@ class LSTMCell(Primitive):
 
     def backward(self, grad_h_next, grad_c_next):
         x, h, c, weight, _, _, *bias = self.saved_tensors
-        size = h.shape[1]
-        pre_i, pre_f, pre_g, pre_o = split(x + _hidden_projection_tensor(h, weight, bias[0] if bias else None),
-                                           size, dim=1)
-        i, f, g, o = sigmoid(pre_i), sigmoid(pre_f), tanh(pre_g), sigmoid(pre_o)
-        tanh_c = tanh(f * c + i * g)
-        d_c = grad_c_next + grad_h_next * o * (1.0 - tanh_c * tanh_c)
-        d_gates = cat([d_c * g * i * (1.0 - i), d_c * c * f * (1.0 - f), d_c * i * (1.0 - g * g),
-                       grad_h_next * tanh_c * o * (1.0 - o)], dim=1)
-        needs = self.needs_input_grad
-        grad_h, grad_weight, grad_bias = _parameter_grads(needs, d_gates, h, weight, self.has_bias)
-        grad_c = d_c * f if needs[2] else None
-        return _with_bias((d_gates, grad_h, grad_c, grad_weight), grad_bias, self.has_bias)
+        return _lstm_step_grads(self.needs_input_grad, x, h, c, weight, bias[0] if bias else None, grad_h_next,
+                                grad_c_next)
 
     def backward_arrays(self, grad_h_next, grad_c_next):
         _, h, c, weight, activated, tanh_c, *_ = self.saved_arrays
@@ -173,21 +204,7 @@ class GRUCell(Primitive):
 
     def backward(self, grad):
         x, h, weight, _, _, _, *bias = self.saved_tensors
-        size = h.shape[1]
-        x_r, x_z, x_n = split(x, size, dim=1)
-        h_r, h_z, h_n = split(_hidden_projection_tensor(h, weight, bias[0] if bias else None), size, dim=1)
-        r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
-        n = tanh(x_n + r * h_n)
-        d_pre_n = grad * (1.0 - z) * (1.0 - n * n)
-        d_pre_r = d_pre_n * h_n * r * (1.0 - r)
-        d_pre_z = grad * (h - n) * z * (1.0 - z)
-        needs = self.needs_input_grad
-        d_hidden = cat([d_pre_r, d_pre_z, d_pre_n * r], dim=1)
-        grad_h, grad_weight, grad_bias = _parameter_grads(needs, d_hidden, h, weight, self.has_bias)
-        if needs[1]:
-            grad_h = grad_h + grad * z
-        grad_x = cat([d_pre_r, d_pre_z, d_pre_n], dim=1) if needs[0] else None
-        return _with_bias((grad_x, grad_h, grad_weight), grad_bias, self.has_bias)
+        return _gru_step_grads(self.needs_input_grad, x, h, weight, bias[0] if bias else None, grad)
 
     def backward_arrays(self, grad):
         _, h, weight, activated, n, hidden_n, *_ = self.saved_arrays
@@ -206,6 +223,309 @@ class GRUCell(Primitive):
         if needs[1]:
             grad_h += grad * z
         return _with_bias((d_x, grad_h, grad_weight), grad_bias, self.has_bias)
+
+
+# ------------------------------------------------------------------------------------ whole sequences
+def _forward_order(steps: int, reverse: bool) -> range:
+    return range(steps - 1, -1, -1) if reverse else range(steps)
+
+
+def _previous(t: int, steps: int, reverse: bool) -> int | None:
+    """The step whose state step t reads, or None where it reads the initial state."""
+    previous = t + 1 if reverse else t - 1
+    return previous if 0 <= previous < steps else None
+
+
+def _step_needs(needs: tuple, states: int, first: bool) -> tuple:
+    """needs_input_grad of one step: its states' gradients are needed except at the sequence's first step."""
+    return (needs[0],) + (needs[1:1 + states] if first else (True,) * states) + needs[1 + states:]
+
+
+def _hidden_weight_grad(d_hidden, hs, h0, reverse: bool):
+    """``sum_t d_hidden[t].T @ h_prev[t]`` as one GEMM over the steps that read a computed state, plus the
+    step that reads h0."""
+    gate_size, size = d_hidden.shape[2], hs.shape[2]
+    first = d_hidden[-1] if reverse else d_hidden[0]
+    grad = threads.matmul(first.T, h0)
+    if d_hidden.shape[0] > 1:
+        later = d_hidden[:-1] if reverse else d_hidden[1:]
+        previous = hs[1:] if reverse else hs[:-1]
+        grad += threads.matmul(later.reshape(-1, gate_size).T, previous.reshape(-1, size))
+    return grad
+
+
+def _sigmoid_into(x, out, half):
+    """``sigmoid(x)`` into out, as ``_sigmoid_array`` computes it."""
+    xp = get_array_module(x)
+    xp.multiply(x, half, out=out)
+    xp.tanh(out, out=out)
+    out *= half
+    out += half
+
+
+class RNNSequence(Primitive):
+    """An Elman RNN over a whole sequence (one direction of one layer): the steps of ``RNNCell`` in one node.
+    Inputs: x (L, N, H) the input projections of every step, h0 (N, H), W_hh[, b_hh]; output the hidden
+    state of every step (L, N, H), step t at index t in both directions (``reverse`` runs from L-1 to 0).
+
+    ``backward_arrays`` back-propagates through time on arrays, the weight gradient as one GEMM over all steps;
+    the reference ``backward`` runs each step's reference gradients in Ember ops."""
+
+    def __init__(self, nonlinearity: str, reverse: bool = False):
+        self.nonlinearity = nonlinearity
+        self.reverse = reverse
+
+    def forward(self, x, h0, weight, bias=None):
+        xp = get_array_module(x)
+        hs = xp.empty_like(x)
+        h = h0
+        for t in _forward_order(x.shape[0], self.reverse):
+            pre = _hidden_projection(h, weight, bias)
+            pre += x[t]
+            h = xp.tanh(pre, out=hs[t]) if self.nonlinearity == "tanh" else xp.maximum(pre, pre.dtype.type(0),
+                                                                                        out=hs[t])
+        self.has_bias = bias is not None
+        self.save_for_backward(h0, weight, hs)
+        return hs
+
+    def backward(self, grad_hs):
+        h0, weight, hs = self.saved_tensors
+        needs, steps = self.needs_input_grad, hs.shape[0]
+        grad_x: list = [None] * steps
+        grad_h = grad_weight = grad_bias = None
+        for t in reversed(_forward_order(steps, self.reverse)):
+            previous = _previous(t, steps, self.reverse)
+            grad = grad_hs[t] if grad_h is None else grad_hs[t] + grad_h
+            grad_x[t], grad_h, d_weight, *d_bias = _rnn_step_grads(
+                _step_needs(needs, 1, previous is None), self.nonlinearity, self.has_bias,
+                h0 if previous is None else hs[previous], weight, hs[t], grad)
+            grad_weight = _accumulate(grad_weight, d_weight)
+            grad_bias = _accumulate(grad_bias, d_bias[0] if d_bias else None)
+        return _with_bias((stack(grad_x, dim=0) if needs[0] else None, grad_h, grad_weight), grad_bias,
+                          self.has_bias)
+
+    def backward_arrays(self, grad_hs):
+        h0, weight, hs = self.saved_arrays
+        xp = get_array_module(hs)
+        needs, steps = self.needs_input_grad, hs.shape[0]
+        d_pre = xp.empty_like(hs)
+        grad_h = None
+        for t in reversed(_forward_order(steps, self.reverse)):
+            grad = grad_hs[t] if grad_h is None else xp.add(grad_h, grad_hs[t], out=grad_h)
+            d = d_pre[t]
+            if self.nonlinearity == "tanh":
+                xp.multiply(hs[t], hs[t], out=d)
+                d -= 1
+                d *= -grad
+            else:
+                xp.multiply(grad, hs[t] > 0, out=d)
+            first = _previous(t, steps, self.reverse) is None
+            grad_h = threads.matmul(d, weight) if not first or needs[1] else None
+        grad_weight = _hidden_weight_grad(d_pre, hs, h0, self.reverse) if needs[2] else None
+        grad_bias = d_pre.reshape(-1, hs.shape[2]).sum(axis=0) if self.has_bias and needs[-1] else None
+        return _with_bias((d_pre if needs[0] else None, grad_h, grad_weight), grad_bias, self.has_bias)
+
+
+class LSTMSequence(Primitive):
+    """An LSTM over a whole sequence (one direction of one layer): the steps of ``LSTMCell`` in one node.
+    Inputs: x (L, N, 4H) the input projections of every step, h0, c0 (N, H), W_hh[, b_hh]; outputs h and c
+    of every step, each (L, N, H), step t at index t in both directions (``reverse`` runs from L-1 to 0).
+
+    The forward pass keeps the activated gates of every step in one (L, N, 4H) array; ``backward_arrays``
+    back-propagates through time on arrays, the weight gradient as one GEMM over all steps and the bias
+    gradient as one sum. The reference ``backward`` runs each step's reference gradients in Ember ops."""
+
+    def __init__(self, reverse: bool = False):
+        self.reverse = reverse
+
+    def forward(self, x, h0, c0, weight, bias=None):
+        xp = get_array_module(x)
+        steps, batch, gate_size = x.shape
+        size = gate_size // 4
+        gates = xp.empty_like(x)
+        hs = xp.empty((steps, batch, size), dtype=x.dtype)
+        cs, tanh_cs = xp.empty_like(hs), xp.empty_like(hs)
+        half = x.dtype.type(0.5)
+        h, c = h0, c0
+        for t in _forward_order(steps, self.reverse):
+            pre = _hidden_projection(h, weight, bias)
+            pre += x[t]
+            activated = gates[t]
+            xp.tanh(pre[:, 2 * size:3 * size], out=activated[:, 2 * size:3 * size])
+            for block in (slice(0, 2 * size), slice(3 * size, 4 * size)):
+                _sigmoid_into(pre[:, block], activated[:, block], half)
+            i, f, g, o = (activated[:, k * size:(k + 1) * size] for k in range(4))
+            c = xp.multiply(f, c, out=cs[t])
+            c += i * g
+            tanh_c = xp.tanh(c, out=tanh_cs[t])
+            h = xp.multiply(o, tanh_c, out=hs[t])
+        self.has_bias = bias is not None
+        saved = (x, h0, c0, weight, hs, cs, gates, tanh_cs)
+        self.save_for_backward(*(saved + (bias,) if self.has_bias else saved))
+        return hs, cs
+
+    def backward(self, grad_hs, grad_cs):
+        x, h0, c0, weight, hs, cs, _, _, *bias = self.saved_tensors
+        needs, steps = self.needs_input_grad, hs.shape[0]
+        grad_x: list = [None] * steps
+        grad_h = grad_c = grad_weight = grad_bias = None
+        for t in reversed(_forward_order(steps, self.reverse)):
+            previous = _previous(t, steps, self.reverse)
+            h, c = (h0, c0) if previous is None else (hs[previous], cs[previous])
+            grad_h_next = grad_hs[t] if grad_h is None else grad_hs[t] + grad_h
+            grad_c_next = grad_cs[t] if grad_c is None else grad_cs[t] + grad_c
+            grad_x[t], grad_h, grad_c, d_weight, *d_bias = _lstm_step_grads(
+                _step_needs(needs, 2, previous is None), x[t], h, c, weight, bias[0] if bias else None,
+                grad_h_next, grad_c_next)
+            grad_weight = _accumulate(grad_weight, d_weight)
+            grad_bias = _accumulate(grad_bias, d_bias[0] if d_bias else None)
+        return _with_bias((stack(grad_x, dim=0) if needs[0] else None, grad_h, grad_c, grad_weight), grad_bias,
+                          self.has_bias)
+
+    def backward_arrays(self, grad_hs, grad_cs):
+        _, h0, c0, weight, hs, cs, gates, tanh_cs, *_ = self.saved_arrays
+        xp = get_array_module(hs)
+        needs = self.needs_input_grad
+        steps, batch, size = hs.shape
+        d_gates = xp.empty_like(gates)
+        d_c, scratch = xp.empty((batch, size), dtype=hs.dtype), xp.empty((batch, size), dtype=hs.dtype)
+        grad_h = grad_c = None
+        for t in reversed(_forward_order(steps, self.reverse)):
+            previous = _previous(t, steps, self.reverse)
+            c = c0 if previous is None else cs[previous]
+            i, f, g, o = (gates[t, :, k * size:(k + 1) * size] for k in range(4))
+            d_i, d_f, d_g, d_o = (d_gates[t, :, k * size:(k + 1) * size] for k in range(4))
+            tanh_c = tanh_cs[t]
+            grad_h_next = grad_hs[t] if grad_h is None else xp.add(grad_h, grad_hs[t], out=grad_h)
+            xp.multiply(tanh_c, tanh_c, out=d_c)  # d_c = grad_c_next + grad_h_next * o * (1 - tanh_c ** 2)
+            xp.subtract(1, d_c, out=d_c)
+            d_c *= o
+            d_c *= grad_h_next
+            d_c += grad_cs[t]
+            if grad_c is not None:
+                d_c += grad_c
+            xp.subtract(1, i, out=scratch)  # d_i = d_c * g * i * (1 - i)
+            scratch *= i
+            scratch *= g
+            xp.multiply(scratch, d_c, out=d_i)
+            xp.subtract(1, f, out=scratch)  # d_f = d_c * c * f * (1 - f)
+            scratch *= f
+            scratch *= c
+            xp.multiply(scratch, d_c, out=d_f)
+            xp.multiply(g, g, out=scratch)  # d_g = d_c * i * (1 - g ** 2)
+            xp.subtract(1, scratch, out=scratch)
+            scratch *= i
+            xp.multiply(scratch, d_c, out=d_g)
+            xp.subtract(1, o, out=scratch)  # d_o = grad_h_next * tanh_c * o * (1 - o)
+            scratch *= o
+            scratch *= tanh_c
+            xp.multiply(scratch, grad_h_next, out=d_o)
+            first = previous is None
+            grad_h = threads.matmul(d_gates[t], weight) if not first or needs[1] else None
+            grad_c = d_c * f if not first or needs[2] else None
+        grad_weight = _hidden_weight_grad(d_gates, hs, h0, self.reverse) if needs[3] else None
+        grad_bias = d_gates.reshape(-1, 4 * size).sum(axis=0) if self.has_bias and needs[-1] else None
+        return _with_bias((d_gates if needs[0] else None, grad_h, grad_c, grad_weight), grad_bias, self.has_bias)
+
+
+class GRUSequence(Primitive):
+    """A GRU over a whole sequence (one direction of one layer): the steps of ``GRUCell`` in one node.
+    Inputs: x (L, N, 3H) the input projections of every step, h0 (N, H), W_hh[, b_hh]; output the hidden
+    state of every step (L, N, H), step t at index t in both directions (``reverse`` runs from L-1 to 0).
+
+    ``backward_arrays`` back-propagates through time on arrays, the weight gradient as one GEMM over all steps;
+    the reference ``backward`` runs each step's reference gradients in Ember ops."""
+
+    def __init__(self, reverse: bool = False):
+        self.reverse = reverse
+
+    def forward(self, x, h0, weight, bias=None):
+        xp = get_array_module(x)
+        steps, batch, gate_size = x.shape
+        size = gate_size // 3
+        gates = xp.empty((steps, batch, 2 * size), dtype=x.dtype)
+        hs, ns, hidden_ns = (xp.empty((steps, batch, size), dtype=x.dtype) for _ in range(3))
+        half = x.dtype.type(0.5)
+        h = h0
+        for t in _forward_order(steps, self.reverse):
+            hidden = _hidden_projection(h, weight, bias)
+            activated = xp.add(x[t, :, :2 * size], hidden[:, :2 * size], out=gates[t])
+            _sigmoid_into(activated, activated, half)
+            r, z = activated[:, :size], activated[:, size:]
+            hidden_n = hidden_ns[t]
+            hidden_n[...] = hidden[:, 2 * size:]
+            n = xp.multiply(r, hidden_n, out=ns[t])
+            n += x[t, :, 2 * size:]
+            xp.tanh(n, out=n)
+            h = xp.subtract(h, n, out=hs[t])
+            h *= z
+            h += n
+        self.has_bias = bias is not None
+        saved = (x, h0, weight, hs, gates, ns, hidden_ns)
+        self.save_for_backward(*(saved + (bias,) if self.has_bias else saved))
+        return hs
+
+    def backward(self, grad_hs):
+        x, h0, weight, hs, _, _, _, *bias = self.saved_tensors
+        needs, steps = self.needs_input_grad, hs.shape[0]
+        grad_x: list = [None] * steps
+        grad_h = grad_weight = grad_bias = None
+        for t in reversed(_forward_order(steps, self.reverse)):
+            previous = _previous(t, steps, self.reverse)
+            grad = grad_hs[t] if grad_h is None else grad_hs[t] + grad_h
+            grad_x[t], grad_h, d_weight, *d_bias = _gru_step_grads(
+                _step_needs(needs, 1, previous is None), x[t], h0 if previous is None else hs[previous], weight,
+                bias[0] if bias else None, grad)
+            grad_weight = _accumulate(grad_weight, d_weight)
+            grad_bias = _accumulate(grad_bias, d_bias[0] if d_bias else None)
+        return _with_bias((stack(grad_x, dim=0) if needs[0] else None, grad_h, grad_weight), grad_bias,
+                          self.has_bias)
+
+    def backward_arrays(self, grad_hs):
+        _, h0, weight, hs, gates, ns, hidden_ns, *_ = self.saved_arrays
+        xp = get_array_module(hs)
+        needs = self.needs_input_grad
+        steps, batch, size = hs.shape
+        d_x = xp.empty((steps, batch, 3 * size), dtype=hs.dtype)
+        d_hidden = xp.empty_like(d_x)
+        scratch = xp.empty((batch, size), dtype=hs.dtype)
+        grad_h = None
+        for t in reversed(_forward_order(steps, self.reverse)):
+            previous = _previous(t, steps, self.reverse)
+            h = h0 if previous is None else hs[previous]
+            r, z, n = gates[t, :, :size], gates[t, :, size:], ns[t]
+            d_pre_r, d_pre_z, d_pre_n = (d_x[t, :, k * size:(k + 1) * size] for k in range(3))
+            grad = grad_hs[t] if grad_h is None else xp.add(grad_h, grad_hs[t], out=grad_h)
+            xp.multiply(n, n, out=scratch)  # d_pre_n = grad * (1 - z) * (1 - n ** 2)
+            xp.subtract(1, scratch, out=scratch)
+            xp.subtract(1, z, out=d_pre_n)
+            d_pre_n *= grad
+            d_pre_n *= scratch
+            xp.subtract(1, r, out=scratch)  # d_pre_r = d_pre_n * h_n * r * (1 - r)
+            scratch *= r
+            scratch *= hidden_ns[t]
+            xp.multiply(scratch, d_pre_n, out=d_pre_r)
+            xp.subtract(1, z, out=scratch)  # d_pre_z = grad * (h - n) * z * (1 - z)
+            scratch *= z
+            xp.multiply(scratch, grad, out=d_pre_z)
+            xp.subtract(h, n, out=scratch)
+            d_pre_z *= scratch
+            d_hidden[t, :, :2 * size] = d_x[t, :, :2 * size]
+            xp.multiply(d_pre_n, r, out=d_hidden[t, :, 2 * size:])
+            first = previous is None
+            if not first or needs[1]:
+                carry = threads.matmul(d_hidden[t], weight)
+                carry += grad * z
+                grad_h = carry
+            else:
+                grad_h = None
+        grad_weight = _hidden_weight_grad(d_hidden, hs, h0, self.reverse) if needs[2] else None
+        grad_bias = d_hidden.reshape(-1, 3 * size).sum(axis=0) if self.has_bias and needs[-1] else None
+        return _with_bias((d_x if needs[0] else None, grad_h, grad_weight), grad_bias, self.has_bias)
+
+
+def _accumulate(total, value):
+    return value if total is None else (total if value is None else total + value)
 
 
 # ------------------------------------------------------------------------------------------- wrappers

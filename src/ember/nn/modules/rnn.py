@@ -1,18 +1,22 @@
 """Recurrent layers with ``torch.nn``'s names, parameters and layouts: ``RNN``, ``LSTM``, ``GRU`` and the single
 steps ``RNNCell``, ``LSTMCell``, ``GRUCell``.
 
-A layer computes the input projection of every time step with one GEMM per layer and direction, then runs one
-cell node per step (``ember.functions.recurrent``).
+A layer computes the input projection of every time step with one GEMM per layer and direction, then runs the
+recurrence (``ember.functions.recurrent``): while the ``fast_paths`` setting is on, as one sequence node per layer
+and direction (``LSTMSequence``, ``GRUSequence``, ``RNNSequence``: back-propagation through time on arrays, the
+hidden weight's gradient as one GEMM over all steps); otherwise, the reference path, as one cell node per step.
 """
 from __future__ import annotations
 
 import math
 
+from ... import config
 from ...autograd.tensor import Tensor
 from ...functions.creation import zeros
 from ...functions.dropout import dropout as dropout_function
 from ...functions.linalg import affine
 from ...functions.recurrent import GRUCell as GRUStep
+from ...functions.recurrent import GRUSequence, LSTMSequence, RNNSequence
 from ...functions.recurrent import LSTMCell as LSTMStep
 from ...functions.recurrent import RNNCell as RNNStep
 from ...functions.shape import cat, split, stack
@@ -31,6 +35,22 @@ def _step(mode: str, x: Tensor, state: tuple, weight_hh: Tensor, bias_hh: Tensor
     if mode == "GRU":
         return (GRUStep()(*tensors),)
     return (RNNStep("tanh" if mode == "RNN_TANH" else "relu")(*tensors),)
+
+
+def _sequence(mode: str, x: Tensor, state: tuple, weight_hh: Tensor, bias_hh: Tensor | None,
+              reverse: bool) -> tuple:
+    """One sequence node over all steps of x (L, N, G * H): every step's hidden state (L, N, H) and the last
+    state, as a tuple (h,) or (h, c)."""
+    tensors = (x, *state, weight_hh) if bias_hh is None else (x, *state, weight_hh, bias_hh)
+    last = 0 if reverse else x.shape[0] - 1
+    if mode == "LSTM":
+        hs, cs = LSTMSequence(reverse)(*tensors)
+        return hs, (hs[last], cs[last])
+    if mode == "GRU":
+        hs = GRUSequence(reverse)(*tensors)
+    else:
+        hs = RNNSequence("tanh" if mode == "RNN_TANH" else "relu", reverse)(*tensors)
+    return hs, (hs[last],)
 
 
 def _check_dtype(layer: str, input: Tensor, weight: Tensor) -> None:
@@ -131,6 +151,9 @@ class RNNBase(Module):
         """Run one direction of one layer over time from the input projection (L * N, G * H)."""
         weight_hh = getattr(self, f"weight_hh{suffix}")
         bias_hh = getattr(self, f"bias_hh{suffix}") if self.bias else None
+        if config.get("fast_paths"):  # one node for the whole sequence
+            return _sequence(self.mode, projection.reshape(steps, batch, projection.shape[1]), state, weight_hh,
+                             bias_hh, reverse)
         inputs = split(projection, batch, dim=0)  # one node: the L steps' (N, G * H) projections
         outputs: list = [None] * steps
         for t in (reversed(range(steps)) if reverse else range(steps)):
