@@ -46,6 +46,31 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tupl
     return total // 2, total - total // 2
 
 
+def _filters(filters, layer: str) -> int:
+    if isinstance(filters, bool) or not isinstance(filters, int) or filters <= 0:
+        raise ValueError(f"{layer}: filters must be a positive integer, received {filters!r}")
+    return filters
+
+
+class _KernelOptions:
+    """What Conv1D and Conv2D share: the activation, bias, initializer and regularizer options, and the
+    input's channel count by ``data_format``."""
+
+    data_format: str
+
+    def _set_kernel_options(self, activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                            bias_regularizer) -> None:
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def _channels(self, shape):
+        return shape[-1] if self.data_format == "channels_last" else shape[1]
+
+
 class _SpatialLayer(Layer):
     """Shared plumbing: channel axis moves and input checks for 4-d image layers."""
 
@@ -69,7 +94,7 @@ class _SpatialLayer(Layer):
         return {**super().get_config(), "data_format": self.data_format}
 
 
-class Conv2D(_SpatialLayer):
+class Conv2D(_KernelOptions, _SpatialLayer):
     """2-d convolution. Kernel ``(kh, kw, in_channels, filters)``, glorot_uniform; bias zeros.
 
     Args: filters, kernel_size, strides=(1, 1), padding="valid"|"same", data_format="channels_last",
@@ -81,22 +106,13 @@ class Conv2D(_SpatialLayer):
                  dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(data_format=data_format, **kwargs)
-        if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(f"Conv2D: filters must be a positive integer, received {filters!r}")
-        self.filters = filters
+        self.filters = _filters(filters, "Conv2D")
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
         self.strides = _pair(strides, "strides", "Conv2D")
         self.padding = _check_padding(padding, "Conv2D")
         self.dilation_rate = _pair(dilation_rate, "dilation_rate", "Conv2D")
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-
-    def _channels(self, shape):
-        return shape[-1] if self.data_format == "channels_last" else shape[1]
+        self._set_kernel_options(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                                 bias_regularizer)
 
     def build(self, input_shape):
         if len(input_shape) != 4:
@@ -237,7 +253,7 @@ class _TemporalLayer(Layer):
         return {**super().get_config(), "data_format": self.data_format}
 
 
-class Conv1D(_TemporalLayer):
+class Conv1D(_KernelOptions, _TemporalLayer):
     """1-d convolution over time. Kernel ``(kernel_size, in_channels, filters)``, glorot_uniform; bias zeros.
 
     Args: filters, kernel_size, strides=1, padding="valid"|"same"|"causal" (left padding only, so that an
@@ -249,24 +265,15 @@ class Conv1D(_TemporalLayer):
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(data_format=data_format, **kwargs)
-        if not isinstance(filters, int) or filters <= 0:
-            raise ValueError(f"Conv1D: filters must be a positive integer, received {filters!r}")
-        self.filters = filters
+        self.filters = _filters(filters, "Conv1D")
         self.kernel_size = _single(kernel_size, "kernel_size", "Conv1D")
         self.strides = _single(strides, "strides", "Conv1D")
         self.padding = padding.lower()
         if self.padding not in ("valid", "same", "causal"):
             raise ValueError(f"Conv1D: padding must be 'valid', 'same' or 'causal', received {padding!r}")
         self.dilation_rate = _single(dilation_rate, "dilation_rate", "Conv1D")
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-
-    def _channels(self, shape):
-        return shape[-1] if self.data_format == "channels_last" else shape[1]
+        self._set_kernel_options(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                                 bias_regularizer)
 
     def build(self, input_shape):
         if len(input_shape) != 3:

@@ -15,7 +15,25 @@ def _check_pool_input(layer: str, input: Tensor, dims: int = 2) -> None:
         raise ValueError(f"{layer}: expected a 3-d (C, H, W) or 4-d (N, C, H, W) input, received shape {input.shape}")
 
 
-class MaxPool1d(Module):
+class _MaxPoolNd(Module):
+    """What MaxPool1d and MaxPool2d share: their arguments (stride defaults to ``kernel_size``)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool1d(_MaxPoolNd):
     """Maximum over sliding ``kernel_size`` windows of each channel of an (N, C, L) input.
 
     Args:
@@ -31,27 +49,13 @@ class MaxPool1d(Module):
         ``L_out = floor((L + 2*p - d*(k-1) - 1) / s + 1)`` (ceil with ``ceil_mode``).
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
-                 ceil_mode: bool = False):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
-
     def forward(self, input: Tensor):
         _check_pool_input("MaxPool1d", input, dims=1)
         return F.max_pool1d(input, self.kernel_size, stride=self.stride, padding=self.padding,
                             dilation=self.dilation, ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
-
-class MaxPool2d(Module):
+class MaxPool2d(_MaxPoolNd):
     """Maximum over sliding ``kernel_size`` windows of each channel.
 
     Args:
@@ -67,24 +71,10 @@ class MaxPool2d(Module):
         ``H_out = floor((H + 2*ph - dh*(kh-1) - 1) / sh + 1)`` (ceil with ``ceil_mode``).
     """
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
-                 ceil_mode: bool = False):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
-
     def forward(self, input: Tensor):
         _check_pool_input("MaxPool2d", input)
         return F.max_pool2d(input, self.kernel_size, stride=self.stride, padding=self.padding,
                             dilation=self.dilation, ceil_mode=self.ceil_mode, return_indices=self.return_indices)
-
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
 class AvgPool2d(Module):
