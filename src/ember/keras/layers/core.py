@@ -1,4 +1,5 @@
-"""Core Keras layers: Input/InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Embedding, Masking."""
+"""Core Keras layers: Input/InputLayer, Dense, Activation, Dropout, Flatten, Reshape, Embedding, Masking,
+Identity."""
 from __future__ import annotations
 
 import numpy as np
@@ -271,3 +272,16 @@ def _host_array(value):
     array = value.data if isinstance(value, Tensor) else value
     array = getattr(array, "_array", array)
     return array.get() if hasattr(array, "get") else array
+
+
+class Identity(Layer):
+    """Returns its input unchanged (any shape; a list of inputs passes through as it is) and keeps its mask."""
+
+    supports_masking = True
+
+    def forward(self, inputs, *args, training=None, **kwargs):
+        if args or kwargs:
+            raise TypeError(f"Identity '{self.name}': expected only the inputs, received extra arguments "
+                            f"{len(args)} positional, {sorted(kwargs)}")
+        self.built = True
+        return inputs
