@@ -8,6 +8,11 @@ Each step does what Keras's does around the update: clip the gradients (``clipno
 ``global_clipnorm`` over all of them, or ``clipvalue`` per element; one of the three), then apply
 ``weight_decay`` decoupled from the gradient (``w -= w * weight_decay * learning_rate``), then let the
 ``ember.optim`` optimizer update.
+
+``learning_rate`` may also be a schedule from ``keras.optimizers.schedules`` (evaluated at
+``optimizer.iterations`` before every update, as Keras does) or a callable without arguments. When the
+learning rate changes between updates, the momentum buffers are rescaled so that momentum accumulates
+``learning_rate * gradient`` as Keras's SGD and RMSprop do (PyTorch's accumulate the bare gradient).
 """
 from __future__ import annotations
 
@@ -18,7 +23,9 @@ import numpy as np
 
 from .. import optim
 from ..backend.device import get_array_module
+from . import schedules
 from ._ignored import warn_no_effect
+from .schedules import LearningRateSchedule
 
 
 class Optimizer:
@@ -42,13 +49,14 @@ class Optimizer:
                           "LearningRateScheduler callback", UserWarning, stacklevel=3)
         if kwargs:
             raise TypeError(f"{where}: unexpected keyword arguments {sorted(kwargs)}")
-        if callable(learning_rate):
-            raise TypeError(
-                f"{where}: learning-rate schedule objects are not supported; pass a float and use "
-                "the LearningRateScheduler callback"
-            )
-        if learning_rate < 0:
-            raise ValueError(f"{where}: learning_rate must be non-negative, received {learning_rate}")
+        if isinstance(learning_rate, dict):  # a serialized schedule, as get_config writes it
+            learning_rate = schedules.deserialize(learning_rate)
+        if not callable(learning_rate):
+            if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float, np.number)):
+                raise TypeError(f"{where}: learning_rate must be a float, a LearningRateSchedule or a callable, "
+                                f"received {learning_rate!r}")
+            if learning_rate < 0:
+                raise ValueError(f"{where}: learning_rate must be non-negative, received {learning_rate}")
         clipping = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
         if sum(value is not None for value in clipping.values()) > 1:
             raise ValueError(f"{where}: only one of clipnorm, clipvalue and global_clipnorm can be set, received "
@@ -64,7 +72,9 @@ class Optimizer:
         if gradient_accumulation_steps is not None:
             warn_no_effect(where, "gradient_accumulation_steps", gradient_accumulation_steps,
                            "every step applies its own gradients", stacklevel=4)
-        self._learning_rate = float(learning_rate)
+        # a float, or a schedule / callable evaluated before every update
+        self._learning_rate = learning_rate if callable(learning_rate) else float(learning_rate)
+        self._applied_learning_rate: float | None = None  # the value the inner optimizer's groups hold
         self.weight_decay = weight_decay
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.name = name
@@ -80,6 +90,7 @@ class Optimizer:
         if not parameters:
             raise ValueError(f"{type(self).__name__}: the model has no trainable parameters")
         self.inner = self.make(parameters)
+        self._applied_learning_rate = self.learning_rate
 
     @property
     def built(self) -> bool:
@@ -87,14 +98,40 @@ class Optimizer:
 
     @property
     def learning_rate(self) -> float:
+        """The learning rate of the next update: the schedule's value at ``iterations`` when there is one."""
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            return float(self._learning_rate(self.iterations))
+        if callable(self._learning_rate):
+            return float(self._learning_rate())
         return self._learning_rate
 
     @learning_rate.setter
-    def learning_rate(self, value: float) -> None:
-        self._learning_rate = float(value)
+    def learning_rate(self, value) -> None:
+        if callable(value):
+            self._learning_rate = value
+        elif isinstance(self._learning_rate, LearningRateSchedule):
+            raise TypeError(f"{type(self).__name__}: this optimizer was created with a LearningRateSchedule as its "
+                            "learning_rate, hence its learning rate is not settable; create it with a float "
+                            "learning_rate to set it")
+        else:
+            self._learning_rate = float(value)
         if self.inner is not None:
-            for group in self.inner.param_groups:
-                group["lr"] = self._learning_rate
+            self._apply_learning_rate(self.learning_rate)
+
+    def _apply_learning_rate(self, value: float) -> None:
+        """Give every group ``value``, rescaling momentum buffers by old/new so that they hold what Keras's
+        momentum (an accumulation of ``learning_rate * gradient``) holds, divided by the new rate."""
+        previous = self._applied_learning_rate
+        if previous == value:
+            return
+        if previous and value:
+            for state in self.inner.state.values():
+                buffer = state.get("momentum_buffer") if isinstance(state, dict) else None
+                if buffer is not None:
+                    buffer *= buffer.dtype.type(previous / value)
+        for group in self.inner.param_groups:
+            group["lr"] = value
+        self._applied_learning_rate = value
 
     lr = learning_rate
 
@@ -102,7 +139,10 @@ class Optimizer:
         self.inner.zero_grad(set_to_none=True)
 
     def step(self) -> None:
-        """Clip the gradients, decay the weights that have one, then update (Keras's order)."""
+        """Clip the gradients, decay the weights that have one, then update (Keras's order), at the learning
+        rate of this step."""
+        if callable(self._learning_rate):
+            self._apply_learning_rate(self.learning_rate)
         if self.clipnorm or self.global_clipnorm or self.clipvalue or self.weight_decay:
             parameters = [p for group in self.inner.param_groups for p in group["params"] if p.grad is not None]
             self._clip_gradients([p.grad.data for p in parameters])
@@ -116,7 +156,7 @@ class Optimizer:
             for parameter in parameters:
                 weights = parameter.data
                 dtype = weights.dtype.type
-                weights -= weights * dtype(self.weight_decay) * dtype(self._learning_rate)
+                weights -= weights * dtype(self.weight_decay) * dtype(self._applied_learning_rate)
 
     def _clip_gradients(self, gradients) -> None:
         """Keras's clipping, in place: ``g * c / max(norm, c)`` per gradient or over all, or ``clip(g, -c, c)``."""
@@ -172,9 +212,20 @@ class Optimizer:
         groups = self.inner.state_dict()["param_groups"]
         self.inner.load_state_dict({"state": state, "param_groups": groups})
         self.iterations = int(np.asarray(store.get("iterations", 0)))
+        # the restored momentum buffers are relative to the learning rate of the last update taken
+        self._applied_learning_rate = None
+        last_step = self.iterations
+        self.iterations = max(last_step - 1, 0)
+        self._apply_learning_rate(self.learning_rate)
+        self.iterations = last_step
 
     def get_config(self) -> dict:
-        return {"name": self.name, "learning_rate": self._learning_rate, "weight_decay": self.weight_decay,
+        learning_rate = self._learning_rate
+        if isinstance(learning_rate, LearningRateSchedule):
+            learning_rate = schedules.serialize(learning_rate)
+        elif callable(learning_rate):
+            learning_rate = self.learning_rate  # a plain callable cannot be saved: keep its current value
+        return {"name": self.name, "learning_rate": learning_rate, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
 
 
@@ -193,7 +244,7 @@ class SGD(Optimizer):
         self.momentum, self.nesterov = momentum, nesterov
 
     def make(self, parameters):
-        return optim.SGD(parameters, lr=self._learning_rate, momentum=self.momentum, nesterov=self.nesterov)
+        return optim.SGD(parameters, lr=self.learning_rate, momentum=self.momentum, nesterov=self.nesterov)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -206,7 +257,7 @@ class Adam(Optimizer):
         self.beta_1, self.beta_2, self.epsilon, self.amsgrad = beta_1, beta_2, epsilon, amsgrad
 
     def make(self, parameters):
-        return optim.Adam(parameters, lr=self._learning_rate, betas=(self.beta_1, self.beta_2), eps=self.epsilon,
+        return optim.Adam(parameters, lr=self.learning_rate, betas=(self.beta_1, self.beta_2), eps=self.epsilon,
                           amsgrad=self.amsgrad)
 
     def get_config(self):
@@ -229,7 +280,7 @@ class RMSprop(Optimizer):
         self.rho, self.momentum, self.epsilon, self.centered = rho, momentum, epsilon, centered
 
     def make(self, parameters):
-        return optim.RMSprop(parameters, lr=self._learning_rate, alpha=self.rho, eps=self.epsilon,
+        return optim.RMSprop(parameters, lr=self.learning_rate, alpha=self.rho, eps=self.epsilon,
                              momentum=self.momentum, centered=self.centered)
 
     def get_config(self):
@@ -243,6 +294,7 @@ class _Wrapped(Optimizer):
     def __init__(self, inner):
         super().__init__(inner.param_groups[0]["lr"], type(inner).__name__)
         self.inner = inner
+        self._applied_learning_rate = self.learning_rate
 
     def build(self, parameters) -> None:
         pass
