@@ -10,6 +10,7 @@ from .merging import Add, Subtract, Multiply, Average, Concatenate
 from .recurrent import SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed
 from .core import Identity
 from .attention import MultiHeadAttention
+from .text_vectorization import TextVectorization
 
 MaxPool2D, AvgPool2D, GlobalAvgPool2D, Convolution2D = MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Conv2D
 MaxPool1D, AvgPool1D, GlobalAvgPool1D, Convolution1D = MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, Conv1D
@@ -21,5 +22,5 @@ __all__ = [
     "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Convolution2D", "SimpleRNN", "LSTM", "GRU",
     "Bidirectional", "TimeDistributed", "Embedding", "Masking", "Conv1D", "MaxPooling1D", "AveragePooling1D",
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D", "Convolution1D",
-    "Identity", "MultiHeadAttention",
+    "Identity", "MultiHeadAttention", "TextVectorization",
 ]
