@@ -180,6 +180,43 @@ def test_functional_model_with_causal_mask_and_scores():
     assert np.allclose(np.triu(weights.numpy()[0, 0], 1), 0.0)
 
 
+def test_functional_model_with_attention_survives_save_and_load(tmp_path):
+    case = "causal"
+    query, value = keras.Input(shape=(5, 6)), keras.Input(shape=(5, 6))
+    attention = _layer(case)
+    model = keras.Model([query, value], attention(query, value, use_causal_mask=True))
+    attention.set_weights(_weights(case))
+    model.save(tmp_path / "attention.keras")
+    restored = keras.models.load_model(tmp_path / "attention.keras")
+    inputs = [ember.tensor(_fixture(case, "query")), ember.tensor(_fixture(case, "value"))]
+    np.testing.assert_allclose(restored(inputs).numpy(), _fixture(case, "output"), **TOLERANCE)
+
+
+def _attention_regressor(seed):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=(5, 4))
+    attended = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)(inputs, inputs, use_causal_mask=True)
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(attended)))
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.05, decay_steps=2, decay_rate=0.7)
+    model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9), loss="mse")
+    return model
+
+
+def test_resume_from_a_saved_model_is_bit_exact(tmp_path):
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((12, 5, 4)).astype(np.float32), rng.standard_normal((12, 1)).astype(np.float32)
+    reference = _attention_regressor(0)
+    reference.fit(x, y, batch_size=4, epochs=4, shuffle=False, verbose=0)
+    model = _attention_regressor(0)
+    model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    model.save(tmp_path / "model.keras")
+    resumed = keras.models.load_model(tmp_path / "model.keras")
+    resumed.fit(x, y, batch_size=4, epochs=4, initial_epoch=2, shuffle=False, verbose=0)
+    for resumed_weight, weight in zip(resumed.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(resumed_weight, weight)
+    assert resumed.optimizer.iterations == reference.optimizer.iterations == 12
+
+
 def test_trains_inside_a_model_with_fit():
     ember.manual_seed(0)
     rng = np.random.default_rng(0)

@@ -348,7 +348,17 @@ class MultiHeadAttention(Layer):
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer), "seed": self.seed,
+            # the options of a functional-API call (use_causal_mask, ...), so that a saved model keeps them
+            **({"call_options": dict(self._symbolic_options)} if self._symbolic_options else {}),
         }
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        call_options = config.pop("call_options", None)
+        layer = cls(**config)
+        layer._symbolic_options = call_options
+        return layer
 
     def extra_repr(self):
         return f"name={self.name!r}, num_heads={self.num_heads}, key_dim={self.key_dim}, value_dim={self.value_dim}"
