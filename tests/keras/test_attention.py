@@ -111,6 +111,12 @@ def test_fully_masked_rows_give_zero_weights_and_the_output_bias_never_nan():
     output = layer(inputs["query"], inputs["value"], attention_mask=mask).numpy()
     np.testing.assert_allclose(output[0, 1], weights[-1], **TOLERANCE)
     assert np.isfinite(output).all()
+    # the same mask as a boolean Tensor, and as 0/1 floats (Keras keeps positions above 0.5)
+    for given in (ember.tensor(mask), mask.astype(np.float32)):
+        np.testing.assert_array_equal(layer(inputs["query"], inputs["value"], attention_mask=given).numpy(), output)
+    # a (T, S) mask broadcasts over the batch
+    shared = layer(inputs["query"], inputs["value"], attention_mask=mask[0]).numpy()
+    np.testing.assert_array_equal(shared[0], output[0])
 
 
 def _masked_token_model(case):
@@ -149,10 +155,13 @@ def test_output_keeps_the_query_mask_in_a_model():
     ids = keras.Input(shape=(4,))
     embedded = keras.layers.Embedding(5, 6, mask_zero=True)(ids)
     attended = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)(embedded, embedded)
-    layer = attended.layer
-    tokens = np.array([[1, 2, 0, 0]])
-    assert layer.compute_mask([None, None], [tokens != 0, tokens != 0]) is not None
-    np.testing.assert_array_equal(layer.compute_mask(None, [tokens != 0, tokens != 0]), tokens != 0)
+    pooled = keras.layers.GlobalAveragePooling1D()(attended)
+    model = keras.Model(ids, [attended, pooled])
+    tokens = np.array([[1, 2, 0, 0], [3, 1, 4, 0]])
+    sequence, mean = model(ember.tensor(tokens))
+    # the pooling after attention averages only the steps the query's mask keeps
+    expected = [sequence.numpy()[row, tokens[row] != 0].mean(axis=0) for row in range(2)]
+    np.testing.assert_allclose(mean.numpy(), expected, rtol=1e-6, atol=1e-6)
 
 
 def test_summary_parameter_counts_equal_keras():
@@ -170,7 +179,7 @@ def test_summary_parameter_counts_equal_keras():
 def test_functional_model_with_causal_mask_and_scores():
     case = "causal"
     query, value = keras.Input(shape=(5, 6)), keras.Input(shape=(5, 6))
-    output, scores = _layer(case)(query, value, use_causal_mask=True, return_attention_scores=True)
+    output, scores = _layer(case)(query=query, value=value, use_causal_mask=True, return_attention_scores=True)
     assert output.shape == (None, 5, 6) and scores.shape == (None, 2, 5, 5)
     model = keras.Model([query, value], [output, scores])
     model.get_layer(output.layer.name).set_weights(_weights(case))

@@ -167,16 +167,13 @@ class MultiHeadAttention(Layer):
 
     # ------------------------------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
-        if args and isinstance(args[0], KerasTensor):
+        if isinstance(args[0] if args else kwargs.get("query"), KerasTensor):
             return self._call_symbolic_attention(*args, **kwargs)
         return super().__call__(*args, **kwargs)
 
-    def _call_symbolic_attention(self, query, value=None, key=None, **options):
+    def _call_symbolic_attention(self, query=None, value=None, key=None, **options):
         """Functional API: ``mha(query, value)`` on KerasTensors records a node whose inputs are
         ``[query, value(, key)]``; the call options (causal mask, returning scores) are kept for the model."""
-        if value is None:
-            value = options.pop("value", None)
-        key = options.pop("key", key)
         if not isinstance(value, KerasTensor) or (key is not None and not isinstance(key, KerasTensor)):
             raise TypeError(f"MultiHeadAttention '{self.name}': in a functional model, query, value and key must "
                             "all be KerasTensors")
@@ -231,7 +228,8 @@ class MultiHeadAttention(Layer):
 
     def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None, attention_mask=None,
              return_attention_scores=False, training=None, use_causal_mask=False, mask=None):
-        """The attention itself (``forward`` validates, builds and gathers the masks first)."""
+        """The attention itself (``forward`` validates, builds and gathers the masks first; ``mask`` is in the
+        signature so that model runners pass the inputs' masks, which ``forward`` reads)."""
         key = value if key is None else key
         combined = self._combined_mask(query, value, query_mask, value_mask, key_mask, attention_mask,
                                        use_causal_mask)
