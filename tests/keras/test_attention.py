@@ -300,3 +300,26 @@ def test_identity_returns_its_input_and_keeps_the_mask():
     assert model(x).shape == (2, 2)
     with pytest.raises(TypeError, match="Identity"):
         layer(x, 3)
+
+
+def test_a_training_step_stays_float32(monkeypatch):
+    from ember.autograd.function import Function
+
+    seen = []
+    original = Function._finish
+
+    def recording_finish(self, raw, record):
+        result = original(self, raw, record)
+        seen.extend((type(self).__name__, out.dtype) for out in (result if isinstance(result, tuple) else (result,)))
+        return result
+
+    monkeypatch.setattr(Function, "_finish", recording_finish)
+    layer = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3, dropout=0.2)
+    x = ember.tensor(np.random.default_rng(5).standard_normal((2, 4, 6)).astype(np.float32), requires_grad=True)
+    mask = np.tril(np.ones((4, 4), bool))
+    output, scores = layer(x, x, attention_mask=mask, training=True, return_attention_scores=True)
+    (output.sum() + scores.sum()).backward()
+    assert len(seen) > 10  # the recording saw the step's ops
+    assert not sorted({name for name, dtype in seen if dtype == np.float64})
+    assert output.dtype == scores.dtype == x.grad.dtype == ember.float32
+    assert all(weight.grad.dtype == ember.float32 for weight in layer.weights)
