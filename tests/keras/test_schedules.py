@@ -47,6 +47,20 @@ def test_fit_with_a_schedule_and_momentum_matches_keras():
     assert optimizer.learning_rate == pytest.approx(float(FIXTURES["train/learning_rate"]), rel=1e-6)
 
 
+@pytest.mark.parametrize("name", sorted(META["training_runs"]))
+def test_fit_with_other_optimizers_on_schedules_matches_keras(name):
+    run = META["training_runs"][name]
+    schedule = getattr(keras.optimizers.schedules, run["schedule"])(**run["schedule_args"])
+    model = _regression_model()
+    model.compile(optimizer=getattr(keras.optimizers, run["optimizer"])(schedule, **run["optimizer_args"]),
+                  loss="mse")
+    model.fit(FIXTURES["train/x"], FIXTURES["train/y"], batch_size=4, epochs=3, shuffle=False, verbose=0)
+    kernel, bias = model.get_weights()
+    # the nesterov run ends at a learning rate of 0, where Keras's momentum still moves the weights
+    np.testing.assert_allclose(kernel, FIXTURES[f"train/{name}/kernel"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bias, FIXTURES[f"train/{name}/bias"], rtol=1e-5, atol=1e-5)
+
+
 def test_learning_rate_reads_the_schedule_at_the_current_step():
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay([2, 4], [0.5, 0.25, 0.125])
     optimizer = keras.optimizers.Adam(learning_rate=schedule)

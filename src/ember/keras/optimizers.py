@@ -156,7 +156,7 @@ class Optimizer:
             for parameter in parameters:
                 weights = parameter.data
                 dtype = weights.dtype.type
-                weights -= weights * dtype(self.weight_decay) * dtype(self._applied_learning_rate)
+                weights -= weights * dtype(self.weight_decay) * dtype(self.learning_rate)
 
     def _clip_gradients(self, gradients) -> None:
         """Keras's clipping, in place: ``g * c / max(norm, c)`` per gradient or over all, or ``clip(g, -c, c)``."""
@@ -239,12 +239,34 @@ def _scale_down(gradient, limit: float, norm: float) -> None:
 
 
 class SGD(Optimizer):
+    """Keras's SGD: ``m = momentum * m - learning_rate * g``; ``w += m`` (``w += momentum * m - learning_rate *
+    g`` with nesterov), also when the learning rate changes or reaches 0 (the momentum still moves the weights
+    then, as in Keras)."""
+
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):
         super().__init__(learning_rate, name, **kwargs)
         self.momentum, self.nesterov = momentum, nesterov
+        self._zero_rate = False  # this step's rate is 0 while the groups keep the last nonzero one
 
     def make(self, parameters):
         return optim.SGD(parameters, lr=self.learning_rate, momentum=self.momentum, nesterov=self.nesterov)
+
+    def _apply_learning_rate(self, value: float) -> None:
+        # PyTorch's update ``w -= lr * buffer`` moves nothing at lr = 0, where Keras's momentum still moves the
+        # weights: keep the last nonzero rate in the groups and give this step zero gradients instead.
+        self._zero_rate = bool(self.momentum) and value == 0 and bool(self._applied_learning_rate)
+        if not self._zero_rate:
+            super()._apply_learning_rate(value)
+
+    def step(self) -> None:
+        if callable(self._learning_rate):
+            self._apply_learning_rate(self.learning_rate)
+        if self._zero_rate:
+            for group in self.inner.param_groups:
+                for parameter in group["params"]:
+                    if parameter.grad is not None:
+                        parameter.grad.data[...] = 0
+        super().step()
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
