@@ -12,7 +12,8 @@ Each step does what Keras's does around the update: clip the gradients (``clipno
 ``learning_rate`` may also be a schedule from ``keras.optimizers.schedules`` (evaluated at
 ``optimizer.iterations`` before every update, as Keras does) or a callable without arguments. When the
 learning rate changes between updates, the momentum buffers are rescaled so that momentum accumulates
-``learning_rate * gradient`` as Keras's SGD and RMSprop do (PyTorch's accumulate the bare gradient).
+``learning_rate * gradient`` as Keras's SGD and RMSprop do (PyTorch's accumulate the bare gradient). At a
+rate of exactly 0, SGD's momentum still moves the weights as in Keras; RMSprop's stops (Keras's would not).
 """
 from __future__ import annotations
 
