@@ -7,8 +7,8 @@ Ember function, with Keras 3's signatures and NumPy's semantics (``axis=``, ``ke
 
 Inputs may be Tensors, NumPy arrays, lists or numbers (converted as ``convert_to_tensor`` does: Python floats
 give float32, Python ints int32, as in Keras). Results are Ember Tensors, differentiable through Ember's
-autograd wherever the underlying op is. Integer results follow Keras: ``argmax``, ``argmin``, ``top_k``'s
-indices and ``arange`` of ints are int32; ``one_hot`` is float32.
+autograd wherever the underlying op is. Dtypes follow Keras 3 on its torch backend: ``argmax``, ``argmin`` and
+``arange`` of ints give int32, ``top_k``'s indices int64, ``one_hot``, ``full`` and ``mean`` of ints float32.
 """
 from __future__ import annotations
 
@@ -107,11 +107,8 @@ def zeros(shape, dtype=None) -> Tensor:
 
 
 def full(shape, fill_value, dtype=None) -> Tensor:
-    """``shape`` filled with ``fill_value``; float32 for float values, int32 for ints, unless ``dtype``."""
-    if dtype is None:
-        dtype = np.asarray(fill_value).dtype
-        dtype = _FLOAT if dtype.kind == "f" else _INT if dtype.kind in "iu" else dtype
-    return F.full(_shape_tuple(shape), fill_value, dtype=dtypes.to_numpy_dtype(dtype))
+    """``shape`` filled with ``fill_value``; float32 unless ``dtype`` (an int value too, as in Keras)."""
+    return F.full(_shape_tuple(shape), fill_value, dtype=_dtype(dtype, _FLOAT))
 
 
 def ones_like(x, dtype=None) -> Tensor:
@@ -265,7 +262,12 @@ def _axis(axis):
 
 
 def sum(x, axis=None, keepdims=False) -> Tensor:  # noqa: A001 - Keras' name
-    return F.sum(_t(x), dim=_axis(axis), keepdim=keepdims)
+    """The sum; integers keep their dtype (bool and narrower ints give int32), as in Keras."""
+    x = _t(x)
+    result = F.sum(x, dim=_axis(axis), keepdim=keepdims)
+    if x.dtype.kind in "biu":
+        result = result.to(x.dtype if x.dtype.itemsize >= 4 and x.dtype.kind != "b" else _INT)
+    return result
 
 
 def mean(x, axis=None, keepdims=False) -> Tensor:
@@ -321,10 +323,9 @@ def cumsum(x, axis=None, dtype=None) -> Tensor:
 
 
 def top_k(x, k, sorted=True) -> tuple:  # noqa: A002 - Keras' name
-    """The ``k`` largest entries along the last axis: ``(values, indices)``, indices int32; among equal values
-    the lower index comes first."""
-    values, indices = F.topk(_t(x), k, dim=-1, largest=True, sorted=sorted)
-    return values, indices.to(_INT)
+    """The ``k`` largest entries along the last axis: ``(values, indices)``, indices int64 (as Keras on its
+    torch backend); among equal values the lower index comes first. Values are differentiable."""
+    return tuple(F.topk(_t(x), k, dim=-1, largest=True, sorted=sorted))
 
 
 # ---------------------------------------------------------------------------------------------- shape
