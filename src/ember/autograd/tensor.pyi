@@ -451,7 +451,8 @@ class Tensor:
         """Split into pieces of ``split_size`` (the last may be smaller) or into the listed section sizes."""
 
     def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
-        """Split into ``chunks`` pieces of (nearly) equal size, as PyTorch does."""
+        """Split into pieces of ``ceil(length / chunks)`` along ``dim`` (the last may be smaller, and there may be fewer
+        than ``chunks`` pieces), as PyTorch does."""
 
     def flip(self, dims) -> Tensor:
         """Reverse the order of elements along ``dims``."""
