@@ -137,6 +137,8 @@ def test_topk_result_forms_nan_integers_and_errors():
     ints = ember.tensor(np.array([big.min, 0, big.max, 0], dtype=np.int64))
     assert ember.topk(ints, 3).indices.tolist() == [2, 1, 3]
     assert ember.topk(ember.ones(2, 3), 0).values.shape == (2, 0)
+    scalar = ember.topk(ember.tensor(3.0), 1)
+    assert scalar.values.item() == 3.0 and scalar.indices.shape == () and scalar.indices.item() == 0
     with pytest.raises(ValueError, match=r"topk: k must be an int in \[0, 3\] for dim -1 of shape \(2, 3\)"):
         ember.topk(ember.ones(2, 3), 4)
     with pytest.raises(IndexError, match="topk: dim 2 is out of range"):

@@ -342,8 +342,8 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     xp = get_array_module(x.data)
     data = x.data if x.ndim else x.data.reshape(1)
     indices = _top_order(xp, data, axis, largest)[(slice(None),) * axis + (slice(0, k),)].astype(np.int64)
-    if x.ndim == 0:
-        return TopK(x if k else x.reshape(0), Tensor(indices.reshape(()) if k else indices))
+    if x.ndim == 0:  # PyTorch returns the value itself and index 0, for k of 0 or 1
+        return TopK(x, Tensor(xp.zeros((), dtype=np.int64)))
     return TopK(Gather(indices, axis)(x), Tensor(indices))
 
 

@@ -214,7 +214,9 @@ class Einsum(Primitive):
         right = b.transpose([sub_b.index(c) for c in batch + inner + cols]).reshape(count, k, n)
         product = threads.matmul(left, right).reshape([size[c] for c in batch + rows + cols])
         order = batch + rows + cols
-        result = np.ascontiguousarray(product.transpose([order.index(c) for c in out]))
+        result = product.transpose([order.index(c) for c in out])
+        if not result.flags.c_contiguous:  # (ascontiguousarray would turn a 0-d result into shape (1,))
+            result = np.ascontiguousarray(result)
         self.save_for_backward(a, b)
         return result
 

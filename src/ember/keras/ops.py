@@ -28,11 +28,11 @@ _FLOAT = np.dtype(np.float32)  # Keras' floatx
 
 
 # ------------------------------------------------------------------------------------------- conversion
-def convert_to_tensor(x, dtype=None, sparse=None) -> Tensor:
+def convert_to_tensor(x, dtype=None, sparse=None, ragged=None) -> Tensor:
     """A Tensor of ``x`` (Tensor, array, list or number): Python floats give float32, ints int32, bools bool;
     NumPy arrays keep their dtype; a Tensor is returned as is (cast when ``dtype`` differs)."""
-    if sparse:
-        raise ValueError("keras.ops.convert_to_tensor: sparse tensors are not supported")
+    if sparse or ragged:
+        raise ValueError("keras.ops.convert_to_tensor: sparse and ragged tensors are not supported")
     if isinstance(x, Tensor):
         return x if dtype is None else cast(x, dtype)
     if isinstance(x, (np.ndarray, np.generic)):
