@@ -330,20 +330,14 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     ``largest=False``); among equal values the lower index comes first, and NaN counts as larger than every
     number, as in PyTorch. ``sorted=False`` returns the same order.
     """
-    if x.ndim == 0:
-        axis = 0
-        if dim not in (0, -1):
-            raise IndexError(f"topk: dim {dim} is out of range for a 0-d tensor")
-    else:
-        (axis,) = normalize_axis(dim, x.ndim, "topk")
+    (axis,) = normalize_axis(dim, x.ndim, "topk")  # a 0-d tensor has dims 0 and -1
     length = x.shape[axis] if x.ndim else 1
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= length:
         raise ValueError(f"topk: k must be an int in [0, {length}] for dim {dim} of shape {x.shape}, received {k!r}")
     xp = get_array_module(x.data)
-    data = x.data if x.ndim else x.data.reshape(1)
-    indices = _top_order(xp, data, axis, largest)[(slice(None),) * axis + (slice(0, k),)].astype(np.int64)
     if x.ndim == 0:  # PyTorch returns the value itself and index 0, for k of 0 or 1
         return TopK(x, Tensor(xp.zeros((), dtype=np.int64)))
+    indices = _top_order(xp, x.data, axis, largest)[(slice(None),) * axis + (slice(0, k),)].astype(np.int64)
     return TopK(Gather(indices, axis)(x), Tensor(indices))
 
 
