@@ -323,9 +323,12 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
     if replacement:
         cdf = np.cumsum(rows / totals[:, None], axis=1)
         cdf[:, -1] = 1.0  # rounding must not leave a draw above the last bound
-        draws = rng.random((rows.shape[0], num_samples))
-        samples = np.stack([np.searchsorted(bounds, row_draws, side="right") for bounds, row_draws in zip(cdf, draws)])
-        samples = np.minimum(samples, categories - 1)  # a zero-weight tail can never be picked (side="right")
+        # row r's bounds and draws shifted by r: one search over all rows, each draw landing in its own row;
+        # side="right" never lands on a category of zero weight (its bound equals the one before)
+        offsets = np.arange(rows.shape[0], dtype=np.float64)[:, None]
+        draws = rng.random((rows.shape[0], num_samples)) + offsets
+        positions = np.searchsorted((cdf + offsets).ravel(), draws.ravel(), side="right").reshape(draws.shape)
+        samples = np.minimum(positions - offsets.astype(np.int64) * categories, categories - 1)
     else:
         nonzero = (rows > 0).sum(axis=1)
         if num_samples > nonzero.min():
