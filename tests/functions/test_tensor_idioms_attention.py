@@ -127,6 +127,20 @@ def test_topk_distinct_values_match_pytorch_with_gradients():
                                   FIXTURES["topk_indices_smallest_last/indices"])
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.float32, np.uint8])
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_of_a_few_among_many_keeps_the_tie_order(dtype, largest):
+    """Small k of long rows take the partitioned path; its choice and order among ties are the full sort's."""
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 6, (3, 200, 4)).astype(dtype)  # many ties
+    for k in (1, 7, 25):
+        values, indices = ember.topk(ember.tensor(data), k, dim=1, largest=largest)
+        key = -data.astype(np.float64) if largest else data
+        expected = np.argsort(key, axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(indices.numpy(), expected)
+        np.testing.assert_array_equal(values.numpy(), np.take_along_axis(data, expected, 1))
+
+
 def test_topk_result_forms_nan_integers_and_errors():
     result = ember.topk(ember.tensor([1.0, float("nan"), 3.0]), 2)
     values, indices = result

@@ -337,22 +337,47 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     xp = get_array_module(x.data)
     if x.ndim == 0:  # PyTorch returns the value itself and index 0, for k of 0 or 1
         return TopK(x, Tensor(xp.zeros((), dtype=np.int64)))
-    indices = _top_order(xp, x.data, axis, largest)[(slice(None),) * axis + (slice(0, k),)].astype(np.int64)
+    data = x.data.astype(np.int8) if x.dtype == np.bool_ else x.data
+    has_nan = data.dtype.kind == "f" and bool(xp.isnan(data).any())
+    if k and 8 * k <= x.shape[axis] and not has_nan:
+        indices = _top_k_partitioned(xp, data, axis, k, largest)
+    else:
+        indices = _top_order(xp, data, axis, largest)[(slice(None),) * axis + (slice(0, k),)]
+    indices = indices.astype(np.int64)
     return TopK(Gather(indices, axis)(x), Tensor(indices))
+
+
+def _sort_key(data, largest: bool):
+    """Values whose ascending order is the order topk wants (NaN aside): ``~x`` for integers decreases as x
+    grows, without the overflow of ``-x``."""
+    if not largest:
+        return data
+    return ~data if data.dtype.kind in "iu" else -data
 
 
 def _top_order(xp, data, axis: int, largest: bool):
     """Indices that sort ``data`` along ``axis``, largest (or smallest) first, equal values in index order,
     NaN counted as the largest value."""
-    if data.dtype == np.bool_:
-        data = data.astype(np.int8)
-    if not largest:
-        return xp.argsort(data, axis=axis, kind="stable")  # NumPy sorts NaN last, as the largest
-    if data.dtype.kind in "iu":
-        return xp.argsort(~data, axis=axis, kind="stable")  # ~x decreases as x grows, without overflow
-    order = xp.argsort(-data, axis=axis, kind="stable")  # NaN last here: move them to the front, in order
-    is_number = ~xp.isnan(xp.take_along_axis(data, order, axis=axis))
+    order = xp.argsort(_sort_key(data, largest), axis=axis, kind="stable")  # NumPy sorts NaN last
+    if not largest or data.dtype.kind != "f":
+        return order
+    is_number = ~xp.isnan(xp.take_along_axis(data, order, axis=axis))  # move the NaNs to the front, in order
     return xp.take_along_axis(order, xp.argsort(is_number, axis=axis, kind="stable"), axis=axis)
+
+
+def _top_k_partitioned(xp, data, axis: int, k: int, largest: bool):
+    """The first ``k`` of ``_top_order`` (no NaN in ``data``) in O(n + k log k) per row instead of a full
+    sort: partition to find the k-th key, keep the keys before it and the first of its ties in index order,
+    then sort those k stably."""
+    key = xp.moveaxis(_sort_key(data, largest), axis, -1)
+    kth = xp.partition(key, k - 1, axis=-1)[..., k - 1 : k]
+    before = key < kth
+    tied = key == kth
+    room = k - before.sum(axis=-1, keepdims=True)
+    chosen = before | (tied & (xp.cumsum(tied, axis=-1) <= room))
+    positions = xp.nonzero(chosen)[-1].reshape(key.shape[:-1] + (k,))  # row by row, in index order
+    order = xp.argsort(xp.take_along_axis(key, positions, axis=-1), axis=-1, kind="stable")
+    return xp.moveaxis(xp.take_along_axis(positions, order, axis=-1), -1, axis)
 
 
 def nonzero(x: Tensor, as_tuple: bool = False) -> Any:
