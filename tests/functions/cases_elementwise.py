@@ -128,3 +128,13 @@ CASES += [
     OpCase("composite_chain", lambda x, y: (x * y).exp().log1p() / (y * y + 1.0),
            lambda x, y: np.log1p(np.exp(x * y)) / (y * y + 1.0), _pair((2, 3), (3,))),
 ]
+
+CASES += [
+    # both branches numbers: a constant of the default float dtype, scaled by a differentiable input after
+    OpCase("where_number_branches_times_input",
+           lambda c, a: ember.where(c, 1.0, -0.5) * a, lambda c, a: np.where(c, 1.0, -0.5) * a,
+           lambda rng: [rng.standard_normal((3, 1)) > 0, rng.standard_normal((3, 4))]),
+    OpCase("where_number_first_branch_broadcast", lambda c, a: ember.where(c, 2.0, a),
+           lambda c, a: np.where(c, 2.0, a),
+           lambda rng: [rng.standard_normal((1, 4)) > 0, rng.standard_normal((3, 4))]),
+]

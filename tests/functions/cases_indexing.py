@@ -70,3 +70,46 @@ CASES = [
            lambda x, labels: np.take_along_axis(x, labels[:, None], -1)[:, 0],
            lambda rng: [rng.standard_normal((6, 5)), rng.integers(0, 5, 6)]),
 ]
+
+
+def _np_softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def _causal_mask(rng):
+    """Scores (2, 4, 4) and the upper-triangle mask of a causal attention."""
+    return [rng.standard_normal((2, 4, 4)), np.triu(np.ones((4, 4), dtype=bool), 1)]
+
+
+def _distinct(*shape):
+    """Values without ties (a permutation scaled), so that topk's choice is stable under finite differences."""
+    return lambda rng: [rng.permutation(int(np.prod(shape))).reshape(shape) * 0.5 + rng.uniform(-0.1, 0.1, shape)]
+
+
+def _np_topk(x, k, axis, largest):
+    order = np.argsort(-x if largest else x, axis=axis, kind="stable")
+    return np.take_along_axis(x, np.take(order, np.arange(k), axis=axis), axis=axis)
+
+
+CASES += [
+    OpCase("masked_fill_broadcast_mask", lambda x, m: x.masked_fill(m, -2.0), lambda x, m: np.where(m, -2.0, x),
+           _with_mask((1, 3))),
+    OpCase("masked_fill_mask_grows_output", lambda x, m: ember.masked_fill(x, m, 1.5),
+           lambda x, m: np.where(m, 1.5, x), lambda rng: [rng.standard_normal((5,)), rng.standard_normal((3, 5)) > 0]),
+    OpCase("masked_fill_causal_then_softmax", lambda s, m: s.masked_fill(m, float("-inf")).softmax(-1),
+           lambda s, m: _np_softmax(np.where(m, -np.inf, s)),
+           _causal_mask),
+    OpCase("masked_fill_tensor_value", lambda x, v, m: x.masked_fill(m, v), lambda x, v, m: np.where(m, v, x),
+           lambda rng: [rng.standard_normal((3, 4)), rng.standard_normal(()), rng.standard_normal((3, 4)) > 0]),
+    OpCase("tril", ember.tril, np.tril, randn(3, 4)),
+    OpCase("tril_diagonal_batched", lambda x: ember.tril(x, diagonal=1), lambda x: np.tril(x, 1), randn(2, 3, 4)),
+    OpCase("tril_negative_diagonal", lambda x: x.tril(-1), lambda x: np.tril(x, -1), randn(2, 2, 4, 4)),
+    OpCase("triu", lambda x: x.triu(), np.triu, randn(4, 3)),
+    OpCase("triu_diagonal_batched", lambda x: ember.triu(x, 2), lambda x: np.triu(x, 2), randn(2, 4, 5)),
+    OpCase("topk_values", lambda x: ember.topk(x, 3).values, lambda x: _np_topk(x, 3, -1, True), _distinct(4, 6)),
+    OpCase("topk_smallest_dim0", lambda x: x.topk(2, dim=0, largest=False)[0],
+           lambda x: _np_topk(x, 2, 0, False), _distinct(5, 3)),
+    OpCase("topk_batched_middle_dim", lambda x: ember.topk(x, 2, 1).values * 2.0,
+           lambda x: _np_topk(x, 2, 1, True) * 2.0, _distinct(2, 4, 3)),
+]

@@ -310,7 +310,7 @@ class Tensor:
     def allclose(self, b: Tensor, rtol: builtins.float = 1e-05, atol: builtins.float = 1e-08) -> builtins.bool: ...
 
     def masked_fill(self, mask, value) -> Tensor:
-        """``value`` where ``mask`` is True, ``x`` elsewhere (mask broadcasts)."""
+        """``value`` where the bool ``mask`` is True, ``x`` elsewhere; mask and x broadcast together."""
 
     def logical_and(self, b) -> Tensor:
         """Elementwise ``logical_and``, returning a bool tensor (not differentiable)."""
@@ -451,7 +451,8 @@ class Tensor:
         """Split into pieces of ``split_size`` (the last may be smaller) or into the listed section sizes."""
 
     def chunk(self, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
-        """Split into ``chunks`` pieces of (nearly) equal size, as PyTorch does."""
+        """Split into pieces of ``ceil(length / chunks)`` along ``dim`` (the last may be smaller, and there may be fewer
+        than ``chunks`` pieces), as PyTorch does."""
 
     def flip(self, dims) -> Tensor:
         """Reverse the order of elements along ``dims``."""
@@ -487,6 +488,36 @@ class Tensor:
 
     def take_along_dim(self, indices: Tensor, dim: builtins.int) -> Tensor: ...
 
+    def masked_fill_(self, mask, value) -> Tensor:
+        """In place: write ``value`` where ``mask`` is True into ``x`` (mask broadcasts to x's shape); returns x."""
+
+    def tril(self, diagonal: builtins.int = 0) -> Tensor:
+        """The lower triangle of the last two dims (batched): ``x[..., i, j]`` where ``j - i <= diagonal``, else 0."""
+
+    def triu(self, diagonal: builtins.int = 0) -> Tensor:
+        """The upper triangle of the last two dims (batched): ``x[..., i, j]`` where ``j - i >= diagonal``, else 0."""
+
+    def topk(
+        self,
+        k: builtins.int,
+        dim: builtins.int = -1,
+        largest: builtins.bool = True,
+        sorted: builtins.bool = True,
+    ) -> Any:
+        """The ``k`` largest (or smallest) entries along ``dim``: ``(values, indices)``, both of shape ``x.shape`` with
+        ``dim`` of size ``k``; indices are int64; values are differentiable (the gradient flows to the chosen
+        entries)."""
+
+    def multinomial(
+        self,
+        num_samples: builtins.int,
+        replacement: builtins.bool = False,
+        *,
+        generator=None,
+    ) -> Tensor:
+        """Draw ``num_samples`` category indices from each row of non-negative weights (probabilities or any
+        unnormalised weights): input (C,) → (num_samples,), or (N, C) → (N, num_samples), int64."""
+
     def matmul(self, b) -> Tensor:
         """Matrix product with NumPy/PyTorch semantics: 1-d operands are promoted to matrices and the added dim removed;
         leading batch dims broadcast."""
@@ -501,6 +532,10 @@ class Tensor:
         """Inner product of two 1-d tensors."""
 
     def outer(self, b: Tensor) -> Tensor: ...
+
+    def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
+        """``beta * input + alpha * bmm(batch1, batch2)`` for batch1 (B, n, k), batch2 (B, k, m) and an input that
+        broadcasts to (B, n, m); with ``beta=0`` the input is ignored (NaN and inf in it do not propagate)."""
 
     @property
     def T(self) -> Tensor:

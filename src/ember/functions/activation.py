@@ -280,8 +280,10 @@ def erf(x: Tensor) -> Tensor:
     return Erf()(_floating(x))
 
 
-def gelu(x: Tensor, approximate: str = "none") -> Tensor:
-    """``x * Φ(x)`` (``approximate="none"``, with erf) or its tanh approximation (``"tanh"``)."""
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002 - PyTorch's name
+    """``x * Φ(x)`` (``approximate="none"``, with erf) or its tanh approximation (``"tanh"``,
+    ``0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³)))``); any shape, floating dtypes."""
+    x = input
     _check_floating("gelu", x)
     if approximate == "none":
         return x * (erf(x * (1.0 / math.sqrt(2.0))) + 1.0) * 0.5

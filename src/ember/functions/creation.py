@@ -256,6 +256,92 @@ def randperm(n: int, dtype=None, device=None) -> Tensor:
     return _finish(array, device, False)
 
 
+class Generator:
+    """A random number generator of its own, as ``torch.Generator``: ``Generator().manual_seed(0)``, passed as
+    ``generator=`` to ``multinomial``; draws from it leave Ember's global generator untouched. CPU only."""
+
+    def __init__(self, device="cpu"):
+        if Device(device).type != "cpu":
+            raise ValueError(f"Generator: only the CPU is supported, received device {device!r}")
+        self.device = Device("cpu")
+        self._seed = int(np.random.default_rng().integers(2**63))  # fresh entropy, as torch.Generator()
+        self.numpy = np.random.default_rng(self._seed)
+
+    def manual_seed(self, seed: int) -> Generator:
+        """Reseed; returns the generator, so that ``Generator().manual_seed(0)`` reads as in PyTorch."""
+        self._seed = int(seed)
+        self.numpy = np.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self):
+        return self.numpy.bit_generator.state
+
+    def set_state(self, state) -> Generator:
+        self.numpy.bit_generator.state = state
+        return self
+
+
+def _numpy_generator(op: str, generator) -> np.random.Generator:
+    if generator is None:
+        return ember_random.generator()
+    if isinstance(generator, Generator):
+        return generator.numpy
+    if isinstance(generator, np.random.Generator):
+        return generator
+    raise TypeError(f"{op}: generator must be an ember.Generator, received {type(generator).__name__}")
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:  # noqa: A002
+    """Draw ``num_samples`` category indices from each row of non-negative weights (probabilities or any
+    unnormalised weights): input (C,) → (num_samples,), or (N, C) → (N, num_samples), int64.
+
+    Without replacement no index repeats within a row and ``num_samples`` may not exceed the number of
+    categories with non-zero weight; each draw picks among the remaining categories in proportion to their
+    weights (the exponential-race method PyTorch uses). With replacement the draws are independent.
+    Not differentiable.
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"multinomial: expected a Tensor of weights, received {type(input).__name__}")
+    if input.ndim not in (1, 2) or input.shape[-1] == 0:
+        raise ValueError(f"multinomial: expected weights of shape (C,) or (N, C) with C > 0, received {input.shape}")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples <= 0:
+        raise ValueError(f"multinomial: num_samples must be a positive int, received {num_samples!r}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"multinomial: expected floating weights, received dtype {input.dtype}")
+    weights = np.asarray(input.data.get() if hasattr(input.data, "get") else input.data, dtype=np.float64)
+    rows = weights.reshape(-1, weights.shape[-1])
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise ValueError("multinomial: weights must be finite and non-negative")
+    totals = rows.sum(axis=1)
+    if (totals <= 0).any():
+        raise ValueError(f"multinomial: every row of weights needs a positive sum, received row sums {totals}")
+    rng = _numpy_generator("multinomial", generator)
+    categories = rows.shape[1]
+    if replacement:
+        cdf = np.cumsum(rows / totals[:, None], axis=1)
+        cdf[:, -1] = 1.0  # rounding must not leave a draw above the last bound
+        # row r's bounds and draws shifted by r: one search over all rows, each draw landing in its own row;
+        # side="right" never lands on a category of zero weight (its bound equals the one before)
+        offsets = np.arange(rows.shape[0], dtype=np.float64)[:, None]
+        draws = rng.random((rows.shape[0], num_samples)) + offsets
+        positions = np.searchsorted((cdf + offsets).ravel(), draws.ravel(), side="right").reshape(draws.shape)
+        samples = np.minimum(positions - offsets.astype(np.int64) * categories, categories - 1)
+    else:
+        nonzero = (rows > 0).sum(axis=1)
+        if num_samples > nonzero.min():
+            raise ValueError(f"multinomial: cannot draw {num_samples} samples without replacement from a row with "
+                             f"{int(nonzero.min())} categories of non-zero weight (shape {input.shape})")
+        # weight / Exp(1) for each category: the largest num_samples, in order, are a weighted draw without
+        # replacement (zero weights give 0 and are never among them)
+        keys = rows / rng.standard_exponential(rows.shape)
+        samples = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    samples = samples.astype(np.int64).reshape(input.shape[:-1] + (num_samples,))
+    return _finish(samples, input.device if input.device.type != "cpu" else None, False)
+
+
 def normal(mean: float = 0.0, std: float = 1.0, size=(), dtype=None, device=None) -> Tensor:
     return randn(size, dtype=dtype, device=device) * std + mean
 
@@ -263,5 +349,5 @@ def normal(mean: float = 0.0, std: float = 1.0, size=(), dtype=None, device=None
 __all__ = [
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "zeros_like", "ones_like",
     "empty_like", "full_like", "arange", "linspace", "eye", "rand", "randn", "rand_like", "randn_like", "randint",
-    "randperm", "normal",
+    "randperm", "normal", "Generator", "multinomial",
 ]

@@ -597,13 +597,14 @@ def minimum(a, b) -> Tensor:
 
 
 def where(condition, a=None, b=None) -> Tensor:
-    """Pick ``a`` where ``condition`` holds, else ``b``; with only ``condition``, the indices where it holds."""
+    """Pick ``a`` where ``condition`` holds, else ``b`` (all three broadcast); with only ``condition``, the
+    indices where it holds. ``a`` and ``b`` may be numbers: ``where(mask, 1.0, 0.0)`` is float32, as in PyTorch."""
     if a is None and b is None:
         from .indexing import nonzero
 
         return nonzero(condition, as_tuple=True)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        raise TypeError("where: at least one of a and b must be a Tensor")
+        a = _scalar_branch(a, condition)  # where(mask, 1.0, 0.0): a Python float gives the default float dtype
     a, b = promote(a, b)
     condition_array = condition.data if isinstance(condition, Tensor) else get_array_module(a.data).asarray(condition)
     if condition_array.dtype != np.bool_:
@@ -615,6 +616,17 @@ def where(condition, a=None, b=None) -> Tensor:
             f"where: condition {condition_array.shape}, a {a.shape} and b {b.shape} cannot be broadcast together"
         ) from None
     return Where()(Tensor(condition_array), *_common_dtype(a, b))
+
+
+def _scalar_branch(value, condition) -> Tensor:
+    """A number given as a branch of ``where`` with no Tensor branch: float → default float dtype, int → int64,
+    bool → bool, on the condition's device."""
+    from .creation import tensor
+
+    if not isinstance(value, (bool, int, float, np.number, np.bool_)):
+        raise TypeError(f"where: the branches must be Tensors or numbers, received {type(value).__name__}")
+    device = condition.device if isinstance(condition, Tensor) else None
+    return tensor(value, device=device)
 
 
 def to_dtype(x: Tensor, dtype) -> Tensor:

@@ -1,5 +1,5 @@
 """Indexing: ``x[key]`` with ints, slices, None, Ellipsis, boolean masks and integer arrays; gather,
-index_select, masked_fill, one_hot, nonzero.
+index_select, masked_fill, one_hot, nonzero, tril/triu and topk.
 
 The gradient of an index is a scatter: plain assignment when no position can repeat (basic indexing and
 masks), a sorted segment sum when integer arrays may repeat positions (never ``np.add.at``).
@@ -214,11 +214,170 @@ def take_along_dim(x: Tensor, indices: Tensor, dim: int) -> Tensor:
     return gather(x, dim, indices)
 
 
-def masked_fill(x: Tensor, mask, value) -> Tensor:
-    """``value`` where ``mask`` is True, ``x`` elsewhere (mask broadcasts)."""
-    from .elementwise import where
+def _check_fill_value(op: str, value):
+    """A Python number or a 0-d tensor, as PyTorch's ``masked_fill`` accepts."""
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise ValueError(f"{op}: the value must be a number or a 0-d tensor, received a tensor of shape "
+                             f"{value.shape}")
+    elif not isinstance(value, (bool, int, float, np.number, np.bool_)):
+        raise TypeError(f"{op}: the value must be a number or a 0-d tensor, received {type(value).__name__}")
 
-    return where(mask, value if isinstance(value, Tensor) else float(value) if x.dtype.kind == "f" else value, x)
+
+def _check_mask(op: str, mask) -> Any:
+    """The mask's bool array; PyTorch refuses masks of any other dtype."""
+    array = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    if array.dtype != np.bool_:
+        raise TypeError(f"{op}: the mask must be a bool tensor, received dtype {array.dtype} "
+                        "(use mask.bool() or a comparison such as mask == 0)")
+    return array
+
+
+def masked_fill(x: Tensor, mask, value) -> Tensor:
+    """``value`` where the bool ``mask`` is True, ``x`` elsewhere; mask and x broadcast together.
+
+    ``value`` is a number (``float("-inf")`` for attention masks) or a 0-d tensor, which receives the gradient
+    of the filled positions. The result has ``x``'s dtype.
+    """
+    from .elementwise import to_dtype, where
+
+    mask_array = _check_mask("masked_fill", mask)
+    _check_fill_value("masked_fill", value)
+    try:
+        np.broadcast_shapes(x.shape, mask_array.shape)
+    except ValueError:
+        raise ValueError(f"masked_fill: mask of shape {mask_array.shape} cannot be broadcast with the input's "
+                         f"shape {x.shape}") from None
+    if isinstance(value, Tensor):
+        fill = to_dtype(value, x.dtype)
+    else:
+        fill = Tensor(get_array_module(x.data).asarray(value).astype(x.dtype))
+    return where(Tensor(mask_array), fill, x)
+
+
+def masked_fill_(x: Tensor, mask, value) -> Tensor:
+    """In place: write ``value`` where ``mask`` is True into ``x`` (mask broadcasts to x's shape); returns x."""
+    mask_array = _check_mask("masked_fill_", mask)
+    _check_fill_value("masked_fill_", value)
+    try:
+        valid = np.broadcast_shapes(x.shape, mask_array.shape) == x.shape
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ValueError(f"masked_fill_: mask of shape {mask_array.shape} cannot be broadcast to the input's "
+                         f"shape {x.shape}")
+    x._check_inplace("masked_fill_")
+    fill = value.data if isinstance(value, Tensor) else value
+    xp = get_array_module(x.data)
+    xp.copyto(x.data, xp.asarray(fill).astype(x.dtype), where=xp.broadcast_to(mask_array, x.shape))
+    return x
+
+
+class Triangle(Primitive):
+    """Keep the lower (``tril``) or upper (``triu``) triangle of the last two dims, zeros elsewhere; the
+    gradient keeps the same triangle."""
+
+    def __init__(self, diagonal: int, upper: bool):
+        self.diagonal, self.upper = diagonal, upper
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        return xp.triu(x, self.diagonal) if self.upper else xp.tril(x, self.diagonal)
+
+    def backward(self, grad):
+        return Triangle(self.diagonal, self.upper)(grad)
+
+
+def _triangle(op: str, x: Tensor, diagonal: int, upper: bool) -> Tensor:
+    if x.ndim < 2:
+        raise ValueError(f"{op}: expected a tensor of at least 2 dimensions, received shape {x.shape}")
+    if not isinstance(diagonal, (int, np.integer)) or isinstance(diagonal, bool):
+        raise TypeError(f"{op}: diagonal must be an int, received {diagonal!r}")
+    return Triangle(int(diagonal), upper)(x)
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dims (batched): ``x[..., i, j]`` where ``j - i <= diagonal``, else 0."""
+    return _triangle("tril", x, diagonal, upper=False)
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dims (batched): ``x[..., i, j]`` where ``j - i >= diagonal``, else 0."""
+    return _triangle("triu", x, diagonal, upper=True)
+
+
+class TopK(tuple):
+    """``(values, indices)`` of ``topk``, with attribute access as PyTorch's ``torch.return_types.topk``."""
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
+    """The ``k`` largest (or smallest) entries along ``dim``: ``(values, indices)``, both of shape ``x.shape``
+    with ``dim`` of size ``k``; indices are int64; values are differentiable (the gradient flows to the chosen
+    entries).
+
+    Returns a ``TopK`` pair (typed ``Any``, as ``max``). Order: largest first (smallest first with
+    ``largest=False``); among equal values the lower index comes first, and NaN counts as larger than every
+    number, as in PyTorch. ``sorted=False`` returns the same order.
+    """
+    (axis,) = normalize_axis(dim, x.ndim, "topk")  # a 0-d tensor has dims 0 and -1
+    length = x.shape[axis] if x.ndim else 1
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= length:
+        raise ValueError(f"topk: k must be an int in [0, {length}] for dim {dim} of shape {x.shape}, received {k!r}")
+    xp = get_array_module(x.data)
+    if x.ndim == 0:  # PyTorch returns the value itself and index 0, for k of 0 or 1
+        return TopK(x, Tensor(xp.zeros((), dtype=np.int64)))
+    data = x.data.astype(np.int8) if x.dtype == np.bool_ else x.data
+    has_nan = data.dtype.kind == "f" and bool(xp.isnan(data).any())
+    if k and 8 * k <= x.shape[axis] and not has_nan:
+        indices = _top_k_partitioned(xp, data, axis, k, largest)
+    else:
+        indices = _top_order(xp, data, axis, largest)[(slice(None),) * axis + (slice(0, k),)]
+    indices = indices.astype(np.int64)
+    return TopK(Gather(indices, axis)(x), Tensor(indices))
+
+
+def _sort_key(data, largest: bool):
+    """Values whose ascending order is the order topk wants (NaN aside): ``~x`` for integers decreases as x
+    grows, without the overflow of ``-x``."""
+    if not largest:
+        return data
+    return ~data if data.dtype.kind in "iu" else -data
+
+
+def _top_order(xp, data, axis: int, largest: bool):
+    """Indices that sort ``data`` along ``axis``, largest (or smallest) first, equal values in index order,
+    NaN counted as the largest value."""
+    order = xp.argsort(_sort_key(data, largest), axis=axis, kind="stable")  # NumPy sorts NaN last
+    if not largest or data.dtype.kind != "f":
+        return order
+    is_number = ~xp.isnan(xp.take_along_axis(data, order, axis=axis))  # move the NaNs to the front, in order
+    return xp.take_along_axis(order, xp.argsort(is_number, axis=axis, kind="stable"), axis=axis)
+
+
+def _top_k_partitioned(xp, data, axis: int, k: int, largest: bool):
+    """The first ``k`` of ``_top_order`` (no NaN in ``data``) in O(n + k log k) per row instead of a full
+    sort: partition to find the k-th key, keep the keys before it and the first of its ties in index order,
+    then sort those k stably."""
+    key = xp.moveaxis(_sort_key(data, largest), axis, -1)
+    kth = xp.partition(key, k - 1, axis=-1)[..., k - 1 : k]
+    before = key < kth
+    tied = key == kth
+    room = k - before.sum(axis=-1, keepdims=True)
+    chosen = before | (tied & (xp.cumsum(tied, axis=-1) <= room))
+    positions = xp.nonzero(chosen)[-1].reshape(key.shape[:-1] + (k,))  # row by row, in index order
+    order = xp.argsort(xp.take_along_axis(key, positions, axis=-1), axis=-1, kind="stable")
+    return xp.moveaxis(xp.take_along_axis(positions, order, axis=-1), -1, axis)
 
 
 def nonzero(x: Tensor, as_tuple: bool = False) -> Any:
@@ -248,5 +407,5 @@ def one_hot(labels: Tensor, num_classes: int = -1) -> Tensor:
 
 __all__ = [
     "getitem", "setitem", "gather", "index_select", "take_along_dim", "masked_fill", "nonzero", "one_hot",
-    "scatter_along_axis",
+    "scatter_along_axis", "masked_fill_", "tril", "triu", "topk",
 ]

@@ -1,11 +1,14 @@
-"""Linear algebra: matmul (batched, broadcast batch dims), mm, bmm, dot."""
+"""Linear algebra: matmul (batched, broadcast batch dims), mm, bmm, baddbmm, dot, outer, einsum."""
 from __future__ import annotations
+
+import string
 
 import numpy as np
 
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend import threads
+from ..backend.device import get_array_module
 from ._convert import promote
 from .elementwise import _common_dtype
 
@@ -137,4 +140,204 @@ def outer(a: Tensor, b: Tensor) -> Tensor:
     return a.reshape(-1, 1) * b.reshape(1, -1)
 
 
-__all__ = ["matmul", "rmatmul", "mm", "bmm", "dot", "outer"]
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
+    """``beta * input + alpha * bmm(batch1, batch2)`` for batch1 (B, n, k), batch2 (B, k, m) and an input that
+    broadcasts to (B, n, m); with ``beta=0`` the input is ignored (NaN and inf in it do not propagate)."""
+    if batch1.ndim != 3 or batch2.ndim != 3 or batch1.shape[0] != batch2.shape[0] \
+            or batch1.shape[2] != batch2.shape[1]:
+        raise ValueError(f"baddbmm: expected batch1 (B, n, k) and batch2 (B, k, m), received {batch1.shape} and "
+                         f"{batch2.shape}")
+    product_shape = (batch1.shape[0], batch1.shape[1], batch2.shape[2])
+    try:
+        valid = np.broadcast_shapes(input.shape, product_shape) == product_shape
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ValueError(f"baddbmm: input of shape {input.shape} does not broadcast to the product's shape "
+                         f"{product_shape}")
+    product = matmul(batch1, batch2)
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        return product
+    return product + (input if beta == 1 else input * beta)
+
+
+# ---------------------------------------------------------------------------------------------- einsum
+_LETTERS = string.ascii_letters
+
+
+class Einsum(Primitive):
+    """``np.einsum`` of a parsed equation: each operand's subscript is a string of letters (no ellipsis, all
+    sizes of one letter equal), the output's letters appear in some operand and not twice.
+
+    The gradient of operand i is the einsum of the output's gradient with the other operands onto operand i's
+    letters; letters that only operand i has are restored by a ones vector, and a letter repeated within
+    operand i (a diagonal, ``ii->i``) by identity matrices, so the backward is itself an einsum of Ember
+    tensors and differentiates again.
+
+    Fast path: ``forward_matmul`` runs a two-operand contraction (``bhqd,bhkd->bhqk`` and the like) as one
+    batched GEMM between transposed, reshaped operands (NumPy's einsum does not use BLAS when batch letters
+    are present).
+    """
+
+    fast_forward = ("forward_matmul",)
+
+    def __init__(self, inputs: tuple[str, ...], output: str, sizes: dict):
+        self.subscripts, self.output, self.sizes = inputs, output, sizes
+
+    def forward(self, *operands):
+        self.save_for_backward(*operands)
+        equation = ",".join(self.subscripts) + "->" + self.output
+        xp = get_array_module(operands[0])
+        return xp.asarray(xp.einsum(equation, *operands, optimize=len(operands) > 2))
+
+    def forward_matmul(self, *operands):
+        if len(operands) != 2 or type(operands[0]) is not np.ndarray or operands[0].dtype.kind != "f":
+            return None
+        (a, b), (sub_a, sub_b), out = operands, self.subscripts, self.output
+        if len(set(sub_a)) != len(sub_a) or len(set(sub_b)) != len(sub_b):
+            return None  # diagonals
+        if any(letter not in out and letter not in other for sub, other in ((sub_a, sub_b), (sub_b, sub_a))
+               for letter in sub):
+            return None  # a letter summed within one operand
+        batch = [letter for letter in out if letter in sub_a and letter in sub_b]
+        rows = [letter for letter in out if letter in sub_a and letter not in sub_b]
+        cols = [letter for letter in out if letter in sub_b and letter not in sub_a]
+        inner = [letter for letter in sub_a if letter not in out]
+        size = self.sizes
+        count = int(np.prod([size[c] for c in batch], dtype=np.int64))
+        m = int(np.prod([size[c] for c in rows], dtype=np.int64))
+        n = int(np.prod([size[c] for c in cols], dtype=np.int64))
+        k = int(np.prod([size[c] for c in inner], dtype=np.int64))
+        left = a.transpose([sub_a.index(c) for c in batch + rows + inner]).reshape(count, m, k)
+        right = b.transpose([sub_b.index(c) for c in batch + inner + cols]).reshape(count, k, n)
+        product = threads.matmul(left, right).reshape([size[c] for c in batch + rows + cols])
+        order = batch + rows + cols
+        result = product.transpose([order.index(c) for c in out])
+        if not result.flags.c_contiguous:  # (ascontiguousarray would turn a 0-d result into shape (1,))
+            result = np.ascontiguousarray(result)
+        self.save_for_backward(a, b)
+        return result
+
+    def backward(self, grad):
+        operands = self.saved_tensors
+        needs = self.needs_input_grad
+        return tuple(self._operand_grad(i, grad, operands) if needs[i] else None for i in range(len(operands)))
+
+    def _operand_grad(self, i: int, grad: Tensor, operands) -> Tensor:
+        xp = get_array_module(grad.data)
+        dtype = grad.dtype
+        subscripts = [self.output] + [s for j, s in enumerate(self.subscripts) if j != i]
+        tensors = [grad] + [t for j, t in enumerate(operands) if j != i]
+        present = set("".join(subscripts))
+        unused = iter(letter for letter in _LETTERS if letter not in "".join(self.subscripts) + self.output)
+        target = ""
+        sizes = dict(self.sizes)
+        seen: set = set()
+        for letter in self.subscripts[i]:
+            if letter in seen:  # a repeated letter: a fresh one, tied to the first by an identity matrix
+                fresh = next(unused)
+                sizes[fresh] = self.sizes[letter]
+                subscripts.append(letter + fresh)
+                tensors.append(Tensor(xp.eye(self.sizes[letter], dtype=dtype)))
+                target += fresh
+                continue
+            seen.add(letter)
+            if letter not in present:  # summed over in operand i alone: the gradient is constant along it
+                subscripts.append(letter)
+                tensors.append(Tensor(xp.ones(self.sizes[letter], dtype=dtype)))
+                present.add(letter)
+            target += letter
+        return Einsum(tuple(subscripts), target, sizes)(*tensors)
+
+
+def _parse_einsum(equation: str, shapes: list) -> tuple[tuple[str, ...], str]:
+    """Rewrite ``equation`` with letters only: each ``...`` becomes as many fresh letters as the broadcast
+    batch dims it stands for (right-aligned, as in NumPy). Returns the input subscripts and the output's."""
+    equation = equation.replace(" ", "")
+    if "->" in equation:
+        left, output = equation.split("->", 1)
+        explicit = True
+    else:
+        left, output, explicit = equation, "", False
+    inputs = left.split(",")
+    if len(inputs) != len(shapes):
+        raise ValueError(f"einsum: the equation {equation!r} names {len(inputs)} operands, received {len(shapes)}")
+    for part in inputs + [output]:
+        stripped = part.replace("...", "")
+        if "." in stripped or any(letter not in _LETTERS for letter in stripped):
+            raise ValueError(f"einsum: subscripts must be letters (a-z, A-Z) and '...', received {equation!r}")
+    unused = [letter for letter in _LETTERS if letter not in equation]
+    ellipsis_ndim = 0
+    for part, shape in zip(inputs, shapes):
+        letters = len(part.replace("...", ""))
+        if "..." in part:
+            ellipsis_ndim = max(ellipsis_ndim, len(shape) - letters)
+        if ("..." in part and letters > len(shape)) or ("..." not in part and letters != len(shape)):
+            raise ValueError(f"einsum: subscript {part!r} does not match an operand of shape {tuple(shape)}")
+    batch = "".join(unused[:ellipsis_ndim])
+    rewritten = []
+    for part, shape in zip(inputs, shapes):
+        own = len(shape) - len(part.replace("...", ""))
+        rewritten.append(part.replace("...", batch[ellipsis_ndim - own:] if own else ""))
+    if explicit:
+        if "..." in output and not any("..." in part for part in inputs):
+            raise ValueError(f"einsum: the output of {equation!r} has '...' but no operand has")
+        output = output.replace("...", batch)
+    else:  # NumPy's implicit output: the batch dims, then the letters used once, in alphabetical order
+        counts = "".join(part.replace("...", "") for part in inputs)
+        output = batch + "".join(sorted((c for c in set(counts) if counts.count(c) == 1),
+                                        key=lambda c: (c.isupper(), c)))
+    for letter in output:
+        if output.count(letter) > 1:
+            raise ValueError(f"einsum: the output subscript of {equation!r} repeats {letter!r}")
+        if not any(letter in part for part in rewritten):
+            raise ValueError(f"einsum: the output subscript {letter!r} of {equation!r} is in no operand")
+    return tuple(rewritten), output
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation, as ``torch.einsum``: ``einsum("bhqd,bhkd->bhqk", q, k)``.
+
+    Subscripts are letters; ``...`` stands for broadcast batch dims; a letter repeated within one operand takes
+    its diagonal (``"ii->i"``, ``"ii"`` for the trace); without ``->`` the output is the letters used once, in
+    alphabetical order. Operands may also be passed as one list. Dims of size 1 broadcast, as in PyTorch.
+    Differentiable in every operand, to any order.
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise ValueError("einsum: expected at least one operand")
+    for index, operand in enumerate(operands):
+        if not isinstance(operand, Tensor):
+            raise TypeError(f"einsum: operand {index} is a {type(operand).__name__}, expected a Tensor")
+    inputs, output = _parse_einsum(equation, [operand.shape for operand in operands])
+    sizes: dict = {}
+    for part, operand in zip(inputs, operands):
+        for letter, size in zip(part, operand.shape):
+            if size != 1:
+                if sizes.get(letter, size) != size:
+                    raise ValueError(f"einsum: subscript {letter!r} of {equation!r} has sizes {sizes[letter]} and "
+                                     f"{size} (operand shapes {[o.shape for o in operands]})")
+                sizes[letter] = size
+    for part in inputs:
+        for letter in part:
+            sizes.setdefault(letter, 1)
+    # size-1 dims broadcast against their letter's size (a view; the engine sums the gradient back)
+    broadcast = []
+    for part, operand in zip(inputs, operands):
+        full = tuple(sizes[letter] for letter in part)
+        broadcast.append(operand if operand.shape == full else operand.broadcast_to(full))
+    dtype_operands = _common_dtypes(broadcast)
+    return Einsum(inputs, output, sizes)(*dtype_operands)
+
+
+def _common_dtypes(tensors: list) -> list:
+    from .elementwise import result_type
+
+    dtype = result_type(*tensors)
+    return [t if t.dtype == dtype else t.to(dtype) for t in tensors]
+
+
+__all__ = ["matmul", "rmatmul", "mm", "bmm", "baddbmm", "dot", "outer", "einsum"]

@@ -373,15 +373,16 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]
     return SplitAt(boundaries, axis)(x)
 
 
-
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
-    """Split into ``chunks`` pieces of (nearly) equal size, as PyTorch does."""
+    """Split into pieces of ``ceil(length / chunks)`` along ``dim`` (the last may be smaller, and there may be
+    fewer than ``chunks`` pieces), as PyTorch does."""
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, received {chunks}")
     (axis,) = normalize_axis(dim, x.ndim, "chunk")
+    if x.shape[axis] == 0:  # PyTorch gives ``chunks`` empty pieces
+        return split(x, [0] * chunks, axis)
     size = -(-x.shape[axis] // chunks)
-    return split(x, builtins.max(size, 1), axis)
-
+    return split(x, size, axis)
 
 
 def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:

@@ -45,8 +45,11 @@ METHODS = {
     "unbind": "unbind", "contiguous": "contiguous", "movedim": "movedim", "t": "t", "swapdims": "swapaxes",
     # indexing
     "gather": "gather", "index_select": "index_select", "nonzero": "nonzero", "take_along_dim": "take_along_dim",
+    "masked_fill_": "masked_fill_", "tril": "tril", "triu": "triu", "topk": "topk",
+    # random
+    "multinomial": "multinomial",
     # linear algebra
-    "matmul": "matmul", "mm": "mm", "bmm": "bmm", "dot": "dot", "outer": "outer",
+    "matmul": "matmul", "mm": "mm", "bmm": "bmm", "dot": "dot", "outer": "outer", "baddbmm": "baddbmm",
 }
 
 PROPERTIES = {"T": "transpose_all", "mT": "matrix_transpose"}

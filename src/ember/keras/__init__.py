@@ -9,6 +9,7 @@
 """
 from . import config, activations, initializers, regularizers, layers, losses, metrics, optimizers, callbacks, utils
 from . import models
+from . import ops
 from .layers import Input
 from .models import Model, Sequential
 
@@ -16,5 +17,5 @@ backend = utils  # ``keras.backend.clear_session()``
 
 __all__ = [
     "config", "activations", "initializers", "regularizers", "layers", "losses", "metrics", "optimizers", "callbacks",
-    "utils", "models", "Input", "Model", "Sequential", "backend",
+    "utils", "models", "Input", "Model", "Sequential", "backend", "ops",
 ]
