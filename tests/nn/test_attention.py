@@ -312,3 +312,35 @@ def test_unbatched_masks_have_unbatched_shapes():
     assert output.shape == (4, 8) and weights.shape == (2, 4, 5)
     with pytest.raises(ValueError, match=r"expected key_padding_mask of shape \(5,\)"):
         attention(query, memory, memory, key_padding_mask=ember.zeros(1, 5, dtype=ember.bool))
+
+
+@pytest.mark.cuda
+def test_masked_attention_on_cuda_matches_the_cpu(rng):
+    attention, query, memory = _attention_case(rng, add_zero_attn=True)
+    padding = np.zeros((3, 5), dtype=bool)
+    padding[1] = True
+    causal = nn.Transformer.generate_square_subsequent_mask(4)[:, :4]
+    attn_mask = ember.cat([causal, ember.zeros(4, 1)], dim=1)
+    expected, expected_weights = attention(query, memory, memory, key_padding_mask=ember.tensor(padding),
+                                           attn_mask=attn_mask)
+    attention.to("cuda")
+    output, weights = attention(query.to("cuda"), memory.to("cuda"), memory.to("cuda"),
+                                key_padding_mask=ember.tensor(padding).to("cuda"), attn_mask=attn_mask.to("cuda"))
+    assert output.device.type == "cuda"
+    np.testing.assert_allclose(output.cpu().numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(weights.cpu().numpy(), expected_weights.numpy(), rtol=1e-5, atol=1e-6)
+    output.sum().backward()
+    assert all(parameter.grad.device.type == "cuda" for parameter in attention.parameters())
+
+
+def test_second_derivatives_pass_a_float64_gradgradcheck(rng):
+    attention = nn.MultiheadAttention(4, 2, dtype=ember.float64).eval()
+    query = ember.tensor(rng.standard_normal((3, 2, 4)), requires_grad=True)
+    memory = ember.tensor(rng.standard_normal((4, 2, 4)), requires_grad=True)
+    padding = ember.tensor(np.array([[False, False, True, False], [True] * 4]))  # sample 1 fully masked
+
+    def attend(query, memory):
+        output, weights = attention(query, memory, memory, key_padding_mask=padding)
+        return output, weights
+
+    assert ember.autograd.gradgradcheck(attend, (query, memory))

@@ -20,7 +20,7 @@ def _is_float_or_bool(mask: Tensor) -> bool:
     return mask.dtype == np.bool_ or mask.dtype.kind == "f"
 
 
-def additive_mask(mask: Tensor | None, dtype) -> Tensor | None:
+def _additive_mask(mask: Tensor | None, dtype) -> Tensor | None:
     """A bool mask (True = not allowed) as a float mask of ``dtype`` (-inf where True, 0 elsewhere); a float mask
     in ``dtype`` (it is added to the scores, and keeps its graph)."""
     if mask is None:
@@ -31,7 +31,7 @@ def additive_mask(mask: Tensor | None, dtype) -> Tensor | None:
     return mask if mask.dtype == dtype else to_dtype(mask, dtype)
 
 
-def masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:
+def _masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:
     """``softmax(scores + mask, -1)``, with zeros (not NaN) in every row whose keys are all masked (-inf).
 
     ``mask`` broadcasts against ``scores`` (..., L, S). A fully masked row gets weights of 0 and passes no
@@ -200,17 +200,16 @@ class MultiheadAttention(Module):
 
     def _project(self, query: Tensor, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """The in-projections: one matmul for self-attention (query, key and value the same tensor)."""
-        E = self.embed_dim
-        bias = self.in_proj_bias
+        E, bias = self.embed_dim, self.in_proj_bias
+        if self._qkv_same_embed_dim and query is key and key is value:
+            return F.linear(query, self.in_proj_weight, bias).chunk(3, dim=-1)
         b_q, b_k, b_v = (None, None, None) if bias is None else (bias[:E], bias[E:2 * E], bias[2 * E:])
-        if not self._qkv_same_embed_dim:
-            return (F.linear(query, self.q_proj_weight, b_q), F.linear(key, self.k_proj_weight, b_k),
-                    F.linear(value, self.v_proj_weight, b_v))
-        weight = self.in_proj_weight
-        if query is key and key is value:
-            return F.linear(query, weight, bias).chunk(3, dim=-1)
-        return (F.linear(query, weight[:E], b_q), F.linear(key, weight[E:2 * E], b_k),
-                F.linear(value, weight[2 * E:], b_v))
+        if self._qkv_same_embed_dim:
+            weight = self.in_proj_weight
+            w_q, w_k, w_v = weight[:E], weight[E:2 * E], weight[2 * E:]
+        else:
+            w_q, w_k, w_v = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
+        return F.linear(query, w_q, b_q), F.linear(key, w_k, b_k), F.linear(value, w_v, b_v)
 
     def _split_heads(self, x: Tensor, batch_first: bool) -> Tensor:
         """(L, N, E), or (N, L, E) when ``batch_first``, to (N, num_heads, L, head_dim)."""
@@ -222,8 +221,8 @@ class MultiheadAttention(Module):
 
     def _combined_mask(self, key_padding_mask, attn_mask, batch: int, dtype) -> Tensor | None:
         """The two masks as one float mask broadcasting to the scores (N, num_heads, L, S + extra positions)."""
-        attn_mask = additive_mask(attn_mask, dtype)
-        key_padding_mask = additive_mask(key_padding_mask, dtype)
+        attn_mask = _additive_mask(attn_mask, dtype)
+        key_padding_mask = _additive_mask(key_padding_mask, dtype)
         if attn_mask is not None and attn_mask.ndim == 3:
             attn_mask = attn_mask.reshape(batch, self.num_heads, *attn_mask.shape[1:])
         if key_padding_mask is not None:
@@ -271,7 +270,7 @@ class MultiheadAttention(Module):
             k, v = cat([k, zeros], dim=2), cat([v, zeros], dim=2)
         mask = self._combined_mask(key_padding_mask, attn_mask, batch, q.dtype)
         scores = (q * math.sqrt(1.0 / self.head_dim)) @ k.transpose(-2, -1)  # (N, H, L, S), scaled as PyTorch
-        weights = masked_softmax(scores, mask)
+        weights = _masked_softmax(scores, mask)
         if self.training and self.dropout > 0:
             weights = F.dropout(weights, self.dropout, training=True)
         heads = weights @ v  # (N, H, L, head_dim)
