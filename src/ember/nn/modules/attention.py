@@ -11,6 +11,7 @@ from ...functions.elementwise import to_dtype, where
 from ...functions.shape import cat
 from .. import functional as F
 from .. import init
+from ..parameter import Parameter
 from ._utils import check_size, new_parameter
 from .linear import Linear
 from .module import Module
@@ -89,6 +90,9 @@ class MultiheadAttention(Module):
         output, weights = attention(x, x, x, key_padding_mask=padding)  # x (N, L, 64), padding (N, L) bool
     """
 
+    bias_k: Parameter | None
+    bias_v: Parameter | None
+
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: int | None = None,
                  vdim: int | None = None, batch_first: bool = False, device=None, dtype=None):
@@ -142,7 +146,7 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             init.constant_(self.in_proj_bias, 0.0)
             init.constant_(self.out_proj.bias, 0.0)
-        if self.bias_k is not None:
+        if self.bias_k is not None and self.bias_v is not None:
             init.xavier_normal_(self.bias_k)
             init.xavier_normal_(self.bias_v)
 
@@ -176,7 +180,7 @@ class MultiheadAttention(Module):
                              f"received query {query.shape} and key {key.shape}")
         seq_axis = (1 - batch_axis) if batched else 0
         target, source = query.shape[seq_axis], key.shape[seq_axis]
-        batch = query.shape[batch_axis] if batched else None
+        batch = query.shape[batch_axis] if batched else 1
         for label, mask in (("key_padding_mask", key_padding_mask), ("attn_mask", attn_mask)):
             if mask is None:
                 continue
@@ -185,12 +189,12 @@ class MultiheadAttention(Module):
             if not _is_float_or_bool(mask):
                 raise TypeError(f"{name}: expected {label} of dtype bool or floating, received {mask.dtype}")
         if key_padding_mask is not None:
-            expected = (batch, source) if batched else (source,)
+            expected, letters = ((batch, source), "(N, S)") if batched else ((source,), "(S,)")
             if tuple(key_padding_mask.shape) != expected:
-                raise ValueError(f"{name}: expected key_padding_mask of shape {expected} (N, S) for query "
+                raise ValueError(f"{name}: expected key_padding_mask of shape {expected} {letters} for query "
                                  f"{query.shape} and key {key.shape}, received {key_padding_mask.shape}")
         if attn_mask is not None:
-            heads = self.num_heads * batch if batched else self.num_heads
+            heads = self.num_heads * batch
             allowed = [(target, source), (heads, target, source)]
             if tuple(attn_mask.shape) not in allowed:
                 raise ValueError(f"{name}: expected attn_mask of shape {allowed[0]} (L, S) or {allowed[1]} "
@@ -202,7 +206,8 @@ class MultiheadAttention(Module):
         """The in-projections: one matmul for self-attention (query, key and value the same tensor)."""
         E, bias = self.embed_dim, self.in_proj_bias
         if self._qkv_same_embed_dim and query is key and key is value:
-            return F.linear(query, self.in_proj_weight, bias).chunk(3, dim=-1)
+            q, k, v = F.linear(query, self.in_proj_weight, bias).chunk(3, dim=-1)
+            return q, k, v
         b_q, b_k, b_v = (None, None, None) if bias is None else (bias[:E], bias[E:2 * E], bias[2 * E:])
         if self._qkv_same_embed_dim:
             weight = self.in_proj_weight
@@ -261,7 +266,7 @@ class MultiheadAttention(Module):
         batch = query.shape[0 if batch_first else 1]
         q, k, v = self._project(query, key, value)
         q, k, v = (self._split_heads(t, batch_first) for t in (q, k, v))
-        if self.bias_k is not None:
+        if self.bias_k is not None and self.bias_v is not None:
             k = cat([k, self._split_heads(self.bias_k, True).expand(batch, -1, -1, -1)], dim=2)
             v = cat([v, self._split_heads(self.bias_v, True).expand(batch, -1, -1, -1)], dim=2)
         if self.add_zero_attn:
