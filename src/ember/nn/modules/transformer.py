@@ -43,7 +43,7 @@ def _check_features(layer: str, name: str, x: Tensor, d_model: int) -> None:
         raise TypeError(f"{layer}: expected {name} as a Tensor, received {type(x).__name__}")
     if x.ndim not in (2, 3) or x.shape[-1] != d_model:
         raise ValueError(f"{layer}: expected {name} of shape (S, N, {d_model}), (N, S, {d_model}) with batch_first, "
-                         f"or ({'S'}, {d_model}) unbatched, received {x.shape}")
+                         f"or (S, {d_model}) unbatched, received {x.shape}")
 
 
 class TransformerEncoderLayer(Module):
