@@ -176,3 +176,28 @@ def test_d_model_must_divide_into_heads():
     with pytest.raises(ValueError, match="MultiheadAttention: embed_dim must be divisible by num_heads, received "
                                          "embed_dim=10 and num_heads=4"):
         nn.Transformer(d_model=10, nhead=4, num_encoder_layers=1, num_decoder_layers=1)
+
+
+def test_a_float32_training_step_has_no_float64(monkeypatch, rng):
+    from ember.autograd.function import Function
+
+    seen = []
+    original = Function._finish
+
+    def recording_finish(self, raw, record):
+        result = original(self, raw, record)
+        seen.extend((type(self).__name__, out.dtype) for out in (result if isinstance(result, tuple) else (result,)))
+        return result
+
+    monkeypatch.setattr(Function, "_finish", recording_finish)
+    model = nn.Transformer(8, 2, 1, 1, 16, dropout=0.1, batch_first=True, activation="gelu")
+    optimizer = ember.optim.Adam(model.parameters(), lr=1e-3)
+    src = ember.tensor(rng.standard_normal((2, 5, 8)).astype(np.float32))
+    tgt = ember.tensor(rng.standard_normal((2, 4, 8)).astype(np.float32))
+    padding = ember.tensor(rng.standard_normal((2, 5)))  # a float64 mask is used as float32
+    output = model(src, tgt, tgt_mask=nn.Transformer.generate_square_subsequent_mask(4),
+                   src_key_padding_mask=padding)
+    output.square().mean().backward()
+    optimizer.step()
+    assert not sorted({name for name, dtype in seen if dtype == np.float64})
+    assert all(parameter.grad.dtype == np.float32 for parameter in model.parameters())
