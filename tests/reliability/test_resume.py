@@ -40,6 +40,16 @@ STATEFUL_MODULES = {
     "RNNCell": (lambda: nn.RNNCell(6, 4, nonlinearity="relu"), _floats((BATCH, 6))),
     "LSTMCell": (lambda: _FirstOutput(nn.LSTMCell(6, 4)), _floats((BATCH, 6))),
     "GRUCell": (lambda: nn.GRUCell(6, 4), _floats((BATCH, 6))),
+    "MultiheadAttention": (lambda: _OnOneInput(nn.MultiheadAttention(6, 2, add_bias_kv=True), 3),
+                           _floats((3, BATCH, 6))),
+    "TransformerEncoderLayer": (lambda: nn.TransformerEncoderLayer(6, 2, 8, dropout=0.0), _floats((3, BATCH, 6))),
+    "TransformerEncoder": (lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(6, 2, 8, dropout=0.0), 2),
+                           _floats((3, BATCH, 6))),
+    "TransformerDecoderLayer": (lambda: _OnOneInput(nn.TransformerDecoderLayer(6, 2, 8, dropout=0.0), 2),
+                                _floats((3, BATCH, 6))),
+    "TransformerDecoder": (lambda: _OnOneInput(nn.TransformerDecoder(nn.TransformerDecoderLayer(6, 2, 8, dropout=0.0),
+                                                                     2), 2), _floats((3, BATCH, 6))),
+    "Transformer": (lambda: _OnOneInput(nn.Transformer(6, 2, 1, 1, 8, dropout=0.0), 2), _floats((3, BATCH, 6))),
 }
 
 # every other exported module, built as it would be used: these must hold no state
@@ -71,6 +81,19 @@ class _Chain(nn.Module):
         for module in (self.parts.values() if isinstance(self.parts, nn.ModuleDict) else self.parts):
             x = module(x)
         return x
+
+
+class _OnOneInput(nn.Module):
+    """A module of several inputs (attention: query, key, value; a decoder: tgt, memory) run on x alone."""
+
+    def __init__(self, module, inputs):
+        super().__init__()
+        self.module = module
+        self.inputs = inputs
+
+    def forward(self, x):
+        output = self.module(*[x] * self.inputs)
+        return output[0] if isinstance(output, tuple) else output
 
 
 class _FirstOutput(nn.Module):
