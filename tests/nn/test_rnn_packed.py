@@ -224,3 +224,25 @@ def test_packing_errors_name_the_function_and_lengths():
     with pytest.raises(ValueError, match=r"pack_padded_sequence: `lengths` array must be sorted in decreasing order "
                                          r"when `enforce_sorted` is True \(received \[2, 4\]\)"):
         pack_padded_sequence(ember.randn(4, 2, 3), [2, 4])
+
+
+def test_sorted_indices_alone_give_the_inverse_permutation_as_pytorch():
+    module = nn.GRU(3, 4, bidirectional=True)
+    packed = pack_sequence([ember.randn(2, 3), ember.randn(5, 3), ember.randn(3, 3)], enforce_sorted=False)
+    h0 = ember.randn(2, 3, 4)
+    _, full = module(packed, h0)
+    _, derived = module(PackedSequence(packed.data, packed.batch_sizes, packed.sorted_indices, None), h0)
+    np.testing.assert_array_equal(derived.numpy(), full.numpy())
+
+
+def test_dropout_between_layers_on_packed_input_only_in_training():
+    ember.manual_seed(0)
+    module = nn.LSTM(3, 4, num_layers=2, dropout=0.5)
+    packed = pack_sequence([ember.randn(5, 3), ember.randn(3, 3)])
+    module.eval()
+    first, _ = module(packed)
+    second, _ = module(packed)
+    np.testing.assert_array_equal(first.data.numpy(), second.data.numpy())
+    module.train()
+    trained, _ = module(packed)
+    assert not np.allclose(trained.data.numpy(), first.data.numpy())

@@ -5,6 +5,9 @@ A layer computes the input projection of every time step with one GEMM per layer
 recurrence (``ember.functions.recurrent``): while the ``fast_paths`` setting is on, as one sequence node per layer
 and direction (``LSTMSequence``, ``GRUSequence``, ``RNNSequence``: back-propagation through time on arrays, the
 hidden weight's gradient as one GEMM over all steps); otherwise, the reference path, as one cell node per step.
+An LSTM with ``proj_size`` runs ``ProjectedLSTMSequence`` (the reference path: a cell and a product per step).
+A ``PackedSequence`` input runs the same nodes with the per-step batch sizes, so that each step computes only
+the sequences still running (the reference path: one cell per step on those rows).
 """
 from __future__ import annotations
 
@@ -344,6 +347,8 @@ class RNNBase(Module):
         _check_dtype(layer, data, self.weight_ih_l0)
         layout = _PackedSteps(sizes)
         sorted_indices, unsorted_indices = _indices(packed.sorted_indices), _indices(packed.unsorted_indices)
+        if unsorted_indices is None and sorted_indices is not None:  # as PyTorch's PackedSequence derives it
+            unsorted_indices = np.argsort(sorted_indices)
         for name, indices in (("sorted_indices", sorted_indices), ("unsorted_indices", unsorted_indices)):
             if indices is not None and (indices.shape != (layout.batch,)
                                         or not np.array_equal(np.sort(indices), np.arange(layout.batch))):
