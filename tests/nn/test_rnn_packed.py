@@ -179,9 +179,9 @@ def test_proj_size_shapes_init_and_repr():
 
 
 def test_proj_size_errors_as_pytorch():
-    with pytest.raises(ValueError, match="LSTM: proj_size has to be smaller than hidden_size.*proj_size=4.*=4"):
+    with pytest.raises(ValueError, match=r"LSTM: proj_size has to be smaller than hidden_size.*proj_size=4.*=4"):
         nn.LSTM(3, 4, proj_size=4)
-    with pytest.raises(ValueError, match="LSTM: proj_size should be a positive integer or zero.*-1"):
+    with pytest.raises(ValueError, match=r"LSTM: proj_size should be a positive integer or zero.*-1"):
         nn.LSTM(3, 4, proj_size=-1)
     with pytest.raises(TypeError, match="LSTM: expected proj_size to be an int"):
         nn.LSTM(3, 4, proj_size=1.5)
