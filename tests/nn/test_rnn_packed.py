@@ -246,3 +246,15 @@ def test_dropout_between_layers_on_packed_input_only_in_training():
     module.train()
     trained, _ = module(packed)
     assert not np.allclose(trained.data.numpy(), first.data.numpy())
+
+
+def test_sequence_nodes_check_their_batch_sizes():
+    from ember.functions import recurrent
+
+    with pytest.raises(ValueError, match=r"RNNSequence: expected batch_sizes as a non-empty, non-increasing.*\[1, 2\]"):
+        recurrent.RNNSequence("tanh", False, np.array([1, 2]))
+    node = recurrent.LSTMSequence(True, np.array([3, 2]))
+    x, h0, c0, weight = ember.zeros(2, 2, 16), ember.zeros(2, 4), ember.zeros(2, 4), ember.zeros(16, 4)
+    with pytest.raises(ValueError, match=r"LSTMSequence: batch_sizes \[3, 2\] do not fit an input of 2 steps and "
+                                         r"batch 2 \(expected 2 sizes, the first 2\)"):
+        node(x, h0, c0, weight)

@@ -284,7 +284,7 @@ class RNNSequence(Primitive):
     def __init__(self, nonlinearity: str, reverse: bool = False, batch_sizes=None):
         self.nonlinearity = nonlinearity
         self.reverse = reverse
-        self.batch_sizes = _as_batch_sizes(batch_sizes)
+        self.batch_sizes = _as_batch_sizes(type(self).__name__, batch_sizes)
 
     def forward(self, x, h0, weight, bias=None):
         if self.batch_sizes is not None:
@@ -356,7 +356,7 @@ class LSTMSequence(Primitive):
 
     def __init__(self, reverse: bool = False, batch_sizes=None):
         self.reverse = reverse
-        self.batch_sizes = _as_batch_sizes(batch_sizes)
+        self.batch_sizes = _as_batch_sizes(type(self).__name__, batch_sizes)
 
     def forward(self, x, h0, c0, weight, bias=None):
         if self.batch_sizes is not None:
@@ -466,7 +466,7 @@ class GRUSequence(Primitive):
 
     def __init__(self, reverse: bool = False, batch_sizes=None):
         self.reverse = reverse
-        self.batch_sizes = _as_batch_sizes(batch_sizes)
+        self.batch_sizes = _as_batch_sizes(type(self).__name__, batch_sizes)
 
     def forward(self, x, h0, weight, bias=None):
         if self.batch_sizes is not None:
@@ -570,14 +570,14 @@ _SequenceNode = Union["RNNSequence", "LSTMSequence", "GRUSequence", "ProjectedLS
 _LSTMNode = Union["LSTMSequence", "ProjectedLSTMSequence"]
 
 
-def _as_batch_sizes(batch_sizes):
+def _as_batch_sizes(op: str, batch_sizes):
     """The per-step batch sizes as a 1-d int64 NumPy array (they index on the host), or None."""
     if batch_sizes is None:
         return None
     sizes = np.asarray(batch_sizes.numpy() if isinstance(batch_sizes, Tensor) else batch_sizes)
     if sizes.ndim != 1 or sizes.size == 0 or sizes.dtype.kind not in "iu" or (sizes <= 0).any() \
             or (np.diff(sizes) > 0).any():
-        raise ValueError(f"recurrent sequence: expected batch_sizes as a non-empty, non-increasing 1-d array of "
+        raise ValueError(f"{op}: expected batch_sizes as a non-empty, non-increasing 1-d array of "
                          f"positive ints, received {sizes.tolist()}")
     return sizes.astype(np.int64)
 
@@ -933,7 +933,7 @@ class ProjectedLSTMSequence(Primitive):
 
     def __init__(self, reverse: bool = False, batch_sizes=None):
         self.reverse = reverse
-        self.batch_sizes = _as_batch_sizes(batch_sizes)
+        self.batch_sizes = _as_batch_sizes(type(self).__name__, batch_sizes)
 
     def forward(self, x, h0, c0, weight, weight_hr, bias=None):
         return _lstm_forward_steps(self, x, h0, c0, weight, weight_hr, bias)
