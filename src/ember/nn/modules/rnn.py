@@ -17,6 +17,7 @@ import numpy as np
 
 from ... import config
 from ...autograd.tensor import Tensor
+from ...backend.device import get_array_module
 from ...functions.creation import zeros
 from ...functions.indexing import getitem
 from ...functions.dropout import dropout as dropout_function
@@ -77,18 +78,20 @@ class _PackedSteps:
     """Where the rows of a packed batch (time step after time step, sorted by decreasing length) lie in the
     padded (L, N) layout of the sequence nodes, from the per-step batch sizes."""
 
-    def __init__(self, batch_sizes: np.ndarray):
-        self.batch_sizes = batch_sizes
+    def __init__(self, batch_sizes: np.ndarray, xp):
+        self.batch_sizes = batch_sizes  # on the host: the nodes read it there
         self.steps, self.batch = len(batch_sizes), int(batch_sizes[0])
         self.rows = int(batch_sizes.sum())
         running = batch_sizes[:, None] > np.arange(self.batch)[None, :]  # (L, N)
         step, rank = np.nonzero(running)  # row-major: the packed order
-        self.packed_positions = step * self.batch + rank  # packed row -> flat padded position
         starts = np.cumsum(batch_sizes) - batch_sizes
-        # padded position -> packed row, or the zero row appended after the packed rows
-        self.padded_positions = np.where(running, starts[:, None] + np.arange(self.batch)[None, :], self.rows)
         lengths = running.sum(axis=0)
-        self.last_positions = (lengths - 1) * self.batch + np.arange(self.batch)  # each row's last step
+        # the gathers' positions, on the data's device: packed row -> flat padded position; padded position ->
+        # packed row, or the zero row appended after the packed rows; each row's last step
+        self.packed_positions = xp.asarray(step * self.batch + rank)
+        self.padded_positions = xp.asarray(np.where(running, starts[:, None] + np.arange(self.batch)[None, :],
+                                                    self.rows))
+        self.last_positions = xp.asarray((lengths - 1) * self.batch + np.arange(self.batch))
 
     def pad(self, rows: Tensor) -> Tensor:
         """(sum of lengths, F) packed rows -> (L, N, F), zeros where sequences have ended."""
@@ -115,7 +118,7 @@ def _carry(update: Tensor, carried: Tensor) -> Tensor:
 def _batch_sizes(layer: str, packed: PackedSequence) -> np.ndarray:
     """A PackedSequence's batch sizes as an int64 NumPy array, checked against its data."""
     sizes = packed.batch_sizes
-    sizes = np.asarray(sizes.numpy() if isinstance(sizes, Tensor) else sizes)
+    sizes = np.asarray(sizes.cpu().numpy() if isinstance(sizes, Tensor) else sizes)
     data = packed.data
     if sizes.ndim != 1 or sizes.size == 0 or sizes.dtype.kind not in "iu" or (sizes <= 0).any() \
             or (np.diff(sizes) > 0).any():
@@ -129,9 +132,10 @@ def _batch_sizes(layer: str, packed: PackedSequence) -> np.ndarray:
 
 
 def _indices(indices) -> np.ndarray | None:
+    """A PackedSequence's sorted or unsorted indices on the host (they may have moved with ``.to``)."""
     if indices is None:
         return None
-    return np.asarray(indices.numpy() if isinstance(indices, Tensor) else indices).astype(np.int64)
+    return np.asarray(indices.cpu().numpy() if isinstance(indices, Tensor) else indices).astype(np.int64)
 
 
 def _check_dtype(layer: str, input: Tensor, weight: Tensor) -> None:
@@ -345,7 +349,8 @@ class RNNBase(Module):
             raise ValueError(f"{layer}: expected PackedSequence data of shape ({data.shape[0]}, {self.input_size}) "
                              f"(H_in = {self.input_size}), received {data.shape}")
         _check_dtype(layer, data, self.weight_ih_l0)
-        layout = _PackedSteps(sizes)
+        xp = get_array_module(data.data)
+        layout = _PackedSteps(sizes, xp)
         sorted_indices, unsorted_indices = _indices(packed.sorted_indices), _indices(packed.unsorted_indices)
         if unsorted_indices is None and sorted_indices is not None:  # as PyTorch's PackedSequence derives it
             unsorted_indices = np.argsort(sorted_indices)
@@ -356,14 +361,14 @@ class RNNBase(Module):
                                  f"sequences, received {indices.tolist()}")
         initial = self._initial_states(hx, layout.batch, data)
         if hx is not None and sorted_indices is not None:
-            initial = [getitem(state, (slice(None), sorted_indices)) for state in initial]
+            initial = [getitem(state, (slice(None), xp.asarray(sorted_indices))) for state in initial]
 
         def run_direction(projection, state, suffix, reverse):
             return self._packed_direction(projection, layout, state, suffix, reverse)
 
         output, last = self._run_layers(data, initial, run_direction)
         if unsorted_indices is not None:
-            last = [getitem(state, (slice(None), unsorted_indices)) for state in last]
+            last = [getitem(state, (slice(None), xp.asarray(unsorted_indices))) for state in last]
         result = PackedSequence(output, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
         return result, (tuple(last) if self.mode == "LSTM" else last[0])
 
