@@ -211,3 +211,25 @@ for bias in (True, False):
             f"rnn_sequence_relu_packed{'' if bias else '_no_bias'}{'_reverse' if reverse else ''}",
             lambda *a, reverse=reverse: recurrent.RNNSequence("relu", reverse, np.array(BATCH_SIZES))(*a),
             _packed_reference(_rnn_reference("relu"), 1, reverse, BATCH_SIZES), _packed_relu_inputs(bias)))
+
+
+# ------------------------------------------ between packed rows and the padded layout of the sequence nodes
+PACKED_POSITIONS = np.array([0, 1, 2, 3, 4, 5, 6, 8])  # (L, N) = (3, 4) with BATCH_SIZES: steps of 4, 3, 1 rows
+
+
+def _pad_rows_reference(rows):
+    padded = np.zeros((len(BATCH_SIZES) * PACKED_BATCH,) + rows.shape[1:])
+    padded[PACKED_POSITIONS] = rows
+    return padded
+
+
+CASES += [
+    OpCase("pack_rows", lambda source: recurrent.PackRows(PACKED_POSITIONS)(source),
+           lambda source: source[PACKED_POSITIONS],
+           lambda rng: [rng.standard_normal((len(BATCH_SIZES) * PACKED_BATCH, 5))]),
+    OpCase("pack_rows_3d", lambda source: recurrent.PackRows(PACKED_POSITIONS)(source),
+           lambda source: source[PACKED_POSITIONS],
+           lambda rng: [rng.standard_normal((len(BATCH_SIZES) * PACKED_BATCH, 2, 3))]),
+    OpCase("pad_rows", lambda rows: recurrent.PadRows(PACKED_POSITIONS, len(BATCH_SIZES) * PACKED_BATCH)(rows),
+           _pad_rows_reference, lambda rng: [rng.standard_normal((len(PACKED_POSITIONS), 5))]),
+]

@@ -919,6 +919,39 @@ def _lstm_backward_steps_arrays(op: _LSTMNode, grad_hs, grad_cs) -> tuple:
                              weight_hr is not None)
 
 
+class PackRows(Primitive):
+    """Rows gathered along the first axis, ``source[positions]`` for a source (M, *), the positions distinct
+    (a PackedSequence's steps in a flattened (L * N, *) batch, or each sequence's last step). Its gradient is
+    ``PadRows``: the rows written back, without the scatter-add a gather with repeated positions needs."""
+
+    def __init__(self, positions):
+        self.positions = positions
+
+    def forward(self, source):
+        self.source_rows = source.shape[0]
+        return source[self.positions]
+
+    def backward(self, grad):
+        return PadRows(self.positions, self.source_rows)(grad)
+
+
+class PadRows(Primitive):
+    """Rows (R, *) written into zeros of shape (total, *) at distinct ``positions``: packed steps into the
+    flattened padded layout of the sequence nodes. Its gradient is ``PackRows``."""
+
+    def __init__(self, positions, total: int):
+        self.positions = positions
+        self.total = total
+
+    def forward(self, rows):
+        padded = get_array_module(rows).zeros((self.total,) + rows.shape[1:], dtype=rows.dtype)
+        padded[self.positions] = rows
+        return padded
+
+    def backward(self, grad):
+        return PackRows(self.positions)(grad)
+
+
 class ProjectedLSTMSequence(Primitive):
     """An LSTM with a projected hidden state over a whole sequence (one direction of one layer), PyTorch's
     ``proj_size``: ``c' = f * c + i * g``, ``h' = (o * tanh(c')) @ W_hr.T``. Inputs: x (L, N, 4H) the input

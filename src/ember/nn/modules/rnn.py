@@ -23,7 +23,8 @@ from ...functions.indexing import getitem
 from ...functions.dropout import dropout as dropout_function
 from ...functions.linalg import affine, matmul
 from ...functions.recurrent import GRUCell as GRUStep
-from ...functions.recurrent import GRUSequence, LSTMSequence, ProjectedLSTMSequence, RNNSequence
+from ...functions.recurrent import (GRUSequence, LSTMSequence, PackRows, PadRows, ProjectedLSTMSequence,
+                                   RNNSequence)
 from ...functions.recurrent import LSTMCell as LSTMStep
 from ...functions.recurrent import RNNCell as RNNStep
 from ...functions.shape import cat, split, stack
@@ -81,32 +82,27 @@ class _PackedSteps:
     def __init__(self, batch_sizes: np.ndarray, xp):
         self.batch_sizes = batch_sizes  # on the host: the nodes read it there
         self.steps, self.batch = len(batch_sizes), int(batch_sizes[0])
-        self.rows = int(batch_sizes.sum())
         running = batch_sizes[:, None] > np.arange(self.batch)[None, :]  # (L, N)
         step, rank = np.nonzero(running)  # row-major: the packed order
-        starts = np.cumsum(batch_sizes) - batch_sizes
         lengths = running.sum(axis=0)
-        # the gathers' positions, on the data's device: packed row -> flat padded position; padded position ->
-        # packed row, or the zero row appended after the packed rows; each row's last step
+        # flat positions in (L, N), on the data's device: of each packed row, of each sequence's last step
         self.packed_positions = xp.asarray(step * self.batch + rank)
-        self.padded_positions = xp.asarray(np.where(running, starts[:, None] + np.arange(self.batch)[None, :],
-                                                    self.rows))
         self.last_positions = xp.asarray((lengths - 1) * self.batch + np.arange(self.batch))
 
     def pad(self, rows: Tensor) -> Tensor:
         """(sum of lengths, F) packed rows -> (L, N, F), zeros where sequences have ended."""
-        zero = zeros((1, rows.shape[1]), dtype=rows.dtype, device=rows.device)
-        return getitem(cat([rows, zero], dim=0), self.padded_positions)
+        padded = PadRows(self.packed_positions, self.steps * self.batch)(rows)
+        return padded.reshape(self.steps, self.batch, rows.shape[1])
 
     def pack(self, padded: Tensor) -> Tensor:
         """(L, N, F) -> (sum of lengths, F) packed rows."""
-        return getitem(padded.reshape(self.steps * self.batch, padded.shape[2]), self.packed_positions)
+        return PackRows(self.packed_positions)(padded.reshape(self.steps * self.batch, padded.shape[2]))
 
     def last(self, padded: Tensor, reverse: bool) -> Tensor:
         """Each sequence's final state (N, F): at its last step, or at step 0 in reverse."""
         if reverse:
             return padded[0]
-        return getitem(padded.reshape(self.steps * self.batch, padded.shape[2]), self.last_positions)
+        return PackRows(self.last_positions)(padded.reshape(self.steps * self.batch, padded.shape[2]))
 
 
 def _carry(update: Tensor, carried: Tensor) -> Tensor:
