@@ -67,7 +67,7 @@ def test_fixtures_cover_every_layer_and_option():
     classes = {spec["class"] for spec in META.values()}
     assert classes == {"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"}
     options = {key for spec in META.values() for key in spec["kwargs"]}
-    assert {"num_layers", "bidirectional", "batch_first", "bias", "nonlinearity"} <= options
+    assert {"num_layers", "bidirectional", "batch_first", "bias", "nonlinearity", "proj_size"} <= options
 
 
 @pytest.mark.parametrize("layer", [nn.RNN, nn.LSTM, nn.GRU])

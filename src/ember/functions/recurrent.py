@@ -12,10 +12,18 @@ x ``(N, G*H)``, h and c ``(N, H)``, W_hh ``(G*H, H)``, b_hh ``(G*H,)``.
 * GRU, gates r, z, n, the reset gate applied after the hidden product:
   ``n = tanh(x_n + r * (h @ W_hn.T + b_hn))``, ``h' = (1 - z) * n + z * h``.
 
+The sequence nodes (``RNNSequence``, ``LSTMSequence``, ``GRUSequence``, and ``ProjectedLSTMSequence`` for an
+LSTM whose hidden state is projected, ``h' = (o * tanh(c')) @ W_hr.T``, h of size P < H and W_hh (4H, P)) run
+every step of one layer and direction in one node; with ``batch_sizes`` they run a packed batch.
+
 The reference ``backward`` recomputes the gates from the inputs with Ember ops, so that second derivatives
 see how they depend on them; ``backward_arrays`` reads the gates saved by the forward pass.
 """
 from __future__ import annotations
+
+from typing import Union
+
+import numpy as np
 
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
@@ -76,7 +84,7 @@ def _rnn_step_grads(needs, nonlinearity: str, has_bias: bool, h: Tensor, weight:
 def _lstm_step_grads(needs, x: Tensor, h: Tensor, c: Tensor, weight: Tensor, bias: Tensor | None,
                      grad_h_next: Tensor, grad_c_next: Tensor) -> tuple:
     """An LSTM step's gradients (x, h, c, W_hh[, b_hh]) in Ember ops, the gates recomputed from the inputs."""
-    size = h.shape[1]
+    size = c.shape[1]
     pre_i, pre_f, pre_g, pre_o = split(x + _hidden_projection_tensor(h, weight, bias), size, dim=1)
     i, f, g, o = sigmoid(pre_i), sigmoid(pre_f), tanh(pre_g), sigmoid(pre_o)
     tanh_c = tanh(f * c + i * g)
@@ -145,7 +153,7 @@ class LSTMCell(Primitive):
 
     def forward(self, x, h, c, weight, bias=None):
         xp = get_array_module(x)
-        size = h.shape[1]
+        size = c.shape[1]
         gates = _hidden_projection(h, weight, bias)
         gates += x
         activated = _sigmoid_array(xp, gates)
@@ -166,7 +174,7 @@ class LSTMCell(Primitive):
 
     def backward_arrays(self, grad_h_next, grad_c_next):
         _, h, c, weight, activated, tanh_c, *_ = self.saved_arrays
-        size = h.shape[1]
+        size = c.shape[1]
         i, f, g, o = (activated[:, k * size:(k + 1) * size] for k in range(4))
         d_c = 1 - tanh_c * tanh_c
         d_c *= o
@@ -267,15 +275,20 @@ class RNNSequence(Primitive):
     """An Elman RNN over a whole sequence (one direction of one layer): the steps of ``RNNCell`` in one node.
     Inputs: x (L, N, H) the input projections of every step, h0 (N, H), W_hh[, b_hh]; output the hidden
     state of every step (L, N, H), step t at index t in both directions (``reverse`` runs from L-1 to 0).
+    ``batch_sizes`` (L,) runs a packed batch: only the first batch_sizes[t] rows at step t (see "packed
+    batches" below).
 
     ``backward_arrays`` back-propagates through time on arrays, the weight gradient as one GEMM over all steps;
     the reference ``backward`` runs each step's reference gradients in Ember ops."""
 
-    def __init__(self, nonlinearity: str, reverse: bool = False):
+    def __init__(self, nonlinearity: str, reverse: bool = False, batch_sizes=None):
         self.nonlinearity = nonlinearity
         self.reverse = reverse
+        self.batch_sizes = _as_batch_sizes(type(self).__name__, batch_sizes)
 
     def forward(self, x, h0, weight, bias=None):
+        if self.batch_sizes is not None:
+            return _rnn_forward_packed(self, x, h0, weight, bias)
         xp = get_array_module(x)
         hs = xp.empty_like(x)
         h = h0
@@ -289,6 +302,8 @@ class RNNSequence(Primitive):
         return hs
 
     def backward(self, grad_hs):
+        if self.batch_sizes is not None:
+            return _rnn_backward_packed(self, grad_hs)
         h0, weight, hs = self.saved_tensors
         needs, steps = self.needs_input_grad, hs.shape[0]
         grad_x: list = [None] * steps
@@ -305,6 +320,8 @@ class RNNSequence(Primitive):
                           self.has_bias)
 
     def backward_arrays(self, grad_hs):
+        if self.batch_sizes is not None:
+            return _rnn_backward_arrays_packed(self, grad_hs)
         h0, weight, hs = self.saved_arrays
         xp = get_array_module(hs)
         needs, steps = self.needs_input_grad, hs.shape[0]
@@ -330,15 +347,20 @@ class LSTMSequence(Primitive):
     """An LSTM over a whole sequence (one direction of one layer): the steps of ``LSTMCell`` in one node.
     Inputs: x (L, N, 4H) the input projections of every step, h0, c0 (N, H), W_hh[, b_hh]; outputs h and c
     of every step, each (L, N, H), step t at index t in both directions (``reverse`` runs from L-1 to 0).
+    ``batch_sizes`` (L,) runs a packed batch: only the first batch_sizes[t] rows at step t (see "packed
+    batches" below).
 
     The forward pass keeps the activated gates of every step in one (L, N, 4H) array; ``backward_arrays``
     back-propagates through time on arrays, the weight gradient as one GEMM over all steps and the bias
     gradient as one sum. The reference ``backward`` runs each step's reference gradients in Ember ops."""
 
-    def __init__(self, reverse: bool = False):
+    def __init__(self, reverse: bool = False, batch_sizes=None):
         self.reverse = reverse
+        self.batch_sizes = _as_batch_sizes(type(self).__name__, batch_sizes)
 
     def forward(self, x, h0, c0, weight, bias=None):
+        if self.batch_sizes is not None:
+            return _lstm_forward_steps(self, x, h0, c0, weight, None, bias)
         xp = get_array_module(x)
         steps, batch, gate_size = x.shape
         size = gate_size // 4
@@ -365,6 +387,8 @@ class LSTMSequence(Primitive):
         return hs, cs
 
     def backward(self, grad_hs, grad_cs):
+        if self.batch_sizes is not None:
+            return _lstm_backward_steps(self, grad_hs, grad_cs)
         x, h0, c0, weight, hs, cs, _, _, *bias = self.saved_tensors
         needs, steps = self.needs_input_grad, hs.shape[0]
         grad_x: list = [None] * steps
@@ -383,6 +407,8 @@ class LSTMSequence(Primitive):
                           self.has_bias)
 
     def backward_arrays(self, grad_hs, grad_cs):
+        if self.batch_sizes is not None:
+            return _lstm_backward_steps_arrays(self, grad_hs, grad_cs)
         _, h0, c0, weight, hs, cs, gates, tanh_cs, *_ = self.saved_arrays
         xp = get_array_module(hs)
         needs = self.needs_input_grad
@@ -432,14 +458,19 @@ class GRUSequence(Primitive):
     """A GRU over a whole sequence (one direction of one layer): the steps of ``GRUCell`` in one node.
     Inputs: x (L, N, 3H) the input projections of every step, h0 (N, H), W_hh[, b_hh]; output the hidden
     state of every step (L, N, H), step t at index t in both directions (``reverse`` runs from L-1 to 0).
+    ``batch_sizes`` (L,) runs a packed batch: only the first batch_sizes[t] rows at step t (see "packed
+    batches" below).
 
     ``backward_arrays`` back-propagates through time on arrays, the weight gradient as one GEMM over all steps;
     the reference ``backward`` runs each step's reference gradients in Ember ops."""
 
-    def __init__(self, reverse: bool = False):
+    def __init__(self, reverse: bool = False, batch_sizes=None):
         self.reverse = reverse
+        self.batch_sizes = _as_batch_sizes(type(self).__name__, batch_sizes)
 
     def forward(self, x, h0, weight, bias=None):
+        if self.batch_sizes is not None:
+            return _gru_forward_packed(self, x, h0, weight, bias)
         xp = get_array_module(x)
         steps, batch, gate_size = x.shape
         size = gate_size // 3
@@ -466,6 +497,8 @@ class GRUSequence(Primitive):
         return hs
 
     def backward(self, grad_hs):
+        if self.batch_sizes is not None:
+            return _gru_backward_packed(self, grad_hs)
         x, h0, weight, hs, _, _, _, *bias = self.saved_tensors
         needs, steps = self.needs_input_grad, hs.shape[0]
         grad_x: list = [None] * steps
@@ -482,6 +515,8 @@ class GRUSequence(Primitive):
                           self.has_bias)
 
     def backward_arrays(self, grad_hs):
+        if self.batch_sizes is not None:
+            return _gru_backward_arrays_packed(self, grad_hs)
         _, h0, weight, hs, gates, ns, hidden_ns, *_ = self.saved_arrays
         xp = get_array_module(hs)
         needs = self.needs_input_grad
@@ -522,6 +557,425 @@ class GRUSequence(Primitive):
         grad_weight = _hidden_weight_grad(d_hidden, hs, h0, self.reverse) if needs[2] else None
         grad_bias = d_hidden.reshape(-1, 3 * size).sum(axis=0) if self.has_bias and needs[-1] else None
         return _with_bias((d_x if needs[0] else None, grad_h, grad_weight), grad_bias, self.has_bias)
+
+
+# ------------------------------------------------------------ packed batches and the projected LSTM
+# With ``batch_sizes`` (a NumPy int array of length L, non-increasing, batch_sizes[0] = N), a sequence node
+# runs a batch sorted by decreasing length, as ``nn.utils.rnn.PackedSequence`` holds it: at step t only the
+# first batch_sizes[t] rows are active, so each step computes those rows only and the other rows carry their
+# state. Inputs and outputs keep the padded layout (L, N, ...); the outputs of inactive rows are zeros and the
+# inputs there are not read. A forward node's row i stops at step lengths[i] - 1, so the carried state at the
+# end is each sequence's last state; a reverse node's row i starts at step lengths[i] - 1 from h0[i].
+_SequenceNode = Union["RNNSequence", "LSTMSequence", "GRUSequence", "ProjectedLSTMSequence"]
+_LSTMNode = Union["LSTMSequence", "ProjectedLSTMSequence"]
+
+
+def _as_batch_sizes(op: str, batch_sizes):
+    """The per-step batch sizes as a 1-d int64 NumPy array (they index on the host), or None."""
+    if batch_sizes is None:
+        return None
+    sizes = np.asarray(batch_sizes.numpy() if isinstance(batch_sizes, Tensor) else batch_sizes)
+    if sizes.ndim != 1 or sizes.size == 0 or sizes.dtype.kind not in "iu" or (sizes <= 0).any() \
+            or (np.diff(sizes) > 0).any():
+        raise ValueError(f"{op}: expected batch_sizes as a non-empty, non-increasing 1-d array of "
+                         f"positive ints, received {sizes.tolist()}")
+    return sizes.astype(np.int64)
+
+
+def _step_sizes(op: _SequenceNode, steps: int, batch: int) -> list[int]:
+    """Active rows of each step: ``op.batch_sizes``, or the whole batch at every step."""
+    if op.batch_sizes is None:
+        return [batch] * steps
+    if len(op.batch_sizes) != steps or op.batch_sizes[0] != batch:
+        raise ValueError(f"{op.name}: batch_sizes {op.batch_sizes.tolist()} do not fit an input of {steps} steps "
+                         f"and batch {batch} (expected {steps} sizes, the first {batch})")
+    return op.batch_sizes.tolist()
+
+
+def _lengths(sizes: list[int], batch: int) -> np.ndarray:
+    """Each row's number of steps, from the per-step batch sizes."""
+    return (np.asarray(sizes)[:, None] > np.arange(batch)[None, :]).sum(axis=0)
+
+
+def _previous_rows(join, states, initial, t: int, rows: int, sizes: list[int], reverse: bool):
+    """The state that step t's first ``rows`` rows read: the previous step's for the rows that ran there, the
+    initial state for rows that start at t (only in reverse, where shorter sequences start later). Works on
+    arrays and on Tensors; ``join`` concatenates along the batch."""
+    previous = _previous(t, len(sizes), reverse)
+    if previous is None:
+        return initial[:rows]
+    ran = min(rows, sizes[previous])
+    if ran == rows:
+        return states[previous][:rows]
+    return join([states[previous][:ran], initial[ran:rows]])
+
+
+def _packed_hidden_weight_grad(d_hidden, hs, h0, reverse: bool, lengths: np.ndarray):
+    """``sum_t d_hidden[t].T @ h_prev[t]`` over packed steps (inactive rows of d_hidden are zeros). Forward,
+    every active row at step t > 0 ran at t - 1; in reverse, row i reads h0 at its first step lengths[i] - 1 and
+    rows of hs that did not run are zeros, so one GEMM over the shifted steps plus one for h0 suffice."""
+    if not reverse:
+        return _hidden_weight_grad(d_hidden, hs, h0, reverse)
+    xp = get_array_module(d_hidden)
+    gate_size, size = d_hidden.shape[2], hs.shape[2]
+    starts = d_hidden[xp.asarray(lengths - 1), xp.arange(d_hidden.shape[1])]
+    grad = threads.matmul(starts.T, h0)
+    if d_hidden.shape[0] > 1:
+        grad += threads.matmul(d_hidden[:-1].reshape(-1, gate_size).T, hs[1:].reshape(-1, size))
+    return grad
+
+
+def _join_tensors(parts) -> Tensor:
+    return cat(parts, dim=0)
+
+
+def _carry(update: Tensor, carried: Tensor) -> Tensor:
+    """The carried state (N, ·) with its first rows replaced by ``update``."""
+    rows = update.shape[0]
+    return update if rows == carried.shape[0] else cat([update, carried[rows:]], dim=0)
+
+
+def _pad_rows(value: Tensor, batch: int) -> Tensor:
+    """``value`` (rows, ·) with zero rows appended up to ``batch``."""
+    rows = value.shape[0]
+    if rows == batch:
+        return value
+    return cat([value, Tensor(get_array_module(value.data).zeros((batch - rows,) + value.shape[1:],
+                                                                  dtype=value.dtype))], dim=0)
+
+
+def _zeros_like_tensor(value: Tensor) -> Tensor:
+    return Tensor(get_array_module(value.data).zeros(value.shape, dtype=value.dtype))
+
+
+def _rnn_forward_packed(op: RNNSequence, x, h0, weight, bias):
+    xp = get_array_module(x)
+    steps, batch = x.shape[:2]
+    sizes = _step_sizes(op, steps, batch)
+    hs = xp.zeros_like(x)
+    h = h0.copy()  # the carried state: rows that do not run keep theirs
+    for t in _forward_order(steps, op.reverse):
+        rows = sizes[t]
+        pre = _hidden_projection(h[:rows], weight, bias)
+        pre += x[t, :rows]
+        if op.nonlinearity == "tanh":
+            h[:rows] = xp.tanh(pre, out=hs[t, :rows])
+        else:
+            h[:rows] = xp.maximum(pre, pre.dtype.type(0), out=hs[t, :rows])
+    op.has_bias = bias is not None
+    op.save_for_backward(h0, weight, hs)
+    return hs
+
+
+def _single_state_backward_packed(op: RNNSequence | GRUSequence, grad_hs: Tensor, h0: Tensor, hs: Tensor,
+                                  step_grads) -> tuple:
+    """Reference back-propagation through packed steps of a one-state sequence (RNN, GRU) in Ember ops.
+    ``step_grads(t, rows, h_prev, grad)`` gives one step's (x, h, W_hh[, b_hh]) gradients."""
+    needs = op.needs_input_grad
+    steps, batch = hs.shape[:2]
+    sizes = _step_sizes(op, steps, batch)
+    grad_x: list = [None] * steps
+    grad_h = _zeros_like_tensor(h0)  # gradient of the carried state
+    grad_weight = grad_bias = None
+    for t in reversed(_forward_order(steps, op.reverse)):
+        rows = sizes[t]
+        h_prev = _previous_rows(_join_tensors, hs, h0, t, rows, sizes, op.reverse)
+        step_grad_x, step_grad_h, d_weight, *d_bias = step_grads(t, rows, h_prev, grad_hs[t][:rows] + grad_h[:rows])
+        grad_x[t] = _pad_rows(step_grad_x, batch)
+        grad_h = _carry(step_grad_h, grad_h)
+        grad_weight = _accumulate(grad_weight, d_weight)
+        grad_bias = _accumulate(grad_bias, d_bias[0] if d_bias else None)
+    return _with_bias((stack(grad_x, dim=0) if needs[0] else None, grad_h if needs[1] else None,
+                       grad_weight if needs[2] else None), grad_bias if needs[-1] else None, op.has_bias)
+
+
+def _all_needed(op: Primitive) -> tuple:
+    return (True,) * len(op.needs_input_grad)
+
+
+def _rnn_backward_packed(op: RNNSequence, grad_hs: Tensor) -> tuple:
+    h0, weight, hs = op.saved_tensors
+
+    def step_grads(t, rows, h_prev, grad):
+        return _rnn_step_grads(_all_needed(op), op.nonlinearity, op.has_bias, h_prev, weight, hs[t][:rows], grad)
+
+    return _single_state_backward_packed(op, grad_hs, h0, hs, step_grads)
+
+
+def _rnn_backward_arrays_packed(op: RNNSequence, grad_hs) -> tuple:
+    h0, weight, hs = op.saved_arrays
+    xp = get_array_module(hs)
+    needs = op.needs_input_grad
+    steps, batch, size = hs.shape
+    sizes = _step_sizes(op, steps, batch)
+    d_pre = xp.zeros_like(hs)
+    grad_h = xp.zeros_like(h0)
+    for t in reversed(_forward_order(steps, op.reverse)):
+        rows = sizes[t]
+        grad = grad_h[:rows] + grad_hs[t, :rows]
+        y = hs[t, :rows]
+        if op.nonlinearity == "tanh":
+            d_pre[t, :rows] = grad * (1 - y * y)
+        else:
+            d_pre[t, :rows] = grad * (y > 0)
+        grad_h[:rows] = threads.matmul(d_pre[t, :rows], weight)
+    grad_weight = (_packed_hidden_weight_grad(d_pre, hs, h0, op.reverse, _lengths(sizes, batch)) if needs[2]
+                   else None)
+    grad_bias = d_pre.reshape(-1, size).sum(axis=0) if op.has_bias and needs[-1] else None
+    return _with_bias((d_pre if needs[0] else None, grad_h if needs[1] else None, grad_weight), grad_bias,
+                      op.has_bias)
+
+
+def _gru_forward_packed(op: GRUSequence, x, h0, weight, bias):
+    xp = get_array_module(x)
+    steps, batch, gate_size = x.shape
+    size = gate_size // 3
+    sizes = _step_sizes(op, steps, batch)
+    gates = xp.zeros((steps, batch, 2 * size), dtype=x.dtype)
+    hs, ns, hidden_ns = (xp.zeros((steps, batch, size), dtype=x.dtype) for _ in range(3))
+    half = x.dtype.type(0.5)
+    h = h0.copy()  # the carried state: rows that do not run keep theirs
+    for t in _forward_order(steps, op.reverse):
+        rows = sizes[t]
+        hidden = _hidden_projection(h[:rows], weight, bias)
+        activated = xp.add(x[t, :rows, :2 * size], hidden[:, :2 * size], out=gates[t, :rows])
+        _sigmoid_into(activated, activated, half)
+        r, z = activated[:, :size], activated[:, size:]
+        hidden_n = hidden_ns[t, :rows]
+        hidden_n[...] = hidden[:, 2 * size:]
+        n = xp.multiply(r, hidden_n, out=ns[t, :rows])
+        n += x[t, :rows, 2 * size:]
+        xp.tanh(n, out=n)
+        out = xp.subtract(h[:rows], n, out=hs[t, :rows])
+        out *= z
+        out += n
+        h[:rows] = out
+    op.has_bias = bias is not None
+    saved = (x, h0, weight, hs, gates, ns, hidden_ns)
+    op.save_for_backward(*(saved + (bias,) if op.has_bias else saved))
+    return hs
+
+
+def _gru_backward_packed(op: GRUSequence, grad_hs: Tensor) -> tuple:
+    x, h0, weight, hs, _, _, _, *bias = op.saved_tensors
+
+    def step_grads(t, rows, h_prev, grad):
+        return _gru_step_grads(_all_needed(op), x[t][:rows], h_prev, weight, bias[0] if bias else None, grad)
+
+    return _single_state_backward_packed(op, grad_hs, h0, hs, step_grads)
+
+
+def _gru_backward_arrays_packed(op: GRUSequence, grad_hs) -> tuple:
+    _, h0, weight, hs, gates, ns, hidden_ns, *_ = op.saved_arrays
+    xp = get_array_module(hs)
+    needs = op.needs_input_grad
+    steps, batch, size = hs.shape
+    sizes = _step_sizes(op, steps, batch)
+    d_x = xp.zeros((steps, batch, 3 * size), dtype=hs.dtype)
+    d_hidden = xp.zeros_like(d_x)
+    grad_h = xp.zeros_like(h0)
+    for t in reversed(_forward_order(steps, op.reverse)):
+        rows = sizes[t]
+        h = _previous_rows(xp.concatenate, hs, h0, t, rows, sizes, op.reverse)
+        r, z, n = gates[t, :rows, :size], gates[t, :rows, size:], ns[t, :rows]
+        grad = grad_h[:rows] + grad_hs[t, :rows]
+        d_pre_n = grad * (1 - z) * (1 - n * n)
+        d_x[t, :rows, :size] = d_pre_n * hidden_ns[t, :rows] * r * (1 - r)
+        d_x[t, :rows, size:2 * size] = grad * (h - n) * z * (1 - z)
+        d_x[t, :rows, 2 * size:] = d_pre_n
+        d_hidden[t, :rows, :2 * size] = d_x[t, :rows, :2 * size]
+        d_hidden[t, :rows, 2 * size:] = d_pre_n * r
+        carry = threads.matmul(d_hidden[t, :rows], weight)
+        carry += grad * z
+        grad_h[:rows] = carry
+    grad_weight = (_packed_hidden_weight_grad(d_hidden, hs, h0, op.reverse, _lengths(sizes, batch)) if needs[2]
+                   else None)
+    grad_bias = d_hidden.reshape(-1, 3 * size).sum(axis=0) if op.has_bias and needs[-1] else None
+    return _with_bias((d_x if needs[0] else None, grad_h if needs[1] else None, grad_weight), grad_bias,
+                      op.has_bias)
+
+
+def _lstm_forward_steps(op: _LSTMNode, x, h0, c0, weight, weight_hr, bias):
+    """LSTM steps over each step's active rows (all rows without ``op.batch_sizes``), the other rows carrying
+    their state; with ``weight_hr`` (P, H) the hidden state is projected: ``h = (o * tanh(c)) @ weight_hr.T``."""
+    xp = get_array_module(x)
+    steps, batch, gate_size = x.shape
+    size = gate_size // 4
+    sizes = _step_sizes(op, steps, batch)
+    gates = xp.zeros_like(x)
+    hs = xp.zeros((steps, batch, h0.shape[1]), dtype=x.dtype)
+    cs, tanh_cs = (xp.zeros((steps, batch, size), dtype=x.dtype) for _ in range(2))
+    half = x.dtype.type(0.5)
+    h, c = h0.copy(), c0.copy()  # the carried state: rows that do not run keep theirs
+    for t in _forward_order(steps, op.reverse):
+        rows = sizes[t]
+        pre = _hidden_projection(h[:rows], weight, bias)
+        pre += x[t, :rows]
+        activated = gates[t, :rows]
+        xp.tanh(pre[:, 2 * size:3 * size], out=activated[:, 2 * size:3 * size])
+        for block in (slice(0, 2 * size), slice(3 * size, 4 * size)):
+            _sigmoid_into(pre[:, block], activated[:, block], half)
+        i, f, g, o = (activated[:, k * size:(k + 1) * size] for k in range(4))
+        c_next = xp.multiply(f, c[:rows], out=cs[t, :rows])
+        c_next += i * g
+        tanh_c = xp.tanh(c_next, out=tanh_cs[t, :rows])
+        if weight_hr is None:
+            xp.multiply(o, tanh_c, out=hs[t, :rows])
+        else:
+            hs[t, :rows] = threads.matmul(o * tanh_c, weight_hr.T)
+        h[:rows] = hs[t, :rows]
+        c[:rows] = c_next
+    op.has_bias = bias is not None
+    op.save_for_backward(x, h0, c0, weight, weight_hr, bias, hs, cs, gates, tanh_cs)
+    return hs, cs
+
+
+def _lstm_grads_tuple(op: _LSTMNode, grad_x, grad_h, grad_c, grad_weight, grad_weight_hr, grad_bias,
+                      projected: bool) -> tuple:
+    """One gradient per input of LSTMSequence (x, h0, c0, W_hh[, b_hh]) or ProjectedLSTMSequence
+    (x, h0, c0, W_hh, W_hr[, b_hh]), None where not needed."""
+    grads = (grad_x, grad_h, grad_c, grad_weight) + ((grad_weight_hr,) if projected else ())
+    grads = _with_bias(grads, grad_bias, op.has_bias)
+    return tuple(grad if need else None for grad, need in zip(grads, op.needs_input_grad))
+
+
+def _lstm_backward_steps(op: _LSTMNode, grad_hs: Tensor, grad_cs: Tensor) -> tuple:
+    """Reference back-propagation through ``_lstm_forward_steps`` in Ember ops, step by step."""
+    x, h0, c0, weight, weight_hr, bias, hs, cs, _, _ = op.saved_tensors
+    steps, batch = hs.shape[:2]
+    sizes = _step_sizes(op, steps, batch)
+    grad_x: list = [None] * steps
+    grad_h, grad_c = _zeros_like_tensor(h0), _zeros_like_tensor(c0)  # gradients of the carried state
+    grad_weight = grad_weight_hr = grad_bias = None
+    needs = (True,) * (5 if bias is not None else 4)
+    for t in reversed(_forward_order(steps, op.reverse)):
+        rows = sizes[t]
+        h = _previous_rows(_join_tensors, hs, h0, t, rows, sizes, op.reverse)
+        c = _previous_rows(_join_tensors, cs, c0, t, rows, sizes, op.reverse)
+        grad_h_next = grad_hs[t][:rows] + grad_h[:rows]
+        grad_c_next = grad_cs[t][:rows] + grad_c[:rows]
+        x_t = x[t][:rows]
+        if weight_hr is not None:
+            grad_core, d_weight_hr = _projection_grads(x_t, h, c, weight, bias, weight_hr, grad_h_next)
+            grad_weight_hr = _accumulate(grad_weight_hr, d_weight_hr)
+            grad_h_next = grad_core
+        step_grad_x, step_grad_h, step_grad_c, d_weight, *d_bias = _lstm_step_grads(
+            needs, x_t, h, c, weight, bias, grad_h_next, grad_c_next)
+        grad_x[t] = _pad_rows(step_grad_x, batch)
+        grad_h, grad_c = _carry(step_grad_h, grad_h), _carry(step_grad_c, grad_c)
+        grad_weight = _accumulate(grad_weight, d_weight)
+        grad_bias = _accumulate(grad_bias, d_bias[0] if d_bias else None)
+    return _lstm_grads_tuple(op, stack(grad_x, dim=0), grad_h, grad_c, grad_weight, grad_weight_hr, grad_bias,
+                             weight_hr is not None)
+
+
+def _projection_grads(x: Tensor, h: Tensor, c: Tensor, weight: Tensor, bias: Tensor | None, weight_hr: Tensor,
+                      grad_h_next: Tensor) -> tuple[Tensor, Tensor]:
+    """Through ``h' = (o * tanh(c')) @ W_hr.T`` in Ember ops: the gradient of ``o * tanh(c')`` and of W_hr,
+    the step's gates recomputed from its inputs."""
+    size = c.shape[1]
+    pre_i, pre_f, pre_g, pre_o = split(x + _hidden_projection_tensor(h, weight, bias), size, dim=1)
+    core = sigmoid(pre_o) * tanh(sigmoid(pre_f) * c + sigmoid(pre_i) * tanh(pre_g))
+    return matmul(grad_h_next, weight_hr), matmul(grad_h_next.mT, core)
+
+
+def _lstm_backward_steps_arrays(op: _LSTMNode, grad_hs, grad_cs) -> tuple:
+    """Back-propagation through ``_lstm_forward_steps`` on arrays; the weight gradients as one GEMM each."""
+    _, h0, c0, weight, weight_hr, _, hs, cs, gates, tanh_cs = op.saved_arrays
+    xp = get_array_module(hs)
+    steps, batch, size = cs.shape
+    sizes = _step_sizes(op, steps, batch)
+    d_gates = xp.zeros_like(gates)
+    d_hs = None if weight_hr is None else xp.zeros_like(hs)  # gradient of every step's projected h
+    grad_h, grad_c = xp.zeros_like(h0), xp.zeros_like(c0)  # gradients of the carried state
+    for t in reversed(_forward_order(steps, op.reverse)):
+        rows = sizes[t]
+        c = _previous_rows(xp.concatenate, cs, c0, t, rows, sizes, op.reverse)
+        i, f, g, o = (gates[t, :rows, k * size:(k + 1) * size] for k in range(4))
+        tanh_c = tanh_cs[t, :rows]
+        grad_h_next = grad_h[:rows] + grad_hs[t, :rows]
+        if d_hs is not None:
+            d_hs[t, :rows] = grad_h_next
+            grad_h_next = threads.matmul(grad_h_next, weight_hr)
+        d_c = grad_h_next * o * (1 - tanh_c * tanh_c)
+        d_c += grad_cs[t, :rows]
+        d_c += grad_c[:rows]
+        d = d_gates[t, :rows]
+        d[:, :size] = d_c * g * i * (1 - i)
+        d[:, size:2 * size] = d_c * c * f * (1 - f)
+        d[:, 2 * size:3 * size] = d_c * i * (1 - g * g)
+        d[:, 3 * size:] = grad_h_next * tanh_c * o * (1 - o)
+        grad_h[:rows] = threads.matmul(d, weight)
+        grad_c[:rows] = d_c * f
+    needs = op.needs_input_grad
+    grad_weight = (_packed_hidden_weight_grad(d_gates, hs, h0, op.reverse, _lengths(sizes, batch)) if needs[3]
+                   else None)
+    grad_weight_hr = None
+    if d_hs is not None and needs[4]:
+        core = gates[:, :, 3 * size:] * tanh_cs  # o * tanh(c) of every step, zeros where rows did not run
+        grad_weight_hr = threads.matmul(d_hs.reshape(-1, d_hs.shape[2]).T, core.reshape(-1, size))
+    grad_bias = d_gates.reshape(-1, 4 * size).sum(axis=0) if op.has_bias and needs[-1] else None
+    return _lstm_grads_tuple(op, d_gates, grad_h, grad_c, grad_weight, grad_weight_hr, grad_bias,
+                             weight_hr is not None)
+
+
+class PackRows(Primitive):
+    """Rows gathered along the first axis, ``source[positions]`` for a source (M, *), the positions distinct
+    (a PackedSequence's steps in a flattened (L * N, *) batch, or each sequence's last step). Its gradient is
+    ``PadRows``: the rows written back, without the scatter-add a gather with repeated positions needs."""
+
+    def __init__(self, positions):
+        self.positions = positions
+
+    def forward(self, source):
+        self.source_rows = source.shape[0]
+        return source[self.positions]
+
+    def backward(self, grad):
+        return PadRows(self.positions, self.source_rows)(grad)
+
+
+class PadRows(Primitive):
+    """Rows (R, *) written into zeros of shape (total, *) at distinct ``positions``: packed steps into the
+    flattened padded layout of the sequence nodes. Its gradient is ``PackRows``."""
+
+    def __init__(self, positions, total: int):
+        self.positions = positions
+        self.total = total
+
+    def forward(self, rows):
+        padded = get_array_module(rows).zeros((self.total,) + rows.shape[1:], dtype=rows.dtype)
+        padded[self.positions] = rows
+        return padded
+
+    def backward(self, grad):
+        return PackRows(self.positions)(grad)
+
+
+class ProjectedLSTMSequence(Primitive):
+    """An LSTM with a projected hidden state over a whole sequence (one direction of one layer), PyTorch's
+    ``proj_size``: ``c' = f * c + i * g``, ``h' = (o * tanh(c')) @ W_hr.T``. Inputs: x (L, N, 4H) the input
+    projections of every step, h0 (N, P), c0 (N, H), W_hh (4H, P), W_hr (P, H)[, b_hh (4H,)]; outputs h
+    (L, N, P) and c (L, N, H) of every step, step t at index t in both directions.
+
+    ``batch_sizes`` runs a packed batch as ``LSTMSequence`` does. ``backward_arrays`` back-propagates through
+    time on arrays, each weight gradient as one GEMM over all steps; the reference ``backward`` runs each
+    step's reference gradients in Ember ops."""
+
+    has_bias = False  # set by the forward pass
+
+    def __init__(self, reverse: bool = False, batch_sizes=None):
+        self.reverse = reverse
+        self.batch_sizes = _as_batch_sizes(type(self).__name__, batch_sizes)
+
+    def forward(self, x, h0, c0, weight, weight_hr, bias=None):
+        return _lstm_forward_steps(self, x, h0, c0, weight, weight_hr, bias)
+
+    def backward(self, grad_hs, grad_cs):
+        return _lstm_backward_steps(self, grad_hs, grad_cs)
+
+    def backward_arrays(self, grad_hs, grad_cs):
+        return _lstm_backward_steps_arrays(self, grad_hs, grad_cs)
 
 
 def _accumulate(total, value):

@@ -4,7 +4,8 @@
 A ``PackedSequence`` holds the steps of a batch of sequences sorted by decreasing length, time step after
 time step: ``data`` is (sum of lengths, *), and ``batch_sizes[t]`` is how many sequences are still running
 at step t. Every conversion here is one gather (``getitem`` with an integer array) from the source tensor,
-with one extra row holding the padding value where padding is made, so gradients flow back from packed data
+with one extra row holding the padding value where padding is made (packing gathers distinct rows, with
+``PackRows``, whose gradient writes them back without a scatter-add), so gradients flow back from packed data
 to the padded input and from a padded output to the packed data, and no Python loop runs over time steps.
 """
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import NamedTuple
 import numpy as np
 
 from ...autograd.tensor import Tensor
+from ...backend.device import get_array_module
 from ...functions.creation import full, tensor
 from ...functions.indexing import getitem
+from ...functions.recurrent import PackRows
 from ...functions.shape import cat
 
 
@@ -141,7 +144,7 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,  # n
     sequence = order[rank]
     positions = sequence * steps + step if batch_first else step * batch + sequence
     flat = input.reshape((steps * batch,) + tuple(input.shape[2:]))
-    data = getitem(flat, positions)
+    data = PackRows(get_array_module(flat.data).asarray(positions))(flat)  # distinct positions: no scatter-add
     batch_sizes = tensor(running.sum(axis=1).astype(np.int64))
     if enforce_sorted:
         return PackedSequence(data, batch_sizes, None, None)
