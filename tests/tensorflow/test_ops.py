@@ -115,7 +115,8 @@ def test_cross_entropies_values_and_gradients():
     assert result.shape == (4,)
     assert_tape_gradients(lambda x: tf.nn.softmax_cross_entropy_with_logits(labels=tf.constant(one_hot), logits=x),
                           logits)
-    sparse = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant([0, 2, 1, 1]), logits=tf.constant(logits))
+    sparse = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant([0, 2, 1, 1]),
+                                                            logits=tf.constant(logits))
     np.testing.assert_allclose(sparse.numpy(), result.numpy(), rtol=1e-12)
     assert_tape_gradients(
         lambda x: tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.constant([0, 2, 1, 1]), logits=x), logits)

@@ -19,7 +19,7 @@ def test_constant_dtypes_follow_tensorflow():
     assert tf.constant([1, 2], dtype=tf.float32).dtype == tf.float32
     assert tf.constant(0.0, shape=(2, 3)).numpy().shape == (2, 3)
     np.testing.assert_array_equal(tf.constant([1, 2, 3, 4], shape=[2, 2]).numpy(), [[1, 2], [3, 4]])
-    with pytest.raises(TypeError, match="Cannot convert 1.5 to EagerTensor of dtype int32"):
+    with pytest.raises(TypeError, match=r"Cannot convert 1\.5 to EagerTensor of dtype int32"):
         tf.constant(1.5, dtype=tf.int32)
 
 
@@ -101,7 +101,7 @@ def test_mixed_dtypes_refused_as_tensorflow():
         tf.constant(1.0) + tf.constant(1.0, tf.float64)
     with pytest.raises(tf.errors.InvalidArgumentError, match="MatMul"):
         tf.matmul(tf.ones((2, 2)), tf.ones((2, 2), tf.float64))
-    with pytest.raises(TypeError, match="Cannot convert 1.5 to EagerTensor of dtype int32"):
+    with pytest.raises(TypeError, match=r"Cannot convert 1\.5 to EagerTensor of dtype int32"):
         tf.constant(1) + 1.5
     with pytest.raises(tf.errors.InvalidArgumentError, match="Sqrt"):
         tf.sqrt(tf.constant(4))

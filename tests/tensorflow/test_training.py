@@ -147,7 +147,7 @@ def test_codelab_pipeline_feeds_keras_fit(tmp_path):
     assert isinstance(images, tf.Tensor) and images.shape == (300, 784) and images.dtype == tf.float32
     assert one_hot.shape == (300, 10) and one_hot.dtype == tf.float32
     np.testing.assert_array_equal(np.argmax(one_hot.numpy(), axis=1), labels)
-    assert 0.0 <= images.numpy().min() and images.numpy().max() < 1.0
+    assert images.numpy().min() >= 0.0 and images.numpy().max() < 1.0
 
     model = tf.keras.Sequential([tf.keras.Input(shape=(28 * 28,)), tf.keras.layers.Dense(10, activation="softmax")])
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
