@@ -167,3 +167,46 @@ def test_codelab_pipeline_on_real_mnist(mnist_data_root, monkeypatch):
     history = model.fit(get_training_dataset(image_file, label_file, 100, limit=6000), steps_per_epoch=60,
                         epochs=2, verbose=0)
     assert history.history["accuracy"][-1] > 0.85
+
+
+def test_beginners_lesson_calls():
+    """The calls of a beginners' lesson on TensorFlow: tensors, a Variable summed row by row, a tape used inside
+    its block, and a `@tf.function` training step fed by a shuffled, batched dataset."""
+    a = tf.constant([[1, 2], [3, 4]])
+    assert str(a) == "tf.Tensor(\n[[1 2]\n [3 4]], shape=(2, 2), dtype=int32)"
+    a = tf.random.normal(shape=(10, 3))
+    np.testing.assert_allclose((a - a[0]).numpy()[0], np.zeros(3))
+    np.testing.assert_allclose(tf.exp(a)[0].numpy(), np.exp(a.numpy()[0]), rtol=1e-6)
+    s = tf.Variable(tf.zeros_like(a[0]))
+    for row in a:
+        s.assign_add(row)
+    np.testing.assert_allclose(s.numpy(), tf.reduce_sum(a, axis=0).numpy(), rtol=1e-5)
+
+    a, b = tf.random.normal(shape=(2, 2)), tf.random.normal(shape=(2, 2))
+    with tf.GradientTape() as tape:
+        tape.watch(a)
+        c = tf.sqrt(tf.square(a) + tf.square(b))
+        dc_da = tape.gradient(c, a)  # inside the block, as the lesson does
+    np.testing.assert_allclose(dc_da.numpy(), a.numpy() / c.numpy(), rtol=1e-5)
+
+    features, labels = two_blobs(200, seed=4)
+    W = tf.Variable(tf.random.normal(shape=(2, 1)), dtype=tf.float32)
+    bias = tf.Variable(tf.zeros(shape=(1,), dtype=tf.float32))
+
+    @tf.function
+    def train_on_batch(x, y):
+        with tf.GradientTape() as tape:
+            z = tf.matmul(x, W) + bias
+            loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=z))
+        dloss_dw, dloss_db = tape.gradient(loss, [W, bias])
+        W.assign_sub(0.1 * dloss_dw)
+        bias.assign_sub(0.1 * dloss_db)
+        return loss
+
+    dataset = tf.data.Dataset.from_tensor_slices((features, labels)).shuffle(128).batch(16)
+    for _epoch in range(10):
+        for _step, (x, y) in enumerate(dataset):
+            loss = train_on_batch(x, tf.expand_dims(y, 1))
+    assert f"{float(loss):.4f}" == f"{loss:.4f}"  # a scalar tensor formats as its number
+    predicted = tf.cast(tf.sigmoid(tf.matmul(features, W) + bias) > 0.5, tf.float32)
+    assert tf.reduce_mean(tf.cast(tf.equal(tf.squeeze(predicted), labels), tf.float32)).numpy() > 0.97

@@ -182,7 +182,8 @@ class GradientTape:
         restore = [leaf for leaf in wanted if not leaf.requires_grad]
         for leaf in restore:
             leaf.requires_grad = True
-        create_graph = any(tape._recording for tape in tape_state.active)
+        # recorded when a tape that can still differentiate it records (an outer one, or this one if persistent)
+        create_graph = any(tape._recording and (tape is not self or self._persistent) for tape in tape_state.active)
         try:
             outputs = [t for t, _ in pairs]
             weights = [Tensor(np.ones(t.shape, t.data.dtype)) if w is None else _as_weight(w, t) for t, w in pairs]
