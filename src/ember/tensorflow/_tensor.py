@@ -39,19 +39,19 @@ class DType:
         return self.dtype.type
 
     @property
-    def is_floating(self) -> bool:
+    def is_floating(self) -> builtins.bool:
         return self.dtype.kind == "f"
 
     @property
-    def is_integer(self) -> bool:
+    def is_integer(self) -> builtins.bool:
         return self.dtype.kind in "iu"
 
     @property
-    def is_unsigned(self) -> bool:
+    def is_unsigned(self) -> builtins.bool:
         return self.dtype.kind == "u"
 
     @property
-    def is_bool(self) -> bool:
+    def is_bool(self) -> builtins.bool:
         return self.dtype.kind == "b"
 
     @property
@@ -73,7 +73,7 @@ class DType:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.dtype, name)
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other) -> builtins.bool:
         if isinstance(other, DType):
             return self.name == other.name
         try:
@@ -81,7 +81,7 @@ class DType:
         except TypeError:
             return False
 
-    def __ne__(self, other) -> bool:
+    def __ne__(self, other) -> builtins.bool:
         return not self.__eq__(other)
 
     def __hash__(self) -> int:
@@ -211,18 +211,18 @@ class Tensor(EmberTensor):
 
     __slots__ = ()
 
-    @property  # type: ignore[override]
+    @property
     def shape(self) -> TensorShape:
         return TensorShape(self.data.shape)
 
-    @property  # type: ignore[override]
+    @property
     def dtype(self) -> DType:  # type: ignore[override]
         return as_dtype(self.data.dtype)
 
     def get_shape(self) -> TensorShape:
         return self.shape
 
-    def numpy(self):  # type: ignore[override]
+    def numpy(self):
         """The value as a NumPy array (a NumPy scalar for a 0-d tensor); shares memory on the CPU."""
         return _numpy_value(super().numpy())
 

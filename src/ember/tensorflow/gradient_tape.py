@@ -149,7 +149,7 @@ class GradientTape:
         self._used = True
         zero = UnconnectedGradients(unconnected_gradients) == UnconnectedGradients.ZERO
         flat_sources = _flatten(sources)
-        leaves = []
+        leaves: list[EmberTensor | None] = []
         for index, source in enumerate(flat_sources):
             if isinstance(source, Variable):
                 watched = id(source) in self._variables

@@ -646,7 +646,6 @@ def install_operators() -> None:
     for name, function in OPERATORS.items():
         setattr(Tensor, name, function)
     Tensor.__getitem__ = lambda self, key: _tensor_getitem(self, key)  # type: ignore[method-assign]
-    Tensor.__hash__ = EmberTensor.__hash__  # type: ignore[method-assign]
     _install_operators()
 
 

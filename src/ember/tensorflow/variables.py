@@ -187,4 +187,3 @@ def _install_operators() -> None:
 
         operator.__name__ = dunder
         setattr(Variable, dunder, operator)
-    Variable.__hash__ = object.__hash__  # type: ignore[method-assign]
