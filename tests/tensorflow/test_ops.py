@@ -227,3 +227,17 @@ def test_math_aliases():
     for name in ("reduce_sum", "reduce_mean", "log", "exp", "sqrt", "square", "sigmoid", "argmax", "equal"):
         assert getattr(tf.math, name) is getattr(tf, name)
     assert tf.nn.sigmoid is tf.sigmoid and tf.nn.tanh is tf.tanh
+
+
+def test_gradients_at_ties_follow_tensorflow():
+    x, y = tf.constant([1.0, 3.0, 3.0]), tf.constant([1.0, 0.0, 5.0])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([x, y])
+        largest, smallest = tf.maximum(x, y), tf.minimum(x, y)
+        clipped = tf.clip_by_value(x, 1.0, 3.0)
+        peak = tf.reduce_max(x)
+    np.testing.assert_array_equal(tape.gradient(largest, x).numpy(), [1.0, 1.0, 0.0])  # a tie goes to x
+    np.testing.assert_array_equal(tape.gradient(largest, y).numpy(), [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(tape.gradient(smallest, x).numpy(), [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(tape.gradient(clipped, x).numpy(), [1.0, 1.0, 1.0])  # bounds included
+    np.testing.assert_array_equal(tape.gradient(peak, x).numpy(), [0.0, 0.5, 0.5])  # tied maxima share

@@ -129,13 +129,15 @@ def pow(x, y, name=None):  # noqa: A001 - tf.pow
 
 
 def maximum(x, y, name=None):
+    """The larger of ``x`` and ``y``; on ties the gradient goes to ``x`` alone, as TensorFlow's."""
     x, y = _pair("Maximum", x, y)
-    return wrap(F.maximum(x, y))
+    return wrap(F.where(Tensor(np.greater_equal(x.data, y.data)), x, y))
 
 
 def minimum(x, y, name=None):
+    """The smaller of ``x`` and ``y``; on ties the gradient goes to ``x`` alone, as TensorFlow's."""
     x, y = _pair("Minimum", x, y)
-    return wrap(F.minimum(x, y))
+    return wrap(F.where(Tensor(np.less_equal(x.data, y.data)), x, y))
 
 
 def negative(x, name=None):
@@ -193,14 +195,15 @@ def softplus(features, name=None):
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
-    """``t`` limited to ``[clip_value_min, clip_value_max]``; the gradient passes where ``t`` is inside."""
+    """``t`` limited to ``[clip_value_min, clip_value_max]``; the gradient passes where ``t`` is inside, bounds
+    included (as TensorFlow's)."""
     t = _tensor(t)
     low = _tensor(clip_value_min, dtype=None if _is_tensor(clip_value_min) else t.data.dtype)
     high = _tensor(clip_value_max, dtype=None if _is_tensor(clip_value_max) else t.data.dtype)
     if low.data.dtype != t.data.dtype or high.data.dtype != t.data.dtype:
         raise InvalidArgumentError(f"clip_by_value: bounds must have the dtype of t ({_dtype_name(t)}), received "
                                    f"{_dtype_name(low)} and {_dtype_name(high)}")
-    return wrap(F.minimum(F.maximum(t, low), high))
+    return minimum(maximum(t, low), high)
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False, a_is_sparse=False,
