@@ -156,3 +156,11 @@ def test_executing_eagerly_version_function_and_config():
         tf.config.experimental.set_memory_growth(gpu, True)
     tf.config.experimental.set_memory_growth(devices[0], True)  # accepted, no effect
     assert tf.keras is ember.keras and tf.optimizers is ember.keras.optimizers
+
+
+def test_the_pytorch_dialect_is_unchanged_beside_it():
+    a, b = ember.tensor([1.0]), ember.tensor([1.0], dtype=ember.float64)
+    assert (a + b).dtype == np.float64 and type(a + b) is ember.Tensor  # PyTorch promotes; TensorFlow refuses
+    assert repr(ember.tensor([1.0])) == "tensor([1.])"
+    mixed = ember.tensor([1.0]) + tf.constant([2.0])  # a TensorFlow operand: TensorFlow's operator runs
+    assert isinstance(mixed, tf.Tensor) and mixed.numpy()[0] == 3.0
