@@ -151,9 +151,23 @@ def test_codelab_pipeline_feeds_keras_fit(tmp_path):
 
     model = tf.keras.Sequential([tf.keras.Input(shape=(28 * 28,)), tf.keras.layers.Dense(10, activation="softmax")])
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(get_training_dataset(str(image_file), str(label_file), 50), steps_per_epoch=6, epochs=4,
+    validation_file, validation_labels_file, validation_labels = write_idx(tmp_path, 100, seed=4)
+    validation = load_dataset(str(validation_file), str(validation_labels_file)).batch(100).cache().repeat()
+    training = get_training_dataset(str(image_file), str(label_file), 50)
+    history = model.fit(training, steps_per_epoch=6, epochs=4, validation_data=validation, validation_steps=1,
                         verbose=0)
-    assert history.history["accuracy"][-1] > 0.9
+    assert history.history["accuracy"][-1] > 0.9 and history.history["val_accuracy"][-1] > 0.9
+
+    # the codelab's helper that pulls a batch of each dataset back to NumPy to display digits
+    assert tf.executing_eagerly()
+    for digits, labels_one_hot in training.unbatch().batch(20):
+        digits, labels_one_hot = digits.numpy(), labels_one_hot.numpy()
+        break
+    assert digits.shape == (20, 784) and labels_one_hot.shape == (20, 10)
+    for digits, _labels in validation:
+        predicted = np.argmax(model.predict(digits, verbose=0), axis=1)
+        break
+    assert np.mean(predicted == validation_labels) > 0.9
 
 
 def test_codelab_pipeline_on_real_mnist(mnist_data_root, monkeypatch):
