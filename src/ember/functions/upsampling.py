@@ -160,13 +160,13 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     scales: list = [None] * spatial
     if size is not None:
         sizes = list(size) if isinstance(size, (tuple, list)) else [size] * spatial
-        if len(sizes) != spatial or not all(isinstance(s, numbers.Integral) and s > 0 for s in sizes):
+        if len(sizes) != spatial or not all(isinstance(s, numbers.Integral) and int(s) > 0 for s in sizes):
             raise ValueError(f"{op}: size must be a positive int or {spatial} positive ints for input shape "
                              f"{input.shape}, received {size!r}")
         out_sizes = [int(s) for s in sizes]
     else:
         factors = list(scale_factor) if isinstance(scale_factor, (tuple, list)) else [scale_factor] * spatial
-        if len(factors) != spatial or not all(isinstance(f, numbers.Real) and f > 0 for f in factors):
+        if len(factors) != spatial or not all(isinstance(f, numbers.Real) and float(f) > 0 for f in factors):
             raise ValueError(f"{op}: scale_factor must be a positive number or {spatial} of them for input shape "
                              f"{input.shape}, received {scale_factor!r}")
         out_sizes = [math.floor(n * float(f)) for n, f in zip(in_sizes, factors)]
