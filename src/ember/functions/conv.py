@@ -472,28 +472,51 @@ def _transposed_convolution(op: str, dims: int, input: Tensor, weight: Tensor, b
         raise ValueError(f"{op}: input shape {input.shape} with kernel {kernel_size}, stride {stride}, padding "
                          f"{pads} gives an empty output {out_spatial}")
 
+    # PyTorch's (padding, output_padding) as crops of the full output, (p, p - output_padding) per axis
+    crops = tuple((p, p - e) for p, e in zip(pads, extra))
+    return _cropped_transposed_convolution(input, weight, bias, stride, crops, dilation, int(groups), dims)
+
+
+def _cropped_transposed_convolution(input: Tensor, weight: Tensor, bias, stride: tuple,  # noqa: A002
+                                    crops: tuple, dilation: tuple, groups: int, dims: int) -> Tensor:
+    """The transposed convolution's full output ((H-1)*s + d*(k-1) + 1 per axis) less ``crops`` ((before,
+    after) per axis; a negative crop adds zeros there): ``Conv2dGradInput``, the gradient of the convolution
+    that maps the cropped output back onto the input exactly. Arguments are checked by the caller."""
     batched = input.ndim == dims + 2
     x = input if batched else input.unsqueeze(0)
+    kernel_size = tuple(weight.shape[2:])
     if dims == 1:
         x = x.unsqueeze(2)
         weight = weight.unsqueeze(2)
-        kernel_size, stride, dilation = (1,) + kernel_size, (1,) + stride, (1,) + dilation
-        pads, extra, out_spatial = (0,) + pads, (0,) + extra, (1,) + out_spatial
-    # The output is the input of the convolution this transposes, with padding (p, p - output_padding) so
-    # that the convolution maps it back onto the input exactly. Where output_padding exceeds p, the rows past
-    # the full output are zeros, added after.
-    bottom = tuple(max(p - e, 0) for p, e in zip(pads, extra))
-    zeros_after = tuple(max(e - p, 0) for p, e in zip(pads, extra))
-    geometry = ConvGeometry(kernel_size, stride, tuple(zip(pads, bottom)), dilation, int(groups))
-    computed = tuple(size - z for size, z in zip(out_spatial, zeros_after))
+        kernel_size, stride, dilation, crops = (1,) + kernel_size, (1,) + stride, (1,) + dilation, ((0, 0),) + crops
+    out_channels = weight.shape[1] * groups
+    full = tuple((size - 1) * s + d * (k - 1) + 1 for size, s, d, k in zip(x.shape[2:], stride, dilation, kernel_size))
+    computed = tuple(size - max(before, 0) - max(after, 0) for size, (before, after) in zip(full, crops))
+    if min(computed) < 1:
+        raise ValueError(f"conv_transpose: input shape {input.shape} with kernel {kernel_size}, stride {stride} "
+                         f"and crops {crops} gives an empty output")
+    geometry = ConvGeometry(kernel_size, stride, tuple((max(b, 0), max(a, 0)) for b, a in crops), dilation,
+                            int(groups))
     y = Conv2dGradInput(geometry, (x.shape[0], out_channels) + computed)(x, weight)
-    if any(zeros_after):
-        y = pad(y, (0, zeros_after[1], 0, zeros_after[0]))
+    zeros = tuple((max(-b, 0), max(-a, 0)) for b, a in crops)
+    if any(b or a for b, a in zeros):
+        y = pad(y, (zeros[1][0], zeros[1][1], zeros[0][0], zeros[0][1]))
     if bias is not None:
         y = y + bias.reshape(out_channels, 1, 1)
     if dims == 1:
         y = y.squeeze(2)
     return y if batched else y.squeeze(0)
+
+
+def conv_transpose2d_cropped(input: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple,  # noqa: A002
+                             crops: tuple, dilation: tuple = (1, 1)) -> Tensor:
+    """Keras's transposed convolution on (N, C_in, H, W): the full output less ``crops`` ((top, bottom),
+    (left, right)); a negative crop adds zero rows/columns. Weight (C_in, C_out, kH, kW)."""
+    _check_tensor("conv_transpose2d", "input", input)
+    if input.ndim != 4 or weight.ndim != 4 or input.shape[1] != weight.shape[0]:
+        raise ValueError(f"conv_transpose2d: expected an (N, C_in, H, W) input and a (C_in, C_out, kH, kW) weight, "
+                         f"received shapes {input.shape} and {weight.shape}")
+    return _cropped_transposed_convolution(input, weight, bias, tuple(stride), tuple(crops), tuple(dilation), 1, 2)
 
 
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,  # noqa: A002
