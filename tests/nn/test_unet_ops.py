@@ -212,3 +212,24 @@ def test_unet_stage_trains():
         losses.append(loss.item())
     assert model(x).shape == x.shape
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_conv_transpose2d_takes_the_direct_kernels_where_they_apply():
+    layer = nn.ConvTranspose2d(8, 16, 3, stride=2, padding=1, output_padding=1)
+    x_np = np.random.default_rng(0).standard_normal((2, 8, 5, 6)).astype(np.float32)
+
+    def run():
+        x = ember.tensor(x_np, requires_grad=True)
+        y = layer(x)
+        y.backward(ember.ones_like(y))
+        return y.numpy(), x.grad.numpy(), layer.weight.grad.numpy()
+
+    fast = run()
+    if ember.config.paths()["Conv2dGradInput.forward"] != "forward_direct":
+        pytest.skip("no compiled direct convolution kernels on this machine")
+    layer.zero_grad()
+    with ember.config.override(fast_paths=False):
+        reference = run()
+    assert ember.config.paths()["Conv2dGradInput.forward"] == "forward"
+    for got, want in zip(fast, reference):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
