@@ -144,3 +144,34 @@ def test_unet_decoder_trains_with_fit():
     history = model.fit(x, x, epochs=15, batch_size=8, verbose=0)
     assert model.predict(x, verbose=0).shape == x.shape
     assert history.history["loss"][-1] < 0.6 * history.history["loss"][0]
+
+
+def test_moving_averages_are_saved_and_restored_with_the_optimizer_state():
+    def trained_optimizer(steps):
+        ember.manual_seed(0)
+        layer = keras.layers.Dense(2)
+        with ember.no_grad():
+            layer(ember.zeros(1, 3))
+        optimizer = keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.7)
+        parameters = list(layer.parameters())
+        optimizer.build(parameters)
+        rng = np.random.default_rng(0)
+        for _ in range(steps):
+            for parameter in parameters:
+                parameter.grad = ember.tensor(rng.standard_normal(parameter.shape).astype(np.float32))
+            optimizer.step()
+        return optimizer, parameters
+
+    trained, parameters = trained_optimizer(3)
+    store: dict = {}
+    trained.save_own_variables(store)
+    assert {"0/average", "1/average"} <= set(store)
+    fresh, fresh_parameters = trained_optimizer(0)
+    fresh.load_own_variables(store)
+    for parameter, fresh_parameter in zip(parameters, fresh_parameters):
+        np.testing.assert_array_equal(fresh._moving_averages[id(fresh_parameter)][1],
+                                      trained._moving_averages[id(parameter)][1])
+    without_ema = keras.optimizers.SGD(0.1)
+    without_ema.build(fresh_parameters)
+    with pytest.raises(ValueError, match=r"SGD: state entry '0/average' .* is a moving average"):
+        without_ema.load_own_variables(store)

@@ -227,7 +227,8 @@ class Optimizer:
         """Put the optimizer's state into ``store`` as NumPy arrays (Keras's method name).
 
         Keys: ``"iterations"`` (0-d int64), and ``"{index}/{name}"`` for each parameter's state, parameters
-        numbered as in ``model.parameters()`` (e.g. ``"0/exp_avg"``; step counts become 0-d int64 arrays).
+        numbered as in ``model.parameters()`` (e.g. ``"0/exp_avg"``; step counts become 0-d int64 arrays);
+        with ``use_ema``, ``"{index}/average"`` for each moving average.
         """
         store["iterations"] = np.asarray(self.iterations, dtype=np.int64)
         if self.inner is None:
@@ -235,6 +236,11 @@ class Optimizer:
         for index, entries in self.inner.state_dict()["state"].items():
             for name, value in entries.items():
                 store[f"{index}/{name}"] = np.asarray(value.get() if hasattr(value, "get") else value)
+        parameters = [p for group in self.inner.param_groups for p in group["params"]]
+        for index, parameter in enumerate(parameters):
+            if id(parameter) in self._moving_averages:
+                average = self._moving_averages[id(parameter)][1]
+                store[f"{index}/average"] = np.asarray(average.get() if hasattr(average, "get") else average).copy()
 
     def load_own_variables(self, store: dict) -> None:
         """Restore what ``save_own_variables`` wrote; the optimizer must be built on the same parameters.
@@ -254,6 +260,13 @@ class Optimizer:
                                  f"{len(parameters)})")
             index = int(index_text)
             value = np.asarray(value)
+            if name == "average":  # a moving average of use_ema, kept by this front end
+                entry = self._moving_averages.get(id(parameters[index]))
+                if entry is None or entry[1].shape != value.shape:
+                    raise ValueError(f"{where}: state entry {key!r} of shape {value.shape} is a moving average, "
+                                     f"and this optimizer keeps none of that shape (use_ema={self.use_ema})")
+                entry[1][...] = value
+                continue
             if value.ndim == 0 and value.dtype.kind in "iu":
                 state.setdefault(index, {})[name] = int(value)  # a step count, a Python int as in training
                 continue
