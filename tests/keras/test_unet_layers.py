@@ -175,3 +175,22 @@ def test_moving_averages_are_saved_and_restored_with_the_optimizer_state():
     without_ema.build(fresh_parameters)
     with pytest.raises(ValueError, match=r"SGD: state entry '0/average' .* is a moving average"):
         without_ema.load_own_variables(store)
+
+
+def test_model_with_the_new_layers_saves_and_loads(tmp_path):
+    model = keras.Sequential([
+        keras.Input((4, 4, 2)),
+        keras.layers.Conv2DTranspose(3, 3, strides=2, padding="same", output_padding=1),
+        keras.layers.GroupNormalization(groups=3),
+        keras.layers.UpSampling2D(interpolation="bilinear"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(use_ema=True, ema_overwrite_frequency=5), loss="mse")
+    x = np.random.default_rng(0).random((2, 4, 4, 2)).astype(np.float32)
+    model.fit(x, np.zeros((2, 16, 16, 3), np.float32), epochs=1, verbose=0)
+    model.save(tmp_path / "unet.keras")
+    restored = keras.models.load_model(tmp_path / "unet.keras")
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+    config = restored.optimizer.get_config()
+    assert (config["use_ema"], config["ema_overwrite_frequency"]) == (True, 5)
+    assert [type(layer).__name__ for layer in restored.layers] == ["Conv2DTranspose", "GroupNormalization",
+                                                                   "UpSampling2D"]
