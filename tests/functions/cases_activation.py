@@ -77,3 +77,7 @@ CASES = [
     OpCase("log_softmax_axis_alias", lambda x: ember.log_softmax(x, axis=0), lambda x: _np_log_softmax(x, 0),
            randn(3, 4)),
 ]
+
+CASES += [
+    OpCase("mish", ember.mish, lambda x: x * np.tanh(np.log1p(np.exp(x))), _scaled(2.0, 3, 4)),
+]

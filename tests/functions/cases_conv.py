@@ -102,3 +102,69 @@ CASES = [
                padding="same", groups=2, bias=False),
     _conv_case("conv1d_unbatched", (3, 6), (2, 3, 2), function=ember.conv1d, reference=reference_conv1d),
 ]
+
+
+def reference_conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                               dilation=1):
+    """conv_transpose2d by definition: every input pixel adds its weighted kernel into the full output,
+    which is then cropped by ``padding`` (and grown by ``output_padding`` at the bottom/right)."""
+    sh, sw = _pair(stride)
+    ph, pw = _pair(padding)
+    oh, ow = _pair(output_padding)
+    dh, dw = _pair(dilation)
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = x[None]
+    batch, in_channels, height, width = x.shape
+    _, out_per_group, kh, kw = weight.shape
+    full_h = (height - 1) * sh + dh * (kh - 1) + 1 + oh
+    full_w = (width - 1) * sw + dw * (kw - 1) + 1 + ow
+    full = np.zeros((batch, out_per_group * groups, full_h, full_w), dtype=x.dtype)
+    in_per_group = in_channels // groups
+    for g in range(groups):
+        inputs = x[:, g * in_per_group:(g + 1) * in_per_group]
+        filters = weight[g * in_per_group:(g + 1) * in_per_group]
+        for i in range(height):
+            for j in range(width):
+                patch = np.einsum("nc,cohw->nohw", inputs[:, :, i, j], filters)
+                full[:, g * out_per_group:(g + 1) * out_per_group,
+                     i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw] += patch
+    out = full[:, :, ph:full_h - ph, pw:full_w - pw]
+    if bias is not None:
+        out = out + bias[None, :, None, None]
+    return out[0] if unbatched else out
+
+
+def reference_conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """conv_transpose1d as conv_transpose2d over a height-1 image."""
+    out = reference_conv_transpose2d(x[..., None, :], weight[:, :, None, :], bias, (1, stride), (0, padding),
+                                     (0, output_padding), groups, (1, dilation))
+    return out[..., 0, :]
+
+
+def _transpose_case(name, x_shape, w_shape, bias=True, dims=2, **options):
+    function = ember.conv_transpose2d if dims == 2 else ember.conv_transpose1d
+    reference = reference_conv_transpose2d if dims == 2 else reference_conv_transpose1d
+    out_channels = w_shape[1] * options.get("groups", 1)
+
+    def make(rng):
+        arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape)]
+        return arrays + [rng.standard_normal(out_channels)] if bias else arrays
+
+    return OpCase(name, lambda *tensors: function(*tensors, **options),
+                  lambda *arrays: reference(*arrays, **options), make)
+
+
+CASES += [
+    _transpose_case("conv_transpose2d_basic", (2, 3, 4, 5), (3, 2, 3, 3)),
+    _transpose_case("conv_transpose2d_stride2_pad1_outpad1", (2, 2, 3, 4), (2, 3, 3, 3), stride=2, padding=1,
+                    output_padding=1),
+    _transpose_case("conv_transpose2d_stride2_kernel4", (1, 2, 3, 3), (2, 2, 4, 4), stride=2, padding=1,
+                    bias=False),
+    _transpose_case("conv_transpose2d_groups_dilation", (2, 4, 3, 3), (4, 1, 2, 3), groups=2, dilation=(2, 1),
+                    stride=(1, 2), output_padding=(1, 0)),
+    _transpose_case("conv_transpose2d_unbatched", (2, 3, 3), (2, 3, 2, 2), stride=2),
+    _transpose_case("conv_transpose1d_stride_pad", (2, 3, 5), (3, 2, 3), dims=1, stride=2, padding=1,
+                    output_padding=1),
+    _transpose_case("conv_transpose1d_groups", (1, 4, 4), (4, 3, 2), dims=1, groups=2, dilation=2),
+]

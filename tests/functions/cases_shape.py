@@ -100,3 +100,25 @@ CASES = [
     OpCase("tile_more_dims", lambda x: ember.tile(x, (3, 1, 2)), lambda x: np.tile(x, (3, 1, 2)), randn(2, 3)),
     OpCase("contiguous", lambda x: x.T.contiguous() * 1.5, lambda x: x.T * 1.5, randn(2, 3)),
 ]
+
+
+# F.pad's repeating modes against numpy.pad (PyTorch's pad tuple lists the last dimension first)
+_NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def _pad_case(name, shape, pad, mode):
+    widths = [(0, 0)] * len(shape)
+    for i in range(len(pad) // 2):
+        widths[len(shape) - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return OpCase(name, lambda x: ember.pad(x, pad, mode=mode),
+                  lambda x: np.pad(x, widths, mode=_NUMPY_PAD_MODES[mode]), randn(*shape))
+
+
+CASES += [
+    _pad_case("pad_reflect_2d", (2, 3, 4, 5), (2, 1, 3, 2), "reflect"),
+    _pad_case("pad_reflect_1d_unbatched", (3, 6), (5, 1), "reflect"),
+    _pad_case("pad_replicate_2d", (1, 2, 3, 4), (2, 3, 1, 4), "replicate"),
+    _pad_case("pad_replicate_3d", (1, 2, 2, 3, 3), (1, 1, 0, 2, 2, 0), "replicate"),
+    _pad_case("pad_circular_2d", (2, 2, 3, 4), (4, 1, 3, 2), "circular"),
+    _pad_case("pad_circular_1d", (2, 3, 5), (2, 5), "circular"),
+]

@@ -79,8 +79,7 @@ def test_old_and_unknown_arguments():
         keras.optimizers.Adam(beta1=0.8)
 
 
-@pytest.mark.parametrize("argument, value", [("use_ema", True), ("loss_scale_factor", 128.0),
-                                             ("gradient_accumulation_steps", 4)])
+@pytest.mark.parametrize("argument, value", [("loss_scale_factor", 128.0), ("gradient_accumulation_steps", 4)])
 def test_arguments_without_effect_warn(argument, value):
     with pytest.warns(UserWarning, match=rf"RMSprop: {argument}={value} has no effect in Ember"):
         keras.optimizers.RMSprop(**{argument: value})

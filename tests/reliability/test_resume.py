@@ -50,6 +50,10 @@ STATEFUL_MODULES = {
     "TransformerDecoder": (lambda: _OnOneInput(nn.TransformerDecoder(nn.TransformerDecoderLayer(6, 2, 8, dropout=0.0),
                                                                      2), 2), _floats((3, BATCH, 6))),
     "Transformer": (lambda: _OnOneInput(nn.Transformer(6, 2, 1, 1, 8, dropout=0.0), 2), _floats((3, BATCH, 6))),
+    "ConvTranspose1d": (lambda: nn.ConvTranspose1d(2, 4, 3, stride=2, groups=2), _floats((BATCH, 2, 5))),
+    "ConvTranspose2d": (lambda: nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, output_padding=1),
+                        _floats((BATCH, 2, 3, 3))),
+    "GroupNorm": (lambda: nn.GroupNorm(2, 4), _floats((BATCH, 4, 3, 3))),
 }
 
 # every other exported module, built as it would be used: these must hold no state
@@ -67,6 +71,7 @@ STATELESS_MODULES = {
     "BCEWithLogitsLoss": lambda: nn.BCEWithLogitsLoss(),
     "MSELoss": lambda: nn.MSELoss(), "L1Loss": lambda: nn.L1Loss(), "HuberLoss": lambda: nn.HuberLoss(),
     "SmoothL1Loss": lambda: nn.SmoothL1Loss(),
+    "Mish": lambda: nn.Mish(), "Upsample": lambda: nn.Upsample(scale_factor=2),
 }
 
 
@@ -257,6 +262,10 @@ KERAS_STATEFUL_LAYERS = {
     # sigmoid then truncation: indices 0, one row learns
     "Embedding": (lambda: [keras.layers.Activation("sigmoid"), keras.layers.Embedding(4, 2), keras.layers.Flatten(),
                            keras.layers.Dense(3)], (4,)),
+    "Conv2DTranspose": (lambda: [keras.layers.Conv2DTranspose(2, 3, strides=2, padding="same"),
+                                 keras.layers.Flatten(), keras.layers.Dense(3)], (3, 3, 2)),
+    "GroupNormalization": (lambda: [keras.layers.GroupNormalization(groups=2), keras.layers.Flatten(),
+                                    keras.layers.Dense(3)], (3, 4)),
 }
 
 KERAS_OPTIMIZERS = {
@@ -277,7 +286,7 @@ def test_every_keras_layer_with_weights_is_covered():
                  "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Add", "Subtract", "Multiply",
                  "Average", "Concatenate", "Masking",
                  "MaxPooling1D", "AveragePooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
-                 "Identity", "TextVectorization"}
+                 "Identity", "TextVectorization", "UpSampling2D"}
     # layers that need a functional model, with their resume test beside their other tests
     covered_elsewhere = {"MultiHeadAttention"}  # tests/keras/test_attention.py
     unclassified = set(exported) - set(KERAS_STATEFUL_LAYERS) - stateless - covered_elsewhere

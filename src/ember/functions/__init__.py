@@ -16,12 +16,13 @@ from .normalization import *  # noqa: F403
 from .dropout import *  # noqa: F403
 from .loss import *  # noqa: F403
 from .recurrent import *  # noqa: F403
+from .upsampling import *  # noqa: F403
 import importlib as _importlib
 
 from . import tensor_methods as _tensor_methods
 
 _FAMILIES = ("creation", "elementwise", "reduction", "shape", "indexing", "linalg", "activation", "conv",
-             "pooling", "normalization", "dropout", "loss", "recurrent")
+             "pooling", "normalization", "dropout", "loss", "recurrent", "upsampling")
 # Looked up by module path: ``from .dropout import *`` rebinds the name ``dropout`` to the function.
 __all__ = [name for family in _FAMILIES for name in _importlib.import_module(f"{__name__}.{family}").__all__]
 

@@ -301,6 +301,14 @@ def silu(x: Tensor, inplace: bool = False) -> Tensor:
     return x * sigmoid(x)
 
 
+def mish(x: Tensor, inplace: bool = False) -> Tensor:
+    """``x * tanh(softplus(x))``; any shape, floating dtypes."""
+    _check_floating("mish", x)
+    if inplace:
+        warn_inplace_has_no_effect("mish")
+    return x * tanh(softplus(x))
+
+
 def _softmax_axis(name, x, dim, axis):
     dim = pick_dim(name, dim, axis)
     if dim is None:
@@ -371,5 +379,5 @@ def logits_of(output, activation: str, axis: int = -1) -> Tensor | None:
 
 __all__ = [
     "tanh", "sigmoid", "relu", "relu6", "hardtanh", "leaky_relu", "elu", "softplus", "erf", "gelu", "silu",
-    "softmax", "log_softmax",
+    "softmax", "log_softmax", "mish",
 ]

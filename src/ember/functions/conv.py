@@ -31,6 +31,7 @@ from ..autograd.tensor import Tensor
 from ..backend import compiled, direct_conv
 from ..backend.device import get_array_module
 from ..backend.im2col import add_columns, column_source, column_target, columns, output_size
+from .shape import pad
 
 
 class ConvGeometry(NamedTuple):
@@ -401,4 +402,152 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return _convolution("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
 
-__all__ = ["conv1d", "conv2d"]
+# ------------------------------------------------------------------------------------ transposed convolution
+def _transposed_convolution(op: str, dims: int, input: Tensor, weight: Tensor, bias, stride, padding,  # noqa: A002
+                            output_padding, groups, dilation, output_size=None) -> Tensor:
+    """Validate a ``dims``-d transposed convolution (1 or 2) and run it as ``Conv2dGradInput``: the gradient of
+    the convolution with the same weight, whose input has the transposed convolution's output shape."""
+    _check_tensor(op, "input", input)
+    _check_tensor(op, "weight", weight)
+    if bias is not None:
+        _check_tensor(op, "bias", bias)
+    layout = "(N, C, L)" if dims == 1 else "(N, C, H, W)"
+    unbatched_layout = "(C, L)" if dims == 1 else "(C, H, W)"
+    if input.ndim not in (dims + 1, dims + 2):
+        raise ValueError(
+            f"{op}: expected a {dims + 1}-d {unbatched_layout} or {dims + 2}-d {layout} input, "
+            f"received shape {input.shape}"
+        )
+    if weight.ndim != dims + 2:
+        raise ValueError(
+            f"{op}: expected a {dims + 2}-d weight (C_in, C_out/groups, {'k' if dims == 1 else 'kH, kW'}), "
+            f"received shape {weight.shape}"
+        )
+    if input.dtype.kind != "f" or weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
+        received = f"input {input.dtype}, weight {weight.dtype}" + ("" if bias is None else f", bias {bias.dtype}")
+        raise TypeError(f"{op}: expected floating input, weight and bias of one dtype, received {received}")
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, received {groups!r}")
+    in_channels, out_per_group = weight.shape[:2]
+    if 0 in weight.shape[1:]:
+        raise ValueError(f"{op}: expected a weight with non-empty output-channel and kernel dims, received "
+                         f"shape {weight.shape}")
+    if in_channels % groups:
+        raise ValueError(f"{op}: in_channels {in_channels} (weight {weight.shape}) must be divisible by "
+                         f"groups={groups}")
+    channel_axis = input.ndim - dims - 1
+    if input.shape[channel_axis] != in_channels:
+        raise ValueError(f"{op}: expected input with {in_channels} channels (weight {weight.shape}), received "
+                         f"shape {input.shape}")
+    out_channels = out_per_group * groups
+    if bias is not None and bias.shape != (out_channels,):
+        raise ValueError(f"{op}: expected bias of shape ({out_channels},), received shape {bias.shape}")
+    kernel_size = tuple(weight.shape[2:])
+    stride = _tuple(op, "stride", stride, dims, 1)
+    dilation = _tuple(op, "dilation", dilation, dims, 1)
+    pads = _tuple(op, "padding", padding, dims, 0)
+    spatial = input.shape[channel_axis + 1:]
+    # the smallest output each axis can have; output_padding adds up to stride-1 (or dilation-1) to it
+    smallest = tuple((size - 1) * s - 2 * p + d * (k - 1) + 1
+                     for size, s, p, d, k in zip(spatial, stride, pads, dilation, kernel_size))
+    if output_size is not None:
+        sizes = tuple(int(v) for v in output_size)[-dims:]
+        if len(sizes) != dims:
+            raise ValueError(f"{op}: output_size must give {dims} spatial sizes, received {output_size!r}")
+        extra = tuple(want - low for want, low in zip(sizes, smallest))
+        for want, low, s, d in zip(sizes, smallest, stride, dilation):
+            if not low <= want < low + max(s, d):
+                raise ValueError(
+                    f"{op}: requested output_size {sizes} is not reachable from input shape {input.shape}: "
+                    f"each size must lie in [{low}, {low + max(s, d) - 1}] for stride {stride}, padding {pads}, "
+                    f"dilation {dilation}, kernel {kernel_size}"
+                )
+    else:
+        extra = _tuple(op, "output_padding", output_padding, dims, 0)
+        if any(e >= max(s, d) for e, s, d in zip(extra, stride, dilation)):
+            raise ValueError(f"{op}: output_padding {extra} must be smaller than stride {stride} or dilation "
+                             f"{dilation}")
+    out_spatial = tuple(low + e for low, e in zip(smallest, extra))
+    if min(out_spatial) < 1:
+        raise ValueError(f"{op}: input shape {input.shape} with kernel {kernel_size}, stride {stride}, padding "
+                         f"{pads} gives an empty output {out_spatial}")
+
+    # PyTorch's (padding, output_padding) as crops of the full output, (p, p - output_padding) per axis
+    crops = tuple((p, p - e) for p, e in zip(pads, extra))
+    return _cropped_transposed_convolution(input, weight, bias, stride, crops, dilation, int(groups), dims)
+
+
+def _cropped_transposed_convolution(input: Tensor, weight: Tensor, bias, stride: tuple,  # noqa: A002
+                                    crops: tuple, dilation: tuple, groups: int, dims: int) -> Tensor:
+    """The transposed convolution's full output ((H-1)*s + d*(k-1) + 1 per axis) less ``crops`` ((before,
+    after) per axis; a negative crop adds zeros there): ``Conv2dGradInput``, the gradient of the convolution
+    that maps the cropped output back onto the input exactly. Arguments are checked by the caller."""
+    batched = input.ndim == dims + 2
+    x = input if batched else input.unsqueeze(0)
+    kernel_size = tuple(weight.shape[2:])
+    if dims == 1:
+        x = x.unsqueeze(2)
+        weight = weight.unsqueeze(2)
+        kernel_size, stride, dilation, crops = (1,) + kernel_size, (1,) + stride, (1,) + dilation, ((0, 0),) + crops
+    out_channels = weight.shape[1] * groups
+    full = tuple((size - 1) * s + d * (k - 1) + 1 for size, s, d, k in zip(x.shape[2:], stride, dilation, kernel_size))
+    computed = tuple(size - max(before, 0) - max(after, 0) for size, (before, after) in zip(full, crops))
+    if min(computed) < 1:
+        raise ValueError(f"conv_transpose: input shape {input.shape} with kernel {kernel_size}, stride {stride} "
+                         f"and crops {crops} gives an empty output")
+    geometry = ConvGeometry(kernel_size, stride, tuple((max(b, 0), max(a, 0)) for b, a in crops), dilation,
+                            int(groups))
+    y = Conv2dGradInput(geometry, (x.shape[0], out_channels) + computed)(x, weight)
+    zeros = tuple((max(-b, 0), max(-a, 0)) for b, a in crops)
+    if any(b or a for b, a in zeros):
+        y = pad(y, (zeros[1][0], zeros[1][1], zeros[0][0], zeros[0][1]))
+    if bias is not None:
+        y = y + bias.reshape(out_channels, 1, 1)
+    if dims == 1:
+        y = y.squeeze(2)
+    return y if batched else y.squeeze(0)
+
+
+def conv_transpose2d_cropped(input: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple,  # noqa: A002
+                             crops: tuple, dilation: tuple = (1, 1)) -> Tensor:
+    """Keras's transposed convolution on (N, C_in, H, W): the full output less ``crops`` ((top, bottom),
+    (left, right)); a negative crop adds zero rows/columns. Weight (C_in, C_out, kH, kW)."""
+    _check_tensor("conv_transpose2d", "input", input)
+    if input.ndim != 4 or weight.ndim != 4 or input.shape[1] != weight.shape[0]:
+        raise ValueError(f"conv_transpose2d: expected an (N, C_in, H, W) input and a (C_in, C_out, kH, kW) weight, "
+                         f"received shapes {input.shape} and {weight.shape}")
+    return _cropped_transposed_convolution(input, weight, bias, tuple(stride), tuple(crops), tuple(dilation), 1, 2)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,  # noqa: A002
+                     output_padding=0, groups: int = 1, dilation=1, output_size=None) -> Tensor:
+    """2-d transposed convolution ("deconvolution") over an (N, C_in, H, W) or unbatched (C_in, H, W) input:
+    the gradient of ``conv2d`` with respect to its input, run as one GEMM and col2im per band.
+
+    Args:
+        weight: (C_in, C_out/groups, kH, kW), PyTorch's layout. bias: (C_out,) or None.
+        stride, padding, dilation: int or pair; default 1, 0, 1. ``padding`` crops ``p`` rows/columns from
+            each side of the full output, as in PyTorch.
+        output_padding: int or pair added to the bottom/right of the output (smaller than stride or
+            dilation), default 0. groups: default 1.
+        output_size: Ember extension as ``nn.ConvTranspose2d.forward(x, output_size)``: the (H_out, W_out)
+            wanted, which fixes ``output_padding``.
+
+    Returns (N, C_out, H_out, W_out), ``H_out = (H-1)*sH - 2*pH + dH*(kH-1) + output_padding + 1``.
+    """
+    return _transposed_convolution("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding,
+                                   groups, dilation, output_size)
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,  # noqa: A002
+                     output_padding=0, groups: int = 1, dilation=1, output_size=None) -> Tensor:
+    """1-d transposed convolution over (N, C_in, L) or (C_in, L); weight (C_in, C_out/groups, k).
+
+    Arguments as ``conv_transpose2d`` with one spatial axis; ``L_out = (L-1)*s - 2*p + d*(k-1) +
+    output_padding + 1``.
+    """
+    return _transposed_convolution("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding,
+                                   groups, dilation, output_size)
+
+
+__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]

@@ -16,6 +16,7 @@ from ..backend.device import get_array_module
 from ..backend.layout import empty_ordered, memory_order
 from ._convert import normalize_axis, pick_dim
 from .elementwise import result_type
+from .padding import NUMPY_MODES, PadRepeat
 
 
 def _sizes(args) -> tuple:
@@ -392,10 +393,17 @@ def unbind(x: Tensor, dim: int = 0) -> tuple[Tensor, ...]:
     return tuple(squeeze(piece, axis) for piece in pieces)
 
 
-def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
-    """PyTorch's ``F.pad``: ``pad`` lists (before, after) pairs starting from the LAST dimension."""
+def pad(x: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """PyTorch's ``F.pad``: ``pad`` lists (before, after) pairs starting from the LAST dimension.
+
+    ``mode``: ``"constant"`` (fill with ``value``, default 0; negative widths crop), or ``"reflect"``
+    (mirror without repeating the edge; widths < the axis' size), ``"replicate"`` (repeat the edge) and
+    ``"circular"`` (wrap around; widths <= the size), which pad the last 1-3 dimensions of a
+    (N, C, *) or (C, *) input and take no ``value``.
+    """
     if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported; use 'constant'")
+        return _pad_repeating(x, list(pad), mode, value)
+    value = 0.0 if value is None else value
     pad = list(pad)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(f"pad: expected an even number of at most {2 * x.ndim} values, received {pad}")
@@ -406,6 +414,38 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     if builtins.min(result_shape, default=1) < 0:
         raise ValueError(f"pad: padding {pad} crops more than the input's shape {x.shape} holds")
     return Pad(widths, value)(x)
+
+
+def _pad_repeating(x: Tensor, pad: list, mode: str, value) -> Tensor:
+    """``pad`` for the modes that repeat the input (``functions.padding``), with PyTorch's checks."""
+    if mode not in NUMPY_MODES:
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', received {mode!r}")
+    if value is not None and value != 0:
+        raise ValueError(f"pad: padding mode {mode!r} doesn't take in value argument, received value={value}")
+    axes = len(pad) // 2
+    if len(pad) % 2 or not 1 <= axes <= 3 or x.ndim not in (axes + 1, axes + 2):
+        raise ValueError(
+            f"pad: mode {mode!r} pads the last 1-3 dimensions of an input with one or two leading (N, C) "
+            f"dimensions: expected 2, 4 or 6 values for a {x.ndim}-d input, received pad={tuple(pad)} for "
+            f"shape {x.shape}"
+        )
+    widths = [(0, 0)] * x.ndim
+    for i in range(axes):
+        axis = x.ndim - 1 - i
+        before, after = int(pad[2 * i]), int(pad[2 * i + 1])
+        size = x.shape[axis]
+        if min(before, after) < 0:
+            raise ValueError(f"pad: mode {mode!r} needs non-negative padding, received pad={tuple(pad)}")
+        if mode == "reflect" and max(before, after) >= size:
+            raise ValueError(f"pad: padding ({before}, {after}) of dimension {axis} must be smaller than its "
+                             f"size {size} for mode 'reflect', received input shape {x.shape}")
+        if mode == "circular" and max(before, after) > size:
+            raise ValueError(f"pad: padding ({before}, {after}) of dimension {axis} must be at most its size "
+                             f"{size} for mode 'circular', received input shape {x.shape}")
+        if size == 0 and (before or after):
+            raise ValueError(f"pad: cannot pad the empty dimension {axis} of shape {x.shape} with mode {mode!r}")
+        widths[axis] = (before, after)
+    return PadRepeat(widths, mode)(x)
 
 
 def flip(x: Tensor, dims) -> Tensor:

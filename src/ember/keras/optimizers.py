@@ -32,8 +32,13 @@ from .schedules import LearningRateSchedule
 class Optimizer:
     """Base: subclasses name their ``ember.optim`` class and map Keras arguments to it.
 
-    Keras's ``use_ema``, ``loss_scale_factor`` and ``gradient_accumulation_steps`` warn that they have no
-    effect; ``decay`` warns and is ignored, as in Keras; ``lr`` is the old name of ``learning_rate``.
+    ``use_ema=True`` keeps an exponential moving average of the trainable weights, as Keras does: after
+    each update ``average = ema_momentum * average + (1 - ema_momentum) * weight`` (the first update copies
+    the weight); every ``ema_overwrite_frequency`` updates (when set) the weights take the averages, and
+    ``finalize_variable_values`` (called by ``fit`` at the end) gives them the averages for good.
+
+    Keras's ``loss_scale_factor`` and ``gradient_accumulation_steps`` warn that they have no effect;
+    ``decay`` warns and is ignored, as in Keras; ``lr`` is the old name of ``learning_rate``.
     """
 
     def __init__(self, learning_rate: float, name: str, weight_decay=None, clipnorm=None, clipvalue=None,
@@ -66,7 +71,18 @@ class Optimizer:
             if value is not None and (isinstance(value, bool) or value < 0):
                 raise ValueError(f"{where}: {argument} must be a non-negative number or None, received {value!r}")
         if use_ema:
-            warn_no_effect(where, "use_ema", use_ema, "no moving average of the weights is kept", stacklevel=4)
+            if isinstance(ema_momentum, bool) or not isinstance(ema_momentum, (int, float)) \
+                    or not 0 <= ema_momentum <= 1:
+                raise ValueError(f"{where}: ema_momentum must be in the range [0, 1], received {ema_momentum!r}")
+            if ema_overwrite_frequency is not None and (
+                    isinstance(ema_overwrite_frequency, bool) or not isinstance(ema_overwrite_frequency, int)
+                    or ema_overwrite_frequency < 1):
+                raise ValueError(f"{where}: ema_overwrite_frequency must be an integer >= 1 or None, received "
+                                 f"{ema_overwrite_frequency!r}")
+        self.use_ema = bool(use_ema)
+        self.ema_momentum = float(ema_momentum)
+        self.ema_overwrite_frequency = ema_overwrite_frequency
+        self._moving_averages: dict = {}  # id(parameter) -> (parameter, its average), when use_ema
         if loss_scale_factor is not None:
             warn_no_effect(where, "loss_scale_factor", loss_scale_factor, "float32 training needs no loss scaling",
                            stacklevel=4)
@@ -92,6 +108,8 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: the model has no trainable parameters")
         self.inner = self.make(parameters)
         self._applied_learning_rate = self.learning_rate
+        if self.use_ema:
+            self._moving_averages = {id(p): (p, get_array_module(p.data).zeros_like(p.data)) for p in parameters}
 
     @property
     def built(self) -> bool:
@@ -149,7 +167,40 @@ class Optimizer:
             self._clip_gradients([p.grad.data for p in parameters])
             self._decay_weights(parameters)
         self.inner.step()
+        if self.use_ema:
+            self._update_moving_averages()
+            if self.ema_overwrite_frequency and (self.iterations + 1) % self.ema_overwrite_frequency == 0:
+                self._overwrite_with_moving_averages(None)
         self.iterations += 1
+
+    def _update_moving_averages(self) -> None:
+        """Keras's EMA of the weights, in place; momentum 0 at the first iteration copies them."""
+        momentum = self.ema_momentum if self.iterations != 0 else 0.0
+        for parameter, average in self._moving_averages.values():
+            dtype = average.dtype.type
+            average *= dtype(momentum)
+            average += parameter.data * dtype(1 - momentum)
+
+    def _overwrite_with_moving_averages(self, var_list) -> None:
+        """Give each weight of ``var_list`` (default: all the optimizer updates) its moving average."""
+        if var_list is None:
+            pairs = list(self._moving_averages.values())
+        else:
+            pairs = []
+            for variable in var_list:
+                entry = self._moving_averages.get(id(variable))
+                if entry is None:
+                    raise ValueError(f"{type(self).__name__}: a variable of shape {tuple(variable.shape)} has no "
+                                     "moving average: this optimizer was not built on it")
+                pairs.append(entry)
+        for parameter, average in pairs:
+            parameter.data[...] = average
+
+    def finalize_variable_values(self, var_list) -> None:
+        """With ``use_ema``, set the weights of ``var_list`` to their moving averages (Keras's end of ``fit``);
+        otherwise nothing."""
+        if self.use_ema and self._moving_averages:
+            self._overwrite_with_moving_averages(list(var_list))
 
     def _decay_weights(self, parameters) -> None:
         """Keras's decoupled weight decay, in place: ``w -= w * weight_decay * learning_rate``."""
@@ -176,7 +227,8 @@ class Optimizer:
         """Put the optimizer's state into ``store`` as NumPy arrays (Keras's method name).
 
         Keys: ``"iterations"`` (0-d int64), and ``"{index}/{name}"`` for each parameter's state, parameters
-        numbered as in ``model.parameters()`` (e.g. ``"0/exp_avg"``; step counts become 0-d int64 arrays).
+        numbered as in ``model.parameters()`` (e.g. ``"0/exp_avg"``; step counts become 0-d int64 arrays);
+        with ``use_ema``, ``"{index}/average"`` for each moving average.
         """
         store["iterations"] = np.asarray(self.iterations, dtype=np.int64)
         if self.inner is None:
@@ -184,6 +236,11 @@ class Optimizer:
         for index, entries in self.inner.state_dict()["state"].items():
             for name, value in entries.items():
                 store[f"{index}/{name}"] = np.asarray(value.get() if hasattr(value, "get") else value)
+        parameters = [p for group in self.inner.param_groups for p in group["params"]]
+        for index, parameter in enumerate(parameters):
+            if id(parameter) in self._moving_averages:
+                average = self._moving_averages[id(parameter)][1]
+                store[f"{index}/average"] = np.asarray(average.get() if hasattr(average, "get") else average).copy()
 
     def load_own_variables(self, store: dict) -> None:
         """Restore what ``save_own_variables`` wrote; the optimizer must be built on the same parameters.
@@ -203,6 +260,13 @@ class Optimizer:
                                  f"{len(parameters)})")
             index = int(index_text)
             value = np.asarray(value)
+            if name == "average":  # a moving average of use_ema, kept by this front end
+                entry = self._moving_averages.get(id(parameters[index]))
+                if entry is None or entry[1].shape != value.shape:
+                    raise ValueError(f"{where}: state entry {key!r} of shape {value.shape} is a moving average, "
+                                     f"and this optimizer keeps none of that shape (use_ema={self.use_ema})")
+                entry[1][...] = value
+                continue
             if value.ndim == 0 and value.dtype.kind in "iu":
                 state.setdefault(index, {})[name] = int(value)  # a step count, a Python int as in training
                 continue
@@ -227,7 +291,9 @@ class Optimizer:
         elif callable(learning_rate):
             learning_rate = self.learning_rate  # a plain callable cannot be saved: keep its current value
         return {"name": self.name, "learning_rate": learning_rate, "weight_decay": self.weight_decay,
-                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm,
+                "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
+                "ema_overwrite_frequency": self.ema_overwrite_frequency}
 
 
 def _norm(gradient) -> float:

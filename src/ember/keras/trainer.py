@@ -182,6 +182,8 @@ class Trainer:
             callbacks.on_epoch_end(epoch, logs=logs)
             if self.stop_training:
                 break
+        if epochs > 0:  # as Keras: with use_ema, the weights take their moving averages
+            self.optimizer.finalize_variable_values([p for p in self.parameters() if p.requires_grad])
         callbacks.on_train_end(logs=logs if epochs > initial_epoch else None)
         return self.history
 

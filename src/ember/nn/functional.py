@@ -16,6 +16,7 @@ from ..functions import (  # re-exported under torch.nn.functional's names
     leaky_relu, max_pool1d, max_pool2d, mse_loss, nll_loss, one_hot, pad, relu, relu6, sigmoid, silu, smooth_l1_loss,
     softplus, tanh,
 )
+from ..functions import conv_transpose1d, conv_transpose2d, interpolate, mish
 from ..functions.elementwise import where
 from ..functions.indexing import getitem
 from ..functions.linalg import affine
@@ -136,5 +137,5 @@ __all__ = [
     "instance_norm", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "l1_loss", "huber_loss",
     "smooth_l1_loss", "kl_div", "relu", "relu6", "hardtanh", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh",
-    "softplus", "one_hot", "pad",
+    "softplus", "one_hot", "pad", "conv_transpose1d", "conv_transpose2d", "interpolate", "mish",
 ]

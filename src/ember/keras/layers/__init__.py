@@ -11,9 +11,12 @@ from .recurrent import SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed
 from .core import Identity
 from .attention import MultiHeadAttention
 from .text_vectorization import TextVectorization
+from .convolutional import Conv2DTranspose, UpSampling2D
+from .normalization import GroupNormalization
 
 MaxPool2D, AvgPool2D, GlobalAvgPool2D, Convolution2D = MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Conv2D
 MaxPool1D, AvgPool1D, GlobalAvgPool1D, Convolution1D = MaxPooling1D, AveragePooling1D, GlobalAveragePooling1D, Conv1D
+Convolution2DTranspose = Conv2DTranspose
 
 __all__ = [
     "Layer", "KerasTensor", "InputLayer", "Input", "Dense", "Activation", "Dropout", "Flatten", "Reshape",
@@ -23,4 +26,5 @@ __all__ = [
     "Bidirectional", "TimeDistributed", "Embedding", "Masking", "Conv1D", "MaxPooling1D", "AveragePooling1D",
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "MaxPool1D", "AvgPool1D", "GlobalAvgPool1D", "Convolution1D",
     "Identity", "MultiHeadAttention", "TextVectorization",
+    "Conv2DTranspose", "Convolution2DTranspose", "UpSampling2D", "GroupNormalization",
 ]

@@ -12,6 +12,8 @@ import math
 import numpy as np
 
 from ... import functions as F
+from ...functions.conv import conv_transpose2d_cropped
+from ...functions.upsampling import Resample
 from .. import activations, initializers, regularizers
 from .base import Layer
 
@@ -381,3 +383,123 @@ class GlobalMaxPooling1D(GlobalAveragePooling1D):
     def call(self, inputs, mask=None):
         axis = 1 if self.data_format == "channels_last" else 2
         return inputs.amax(dim=axis, keepdim=self.keepdims)
+
+
+# ------------------------------------------------------------------------------------ UNet upsampling
+def transpose_crops(kernel: int, stride: int, dilation: int, padding: str, output_padding) -> tuple[int, int]:
+    """Keras's transposed-convolution geometry for one axis as the (before, after) crops of the full output
+    ``(size - 1) * stride + k``, ``k = (kernel - 1) * dilation + 1`` (Keras's JAX padding rule, which its
+    torch backend reproduces the same way); a negative crop adds zeros."""
+    effective = (kernel - 1) * dilation + 1
+    if padding == "valid":
+        extra = max(effective, stride) - effective if output_padding is None else output_padding
+        left, right = effective - 1, effective - 1 + extra
+    else:
+        total = stride + effective - 2 if output_padding is None else effective + effective % 2 - 2 + output_padding
+        left = min(total // 2 + total % 2, effective - 1)
+        right = total - left
+    return effective - 1 - left, effective - 1 - right
+
+
+class Conv2DTranspose(_KernelOptions, _SpatialLayer):
+    """2-d transposed convolution. Kernel ``(kh, kw, filters, in_channels)`` (Keras's layout), glorot_uniform;
+    bias zeros.
+
+    Args: filters, kernel_size, strides=(1, 1), padding="valid"|"same", output_padding=None (an int or pair,
+    each smaller than the stride), data_format="channels_last", dilation_rate=(1, 1), activation=None,
+    use_bias=True, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer.
+
+    Output size per axis: ``(size - 1) * stride + max(k, stride)`` with "valid", ``size * stride`` with "same"
+    (without ``output_padding``), where ``k = (kernel - 1) * dilation + 1``; with it, ``(size - 1) * stride +
+    k + output_padding`` ("valid") or ``(size - 1) * stride + k % 2 + output_padding`` ("same").
+    """
+
+    def __init__(self, filters: int, kernel_size, strides=(1, 1), padding="valid", output_padding=None,
+                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.filters = _filters(filters, "Conv2DTranspose")
+        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2DTranspose")
+        self.strides = _pair(strides, "strides", "Conv2DTranspose")
+        self.padding = _check_padding(padding, "Conv2DTranspose")
+        self.dilation_rate = _pair(dilation_rate, "dilation_rate", "Conv2DTranspose")
+        if output_padding is not None:
+            output_padding = (output_padding, output_padding) if isinstance(output_padding, int) \
+                else tuple(output_padding)
+            if len(output_padding) != 2 or not all(isinstance(v, int) and v >= 0 for v in output_padding):
+                raise ValueError(f"Conv2DTranspose: output_padding must be None, an int or a pair of non-negative "
+                                 f"ints, received {output_padding!r}")
+            if any(extra >= stride for extra, stride in zip(output_padding, self.strides)):
+                raise ValueError(f"Conv2DTranspose: each value of output_padding must be smaller than the stride, "
+                                 f"received output_padding={output_padding}, strides={self.strides}")
+        self.output_padding = output_padding
+        self._set_kernel_options(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                                 bias_regularizer)
+
+    def build(self, input_shape):
+        if len(input_shape) != 4:
+            raise self.input_error("a 4-d input", tuple(input_shape))
+        kh, kw = self.kernel_size
+        self.add_weight("kernel", (kh, kw, self.filters, self._channels(input_shape)), self.kernel_initializer,
+                        regularizer=self.kernel_regularizer)
+        if self.use_bias:
+            self.add_weight("bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer)
+
+    def check_input(self, inputs):
+        super().check_input(inputs)
+        expected = self.kernel.shape[3]
+        if self._channels(inputs.shape) != expected:
+            axis = "last axis" if self.data_format == "channels_last" else "axis 1"
+            raise self.input_error(f"input with {expected} channels on the {axis}", tuple(inputs.shape))
+
+    def call(self, inputs):
+        x = self.to_nchw(inputs)
+        crops = tuple(transpose_crops(self.kernel_size[i], self.strides[i], self.dilation_rate[i], self.padding,
+                                      None if self.output_padding is None else self.output_padding[i])
+                      for i in range(2))
+        weight = self.kernel.permute(3, 2, 0, 1)  # (in, filters, kh, kw): PyTorch's layout
+        y = conv_transpose2d_cropped(x, weight, self.bias if self.use_bias else None, self.strides, crops,
+                                     self.dilation_rate)
+        return self.activation(self.from_nchw(y))
+
+    def get_config(self):
+        return {
+            **super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides), "padding": self.padding,
+            "output_padding": None if self.output_padding is None else list(self.output_padding),
+            "dilation_rate": list(self.dilation_rate), "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias, "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
+
+
+class UpSampling2D(_SpatialLayer):
+    """Repeat rows ``size[0]`` times and columns ``size[1]`` times (``interpolation="nearest"``, default), or
+    resize by the same factors with ``"bilinear"`` (half-pixel centres, as Keras's ``ops.image.resize``).
+
+    Args: size=(2, 2) (an int or a pair), data_format="channels_last", interpolation="nearest"|"bilinear".
+    """
+
+    def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.size = _pair(size, "size", "UpSampling2D")
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError(f"UpSampling2D: interpolation must be 'nearest' or 'bilinear', received "
+                             f"{interpolation!r}")
+        self.interpolation = interpolation
+
+    def call(self, inputs):
+        x = self.to_nchw(inputs)
+        if self.interpolation == "bilinear":
+            out_size = (x.shape[2] * self.size[0], x.shape[3] * self.size[1])
+            return self.from_nchw(F.interpolate(x, size=out_size, mode="bilinear", align_corners=False))
+        for axis, factor in ((2, self.size[0]), (3, self.size[1])):
+            if factor != 1:  # exact repeats: output row i reads input row i // factor
+                x = Resample(axis, np.arange(x.shape[axis] * factor) // factor)(x)
+        return self.from_nchw(x)
+
+    def get_config(self):
+        return {**super().get_config(), "size": list(self.size), "interpolation": self.interpolation}

@@ -18,6 +18,10 @@ from .attention import MultiheadAttention
 from .transformer import (
     TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder, Transformer,
 )
+from .conv import ConvTranspose1d, ConvTranspose2d
+from .normalization import GroupNorm
+from .activation import Mish
+from .upsampling import Upsample
 
 __all__ = [
     "Module", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "Identity", "Linear",
@@ -28,4 +32,5 @@ __all__ = [
     "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss",
     "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
     "TransformerDecoder", "Transformer",
+    "ConvTranspose1d", "ConvTranspose2d", "GroupNorm", "Mish", "Upsample",
 ]

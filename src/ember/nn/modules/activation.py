@@ -124,6 +124,20 @@ class SiLU(Module):
         return _inplace_text(self.inplace)
 
 
+class Mish(Module):
+    """``x * tanh(softplus(x))``; any shape."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = _accept_inplace(self, inplace)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.mish(input)
+
+    def extra_repr(self) -> str:
+        return _inplace_text(self.inplace)
+
+
 class Softplus(Module):
     """``log(1 + exp(beta * x)) / beta``, linear where ``beta * x > threshold``."""
 
@@ -173,4 +187,5 @@ class LogSoftmax(Module):
 
 __all__ = [
     "ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "Sigmoid", "Tanh", "SiLU", "Softplus", "Softmax", "LogSoftmax",
+    "Mish",
 ]

@@ -216,4 +216,126 @@ class Conv2d(_ConvNd):
                         groups=self.groups)
 
 
-__all__ = ["Conv1d", "Conv2d"]
+class _ConvTransposeNd(Module):
+    """What ConvTranspose1d and ConvTranspose2d share: checks, parameters and PyTorch's initialisation."""
+
+    _dims = 2
+    _spatial = "H, W"
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        super().__init__()
+        layer = type(self).__name__
+        expand = single if self._dims == 1 else pair
+        self.in_channels = check_size(in_channels, "in_channels", layer, minimum=1)
+        self.out_channels = check_size(out_channels, "out_channels", layer, minimum=1)
+        self.groups = check_size(groups, "groups", layer, minimum=1)
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"{layer}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
+                             f"divisible by groups ({groups})")
+        self.kernel_size = expand(kernel_size, "kernel_size", layer)
+        self.stride = expand(stride, "stride", layer)
+        self.dilation = expand(dilation, "dilation", layer)
+        self.padding = expand(padding, "padding", layer)
+        self.output_padding = expand(output_padding, "output_padding", layer)
+        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.dilation) < 1:
+            raise ValueError(f"{layer}: kernel_size, stride and dilation must be positive, received kernel_size="
+                             f"{self.kernel_size}, stride={self.stride}, dilation={self.dilation}")
+        if min(self.padding) < 0 or min(self.output_padding) < 0:
+            raise ValueError(f"{layer}: padding and output_padding must be non-negative, received padding="
+                             f"{self.padding}, output_padding={self.output_padding}")
+        if any(o >= max(s, d) for o, s, d in zip(self.output_padding, self.stride, self.dilation)):
+            raise ValueError(f"{layer}: output_padding {self.output_padding} must be smaller than either stride "
+                             f"{self.stride} or dilation {self.dilation}")
+        if padding_mode != "zeros":
+            raise ValueError(f"{layer}: only padding_mode='zeros' is supported, received {padding_mode!r}")
+        self.padding_mode = padding_mode
+        self.weight = new_parameter(
+            (self.in_channels, self.out_channels // self.groups) + self.kernel_size, device, dtype
+        )
+        if bias:
+            self.bias = new_parameter((self.out_channels,), device, dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    # PyTorch's default, with fan_in = out_channels // groups * prod(kernel_size) (dim 1 of this layout)
+    reset_parameters = _ConvNd.reset_parameters
+
+    def forward(self, input: Tensor, output_size=None) -> Tensor:
+        dims = self._dims
+        if input.ndim not in (dims + 1, dims + 2) or input.shape[-dims - 1] != self.in_channels:
+            raise ValueError(
+                f"{type(self).__name__}({self.in_channels}, {self.out_channels}): expected input of shape "
+                f"(N, {self.in_channels}, {self._spatial}) or ({self.in_channels}, {self._spatial}), received shape "
+                f"{input.shape}"
+            )
+        if output_size is not None and len(output_size) not in (dims, input.ndim):
+            raise ValueError(f"{type(self).__name__}: output_size must have {dims} or {input.ndim} elements, "
+                             f"received {tuple(output_size)}")
+        function = F.conv_transpose1d if dims == 1 else F.conv_transpose2d
+        return function(input, self.weight, self.bias, stride=self.stride, padding=self.padding,
+                        output_padding=self.output_padding, groups=self.groups, dilation=self.dilation,
+                        output_size=output_size)
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * self._dims:
+            text += f", padding={self.padding}"
+        if self.output_padding != (0,) * self._dims:
+            text += f", output_padding={self.output_padding}"
+        if self.dilation != (1,) * self._dims:
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-d transposed convolution over an ``(N, C_in, L)`` input: the gradient of ``Conv1d`` wrt its input.
+
+    Args as ``ConvTranspose2d`` with one spatial axis.
+
+    Shape:
+        input ``(N, C_in, L)`` or ``(C_in, L)``; output ``(N, C_out, L_out)``,
+        ``L_out = (L-1)*stride - 2*padding + dilation*(k-1) + output_padding + 1``.
+
+    Attributes:
+        weight: ``(in_channels, out_channels // groups, k)``; bias ``(out_channels,)``; both from
+            U(-1/sqrt(fan_in), 1/sqrt(fan_in)), ``fan_in = out_channels // groups * k``.
+    """
+
+    _dims = 1
+    _spatial = "L"
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-d transposed convolution over an ``(N, C_in, H, W)`` input: the gradient of ``Conv2d`` wrt its input.
+
+    Args:
+        in_channels, out_channels: channels of the input and of the output.
+        kernel_size: int or (kh, kw). stride: default 1. padding: cropped from each side of the full output,
+            default 0. output_padding: added at the bottom/right, smaller than stride or dilation, default 0.
+        groups: default 1. bias: default True. dilation: default 1. padding_mode: only ``"zeros"``.
+        device, dtype: where and in which floating dtype to create the parameters.
+
+    ``forward(input, output_size=None)``: ``output_size`` ((H_out, W_out), or with N and C) picks the output
+    padding that gives that size.
+
+    Shape:
+        input ``(N, C_in, H, W)`` or ``(C_in, H, W)``; output ``(N, C_out, H_out, W_out)``,
+        ``H_out = (H-1)*sh - 2*ph + dh*(kh-1) + output_padding_h + 1``, likewise ``W_out``.
+
+    Attributes:
+        weight: ``(in_channels, out_channels // groups, kh, kw)``; bias ``(out_channels,)``; both from
+            U(-1/sqrt(fan_in), 1/sqrt(fan_in)), ``fan_in = out_channels // groups * kh * kw``.
+    """
+
+    _dims = 2
+    _spatial = "H, W"
+
+
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
