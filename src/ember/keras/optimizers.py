@@ -166,12 +166,17 @@ class Optimizer:
             parameters = [p for group in self.inner.param_groups for p in group["params"] if p.grad is not None]
             self._clip_gradients([p.grad.data for p in parameters])
             self._decay_weights(parameters)
+        self._prepare_update()
         self.inner.step()
         if self.use_ema:
             self._update_moving_averages()
             if self.ema_overwrite_frequency and (self.iterations + 1) % self.ema_overwrite_frequency == 0:
                 self._overwrite_with_moving_averages(None)
         self.iterations += 1
+
+    def _prepare_update(self) -> None:
+        """Set what the inner optimizer needs for update ``iterations + 1`` beyond the learning rate; by
+        default nothing."""
 
     def _update_moving_averages(self) -> None:
         """Keras's EMA of the weights, in place; momentum 0 at the first iteration copies them."""
@@ -340,6 +345,13 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
+    """Keras's Adam: ``w -= lr * sqrt(1 - beta_2^t) / (1 - beta_1^t) * m / (sqrt(v) + epsilon)``.
+
+    Keras adds epsilon to the uncorrected ``sqrt(v)``, PyTorch (and ``ember.optim.Adam``) to
+    ``sqrt(v) / sqrt(1 - beta_2^t)``: the inner optimizer is given ``epsilon / sqrt(1 - beta_2^t)`` before each
+    update, which makes the two the same step.
+    """
+
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, name="adam",
                  **kwargs):
         super().__init__(learning_rate, name, **kwargs)
@@ -348,6 +360,11 @@ class Adam(Optimizer):
     def make(self, parameters):
         return optim.Adam(parameters, lr=self.learning_rate, betas=(self.beta_1, self.beta_2), eps=self.epsilon,
                           amsgrad=self.amsgrad)
+
+    def _prepare_update(self) -> None:
+        correction = math.sqrt(1.0 - self.beta_2 ** (self.iterations + 1))
+        for group in self.inner.param_groups:
+            group["eps"] = self.epsilon / correction
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
