@@ -40,7 +40,8 @@ def test_weight_decay_is_decoupled_as_in_keras():
     for _ in range(3):
         reference.grad = ember.tensor(g.astype(np.float32))
         torch_style.step()
-    np.testing.assert_allclose(adamw[0], reference.numpy(), rtol=1e-6)
+    # the same decoupled decay; the updates differ only by where epsilon sits (test_adam_epsilon.py), ~1e-6 here
+    np.testing.assert_allclose(adamw[0], reference.numpy(), rtol=1e-5)
 
 
 def test_clipping_follows_keras():
