@@ -92,3 +92,19 @@ def test_unbuilt_model_is_named(tmp_path):
         model.export(tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
     assert ember.onnx.DEFAULT_OPSET == 17
+
+
+def test_keras_temporal_layers_and_merges(tmp_path, rng):
+    inputs = keras.Input(shape=(10, 4), name="series")
+    x = keras.layers.Conv1D(6, 3, padding="same", activation="gelu")(inputs)
+    pooled = keras.layers.MaxPooling1D(2)(x)
+    averaged = keras.layers.AveragePooling1D(2)(x)
+    merged = keras.layers.Add()([pooled, keras.layers.Multiply()([averaged, pooled])])
+    sequence = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True))(merged)
+    summary = keras.layers.GlobalMaxPooling1D()(sequence)
+    recurrent = keras.layers.GRU(4)(keras.layers.SimpleRNN(5, return_sequences=True)(merged))
+    outputs = keras.layers.Dense(2)(keras.layers.Concatenate()([summary, recurrent]))
+    model = keras.Model(inputs, outputs)
+    path = tmp_path / "temporal.onnx"
+    model.export(path, format="onnx", verbose=False)
+    assert_matches(path, model, [rng.standard_normal((3, 10, 4)).astype(np.float32)], ["series"])

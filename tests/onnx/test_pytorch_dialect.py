@@ -190,3 +190,49 @@ def test_bad_arguments_are_named(tmp_path):
         ember.onnx.export(model, ember.zeros(1, 4), tmp_path / "m.onnx", opset_version=7)
     with pytest.raises(TypeError, match=r"args\[0\]"):
         ember.onnx.export(model, [1, 2], tmp_path / "m.onnx")
+
+
+def test_shape_indexing_and_reduction_ops(tmp_path, rng):
+    class Ops(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(6, 6)
+            self.register_buffer("table", ember.tensor(rng.standard_normal((6, 6)).astype(np.float32)))
+
+        def forward(self, x):                                          # (N, 4, 6)
+            y = self.linear(x)                                         # Linear on a 3-d input
+            first, second = y.chunk(2, dim=2)                          # (N, 4, 3) each
+            stacked = ember.stack([first, second.flip(1)], dim=1)      # (N, 2, 4, 3)
+            padded = F.pad(stacked, (1, 2))                            # (N, 2, 4, 6)
+            tiled = padded[:, :, 1:3].repeat(1, 1, 2, 1)               # (N, 2, 4, 6)
+            values, _ = tiled.max(dim=3)                               # (N, 2, 4)
+            mean = tiled.mean(dim=(1, 3))                              # (N, 4)
+            var = y.var(dim=-1)                                        # (N, 4)
+            picked = (y @ self.table)[:, [0, 2, 3], None, 1:]          # (N, 3, 1, 5)
+            gated = ember.where(self.table[0, 1] > 0, picked.transpose(1, 3), picked.transpose(1, 3) * 2)
+            total = ember.logsumexp(gated, dim=1).flatten(1) + gated.sum(dim=(1, 2)) ** 2
+            return values.flatten(1), (mean * var).unsqueeze(1).expand(-1, 2, -1), total, F.softplus(y, beta=2)
+
+    model = Ops()
+    names = ["input", "values", "moments", "total", "softplus"]
+    axes = {name: {0: "batch"} for name in names}
+    path = tmp_path / "ops.onnx"
+    ember.onnx.export(model, ember.tensor(rng.standard_normal((2, 4, 6)).astype(np.float32)), path,
+                      input_names=names[:1], output_names=names[1:], dynamic_axes=axes)
+    assert_matches(path, model, [rng.standard_normal((5, 4, 6)).astype(np.float32)], ["input"])
+
+
+def test_values_computed_outside_recorded_ops_are_refused(tmp_path, rng):
+    class Masked(nn.Module):
+        def forward(self, x):
+            return x * (x > 0).float()
+
+    class Picked(nn.Module):
+        def forward(self, x):
+            return x[:, x[0].argmax()]
+
+    example = ember.tensor(rng.standard_normal((2, 4)).astype(np.float32))
+    for model in (Masked(), Picked()):
+        with pytest.raises(NotImplementedError, match="changes with the inputs"):
+            ember.onnx.export(model, example, tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []

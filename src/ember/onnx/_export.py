@@ -112,12 +112,17 @@ def _trace(model, inputs: list[Tensor], input_names: list[str], call=None):
     return tracer, outputs
 
 
-def _grown(tensor: Tensor, axes) -> Tensor:
-    """``tensor`` one larger along each of ``axes``, the added entries copies of the first (valid indices)."""
+def _varied(tensor: Tensor, axes) -> Tensor:
+    """Other example values for the second trace: ``tensor`` one larger along each dynamic axis (the added
+    entries copies of the first), its entries rolled by one place, and floats rescaled. A constant of the
+    first trace that differs in the second was computed from the inputs outside the recorded ops."""
     array = np.asarray(tensor.data)
     for axis in axes:
         array = np.concatenate([array, np.take(array, [0], axis=axis)], axis=axis)
-    return Tensor(array)
+    array = np.roll(array.reshape(-1), 1).reshape(array.shape)
+    if array.dtype.kind == "f":
+        array = array * array.dtype.type(1.5) + array.dtype.type(0.25)
+    return Tensor(np.ascontiguousarray(array))
 
 
 def _normalize_dynamic_axes(dynamic_axes, names: list[str]) -> dict[str, dict[int, str]]:
@@ -164,12 +169,9 @@ def build_model(model, args, input_names=None, output_names=None, dynamic_axes=N
         if len(output_names) != len(outputs):
             raise ValueError(f"ember.onnx.export: {len(output_names)} output_names for {len(outputs)} outputs")
         axes = _normalize_dynamic_axes(dynamic_axes, input_names + output_names)
-        if axes:
-            grown = [_grown(tensor, axes.get(name, {})) for tensor, name in zip(inputs, input_names)]
-            other, other_outputs = _trace(model, grown, input_names, call)
-            _pair_traces(tracer.nodes, other.nodes)
-        else:
-            other_outputs = outputs
+        varied = [_varied(tensor, axes.get(name, {})) for tensor, name in zip(inputs, input_names)]
+        other, other_outputs = _trace(model, varied, input_names, call)
+        _pair_traces(tracer.nodes, other.nodes)
     finally:
         for module, mode in was_training:
             module.training = mode
@@ -185,6 +187,8 @@ def build_model(model, args, input_names=None, output_names=None, dynamic_axes=N
     graph.node = None
     output_infos = []
     for value, other, name in zip(outputs, other_outputs, output_names):
+        if value.producer is None and not value.dynamic:
+            graph.alternates = {id(value): other}
         graph.nodes.append(onnx.helper.make_node("Identity", [graph.name_of(value)], [name], name=f"{name}/Identity"))
         output_infos.append(_value_info(onnx, name, value.array, other.array, axes.get(name, {})))
     input_infos = [_value_info(onnx, name, value.array, value.array, axes.get(name, {}))
@@ -202,8 +206,8 @@ def _pair_traces(nodes: list[TracedNode], others: list[TracedNode]) -> None:
     theirs = [node.op_name for node in others]
     if ours != theirs:
         raise ValueError(
-            "ember.onnx.export: the model runs different ops when the dynamic axes change size (data-dependent "
-            "control flow); export it with fixed sizes (dynamic_axes=None)")
+            "ember.onnx.export: the model runs different ops for other input values or sizes (control flow that "
+            "depends on the data), which one ONNX graph cannot hold")
     for node, other in zip(nodes, others):
         node.alternate = other
 

@@ -12,6 +12,12 @@ class UnsupportedOpError(NotImplementedError):
     """An op met while tracing has no ONNX converter, or a form of it that ONNX cannot express."""
 
 
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
 class GraphBuilder:
     """Holds what the converters emit; ``onnx`` is the imported module (imported only when exporting)."""
 
@@ -51,11 +57,11 @@ class GraphBuilder:
         if value.dynamic:  # pragma: no cover - values are converted in trace order
             raise RuntimeError("ember.onnx: a value was used before the node producing it was converted")
         other = self.alternates.get(id(value))
-        if other is not None and other.array.shape != value.array.shape:
+        if other is not None and not _same(value.array, other.array):
             raise self.unsupported(
-                f"a constant input of shape {value.array.shape} changes shape with the dynamic axes "
-                f"({other.array.shape} at the other traced size): it was computed from the input outside "
-                "Ember's recorded ops (a comparison, a NumPy call, a size read from a shape)")
+                f"a constant of shape {value.array.shape} changes with the inputs (shape {other.array.shape} in a "
+                "trace with other input values and dynamic sizes): it was computed from them outside the ops Ember "
+                "records (a comparison, argmax, a NumPy call, .item(), a size read from a shape)")
         hint = value.name or self._constant_hint(value)
         name = self.initializer(value.array, hint)
         self._names[id(value)] = name

@@ -65,6 +65,7 @@ def index(node, graph):
     simulated = _simulate(parts, node.inputs[0].array)
     if len(arrays) > 1 or simulated.shape != expected.shape or not np.array_equal(simulated, expected):
         raise graph.unsupported(f"the index key {node.op.key!r} (several index arrays) is not exported")
+    _check_same_key(node, graph)
     axis = 0
     for kind, item in parts:
         if kind == "none":
@@ -83,6 +84,25 @@ def index(node, graph):
             x = graph.add("Gather", [x, indices], axis=axis)
             axis += np.ndim(item)
     return graph.add("Identity", [x]) if x == graph.name_of(node.inputs[0]) else x
+
+
+def _check_same_key(node, graph) -> None:
+    """Index arrays in the key that are not graph values must be the same in both traces (else they were
+    computed from the inputs, with argmax or a comparison, outside the recorded ops)."""
+    if node.alternate is None:
+        return
+    ours = node.op.key if isinstance(node.op.key, tuple) else (node.op.key,)
+    theirs = node.alternate.op.key if isinstance(node.alternate.op.key, tuple) else (node.alternate.op.key,)
+    for mine, other in zip(ours, theirs):
+        if isinstance(mine, np.ndarray):
+            same = id(mine) in node.key_values or (isinstance(other, np.ndarray) and np.array_equal(mine, other))
+        else:
+            same = type(mine) is type(other) and mine == other
+        if not same:
+            raise graph.unsupported(
+                f"the index key entry {mine!r} changes with the inputs ({other!r} in a trace with other input "
+                "values and dynamic sizes): it was computed from them outside the ops Ember records (argmax, "
+                "nonzero, a comparison, a size read from a shape)")
 
 
 def _slice(graph, x: str, item: slice, axis: int) -> str:
