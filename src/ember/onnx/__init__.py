@@ -8,7 +8,7 @@ Coverage and deviations: docs/onnx.md.
 """
 from __future__ import annotations
 
-from ._export import DEFAULT_OPSET, build_model, export, export_to_bytes
+from ._export import DEFAULT_OPSET, build_model, export, export_to_bytes, import_onnx
 from ._graph import UnsupportedOpError
 
-__all__ = ["export", "export_to_bytes", "build_model", "UnsupportedOpError", "DEFAULT_OPSET"]
+__all__ = ["export", "export_to_bytes", "build_model", "UnsupportedOpError", "DEFAULT_OPSET", "import_onnx"]
