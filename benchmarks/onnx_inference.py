@@ -6,7 +6,8 @@ Models: the codelab's dense network (784-200-60-10, relu), convnet and batch-nor
 and the PyTorch-style CNN on 1x28x28 images (PyTorch dialect). Each is exported once (batch axis dynamic),
 checked to agree with Ember (rtol 1e-4, atol 1e-5), then timed at batch 256 and batch 1: the two runtimes
 alternate, each repeat a group of calls filling ``--seconds``, the median repeat reported as images/s.
-Ember runs in eval mode under no_grad; onnxruntime on its CPU provider with ``--threads`` intra-op threads.
+Ember runs in eval mode under no_grad; onnxruntime on its CPU provider with ``--threads`` intra-op threads,
+told not to spin between runs (its default would keep the cores busy during Ember's turn).
 """
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ def _session(model, image_shape, threads: int):
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # onnxruntime's threads spin after each run by default; spinning would take the cores from Ember's turn
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
 
 
