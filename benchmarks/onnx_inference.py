@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import calls_for, interleave, median, seconds_per_call
+from measure import calls_for, interleave, median, seconds_per_call, sgemm_rate
 
 import ember
 from ember.tutorials import mnist_codelab
@@ -60,6 +60,12 @@ def _session(model, image_shape, threads: int):
     return onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
 
 
+def _sgemm() -> str:
+    """NumPy's float32 GEMM rate now, the host's state beside the figures (it moves with the host's load)."""
+    rates = [sgemm_rate(size, size, size, 0.2, 3)["gflops"] for size in (1024, 256)]
+    return f"sgemm 1024³ {rates[0]:.0f} GFLOP/s, 256³ {rates[1]:.0f} GFLOP/s"
+
+
 def _rates(model, session, images: np.ndarray, seconds: float, repeats: int) -> tuple[float, float]:
     """Median images/s of Ember and of onnxruntime on ``images``, after checking that they agree."""
     tensor = ember.tensor(images)
@@ -87,7 +93,7 @@ def main(argv=None) -> int:
     import onnxruntime
 
     print(f"onnxruntime {onnxruntime.__version__}, ember {ember.__version__}, numpy {np.__version__}, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, {_sgemm()}")
     print("| model | batch | Ember images/s | onnxruntime images/s | onnxruntime / Ember |")
     print("|---|---|---|---|---|")
     rng = np.random.default_rng(1)
@@ -101,6 +107,7 @@ def main(argv=None) -> int:
             ember_rate, onnx_rate = _rates(model, session, images, arguments.seconds, arguments.repeats)
             print(f"| {name} | {batch} | {ember_rate:,.0f} | {onnx_rate:,.0f} | {onnx_rate / ember_rate:.2f}× |",
                   flush=True)
+    print(f"after: load average {os.getloadavg()[0]:.1f}, {_sgemm()}")
     return 0
 
 

@@ -236,3 +236,24 @@ def test_values_computed_outside_recorded_ops_are_refused(tmp_path, rng):
         with pytest.raises(NotImplementedError, match="changes with the inputs"):
             ember.onnx.export(model, example, tmp_path / "m.onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_dynamic_axes_as_lists_name_the_axes(tmp_path, rng):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    path = tmp_path / "list_axes.onnx"
+    ember.onnx.export(model, ember.tensor(rng.standard_normal((2, 3, 4)).astype(np.float32)), path,
+                      input_names=["images"], output_names=["scores"], dynamic_axes={"images": [0], "scores": [0]})
+    proto = load_checked(path)
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "images_dynamic_axes_1"
+    assert proto.graph.output[0].type.tensor_type.shape.dim[0].dim_param == "scores_dynamic_axes_1"
+    assert_matches(path, model, [rng.standard_normal((6, 3, 4)).astype(np.float32)], ["images"])
+
+
+def test_reshape_merging_two_dynamic_axes_is_refused(tmp_path, rng):
+    class Merge(nn.Module):
+        def forward(self, x):
+            return x.reshape(x.shape[0] * x.shape[1], x.shape[2]).reshape(x.shape[0], x.shape[1] * x.shape[2])
+
+    with pytest.raises(NotImplementedError, match=r"Reshape .*2 axes that follow dynamic input sizes"):
+        ember.onnx.export(Merge(), ember.tensor(rng.standard_normal((2, 3, 4)).astype(np.float32)),
+                          tmp_path / "m.onnx", dynamic_axes={"input": {0: "batch", 1: "time"}})
