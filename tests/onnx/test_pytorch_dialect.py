@@ -257,3 +257,14 @@ def test_reshape_merging_two_dynamic_axes_is_refused(tmp_path, rng):
     with pytest.raises(NotImplementedError, match=r"Reshape .*2 axes that follow dynamic input sizes"):
         ember.onnx.export(Merge(), ember.tensor(rng.standard_normal((2, 3, 4)).astype(np.float32)),
                           tmp_path / "m.onnx", dynamic_axes={"input": {0: "batch", 1: "time"}})
+
+
+@pytest.mark.parametrize("opset", [17, 20])
+def test_gelu_is_one_node_from_opset_20(tmp_path, rng, opset):
+    model = nn.Sequential(nn.Linear(5, 6), nn.GELU(), nn.Linear(6, 2), nn.GELU(approximate="tanh"))
+    path = _export(model, rng.standard_normal((2, 5)).astype(np.float32), tmp_path / "gelu.onnx",
+                   opset_version=opset)
+    ops = [node.op_type for node in load_checked(path).graph.node]
+    assert ops.count("Gelu") == (1 if opset >= 20 else 0)
+    assert ops.count("Tanh") == 1  # the tanh approximation stays decomposed
+    assert_matches(path, model, [rng.standard_normal((4, 5)).astype(np.float32)], ["input"])

@@ -11,6 +11,7 @@ from .. import config
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..backend.files import atomic_writer
+from ._fusion import GELU_OPSET, fuse_gelu
 from ._graph import GraphBuilder, UnsupportedOpError
 from ._trace import TracedNode, TracedValue, Tracer
 from .converters import converter_for
@@ -191,6 +192,10 @@ def build_model(model, args, input_names=None, output_names=None, dynamic_axes=N
             graph.alternates = {id(value): other}
         graph.nodes.append(onnx.helper.make_node("Identity", [graph.name_of(value)], [name], name=f"{name}/Identity"))
         output_infos.append(_value_info(onnx, name, value.array, other.array, axes.get(name, {})))
+    if opset_version >= GELU_OPSET:  # after the outputs' Identity nodes, so that outputs count as consumers
+        graph.nodes = fuse_gelu(graph.nodes, graph.initializer_values, onnx.helper.make_node)
+        used = {name for node in graph.nodes for name in node.input}
+        graph.initializers = [tensor for tensor in graph.initializers if tensor.name in used]
     input_infos = [_value_info(onnx, name, value.array, value.array, axes.get(name, {}))
                    for value, name in zip(tracer.inputs, input_names)]
     onnx_graph = onnx.helper.make_graph(graph.nodes, _graph_name(model), input_infos, output_infos,

@@ -26,6 +26,7 @@ class GraphBuilder:
         self.opset = opset
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
+        self.initializer_values: dict[str, np.ndarray] = {}
         self._names: dict[int, str] = {}  # id(TracedValue) -> ONNX name
         self._used: set[str] = set()
         self._constants: dict[tuple, str] = {}
@@ -76,6 +77,7 @@ class GraphBuilder:
     def initializer(self, array, hint: str) -> str:
         array = np.asarray(array)
         name = self.unique(hint)
+        self.initializer_values[name] = array
         self.initializers.append(self.onnx.numpy_helper.from_array(array.copy(order="C"), name))
         return name
 
