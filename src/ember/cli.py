@@ -69,7 +69,28 @@ def export(arguments) -> int:
         print(f"  input  {describe(value)}")
     for value in proto.graph.output:
         print(f"  output {describe(value)}")
+    if arguments.pytorch:
+        _write_pytorch_dialect(model, target)
     return 0
+
+
+def _write_pytorch_dialect(model, target) -> None:
+    """Beside ``target``: ``<stem>.py`` building the model in the PyTorch dialect and ``<stem>.pt``, its
+    state_dict, for the Sequential models that have such a form; else say why not."""
+    import ember
+    from ember.backend.files import atomic_writer
+    from ember.onnx._keras import pytorch_dialect
+
+    rewrite = pytorch_dialect(model)
+    if isinstance(rewrite, str):
+        print(f"no PyTorch-dialect files: {rewrite}")
+        return
+    source, state = rewrite
+    code, checkpoint = target.with_suffix(".py"), target.with_suffix(".pt")
+    with atomic_writer(code) as handle:
+        handle.write(source.replace("<checkpoint>", checkpoint.name).encode())
+    ember.save(state, checkpoint)
+    print(f"wrote {code} (build_model()) and {checkpoint} (its state_dict)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     export_parser.add_argument("model", help="the .keras file (saved with model.save)")
     export_parser.add_argument("output", nargs="?", help="the .onnx file to write (default: beside the model)")
     export_parser.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
+    export_parser.add_argument("--pytorch", action="store_true",
+                               help="also write the PyTorch-dialect model (.py) and its state_dict (.pt), for "
+                                    "Sequential models of Dense, Activation, Dropout and Flatten layers")
     export_parser.set_defaults(run=export)
     return parser
 

@@ -48,3 +48,65 @@ def export_keras(model, filepath, verbose: bool = True, opset_version: int = DEF
     if verbose:
         print(f"Saved artifact at '{filepath}' (ONNX opset {opset_version}): inputs {input_names}, "
               f"outputs {output_names}")
+
+
+# Keras activation names and the PyTorch-dialect module that computes the same function
+_ACTIVATION_MODULES = {"relu": "nn.ReLU()", "sigmoid": "nn.Sigmoid()", "tanh": "nn.Tanh()", "gelu": "nn.GELU()",
+                       "elu": "nn.ELU()", "softmax": "nn.Softmax(dim=-1)", "log_softmax": "nn.LogSoftmax(dim=-1)",
+                       "silu": "nn.SiLU()", "swish": "nn.SiLU()", "linear": None}
+
+
+def pytorch_dialect(model) -> tuple[str, dict] | str:
+    """The PyTorch-dialect form of a Sequential model of Dense, Activation, Dropout and Flatten layers: the
+    source of a Python file defining ``build_model()`` (an ``nn.Sequential``) and its ``state_dict``
+    (``weight`` = the Dense kernel transposed). For other models, the reason there is none."""
+    from ..keras import activations, layers
+    from ..keras.models import Sequential
+
+    if not isinstance(model, Sequential):
+        return f"model '{model.name}' is not a Sequential model"
+    lines: list[str] = []
+    state: dict[str, Tensor] = {}
+
+    def activation(function) -> str | None:
+        name = activations.serialize(function)
+        if name not in _ACTIVATION_MODULES:
+            raise KeyError(name)
+        return _ACTIVATION_MODULES[name]
+
+    for layer in model.layers:
+        try:
+            if isinstance(layer, layers.Dense):
+                kernel = np.asarray(layer.kernel.data)
+                index = len(lines)
+                lines.append(f"nn.Linear({kernel.shape[0]}, {kernel.shape[1]}, bias={bool(layer.use_bias)})")
+                state[f"{index}.weight"] = Tensor(np.ascontiguousarray(kernel.T))
+                if layer.use_bias:
+                    state[f"{index}.bias"] = Tensor(np.asarray(layer.bias.data).copy())
+                module = activation(layer.activation)
+            elif isinstance(layer, layers.Activation):
+                module = activation(layer.activation)
+            elif isinstance(layer, layers.Dropout):
+                module = f"nn.Dropout({float(layer.rate)!r})"
+            elif isinstance(layer, layers.Flatten):
+                module = "nn.Flatten()"
+            else:
+                return (f"layer '{getattr(layer, 'name', '?')}' ({type(layer).__name__}) has no PyTorch-dialect "
+                        "rewrite here (Dense, Activation, Dropout and Flatten have)")
+        except KeyError as error:
+            return f"layer '{layer.name}': activation {error.args[0]!r} has no PyTorch-dialect module here"
+        if module is not None:
+            lines.append(module)
+    body = "".join(f"        {line},\n" for line in lines)
+    source = (
+        f'"""The PyTorch-dialect form of the Keras model {model.name!r}, written by `ember export`.\n\n'
+        "    model = build_model()\n"
+        '    model.load_state_dict(ember.load("<checkpoint>"))\n'
+        '"""\n'
+        "from ember import nn\n\n\n"
+        "def build_model() -> nn.Sequential:\n"
+        "    return nn.Sequential(\n"
+        f"{body}"
+        "    )\n"
+    )
+    return source, state
