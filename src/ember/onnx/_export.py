@@ -85,6 +85,9 @@ def _as_inputs(args) -> list[Tensor]:
     tensors = []
     for index, item in enumerate(items):
         if isinstance(item, Tensor):
+            if item.device.type != "cpu":
+                raise ValueError(f"ember.onnx.export: args[{index}] is on {item.device}; export from the CPU "
+                                 "(model.to('cpu') and CPU example inputs)")
             tensors.append(item)
         elif isinstance(item, np.ndarray):
             tensors.append(Tensor(item))
@@ -177,9 +180,8 @@ def build_model(model, args, input_names=None, output_names=None, dynamic_axes=N
         for module, mode in was_training:
             module.training = mode
     graph = GraphBuilder(onnx, opset_version)
-    graph._used.update(output_names)
+    graph.reserve(input_names + output_names)
     for value, name in zip(tracer.inputs, input_names):
-        graph._used.add(name)
         graph.bind(value, name)
     needed = _needed(outputs)
     for node in tracer.nodes:

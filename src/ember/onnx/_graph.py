@@ -45,6 +45,10 @@ class GraphBuilder:
         self._used.add(name)
         return name
 
+    def reserve(self, names) -> None:
+        """Keep ``names`` (the graph's inputs and outputs) from being given to anything else."""
+        self._used.update(names)
+
     def bind(self, value: TracedValue, name: str) -> None:
         self._names[id(value)] = name
 

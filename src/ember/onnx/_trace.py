@@ -119,7 +119,9 @@ class Tracer:
 
     def __enter__(self) -> Tracer:
         for path, module in self.model.named_modules():
-            label = path or f"<{type(module).__name__}>"
+            # a Keras layer is known by its name (its path is its position in the model)
+            name = getattr(module, "name", None) if path else None
+            label = name if isinstance(name, str) else path or f"<{type(module).__name__}>"
 
             def enter(module, args, label=label):
                 self._module_stack.append(label)
