@@ -268,3 +268,26 @@ def test_gelu_is_one_node_from_opset_20(tmp_path, rng, opset):
     assert ops.count("Gelu") == (1 if opset >= 20 else 0)
     assert ops.count("Tanh") == 1  # the tanh approximation stays decomposed
     assert_matches(path, model, [rng.standard_normal((4, 5)).astype(np.float32)], ["input"])
+
+
+def test_user_defined_function_is_named_as_unsupported(tmp_path, rng):
+    class Square(ember.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):  # pragma: no cover - not differentiated here
+            raise NotImplementedError
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(3, 3)
+
+        def forward(self, x):
+            return Square.apply(self.linear(x))
+
+    with pytest.raises(NotImplementedError, match=r"no ONNX converter for op Square .*module '<Model>'"):
+        ember.onnx.export(Model(), ember.tensor(rng.standard_normal((2, 3)).astype(np.float32)), tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
