@@ -291,3 +291,37 @@ def test_user_defined_function_is_named_as_unsupported(tmp_path, rng):
     with pytest.raises(NotImplementedError, match=r"no ONNX converter for op Square .*module '<Model>'"):
         ember.onnx.export(Model(), ember.tensor(rng.standard_normal((2, 3)).astype(np.float32)), tmp_path / "m.onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_less_common_ops(tmp_path, rng):
+    class Rare(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cell = nn.RNNCell(4, 4, nonlinearity="relu")
+            self.register_buffer("order", ember.tensor(np.array([[2, 0, 1, 3]] * 4)))
+
+        def forward(self, x):                                              # (N, 4)
+            h = self.cell(x)
+            square = ember.einsum("ni,nj->nij", h, x).tril()              # (N, 4, 4)
+            rows = square + ember.gather(square[0], 1, self.order)        # (N, 4, 4)
+            smooth = (rows.abs() + 1).log1p().rsqrt() ** 1.5 + 2 ** x.clamp(min=-1)[:, :, None]
+            return smooth.cumsum(dim=1).sum(dim=2), ember.triu(square, 1).amax(dim=(1, 2))
+
+    model = Rare()
+    path = tmp_path / "rare.onnx"
+    axes = {"input": {0: "batch"}, "output": {0: "batch"}, "output_1": {0: "batch"}}
+    ember.onnx.export(model, ember.tensor(rng.standard_normal((2, 4)).astype(np.float32)), path, dynamic_axes=axes)
+    ops = {node.op_type for node in load_checked(path).graph.node}
+    assert {"RNN", "Einsum", "Trilu", "GatherElements", "CumSum", "ReduceMax"} <= ops
+    assert_matches(path, model, [rng.standard_normal((5, 4)).astype(np.float32)], ["input"])
+
+
+def test_gather_index_expanded_to_the_batch_is_refused(tmp_path, rng):
+    class Expanded(nn.Module):
+        def forward(self, x):
+            index = ember.tensor(np.array([[1, 0]])).expand(x.shape[0], 2)
+            return ember.gather(x, 1, index)
+
+    with pytest.raises(NotImplementedError, match=r"Gather .*changes with the inputs"):
+        ember.onnx.export(Expanded(), ember.tensor(rng.standard_normal((3, 2)).astype(np.float32)),
+                          tmp_path / "m.onnx", dynamic_axes={"input": {0: "batch"}})

@@ -120,6 +120,11 @@ def _slice(graph, x: str, item: slice, axis: int) -> str:
 def gather(node, graph):
     (x,) = graph.inputs(node)
     indices = np.asarray(node.op.indices, dtype=np.int64)
+    if node.alternate is not None and not np.array_equal(indices, np.asarray(node.alternate.op.indices)):
+        raise graph.unsupported(
+            f"its index of shape {indices.shape} changes with the inputs (shape "
+            f"{np.shape(node.alternate.op.indices)} in a trace with other input values and dynamic sizes); "
+            "an index expanded to the batch size or computed from the inputs is not exported")
     if indices.shape != node.inputs[0].array.shape:
         x = graph.add("Slice", [x, graph.ints([0] * indices.ndim), graph.ints(indices.shape),
                                 graph.ints(range(indices.ndim))])
