@@ -37,7 +37,7 @@ def __getattr__(name):
 
         return getattr(io, name)
     if name in ("nn", "optim", "data", "datasets", "metrics", "keras", "cuda", "plot", "transforms", "utils", "io",
-                "progress"):
+                "progress", "onnx"):
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
         return module

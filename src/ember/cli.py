@@ -1,7 +1,7 @@
 """The ``ember`` command.
 
 ``ember mnist --step batchnorm`` trains a step of the MNIST codelab; ``ember demo`` fits a tiny network with
-plain autodiff and prints its loss falling.
+plain autodiff and prints its loss falling; ``ember export model.keras`` writes ``model.onnx``.
 """
 from __future__ import annotations
 
@@ -40,6 +40,59 @@ def demo(arguments) -> int:
     return 0 if np.isfinite(loss.item()) else 1
 
 
+def export(arguments) -> int:
+    """Convert a ``.keras`` file to ONNX and print the graph's inputs, outputs and opset."""
+    from pathlib import Path
+
+    from .keras.models import load_model
+    from .onnx import import_onnx
+
+    source = Path(arguments.model)
+    target = Path(arguments.output) if arguments.output else source.with_suffix(".onnx")
+    if source.suffix != ".keras":
+        print(f"ember export: expected a .keras file (saved with model.save), received {str(source)!r}",
+              file=sys.stderr)
+        return 2
+    onnx = import_onnx()
+    model = load_model(str(source), compile=False)
+    model.export(str(target), format="onnx", verbose=False, opset_version=arguments.opset)
+    proto = onnx.load(str(target))
+
+    def describe(value) -> str:
+        shape = [dim.dim_param or dim.dim_value for dim in value.type.tensor_type.shape.dim]
+        element = onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)
+        return f"{value.name} {element}[{', '.join(map(str, shape))}]"
+
+    print(f"wrote {target} (ONNX opset {proto.opset_import[0].version}, {len(proto.graph.node)} nodes, "
+          f"{sum(1 for _ in proto.graph.initializer)} initializers)")
+    for value in proto.graph.input:
+        print(f"  input  {describe(value)}")
+    for value in proto.graph.output:
+        print(f"  output {describe(value)}")
+    if arguments.pytorch:
+        _write_pytorch_dialect(model, target)
+    return 0
+
+
+def _write_pytorch_dialect(model, target) -> None:
+    """Beside ``target``: ``<stem>.py`` building the model in the PyTorch dialect and ``<stem>.pt``, its
+    state_dict, for the Sequential models that have such a form; else say why not."""
+    import ember
+    from ember.backend.files import atomic_writer
+    from ember.onnx._keras import pytorch_dialect
+
+    rewrite = pytorch_dialect(model)
+    if isinstance(rewrite, str):
+        print(f"no PyTorch-dialect files: {rewrite}")
+        return
+    source, state = rewrite
+    code, checkpoint = target.with_suffix(".py"), target.with_suffix(".pt")
+    with atomic_writer(code) as handle:
+        handle.write(source.replace("<checkpoint>", checkpoint.name).encode())
+    ember.save(state, checkpoint)
+    print(f"wrote {code} (build_model()) and {checkpoint} (its state_dict)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ember", description="Ember: train and inspect models from the shell.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     mnist_codelab.add_arguments(mnist_parser)
     mnist_parser.set_defaults(run=mnist_codelab.run)
+    export_parser = commands.add_parser("export", help="convert a .keras model file to ONNX")
+    export_parser.add_argument("model", help="the .keras file (saved with model.save)")
+    export_parser.add_argument("output", nargs="?", help="the .onnx file to write (default: beside the model)")
+    export_parser.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
+    export_parser.add_argument("--pytorch", action="store_true",
+                               help="also write the PyTorch-dialect model (.py) and its state_dict (.pt), for "
+                                    "Sequential models of Dense, Activation, Dropout and Flatten layers")
+    export_parser.set_defaults(run=export)
     return parser
 
 

@@ -35,6 +35,17 @@ from ..backend.device import cupy_if_loaded, device_of
 
 _IN, _OUT, _VALUE = 0, 1, 2
 
+# Called as ``trace_hook(node, input_tensors, result)`` after every op while a tracer (``ember.onnx``) has set
+# it through ``set_trace_hook``; None otherwise, so that running an op costs one global look-up more.
+trace_hook: Callable[[Any, tuple, Any], None] | None = None
+
+
+def set_trace_hook(hook: Callable[[Any, tuple, Any], None] | None):
+    """Install ``hook`` (or None) to see every op as it runs; returns the hook it replaces."""
+    global trace_hook
+    previous, trace_hook = trace_hook, hook
+    return previous
+
 
 class Function:
     """Base class of every graph node. Subclass it and call ``YourFunction.apply(*args)``.
@@ -124,7 +135,10 @@ class Function:
         detached = [Tensor(a.data) if isinstance(a, Tensor) else a for a in args]
         with grad_mode.no_grad():
             raw = type(self).forward(self, *detached)
-        return self._finish(raw, grad_mode.state.enabled and any(t.requires_grad for t in tensors))
+        result = self._finish(raw, grad_mode.state.enabled and any(t.requires_grad for t in tensors))
+        if trace_hook is not None:
+            trace_hook(self, tuple(tensors), result)
+        return result
 
     def _finish(self, raw, record: bool):
         """Wrap forward's arrays as output Tensors; when recording, point them at this node."""
@@ -225,7 +239,10 @@ class Primitive(Function):
         self.inputs = tensors
         arrays = [tensor.data for tensor in tensors]
         outputs = self._fast_forward(arrays) if self.fast_forward else self.forward(*arrays)
-        return self._finish(outputs, record)
+        result = self._finish(outputs, record)
+        if trace_hook is not None:
+            trace_hook(self, tensors, result)
+        return result
 
     def _fast_forward(self, arrays):
         """The first fast path that accepts ``arrays``, else the reference ``forward``."""

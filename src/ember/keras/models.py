@@ -91,6 +91,21 @@ class Model(Trainer, Layer):
     def outputs(self):
         return self._functional.outputs if self._functional is not None else None
 
+    def export(self, filepath, format: str = "onnx", verbose: bool = True, input_signature=None,  # noqa: A002
+               **kwargs) -> None:
+        """Write the model for inference, as Keras 3's ``model.export``; Ember writes ``format="onnx"``.
+
+        Inputs are named after the model's ``keras.Input``s, outputs ``output_0``, ...; the batch axis is
+        dynamic. ``opset_version=`` (default 17) picks the ONNX opset. Needs ``pip install "ember[onnx]"``."""
+        if format != "onnx":
+            raise ValueError(f"Model '{self.name}'.export: Ember writes format='onnx' only, received {format!r}")
+        if input_signature is not None:
+            raise ValueError(f"Model '{self.name}'.export: input_signature is not supported; the inputs come from "
+                             "the model's keras.Input shapes")
+        from ..onnx._keras import export_keras
+
+        export_keras(self, filepath, verbose=verbose, **kwargs)
+
     def get_config(self) -> dict:
         if self._functional is None:
             raise NotImplementedError(
@@ -126,6 +141,7 @@ class Sequential(Model):
             if self._stack:
                 raise ValueError(f"Sequential '{self.name}': an InputLayer can only be the first layer")
             self._batch_input_shape = layer._batch_input_shape
+            self._input_name = layer.name  # the name the model's exported input takes
             return
         name = getattr(layer, "name", None)
         if name is not None and any(getattr(other, "name", None) == name for other in self._stack):

@@ -1,0 +1,32 @@
+"""Normalization. Batch norm in evaluation runs as Ember computes it from the running statistics,
+``x * scale + shift`` with per-channel constants folded at export (Mul and Add nodes); layer norm (and group
+norm, a layer norm over (N, groups, -1)) as LayerNormalization, which needs opset 17."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...functions import normalization as ops
+from . import converts
+
+
+@converts(ops.LayerNorm)
+def layer_norm(node, graph):
+    if graph.opset < 17:
+        raise graph.unsupported(f"LayerNormalization needs opset 17 or later, the export asked for {graph.opset}")
+    op = node.op
+    names = graph.inputs(node)
+    x, affine = names[0], names[1:]
+    normalized_shape = node.inputs[0].array.shape[-op.num_axes:]
+    dtype = node.inputs[0].array.dtype
+    scale = affine.pop(0) if op.has_weight else graph.constant(np.ones(normalized_shape, dtype=dtype))
+    bias = affine.pop(0) if op.has_bias else ""
+    outputs = graph.add("LayerNormalization", [x, scale, bias] if bias else [x, scale], axis=-op.num_axes,
+                        epsilon=float(op.eps))
+    return outputs
+
+
+@converts(ops.BatchNorm)
+def batch_norm(node, graph):
+    raise graph.unsupported(
+        "batch norm with the batch's own statistics (training mode, or track_running_stats=False) has no "
+        "inference form; export in eval() with running statistics")
