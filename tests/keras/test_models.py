@@ -220,3 +220,23 @@ def test_input_dtype_other_than_float32_warns_at_the_callers_line():
         warnings.simplefilter("error")
         keras.Input(shape=(3,), dtype="float32")
         keras.layers.InputLayer(input_shape=(3,))
+
+
+def test_subclassed_model_tracks_layers_held_in_a_list():
+    class Stack(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.blocks = [keras.layers.Dense(4), keras.layers.Dropout(0.5), keras.layers.Dense(2)]
+
+        def call(self, x, training=None):
+            for block in self.blocks:
+                x = block(x, training=training)
+            return x
+
+    model = Stack()
+    assert model(np.ones((3, 5), np.float32)).shape == (3, 2)
+    assert [name for name, _ in model.named_parameters()] == [
+        "blocks.0.kernel", "blocks.0.bias", "blocks.2.kernel", "blocks.2.bias"]
+    assert len(model.trainable_weights) == 4 and len(model.blocks) == 3
+    model.eval()
+    assert not model.blocks[1].training  # train()/eval() reach the layers in the list

@@ -94,3 +94,51 @@ def test_defaults_do_not_warn():
             optimizer_class()
             optimizer_class(use_ema=False, ema_momentum=0.99, loss_scale_factor=None,
                             gradient_accumulation_steps=None, weight_decay=None, clipnorm=None)
+
+
+def test_exclude_from_weight_decay_by_variable_and_by_name():
+    parameters = [nn.Parameter(ember.ones(2)) for _ in range(4)]
+    optimizer = keras.optimizers.AdamW(0.1, weight_decay=0.5)
+    optimizer.exclude_from_weight_decay(var_list=[parameters[3]], var_names=["bias", "gam+a"])
+    # Keras matches the variable's own name: the last part of its path, not the layers' names
+    optimizer.build(parameters, names=["dense.kernel", "dense.bias", "bias_layer.kernel", "norm.kernel"])
+    for parameter in parameters:
+        parameter.grad = ember.zeros(2)  # Adam moves nothing: only the decay acts
+    optimizer.step()
+    np.testing.assert_allclose([p.numpy()[0] for p in parameters], [0.95, 1.0, 0.95, 1.0], rtol=1e-6)
+    with pytest.raises(ValueError, match="AdamW: exclude_from_weight_decay.. can only be configured before"):
+        optimizer.exclude_from_weight_decay(var_names=["kernel"])
+    with pytest.raises(ValueError, match="received 4 parameters and 1 names"):
+        keras.optimizers.AdamW().build(parameters, names=["kernel"])
+
+
+class _DenseThenNorm(keras.Model):
+    """A subclassed model whose layers sit in a list and build on the first call."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack = [keras.layers.Dense(3), keras.layers.LayerNormalization()]
+
+    def call(self, x):
+        for layer in self.stack:
+            x = layer(x)
+        return x
+
+
+def test_fit_excludes_weights_by_name_in_a_lazily_built_subclassed_model():
+    x = np.random.default_rng(0).normal(size=(8, 5)).astype(np.float32)
+    y = np.random.default_rng(1).normal(size=(8, 3)).astype(np.float32)
+    trained = []
+    for weight_decay in (0.5, None):
+        keras.utils.set_random_seed(7)
+        model = _DenseThenNorm()
+        optimizer = keras.optimizers.SGD(0.1, weight_decay=weight_decay)
+        optimizer.exclude_from_weight_decay(var_names=["gamma", "beta"])
+        model.compile(optimizer, "mse")
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+        trained.append({name: p.numpy().copy() for name, p in model.named_parameters()})
+    decayed, plain = trained
+    assert sorted(decayed) == ["stack.0.bias", "stack.0.kernel", "stack.1.beta", "stack.1.gamma"]
+    for name in ("stack.1.gamma", "stack.1.beta"):
+        np.testing.assert_array_equal(decayed[name], plain[name])
+    assert not np.allclose(decayed["stack.0.kernel"], plain["stack.0.kernel"])

@@ -18,6 +18,7 @@ rate of exactly 0, SGD's momentum still moves the weights as in Keras; RMSprop's
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -97,19 +98,49 @@ class Optimizer:
         self.name = name
         self.inner = None  # the ember.optim optimizer, once built
         self.iterations = 0
+        self._excluded_ids: set = set()  # parameters that exclude_from_weight_decay named by identity
+        self._excluded_pattern: re.Pattern | None = None  # ... or by name
+        self._no_decay_ids: set = set()  # the parameters left undecayed, fixed by build
 
     def make(self, parameters) -> optim.Optimizer:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def build(self, parameters) -> None:
-        """Bind to ``parameters`` (the model's trainable ones)."""
-        parameters = [p for p in parameters if p.requires_grad]
-        if not parameters:
+    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
+        """Leave some weights undecayed (Keras's method); call it before the optimizer is built.
+
+        ``var_list``: weights to exclude. ``var_names``: regular expressions; a weight is excluded when one of
+        them is found in its name, the last part of its path in the model (``"kernel"``, ``"bias"``,
+        ``"gamma"``, ``"embeddings"``…, as Keras names variables), e.g. ``var_names=["bias", "gamma"]``.
+        """
+        if self.built:
+            raise ValueError(f"{type(self).__name__}: exclude_from_weight_decay() can only be configured before the "
+                             "optimizer is built")
+        self._excluded_ids = {id(variable) for variable in var_list or ()}
+        self._excluded_pattern = re.compile("|".join(sorted(set(var_names)))) if var_names else None
+
+    def build(self, parameters, names=None) -> None:
+        """Bind to ``parameters`` (the model's trainable ones); ``names``, when given, are their paths in the
+        model (``model.named_parameters()``), which ``exclude_from_weight_decay(var_names=...)`` matches."""
+        parameters = list(parameters)
+        names = [None] * len(parameters) if names is None else list(names)
+        if len(names) != len(parameters):
+            raise ValueError(f"{type(self).__name__}.build: received {len(parameters)} parameters and "
+                             f"{len(names)} names")
+        named = [(name, p) for name, p in zip(names, parameters) if p.requires_grad]
+        if not named:
             raise ValueError(f"{type(self).__name__}: the model has no trainable parameters")
-        self.inner = self.make(parameters)
+        self._no_decay_ids = {id(p) for name, p in named if self._excluded(name, p)}
+        self.inner = self.make([p for _, p in named])
         self._applied_learning_rate = self.learning_rate
         if self.use_ema:
             self._moving_averages = {id(p): (p, get_array_module(p.data).zeros_like(p.data)) for p in parameters}
+
+    def _excluded(self, path: str | None, parameter) -> bool:
+        if id(parameter) in self._excluded_ids:
+            return True
+        if self._excluded_pattern is None or path is None:
+            return False
+        return self._excluded_pattern.search(path.rpartition(".")[2]) is not None
 
     @property
     def built(self) -> bool:
@@ -208,9 +239,12 @@ class Optimizer:
             self._overwrite_with_moving_averages(list(var_list))
 
     def _decay_weights(self, parameters) -> None:
-        """Keras's decoupled weight decay, in place: ``w -= w * weight_decay * learning_rate``."""
+        """Keras's decoupled weight decay, in place: ``w -= w * weight_decay * learning_rate`` (but for the
+        weights excluded by ``exclude_from_weight_decay``)."""
         if self.weight_decay:
             for parameter in parameters:
+                if id(parameter) in self._no_decay_ids:
+                    continue
                 weights = parameter.data
                 dtype = weights.dtype.type
                 weights -= weights * dtype(self.weight_decay) * dtype(self.learning_rate)
@@ -402,7 +436,7 @@ class _Wrapped(Optimizer):
         self.inner = inner
         self._applied_learning_rate = self.learning_rate
 
-    def build(self, parameters) -> None:
+    def build(self, parameters, names=None) -> None:
         pass
 
 

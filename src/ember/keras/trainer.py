@@ -112,10 +112,11 @@ class Trainer:
 
     def train_step(self, x, y, sample_weight=None) -> dict:
         """One optimizer step on a batch; returns the running logs of the epoch."""
-        if not self.optimizer.built:
-            self.optimizer.build(self.parameters())
-        self.optimizer.zero_grad()
         predictions = self(x, training=True)
+        if not self.optimizer.built:  # after the first call, which builds the layers of a subclassed model
+            named = list(self.named_parameters())
+            self.optimizer.build([p for _, p in named], names=[name for name, _ in named])
+        self.optimizer.zero_grad()
         loss = self._total_loss(y, predictions, sample_weight)
         loss.backward()
         self.optimizer.step()

@@ -17,7 +17,7 @@ from ... import functions as F
 from ...autograd.grad_mode import no_grad
 from ...autograd.tensor import Tensor
 from ...backend import dtypes
-from ...nn import Module, Parameter
+from ...nn import Module, ModuleList, Parameter
 from .. import initializers, regularizers
 
 _name_counts: defaultdict = defaultdict(int)
@@ -104,6 +104,13 @@ class Layer(Module):
             batch_input_shape = (None, int(input_dim))
         self._batch_input_shape = tuple(batch_input_shape) if batch_input_shape is not None else None
         self._output_shape = None
+
+    def __setattr__(self, name: str, value) -> None:
+        # Keras tracks layers held in a list attribute (``self.blocks = [Block() for _ in range(4)]``): hold
+        # them in a ModuleList, so that their weights are the model's and they follow train()/eval() and to().
+        if isinstance(value, (list, tuple)) and value and all(isinstance(item, Module) for item in value):
+            value = ModuleList(value)
+        super().__setattr__(name, value)
 
     # ------------------------------------------------------------------------------------- building
     def build(self, input_shape) -> None:
