@@ -5,6 +5,7 @@ from .linear import Identity, Linear
 from .conv import Conv1d, Conv2d
 from .pooling import MaxPool1d, AvgPool1d, AdaptiveAvgPool1d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
 from .batchnorm import BatchNorm1d, BatchNorm2d
+from .syncbatchnorm import SyncBatchNorm
 from .normalization import LayerNorm
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten, Unflatten
@@ -28,4 +29,5 @@ __all__ = [
     "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss",
     "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
     "TransformerDecoder", "Transformer",
+    "SyncBatchNorm",
 ]
