@@ -197,3 +197,22 @@ def test_distributed_sampler_pads_and_drops_as_pytorch():
     assert first != list(shuffled)
     with pytest.raises(ValueError, match=r"invalid rank 3, rank should be in \[0, 2\]"):
         DistributedSampler(range(10), 3, 3)
+
+
+def test_buckets_start_during_backward_before_earlier_layers_have_gradients(world):
+    model = make_model()
+    replica = DistributedDataParallel(model, bucket_cap_mb=0.001)
+    first_layer_weight = model[0].weight
+    launches = []
+    all_reduce = replica._backend.all_reduce
+
+    def recording_all_reduce(array, op, finish=None):
+        launches.append(first_layer_weight.grad is None)
+        return all_reduce(array, op, finish)
+
+    replica._backend = type("Recording", (), {"all_reduce": staticmethod(recording_all_reduce),
+                                              "size": replica._backend.size})()
+    images, labels = global_batches(1)[0]
+    F.cross_entropy(replica(ember.tensor(images)), ember.tensor(labels)).backward()
+    assert len(launches) == len(replica.bucket_sizes) > 2
+    assert launches[0] and not launches[-1]  # the last layer's bucket left before the first layer's gradient
