@@ -100,3 +100,25 @@ def test_bad_arguments_raise_clear_errors(world):
         dist.broadcast(ember.zeros(2), src=5)
     with pytest.raises(RuntimeError, match="already initialized"):
         dist.init_process_group("mpi")
+
+
+class FakeGpuArray:
+    """What the MPI backend uses of a CuPy array: ``get()`` to the host, ``set()`` back."""
+
+    def __init__(self, values):
+        self.values = np.array(values, dtype=np.float32)
+
+    def get(self):
+        return self.values.copy()
+
+    def set(self, host):
+        self.values[...] = host
+
+
+def test_mpi_backend_stages_gpu_arrays_through_the_host(world):
+    from ember.distributed.process_group import _current_backend
+
+    rank, size = world
+    array = FakeGpuArray([rank + 1.0, 2.0])
+    _current_backend().all_reduce(array, dist.ReduceOp.SUM).wait()
+    np.testing.assert_allclose(array.values, [sum(r + 1.0 for r in range(size)), 2.0 * size])

@@ -216,3 +216,17 @@ def test_buckets_start_during_backward_before_earlier_layers_have_gradients(worl
     F.cross_entropy(replica(ember.tensor(images)), ember.tensor(labels)).backward()
     assert len(launches) == len(replica.bucket_sizes) > 2
     assert launches[0] and not launches[-1]  # the last layer's bucket left before the first layer's gradient
+
+
+def test_a_model_without_trainable_parameters_is_an_error(world):
+    with pytest.raises(ValueError, match="Sequential has no parameter that requires a gradient"):
+        DistributedDataParallel(nn.Sequential(nn.ReLU()))
+
+
+def test_forward_without_grad_does_not_start_a_reduction(world):
+    ember.manual_seed(0)
+    replica = DistributedDataParallel(TwoHeads(), find_unused_parameters=True)
+    with ember.no_grad():
+        replica(ember.ones(2, 4), use_b=False)
+    replica(ember.ones(2, 4), use_b=False).sum().backward()
+    assert replica.module.head_b.weight.grad is None and replica.module.head_a.weight.grad is not None

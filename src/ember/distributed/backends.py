@@ -74,23 +74,47 @@ class MPIBackend:
     def _work(self, requests: list, finish=None) -> Work:
         return Work(requests, finish, test=self.MPI.Request.Testall, wait=self.MPI.Request.Waitall)
 
-    def all_reduce(self, array: np.ndarray, op: str, finish=None) -> Work:
+    @staticmethod
+    def _on_host(array, finish):
+        """A GPU (CuPy) array goes through a host copy, copied back before ``finish`` runs."""
+        if array is None or isinstance(array, np.ndarray):
+            return array, finish
+        host = array.get()
+
+        def copy_back() -> None:
+            array.set(host)
+            if finish is not None:
+                finish()
+
+        return host, copy_back
+
+    def all_reduce(self, array, op: str, finish=None) -> Work:
+        array, finish = self._on_host(array, finish)
         request = self.comm.Iallreduce(self.MPI.IN_PLACE, array, op=self._ops[op])
         return self._work([request], finish)
 
-    def broadcast(self, array: np.ndarray, src: int, finish=None) -> Work:
+    def broadcast(self, array, src: int, finish=None) -> Work:
+        array, finish = self._on_host(array, finish)
         return self._work([self.comm.Ibcast(array, root=src)], finish)
 
-    def all_gather(self, send: np.ndarray, receive: np.ndarray, finish=None) -> Work:
+    def all_gather(self, send, receive, finish=None) -> Work:
+        send, _ = self._on_host(send, None)
+        receive, finish = self._on_host(receive, finish)
         return self._work([self.comm.Iallgather(send, receive)], finish)
 
-    def reduce_scatter(self, send: np.ndarray, receive: np.ndarray, op: str, finish=None) -> Work:
+    def reduce_scatter(self, send, receive, op: str, finish=None) -> Work:
+        send, _ = self._on_host(send, None)
+        receive, finish = self._on_host(receive, finish)
         return self._work([self.comm.Ireduce_scatter_block(send, receive, op=self._ops[op])], finish)
 
-    def gather(self, send: np.ndarray, receive: np.ndarray | None, dst: int, finish=None) -> Work:
+    def gather(self, send, receive, dst: int, finish=None) -> Work:
+        send, _ = self._on_host(send, None)
+        receive, finish = self._on_host(receive, finish)
         return self._work([self.comm.Igather(send, receive, root=dst)], finish)
 
-    def scatter(self, send: np.ndarray | None, receive: np.ndarray, src: int, finish=None) -> Work:
+    def scatter(self, send, receive, src: int, finish=None) -> Work:
+        send, _ = self._on_host(send, None)
+        receive, finish = self._on_host(receive, finish)
         return self._work([self.comm.Iscatter(send, receive, root=src)], finish)
 
     def barrier(self) -> Work:

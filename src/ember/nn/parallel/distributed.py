@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ...autograd.grad_mode import is_grad_enabled
 from ...autograd.tensor import Tensor
 from ...distributed.backends import ReduceOp
 from ...distributed.process_group import _current_backend
@@ -90,6 +91,9 @@ class DistributedDataParallel(Module):
         self._check_same_model_on_every_rank()
         self._broadcast_from_rank0([tensor for _, tensor in self._named_state()])
         named = [(name, param) for name, param in module.named_parameters() if param.requires_grad]
+        if not named:
+            raise ValueError(f"DistributedDataParallel: {type(module).__name__} has no parameter that requires a "
+                             "gradient (build a lazily built model first, e.g. by calling it once)")
         self._buckets = self._build_buckets(named, bucket_cap_mb * 2**20)
         self._bucket_of = {id(param): bucket for bucket in self._buckets for param in bucket.params}
         self._hook_handles = [param.register_post_accumulate_grad_hook(self._on_gradient_ready)
@@ -171,7 +175,7 @@ class DistributedDataParallel(Module):
         if self.broadcast_buffers and self.module.training:
             self._broadcast_from_rank0([buffer for _, buffer in self.module.named_buffers() if buffer is not None])
         output = self.module(*args, **kwargs)
-        if self.find_unused_parameters and self._require_sync and self.module.training:
+        if self.find_unused_parameters and self._require_sync and self.module.training and is_grad_enabled():
             self._mark_unused_parameters(output)
         return output
 
