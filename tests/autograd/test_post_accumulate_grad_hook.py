@@ -71,3 +71,18 @@ def test_hook_on_a_non_leaf_or_without_requires_grad_raises():
         (x * 2).register_post_accumulate_grad_hook(lambda tensor: None)
     with pytest.raises(RuntimeError, match="does not require grad"):
         ember.tensor([1.0]).register_post_accumulate_grad_hook(lambda tensor: None)
+
+
+def test_copies_and_pickles_drop_the_hooks():
+    import copy
+    import pickle
+
+    weight = ember.nn.Parameter(ember.tensor([1.0, 2.0]))
+    weight.grad = ember.tensor([0.5, 0.5])
+    weight.register_post_accumulate_grad_hook(lambda tensor: None)
+    for clone in (copy.deepcopy(weight), pickle.loads(pickle.dumps(weight)), copy.copy(weight)):
+        assert type(clone) is type(weight) and clone._post_accumulate_grad_hooks is None
+        np.testing.assert_array_equal(clone.numpy(), [1.0, 2.0])
+        np.testing.assert_array_equal(clone.grad.numpy(), [0.5, 0.5])
+        assert clone.requires_grad
+    assert weight._post_accumulate_grad_hooks is not None

@@ -236,6 +236,14 @@ class Tensor:
         self._post_accumulate_grad_hooks.append(hook)
         return TensorHookHandle(self, hook)
 
+    def __getstate__(self) -> tuple:
+        """Copies and pickles keep every field but the post-accumulate-grad hooks (callbacks of this process,
+        e.g. a ``DistributedDataParallel`` wrapper): ``copy.deepcopy(model)`` gives a model without them."""
+        slots = {name: getattr(self, name) for name in Tensor.__slots__
+                 if name != "__weakref__" and hasattr(self, name)}
+        slots["_post_accumulate_grad_hooks"] = None
+        return (getattr(self, "__dict__", None) or None, slots)
+
     def backward(
         self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None
     ) -> None:

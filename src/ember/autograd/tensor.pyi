@@ -116,6 +116,10 @@ class Tensor:
     def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> TensorHookHandle:
         """Call ``hook(self)`` during backward, as soon as this leaf's ``.grad`` holds the pass's gradient."""
 
+    def __getstate__(self) -> tuple:
+        """Copies and pickles keep every field but the post-accumulate-grad hooks (callbacks of this process, e.g. a
+        ``DistributedDataParallel`` wrapper): ``copy.deepcopy(model)`` gives a model without them."""
+
     def backward(
         self,
         gradient=None,
