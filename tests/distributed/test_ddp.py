@@ -67,7 +67,11 @@ def test_buckets_follow_reverse_parameter_order_and_the_cap(world):
     assert sum(sizes) == 4 * sum(p.numel() for p in model.parameters())
     for bucket in replica._buckets:  # a bucket exceeds the cap only when it holds a single parameter
         assert bucket.nbytes <= 1000 or len(bucket.params) == 1
-    assert len(DistributedDataParallel(make_model()).bucket_sizes) == 1
+    assert len(DistributedDataParallel(make_model()).bucket_sizes) == 1  # 7 KiB: under the first bucket's 1 MiB
+    big = nn.Sequential(nn.Linear(600, 600), nn.Linear(600, 600), nn.Linear(600, 10))  # 1.37 MiB a weight
+    sizes = DistributedDataParallel(big).bucket_sizes
+    # last layer + layer 2 bias (1 MiB cap), then layer 2 weight + layer 1 (25 MiB cap)
+    assert sizes == [4 * (600 * 10 + 10 + 600), 4 * (600 * 600 + 600 + 600 * 600)]
 
 
 def test_no_sync_accumulates_locally_then_reduces_the_sum(world):

@@ -22,6 +22,9 @@ from ...distributed.process_group import _current_backend
 from ..modules.module import Module
 
 
+FIRST_BUCKET_BYTES = 2**20  # PyTorch's cap on the first bucket (the last layers)
+
+
 class _Bucket:
     """Parameters reduced together: their gradients flattened into one buffer."""
 
@@ -136,8 +139,9 @@ class DistributedDataParallel(Module):
 
     @staticmethod
     def _build_buckets(named: list, cap_bytes: float) -> list:
-        """Reverse parameter order; a bucket closes when it would exceed ``cap_bytes`` or the dtype/device
-        changes (a parameter larger than the cap gets a bucket of its own)."""
+        """Reverse parameter order; a bucket closes when it would exceed its cap or the dtype/device changes (a
+        parameter larger than the cap gets a bucket of its own). The first bucket's cap is 1 MiB (or
+        ``cap_bytes`` if smaller), as in PyTorch, so that the last layers' reduction starts early."""
         buckets: list[_Bucket] = []
         params: list = []
         names: list = []
@@ -145,7 +149,8 @@ class DistributedDataParallel(Module):
         for name, param in reversed(named):
             same_kind = not params or (param.data.dtype == params[0].data.dtype and type(param.data) is
                                        type(params[0].data))
-            if params and (not same_kind or size + param.data.nbytes > cap_bytes):
+            cap = min(cap_bytes, FIRST_BUCKET_BYTES) if not buckets else cap_bytes
+            if params and (not same_kind or size + param.data.nbytes > cap):
                 buckets.append(_Bucket(len(buckets), params, names))
                 params, names, size = [], [], 0
             params.append(param)
