@@ -3,6 +3,7 @@ codelab's batch-norm convnet, and 2 ranks x 1 thread against 1 process x 2 threa
 
     python benchmarks/distributed.py            # runs every part (launches mpiexec itself), prints a table
     python benchmarks/distributed.py --steps 20 # more steps per measurement
+    python benchmarks/distributed.py --rounds 3 # alternate the 2-rank and the 1-process runs 3 times
 
 Needs mpi4py and mpiexec (pip install "ember[distributed]").
 """
@@ -112,6 +113,8 @@ def main() -> None:
     parser.add_argument("--part", choices=["all", "allreduce", "ddp", "single"], default="all")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="how many times to alternate the DDP and the single-process runs (drift on a busy host)")
     arguments = parser.parse_args()
     if arguments.part == "allreduce":
         return allreduce_bandwidth(arguments.repeats)
@@ -125,8 +128,9 @@ def main() -> None:
     script = [__file__, "--steps", str(arguments.steps), "--repeats", str(arguments.repeats)]
     print(f"load average before: {os.getloadavg()}", flush=True)
     launch(mpiexec_command(["-n", "2", *script, "--part", "allreduce"]), 1)
-    launch(mpiexec_command(["-n", "2", *script, "--part", "ddp"]), 1)
-    launch([sys.executable, *script, "--part", "single"], 2)
+    for _ in range(arguments.rounds):
+        launch(mpiexec_command(["-n", "2", *script, "--part", "ddp"]), 1)
+        launch([sys.executable, *script, "--part", "single"], 2)
     print(f"load average after: {os.getloadavg()}", flush=True)
 
 

@@ -54,3 +54,14 @@ def _reinitialised(model):
 def test_set_distribution_rejects_other_objects():
     with pytest.raises(TypeError, match="expected a keras.distribution.DataParallel"):
         keras.distribution.set_distribution("data_parallel")
+
+
+def test_shard_splits_rows_of_nested_inputs(world):
+    rank, size = world
+    parallel = keras.distribution.DataParallel()
+    x = np.arange(8 * 2).reshape(8, 2)
+    sharded = parallel.shard({"a": x, "b": [x, None]})
+    rows = slice(8 * rank // size, 8 * (rank + 1) // size)
+    np.testing.assert_array_equal(sharded["a"], x[rows])
+    np.testing.assert_array_equal(sharded["b"][0], x[rows])
+    assert sharded["b"][1] is None

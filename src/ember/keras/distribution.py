@@ -42,9 +42,14 @@ class DataParallel:
         return self.rank == 0
 
     def shard(self, value):
-        """This rank's contiguous slice of a batch's rows (arrays or Tensors; None stays None)."""
+        """This rank's contiguous slice of a batch's rows: arrays or Tensors, or a list, tuple or dict of them
+        (a model's several inputs); None stays None."""
         if value is None or self.world_size == 1:
             return value
+        if isinstance(value, dict):
+            return {key: self.shard(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.shard(item) for item in value)
         rows = len(value)
         start, stop = rows * self.rank // self.world_size, rows * (self.rank + 1) // self.world_size
         return value[start:stop]
