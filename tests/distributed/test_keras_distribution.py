@@ -65,3 +65,12 @@ def test_shard_splits_rows_of_nested_inputs(world):
     np.testing.assert_array_equal(sharded["a"], x[rows])
     np.testing.assert_array_equal(sharded["b"][0], x[rows])
     assert sharded["b"][1] is None
+
+
+def test_list_devices_names_one_device_per_rank(world):
+    rank, size = world
+    devices = keras.distribution.list_devices()
+    assert devices == [f"cpu:{r}" for r in range(size)]
+    assert keras.distribution.DataParallel(devices=devices).world_size == size
+    with pytest.raises(ValueError, match=f"one device per rank: received {size + 1} devices for {size} ranks"):
+        keras.distribution.DataParallel(devices=devices + ["cpu:99"])

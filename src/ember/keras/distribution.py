@@ -21,7 +21,7 @@ class DataParallel:
     """Replicate the model on every rank and split each batch across ranks (Keras 3's ``DataParallel``).
 
     Args:
-        devices: accepted for Keras's signature; one rank is one device (from ``mpiexec``).
+        devices: None, or the list ``list_devices()`` returns (one device per rank, started by ``mpiexec``).
         auto_shard_dataset: accepted for Keras's signature; batches are always split by rows.
 
     Creating it joins the MPI process group (``ember.distributed.init_process_group("mpi")``) if needed.
@@ -34,6 +34,10 @@ class DataParallel:
             distributed.init_process_group("mpi")
         self.rank = distributed.get_rank()
         self.world_size = distributed.get_world_size()
+        if devices is not None and len(devices) != self.world_size:
+            raise ValueError(f"DataParallel: one device per rank: received {len(devices)} devices for "
+                             f"{self.world_size} ranks (launch with mpiexec -n {len(devices)}, or pass "
+                             "keras.distribution.list_devices())")
         self._synchronised: set = set()
 
     @property
@@ -101,6 +105,25 @@ class DataParallel:
         return summed.tolist()
 
 
+def initialize(job_addresses=None, num_processes=None, process_id=None) -> None:
+    """Join the process group started by ``mpiexec`` (Keras's multi-process entry point; MPI supplies the
+    addresses, the count and this process's id, so the arguments, when given, must agree with it)."""
+    from .. import distributed
+
+    if not distributed.is_initialized():
+        distributed.init_process_group("mpi", world_size=-1 if num_processes is None else num_processes,
+                                       rank=-1 if process_id is None else process_id)
+
+
+def list_devices(device_type: str | None = None) -> list:
+    """One device name per rank, ``"cpu:0"`` … ``"cpu:N-1"`` (``"gpu:…"`` for ``device_type="gpu"``)."""
+    from .. import distributed
+
+    initialize()
+    kind = "gpu" if device_type in ("gpu", "cuda") else "cpu"
+    return [f"{kind}:{rank}" for rank in range(distributed.get_world_size())]
+
+
 def set_distribution(value: DataParallel | None) -> None:
     """Make ``value`` the distribution ``fit``/``evaluate`` use (None: one process)."""
     if value is not None and not isinstance(value, DataParallel):
@@ -114,4 +137,4 @@ def distribution() -> DataParallel | None:
     return _state["distribution"]
 
 
-__all__ = ["DataParallel", "set_distribution", "distribution"]
+__all__ = ["DataParallel", "set_distribution", "distribution", "initialize", "list_devices"]
