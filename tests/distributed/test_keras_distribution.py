@@ -25,14 +25,15 @@ def test_fit_on_ranks_matches_one_process(world, data, tmp_path):
     rank, size = world
     x, y = data
     single = make_model()
-    single_history = single.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    single_history = single.fit(x, y, batch_size=8, epochs=2, shuffle=True, verbose=0)
     keras.distribution.set_distribution(keras.distribution.DataParallel())
     try:
         if rank != 0:
             ember.manual_seed(100 + rank)  # a different initialisation: fit must start from rank 0's weights
         model = make_model() if rank == 0 else _reinitialised(make_model())
         log = tmp_path / f"log{rank}.csv"
-        history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0,
+        # shuffled batches: fit must give every rank rank 0's random state (rank 1 was reseeded above)
+        history = model.fit(x, y, batch_size=8, epochs=2, shuffle=True, verbose=0,
                             callbacks=[keras.callbacks.CSVLogger(str(log))])
         evaluated = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
     finally:

@@ -3,12 +3,13 @@
     keras.distribution.set_distribution(keras.distribution.DataParallel())
     model.fit(x, y, batch_size=64)      # launched as: mpiexec -n 4 python train.py
 
-Under ``DataParallel`` every rank holds the whole model and reads the same global batches (the same data and
-shuffling seed on every rank); each rank trains on its own contiguous slice of each batch, gradients are
-averaged across ranks before each optimizer step, rank 0's weights are copied to every rank before the first
-step, loss and metrics are aggregated over all ranks, and only rank 0 prints progress and writes checkpoints,
-CSV logs and figures. A batch that does not split evenly gives the last ranks one sample fewer, which weighs
-their gradients slightly differently from one process; use a global batch size divisible by the world size.
+Under ``DataParallel`` every rank holds the whole model and reads the same global batches (the same data on
+every rank; ``fit`` gives every rank rank 0's random state, so the shuffled order is the same too); each rank
+trains on its own contiguous slice of each batch, gradients are averaged across ranks before each optimizer
+step, rank 0's weights are copied to every rank before the first step, loss and metrics are aggregated over
+all ranks, and only rank 0 prints progress and writes checkpoints, CSV logs and figures. A batch that does not
+split evenly gives the last ranks one sample fewer, which weighs their gradients slightly differently from one
+process; use a global batch size divisible by the world size.
 """
 from __future__ import annotations
 
@@ -57,6 +58,18 @@ class DataParallel:
         rows = len(value)
         start, stop = rows * self.rank // self.world_size, rows * (self.rank + 1) // self.world_size
         return value[start:stop]
+
+    def synchronise_random_state(self) -> None:
+        """Give every rank rank 0's random generator state, so that ``fit`` shuffles the same way everywhere
+        (every rank must see the same global batches to take its own slice of them)."""
+        if self.world_size == 1:
+            return
+        from ..backend import random as ember_random
+        from ..distributed import broadcast_object_list
+
+        state = [ember_random.get_rng_state()]
+        broadcast_object_list(state, src=0)
+        ember_random.set_rng_state(state[0])
 
     def synchronise_weights(self, model) -> None:
         """Copy rank 0's parameters and buffers to every rank (once per model, after it is built)."""

@@ -186,6 +186,8 @@ class Trainer:
             "epochs": epochs, "steps": len(train_data) or None, "verbose": verbose,
         })
         device = self._device()
+        if parallel is not None:
+            parallel.synchronise_random_state()  # the same shuffled batches on every rank
         self.stop_training = False
         callbacks.on_train_begin()
         for epoch in range(initial_epoch, epochs):
