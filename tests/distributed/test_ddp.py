@@ -154,7 +154,7 @@ def test_state_dict_has_module_prefix_and_module_attribute(world):
 
 
 def test_wrap_without_process_group_or_bad_options_raises(world):
-    with pytest.raises(TypeError, match="module must be an nn.Module"):
+    with pytest.raises(TypeError, match=r"module must be an nn\.Module"):
         DistributedDataParallel(lambda x: x)
     with pytest.raises(ValueError, match="bucket_cap_mb must be > 0"):
         DistributedDataParallel(make_model(), bucket_cap_mb=0)
@@ -174,7 +174,7 @@ def test_distributed_sampler_gives_each_rank_a_disjoint_slice(world):
     from ember.utils.data import DataLoader, TensorDataset
     from ember.utils.data.distributed import DistributedSampler
 
-    rank, size = world
+    _rank, size = world
     dataset = TensorDataset(ember.arange(20))
     sampler = DistributedSampler(dataset, shuffle=True, seed=3)
     for epoch in range(2):

@@ -22,7 +22,7 @@ def data():
 
 
 def test_fit_on_ranks_matches_one_process(world, data, tmp_path):
-    rank, size = world
+    rank, _size = world
     x, y = data
     single = make_model()
     single_history = single.fit(x, y, batch_size=8, epochs=2, shuffle=True, verbose=0)
@@ -53,7 +53,7 @@ def _reinitialised(model):
 
 
 def test_set_distribution_rejects_other_objects():
-    with pytest.raises(TypeError, match="expected a keras.distribution.DataParallel"):
+    with pytest.raises(TypeError, match=r"expected a keras\.distribution\.DataParallel"):
         keras.distribution.set_distribution("data_parallel")
 
 
@@ -69,7 +69,7 @@ def test_shard_splits_rows_of_nested_inputs(world):
 
 
 def test_list_devices_names_one_device_per_rank(world):
-    rank, size = world
+    _rank, size = world
     devices = keras.distribution.list_devices()
     assert devices == [f"cpu:{r}" for r in range(size)]
     assert keras.distribution.DataParallel(devices=devices).world_size == size

@@ -81,7 +81,7 @@ def test_unique_id_comes_from_rank_0_over_mpi(world, backend):
 
 
 def test_collectives_pass_pointers_counts_types_and_ops(world, backend):
-    rank, size = world
+    _rank, size = world
     nccl_backend, nccl = backend
     array = DeviceArray(ptr=5000, size=12)
     work = nccl_backend.all_reduce(array, ReduceOp.MAX)
