@@ -37,6 +37,14 @@ def test_a_rank_that_raises_ends_every_rank_with_its_traceback_once():
     assert "rank 1 raised; aborting all ranks" in output
 
 
+def test_a_rank_that_dies_ends_every_rank():
+    start = time.monotonic()
+    result = launch(2, PROGRAMS / "exit_on_one_rank.py", timeout=90)
+    assert result.returncode != 0
+    assert time.monotonic() - start < 60
+    assert "rank 0 passed the collective" not in result.stdout
+
+
 def test_a_checkpoint_written_by_rank_0_resumes_on_any_world_size(tmp_path):
     saved = launch(2, PROGRAMS / "checkpoint_resume.py", "save", tmp_path)
     assert saved.returncode == 0, saved.stderr
