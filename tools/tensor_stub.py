@@ -40,6 +40,7 @@ IMPORTS = {
     "np": "import numpy as np",
     "Device": "from ..backend.device import Device",
     "Function": "from .function import Function",
+    "TensorHookHandle": "from .hooks import TensorHookHandle",
     "builtins": "import builtins",
 }
 # Members whose signature Python cannot report (slot wrappers taken from object): name -> return annotation.

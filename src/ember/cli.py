@@ -1,7 +1,8 @@
 """The ``ember`` command.
 
 ``ember mnist --step batchnorm`` trains a step of the MNIST codelab; ``ember demo`` fits a tiny network with
-plain autodiff and prints its loss falling; ``ember export model.keras`` writes ``model.onnx``.
+plain autodiff and prints its loss falling; ``ember export model.keras`` writes ``model.onnx``; ``ember run -n 4
+train.py`` runs a script on 4 ranks through ``mpiexec`` (``docs/distributed.md``).
 """
 from __future__ import annotations
 
@@ -114,10 +115,56 @@ def build_parser() -> argparse.ArgumentParser:
                                help="also write the PyTorch-dialect model (.py) and its state_dict (.pt), for "
                                     "Sequential models of Dense, Activation, Dropout and Flatten layers")
     export_parser.set_defaults(run=export)
+    add_run_command(commands)
     return parser
 
 
+def add_run_command(commands) -> None:
+    run_parser = commands.add_parser(
+        "run", help="launch a script on several ranks through mpiexec: ember run -n 4 train.py [args]",
+        description="Run SCRIPT under mpiexec with this Python: the options before SCRIPT go to mpiexec (-n 4, "
+                    "-hostfile hosts, -ppn 2, ...), those after it to the script.",
+    )
+    run_parser.add_argument("arguments", nargs=argparse.REMAINDER, help="[mpiexec options] SCRIPT.py [script args]")
+    run_parser.set_defaults(run=lambda parsed: run_distributed(parsed.arguments))
+
+
+def mpiexec_command(arguments: list, python: str = sys.executable) -> list:
+    """The mpiexec command line for ``ember run ARGUMENTS``: mpiexec's options, then ``python SCRIPT args``
+    (SCRIPT: the first argument ending in .py, or ``-m MODULE``)."""
+    import os
+    import shutil
+
+    from .distributed._mpi import INSTALL_HINT
+
+    beside_python = os.path.join(os.path.dirname(python), "mpiexec")
+    mpiexec = beside_python if os.access(beside_python, os.X_OK) else shutil.which("mpiexec")
+    if mpiexec is None:
+        raise SystemExit(f"ember run: mpiexec was not found beside {python} nor on PATH; {INSTALL_HINT}")
+    for index, argument in enumerate(arguments):
+        if argument.endswith(".py"):
+            return [mpiexec, *arguments[:index], python, *arguments[index:]]
+        if argument == "-m" and index + 1 < len(arguments):
+            return [mpiexec, *arguments[:index], python, *arguments[index:]]
+    raise SystemExit(f"ember run: expected a script (a .py file, or -m MODULE) among {arguments}")
+
+
+def run_distributed(arguments: list) -> int:
+    """``ember run -n 4 train.py``: run the script on 4 ranks through mpiexec; returns mpiexec's exit status."""
+    import importlib.util
+    import subprocess
+
+    from .distributed._mpi import INSTALL_HINT
+
+    if importlib.util.find_spec("mpi4py") is None:
+        raise SystemExit(f"ember run: mpi4py is not installed; {INSTALL_HINT}")
+    return subprocess.call(mpiexec_command(arguments))
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"] and argv[1:2] not in (["-h"], ["--help"]):
+        return run_distributed(argv[1:])  # argparse cannot pass options like -n through untouched
     arguments = build_parser().parse_args(argv)
     return arguments.run(arguments)
 

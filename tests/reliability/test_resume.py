@@ -26,6 +26,7 @@ STATEFUL_MODULES = {
     "Conv2d": (lambda: nn.Conv2d(2, 3, 3, padding=1), _floats((BATCH, 2, 5, 5))),
     "BatchNorm1d": (lambda: nn.BatchNorm1d(6), _floats((BATCH, 6))),
     "BatchNorm2d": (lambda: nn.BatchNorm2d(2), _floats((BATCH, 2, 4, 4))),
+    "SyncBatchNorm": (lambda: nn.SyncBatchNorm(2), _floats((BATCH, 2, 4, 4))),  # BatchNorm outside a group
     "LayerNorm": (lambda: nn.LayerNorm(6), _floats((BATCH, 6))),
     "Embedding": (lambda: nn.Embedding(10, 4), lambda rng: rng.integers(0, 10, (BATCH, 3))),
     "ParameterList": (lambda: _ScaledByParameterList(), _floats((BATCH, 6))),

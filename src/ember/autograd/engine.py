@@ -120,8 +120,10 @@ def _xp(array):
 
 
 def _collect(root_nodes):
-    """Count, for each reachable node, how many input edges of other reachable nodes point at it."""
+    """Count, for each reachable node, how many input edges of other reachable nodes point at it; and for each
+    leaf with post-accumulate hooks, how many edges point at it (its gradient is final when all have run)."""
     pending_consumers: dict[int, int] = {}
+    hooked_leaf_edges: dict[int, int] = {}
     nodes = {}
     stack = list(root_nodes)
     for node in root_nodes:
@@ -133,7 +135,11 @@ def _collect(root_nodes):
             raise RuntimeError(node._freed_message())
         for tensor in node.inputs:
             creator = tensor.creator
-            if creator is None or not tensor.requires_grad:
+            if creator is None:
+                if tensor._post_accumulate_grad_hooks is not None and tensor.requires_grad:
+                    hooked_leaf_edges[id(tensor)] = hooked_leaf_edges.get(id(tensor), 0) + 1
+                continue
+            if not tensor.requires_grad:
                 continue
             key = id(creator)
             if key in pending_consumers:
@@ -142,7 +148,7 @@ def _collect(root_nodes):
                 pending_consumers[key] = 1
                 nodes[key] = creator
                 stack.append(creator)
-    return nodes, pending_consumers
+    return nodes, pending_consumers, hooked_leaf_edges
 
 
 def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate_only):
@@ -165,7 +171,11 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate
         index = tensor._output_index
         slots[index] = gradient if slots[index] is None else slots[index] + gradient
 
-    _, pending_consumers = _collect(root_nodes)
+    _, pending_consumers, hooked_leaf_edges = _collect(root_nodes)
+    # leaves with post-accumulate hooks get .grad (and run their hooks) as soon as their last edge has run
+    if captures is not None:
+        hooked_leaf_edges = {}
+    seen_arrays: set[int] = set()
     # A root node consumed by another root node must wait for it.
     ready = [node for node in root_nodes if pending_consumers[id(node)] == 0]
 
@@ -199,7 +209,12 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate
                 creator_slots[index] = gradient if existing is None else existing + gradient
             for tensor in node.inputs:
                 creator = tensor.creator
-                if creator is None or not tensor.requires_grad:
+                if creator is None:
+                    if hooked_leaf_edges and id(tensor) in hooked_leaf_edges:
+                        _count_down_hooked_leaf(tensor, hooked_leaf_edges, leaf_grads, accumulate_only,
+                                                create_graph, seen_arrays)
+                    continue
+                if not tensor.requires_grad:
                     continue
                 remaining = pending_consumers[id(creator)] - 1
                 pending_consumers[id(creator)] = remaining
@@ -215,17 +230,37 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate
             if key in captures:
                 captures[key] = gradient
         return
-    seen_arrays: set[int] = set()
     for leaf, gradient in leaf_grads.values():
         if accumulate_only is not None and id(leaf) not in accumulate_only:
             continue
-        if leaf.grad is None:
-            if not create_graph:
-                gradient = _owned(gradient, seen_arrays)
-            leaf.grad = gradient
-        else:
-            with grad_mode.set_grad_enabled(create_graph):
-                leaf.grad = leaf.grad + gradient
+        _accumulate(leaf, gradient, create_graph, seen_arrays)
+
+
+def _accumulate(leaf, gradient, create_graph: bool, seen_arrays: set) -> None:
+    """Add a pass's gradient into ``leaf.grad``, then run the leaf's post-accumulate hooks."""
+    if leaf.grad is None:
+        if not create_graph:
+            gradient = _owned(gradient, seen_arrays)
+        leaf.grad = gradient
+    else:
+        with grad_mode.set_grad_enabled(create_graph):
+            leaf.grad = leaf.grad + gradient
+    if leaf._post_accumulate_grad_hooks is not None:
+        with grad_mode.set_grad_enabled(False):
+            for hook in tuple(leaf._post_accumulate_grad_hooks):
+                hook(leaf)
+
+
+def _count_down_hooked_leaf(leaf, hooked_leaf_edges, leaf_grads, accumulate_only, create_graph, seen_arrays):
+    """One edge into a hooked leaf has run; after the last one, its gradient is final: accumulate it now."""
+    remaining = hooked_leaf_edges[id(leaf)] - 1
+    hooked_leaf_edges[id(leaf)] = remaining
+    if remaining or id(leaf) not in leaf_grads:
+        return
+    if accumulate_only is not None and id(leaf) not in accumulate_only:
+        return
+    _, gradient = leaf_grads.pop(id(leaf))
+    _accumulate(leaf, gradient, create_graph, seen_arrays)
 
 
 def _call_backward(node, slots, create_graph: bool):

@@ -7,13 +7,14 @@ type checkers; ``tools/tensor_stub.py`` writes it and a test keeps it equal to w
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..backend import dtypes
 from ..backend.device import Device, cupy_if_loaded, device_of, import_cupy
+from .hooks import TensorHookHandle
 
 if TYPE_CHECKING:
     from .function import Function
@@ -29,13 +30,15 @@ class Tensor:
         creator: the node (``Function``) that produced this tensor; None for leaves. Alias: ``grad_fn``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "creator", "_output_index", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "creator", "_output_index", "_retains_grad",
+                 "_post_accumulate_grad_hooks", "__weakref__")
     data: Any  # numpy.ndarray, or cupy.ndarray on a CUDA device
     grad: Tensor | None
     requires_grad: bool
     creator: Function | None
     _output_index: int
     _retains_grad: bool
+    _post_accumulate_grad_hooks: list | None  # None until a hook is registered: the engine skips it then
     __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators (ndarray * Tensor -> Tensor)
     __array_priority__ = 1000
 
@@ -50,6 +53,7 @@ class Tensor:
         self.creator = None
         self._output_index = 0
         self._retains_grad = False
+        self._post_accumulate_grad_hooks = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -213,6 +217,32 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("retain_grad(): tensor does not require grad")
         self._retains_grad = True
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> TensorHookHandle:
+        """Call ``hook(self)`` during backward, as soon as this leaf's ``.grad`` holds the pass's gradient.
+
+        The hook runs once per backward pass that reaches the leaf, right after its gradient is accumulated
+        (not at the end of the pass), so that work on finished gradients (e.g. averaging them across
+        processes) overlaps the rest of the backward pass. ``ember.grad()`` does not call it (``.grad`` is not
+        touched). Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        if self.creator is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors (no grad_fn) accumulate .grad; "
+                               f"this tensor of shape {self.shape} was produced by {self.creator.name}")
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: the tensor does not require grad")
+        if self._post_accumulate_grad_hooks is None:
+            self._post_accumulate_grad_hooks = []
+        self._post_accumulate_grad_hooks.append(hook)
+        return TensorHookHandle(self, hook)
+
+    def __getstate__(self) -> tuple:
+        """Copies and pickles keep every field but the post-accumulate-grad hooks (callbacks of this process,
+        e.g. a ``DistributedDataParallel`` wrapper): ``copy.deepcopy(model)`` gives a model without them."""
+        slots = {name: getattr(self, name) for name in Tensor.__slots__
+                 if name != "__weakref__" and hasattr(self, name)}
+        slots["_post_accumulate_grad_hooks"] = None
+        return (getattr(self, "__dict__", None) or None, slots)
 
     def backward(
         self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None

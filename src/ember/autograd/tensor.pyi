@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from ..backend.device import Device
 from .function import Function
+from .hooks import TensorHookHandle
 
 
 class Tensor:
@@ -21,6 +23,7 @@ class Tensor:
     creator: Function | None
     _output_index: builtins.int
     _retains_grad: builtins.bool
+    _post_accumulate_grad_hooks: list | None
     __array_ufunc__: None
     __array_priority__: builtins.int
 
@@ -109,6 +112,13 @@ class Tensor:
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> TensorHookHandle:
+        """Call ``hook(self)`` during backward, as soon as this leaf's ``.grad`` holds the pass's gradient."""
+
+    def __getstate__(self) -> tuple:
+        """Copies and pickles keep every field but the post-accumulate-grad hooks (callbacks of this process, e.g. a
+        ``DistributedDataParallel`` wrapper): ``copy.deepcopy(model)`` gives a model without them."""
 
     def backward(
         self,

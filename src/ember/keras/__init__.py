@@ -10,6 +10,7 @@
 from . import config, activations, initializers, regularizers, layers, losses, metrics, optimizers, callbacks, utils
 from . import models
 from . import ops
+from . import distribution
 from .layers import Input
 from .models import Model, Sequential
 
@@ -17,5 +18,5 @@ backend = utils  # ``keras.backend.clear_session()``
 
 __all__ = [
     "config", "activations", "initializers", "regularizers", "layers", "losses", "metrics", "optimizers", "callbacks",
-    "utils", "models", "Input", "Model", "Sequential", "backend", "ops",
+    "utils", "models", "Input", "Model", "Sequential", "backend", "ops", "distribution",
 ]

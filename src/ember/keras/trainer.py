@@ -20,10 +20,18 @@ from ._ignored import warn_no_effect
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from .callbacks.base import CallbackList, History, ProgbarLogger
+from .callbacks.checkpoint import ModelCheckpoint
+from .callbacks.csv_logger import CSVLogger
+from .callbacks.plotting import PlotTraining
+from . import distribution as keras_distribution
+from .metrics import Metric
 from .data_adapters import (
     concatenate_outputs, is_array_like, make_adapter, split_validation, to_input_tensor, to_target_tensor,
 )
 
+
+# Callbacks that write files: under a distribution they run on rank 0 only.
+_WRITERS = (ModelCheckpoint, CSVLogger, PlotTraining)
 
 class Trainer:
     """Mixed into ``keras.Model``: everything between data and ``optimizer.step()``."""
@@ -86,6 +94,16 @@ class Trainer:
         logs = {"loss": self._loss_tracker.result()}
         for metric in self.metrics_objects:
             logs[metric.name] = metric.result()
+        parallel = keras_distribution.distribution()
+        if parallel is not None and parallel.world_size > 1:
+            # means over every rank's samples: sum (total, count) across ranks
+            trackers = [("loss", self._loss_tracker)] + [(metric.name, metric) for metric in self.metrics_objects]
+            averaged = [(name, tracker) for name, tracker in trackers if type(tracker).result is Metric.result]
+            sums = parallel.aggregate([float(value) for _, tracker in averaged
+                                       for value in (tracker.total, tracker.count)])
+            for index, (name, _) in enumerate(averaged):
+                total, count = sums[2 * index], sums[2 * index + 1]
+                logs[name] = total / count if count else 0.0
         return logs
 
     # ------------------------------------------------------------------------------------ one step
@@ -119,6 +137,9 @@ class Trainer:
         self.optimizer.zero_grad()
         loss = self._total_loss(y, predictions, sample_weight)
         loss.backward()
+        parallel = keras_distribution.distribution()
+        if parallel is not None:
+            parallel.average_gradients(self.parameters())
         self.optimizer.step()
         self._update_metrics(loss.detach(), _batch_size(x), y, predictions.detach(), sample_weight)
         return self._logs()
@@ -155,6 +176,10 @@ class Trainer:
             validation = self._validation_adapter(validation_data, validation_batch_size or batch_size,
                                                   validation_steps)
         verbose = 1 if verbose == "auto" else int(verbose)
+        parallel = keras_distribution.distribution()
+        if parallel is not None and not parallel.writes_output:
+            verbose = 0  # only rank 0 prints progress and writes checkpoints, CSV logs and figures
+            callbacks = [callback for callback in callbacks or [] if not isinstance(callback, _WRITERS)]
         self.history = History()
         callback_list = list(callbacks or [])
         extras = [self.history] + ([ProgbarLogger(verbose)] if verbose else [])
@@ -162,6 +187,8 @@ class Trainer:
             "epochs": epochs, "steps": len(train_data) or None, "verbose": verbose,
         })
         device = self._device()
+        if parallel is not None:
+            parallel.synchronise_random_state()  # the same shuffled batches on every rank
         self.stop_training = False
         callbacks.on_train_begin()
         for epoch in range(initial_epoch, epochs):
@@ -171,8 +198,12 @@ class Trainer:
             logs = {}
             for step, (xb, yb, wb) in enumerate(train_data.epoch()):
                 callbacks.on_train_batch_begin(step)
+                if parallel is not None:
+                    xb, yb, wb = parallel.shard(xb), parallel.shard(yb), parallel.shard(wb)
                 xb, yb = to_input_tensor(xb, device), to_target_tensor(yb, device)
                 wb = self._sample_weights(yb, wb, class_weight)
+                if parallel is not None:
+                    self._synchronise_replicas(parallel, xb)
                 logs = self.train_step(xb, yb, wb)
                 callbacks.on_train_batch_end(step, logs=logs)
                 if self.stop_training:
@@ -187,6 +218,13 @@ class Trainer:
             self.optimizer.finalize_variable_values([p for p in self.parameters() if p.requires_grad])
         callbacks.on_train_end(logs=logs if epochs > initial_epoch else None)
         return self.history
+
+    def _synchronise_replicas(self, parallel, x) -> None:
+        """Before the first distributed step: build the model if needed, then copy rank 0's weights."""
+        if not any(True for _ in self.parameters()):
+            with no_grad():
+                self(x, training=False)
+        parallel.synchronise_weights(self)
 
     def _validation_adapter(self, validation_data, batch_size, steps):
         if isinstance(validation_data, (tuple, list)) and is_array_like(validation_data[0]):
@@ -218,7 +256,10 @@ class Trainer:
         self.eval()
         device = self._device()
         logs = {}
+        parallel = keras_distribution.distribution()
         for step, (xb, yb, wb) in enumerate(adapter.epoch()):
+            if parallel is not None:
+                xb, yb, wb = parallel.shard(xb), parallel.shard(yb), parallel.shard(wb)
             if callbacks is not None:
                 callbacks.on_test_batch_begin(step)
             logs = self.test_step(to_input_tensor(xb, device), to_target_tensor(yb, device), wb)
@@ -235,7 +276,8 @@ class Trainer:
         callback_list.on_test_begin()
         logs = self._run_evaluation(adapter, callback_list)
         callback_list.on_test_end(logs=logs)
-        if verbose and verbose != "0":  # "auto", 1 and 2 print the summary line
+        parallel = keras_distribution.distribution()
+        if verbose and verbose != "0" and (parallel is None or parallel.writes_output):  # "auto", 1, 2 print
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
             return logs

@@ -10,5 +10,6 @@ from .parameter import Parameter
 from .modules import *  # noqa: F403
 from .modules import __all__ as _modules_all
 from . import functional, init, utils
+from . import parallel
 
-__all__ = ["Parameter", "functional", "init", "utils", *_modules_all]
+__all__ = ["Parameter", "functional", "init", "utils", "parallel", *_modules_all]

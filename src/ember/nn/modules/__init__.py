@@ -5,6 +5,7 @@ from .linear import Identity, Linear
 from .conv import Conv1d, Conv2d
 from .pooling import MaxPool1d, AvgPool1d, AdaptiveAvgPool1d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
 from .batchnorm import BatchNorm1d, BatchNorm2d
+from .syncbatchnorm import SyncBatchNorm
 from .normalization import LayerNorm
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten, Unflatten
@@ -33,4 +34,5 @@ __all__ = [
     "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer",
     "TransformerDecoder", "Transformer",
     "ConvTranspose1d", "ConvTranspose2d", "GroupNorm", "Mish", "Upsample",
+    "SyncBatchNorm",
 ]
