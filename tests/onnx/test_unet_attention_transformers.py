@@ -1,0 +1,343 @@
+"""ember.onnx.export on the UNet, attention and transformer layers: transposed convolutions, padding modes,
+resampling modes, group norm, Mish, tanh-GELU, einsum and tril/masked_fill, ``nn.MultiheadAttention`` and the
+``nn.Transformer*`` layers, and Keras's Conv2DTranspose, UpSampling2D, GroupNormalization and
+MultiHeadAttention. Each file passes ONNX's full check and onnxruntime gives Ember's outputs (rtol 1e-4,
+atol 1e-5) at a batch size other than the traced one."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx", reason='onnx is not installed: pip install "ember[onnx]"')
+pytest.importorskip("onnxruntime", reason='onnxruntime is not installed: pip install "ember[onnx]"')
+
+import ember
+import ember.nn as nn
+import ember.nn.functional as F
+from ember import keras
+
+from .helpers import assert_matches, load_checked
+
+BATCH = {"input": {0: "batch"}, "output": {0: "batch"}}
+
+
+def _floats(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def _export(model, examples, path, names=("input",), **options):
+    examples = examples if isinstance(examples, tuple) else (examples,)
+    axes = {name: {0: "batch"} for name in names}
+    axes["output"] = {0: "batch"}
+    options.setdefault("dynamic_axes", axes)
+    ember.onnx.export(model, tuple(ember.tensor(x) for x in examples), path, input_names=list(names),
+                      output_names=["output"], **options)
+    return path
+
+
+def _op_types(path) -> set:
+    return {node.op_type for node in load_checked(path).graph.node}
+
+
+class Lambda(nn.Module):
+    def __init__(self, function, *modules):
+        super().__init__()
+        self.function = function
+        self.layers = nn.ModuleList(modules)
+
+    def forward(self, x):
+        return self.function(x, *self.layers)
+
+
+# ------------------------------------------------------------------------------------- transposed convolution
+@pytest.mark.parametrize("options", [
+    {},
+    {"stride": 2},
+    {"stride": 2, "padding": 1, "output_padding": 1},
+    {"stride": (2, 3), "padding": (1, 0), "output_padding": (0, 2), "dilation": (1, 2)},
+    {"stride": 2, "groups": 2, "bias": False},
+    {"stride": 3, "padding": 2, "dilation": 2, "output_padding": 2},
+], ids=["plain", "stride-2", "padding-output-padding", "asymmetric-dilation", "groups-no-bias", "dilated"])
+def test_conv_transpose2d(tmp_path, rng, options):
+    model = nn.ConvTranspose2d(4, 6, 3, **options)
+    path = _export(model, _floats(rng, 2, 4, 5, 6), tmp_path / "deconv.onnx")
+    assert "ConvTranspose" in _op_types(path)
+    assert_matches(path, model, [_floats(rng, 3, 4, 5, 6)], ["input"])
+
+
+def test_conv_transpose1d_and_output_size(tmp_path, rng):
+    deconv1d = nn.ConvTranspose1d(3, 4, 5, stride=2, padding=2, output_padding=1)
+    deconv2d = nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1)
+    model = Lambda(lambda x, a, b: b(a(x).unsqueeze(2), output_size=(2, 44)), deconv1d, deconv2d)
+    path = _export(model, _floats(rng, 2, 3, 11), tmp_path / "deconv1d.onnx")
+    assert_matches(path, model, [_floats(rng, 4, 3, 11)], ["input"])
+
+
+# -------------------------------------------------------------------------------------------------- padding
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular", "constant"])
+def test_pad_modes(tmp_path, rng, mode):
+    model = Lambda(lambda x: F.pad(x, (2, 1, 0, 3), mode=mode) if mode != "constant"
+                   else F.pad(x, (2, 1, 0, 3), value=0.5))
+    path = _export(model, _floats(rng, 2, 3, 5, 4), tmp_path / "pad.onnx")
+    assert_matches(path, model, [_floats(rng, 3, 3, 5, 4)], ["input"])
+
+
+def test_pad_1d_reflect_and_circular(tmp_path, rng):
+    model = Lambda(lambda x: F.pad(F.pad(x, (3, 2), mode="reflect"), (1, 4), mode="circular"))
+    path = _export(model, _floats(rng, 2, 3, 6), tmp_path / "pad1d.onnx")
+    assert_matches(path, model, [_floats(rng, 5, 3, 6)], ["input"])
+
+
+# ---------------------------------------------------------------------------------------------- resampling
+RESAMPLING = [
+    ("nearest", None), ("nearest-exact", None), ("bilinear", False), ("bilinear", True),
+]
+
+
+@pytest.mark.parametrize("mode, align_corners", RESAMPLING,
+                         ids=["nearest", "nearest-exact", "bilinear", "bilinear-align-corners"])
+@pytest.mark.parametrize("in_size, out_size", [
+    ((4, 5), (8, 10)), ((5, 7), (13, 9)), ((6, 9), (3, 4)), ((7, 3), (7, 11)), ((3, 4), (1, 6)), ((10, 6), (15, 4)),
+])
+def test_interpolate_sizes_as_resize(tmp_path, rng, mode, align_corners, in_size, out_size):
+    model = nn.Upsample(size=out_size, mode=mode, align_corners=align_corners)
+    path = _export(model, _floats(rng, 2, 3, *in_size), tmp_path / "resize.onnx")
+    assert "Resize" in _op_types(path)
+    assert "Gather" not in _op_types(path)
+    assert_matches(path, model, [_floats(rng, 3, 3, *in_size)], ["input"])
+
+
+@pytest.mark.parametrize("mode, align_corners", RESAMPLING,
+                         ids=["nearest", "nearest-exact", "bilinear", "bilinear-align-corners"])
+@pytest.mark.parametrize("scale_factor", [2, 3, 1.5, (0.5, 2.5), 1.7])
+def test_interpolate_scale_factors(tmp_path, rng, mode, align_corners, scale_factor):
+    model = Lambda(lambda x: F.interpolate(x, scale_factor=scale_factor, mode=mode, align_corners=align_corners))
+    path = _export(model, _floats(rng, 2, 3, 6, 5), tmp_path / "scale.onnx")
+    assert_matches(path, model, [_floats(rng, 4, 3, 6, 5)], ["input"])
+
+
+def test_linear_1d_interpolation(tmp_path, rng):
+    model = Lambda(lambda x: F.interpolate(x, size=11, mode="linear"))
+    path = _export(model, _floats(rng, 2, 3, 4), tmp_path / "linear.onnx")
+    assert_matches(path, model, [_floats(rng, 3, 3, 4)], ["input"])
+
+
+# -------------------------------------------------------------------------- group norm, Mish, tanh-GELU, einsum
+def test_group_norm_mish_tanh_gelu_einsum_and_dropout(tmp_path, rng):
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.norm = nn.GroupNorm(4, 8)
+            self.mish = nn.Mish()
+            self.gelu = nn.GELU(approximate="tanh")
+            self.drop = nn.Dropout2d(0.5)
+            self.mix = nn.Parameter(ember.tensor(_floats(rng, 8, 5)))
+
+        def forward(self, x):
+            x = self.drop(self.mish(self.norm(self.conv(x))))
+            return self.gelu(ember.einsum("nchw,cd->ndhw", x, self.mix))
+
+    model = Block()
+    model.norm.weight.data[...] = rng.uniform(0.5, 1.5, 8)
+    model.norm.bias.data[...] = rng.normal(0, 0.5, 8)
+    path = _export(model, _floats(rng, 2, 3, 6, 6), tmp_path / "block.onnx")
+    ops = _op_types(path)
+    assert "Einsum" in ops and "Dropout" not in ops
+    assert_matches(path, model, [_floats(rng, 5, 3, 6, 6)], ["input"])
+
+
+# ---------------------------------------------------------------------------------------------------- models
+class TinyUNet(nn.Module):
+    """Two resolutions: conv, GroupNorm, SiLU; downsampling by a strided conv; attention over (N, HW, C) at the
+    lowest resolution; up by ConvTranspose2d and by Upsample, with skip concatenations."""
+
+    def __init__(self, channels: int = 8):
+        super().__init__()
+        c = channels
+
+        def block(cin, cout):
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.GroupNorm(4, cout), nn.SiLU())
+
+        self.enc1 = block(3, c)
+        self.down1 = nn.Conv2d(c, 2 * c, 3, stride=2, padding=1)
+        self.enc2 = block(2 * c, 2 * c)
+        self.down2 = nn.Conv2d(2 * c, 2 * c, 3, stride=2, padding=1, padding_mode="reflect")
+        self.mid_norm = nn.GroupNorm(4, 2 * c)
+        self.attention = nn.MultiheadAttention(2 * c, 2, batch_first=True)
+        self.up2 = nn.ConvTranspose2d(2 * c, 2 * c, 4, stride=2, padding=1)
+        self.dec2 = block(4 * c, 2 * c)
+        self.up1 = nn.Upsample(scale_factor=2, mode="bilinear")
+        self.dec1 = block(3 * c, c)
+        self.head = nn.Conv2d(c, 3, 1)
+
+    def forward(self, x):
+        skip1 = self.enc1(x)
+        skip2 = self.enc2(self.down1(skip1))
+        low = self.down2(skip2)
+        n, c, h, w = low.shape
+        tokens = self.mid_norm(low).reshape(n, c, h * w).transpose(1, 2)  # (N, HW, C)
+        attended, _ = self.attention(tokens, tokens, tokens, need_weights=False)
+        low = low + attended.transpose(1, 2).reshape(n, c, h, w)
+        up = self.dec2(ember.cat([self.up2(low), skip2], dim=1))
+        up = self.dec1(ember.cat([self.up1(up), skip1], dim=1))
+        return self.head(up)
+
+
+def test_unet_like_model(tmp_path, rng):
+    model = TinyUNet()
+    path = _export(model, _floats(rng, 2, 3, 16, 16), tmp_path / "unet.onnx")
+    ops = _op_types(path)
+    assert {"ConvTranspose", "Resize", "Softmax", "MatMul", "Concat"} <= ops
+    assert_matches(path, model, [_floats(rng, 3, 3, 16, 16)], ["input"])
+
+
+class EncoderClassifier(nn.Module):
+    """Token embedding + learned positions, a 2-layer batch_first encoder with a key padding mask, masked mean
+    pooling and a linear head."""
+
+    def __init__(self, vocabulary: int = 20, d_model: int = 16, length: int = 7, classes: int = 3):
+        super().__init__()
+        self.embed = nn.Embedding(vocabulary, d_model)
+        self.positions = nn.Parameter(ember.randn(1, length, d_model) * 0.1)
+        layer = nn.TransformerEncoderLayer(d_model, 4, dim_feedforward=32, dropout=0.1, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers=2)
+        self.head = nn.Linear(d_model, classes)
+
+    def forward(self, tokens, padding_mask):
+        x = self.embed(tokens) + self.positions
+        x = self.encoder(x, src_key_padding_mask=padding_mask)
+        keep = 1.0 - padding_mask.to(ember.float32).unsqueeze(-1)  # (N, S, 1)
+        pooled = (x * keep).sum(dim=1) / keep.sum(dim=1)
+        return self.head(pooled)
+
+
+def _padding_mask(rng, batch, length):
+    lengths = rng.integers(2, length + 1, batch)
+    return np.arange(length)[None, :] >= lengths[:, None]
+
+
+def test_transformer_encoder_classifier_with_padding_mask(tmp_path, rng):
+    model = EncoderClassifier()
+    tokens = rng.integers(0, 20, (2, 7))
+    path = _export(model, (tokens, _padding_mask(rng, 2, 7)), tmp_path / "encoder.onnx",
+                   names=("tokens", "padding_mask"))
+    graph = load_checked(path).graph
+    assert [i.name for i in graph.input] == ["tokens", "padding_mask"]
+    ops = {node.op_type for node in graph.node}
+    assert {"Where", "Softmax", "LayerNormalization"} <= ops and "Dropout" not in ops
+    other_tokens, other_mask = rng.integers(0, 20, (5, 7)), _padding_mask(rng, 5, 7)
+    got = assert_matches(path, model, [other_tokens, other_mask], ["tokens", "padding_mask"])
+    # the mask is a real input: changing a padded token changes nothing, changing the mask does
+    changed = other_tokens.copy()
+    changed[other_mask] = (changed[other_mask] + 1) % 20
+    assert_matches(path, model, [changed, other_mask], ["tokens", "padding_mask"])
+    from .helpers import run_onnx
+
+    np.testing.assert_allclose(run_onnx(path, {"tokens": changed, "padding_mask": other_mask})[0], got[0],
+                               rtol=1e-4, atol=1e-5)
+
+
+class TinyGPT(nn.Module):
+    """Decoder-only: embedding, learned positions, pre-norm blocks of causal self-attention and an MLP, the
+    head tied to the embedding. ``manual`` blocks write attention with tril, masked_fill and softmax."""
+
+    def __init__(self, vocabulary: int = 24, d_model: int = 16, heads: int = 2, length: int = 6,
+                 manual: bool = False):
+        super().__init__()
+        self.heads, self.manual, self.length = heads, manual, length
+        self.embed = nn.Embedding(vocabulary, d_model)
+        self.positions = nn.Embedding(length, d_model)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.attention = nn.MultiheadAttention(d_model, heads, dropout=0.1, batch_first=True)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(approximate="tanh"),
+                                 nn.Linear(4 * d_model, d_model), nn.Dropout(0.1))
+        self.norm_final = nn.LayerNorm(d_model)
+
+    def _manual_attention(self, x):
+        n, t, d = x.shape
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        q, k, v = (z.reshape(n, t, self.heads, d // self.heads).transpose(1, 2) for z in (q, k, v))
+        scores = q @ k.transpose(-2, -1) * (d // self.heads) ** -0.5
+        causal = ember.tril(ember.ones(t, t)) == 0
+        weights = F.softmax(scores.masked_fill(causal, float("-inf")), dim=-1)
+        return self.proj((weights @ v).transpose(1, 2).reshape(n, t, d))
+
+    def forward(self, tokens):
+        t = tokens.shape[1]
+        x = self.embed(tokens) + self.positions(ember.arange(t))
+        h = self.norm1(x)
+        if self.manual:
+            x = x + self._manual_attention(h)
+        else:
+            causal = nn.Transformer.generate_square_subsequent_mask(t)
+            x = x + self.attention(h, h, h, attn_mask=causal, need_weights=False, is_causal=True)[0]
+        x = x + self.mlp(self.norm2(x))
+        return self.norm_final(x) @ self.embed.weight.T  # tied head
+
+
+@pytest.mark.parametrize("manual", [False, True], ids=["multihead-attention", "tril-masked-fill"])
+def test_decoder_only_causal_model(tmp_path, rng, manual):
+    model = TinyGPT(manual=manual)
+    path = _export(model, rng.integers(0, 24, (2, 6)), tmp_path / "gpt.onnx", names=("tokens",))
+    proto = load_checked(path)
+    assert "embed.weight" in {init.name for init in proto.graph.initializer}
+    other = rng.integers(0, 24, (3, 6))
+    got = assert_matches(path, model, [other], ["tokens"])[0]
+    # causal: changing the last token changes only the last position's logits
+    changed = other.copy()
+    changed[:, -1] = (changed[:, -1] + 1) % 24
+    from .helpers import run_onnx
+
+    after = run_onnx(path, {"tokens": changed})[0]
+    np.testing.assert_allclose(after[:, :-1], got[:, :-1], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(after[:, -1], got[:, -1])
+
+
+def test_full_transformer_with_decoder(tmp_path, rng):
+    model = nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=2, dim_feedforward=16,
+                           batch_first=True, activation="gelu")
+    causal = nn.Transformer.generate_square_subsequent_mask(4)
+    wrapped = Lambda(lambda src, tgt, m: m(src, tgt, tgt_mask=causal), model)
+    wrapped.forward = lambda src, tgt: model(src, tgt, tgt_mask=causal)
+    path = _export(wrapped, (_floats(rng, 2, 5, 8), _floats(rng, 2, 4, 8)), tmp_path / "transformer.onnx",
+                   names=("src", "tgt"))
+    assert_matches(path, wrapped, [_floats(rng, 3, 5, 8), _floats(rng, 3, 4, 8)], ["src", "tgt"])
+
+
+# ----------------------------------------------------------------------------------------------------- Keras
+def test_keras_unet_layers(tmp_path, rng):
+    inputs = keras.Input(shape=(8, 8, 3), name="image")
+    x = keras.layers.Conv2D(8, 3, padding="same")(inputs)
+    x = keras.layers.GroupNormalization(groups=4)(x)
+    x = keras.layers.Activation("silu")(x)
+    down = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
+    up_transposed = keras.layers.Conv2DTranspose(4, 3, strides=2, padding="same")(down)
+    up_valid = keras.layers.Conv2DTranspose(4, 2, strides=2, padding="valid")(down)
+    up_nearest = keras.layers.UpSampling2D(2)(down)
+    up_bilinear = keras.layers.UpSampling2D((2, 2), interpolation="bilinear")(down)
+    merged = keras.layers.Concatenate()([x, up_transposed, up_valid, up_nearest, up_bilinear])
+    outputs = keras.layers.Conv2D(2, 1)(keras.layers.Identity()(merged))
+    model = keras.Model(inputs, outputs)
+    path = tmp_path / "keras_unet.onnx"
+    model.export(path, format="onnx", verbose=False)
+    ops = _op_types(path)
+    assert {"ConvTranspose", "Resize"} <= ops
+    assert_matches(path, model, [_floats(rng, 3, 8, 8, 3)], ["image"])
+
+
+def test_keras_multi_head_attention(tmp_path, rng):
+    query = keras.Input(shape=(5, 8), name="query")
+    context = keras.Input(shape=(7, 6), name="context")
+    attended = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4, dropout=0.2)(query, context)
+    x = keras.layers.LayerNormalization()(keras.layers.Add()([query, attended]))
+    self_attended = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=5)(
+        x, x, use_causal_mask=True)
+    outputs = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling1D()(self_attended))
+    model = keras.Model([query, context], outputs)
+    path = tmp_path / "keras_attention.onnx"
+    model.export(path, format="onnx", verbose=False)
+    assert_matches(path, model, [_floats(rng, 4, 5, 8), _floats(rng, 4, 7, 6)], ["query", "context"])
