@@ -109,6 +109,21 @@ def test_interpolate_sizes_as_resize(tmp_path, rng, mode, align_corners, in_size
 
 @pytest.mark.parametrize("mode, align_corners", RESAMPLING,
                          ids=["nearest", "nearest-exact", "bilinear", "bilinear-align-corners"])
+def test_resize_picks_embers_source_positions_at_every_size(tmp_path, rng, mode, align_corners):
+    """Every output height 1..25 from every input height 1..12: one Resize each, equal to Ember's result."""
+    out_sizes = range(1, 26)
+    model = Lambda(lambda x: tuple(F.interpolate(x, size=(size, 2), mode=mode, align_corners=align_corners)
+                                   for size in out_sizes))
+    for in_size in range(1, 13):
+        path = tmp_path / f"sweep{in_size}.onnx"
+        ember.onnx.export(model, ember.tensor(_floats(rng, 1, 2, in_size, 2)), path)
+        ops = [node.op_type for node in load_checked(path).graph.node]
+        assert "Gather" not in ops and ops.count("Resize") >= len(out_sizes) - 1  # nearest skips out == in
+        assert_matches(path, model, [_floats(rng, 1, 2, in_size, 2)], ["input"])
+
+
+@pytest.mark.parametrize("mode, align_corners", RESAMPLING,
+                         ids=["nearest", "nearest-exact", "bilinear", "bilinear-align-corners"])
 @pytest.mark.parametrize("scale_factor", [2, 3, 1.5, (0.5, 2.5), 1.7])
 def test_interpolate_scale_factors(tmp_path, rng, mode, align_corners, scale_factor):
     model = Lambda(lambda x: F.interpolate(x, scale_factor=scale_factor, mode=mode, align_corners=align_corners))
@@ -279,12 +294,22 @@ class TinyGPT(nn.Module):
         return self.norm_final(x) @ self.embed.weight.T  # tied head
 
 
+@pytest.mark.parametrize("opset", [17, 20])
 @pytest.mark.parametrize("manual", [False, True], ids=["multihead-attention", "tril-masked-fill"])
-def test_decoder_only_causal_model(tmp_path, rng, manual):
+def test_decoder_only_causal_model(tmp_path, rng, manual, opset):
     model = TinyGPT(manual=manual)
-    path = _export(model, rng.integers(0, 24, (2, 6)), tmp_path / "gpt.onnx", names=("tokens",))
+    path = _export(model, rng.integers(0, 24, (2, 6)), tmp_path / "gpt.onnx", names=("tokens",),
+                   opset_version=opset)
     proto = load_checked(path)
     assert "embed.weight" in {init.name for init in proto.graph.initializer}
+    ops = [node.op_type for node in proto.graph.node]
+    # MultiheadAttention adds the float causal mask (a constant); masked_fill is a Where on the scores
+    assert "Dropout" not in ops and ("Where" in ops) == manual
+    if opset >= 20:  # the tanh GELU is one node
+        (gelu,) = [node for node in proto.graph.node if node.op_type == "Gelu"]
+        assert gelu.attribute[0].s == b"tanh" and "Tanh" not in ops
+    else:
+        assert "Tanh" in ops and "Gelu" not in ops
     other = rng.integers(0, 24, (3, 6))
     got = assert_matches(path, model, [other], ["tokens"])[0]
     # causal: changing the last token changes only the last position's logits
