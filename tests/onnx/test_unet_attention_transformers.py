@@ -74,17 +74,20 @@ def test_conv_transpose1d_and_output_size(tmp_path, rng):
 
 
 # -------------------------------------------------------------------------------------------------- padding
+@pytest.mark.parametrize("opset", [17, 19])
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular", "constant"])
-def test_pad_modes(tmp_path, rng, mode):
+def test_pad_modes(tmp_path, rng, mode, opset):
     model = Lambda(lambda x: F.pad(x, (2, 1, 0, 3), mode=mode) if mode != "constant"
                    else F.pad(x, (2, 1, 0, 3), value=0.5))
-    path = _export(model, _floats(rng, 2, 3, 5, 4), tmp_path / "pad.onnx")
+    path = _export(model, _floats(rng, 2, 3, 5, 4), tmp_path / "pad.onnx", opset_version=opset)
+    assert ("Pad" in _op_types(path)) == (mode != "circular" or opset >= 19)
     assert_matches(path, model, [_floats(rng, 3, 3, 5, 4)], ["input"])
 
 
-def test_pad_1d_reflect_and_circular(tmp_path, rng):
+@pytest.mark.parametrize("opset", [13, 19])
+def test_pad_1d_reflect_and_circular(tmp_path, rng, opset):
     model = Lambda(lambda x: F.pad(F.pad(x, (3, 2), mode="reflect"), (1, 4), mode="circular"))
-    path = _export(model, _floats(rng, 2, 3, 6), tmp_path / "pad1d.onnx")
+    path = _export(model, _floats(rng, 2, 3, 6), tmp_path / "pad1d.onnx", opset_version=opset)
     assert_matches(path, model, [_floats(rng, 5, 3, 6)], ["input"])
 
 
@@ -366,3 +369,47 @@ def test_keras_multi_head_attention(tmp_path, rng):
     path = tmp_path / "keras_attention.onnx"
     model.export(path, format="onnx", verbose=False)
     assert_matches(path, model, [_floats(rng, 4, 5, 8), _floats(rng, 4, 7, 6)], ["query", "context"])
+
+
+# ------------------------------------------------------------------------------------- tensor ops and limits
+def test_tril_triu_baddbmm_split_and_attention_weights(tmp_path, rng):
+    class Ops(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attention = nn.MultiheadAttention(6, 3, kdim=4, vdim=5)  # sequence first
+            self.bias = nn.Parameter(ember.tensor(_floats(rng, 1, 5, 5)))
+
+        def forward(self, query, memory):
+            output, weights = self.attention(query, memory[..., :4], memory, average_attn_weights=False)
+            pairs = ember.baddbmm(self.bias, output.transpose(0, 1)[..., :5], weights[:, 0, :5, :5], alpha=0.5,
+                                  beta=2.0)  # (N, 5, 5)
+            low, high = ember.tril(pairs, diagonal=-1), ember.triu(pairs, diagonal=1)
+            first, second = (low + high).split([2, 3], dim=1)
+            return first.sum(dim=1) * second.mean(dim=1), weights
+
+    model = Ops()
+    query, memory = _floats(rng, 5, 2, 6), _floats(rng, 7, 2, 4)
+    memory = np.concatenate([memory, _floats(rng, 7, 2, 1)], axis=-1)
+    path = tmp_path / "ops.onnx"
+    ember.onnx.export(model, (ember.tensor(query), ember.tensor(memory)), path, input_names=["query", "memory"],
+                      dynamic_axes={"query": {1: "batch"}, "memory": {1: "batch"}, "output": {0: "batch"},
+                                    "output_1": {0: "batch"}})
+    ops = _op_types(path)
+    assert {"Trilu", "Split", "MatMul"} <= ops
+    assert_matches(path, model, [_floats(rng, 5, 3, 6), _floats(rng, 7, 3, 5)], ["query", "memory"])
+
+
+def test_topk_and_masks_computed_outside_recorded_ops_are_refused(tmp_path, rng):
+    top = Lambda(lambda x: ember.topk(x, 2, dim=1).values)
+    with pytest.raises(NotImplementedError, match="changes with the inputs"):
+        ember.onnx.export(top, ember.tensor(_floats(rng, 2, 6)), tmp_path / "topk.onnx",
+                          dynamic_axes={"input": {0: "batch"}})
+
+    class Filled(nn.Module):
+        def forward(self, x, mask):
+            return x.masked_fill(mask, 0.0)
+
+    with pytest.raises(NotImplementedError, match="changes with the inputs"):
+        ember.onnx.export(Filled(), (ember.tensor(_floats(rng, 2, 6)), ember.tensor(rng.random((2, 6)) > 0.5)),
+                          tmp_path / "filled.onnx", input_names=["x", "mask"])
+    assert not any(tmp_path.iterdir())

@@ -1,6 +1,6 @@
 """Padding that repeats the input (``F.pad`` modes reflect, replicate, circular; ``PadRepeat``): ONNX Pad in
-mode ``reflect`` or ``edge``; circular as Slice and Concat along each padded axis (ONNX's ``wrap`` mode needs
-opset 19, and Ember's circular pads never exceed the axis length, as in PyTorch)."""
+mode ``reflect``, ``edge`` or (from opset 19) ``wrap``; below opset 19 circular padding is Slice and Concat
+along each padded axis (Ember's circular pads never exceed the axis length, as in PyTorch)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,14 +9,15 @@ from ...functions import padding as ops
 from . import converts
 
 _INT64_MAX = np.iinfo(np.int64).max
-_ONNX_MODES = {"reflect": "reflect", "replicate": "edge"}
+WRAP_OPSET = 19  # Pad's mode "wrap"
+_ONNX_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
 @converts(ops.PadRepeat)
 def pad_repeat(node, graph):
     (x,) = graph.inputs(node)
     widths = node.op.widths
-    if node.op.mode != "circular":
+    if node.op.mode != "circular" or graph.opset >= WRAP_OPSET:
         pads = [int(before) for before, _ in widths] + [int(after) for _, after in widths]
         return graph.add("Pad", [x, graph.ints(pads)], mode=_ONNX_MODES[node.op.mode])
     shape = node.inputs[0].array.shape
