@@ -349,12 +349,17 @@ def test_keras_unet_layers(tmp_path, rng):
     up_bilinear = keras.layers.UpSampling2D((2, 2), interpolation="bilinear")(down)
     merged = keras.layers.Concatenate()([x, up_transposed, up_valid, up_nearest, up_bilinear])
     outputs = keras.layers.Conv2D(2, 1)(keras.layers.Identity()(merged))
-    model = keras.Model(inputs, outputs)
+    # output_padding and dilation: (4 - 1) * 3 + 2 * 2 + 1 + 2 = 16 rows, (4 - 1) * 3 + 2 * 2 + 1 + 1 columns
+    padded = keras.layers.Conv2DTranspose(3, 3, strides=3, output_padding=(2, 1), dilation_rate=2,
+                                          activation="softplus")(down)
+    same_padded = keras.layers.Conv2DTranspose(2, 4, strides=2, padding="same", output_padding=1)(down)
+    model = keras.Model(inputs, [outputs, padded, same_padded])
     path = tmp_path / "keras_unet.onnx"
     model.export(path, format="onnx", verbose=False)
     ops = _op_types(path)
     assert {"ConvTranspose", "Resize"} <= ops
-    assert_matches(path, model, [_floats(rng, 3, 8, 8, 3)], ["image"])
+    got = assert_matches(path, model, [_floats(rng, 3, 8, 8, 3)], ["image"])
+    assert got[1].shape == (3, 16, 15, 3)
 
 
 def test_keras_multi_head_attention(tmp_path, rng):
@@ -413,3 +418,20 @@ def test_topk_and_masks_computed_outside_recorded_ops_are_refused(tmp_path, rng)
         ember.onnx.export(Filled(), (ember.tensor(_floats(rng, 2, 6)), ember.tensor(rng.random((2, 6)) > 0.5)),
                           tmp_path / "filled.onnx", input_names=["x", "mask"])
     assert not any(tmp_path.iterdir())
+
+
+def test_keras_attention_mask_from_an_input_is_refused(tmp_path, rng):
+    class Masked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attention = keras.layers.MultiHeadAttention(num_heads=1, key_dim=2)
+
+        def forward(self, tokens, keep):
+            return self.attention(tokens, tokens, value_mask=keep)
+
+    keep = rng.random((2, 5)) > 0.3
+    keep[:, 0] = True
+    with pytest.raises(NotImplementedError, match="changes with the inputs"):
+        ember.onnx.export(Masked(), (ember.tensor(_floats(rng, 2, 5, 4)), ember.tensor(keep)),
+                          tmp_path / "masked.onnx", input_names=["tokens", "keep"])
+    assert not (tmp_path / "masked.onnx").exists()
