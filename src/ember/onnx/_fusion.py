@@ -115,3 +115,15 @@ def _tanh_gelu_chain(tanh, producer, only_consumer, values):
             return None
         return x, (square, cube, cubic, sum_node, scaled, tanh, add, times_x), half
     return None
+
+
+def without_dead_nodes(nodes: list[Any], outputs: list[str]) -> list[Any]:
+    """``nodes`` (in topological order) less those whose outputs reach neither another node nor ``outputs``
+    (what a rewrite, such as two Resizes merged into one, left unused)."""
+    needed = set(outputs)
+    kept = []
+    for node in reversed(nodes):
+        if any(name in needed for name in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    return kept[::-1]

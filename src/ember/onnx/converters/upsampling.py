@@ -6,6 +6,9 @@ as one ONNX Resize of that axis, with the coordinate transformation and rounding
 * linear, align_corners=False (half-pixel centres clamped at 0): ``half_pixel``, ``mode="linear"``;
 * linear, align_corners=True: ``align_corners``, ``mode="linear"``.
 
+Consecutive Resamples of other axes in the same mode (bilinear's two, nearest's two) become one Resize of
+the first one's source: the earlier Resize is left without consumers, and removed from the graph.
+
 Resize gets the output size (``sizes``, the input's shape with the resampled axis replaced), so ONNX derives its
 scale as out/in. That is the scale Ember used unless ``interpolate`` was called with a ``scale_factor`` whose
 product with the input size is not a whole number (and ``recompute_scale_factor`` off); then, or whenever
@@ -35,18 +38,21 @@ def _onnx_nearest(n_in: int, n_out: int, exact: bool) -> np.ndarray:
     return np.clip(index.astype(np.int64), 0, n_in - 1)
 
 
-def _resize_attributes(op, n_in: int, n_out: int, dtype) -> dict | None:
-    """Resize's attributes reproducing ``op``'s source positions, or None if no mode does."""
+def _resize_attributes(op, n_in: int, dtype, prefer: dict | None = None) -> dict | None:
+    """Resize's attributes reproducing ``op``'s source positions, or None if no mode does; where two modes give
+    the same positions, the one with ``prefer``'s coordinate transformation."""
     lower = np.asarray(op.lower)
+    n_out = len(lower)
+    preferred = (prefer or {}).get("coordinate_transformation_mode")
     if op.upper is None:
-        for exact in (False, True):
+        for exact in sorted((False, True), key=lambda exact: (preferred == "half_pixel") != exact):
             if np.array_equal(lower, _nearest_indices(n_in, n_out, None, exact)) \
                     and np.array_equal(lower, _onnx_nearest(n_in, n_out, exact)):
                 return {"mode": "nearest",
                         "coordinate_transformation_mode": "half_pixel" if exact else "asymmetric",
                         "nearest_mode": "round_prefer_ceil" if exact else "floor"}
         return None
-    for align_corners in (False, True):
+    for align_corners in sorted((False, True), key=lambda align: (preferred == "align_corners") != align):
         expected_lower, expected_upper, weight = _linear_indices(n_in, n_out, None, align_corners, dtype)
         if np.array_equal(lower, expected_lower) and np.array_equal(np.asarray(op.upper), expected_upper) \
                 and np.allclose(np.asarray(op.upper_weight), weight, rtol=0, atol=1e-6):
@@ -74,19 +80,30 @@ def _gathered(node, graph, x: str) -> str:
 def resample(node, graph):
     (x,) = graph.inputs(node)
     op = node.op
-    shape = node.inputs[0].array.shape
+    source = node.inputs[0]
+    shape = source.array.shape
     axis = int(op.axis)
     n_in, n_out = shape[axis], len(op.lower)
-    attributes = _resize_attributes(op, n_in, n_out, node.inputs[0].array.dtype)
+    earlier = graph.resized.get(id(source))
+    attributes = _resize_attributes(op, n_in, source.array.dtype, earlier[2] if earlier else None)
     if attributes is None:
         return _gathered(node, graph, x)
-    # sizes: the input's own shape (batch included, which may be dynamic) with this axis set to n_out
+    sizes, members = {axis: n_out}, [(op, n_in, source.array.dtype)]
+    if earlier is not None and axis not in earlier[1] and all(
+            _resize_attributes(other, other_in, dtype, attributes) == attributes
+            for other, other_in, dtype in earlier[3]):
+        # another axis in the same mode (bilinear's second axis): one Resize of both from the earlier source
+        x, sizes, members = earlier[0], {**earlier[1], axis: n_out}, earlier[3] + members
+    # sizes: the source's own shape (batch included, which may be dynamic) with the resampled axes replaced
     full_shape = graph.add("Shape", [x])
-    parts = []
-    if axis > 0:
-        parts.append(graph.add("Slice", [full_shape, graph.ints([0]), graph.ints([axis])]))
-    parts.append(graph.ints([n_out]))
-    if axis < len(shape) - 1:
-        parts.append(graph.add("Slice", [full_shape, graph.ints([axis + 1]), graph.ints([_INT64_MAX])]))
-    sizes = graph.add("Concat", parts, axis=0)
-    return graph.add("Resize", [x, "", "", sizes], **attributes)
+    parts, start = [], 0
+    for resized_axis in sorted(sizes):
+        if resized_axis > start:
+            parts.append(graph.add("Slice", [full_shape, graph.ints([start]), graph.ints([resized_axis])]))
+        parts.append(graph.ints([sizes[resized_axis]]))
+        start = resized_axis + 1
+    if start < len(shape):
+        parts.append(graph.add("Slice", [full_shape, graph.ints([start]), graph.ints([_INT64_MAX])]))
+    output = graph.add("Resize", [x, "", "", graph.add("Concat", parts, axis=0)], **attributes)
+    graph.resized[id(node.outputs[0])] = (x, sizes, attributes, members)
+    return output
