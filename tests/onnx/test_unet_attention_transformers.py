@@ -325,15 +325,27 @@ def test_decoder_only_causal_model(tmp_path, rng, manual, opset):
     assert not np.allclose(after[:, -1], got[:, -1])
 
 
-def test_full_transformer_with_decoder(tmp_path, rng):
-    model = nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=2, dim_feedforward=16,
-                           batch_first=True, activation="gelu")
-    causal = nn.Transformer.generate_square_subsequent_mask(4)
-    wrapped = Lambda(lambda src, tgt, m: m(src, tgt, tgt_mask=causal), model)
-    wrapped.forward = lambda src, tgt: model(src, tgt, tgt_mask=causal)
-    path = _export(wrapped, (_floats(rng, 2, 5, 8), _floats(rng, 2, 4, 8)), tmp_path / "transformer.onnx",
-                   names=("src", "tgt"))
-    assert_matches(path, wrapped, [_floats(rng, 3, 5, 8), _floats(rng, 3, 4, 8)], ["src", "tgt"])
+class Seq2Seq(nn.Module):
+    """``nn.Transformer`` (pre-norm, GELU) with a causal target mask and the source's padding mask given to
+    the encoder and to the decoder's cross attention."""
+
+    def __init__(self):
+        super().__init__()
+        self.transformer = nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=2,
+                                          dim_feedforward=16, batch_first=True, activation="gelu", norm_first=True)
+
+    def forward(self, src, tgt, src_padding_mask):
+        causal = nn.Transformer.generate_square_subsequent_mask(tgt.shape[1])
+        return self.transformer(src, tgt, tgt_mask=causal, src_key_padding_mask=src_padding_mask,
+                                memory_key_padding_mask=src_padding_mask)
+
+
+def test_full_transformer_with_decoder_and_padding_masks(tmp_path, rng):
+    model = Seq2Seq()
+    names = ["src", "tgt", "src_padding_mask"]
+    path = _export(model, (_floats(rng, 2, 5, 8), _floats(rng, 2, 4, 8), _padding_mask(rng, 2, 5)),
+                   tmp_path / "transformer.onnx", names=tuple(names))
+    assert_matches(path, model, [_floats(rng, 3, 5, 8), _floats(rng, 3, 4, 8), _padding_mask(rng, 3, 5)], names)
 
 
 # ----------------------------------------------------------------------------------------------------- Keras
