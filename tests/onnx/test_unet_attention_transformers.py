@@ -447,3 +447,33 @@ def test_keras_attention_mask_from_an_input_is_refused(tmp_path, rng):
         ember.onnx.export(Masked(), (ember.tensor(_floats(rng, 2, 5, 4)), ember.tensor(keep)),
                           tmp_path / "masked.onnx", input_names=["tokens", "keep"])
     assert not (tmp_path / "masked.onnx").exists()
+
+
+@pytest.mark.parametrize("mode, align_corners", RESAMPLING,
+                         ids=["nearest", "nearest-exact", "bilinear", "bilinear-align-corners"])
+def test_resampling_of_dynamic_spatial_axes(tmp_path, rng, mode, align_corners):
+    """Height and width dynamic: a scale factor of 2 (and 0.5) becomes Resize scales; a fixed size stays."""
+    model = Lambda(lambda x, conv, deconv: deconv(F.pad(F.interpolate(
+        F.interpolate(conv(F.pad(x, (1, 1, 1, 1), mode="reflect")), scale_factor=2, mode=mode,
+                      align_corners=align_corners),
+        scale_factor=(0.5, 1) if mode != "bilinear" or align_corners else 0.5, mode=mode,
+        align_corners=align_corners), (2, 1, 0, 1), mode="circular")),
+        nn.Conv2d(3, 4, 3), nn.ConvTranspose2d(4, 2, 3, stride=2))
+    axes = {0: "batch", 2: "height", 3: "width"}
+    path = _export(model, _floats(rng, 2, 3, 6, 4), tmp_path / "dynamic.onnx",
+                   dynamic_axes={"input": axes, "output": axes})
+    resizes = [node for node in load_checked(path).graph.node if node.op_type == "Resize"]
+    assert len(resizes) == 2 and all(len(node.input) == 3 for node in resizes)  # scales, not sizes
+    for shape in [(3, 3, 6, 4), (1, 3, 10, 7), (2, 3, 4, 12)]:
+        assert_matches(path, model, [_floats(rng, *shape)], ["input"])
+    fixed = Lambda(lambda x: F.interpolate(x, size=(5, 3), mode=mode, align_corners=align_corners))
+    path = _export(fixed, _floats(rng, 2, 3, 6, 4), tmp_path / "fixed.onnx",
+                   dynamic_axes={"input": axes, "output": {0: "batch"}})
+    assert_matches(path, fixed, [_floats(rng, 1, 3, 9, 2)], ["input"])
+
+
+def test_resampling_a_dynamic_axis_by_an_inexact_factor_is_refused(tmp_path, rng):
+    model = Lambda(lambda x: F.interpolate(x, scale_factor=1.7))
+    with pytest.raises(NotImplementedError, match="not by one exact factor"):
+        _export(model, _floats(rng, 2, 3, 6, 4), tmp_path / "inexact.onnx",
+                dynamic_axes={"input": {0: "batch", 2: "height"}})

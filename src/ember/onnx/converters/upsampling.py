@@ -9,6 +9,10 @@ as one ONNX Resize of that axis, with the coordinate transformation and rounding
 Consecutive Resamples of other axes in the same mode (bilinear's two, nearest's two) become one Resize of
 the first one's source: the earlier Resize is left without consumers, and removed from the graph.
 
+A resampled axis that follows a dynamic input size (``dynamic_axes`` on a spatial axis) gets Resize's
+``scales`` instead, where the output is the input times one factor in both traces (a whole or binary-fraction
+``scale_factor``); a fixed ``size`` stays a fixed size; other cases are refused.
+
 Resize gets the output size (``sizes``, the input's shape with the resampled axis replaced), so ONNX derives its
 scale as out/in. That is the scale Ember used unless ``interpolate`` was called with a ``scale_factor`` whose
 product with the input size is not a whole number (and ``recompute_scale_factor`` off); then, or whenever
@@ -16,6 +20,8 @@ onnxruntime's float32 formula would pick other source positions than Ember did, 
 Gather of Ember's own source indices (and, for linear modes, the weighted sum of the two gathers).
 """
 from __future__ import annotations
+
+from fractions import Fraction
 
 import numpy as np
 
@@ -76,6 +82,26 @@ def _gathered(node, graph, x: str) -> str:
     return graph.add("Add", [low, high])
 
 
+def _dynamic_scale(node, graph, axis: int, n_in: int, n_out: int) -> float | None:
+    """None where the resampled axis has the same size in both traces; else the factor out/in that holds in
+    both (ONNX Resize then gets ``scales``), refusing other cases."""
+    if node.alternate is None:
+        return None
+    other_in = node.alternate.inputs[0].array.shape[axis]
+    other_out = len(node.alternate.op.lower)
+    if other_in == n_in:
+        return None
+    if other_out == n_out:  # a fixed output size (``size=``): Resize to that size, whatever the input's
+        return None
+    factor = Fraction(n_out, n_in)
+    if Fraction(other_out, other_in) != factor or Fraction(float(np.float32(factor))) != factor:
+        raise graph.unsupported(
+            f"axis {axis} follows a dynamic input size ({n_in} -> {n_out}, {other_in} -> {other_out} in the other "
+            "trace) but not by one exact factor; resample by a whole (or binary-fraction) scale_factor, or keep "
+            "that axis static")
+    return float(factor)
+
+
 @converts(ops.Resample)
 def resample(node, graph):
     (x,) = graph.inputs(node)
@@ -84,26 +110,38 @@ def resample(node, graph):
     shape = source.array.shape
     axis = int(op.axis)
     n_in, n_out = shape[axis], len(op.lower)
+    scale = _dynamic_scale(node, graph, axis, n_in, n_out)
     earlier = graph.resized.get(id(source))
     attributes = _resize_attributes(op, n_in, source.array.dtype, earlier[2] if earlier else None)
     if attributes is None:
+        if scale is not None:
+            raise graph.unsupported(f"axis {axis} follows a dynamic input size, and Resize cannot give Ember's "
+                                    f"source positions for {n_in} -> {n_out}")
         return _gathered(node, graph, x)
-    sizes, members = {axis: n_out}, [(op, n_in, source.array.dtype)]
-    if earlier is not None and axis not in earlier[1] and all(
-            _resize_attributes(other, other_in, dtype, attributes) == attributes
-            for other, other_in, dtype in earlier[3]):
+    # per resampled axis: ("size", output size) or ("scale", factor), the latter where the axis is dynamic
+    targets, members = {axis: ("size", n_out) if scale is None else ("scale", scale)}, [(op, n_in, source.array.dtype)]
+    if earlier is not None and axis not in earlier[1] \
+            and {kind for kind, _ in earlier[1].values()} == {targets[axis][0]} \
+            and all(_resize_attributes(other, other_in, dtype, attributes) == attributes
+                    for other, other_in, dtype in earlier[3]):
         # another axis in the same mode (bilinear's second axis): one Resize of both from the earlier source
-        x, sizes, members = earlier[0], {**earlier[1], axis: n_out}, earlier[3] + members
-    # sizes: the source's own shape (batch included, which may be dynamic) with the resampled axes replaced
-    full_shape = graph.add("Shape", [x])
-    parts, start = [], 0
-    for resized_axis in sorted(sizes):
-        if resized_axis > start:
-            parts.append(graph.add("Slice", [full_shape, graph.ints([start]), graph.ints([resized_axis])]))
-        parts.append(graph.ints([sizes[resized_axis]]))
-        start = resized_axis + 1
-    if start < len(shape):
-        parts.append(graph.add("Slice", [full_shape, graph.ints([start]), graph.ints([_INT64_MAX])]))
-    output = graph.add("Resize", [x, "", "", graph.add("Concat", parts, axis=0)], **attributes)
-    graph.resized[id(node.outputs[0])] = (x, sizes, attributes, members)
+        x, targets, members = earlier[0], {**earlier[1], **targets}, earlier[3] + members
+    if targets[axis][0] == "scale":
+        scales = np.ones(len(shape), dtype=np.float32)
+        for resized_axis, (_, factor) in targets.items():
+            scales[resized_axis] = factor
+        output = graph.add("Resize", [x, "", graph.constant(scales)], **attributes)
+    else:
+        # sizes: the source's own shape (batch included, which may be dynamic) with the resampled axes replaced
+        full_shape = graph.add("Shape", [x])
+        parts, start = [], 0
+        for resized_axis in sorted(targets):
+            if resized_axis > start:
+                parts.append(graph.add("Slice", [full_shape, graph.ints([start]), graph.ints([resized_axis])]))
+            parts.append(graph.ints([targets[resized_axis][1]]))
+            start = resized_axis + 1
+        if start < len(shape):
+            parts.append(graph.add("Slice", [full_shape, graph.ints([start]), graph.ints([_INT64_MAX])]))
+        output = graph.add("Resize", [x, "", "", graph.add("Concat", parts, axis=0)], **attributes)
+    graph.resized[id(node.outputs[0])] = (x, targets, attributes, members)
     return output
