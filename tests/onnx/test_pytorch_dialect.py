@@ -265,8 +265,8 @@ def test_gelu_is_one_node_from_opset_20(tmp_path, rng, opset):
     path = _export(model, rng.standard_normal((2, 5)).astype(np.float32), tmp_path / "gelu.onnx",
                    opset_version=opset)
     ops = [node.op_type for node in load_checked(path).graph.node]
-    assert ops.count("Gelu") == (1 if opset >= 20 else 0)
-    assert ops.count("Tanh") == 1  # the tanh approximation stays decomposed
+    assert ops.count("Gelu") == (2 if opset >= 20 else 0)  # exact and tanh forms
+    assert ops.count("Tanh") == (0 if opset >= 20 else 1)
     assert_matches(path, model, [rng.standard_normal((4, 5)).astype(np.float32)], ["input"])
 
 

@@ -11,7 +11,7 @@ from .. import config
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..backend.files import atomic_writer
-from ._fusion import GELU_OPSET, fuse_gelu
+from ._fusion import GELU_OPSET, fuse_gelu, without_dead_nodes
 from ._graph import GraphBuilder, UnsupportedOpError
 from ._trace import TracedNode, TracedValue, Tracer
 from .converters import converter_for
@@ -196,8 +196,9 @@ def build_model(model, args, input_names=None, output_names=None, dynamic_axes=N
         output_infos.append(_value_info(onnx, name, value.array, other.array, axes.get(name, {})))
     if opset_version >= GELU_OPSET:  # after the outputs' Identity nodes, so that outputs count as consumers
         graph.nodes = fuse_gelu(graph.nodes, graph.initializer_values, onnx.helper.make_node)
-        used = {name for node in graph.nodes for name in node.input}
-        graph.initializers = [tensor for tensor in graph.initializers if tensor.name in used]
+    graph.nodes = without_dead_nodes(graph.nodes, output_names)
+    used = {name for node in graph.nodes for name in node.input}
+    graph.initializers = [tensor for tensor in graph.initializers if tensor.name in used]
     input_infos = [_value_info(onnx, name, value.array, value.array, axes.get(name, {}))
                    for value, name in zip(tracer.inputs, input_names)]
     onnx_graph = onnx.helper.make_graph(graph.nodes, _graph_name(model), input_infos, output_infos,

@@ -36,6 +36,10 @@ class GraphBuilder:
         # LSTM cell-state sequences: id(TracedValue) -> (index of the last step, steps, name of that step)
         self.final_states: dict[int, tuple[int, int, str]] = {}
         self.alternates: dict[int, TracedValue] = {}  # inputs of the node being converted -> the other trace's
+        # Resize outputs, by id(TracedValue): (the resized source's name, {axis: ("size", n) or ("scale", f)},
+        # Resize's attributes, the (Resample, input size, dtype) of each axis), so that resampling the next axis
+        # the same way extends that Resize instead of adding another
+        self.resized: dict[int, tuple[str, dict[int, tuple], dict, list]] = {}
 
     # ---------------------------------------------------------------------------------------- names
     def unique(self, hint: str) -> str:

@@ -263,8 +263,12 @@ class MultiHeadAttention(Layer):
         scores = F.matmul(query_rows, key_rows.transpose(-1, -2))  # (*batch, T, S)
         if mask is not None:
             keras_shape = batch_shape + query_dims + key_dims
-            mask = np.broadcast_to(self._expand_mask(mask, len(keras_shape), keras_shape), keras_shape)
-            mask = mask.reshape(tuple(scores.shape))
+            mask = self._expand_mask(mask, len(keras_shape), keras_shape)
+            # batch axes the mask does not vary along stay of size 1 (a causal mask is the same constant for
+            # every batch size); where() broadcasts it against the scores
+            mask_batch = tuple(1 if m == 1 else s for m, s in zip(mask.shape[:len(batch_shape)], batch_shape))
+            mask = np.broadcast_to(mask, mask_batch + query_dims + key_dims)
+            mask = mask.reshape(mask_batch + tuple(scores.shape[len(batch_shape):]))
             scores = F.where(mask, scores, _MASKED_SCORE)
         weights = F.softmax(scores, dim=-1)
         if mask is not None:

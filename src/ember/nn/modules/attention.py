@@ -7,7 +7,7 @@ import numpy as np
 
 from ...autograd.tensor import Tensor
 from ...backend.device import get_array_module
-from ...functions.elementwise import to_dtype, where
+from ...functions.elementwise import Where, to_dtype, where
 from ...functions.shape import cat
 from .. import functional as F
 from .. import init
@@ -27,8 +27,9 @@ def _additive_mask(mask: Tensor | None, dtype) -> Tensor | None:
     if mask is None:
         return None
     if mask.dtype == np.bool_:
+        # the Where op on the mask tensor itself, so that a mask fed to the model stays a recorded input
         xp = get_array_module(mask.data)
-        return Tensor(xp.where(mask.data, dtype.type(-np.inf), dtype.type(0)))
+        return Where()(mask, Tensor(xp.asarray(dtype.type(-np.inf))), Tensor(xp.asarray(dtype.type(0))))
     return mask if mask.dtype == dtype else to_dtype(mask, dtype)
 
 

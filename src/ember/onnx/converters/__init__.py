@@ -5,7 +5,8 @@ output ONNX cannot give, which raises if the exported graph uses it). ``node`` i
 object with its attributes, its inputs and outputs as traced) and ``graph`` the ``GraphBuilder``.
 
 Register one with ``@converts(PrimitiveClass)`` in the module of its family, mirroring ``ember/functions/``:
-elementwise, activation, linalg, conv, pooling, normalization, shape, indexing, reduction, recurrent. The
+elementwise, activation, linalg, conv, pooling, normalization, shape, indexing, reduction, recurrent,
+padding, upsampling. The
 attention family (``functions/attention.py``) gets ``converters/attention.py``, imported below like the others:
 its fused scaled-dot-product op decomposes into MatMul, a scale (Mul), the mask (Add or Where), Softmax on
 the last axis and MatMul.
@@ -38,8 +39,10 @@ from . import (  # noqa: E402,F401 - each family module registers its converters
     indexing,
     linalg,
     normalization,
+    padding,
     pooling,
     recurrent,
     reduction,
     shape,
+    upsampling,
 )

@@ -45,8 +45,12 @@ def elu(node, graph):
 def softplus(node, graph):
     """``x`` where ``beta * x > threshold``, else ``softplus(beta * x) / beta`` (PyTorch's formula)."""
     (x,) = graph.inputs(node)
-    scaled = graph.add("Mul", [x, graph.constant(_scalar(node, node.op.beta))])
-    smooth = graph.add("Div", [graph.add("Softplus", [scaled]), graph.constant(_scalar(node, node.op.beta))])
+    if node.op.beta == 1:  # softplus(x) itself (the default, and Mish's)
+        scaled = x
+        smooth = graph.add("Softplus", [x])
+    else:
+        scaled = graph.add("Mul", [x, graph.constant(_scalar(node, node.op.beta))])
+        smooth = graph.add("Div", [graph.add("Softplus", [scaled]), graph.constant(_scalar(node, node.op.beta))])
     linear = graph.add("Greater", [scaled, graph.constant(_scalar(node, node.op.threshold))])
     return graph.add("Where", [linear, x, smooth])
 
