@@ -40,6 +40,20 @@ def demo(arguments) -> int:
     return 0 if np.isfinite(loss.item()) else 1
 
 
+def mnist(arguments) -> int:
+    """Train a codelab step; on first use, download MNIST into the data root (or say how to place it)."""
+    from .datasets.download import DownloadError
+    from .datasets.mnist import ensure_files
+    from .tutorials import mnist_codelab
+
+    try:
+        ensure_files(arguments.data_dir)
+    except DownloadError as error:
+        print(f"ember mnist: {error}", file=sys.stderr)
+        return 1
+    return mnist_codelab.run(arguments)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ember", description="Ember: train and inspect models from the shell.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -52,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .tutorials import mnist_codelab
 
     mnist_codelab.add_arguments(mnist_parser)
-    mnist_parser.set_defaults(run=mnist_codelab.run)
+    mnist_parser.set_defaults(run=mnist)
     return parser
 
 
