@@ -208,3 +208,71 @@ def test_dataloader_batch_of_a_tensor_dataset_is_a_list_as_pytorch_collate_gives
     features, labels = batches[0]
     assert features.shape == (4, 2) and labels.shape == (4,)
     assert type(next(iter(DataLoader(dataset, batch_size=4, collate_fn=None)))) is list
+
+
+# --------------------------------------------------------------------- the lesson's cells, end to end
+def test_gradient_descent_cell_prints_pytorchs_numbers():
+    """The lesson's minimum of (x1-3)² + (x2+2)²; its `x.data.add_(...)` is written as an update under
+    `no_grad` (``Tensor.data`` is Ember's raw array). The printed line is PyTorch 2's, character for character."""
+    x = ember.zeros(2, requires_grad=True)
+    f = lambda x: (x - ember.tensor([3, -2])).pow(2).sum()  # noqa: E731 - the lesson's own spelling
+    for i in range(15):
+        y = f(x)
+        y.backward()
+        with ember.no_grad():
+            x.add_(-0.1 * x.grad)
+        x.grad.zero_()
+        line = "Step {}: x[0]={}, x[1]={}".format(i, x[0], x[1])  # noqa: UP032 - the lesson's spelling
+    assert line == "Step 14: x[0]=2.894446849822998, x[1]=-1.929631233215332"
+
+
+def test_linear_regression_cells_print_pytorchs_numbers():
+    np.random.seed(13)
+    train_x = np.linspace(0, 3, 120)
+    train_labels = 2 * train_x + 0.9 + np.random.randn(*train_x.shape) * 0.5
+    w = ember.tensor([100.0], requires_grad=True, dtype=ember.float32)
+    b = ember.zeros(size=(1,), requires_grad=True)
+
+    def train_on_batch(x, y):
+        loss = ember.mean(ember.square(y - (ember.matmul(x, w) + b)))
+        loss.backward()
+        with ember.no_grad():
+            w.sub_(0.1 * w.grad)
+            b.sub_(0.1 * b.grad)
+        w.grad.zero_()
+        b.grad.zero_()
+        return loss
+
+    indices = np.random.permutation(len(train_x))
+    features = ember.tensor(train_x[indices], dtype=ember.float32)
+    labels = ember.tensor(train_labels[indices], dtype=ember.float32)
+    lines = []
+    for epoch in range(10):
+        for i in range(0, len(features), 4):
+            loss = train_on_batch(features[i:i + 4].view(-1, 1), labels[i:i + 4])
+        lines.append("Epoch %d: last batch loss = %.4f" % (epoch, float(loss)))  # noqa: UP031
+    assert lines[0] == "Epoch 0: last batch loss = 94.5247" and lines[-1] == "Epoch 9: last batch loss = 0.3382"
+    assert repr((w, b)) == "(tensor([1.8617], requires_grad=True), tensor([1.0711], requires_grad=True))"
+
+
+def test_classification_cells_with_tensor_dataset_and_dataloader():
+    generator = np.random.default_rng(0)
+    features = generator.standard_normal((200, 2)).astype(np.float32)
+    classes = (features[:, 0] + features[:, 1] > 0).astype(np.int32)
+    dataset = TensorDataset(ember.tensor(features[:150]), ember.tensor(classes[:150], dtype=ember.float32))
+    dataloader = DataLoader(dataset, batch_size=16)
+    first = list(dataloader)[0]  # noqa: RUF015 - as the lesson writes it
+    assert type(first) is list and first[0].shape == (16, 2)
+    ember.manual_seed(0)
+    net = ember.nn.Sequential(ember.nn.Linear(2, 5), ember.nn.Sigmoid(), ember.nn.Linear(5, 1))
+    optimizer = ember.optim.SGD(net.parameters(), lr=0.5)
+    valid_x, valid_labels = ember.tensor(features[150:]), ember.tensor(classes[150:])
+    for _ in range(20):
+        for x, y in dataloader:
+            loss = ember.nn.functional.binary_cross_entropy_with_logits(net(x).flatten(), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    accuracy = ((ember.sigmoid(net(valid_x).flatten()) > 0.5).float() == valid_labels).float().mean()
+    report = f"last batch loss = {loss}, val acc = {accuracy}"
+    assert report.startswith("last batch loss = 0.") and float(accuracy) > 0.9
