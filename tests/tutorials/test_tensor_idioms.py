@@ -188,7 +188,8 @@ def test_repr_shows_requires_grad_grad_fn_and_dtype_like_pytorch():
     assert repr(a.mean()) == "tensor(-0.2500, grad_fn=<MeanBackward0>)"
     assert repr(ember.tensor([0.1], dtype=ember.float64)) == "tensor([0.1000], dtype=ember.float64)"
     expected = {
-        a.sum(): "SumBackward0", a * 2: "MulBackward0", a + 1: "AddBackward0", a - 1: "SubBackward0",
+        a.sum(): "SumBackward0", a.sum(1): "SumBackward1", a.mean(1): "MeanBackward1", a * 2: "MulBackward0",
+        a + 1: "AddBackward0", a - 1: "SubBackward0",
         a / 2: "DivBackward0", -a: "NegBackward0", a.exp(): "ExpBackward0", a.relu(): "ReluBackward0",
         a.sigmoid(): "SigmoidBackward0", a.tanh(): "TanhBackward0", a @ a.T: "MmBackward0",
         a.reshape(2): "ViewBackward0", a ** 2: "PowBackward0", a.softmax(1): "SoftmaxBackward0",

@@ -338,7 +338,8 @@ _PYTORCH_BACKWARD_NAMES = {
     "Where": "WhereBackward0", "Cast": "ToCopyBackward0", "Clone": "CloneBackward0",
     "Tanh": "TanhBackward0", "Sigmoid": "SigmoidBackward0", "ReLU": "ReluBackward0", "ELU": "EluBackward0",
     "Softplus": "SoftplusBackward0", "Erf": "ErfBackward0", "Softmax": "SoftmaxBackward0",
-    "LogSoftmax": "LogSoftmaxBackward0", "Sum": "SumBackward0", "Mean": "MeanBackward0",
+    "LogSoftmax": "LogSoftmaxBackward0", "Sum": "SumBackward0", "SumDim": "SumBackward1",
+    "Mean": "MeanBackward0", "MeanDim": "MeanBackward1",
     "Prod": "ProdBackward0", "CumSum": "CumsumBackward0", "LogSumExp": "LogsumexpBackward0",
     "MaxMin": "MaxBackward1", "MaxMinAlongDim": "MaxBackward0", "Reshape": "ViewBackward0",
     "Permute": "PermuteBackward0", "Concatenate": "CatBackward0", "Stack": "StackBackward0",
@@ -355,6 +356,8 @@ _PYTORCH_BACKWARD_NAMES = {
 def backward_name(node: Function) -> str:
     """The name PyTorch prints for ``node`` in ``grad_fn=<...>``; ``<Name>Backward`` for ops it lacks."""
     name = getattr(node, "display_name", None) or node.name
+    if name == "Sum" and getattr(node, "axes", None) is not None:
+        name = "SumDim"  # PyTorch numbers the overload: sum() is SumBackward0, sum(dim) SumBackward1
     return _PYTORCH_BACKWARD_NAMES.get(name, f"{name}Backward")
 
 

@@ -265,7 +265,8 @@ def mean(x: Tensor, dim=None, keepdim: bool = False, dtype=None, *, axis=None, k
     count = _count(x.shape, axes)
     result = Sum(axes, keep)(x) / float(count) if count else Sum(axes, keep)(x) * float("nan")
     if result.creator is not None:
-        result.creator.display_name = "Mean"  # printed as PyTorch's grad_fn=<MeanBackward0>
+        # printed as PyTorch's grad_fn=<MeanBackward0> (all elements) or <MeanBackward1> (along dims)
+        result.creator.display_name = "Mean" if axes is None else "MeanDim"
     return result
 
 
