@@ -193,3 +193,53 @@ def test_optimizers_take_lr_with_a_warning_and_reject_unknown_arguments():
     for make in (keras.optimizers.SGD, keras.optimizers.Adam, keras.optimizers.RMSprop):
         with pytest.raises(TypeError, match="unexpected keyword arguments"):
             make(learning_rat=0.1)
+
+
+class PlotTrainingLike(keras.callbacks.Callback):
+    """The codelab's live-plot callback, reduced to its bookkeeping: it skips ``super().__init__()`` and
+    records every batch's logs through the old ``on_batch_end`` name."""
+
+    def __init__(self, sample_rate=1):
+        self.sample_rate = sample_rate
+        self.step = 0
+
+    def on_train_begin(self, logs={}):  # noqa: B006 - the codelab's signature
+        self.batch_history, self.epoch_history = {}, {}
+
+    def on_batch_end(self, batch, logs={}):  # noqa: B006
+        if batch % self.sample_rate == 0:
+            for key, value in logs.items():
+                self.batch_history.setdefault(key, []).append(value)
+        self.step += 1
+
+    def on_epoch_end(self, epoch, logs={}):  # noqa: B006
+        for key, value in logs.items():
+            self.epoch_history.setdefault(key, []).append(value)
+
+
+def test_codelab_fit_predict_and_evaluate_cells_on_a_pipeline():
+    ember.manual_seed(0)
+    generator = np.random.default_rng(2)
+    labels = generator.integers(0, 10, 600)
+    images = generator.random((600, 784), dtype=np.float32) * 0.5
+    for row, label in enumerate(labels):  # each class brightens its own band of 78 pixels
+        images[row, label * 78:(label + 1) * 78] += 0.5
+    one_hot = np.eye(10, dtype=np.float32)[labels]
+    training = data.Dataset.from_tensor_slices((images[:500], one_hot[:500])).cache().shuffle(500) \
+        .repeat().batch(50, drop_remainder=True).prefetch(-1)
+    validation = data.Dataset.from_tensor_slices((images[500:], one_hot[500:])).cache().batch(100).repeat()
+    model = keras.Sequential([keras.Input(shape=(784,)), keras.layers.Dense(64, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    plot_training = PlotTrainingLike()
+    history = model.fit(training, steps_per_epoch=10, epochs=8, validation_data=validation, validation_steps=1,
+                        callbacks=[plot_training], verbose=0)
+    assert plot_training.step == 80 and len(plot_training.batch_history["loss"]) == 80
+    assert plot_training.epoch_history["val_accuracy"] == history.history["val_accuracy"]
+    final_stats = model.evaluate(validation, steps=1, verbose=0)
+    assert final_stats[1] == pytest.approx(history.history["val_accuracy"][-1])
+    assert final_stats[1] > 0.9
+    digits = data.Dataset.from_tensor_slices(images[500:]).batch(100)
+    probabilities = model.predict(digits, steps=1, verbose=0)
+    assert probabilities.shape == (100, 10)
+    assert np.mean(np.argmax(probabilities, axis=1) == labels[500:]) == pytest.approx(final_stats[1])
