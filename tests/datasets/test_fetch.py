@@ -107,3 +107,72 @@ def test_ensure_files_rejects_unknown_dataset():
     with pytest.raises(ValueError):
         ensure_files(Path("."), dataset="cifar")
     assert issubclass(DownloadError, OSError)
+
+
+# ------------------------------------------------------------------------------------------ CIFAR-10
+def write_cifar_archive(path: Path, rng, batch_size: int = 4, extra: dict | None = None) -> dict:
+    """A CIFAR-10-shaped archive (five training batches and a test batch of pickled dicts, as the original)."""
+    import io
+    import pickle
+    import tarfile
+
+    from ember.keras.datasets import cifar10
+
+    batches = {}
+    with tarfile.open(path, "w:gz") as archive:
+        for member in (*cifar10.TRAIN_BATCHES, cifar10.TEST_BATCH):
+            batch = {b"batch_label": b"testing", b"labels": [int(v) for v in rng.integers(0, 10, batch_size)],
+                     b"data": rng.integers(0, 256, (batch_size, 3072), dtype=np.uint8),
+                     b"filenames": [b"x.png"] * batch_size, **(extra or {})}
+            payload = pickle.dumps(batch, protocol=3)  # bytes as bytes, as the original's strings load
+            info = tarfile.TarInfo(member)
+            info.size = len(payload)
+            archive.addfile(info, io.BytesIO(payload))
+            batches[member] = batch
+    return batches
+
+
+def test_cifar10_downloads_once_and_returns_keras_arrays(tmp_path, monkeypatch, rng):
+    from ember.keras.datasets import cifar10
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    batches = write_cifar_archive(mirror / cifar10.ARCHIVE, rng)
+    digest = hashlib.sha256((mirror / cifar10.ARCHIVE).read_bytes()).hexdigest()
+    monkeypatch.setattr(cifar10, "URLS", (mirror.as_uri() + "/" + cifar10.ARCHIVE,))
+    monkeypatch.setattr(cifar10, "SHA256", (digest,))
+    monkeypatch.setenv("EMBER_DATA", str(tmp_path / "root"))
+    (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
+    assert (tmp_path / "root" / "cifar-10" / cifar10.ARCHIVE).is_file()
+    assert x_train.shape == (20, 32, 32, 3) and y_train.shape == (20, 1) and x_test.shape == (4, 32, 32, 3)
+    assert x_train.dtype == y_train.dtype == x_test.dtype == y_test.dtype == np.uint8
+    first = batches[cifar10.TRAIN_BATCHES[0]]
+    # the stored rows are (3, 32, 32) planes: red, green, blue; Keras returns channels last
+    np.testing.assert_array_equal(x_train[0, :, :, 1], first[b"data"][0, 1024:2048].reshape(32, 32))
+    np.testing.assert_array_equal(y_test[:, 0], batches[cifar10.TEST_BATCH][b"labels"])
+    (mirror / cifar10.ARCHIVE).unlink()  # present and verified: read without asking the mirror
+    assert keras.datasets.cifar10.load_data()[0][0].shape == (20, 32, 32, 3)
+
+
+def test_cifar10_refuses_pickles_that_name_other_globals(tmp_path, monkeypatch, rng):
+    import os
+    import pickle
+
+    from ember.keras.datasets import cifar10
+
+    folder = tmp_path / "cifar-10"
+    folder.mkdir()
+    write_cifar_archive(folder / cifar10.ARCHIVE, rng, extra={b"payload": os.getcwd})
+    digest = hashlib.sha256((folder / cifar10.ARCHIVE).read_bytes()).hexdigest()
+    monkeypatch.setattr(cifar10, "SHA256", (digest,))
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load"):
+        cifar10.load_data(tmp_path)
+
+
+def test_cifar10_offline_names_the_archive_and_ember_data(tmp_path, monkeypatch, unreachable_url):  # noqa: F811
+    from ember.keras.datasets import cifar10
+
+    monkeypatch.setattr(cifar10, "URLS", (unreachable_url + cifar10.ARCHIVE,))
+    with pytest.raises(DownloadError, match="EMBER_DATA") as caught:
+        cifar10.load_data(tmp_path)
+    assert cifar10.ARCHIVE in str(caught.value) and str(tmp_path / "cifar-10") in str(caught.value)

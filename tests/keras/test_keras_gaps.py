@@ -26,6 +26,7 @@ def regression_data(count: int = 64, seed: int = 0):
 def test_version_and_datasets_are_there():
     assert keras.__version__.startswith("3.")
     assert callable(keras.datasets.mnist.load_data) and callable(keras.datasets.fashion_mnist.load_data)
+    assert callable(keras.datasets.cifar10.load_data)
 
 
 # -------------------------------------------------------------------------------------- callbacks
