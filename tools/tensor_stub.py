@@ -27,9 +27,10 @@ STUB = ROOT / "src" / "ember" / "autograd" / "tensor.pyi"
 WIDTH = 120
 INDENT = "    "
 
-# Python's own entries of a class namespace: not members a user calls.
+# Python's own entries of a class namespace: not members a user calls. ``__slotnames__`` is the cache that
+# ``copy``/``pickle`` add once a Tensor has been copied (matplotlib's ``plot`` copies its inputs).
 INTERNAL = {"__module__", "__qualname__", "__doc__", "__dict__", "__slots__", "__weakref__", "__annotations__",
-            "__firstlineno__", "__static_attributes__", "__annotate__", "__annotate_func__"}
+            "__firstlineno__", "__static_attributes__", "__annotate__", "__annotate_func__", "__slotnames__"}
 # Where each name an annotation may use comes from (Tensor itself is defined by the stub).
 IMPORTS = {
     "Any": "from typing import Any",

@@ -94,6 +94,20 @@ def _write_pytorch_dialect(model, target) -> None:
     print(f"wrote {code} (build_model()) and {checkpoint} (its state_dict)")
 
 
+def mnist(arguments) -> int:
+    """Train a codelab step; on first use, download MNIST into the data root (or say how to place it)."""
+    from .datasets.download import DownloadError
+    from .datasets.mnist import ensure_files
+    from .tutorials import mnist_codelab
+
+    try:
+        ensure_files(arguments.data_dir)
+    except DownloadError as error:
+        print(f"ember mnist: {error}", file=sys.stderr)
+        return 1
+    return mnist_codelab.run(arguments)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ember", description="Ember: train and inspect models from the shell.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -106,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .tutorials import mnist_codelab
 
     mnist_codelab.add_arguments(mnist_parser)
-    mnist_parser.set_defaults(run=mnist_codelab.run)
+    mnist_parser.set_defaults(run=mnist)
     export_parser = commands.add_parser("export", help="convert a .keras model file to ONNX")
     export_parser.add_argument("model", help="the .keras file (saved with model.save)")
     export_parser.add_argument("output", nargs="?", help="the .onnx file to write (default: beside the model)")

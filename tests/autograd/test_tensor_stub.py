@@ -17,7 +17,7 @@ STUB = REPO_ROOT / "src" / "ember" / "autograd" / "tensor.pyi"
 # Entries Python puts in every class namespace: not members a user calls, so the stub leaves them out.
 PYTHON_INTERNALS = {"__module__", "__qualname__", "__doc__", "__dict__", "__slots__", "__weakref__",
                     "__annotations__", "__firstlineno__", "__static_attributes__", "__annotate__",
-                    "__annotate_func__"}
+                    "__annotate_func__", "__slotnames__"}  # the last: copy/pickle's cache, once a Tensor was copied
 
 
 def load_stub_tool():

@@ -319,18 +319,115 @@ class Tensor:
 
     # ------------------------------------------------------------------------------------------- repr
     def __repr__(self) -> str:
+        """PyTorch's layout: ``tensor([[ 0.1234, -1.0000]], requires_grad=True)``, 4 decimals or scientific."""
         data = self.data if isinstance(self.data, np.ndarray) else self.data.get()
-        body = np.array2string(data, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
+        body = np.array2string(
+            data, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3, max_line_width=LINE_WIDTH,
+            formatter=_element_formatter(data),
+        ).replace(", ...,", ",  ...,")  # PyTorch pads the summary mark within a row like an element
         extras = []
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")
         if data.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_):
             extras.append(f"dtype=ember.{data.dtype}")
         if self.creator is not None:
-            extras.append(f"grad_fn=<{self.creator.name}Backward>")
+            extras.append(f"grad_fn=<{backward_name(self.creator)}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + extra for extra in extras) + ")"
+
+    def __format__(self, format_spec: str) -> str:
+        """A 0-d tensor formats as its number (``f"{loss:.4f}"``); others as ``str`` (PyTorch's rule)."""
+        if self.data.ndim == 0:
+            return format(self.item(), format_spec)
+        return object.__format__(self, format_spec)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """``np.asarray(t)``: the numbers, for NumPy and matplotlib. As in PyTorch, a tensor that requires grad
+        must be detached first, and a CUDA tensor copied to the host."""
+        if self.requires_grad:
+            raise RuntimeError(
+                "np.asarray(tensor): the tensor requires grad; use tensor.detach() (or np.asarray(t.detach()))"
+            )
+        array = self.numpy()
+        if dtype is not None and array.dtype != dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
+
+
+# PyTorch's 80 columns, counted as NumPy counts them (the separator after the last element on a line included).
+LINE_WIDTH = 81
+
+# Ember's primitive names -> the names PyTorch gives the same node (``grad_fn=<MeanBackward0>``).
+_PYTORCH_BACKWARD_NAMES = {
+    "Add": "AddBackward0", "Sub": "SubBackward0", "Mul": "MulBackward0", "Div": "DivBackward0",
+    "Neg": "NegBackward0", "PowScalar": "PowBackward0", "Pow": "PowBackward1", "RPowScalar": "PowBackward2",
+    "Exp": "ExpBackward0", "Log": "LogBackward0", "Log1p": "Log1PBackward0", "Sqrt": "SqrtBackward0",
+    "Rsqrt": "RsqrtBackward0", "Sin": "SinBackward0", "Cos": "CosBackward0", "Abs": "AbsBackward0",
+    "Clamp": "ClampBackward1", "Maximum": "MaximumBackward0", "Minimum": "MinimumBackward0",
+    "Where": "WhereBackward0", "Cast": "ToCopyBackward0", "Clone": "CloneBackward0",
+    "Tanh": "TanhBackward0", "Sigmoid": "SigmoidBackward0", "ReLU": "ReluBackward0", "ELU": "EluBackward0",
+    "Softplus": "SoftplusBackward0", "Erf": "ErfBackward0", "Softmax": "SoftmaxBackward0",
+    "LogSoftmax": "LogSoftmaxBackward0", "Sum": "SumBackward0", "SumDim": "SumBackward1",
+    "Mean": "MeanBackward0", "MeanDim": "MeanBackward1",
+    "Prod": "ProdBackward0", "CumSum": "CumsumBackward0", "LogSumExp": "LogsumexpBackward0",
+    "MaxMin": "MaxBackward1", "MaxMinAlongDim": "MaxBackward0", "Reshape": "ViewBackward0",
+    "Permute": "PermuteBackward0", "Concatenate": "CatBackward0", "Stack": "StackBackward0",
+    "Flip": "FlipBackward0", "Tile": "RepeatBackward0", "Pad": "ConstantPadNdBackward0",
+    "Index": "IndexBackward0", "Gather": "GatherBackward0", "MatMul": "MmBackward0", "Affine": "AddmmBackward0",
+    "Einsum": "EinsumBackward0", "Conv2d": "ConvolutionBackward0", "MaxPool2d": "MaxPool2DWithIndicesBackward0",
+    "AvgPool2d": "AvgPool2DBackward0", "BatchNorm": "NativeBatchNormBackward0",
+    "LayerNorm": "NativeLayerNormBackward0", "Dropout": "NativeDropoutBackward0",
+    "SoftmaxCrossEntropy": "NllLossBackward0", "BinaryCrossEntropy": "BinaryCrossEntropyBackward0",
+    "BinaryCrossEntropyWithLogits": "BinaryCrossEntropyWithLogitsBackward0", "Huber": "HuberLossBackward0",
+}
+
+
+def backward_name(node: Function) -> str:
+    """The name PyTorch prints for ``node`` in ``grad_fn=<...>``; ``<Name>Backward`` for ops it lacks."""
+    name = getattr(node, "display_name", None) or node.name
+    if name == "Sum" and getattr(node, "axes", None) is not None:
+        name = "SumDim"  # PyTorch numbers the overload: sum() is SumBackward0, sum(dim) SumBackward1
+    return _PYTORCH_BACKWARD_NAMES.get(name, f"{name}Backward")
+
+
+def _element_formatter(data: np.ndarray) -> dict:
+    """NumPy ``formatter`` for floating arrays that prints like PyTorch: integral values as ``1.``, else four
+    decimals, or ``1.0000e+05`` when the finite magnitudes span more than 1000× or reach 1e8 or fall below
+    1e-4; every element padded to one width."""
+    if data.dtype.kind != "f" or data.size == 0:
+        return {}
+    if data.size > 1000:  # summarised as ``...``: like PyTorch, fit the format to the elements shown
+        for axis, length in enumerate(data.shape):
+            if length > 6:
+                data = np.take(data, [0, 1, 2, length - 3, length - 2, length - 1], axis=axis)
+    finite = data[np.isfinite(data)].astype(np.float64)
+    magnitudes = np.abs(finite[finite != 0])
+    integral = bool(np.all(finite == np.round(finite)))
+    if magnitudes.size == 0:
+        largest = smallest = 0.0
+    else:
+        largest, smallest = float(magnitudes.max()), float(magnitudes.min())
+    scientific = magnitudes.size > 0 and (largest / smallest > 1000 or largest > 1e8 or (
+        not integral and smallest < 1e-4))
+    if scientific:
+        spec = ".4e"
+    elif integral:
+        spec = ".0f"
+    else:
+        spec = ".4f"
+
+    def text(value) -> str:
+        if not np.isfinite(value):
+            return str(float(value))  # nan, inf, -inf
+        return format(float(value), spec) + ("." if spec == ".0f" else "")
+
+    # The widest text is that of the smallest or the largest value, or of a non-finite one.
+    candidates = [finite.min(), finite.max()] if finite.size else []
+    if finite.size < data.size:
+        candidates += [np.nan, np.inf, -np.inf if bool(np.any(np.isneginf(data))) else np.inf]
+    width = max(len(text(value)) for value in candidates)
+    return {"float_kind": lambda value: text(value).rjust(width)}
 
 
 def parse_to_arguments(where: str, args, kwargs) -> tuple:

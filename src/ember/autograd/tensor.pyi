@@ -149,7 +149,15 @@ class Tensor:
 
     def clamp_(self, min=None, max=None) -> Tensor: ...
 
-    def __repr__(self) -> str: ...
+    def __repr__(self) -> str:
+        """PyTorch's layout: ``tensor([[ 0.1234, -1.0000]], requires_grad=True)``, 4 decimals or scientific."""
+
+    def __format__(self, format_spec: str) -> str:
+        """A 0-d tensor formats as its number (``f"{loss:.4f}"``); others as ``str`` (PyTorch's rule)."""
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """``np.asarray(t)``: the numbers, for NumPy and matplotlib. As in PyTorch, a tensor that requires grad must be
+        detached first, and a CUDA tensor copied to the host."""
 
     # Installed by the functions layer (ember/functions/tensor_methods.py).
     def __add__(self, b, alpha=1) -> Tensor:
@@ -561,6 +569,12 @@ class Tensor:
     def where(self, condition, other) -> Tensor:
         """``x.where(condition, other)``: ``x`` where ``condition`` holds, else ``other`` (PyTorch's method)."""
 
+    def normal_(self, mean: builtins.float = 0.0, std: builtins.float = 1.0, *, generator=None) -> Tensor:
+        """Fill in place with samples of N(mean, std²) from Ember's generator (``ember.manual_seed``); returns ``x``."""
+
+    def uniform_(self, a: builtins.float = 0.0, b: builtins.float = 1.0, *, generator=None) -> Tensor:
+        """Fill in place with samples of U[a, b) from Ember's generator (``ember.manual_seed``); returns ``x``."""
+
     def abs_(self) -> Tensor:
         """In place: ``x.abs_(...)`` writes ``abs(x, ...)`` into ``x``; returns ``x``."""
 
@@ -587,6 +601,52 @@ class Tensor:
 
     def pow_(self, b) -> Tensor:
         """In place: ``x.pow_(...)`` writes ``pow(x, ...)`` into ``x``; returns ``x``."""
+
+    def clip_(self, min=None, max=None) -> Tensor:
+        """In place: ``x.clip_(...)`` writes ``clamp(x, ...)`` into ``x``; returns ``x``."""
+
+    def square_(self) -> Tensor:
+        """In place: ``x.square_(...)`` writes ``square(x, ...)`` into ``x``; returns ``x``."""
+
+    def reciprocal_(self) -> Tensor:
+        """In place: ``x.reciprocal_(...)`` writes ``reciprocal(x, ...)`` into ``x``; returns ``x``."""
+
+    def log1p_(self) -> Tensor:
+        """In place: ``x.log1p_(...)`` writes ``log1p(x, ...)`` into ``x``; returns ``x``."""
+
+    def rsqrt_(self) -> Tensor:
+        """In place: ``x.rsqrt_(...)`` writes ``rsqrt(x, ...)`` into ``x``; returns ``x``."""
+
+    def sin_(self) -> Tensor:
+        """In place: ``x.sin_(...)`` writes ``sin(x, ...)`` into ``x``; returns ``x``."""
+
+    def cos_(self) -> Tensor:
+        """In place: ``x.cos_(...)`` writes ``cos(x, ...)`` into ``x``; returns ``x``."""
+
+    def sign_(self) -> Tensor:
+        """In place: ``x.sign_(...)`` writes ``sign(x, ...)`` into ``x``; returns ``x``."""
+
+    def floor_(self) -> Tensor:
+        """In place: ``x.floor_(...)`` writes ``floor(x, ...)`` into ``x``; returns ``x``."""
+
+    def ceil_(self) -> Tensor:
+        """In place: ``x.ceil_(...)`` writes ``ceil(x, ...)`` into ``x``; returns ``x``."""
+
+    def round_(self, decimals: builtins.int = 0) -> Tensor:
+        """In place: ``x.round_(...)`` writes ``round(x, ...)`` into ``x``; returns ``x``."""
+
+    def erf_(self) -> Tensor:
+        """In place: ``x.erf_(...)`` writes ``erf(x, ...)`` into ``x``; returns ``x``."""
+
+
+def backward_name(node: Function) -> str:
+    """The name PyTorch prints for ``node`` in ``grad_fn=<...>``; ``<Name>Backward`` for ops it lacks."""
+
+
+def _element_formatter(data: np.ndarray) -> dict:
+    """NumPy ``formatter`` for floating arrays that prints like PyTorch: integral values as ``1.``, else four
+    decimals, or ``1.0000e+05`` when the finite magnitudes span more than 1000× or reach 1e8 or fall below 1e-4;
+    every element padded to one width."""
 
 
 def parse_to_arguments(where: str, args, kwargs) -> tuple:

@@ -226,7 +226,7 @@ class DataLoader:
             return lambda index: self.collate_fn(dataset[index])
         get_batch = getattr(dataset, "get_batch", None)
         if callable(get_batch) and self.collate_fn is default_collate:
-            return lambda indices: get_batch(np.asarray(indices, dtype=np.int64))
+            return lambda indices: _as_collated(get_batch(np.asarray(indices, dtype=np.int64)))
         getitems = getattr(dataset, "__getitems__", None)
 
         def fetch(indices):
@@ -362,3 +362,11 @@ class DataLoader:
 
 
 __all__ = ["DataLoader"]
+
+
+def _as_collated(batch: Any) -> Any:
+    """A batch from ``get_batch`` in ``default_collate``'s form: a plain tuple of fields becomes a list, as
+    PyTorch's collate gives for tuple samples (``TensorDataset``); named tuples and other types are kept."""
+    if type(batch) is tuple:
+        return list(batch)
+    return batch

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..backend.files import atomic_writer
 from .root import ALL_FILES, ENV_VAR, FOLDERS, dataset_folder
 
-__all__ = ["MIRRORS", "SHA256", "DownloadError", "ChecksumError", "fetch", "sha256_file"]
+__all__ = ["MIRRORS", "SHA256", "DownloadError", "ChecksumError", "fetch", "fetch_file", "sha256_file"]
 
 MIRRORS = {
     "mnist": (
@@ -160,29 +160,36 @@ def fetch(dataset: str = "mnist", root: str | os.PathLike | None = None, *, time
     display = _DISPLAY_NAMES[dataset]
     for stem in ALL_FILES:
         name = f"{stem}.gz"
-        accepted = SHA256[dataset][name]
-        target = folder / name
-        if target.is_file() and sha256_file(target) in accepted:
-            continue
-        failures = []
-        for mirror in MIRRORS[dataset]:
-            url = mirror.rstrip("/") + "/" + name
-            try:
-                _download(url, target, accepted, timeout)
-            except _MirrorFailed as failure:
-                failures.append((url, failure))
-            else:
-                break
-        else:
-            outcomes = "\n".join(f"  {url}: {failure}" for url, failure in failures)
-            instructions = _manual_instructions(dataset, folder)
-            if any(failure.checksum_mismatch for _, failure in failures):
-                raise ChecksumError(
-                    f"{display}: could not download {name}: no mirror served a file with the expected "
-                    f"checksum:\n{outcomes}\n{instructions}"
-                )
-            raise DownloadError(
-                f"{display}: could not download {name}: this machine could not reach any mirror "
-                f"(offline, or behind a firewall?):\n{outcomes}\n{instructions}"
-            )
+        urls = [mirror.rstrip("/") + "/" + name for mirror in MIRRORS[dataset]]
+        fetch_file(urls, folder / name, SHA256[dataset][name], display, _manual_instructions(dataset, folder),
+                   timeout=timeout)
     return folder
+
+
+def fetch_file(urls, target: Path, accepted: tuple, display: str, instructions: str, *,
+               timeout: float = 60.0) -> Path:
+    """Download ``target`` from the first of ``urls`` that serves it with an ``accepted`` SHA-256; a file already
+    there with such a digest is kept. Raises ``DownloadError``/``ChecksumError`` with ``instructions`` (how to
+    place the file by hand) when no URL delivers it."""
+    target = Path(target)
+    if target.is_file() and sha256_file(target) in accepted:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for url in urls:
+        try:
+            _download(url, target, accepted, timeout)
+        except _MirrorFailed as failure:
+            failures.append((url, failure))
+        else:
+            return target
+    outcomes = "\n".join(f"  {url}: {failure}" for url, failure in failures)
+    if any(failure.checksum_mismatch for _, failure in failures):
+        raise ChecksumError(
+            f"{display}: could not download {target.name}: no mirror served a file with the expected "
+            f"checksum:\n{outcomes}\n{instructions}"
+        )
+    raise DownloadError(
+        f"{display}: could not download {target.name}: this machine could not reach any mirror "
+        f"(offline, or behind a firewall?):\n{outcomes}\n{instructions}"
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import operator
 import os
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -23,9 +24,9 @@ from ..autograd.tensor import Tensor
 from ..data.dataset import Dataset
 from .download import fetch
 from .idx import read_idx
-from .root import SPLIT_FILES, locate_files
+from .root import ALL_FILES, ENV_VAR, SPLIT_FILES, data_root, dataset_folder, locate_files
 
-__all__ = ["MNIST", "load_data"]
+__all__ = ["MNIST", "load_data", "ensure_files"]
 
 # resolved path -> ((size, mtime), parsed array): a file replaced on disk is parsed again
 _CACHE: dict[str, tuple[tuple[int, int], np.ndarray]] = {}
@@ -245,3 +246,22 @@ def load_data(path: str | os.PathLike | None = None) -> tuple:
     is Keras' cache file: read when it exists, otherwise the data root is used.
     """
     return _load_keras(MNIST, path)
+
+
+def ensure_files(root: str | os.PathLike | None = None, dataset: str = "mnist") -> dict[str, Path]:
+    """The paths of ``dataset``'s four files (``{name without .gz: path}``), downloading them on first use.
+
+    Looks under the data root (``root``, else ``$EMBER_DATA``, else ``~/.cache/ember/datasets``) as every loader
+    does; when the files are not there, says where they are going and fetches them (SHA-256 verified, written
+    atomically, with a progress bar). Raises ``DownloadError`` when offline, naming ``EMBER_DATA`` and the
+    files to place by hand.
+    """
+    display_name = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(dataset, dataset)
+    try:
+        return locate_files(dataset, ALL_FILES, root, display_name)
+    except FileNotFoundError:
+        pass
+    print(f"{display_name}: files not found under the data root '{data_root(root)}'; downloading them into "
+          f"{dataset_folder(dataset, root)} (set {ENV_VAR} to use a copy you already have)", file=sys.stderr)
+    fetch(dataset, root)
+    return locate_files(dataset, ALL_FILES, root, display_name)

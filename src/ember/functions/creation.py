@@ -9,7 +9,12 @@ from ..backend import random as ember_random
 from ..backend.device import Device, get_array_module
 
 
-def _shape(size) -> tuple:
+def _shape(size, keyword_size=None, op: str = "") -> tuple:
+    """The shape from ``f(2, 3)``, ``f((2, 3))`` or PyTorch's keyword form ``f(size=(2, 3))``."""
+    if keyword_size is not None:
+        if size:
+            raise TypeError(f"{op}: received both positional sizes {tuple(size)} and size={keyword_size!r}")
+        size = (keyword_size,)
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for dimension in size:
@@ -93,24 +98,24 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor(array)
 
 
-def _filled(fill, size, dtype, device, requires_grad):
-    shape = _shape(size)
+def _filled(fill, size, dtype, device, requires_grad, keyword_size=None, op: str = ""):
+    shape = _shape(size, keyword_size, op)
     dtype = dtypes.to_numpy_dtype(dtype)
     xp = Device(device).xp if device is not None else np
     return Tensor(xp.full(shape, fill, dtype=dtype), requires_grad=requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros with shape ``size`` (``zeros(2, 3)`` or ``zeros((2, 3))``)."""
-    return _filled(0, size, dtype, device, requires_grad)
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros of the given shape: ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``."""
+    return _filled(0, sizes, dtype, device, requires_grad, size, "zeros")
 
 
-def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _filled(1, size, dtype, device, requires_grad)
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _filled(1, sizes, dtype, device, requires_grad, size, "ones")
 
 
-def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _filled(0, size, dtype, device, requires_grad)
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _filled(0, sizes, dtype, device, requires_grad, size, "empty")
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -206,17 +211,17 @@ def _random_float_dtype(name: str, dtype) -> np.dtype:
     return dtype
 
 
-def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def rand(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples on ``[0, 1)``, float32 unless ``dtype`` says otherwise."""
     dtype = _random_float_dtype("rand", dtype)
-    array = _random_array(_uniform_draw, _shape(size), dtype, device)
+    array = _random_array(_uniform_draw, _shape(sizes, size, "rand"), dtype, device)
     return Tensor(array, requires_grad=requires_grad)
 
 
-def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def randn(*sizes, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples, float32 unless ``dtype`` says otherwise."""
     dtype = _random_float_dtype("randn", dtype)
-    array = _random_array(_normal_draw, _shape(size), dtype, device)
+    array = _random_array(_normal_draw, _shape(sizes, size, "randn"), dtype, device)
     return Tensor(array, requires_grad=requires_grad)
 
 

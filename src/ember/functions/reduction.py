@@ -263,7 +263,11 @@ def mean(x: Tensor, dim=None, keepdim: bool = False, dtype=None, *, axis=None, k
     if x.dtype.kind not in "fc":
         raise TypeError(f"mean: expected a floating tensor, received dtype {x.dtype}; pass dtype=ember.float32")
     count = _count(x.shape, axes)
-    return Sum(axes, keep)(x) / float(count) if count else Sum(axes, keep)(x) * float("nan")
+    result = Sum(axes, keep)(x) / float(count) if count else Sum(axes, keep)(x) * float("nan")
+    if result.creator is not None:
+        # printed as PyTorch's grad_fn=<MeanBackward0> (all elements) or <MeanBackward1> (along dims)
+        result.creator.display_name = "Mean" if axes is None else "MeanDim"
+    return result
 
 
 def _count(shape, axes) -> int:

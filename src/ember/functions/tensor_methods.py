@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 
 from ..autograd.tensor import Tensor, parse_to_arguments
+from .creation import rand, randn
 from .elementwise import to_device, to_dtype, where
 
 # method name -> function name in ember.functions; a method receives the tensor as first argument.
@@ -55,18 +56,20 @@ METHODS = {
 PROPERTIES = {"T": "transpose_all", "mT": "matrix_transpose"}
 
 # x.name_() for each name: computed out of place, then written into x (unless Tensor defines it itself).
-INPLACE = ("abs", "clamp", "add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "neg", "pow")
+INPLACE = ("abs", "clamp", "add", "sub", "mul", "div", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "neg", "pow",
+           "clip", "square", "reciprocal", "log1p", "rsqrt", "sin", "cos", "sign", "floor", "ceil", "round", "erf")
 
 
 def install() -> None:
-    """Bind every entry of METHODS and PROPERTIES, ``to``, ``where`` and the INPLACE methods onto Tensor."""
+    """Bind every entry of METHODS and PROPERTIES, ``to``, ``where``, the random fills and the INPLACE methods
+    onto Tensor."""
     from .. import functions
 
     for method, function_name in METHODS.items():
         setattr(Tensor, method, getattr(functions, function_name))
     for name, function_name in PROPERTIES.items():
         setattr(Tensor, name, property(getattr(functions, function_name)))
-    for name, bound in (("to", _to), ("where", _where)):
+    for name, bound in (("to", _to), ("where", _where), ("normal_", _normal_), ("uniform_", _uniform_)):
         setattr(Tensor, name, bound)
     for name in INPLACE:
         setattr(Tensor, name + "_", _inplace_method(getattr(functions, name), name + "_"))
@@ -107,3 +110,25 @@ def _inplace_method(function, name):
     method.__name__ = method.__qualname__ = name
     method.__doc__ = f"In place: ``x.{name}(...)`` writes ``{function.__name__}(x, ...)`` into ``x``; returns ``x``."
     return method
+
+
+def _normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
+    """Fill in place with samples of N(mean, std²) from Ember's generator (``ember.manual_seed``); returns ``x``."""
+    return _random_fill(self, "normal_", randn, generator, std, mean)
+
+
+def _uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
+    """Fill in place with samples of U[a, b) from Ember's generator (``ember.manual_seed``); returns ``x``."""
+    return _random_fill(self, "uniform_", rand, generator, b - a, a)
+
+
+def _random_fill(tensor: Tensor, name: str, draw, generator, scale: float, shift: float) -> Tensor:
+    """Write ``draw(shape) * scale + shift`` into ``tensor``; floating tensors only, unrecorded."""
+    tensor._check_inplace(name)
+    if generator is not None:
+        raise TypeError(f"{name}: generator= is not supported; seed Ember's generator with ember.manual_seed")
+    if tensor.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating tensor, received dtype {tensor.dtype}")
+    samples = draw(tensor.shape, dtype=tensor.dtype, device=tensor.device)
+    tensor.data[...] = samples.data * scale + shift
+    return tensor

@@ -11,12 +11,14 @@ from . import config, activations, initializers, regularizers, layers, losses, m
 from . import models
 from . import ops
 from . import distribution
+from . import datasets
 from .layers import Input
 from .models import Model, Sequential
 
 backend = utils  # ``keras.backend.clear_session()``
+__version__ = "3.15.1+ember"  # the Keras API this dialect follows, then where it comes from
 
 __all__ = [
     "config", "activations", "initializers", "regularizers", "layers", "losses", "metrics", "optimizers", "callbacks",
-    "utils", "models", "Input", "Model", "Sequential", "backend", "ops", "distribution",
+    "utils", "models", "Input", "Model", "Sequential", "backend", "ops", "distribution", "datasets", "__version__",
 ]

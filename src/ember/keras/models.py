@@ -83,6 +83,23 @@ class Model(Trainer, Layer):
             return [self._stack[-1].name] if self._stack and isinstance(self._stack[-1], Layer) else None
         return None
 
+    # Keras 3's names for the weights, used by custom training loops:
+    # ``optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))``
+    @property
+    def variables(self) -> list:
+        """Every weight (trainable and not), in creation order; the same list as ``weights``."""
+        return self.weights
+
+    @property
+    def trainable_variables(self) -> list:
+        """The weights the optimizer updates; the same list as ``trainable_weights``."""
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self) -> list:
+        """The weights no optimizer updates (frozen weights, BatchNormalization's moving statistics)."""
+        return self.non_trainable_weights
+
     @property
     def inputs(self):
         return self._functional.inputs if self._functional is not None else None

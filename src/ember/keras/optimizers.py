@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 
 from .. import optim
+from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
 from . import schedules
 from ._ignored import warn_no_effect
@@ -238,6 +239,46 @@ class Optimizer:
         if self.use_ema and self._moving_averages:
             self._overwrite_with_moving_averages(list(var_list))
 
+    def apply_gradients(self, grads_and_vars) -> int:
+        """Update each variable with its gradient: ``apply_gradients(zip(gradients, model.trainable_variables))``,
+        for training loops written with a ``GradientTape`` (``ember.tensorflow``) or ``ember.grad``.
+
+        Variables are Tensors (a Keras model's ``trainable_variables``) or ``ember.tensorflow.Variable`` objects; the
+        first call binds the optimizer to the variables it receives, later calls may pass any of them. A None
+        gradient leaves its variable unchanged. Clipping, weight decay and schedules apply as in ``fit``.
+        Returns ``iterations``, the number of updates made so far.
+        """
+        where = f"{type(self).__name__}.apply_gradients"
+        pairs = []
+        for index, pair in enumerate(grads_and_vars):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TypeError(f"{where}: expected (gradient, variable) pairs, as zip(gradients, variables) gives; "
+                                f"item {index} is {type(pair).__name__}")
+            gradient, variable = pair
+            parameter = _as_parameter(variable, where, index)
+            if gradient is not None:
+                pairs.append((_as_gradient(gradient, parameter, where, index), parameter))
+        if not pairs:
+            raise ValueError(f"{where}: no gradients provided for any variable")
+        if self.inner is None:
+            self.build([parameter for _, parameter in pairs])
+        bound = {id(p): p for group in self.inner.param_groups for p in group["params"]}
+        for index, (_, parameter) in enumerate(pairs):
+            if id(parameter) not in bound:
+                raise ValueError(f"{where}: variable {index} of shape {tuple(parameter.shape)} is not one this "
+                                 f"optimizer was built with ({len(bound)} variables, from its first use)")
+        saved = {key: parameter.grad for key, parameter in bound.items()}
+        for parameter in bound.values():
+            parameter.grad = None
+        for gradient, parameter in pairs:
+            parameter.grad = gradient
+        try:
+            self.step()
+        finally:
+            for key, parameter in bound.items():
+                parameter.grad = saved[key]
+        return self.iterations
+
     def _decay_weights(self, parameters) -> None:
         """Keras's decoupled weight decay, in place: ``w -= w * weight_decay * learning_rate`` (but for the
         weights excluded by ``exclude_from_weight_decay``)."""
@@ -333,6 +374,32 @@ class Optimizer:
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm,
                 "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
                 "ema_overwrite_frequency": self.ema_overwrite_frequency}
+
+
+def _as_parameter(variable, where: str, index: int) -> Tensor:
+    """The leaf tensor updated in place for ``variable``: a Tensor itself, or the value an
+    ``ember.tensorflow.Variable`` holds (its ``_value``, read without importing the TensorFlow dialect)."""
+    if isinstance(variable, Tensor):
+        parameter = variable
+    elif isinstance(getattr(variable, "_value", None), Tensor):  # ember.tensorflow.Variable (no import needed)
+        parameter = variable._value
+    else:
+        raise TypeError(f"{where}: variable {index} must be a Tensor or a Variable, received {type(variable).__name__}")
+    if parameter.creator is not None or parameter.data.dtype.kind != "f":
+        raise ValueError(f"{where}: variable {index} must be a floating leaf tensor (a weight), received "
+                         f"{'the output of an op' if parameter.creator is not None else parameter.dtype}")
+    return parameter
+
+
+def _as_gradient(gradient, parameter: Tensor, where: str, index: int) -> Tensor:
+    """``gradient`` as a detached Tensor of ``parameter``'s dtype; its shape must be the variable's."""
+    if not isinstance(gradient, Tensor):
+        gradient = Tensor(np.asarray(gradient))
+    if tuple(gradient.shape) != tuple(parameter.shape):
+        raise ValueError(f"{where}: gradient {index} has shape {tuple(gradient.shape)}, its variable "
+                         f"{tuple(parameter.shape)}")
+    array = gradient.data if gradient.data.dtype == parameter.data.dtype else gradient.data.astype(parameter.dtype)
+    return Tensor(array.copy())  # clipping works in place: never on the caller's array
 
 
 def _norm(gradient) -> float:

@@ -271,6 +271,7 @@ class Trainer:
                  callbacks=None, return_dict: bool = False):
         """Loss and metrics on the given data: a float, a list ``[loss, *metrics]``, or a dict."""
         self._require_compiled("evaluate")
+        batch_size = _batch_size_for_steps(x, batch_size, steps)
         adapter = make_adapter(x, y, sample_weight, batch_size, False, steps, for_name="evaluate")
         callback_list = CallbackList(list(callbacks or []), self, {"steps": len(adapter) or None})
         callback_list.on_test_begin()
@@ -289,6 +290,7 @@ class Trainer:
         """Model outputs for ``x`` as a NumPy array (in eval mode, without recording a graph).
 
         ``verbose``: "auto" or 1 shows Keras's progress bar, 2 one line at the end, 0 nothing."""
+        batch_size = _batch_size_for_steps(x, batch_size, steps)
         adapter = make_adapter(x, None, None, batch_size, False, steps, for_name="predict")
         verbose = 1 if verbose == "auto" else int(verbose)
         extras = [ProgbarLogger(verbose)] if verbose else []
@@ -401,6 +403,16 @@ def _single_loss_weight(loss_weights, output_names) -> float | None:
         raise TypeError(f"compile: loss_weights must be a number (or a list or dict of one), received "
                         f"{loss_weights!r}")
     return float(values)
+
+
+def _batch_size_for_steps(x, batch_size, steps):
+    """Keras's rule for arrays given ``steps`` without ``batch_size``: batches of ⌈samples / steps⌉ rows, so that
+    ``steps`` batches cover every sample (``predict(x, steps=1)`` predicts all of ``x`` in one batch)."""
+    if steps is None or batch_size is not None or not is_array_like(x):
+        return batch_size
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, received {steps!r}")
+    return max(1, -(-_batch_size(x) // int(steps)))
 
 
 def _batch_size(x) -> int:

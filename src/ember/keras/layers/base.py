@@ -122,7 +122,7 @@ class Layer(Module):
         array = initializers.get(initializer)(tuple(int(s) for s in shape), dtype or self._dtype)
         array = np.asarray(array, dtype=dtypes.to_numpy_dtype(dtype or self._dtype))
         if trainable:
-            weight = Parameter(Tensor(array), requires_grad=self._trainable)
+            weight = KerasWeight(Tensor(array), requires_grad=self._trainable)
             setattr(self, name, weight)
         else:
             weight = Tensor(array)
@@ -337,3 +337,11 @@ def _device_of(inputs):
 
 def _host(array):
     return array.get() if hasattr(array, "get") else array
+
+
+class KerasWeight(Parameter):
+    """A Keras layer's trainable weight: a ``Parameter`` that NumPy and matplotlib read directly
+    (``np.asarray(layer.kernel)``), as Keras's variables allow; PyTorch's parameters need ``detach()`` first."""
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self.detach().__array__(dtype, copy)
