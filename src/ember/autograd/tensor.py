@@ -344,8 +344,9 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         """``np.asarray(t)``: the numbers, for NumPy and matplotlib. As in PyTorch, a tensor that requires grad
-        must be detached first, and a CUDA tensor copied to the host."""
-        if self.requires_grad:
+        must be detached first, and a CUDA tensor copied to the host; a tensor computed only from Keras weights
+        (``(0.5 - W[0] * x - b) / W[1]``) converts directly, as Keras's values do."""
+        if self.requires_grad and not _from_numpy_readable_leaves(self):
             raise RuntimeError(
                 "np.asarray(tensor): the tensor requires grad; use tensor.detach() (or np.asarray(t.detach()))"
             )
@@ -353,6 +354,24 @@ class Tensor:
         if dtype is not None and array.dtype != dtype:
             return array.astype(dtype)
         return array.copy() if copy else array
+
+
+def _from_numpy_readable_leaves(tensor: Tensor) -> bool:
+    """Whether every leaf requiring grad that ``tensor`` was computed from lets NumPy read it (its class sets
+    ``_numpy_readable``, as Keras weights do); False when the graph was already freed."""
+    pending, seen, found = [tensor], set(), False
+    while pending:
+        current = pending.pop()
+        if id(current) in seen or not current.requires_grad:
+            continue
+        seen.add(id(current))
+        if current.creator is None:
+            if not getattr(type(current), "_numpy_readable", False):
+                return False
+            found = True
+        else:
+            pending.extend(current.creator.inputs)
+    return found
 
 
 # PyTorch's 80 columns, counted as NumPy counts them (the separator after the last element on a line included).

@@ -157,7 +157,8 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         """``np.asarray(t)``: the numbers, for NumPy and matplotlib. As in PyTorch, a tensor that requires grad must be
-        detached first, and a CUDA tensor copied to the host."""
+        detached first, and a CUDA tensor copied to the host; a tensor computed only from Keras weights (``(0.5 - W[0] *
+        x - b) / W[1]``) converts directly, as Keras's values do."""
 
     # Installed by the functions layer (ember/functions/tensor_methods.py).
     def __add__(self, b, alpha=1) -> Tensor:
@@ -637,6 +638,11 @@ class Tensor:
 
     def erf_(self) -> Tensor:
         """In place: ``x.erf_(...)`` writes ``erf(x, ...)`` into ``x``; returns ``x``."""
+
+
+def _from_numpy_readable_leaves(tensor: Tensor) -> builtins.bool:
+    """Whether every leaf requiring grad that ``tensor`` was computed from lets NumPy read it (its class sets
+    ``_numpy_readable``, as Keras weights do); False when the graph was already freed."""
 
 
 def backward_name(node: Function) -> str:

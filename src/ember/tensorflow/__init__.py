@@ -50,7 +50,7 @@ __all__ = [
     "squeeze", "stack", "subtract", "tanh", "tensordot", "tile", "transpose", "truediv", "unstack", "where",
     "zeros", "zeros_like", "print", "Variable", "data", "dtypes", "errors", "math", "ember_tensor", "newaxis",
     "executing_eagerly", "function", "is_tensor", "keras", "optimizers", "losses", "metrics", "initializers",
-    "activations",
+    "activations", "enable_eager_execution", "decode_raw",
 ]
 
 __version__ = "2.16.0+ember"  # the TensorFlow API this dialect follows, then where it comes from
@@ -60,6 +60,16 @@ newaxis = None
 def executing_eagerly() -> builtins.bool:
     """Always True: Ember runs every op as it is called."""
     return True
+
+
+def enable_eager_execution(config=None, device_policy=None, execution_mode=None) -> None:
+    """TensorFlow 1.x's switch to eager mode, still called by notebooks written for TensorFlow 1.14: no effect,
+    Ember always runs eagerly."""
+
+
+def decode_raw(input_bytes, out_type, little_endian=True, fixed_length=None, name=None):
+    """TensorFlow 1.x's name of ``tf.io.decode_raw`` (TensorFlow 2: ``tf.compat.v1.decode_raw``)."""
+    return io.decode_raw(input_bytes, out_type, little_endian, fixed_length, name)
 
 
 def function(func=None, input_signature=None, autograph=True, jit_compile=None, reduce_retracing=False,

@@ -150,6 +150,14 @@ class Dataset(Pipeline):
     def enumerate(self, start=0, name=None) -> Dataset:
         return Dataset(self._pipeline.enumerate(int(start)))
 
+    def apply(self, transformation_func: Callable) -> Dataset:
+        """``transformation_func(self)``, which must return a Dataset (``ds.apply(tf.data.experimental.unbatch())``)."""
+        result = transformation_func(self)
+        if not isinstance(result, Dataset):
+            raise TypeError(f"Dataset.apply: {getattr(transformation_func, '__name__', transformation_func)!r} "
+                            f"must return a Dataset, got {type(result).__name__}")
+        return result
+
 
 def FixedLengthRecordDataset(filenames, record_bytes, header_bytes=None, footer_bytes=None, buffer_size=None,  # noqa: N802
                              compression_type=None, num_parallel_reads=None, name=None) -> Dataset:
@@ -162,6 +170,11 @@ class _Experimental:
     AUTOTUNE = AUTOTUNE
     INFINITE_CARDINALITY = INFINITE_CARDINALITY
     UNKNOWN_CARDINALITY = UNKNOWN_CARDINALITY
+
+    @staticmethod
+    def unbatch() -> Callable[[Dataset], Dataset]:
+        """``tf.data.experimental.unbatch()``: a transformation for ``Dataset.apply`` (= ``Dataset.unbatch``)."""
+        return lambda dataset: dataset.unbatch()
 
 
 experimental = _Experimental()

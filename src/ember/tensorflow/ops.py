@@ -604,6 +604,14 @@ def _equality(op):
         try:
             return op(self, other)
         except (InvalidArgumentError, TypeError, ValueError):
+            if isinstance(other, (np.ndarray, np.generic)):
+                # a NumPy array of another dtype is compared by value, as NumPy compares them (the beginners'
+                # lesson's ``(pred[0] > 0.5) == test_labels``: a bool tensor against int32 labels)
+                try:
+                    return Tensor(np.equal(np.asarray(self.data), other) if op is equal
+                                  else np.not_equal(np.asarray(self.data), other))
+                except ValueError:
+                    pass
             return op is not_equal  # as TensorFlow: tensors that cannot be compared are simply unequal
 
     return operator

@@ -341,7 +341,10 @@ def _host(array):
 
 class KerasWeight(Parameter):
     """A Keras layer's trainable weight: a ``Parameter`` that NumPy and matplotlib read directly
-    (``np.asarray(layer.kernel)``), as Keras's variables allow; PyTorch's parameters need ``detach()`` first."""
+    (``np.asarray(layer.kernel)``), as Keras's variables allow, and so do tensors computed from Keras weights
+    alone; PyTorch's parameters need ``detach()`` first."""
+
+    _numpy_readable = True
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         return self.detach().__array__(dtype, copy)
