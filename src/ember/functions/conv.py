@@ -310,9 +310,10 @@ def _check_tensor(op: str, name: str, value) -> Tensor:
     return value
 
 
-def _convolution(op: str, dims: int, input: Tensor, weight: Tensor, bias, stride, padding,  # noqa: A002
-                 dilation, groups) -> Tensor:
-    """Validate a ``dims``-d convolution (1 or 2), lift it to a batched 2-d one, run it, and undo the lift."""
+def _check_arguments(op: str, dims: int, input: Tensor, weight: Tensor, bias, groups,  # noqa: A002
+                     weight_channels: str) -> None:
+    """The checks a ``dims``-d convolution and a transposed one share: Tensors, ranks (batched or not), one
+    floating dtype, a positive int ``groups``; ``weight_channels`` names the weight's first two dims."""
     _check_tensor(op, "input", input)
     _check_tensor(op, "weight", weight)
     if bias is not None:
@@ -326,7 +327,7 @@ def _convolution(op: str, dims: int, input: Tensor, weight: Tensor, bias, stride
         )
     if weight.ndim != dims + 2:
         raise ValueError(
-            f"{op}: expected a {dims + 2}-d weight (C_out, C_in/groups, {'k' if dims == 1 else 'kH, kW'}), "
+            f"{op}: expected a {dims + 2}-d weight ({weight_channels}, {'k' if dims == 1 else 'kH, kW'}), "
             f"received shape {weight.shape}"
         )
     if input.dtype.kind != "f" or weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
@@ -334,6 +335,12 @@ def _convolution(op: str, dims: int, input: Tensor, weight: Tensor, bias, stride
         raise TypeError(f"{op}: expected floating input, weight and bias of one dtype, received {received}")
     if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive int, received {groups!r}")
+
+
+def _convolution(op: str, dims: int, input: Tensor, weight: Tensor, bias, stride, padding,  # noqa: A002
+                 dilation, groups) -> Tensor:
+    """Validate a ``dims``-d convolution (1 or 2), lift it to a batched 2-d one, run it, and undo the lift."""
+    _check_arguments(op, dims, input, weight, bias, groups, "C_out, C_in/groups")
     out_channels, channels_per_group = weight.shape[:2]
     if 0 in weight.shape[1:]:
         raise ValueError(f"{op}: expected a weight with non-empty input-channel and kernel dims, received "
@@ -407,27 +414,7 @@ def _transposed_convolution(op: str, dims: int, input: Tensor, weight: Tensor, b
                             output_padding, groups, dilation, output_size=None) -> Tensor:
     """Validate a ``dims``-d transposed convolution (1 or 2) and run it as ``Conv2dGradInput``: the gradient of
     the convolution with the same weight, whose input has the transposed convolution's output shape."""
-    _check_tensor(op, "input", input)
-    _check_tensor(op, "weight", weight)
-    if bias is not None:
-        _check_tensor(op, "bias", bias)
-    layout = "(N, C, L)" if dims == 1 else "(N, C, H, W)"
-    unbatched_layout = "(C, L)" if dims == 1 else "(C, H, W)"
-    if input.ndim not in (dims + 1, dims + 2):
-        raise ValueError(
-            f"{op}: expected a {dims + 1}-d {unbatched_layout} or {dims + 2}-d {layout} input, "
-            f"received shape {input.shape}"
-        )
-    if weight.ndim != dims + 2:
-        raise ValueError(
-            f"{op}: expected a {dims + 2}-d weight (C_in, C_out/groups, {'k' if dims == 1 else 'kH, kW'}), "
-            f"received shape {weight.shape}"
-        )
-    if input.dtype.kind != "f" or weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
-        received = f"input {input.dtype}, weight {weight.dtype}" + ("" if bias is None else f", bias {bias.dtype}")
-        raise TypeError(f"{op}: expected floating input, weight and bias of one dtype, received {received}")
-    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
-        raise ValueError(f"{op}: groups must be a positive int, received {groups!r}")
+    _check_arguments(op, dims, input, weight, bias, groups, "C_in, C_out/groups")
     in_channels, out_per_group = weight.shape[:2]
     if 0 in weight.shape[1:]:
         raise ValueError(f"{op}: expected a weight with non-empty output-channel and kernel dims, received "
