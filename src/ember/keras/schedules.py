@@ -41,25 +41,34 @@ def _step(where: str, step) -> float:
     return value
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _StepDecay(LearningRateSchedule):
+    """The arguments ExponentialDecay and InverseTimeDecay share; ``_progress(step)`` is ``step / decay_steps``,
+    floored when ``staircase``."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps, decay_rate: float, staircase: bool, name: str):
+        _positive(type(self).__name__, "decay_steps", decay_steps)
+        self.initial_learning_rate, self.decay_steps, self.decay_rate = initial_learning_rate, decay_steps, decay_rate
+        self.staircase, self.name = staircase, name
+
+    def _progress(self, step) -> float:
+        progress = _step(self.name, step) / self.decay_steps
+        return math.floor(progress) if self.staircase else progress
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_StepDecay):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (the exponent floored when
     ``staircase``)."""
 
     def __init__(self, initial_learning_rate: float, decay_steps, decay_rate: float, staircase: bool = False,
                  name: str = "ExponentialDecay"):
-        _positive("ExponentialDecay", "decay_steps", decay_steps)
-        self.initial_learning_rate, self.decay_steps, self.decay_rate = initial_learning_rate, decay_steps, decay_rate
-        self.staircase, self.name = staircase, name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step) -> float:
-        progress = _step(self.name, step) / self.decay_steps
-        if self.staircase:
-            progress = math.floor(progress)
-        return self.initial_learning_rate * self.decay_rate ** progress
-
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return self.initial_learning_rate * self.decay_rate ** self._progress(step)
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -114,25 +123,16 @@ class PolynomialDecay(LearningRateSchedule):
                 "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (the quotient floored when
     ``staircase``)."""
 
     def __init__(self, initial_learning_rate: float, decay_steps, decay_rate: float, staircase: bool = False,
                  name: str = "InverseTimeDecay"):
-        _positive("InverseTimeDecay", "decay_steps", decay_steps)
-        self.initial_learning_rate, self.decay_steps, self.decay_rate = initial_learning_rate, decay_steps, decay_rate
-        self.staircase, self.name = staircase, name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step) -> float:
-        progress = _step(self.name, step) / self.decay_steps
-        if self.staircase:
-            progress = math.floor(progress)
-        return self.initial_learning_rate / (1 + self.decay_rate * progress)
-
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return self.initial_learning_rate / (1 + self.decay_rate * self._progress(step))
 
 
 class CosineDecay(LearningRateSchedule):
