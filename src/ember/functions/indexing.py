@@ -15,6 +15,7 @@ from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
 from ..backend.scatter import scatter_add_rows
 from ._convert import normalize_axis
+from .reduction import ValuesIndices
 
 
 def _normalize_key(key, xp):
@@ -306,27 +307,12 @@ def triu(x: Tensor, diagonal: int = 0) -> Tensor:
     return _triangle("triu", x, diagonal, upper=True)
 
 
-class TopK(tuple):
-    """``(values, indices)`` of ``topk``, with attribute access as PyTorch's ``torch.return_types.topk``."""
-
-    def __new__(cls, values, indices):
-        return super().__new__(cls, (values, indices))
-
-    @property
-    def values(self):
-        return self[0]
-
-    @property
-    def indices(self):
-        return self[1]
-
-
 def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:  # noqa: A002
     """The ``k`` largest (or smallest) entries along ``dim``: ``(values, indices)``, both of shape ``x.shape``
     with ``dim`` of size ``k``; indices are int64; values are differentiable (the gradient flows to the chosen
     entries).
 
-    Returns a ``TopK`` pair (typed ``Any``, as ``max``). Order: largest first (smallest first with
+    Returns a ``ValuesIndices`` pair (typed ``Any``, as ``max``). Order: largest first (smallest first with
     ``largest=False``); among equal values the lower index comes first, and NaN counts as larger than every
     number, as in PyTorch. ``sorted=False`` returns the same order.
     """
@@ -336,7 +322,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
         raise ValueError(f"topk: k must be an int in [0, {length}] for dim {dim} of shape {x.shape}, received {k!r}")
     xp = get_array_module(x.data)
     if x.ndim == 0:  # PyTorch returns the value itself and index 0, for k of 0 or 1
-        return TopK(x, Tensor(xp.zeros((), dtype=np.int64)))
+        return ValuesIndices(x, Tensor(xp.zeros((), dtype=np.int64)))
     data = x.data.astype(np.int8) if x.dtype == np.bool_ else x.data
     has_nan = data.dtype.kind == "f" and bool(xp.isnan(data).any())
     if k and 8 * k <= x.shape[axis] and not has_nan:
@@ -344,7 +330,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     else:
         indices = _top_order(xp, data, axis, largest)[(slice(None),) * axis + (slice(0, k),)]
     indices = indices.astype(np.int64)
-    return TopK(Gather(indices, axis)(x), Tensor(indices))
+    return ValuesIndices(Gather(indices, axis)(x), Tensor(indices))
 
 
 def _sort_key(data, largest: bool):

@@ -317,11 +317,11 @@ def _max_or_min(name: str, find_max: bool, x, dim, keepdim, axis, keepdims, othe
         values, indices = MaxMinAlongDim(0, False, find_max)(x.reshape(1))
     else:
         values, indices = MaxMinAlongDim(axis_, keep, find_max)(x)
-    return _ValuesIndices(values, indices)
+    return ValuesIndices(values, indices)
 
 
-class _ValuesIndices(tuple):
-    """``(values, indices)`` with attribute access, as PyTorch's ``max(dim)`` returns."""
+class ValuesIndices(tuple):
+    """``(values, indices)`` with attribute access, as PyTorch's ``max(dim)``, ``min(dim)`` and ``topk`` return."""
 
     def __new__(cls, values, indices):
         return super().__new__(cls, (values, indices))
