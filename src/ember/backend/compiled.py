@@ -105,6 +105,8 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
     "relu_backward": (_Address, _Address, _Address, _Index),
     "max_pool_forward": (_IMAGE, _WINDOW, _IMAGE, _Address, _RANGE),
     "max_pool_backward": (_IMAGE, _Address, _WINDOW, _IMAGE, _RANGE, ctypes.c_int),
+    "lstm_forward": (*[_Address] * 8, _Index, _Index),
+    "lstm_backward": (*[_Address] * 9, _Index, _Index),
 }
 _SUFFIXES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
@@ -349,6 +351,69 @@ class Kernels:
         self._functions["max_pool_backward", grad.dtype](
             _image(grad), _address(argmax), _window(kh, kw, sh, sw, dh, dw), _image(grad_input),
             Range(start, stop, None, 1), int(assign))
+
+    def lstm_forward_steps(self, hidden, x, bias, c0, gates, cs, tanh_cs, hs):
+        """A function ``step(t, previous)`` running one LSTM step's elementwise forward (kernels/lstm.c) for
+        step t of a sequence, reading the cell state of step ``previous`` (None: ``c0``): with ``hidden``
+        (N, 4H) holding ``h_prev @ W_hh.T``, it writes ``gates[t]`` from ``hidden + bias + x[t]``, then
+        ``cs[t]``, ``tanh_cs[t]`` and ``hs[t]``. x and gates (L, N, 4H), cs, tanh_cs and hs (L, N, H), c0
+        (N, H) and bias (4H,) (zeros for none), all C-contiguous of one dtype: checked here, once."""
+        steps, batch, width = x.shape
+        size = width // 4
+        arrays = dict(hidden=hidden, x=x, bias=bias, c0=c0, gates=gates, cs=cs, tanh_cs=tanh_cs, hs=hs)
+        _require(all(a.flags.c_contiguous and a.dtype == x.dtype for a in arrays.values())
+                 and width == 4 * size and gates.shape == x.shape and hidden.shape == (batch, width)
+                 and bias.shape == (width,) and c0.shape == (batch, size)
+                 and cs.shape == tanh_cs.shape == hs.shape == (steps, batch, size), "lstm_forward", arrays)
+        function, item = self._functions["lstm_forward", x.dtype], x.itemsize
+        hidden_at, bias_at, c0_at = _address(hidden), _address(bias), _address(c0)
+        x_at, gates_at, cs_at, tanh_at, hs_at = (_address(a) for a in (x, gates, cs, tanh_cs, hs))
+        gate_bytes, state_bytes = batch * width * item, batch * size * item
+
+        def step(t: int, previous: int | None) -> None:
+            if not 0 <= t < steps or not (previous is None or 0 <= previous < steps):
+                raise IndexError(f"compiled kernel lstm_forward: step {t} (after {previous}) of {steps}")
+            c_prev = c0_at if previous is None else cs_at + previous * state_bytes
+            function(hidden_at, x_at + t * gate_bytes, bias_at, c_prev, gates_at + t * gate_bytes,
+                     cs_at + t * state_bytes, tanh_at + t * state_bytes, hs_at + t * state_bytes, batch, size)
+
+        step.arrays = arrays  # type: ignore[attr-defined]  # the memory it writes lives as long as it does
+        return step
+
+    def lstm_backward_steps(self, grad_hs, grad_cs, gates, cs, c0, tanh_cs, d_gates, carry_h, carry_c):
+        """A function ``step(t, previous, parity)`` running one LSTM step's elementwise backward
+        (kernels/lstm.c) for step t, whose forward read the cell state of step ``previous`` (None: ``c0``):
+        it reads ``grad_hs[t] + carry_h`` and ``grad_cs[t] + carry_c[parity]`` (the gradients carried from
+        the step after; zeros at the last), writes ``d_gates[t]`` and ``carry_c[1 - parity]`` (the gradient
+        of the cell state read). The caller then puts ``d_gates[t] @ W_hh`` into ``carry_h``. grad_hs, cs,
+        tanh_cs (L, N, H), gates and d_gates (L, N, 4H), c0 and carry_h (N, H), carry_c (2, N, H), all
+        C-contiguous of one dtype: checked here, once."""
+        steps, batch, width = gates.shape
+        size = width // 4
+        arrays = dict(grad_hs=grad_hs, grad_cs=grad_cs, gates=gates, cs=cs, c0=c0, tanh_cs=tanh_cs,
+                      d_gates=d_gates, carry_h=carry_h, carry_c=carry_c)
+        _require(all(a.flags.c_contiguous and a.dtype == gates.dtype for a in arrays.values())
+                 and width == 4 * size and d_gates.shape == gates.shape
+                 and grad_hs.shape == grad_cs.shape == cs.shape == tanh_cs.shape == (steps, batch, size)
+                 and c0.shape == carry_h.shape == (batch, size) and carry_c.shape == (2, batch, size),
+                 "lstm_backward", arrays)
+        function, item = self._functions["lstm_backward", gates.dtype], gates.itemsize
+        grad_hs_at, grad_cs_at, gates_at, cs_at, tanh_at, d_gates_at = (
+            _address(a) for a in (grad_hs, grad_cs, gates, cs, tanh_cs, d_gates))
+        c0_at, carry_h_at, carry_c_at = _address(c0), _address(carry_h), _address(carry_c)
+        gate_bytes, state_bytes = batch * width * item, batch * size * item
+
+        def step(t: int, previous: int | None, parity: int) -> None:
+            if not 0 <= t < steps or not (previous is None or 0 <= previous < steps) or parity not in (0, 1):
+                raise IndexError(f"compiled kernel lstm_backward: step {t} (after {previous}, parity {parity}) "
+                                 f"of {steps}")
+            c_prev = c0_at if previous is None else cs_at + previous * state_bytes
+            function(grad_hs_at + t * state_bytes, carry_h_at, grad_cs_at + t * state_bytes,
+                     carry_c_at + parity * state_bytes, gates_at + t * gate_bytes, c_prev, tanh_at + t * state_bytes,
+                     d_gates_at + t * gate_bytes, carry_c_at + (1 - parity) * state_bytes, batch, size)
+
+        step.arrays = arrays  # type: ignore[attr-defined]  # the memory it touches lives as long as it does
+        return step
 
 
 def windows_tile(kernel_size, stride, dilation, output_size, input_size) -> bool:

@@ -17,9 +17,11 @@ see how they depend on them; ``backward_arrays`` reads the gates saved by the fo
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
-from ..backend import threads
+from ..backend import compiled, threads
 from ..backend.device import get_array_module
 from .activation import sigmoid, tanh
 from .linalg import matmul
@@ -333,7 +335,12 @@ class LSTMSequence(Primitive):
 
     The forward pass keeps the activated gates of every step in one (L, N, 4H) array; ``backward_arrays``
     back-propagates through time on arrays, the weight gradient as one GEMM over all steps and the bias
-    gradient as one sum. The reference ``backward`` runs each step's reference gradients in Ember ops."""
+    gradient as one sum. The reference ``backward`` runs each step's reference gradients in Ember ops.
+
+    Fast path ``forward_compiled``: each step one GEMM and one pass of the compiled kernel (kernels/lstm.c)
+    for the gates, cell and hidden state; its backward likewise (``backward_compiled``)."""
+
+    fast_forward = ("forward_compiled",)
 
     def __init__(self, reverse: bool = False):
         self.reverse = reverse
@@ -382,7 +389,67 @@ class LSTMSequence(Primitive):
         return _with_bias((stack(grad_x, dim=0) if needs[0] else None, grad_h, grad_c, grad_weight), grad_bias,
                           self.has_bias)
 
+    def forward_compiled(self, x, h0, c0, weight, bias=None):
+        """``forward`` with each step's elementwise part in one compiled pass; None (declined) for packed
+        sequences, where the compiled kernels are unavailable, or for arrays other than NumPy float32/float64
+        of the shapes ``forward`` takes."""
+        if getattr(self, "batch_sizes", None) is not None:
+            return None
+        kernels = compiled.for_arrays(*(x, h0, c0, weight) + (() if bias is None else (bias,)))
+        if kernels is None or x.ndim != 3 or x.shape[2] % 4 or 0 in x.shape:
+            return None
+        steps, batch, width = x.shape
+        size = width // 4
+        if h0.shape != (batch, size) or c0.shape != (batch, size) or weight.shape != (width, size) or (
+                bias is not None and bias.shape != (width,)):
+            return None
+        gates = np.empty(x.shape, dtype=x.dtype)
+        hs, cs, tanh_cs = (np.empty((steps, batch, size), dtype=x.dtype) for _ in range(3))
+        hidden = np.empty((batch, width), dtype=x.dtype)
+        step = kernels.lstm_forward_steps(
+            hidden, np.ascontiguousarray(x), np.zeros(width, x.dtype) if bias is None else np.ascontiguousarray(bias),
+            np.ascontiguousarray(c0), gates, cs, tanh_cs, hs)
+        h = h0
+        for t in _forward_order(steps, self.reverse):
+            np.matmul(h, weight.T, out=hidden)
+            step(t, _previous(t, steps, self.reverse))
+            h = hs[t]
+        self.has_bias = bias is not None
+        self.forward_was_compiled = True
+        saved = (x, h0, c0, weight, hs, cs, gates, tanh_cs)
+        self.save_for_backward(*(saved + (bias,) if self.has_bias else saved))
+        return hs, cs
+
+    def backward_compiled(self, grad_hs, grad_cs):
+        """``backward_arrays`` with each step's elementwise part in one compiled pass and the hidden state's
+        gradient as one GEMM into a buffer; None where the compiled kernels are unavailable."""
+        _, h0, c0, weight, hs, cs, gates, tanh_cs, *_ = self.saved_arrays
+        kernels = compiled.for_arrays(hs, grad_hs, grad_cs, c0, weight)
+        if kernels is None:
+            return None
+        needs = self.needs_input_grad
+        steps, batch, size = hs.shape
+        d_gates = np.empty(gates.shape, dtype=gates.dtype)
+        carry_h, carry_c = np.zeros((batch, size), dtype=hs.dtype), np.zeros((2, batch, size), dtype=hs.dtype)
+        step = kernels.lstm_backward_steps(np.ascontiguousarray(grad_hs), np.ascontiguousarray(grad_cs), gates, cs,
+                                           np.ascontiguousarray(c0), tanh_cs, d_gates, carry_h, carry_c)
+        parity = 0  # the step after's cell-state gradient is carry_c[parity]; the step writes the other one
+        for t in reversed(_forward_order(steps, self.reverse)):
+            previous = _previous(t, steps, self.reverse)
+            step(t, previous, parity)
+            parity = 1 - parity
+            if previous is not None or needs[1]:
+                np.matmul(d_gates[t], weight, out=carry_h)
+        grad_weight = _hidden_weight_grad(d_gates, hs, h0, self.reverse) if needs[3] else None
+        grad_bias = d_gates.reshape(-1, 4 * size).sum(axis=0) if self.has_bias and needs[-1] else None
+        return _with_bias((d_gates if needs[0] else None, carry_h if needs[1] else None,
+                           carry_c[parity] if needs[2] else None, grad_weight), grad_bias, self.has_bias)
+
     def backward_arrays(self, grad_hs, grad_cs):
+        if getattr(self, "forward_was_compiled", False):
+            grads = self.backward_compiled(grad_hs, grad_cs)
+            if grads is not None:
+                return grads
         _, h0, c0, weight, hs, cs, gates, tanh_cs, *_ = self.saved_arrays
         xp = get_array_module(hs)
         needs = self.needs_input_grad
