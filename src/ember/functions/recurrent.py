@@ -403,6 +403,10 @@ class LSTMSequence(Primitive):
         if h0.shape != (batch, size) or c0.shape != (batch, size) or weight.shape != (width, size) or (
                 bias is not None and bias.shape != (width,)):
             return None
+        # L short GEMMs in a row, each waiting for the last: OpenBLAS's own threads, spinning between them, lose
+        # their core on a busy host and stall every step (10x slower steps measured), so Ember takes the cores
+        # as for a convolution (OpenBLAS on one thread, Ember splitting its large GEMMs and passes itself)
+        threads.claim_cores()
         gates = np.empty(x.shape, dtype=x.dtype)
         hs, cs, tanh_cs = (np.empty((steps, batch, size), dtype=x.dtype) for _ in range(3))
         hidden = np.empty((batch, width), dtype=x.dtype)
