@@ -22,8 +22,8 @@ import run
 from measure import calls_for, interleave
 from training import Trainer, check_same_computation
 from workloads import (
-    WORKLOADS, build_model, define_models, gemm_shapes, initial_value, load_initial_weights, make_input, same_padding,
-    trainable_parameters,
+    CHAR_SEQUENCE, CHAR_VOCABULARY, WORKLOADS, build_model, define_models, gemm_shapes, initial_value,
+    load_initial_weights, make_input, same_padding, text_pool, trainable_parameters,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -37,6 +37,8 @@ def ember():
 def _pool(workload, count=None, seed=0):
     generator = np.random.default_rng(seed)
     count = count or workload.batch_size
+    if workload.inputs == "text":
+        return text_pool(generator.integers(0, CHAR_VOCABULARY, 1000), count, seed)
     images = generator.integers(0, 256, (count, 28, 28), dtype=np.uint8)
     return make_input(images, workload), generator.integers(0, 10, count, dtype=np.int64)
 
@@ -83,6 +85,19 @@ def test_make_input_layouts():
     assert color.dtype == np.float32 and color.shape == (1, 3, 28, 28)
     assert color.min() == -1 and color.max() == 1
     np.testing.assert_array_equal(color[:, 0], color[:, 2])
+    rows = make_input(images, WORKLOADS["lstm_mnist"])
+    assert rows.dtype == np.float32 and rows.shape == (1, 28, 28)
+    with pytest.raises(ValueError, match="char_lstm"):
+        make_input(images, WORKLOADS["char_lstm"])
+
+
+def test_text_pool_labels_are_the_next_characters():
+    ids = np.arange(500) % 65
+    inputs, labels = text_pool(ids, 8, seed=1)
+    assert inputs.shape == labels.shape == (8, CHAR_SEQUENCE) and inputs.dtype == labels.dtype == np.int64
+    np.testing.assert_array_equal(labels[:, :-1], inputs[:, 1:])
+    np.testing.assert_array_equal(labels[:, -1], (inputs[:, -1] + 1) % 65)
+    np.testing.assert_array_equal(text_pool(ids, 8, seed=1)[0], inputs)  # the seed fixes the windows
 
 
 def _expected_gemms(batch):
@@ -98,6 +113,9 @@ def _expected_gemms(batch):
                         (batch, 6272, 512), (batch, 512, 10)],
         "pytorch_cnn_fused": [(batch * 28 * 28, 27, 32), (batch * 28 * 28, 288, 64), (batch * 14 * 14, 576, 128),
                               (batch, 6272, 512), (batch, 512, 10)],
+        "lstm_mnist": [(batch * 28, 28, 512), (batch * 28, 128, 512), (batch, 128, 10)],
+        "char_lstm": [(batch * CHAR_SEQUENCE, 256, 1024), (batch * CHAR_SEQUENCE, 256, 1024)] * 2
+                     + [(batch * CHAR_SEQUENCE, 256, 65)],
     }
 
 
@@ -128,7 +146,8 @@ def test_models_build_with_identical_initial_weights(ember, name):
     for parameter_name, parameter in model.named_parameters():
         np.testing.assert_array_equal(parameter.numpy(), values[parameter_name])
     images, _ = _pool(WORKLOADS[name], count=2)
-    assert model(ember.tensor(images)).shape == (2, 10)
+    expected = (2, CHAR_VOCABULARY, CHAR_SEQUENCE) if name == "char_lstm" else (2, 10)
+    assert model(ember.tensor(images)).shape == expected
 
 
 def test_pytorch_cnn_is_the_example_class(ember):
