@@ -305,8 +305,8 @@ def report_tables(results: dict) -> str:
             number(rss.get("torch", {}).get("peak_rss_mb")),
         ])
     if rows:
-        parts.append("Summary (s/epoch = median s/step x samples/batch, 60000 images or char_lstm's 10038 sequences; ratio = Ember/PyTorch time; best = ratio of "
-                     "the fastest repeats)\n" + format_table(
+        parts.append("Summary (s/epoch = median s/step x samples/batch, 60000 images or char_lstm's 10038 "
+                     "sequences; ratio = Ember/PyTorch time; best = ratio of the fastest repeats)\n" + format_table(
             ["workload", "batch", "Ember s/epoch", "PyTorch s/epoch", "ratio", "best", "floor s/epoch", "Ember img/s",
              "PyTorch img/s", "Ember RSS MB", "PyTorch RSS MB"], rows))
 

@@ -1,4 +1,5 @@
-"""The training workloads (MNIST images, MNIST rows, tiny Shakespeare characters), written once against the PyTorch dialect and built on Ember or on PyTorch.
+"""The training workloads (MNIST images, MNIST rows, tiny Shakespeare characters), written once against the
+PyTorch dialect and built on Ember or on PyTorch.
 
 Nothing here imports a framework at module level: ``frameworks.load("ember")`` or ``frameworks.load("torch")``
 hands one in, so a subprocess measuring one framework's memory never imports the other.
