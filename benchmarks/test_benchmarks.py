@@ -305,3 +305,29 @@ def test_step_profile_reports_time_and_page_faults(capsys):
     step_profile.main(["step", "softmax", "--steps", "2"])
     out = capsys.readouterr().out
     assert out.startswith("softmax on Ember: median ") and out.rstrip().endswith("minor page faults per step (2 steps)")
+
+
+def test_char_lstm_compare_changes_only_the_imports():
+    import char_lstm_compare
+
+    source = char_lstm_compare.EXAMPLE.read_text(encoding="utf-8")
+    converted = char_lstm_compare.torch_source()
+    assert "import ember" not in converted and "from ember" not in converted
+    assert converted.count("import torch\nimport torch.nn as nn\n") == 1
+    removed = [line for line in source.splitlines() if line not in converted.splitlines()]
+    assert all("ember" in line or line.startswith("# ---") for line in removed) and len(removed) == 5
+
+
+def test_char_lstm_compare_starts_ember_from_the_numpy_weights(tmp_path, capsys):
+    import char_lstm_compare
+
+    (tmp_path / "tinyshakespeare").mkdir()
+    (tmp_path / "tinyshakespeare" / "input.txt").write_text("to be or not to be, that is the question.\n" * 30)
+    arguments = ["--data-dir", str(tmp_path), "--steps", "0", "--eval-interval", "1", "--eval-iters", "1",
+                 "--batch-size", "2", "--block-size", "8", "--embedding-dim", "4", "--hidden-size", "6",
+                 "--length", "5", "--prompt", "to be"]
+    first = char_lstm_compare.run_one("ember", arguments, seed=3)
+    again = char_lstm_compare.run_one("ember", arguments, seed=3)
+    assert first["history"][0]["val"] == again["history"][0]["val"]  # the same weights and batches
+    assert char_lstm_compare.initial_value("head.bias", (5,), 3, 0.5).max() <= 0.5
+    assert "step 0: train loss" in capsys.readouterr().out
