@@ -31,12 +31,11 @@ def test_forward_step_matches_numpy(kernels, dtype):
     rng, x, bias, c0, out = _forward_arrays(dtype)
     steps, batch, width = x.shape
     size = width // 4
-    hidden = np.empty((batch, width), dtype)
-    step = kernels.lstm_forward_steps(hidden, x, bias, c0, out["gates"], out["cs"], out["tanh_cs"], out["hs"])
+    step = kernels.lstm_forward_steps(x, bias, c0, out["gates"], out["cs"], out["tanh_cs"], out["hs"])
     c_prev = c0.astype(np.float64)
     for t in range(steps):
-        hidden[...] = rng.standard_normal((batch, width)) * 3
-        step(t, None if t == 0 else t - 1)
+        hidden = (rng.standard_normal((batch, width)) * 3).astype(dtype)
+        step(t, None if t == 0 else t - 1, hidden)
         pre = (hidden.astype(np.float64) + bias) + x[t]
         i, f, g, o = _sigmoid(pre[:, :size]), _sigmoid(pre[:, size:2 * size]), np.tanh(pre[:, 2 * size:3 * size]), \
             _sigmoid(pre[:, 3 * size:])
@@ -60,10 +59,9 @@ def test_activations_saturate_and_propagate_nan(kernels, dtype):
     for gate in range(4):
         x[0, 0, gate * size:(gate + 1) * size] = values
     _, _, _, _, out = _forward_arrays(dtype, steps=1, batch=batch, size=size)
-    step = kernels.lstm_forward_steps(np.zeros((batch, 4 * size), dtype), x, np.zeros(4 * size, dtype),
-                                      np.zeros((batch, size), dtype), out["gates"], out["cs"], out["tanh_cs"],
-                                      out["hs"])
-    step(0, None)
+    step = kernels.lstm_forward_steps(x, np.zeros(4 * size, dtype), np.zeros((batch, size), dtype), out["gates"],
+                                      out["cs"], out["tanh_cs"], out["hs"])
+    step(0, None, np.zeros((batch, 4 * size), dtype))
     sigmoid, tanh = out["gates"][0, 0, :size], out["gates"][0, 0, 2 * size:3 * size]
     # exp's argument is clamped to its range (float 87, double 708): sigmoid(-inf) is 1.6e-38 or 3.3e-308, not 0
     assert np.all((sigmoid[:4] >= 0) & (sigmoid[:4] < 1e-37)) and np.all(sigmoid[4:8] == 1)
@@ -77,9 +75,9 @@ def test_activations_over_a_range_are_within_a_few_ulps(kernels, dtype):
     size = values.size
     x = np.tile(values, 4).reshape(1, 1, 4 * size)
     _, _, _, _, out = _forward_arrays(dtype, steps=1, batch=1, size=size)
-    step = kernels.lstm_forward_steps(np.zeros((1, 4 * size), dtype), x, np.zeros(4 * size, dtype),
-                                      np.zeros((1, size), dtype), out["gates"], out["cs"], out["tanh_cs"], out["hs"])
-    step(0, None)
+    step = kernels.lstm_forward_steps(x, np.zeros(4 * size, dtype), np.zeros((1, size), dtype), out["gates"],
+                                      out["cs"], out["tanh_cs"], out["hs"])
+    step(0, None, np.zeros((1, 4 * size), dtype))
     exact = values.astype(np.float64)
     np.testing.assert_allclose(out["gates"][0, 0, :size], 1 / (1 + np.exp(-exact)), rtol=4 * np.finfo(dtype).eps,
                                atol=1e-300)
@@ -96,14 +94,12 @@ def test_backward_step_matches_numpy(kernels, dtype):
     cs, tanh_cs, grad_hs, grad_cs = (rng.standard_normal((steps, batch, size)).astype(dtype) for _ in range(4))
     c0 = rng.standard_normal((batch, size)).astype(dtype)
     d_gates = np.empty_like(gates)
-    carry_h, carry_c = np.zeros((batch, size), dtype), np.zeros((2, batch, size), dtype)
-    step = kernels.lstm_backward_steps(grad_hs, grad_cs, gates, cs, c0, tanh_cs, d_gates, carry_h, carry_c)
+    carry_c = np.zeros((2, batch, size), dtype)
+    step = kernels.lstm_backward_steps(grad_hs, grad_cs, gates, cs, c0, tanh_cs, d_gates, carry_c)
     parity, expected_carry_c = 0, np.zeros((batch, size))
     for t in reversed(range(steps)):
-        carry_h[...] = rng.standard_normal((batch, size))
-        if t == steps - 1:
-            carry_h[...] = 0
-        step(t, None if t == 0 else t - 1, parity)
+        carry_h = np.zeros((batch, size), dtype) if t == steps - 1 else rng.standard_normal((batch, size)).astype(dtype)
+        step(t, None if t == 0 else t - 1, parity, None if t == steps - 1 else carry_h)
         g64 = gates[t].astype(np.float64)
         i, f, g, o = (g64[:, k * size:(k + 1) * size] for k in range(4))
         c_prev = (c0 if t == 0 else cs[t - 1]).astype(np.float64)
@@ -124,27 +120,30 @@ def test_mismatched_or_strided_arrays_and_bad_steps_are_refused(kernels):
     batch, width = x.shape[1:]
     hidden = np.empty((batch, width), np.float32)
     with pytest.raises(ValueError, match="lstm_forward"):
-        kernels.lstm_forward_steps(hidden, x, bias[:-1], c0, out["gates"], out["cs"], out["tanh_cs"], out["hs"])
+        kernels.lstm_forward_steps(x, bias[:-1], c0, out["gates"], out["cs"], out["tanh_cs"], out["hs"])
     with pytest.raises(ValueError, match="lstm_forward"):
-        kernels.lstm_forward_steps(hidden, x, bias, np.asfortranarray(c0), out["gates"], out["cs"], out["tanh_cs"],
-                                   out["hs"])
+        kernels.lstm_forward_steps(x, bias, np.asfortranarray(c0), out["gates"], out["cs"], out["tanh_cs"], out["hs"])
     with pytest.raises(ValueError, match="lstm_forward"):
-        kernels.lstm_forward_steps(hidden, x.astype(np.float64), bias, c0, out["gates"], out["cs"], out["tanh_cs"],
-                                   out["hs"])
-    step = kernels.lstm_forward_steps(hidden, x, bias, c0, out["gates"], out["cs"], out["tanh_cs"], out["hs"])
+        kernels.lstm_forward_steps(x.astype(np.float64), bias, c0, out["gates"], out["cs"], out["tanh_cs"], out["hs"])
+    step = kernels.lstm_forward_steps(x, bias, c0, out["gates"], out["cs"], out["tanh_cs"], out["hs"])
     with pytest.raises(IndexError, match="lstm_forward"):
-        step(x.shape[0], None)
+        step(x.shape[0], None, hidden)
     with pytest.raises(IndexError, match="lstm_forward"):
-        step(0, -1)
+        step(0, -1, hidden)
+    with pytest.raises(ValueError, match="lstm_forward"):
+        step(0, None, hidden[:, :-1])
+    with pytest.raises(ValueError, match="lstm_forward"):
+        step(0, None, hidden.astype(np.float64))
     gates, states = out["gates"], out["cs"]
-    carry_h = np.zeros(states.shape[1:], np.float32)
     with pytest.raises(ValueError, match="lstm_backward"):
-        kernels.lstm_backward_steps(states, states, gates, states, c0, states, np.empty_like(gates), carry_h,
+        kernels.lstm_backward_steps(states, states, gates, states, c0, states, np.empty_like(gates),
                                     np.zeros(states.shape[1:], np.float32))
-    backward = kernels.lstm_backward_steps(states, states, gates, states, c0, states, np.empty_like(gates), carry_h,
+    backward = kernels.lstm_backward_steps(states, states, gates, states, c0, states, np.empty_like(gates),
                                            np.zeros((2, *states.shape[1:]), np.float32))
     with pytest.raises(IndexError, match="lstm_backward"):
-        backward(0, None, 2)
+        backward(0, None, 2, None)
+    with pytest.raises(ValueError, match="lstm_backward"):
+        backward(0, None, 0, np.zeros(states.shape[1:], np.float32).T)
 
 
 def _sequence_tensors(dtype, bias=True, seed=0):
@@ -207,3 +206,58 @@ def test_lstm_layer_runs_the_compiled_step(kernels):
     for value, expected in zip(results[True], results[False]):
         np.testing.assert_allclose(value, expected, rtol=1e-4, atol=1e-5)
     assert compiled.loaded()
+
+
+# ------------------------------------------------------------------------------------------------- GRU
+def _gru_tensors(dtype, bias=True, seed=0):
+    rng = np.random.default_rng(seed)
+    steps, batch, size = 4, 3, 5
+    arrays = [rng.standard_normal((steps, batch, 3 * size)), rng.standard_normal((batch, size)),
+              rng.standard_normal((3 * size, size)) * 0.5]
+    if bias:
+        arrays.append(rng.standard_normal(3 * size) * 0.5)
+    return [ember.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_gru_sequence_takes_the_compiled_step_and_matches_the_reference(kernels, monkeypatch, dtype, reverse, bias):
+    calls = []
+    for name in ("gru_forward_steps", "gru_backward_steps"):
+        original = getattr(kernels, name)
+        monkeypatch.setattr(kernels, name, lambda *a, _name=name, _original=original: (calls.append(_name),
+                                                                                           _original(*a))[1])
+    upstream = np.random.default_rng(5).standard_normal((4, 3, 5)).astype(dtype)
+    results = {}
+    for fast in (True, False):
+        tensors = _gru_tensors(dtype, bias)
+        with ember.config.override(fast_paths=fast):
+            hs = recurrent.GRUSequence(reverse)(*tensors)
+            (hs * ember.tensor(upstream)).sum().backward()
+        results[fast] = [hs.numpy()] + [t.grad.numpy() for t in tensors]
+    assert calls == ["gru_forward_steps", "gru_backward_steps"]
+    tolerance = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    for value, expected in zip(results[True], results[False]):
+        np.testing.assert_allclose(value, expected, **tolerance)
+
+
+def test_gru_steps_refuse_mismatched_arrays_and_declines_packed_sequences(kernels):
+    x, h0, weight, bias = (t.data for t in _gru_tensors(np.float32))
+    steps, batch, width = x.shape
+    size = width // 3
+    states = [np.empty((steps, batch, size), np.float32) for _ in range(3)]
+    with pytest.raises(ValueError, match="gru_forward"):
+        kernels.gru_forward_steps(x, bias, h0, np.empty((steps, batch, 3 * size), np.float32), *states)
+    step = kernels.gru_forward_steps(x, bias, h0, np.empty((steps, batch, 2 * size), np.float32), *states)
+    with pytest.raises(IndexError, match="gru_forward"):
+        step(steps, None, np.empty((batch, width), np.float32))
+    with pytest.raises(ValueError, match="gru_forward"):
+        step(0, None, np.empty((batch, size), np.float32))
+    with pytest.raises(ValueError, match="gru_backward"):
+        kernels.gru_backward_steps(states[0], np.empty((steps, batch, 2 * size), np.float32), *states, h0,
+                                   np.empty((steps, batch, 3 * size), np.float32),
+                                   np.empty((steps, batch, 3 * size), np.float32), np.zeros((batch, size), np.float32))
+    op = recurrent.GRUSequence()
+    op.batch_sizes = np.array([3, 3, 2, 1])
+    assert op.forward_compiled(x, h0, weight, bias) is None

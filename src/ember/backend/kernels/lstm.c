@@ -1,5 +1,5 @@
 /* One LSTM step's elementwise part, forward and backward, each in one pass (gates i, f, g, o, PyTorch's
- * order). A template over T (see ember_kernels.h).
+ * order), and one GRU step's (at the end). A template over T (see ember_kernels.h).
  *
  * The hidden product h @ W_hh.T stays a GEMM in NumPy; these kernels do everything else of a step, so that
  * a step is one GEMM and one pass instead of a GEMM and ten (forward) or twenty (backward) NumPy passes.
@@ -152,6 +152,68 @@ void EMBER_NAME(ember_lstm_backward)(const T *restrict grad_h, const T *restrict
             d_g[k] = d_c * i[k] * ((T)1 - g[k] * g[k]);
             d_o[k] = dh * squashed * o[k] * ((T)1 - o[k]);
             grad_c_prev[at] = d_c * f[k];
+        }
+    }
+}
+
+/* GRU, gates r, z, n (PyTorch's order), the reset gate applied after the hidden product. The same file: it
+ * shares the activations above.
+ *
+ * Forward of one step: hidden_b = hidden + bias (hidden = h_prev @ W_hh.T, (batch, 3*size); bias (3*size,),
+ * zeros for none); r, z = sigmoid(x_rz + hidden_b_rz) into gates (batch, 2*size); hidden_n = hidden_b_n and
+ * n = tanh(r * hidden_n + x_n), each (batch, size); h = (h_prev - n) * z + n. The sums round as the NumPy
+ * path's. No two arrays may overlap. */
+void EMBER_NAME(ember_gru_forward)(const T *restrict hidden, const T *restrict x, const T *restrict bias,
+                                   const T *restrict h_prev, T *restrict gates, T *restrict n_out,
+                                   T *restrict hidden_n, T *restrict h, idx batch, idx size)
+{
+    for (idx row = 0; row < batch; row++) {
+        const T *restrict hidden_row = hidden + row * 3 * size, *restrict x_row = x + row * 3 * size;
+        T *restrict gate_row = gates + row * 2 * size;
+        for (idx j = 0; j < 2 * size; j++)
+            gate_row[j] = EMBER_NAME(lstm_sigmoid)(x_row[j] + (hidden_row[j] + bias[j]));
+        const T *restrict r = gate_row, *restrict z = gate_row + size;
+        const T *restrict h_in = h_prev + row * size;
+        T *restrict n_row = n_out + row * size, *restrict hn_row = hidden_n + row * size;
+        T *restrict h_row = h + row * size;
+        for (idx k = 0; k < size; k++) {
+            T hn = hidden_row[2 * size + k] + bias[2 * size + k];
+            T n = EMBER_NAME(lstm_tanh)(r[k] * hn + x_row[2 * size + k]);
+            hn_row[k] = hn;
+            n_row[k] = n;
+            h_row[k] = (h_in[k] - n) * z[k] + n;
+        }
+    }
+}
+
+/* Backward of one step: dh = grad_h + carry_gemm + carry_z (the gradient carried from the step after in two
+ * parts, d_hidden @ W_hh and dh * z; zeros at the last step);
+ *   d_pre_n = dh (1 - z) (1 - n^2), d_pre_r = d_pre_n hidden_n r (1 - r), d_pre_z = dh (h_prev - n) z (1 - z);
+ *   d_x = [d_pre_r, d_pre_z, d_pre_n] and d_hidden = [d_pre_r, d_pre_z, d_pre_n r], each (batch, 3*size);
+ *   carry_z_out = dh * z, (batch, size). No two arrays may overlap. The caller then puts d_hidden @ W_hh into
+ * carry_gemm. */
+void EMBER_NAME(ember_gru_backward)(const T *restrict grad_h, const T *restrict carry_gemm,
+                                    const T *restrict carry_z, const T *restrict gates, const T *restrict n_in,
+                                    const T *restrict hidden_n, const T *restrict h_prev, T *restrict d_x,
+                                    T *restrict d_hidden, T *restrict carry_z_out, idx batch, idx size)
+{
+    for (idx row = 0; row < batch; row++) {
+        const T *restrict r = gates + row * 2 * size, *restrict z = r + size;
+        T *restrict dx_row = d_x + row * 3 * size, *restrict dh_row = d_hidden + row * 3 * size;
+        for (idx k = 0; k < size; k++) {
+            const idx at = row * size + k;
+            T dh = (grad_h[at] + carry_gemm[at]) + carry_z[at];
+            T n = n_in[at];
+            T d_pre_n = dh * ((T)1 - z[k]) * ((T)1 - n * n);
+            T d_pre_r = d_pre_n * hidden_n[at] * r[k] * ((T)1 - r[k]);
+            T d_pre_z = dh * (h_prev[at] - n) * z[k] * ((T)1 - z[k]);
+            dx_row[k] = d_pre_r;
+            dx_row[size + k] = d_pre_z;
+            dx_row[2 * size + k] = d_pre_n;
+            dh_row[k] = d_pre_r;
+            dh_row[size + k] = d_pre_z;
+            dh_row[2 * size + k] = d_pre_n * r[k];
+            carry_z_out[at] = dh * z[k];
         }
     }
 }
