@@ -7,7 +7,8 @@ The example runs as written on Ember; on PyTorch its marked import lines are rep
 ``import torch.nn as nn`` and its ``TinyShakespeare`` hands out ``torch`` tensors (the same NumPy-drawn windows).
 Both models start from the same weights, drawn with NumPy from PyTorch's default initializations (Embedding
 N(0, 1); LSTM and Linear U(-1/sqrt(fan), 1/sqrt(fan))). Each framework trains in a process of its own, one
-after the other (PyTorch first); only LSTM dropout's masks differ between them. Options after ``--`` go to
+after the other (PyTorch first), or with ``--together`` both at once, so that on a shared host both see the same
+load for the whole run; only LSTM dropout's masks differ between them. Options after ``--`` go to
 the example unchanged.
 """
 from __future__ import annotations
@@ -118,6 +119,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--framework", choices=("ember", "torch"), help="run one framework in this process")
     parser.add_argument("--json", default=None, help="write both results to this file")
+    parser.add_argument("--together", action="store_true",
+                        help="train both at once (on a loaded host: the same conditions for both)")
     args, rest = parser.parse_known_args(argv)
     rest = [part for part in rest if part != "--"]
     example_args = ["--steps", str(args.steps), "--eval-interval", str(args.eval_interval), "--eval-iters",
@@ -128,16 +131,25 @@ def main(argv=None) -> int:
         return 0
 
     results = {}
-    for framework in ("torch", "ember"):
+    commands = {framework: [sys.executable, __file__, "--framework", framework, "--steps", str(args.steps),
+                            "--eval-interval", str(args.eval_interval), "--eval-iters", str(args.eval_iters),
+                            "--seed", str(args.seed), "--", *rest] for framework in ("torch", "ember")}
+    if args.together:  # both at once: each sees the same (shared, loaded) host for the whole run
+        running = {name: subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+                   for name, command in commands.items()}
+        outputs = {name: process.communicate()[0] for name, process in running.items()}
+        codes = {name: process.returncode for name, process in running.items()}
+    else:
+        outputs, codes = {}, {}
+        for name, command in commands.items():
+            completed = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+            outputs[name], codes[name] = completed.stdout, completed.returncode
+    for framework, output in outputs.items():
         print(f"--- {framework}", flush=True)
-        command = [sys.executable, __file__, "--framework", framework, "--steps", str(args.steps),
-                   "--eval-interval", str(args.eval_interval), "--eval-iters", str(args.eval_iters),
-                   "--seed", str(args.seed), "--", *rest]
-        completed = subprocess.run(command, stdout=subprocess.PIPE, text=True)
-        lines = completed.stdout.splitlines()
+        lines = output.splitlines()
         print("\n".join(line for line in lines if not line.startswith(RESULT_PREFIX)), flush=True)
-        if completed.returncode != 0:
-            print(f"{framework} failed (exit status {completed.returncode})")
+        if codes[framework] != 0:
+            print(f"{framework} failed (exit status {codes[framework]})")
             return 1
         results[framework] = json.loads(next(line for line in lines if line.startswith(RESULT_PREFIX))
                                         [len(RESULT_PREFIX):])
