@@ -86,13 +86,19 @@ def load_program(framework: str):
     return module
 
 
-def run_one(framework: str, example_args: list, seed: int) -> dict:
-    """Train with the example's ``main`` on ``framework``, every parameter set from ``initial_value`` first."""
+def run_one(framework: str, example_args: list, seed: int, threads: int | None = None) -> dict:
+    """Train with the example's ``main`` on ``framework`` with ``threads`` threads (default: the cores this
+    process may use), every parameter set from ``initial_value`` first."""
     module = load_program(framework)
+    count = threads or len(os.sched_getaffinity(0))
     if framework == "torch":
         import torch
 
-        torch.set_num_threads(len(os.sched_getaffinity(0)))
+        torch.set_num_threads(count)
+    else:
+        import ember
+
+        ember.set_num_threads(count)
     original = module.CharLSTM
 
     class SameStart(original):
@@ -119,6 +125,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--framework", choices=("ember", "torch"), help="run one framework in this process")
     parser.add_argument("--json", default=None, help="write both results to this file")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for each framework (default: the cores; 1 also sets OPENBLAS_NUM_THREADS=1)")
     parser.add_argument("--together", action="store_true",
                         help="train both at once (on a loaded host: the same conditions for both)")
     args, rest = parser.parse_known_args(argv)
@@ -126,23 +134,27 @@ def main(argv=None) -> int:
     example_args = ["--steps", str(args.steps), "--eval-interval", str(args.eval_interval), "--eval-iters",
                     str(args.eval_iters), *rest]
     if args.framework:
-        result = run_one(args.framework, example_args, args.seed)
+        result = run_one(args.framework, example_args, args.seed, args.threads)
         print(RESULT_PREFIX + json.dumps(result), flush=True)
         return 0
 
     results = {}
     commands = {framework: [sys.executable, __file__, "--framework", framework, "--steps", str(args.steps),
                             "--eval-interval", str(args.eval_interval), "--eval-iters", str(args.eval_iters),
-                            "--seed", str(args.seed), "--", *rest] for framework in ("torch", "ember")}
+                            "--seed", str(args.seed), *(["--threads", str(args.threads)] if args.threads else []),
+                            "--", *rest] for framework in ("torch", "ember")}
+    environment = dict(os.environ)
+    if args.threads == 1:  # Ember on one thread leaves OpenBLAS's own threads alone: set them to one too
+        environment["OPENBLAS_NUM_THREADS"] = "1"
     if args.together:  # both at once: each sees the same (shared, loaded) host for the whole run
-        running = {name: subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        running = {name: subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment)
                    for name, command in commands.items()}
         outputs = {name: process.communicate()[0] for name, process in running.items()}
         codes = {name: process.returncode for name, process in running.items()}
     else:
         outputs, codes = {}, {}
         for name, command in commands.items():
-            completed = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+            completed = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=environment)
             outputs[name], codes[name] = completed.stdout, completed.returncode
     for framework, output in outputs.items():
         print(f"--- {framework}", flush=True)

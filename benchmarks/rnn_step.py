@@ -1,7 +1,7 @@
 """Recurrent layers, Ember against PyTorch: one forward+backward of an LSTM, same weights, same input, in one
 process, the two frameworks alternating, medians of the repeats.
 
-    PYTHONPATH=src .bench-venv/bin/python benchmarks/rnn_step.py [--repeats 15] [--reference] [--profile]
+    PYTHONPATH=src .bench-venv/bin/python benchmarks/rnn_step.py [--repeats 15] [--reference] [--profile] [--threads 1]
 
 Cases: LSTM(28 -> 128) on (L=28, N=128, 28), MNIST read row by row; a 2-layer LSTM(65 -> 256) on (L=100, N=64, 65),
 the character model's shape. ``--reference`` times Ember with ``fast_paths=False`` as well (the per-step reference
@@ -103,7 +103,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--reference", action="store_true", help="also time Ember with fast_paths=False")
     parser.add_argument("--profile", action="store_true", help="print where Ember's time goes (cProfile)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for both frameworks (torch.set_num_threads, ember.set_num_threads)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        ember.set_num_threads(args.threads)
     rate = sgemm_gflops()
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"ember {ember.config.get('num_threads')} threads; numpy {np.__version__}, torch {torch.__version__}")
