@@ -1,17 +1,22 @@
 """Recurrent layers, Ember against PyTorch: one forward+backward of an LSTM, same weights, same input, in one
 process, the two frameworks alternating, medians of the repeats.
 
-    PYTHONPATH=src .bench-venv/bin/python benchmarks/rnn_step.py [--repeats 15] [--reference]
+    PYTHONPATH=src .bench-venv/bin/python benchmarks/rnn_step.py [--repeats 15] [--reference] [--profile] [--threads 1]
 
-Cases: LSTM(28 -> 128) on (L=28, N=128, 28), MNIST read row by row; a 2-layer LSTM(65 -> 256) on (L=100, N=64,
-65), the character model's shape. ``--reference`` times Ember with ``fast_paths=False`` as well (the per-step
-reference path). The FLOP floor counts the GEMMs only: forward ``2*L*N*4H*(in + H)`` per layer, training 3x,
+Cases: LSTM(28 -> 128) on (L=28, N=128, 28), MNIST read row by row; a 2-layer LSTM(65 -> 256) on (L=100, N=64, 65),
+the character model's shape. ``--reference`` times Ember with ``fast_paths=False`` as well (the per-step reference
+path); ``--profile`` adds, per case, the functions where Ember's forward+backward spends its time (cProfile, own
+time: a per-step GEMM counts in the Python function that calls np.matmul, the compiled step in the ``step`` closures
+of backend/compiled.py). The FLOP floor counts the GEMMs only: forward ``2*L*N*4H*(in + H)`` per layer, training 3x,
 timed against the sgemm rate of ``np.matmul`` on 1024x1024 float32 measured in the same run.
 """
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import platform
+import pstats
 import statistics
 import time
 
@@ -79,11 +84,31 @@ def timed(function) -> float:
     return time.perf_counter() - start
 
 
+def print_profile(run_ember, repeats: int, top: int = 12) -> None:
+    """The functions with the most own time over ``repeats`` forward+backward passes of Ember's model."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(repeats):
+        run_ember()
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(top)
+    lines = text.getvalue().splitlines()
+    start = next(index for index, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
+    print("\n".join("    " + line for line in lines[start - 3:start + top + 1] if line.strip()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--reference", action="store_true", help="also time Ember with fast_paths=False")
+    parser.add_argument("--profile", action="store_true", help="print where Ember's time goes (cProfile)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for both frameworks (torch.set_num_threads, ember.set_num_threads)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        ember.set_num_threads(args.threads)
     rate = sgemm_gflops()
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"ember {ember.config.get('num_threads')} threads; numpy {np.__version__}, torch {torch.__version__}")
@@ -114,6 +139,8 @@ def main() -> None:
         if args.reference:
             line += f"; ember fast_paths=False {statistics.median(times['ember_reference']) * 1e3:.1f} ms"
         print(line, flush=True)
+        if args.profile:
+            print_profile(run_ember, args.repeats)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import micro
 from measure import import_seconds, interleave, machine_facts, median, sgemm_rate
 from isolation import FrameworkProcess
 from training import compare_checked_steps
-from workloads import WORKLOADS, build_model, gemm_shapes, make_input
+from workloads import WORKLOADS, build_model, gemm_shapes, make_input, text_pool
 
 HERE = Path(__file__).resolve().parent
 POOL_BATCHES = 16  # distinct training batches each workload cycles through
@@ -118,8 +118,25 @@ def load_images(data_dir: str | None, seed: int) -> dict:
             "y_test": generator.integers(0, 10, INFERENCE_IMAGES, dtype=np.int64)}
 
 
+def load_text(data_dir: str | None, seed: int) -> dict:
+    """Tiny Shakespeare's training split (the first 90%) as character ids from ``<data_dir>/tinyshakespeare``
+    through ``ember.datasets.TinyShakespeare`` when it is there, else random ids of its vocabulary."""
+    root = data_dir or os.environ.get("EMBER_DATA")
+    if root and (Path(root).expanduser() / "tinyshakespeare").is_dir():
+        from ember.datasets import TinyShakespeare
+
+        corpus = TinyShakespeare(root)
+        return {"source": f"tiny Shakespeare from {corpus.path}", "ids": np.asarray(corpus.train_data)}
+    return {"source": "random character ids (no tiny Shakespeare found: set EMBER_DATA or --data-dir)",
+            "ids": np.random.default_rng(seed).integers(0, 65, 200000)}
+
+
 def training_pool(data: dict, workload) -> tuple[np.ndarray, np.ndarray]:
     count = POOL_BATCHES * workload.batch_size
+    if workload.inputs == "text":
+        if "text" not in data:
+            data["text"] = load_text(data.get("data_dir"), data.get("seed", 0))
+        return text_pool(data["text"]["ids"], count, data.get("seed", 0))
     return make_input(data["x_train"][:count], workload), data["y_train"][:count]
 
 
@@ -161,6 +178,12 @@ def run_workload(workload, processes: dict, data: dict, settings: dict, seed: in
     # the fastest repeat of each: what a step costs when the shared host is not slowing either side
     result["train"]["ratio_best"] = ratio(min(times["ember"]), min(times["torch"]))
 
+    train = result["train"]
+    if workload.recurrent:  # training steps only: inference throughput is measured for the image models
+        say(f"  {workload.name}: train {1e3 * train['ember']['seconds_per_step']:.2f} vs "
+            f"{1e3 * train['torch']['seconds_per_step']:.2f} ms/step (Ember/PyTorch {train['ratio']:.2f}, best "
+            f"repeats {train['ratio_best']:.2f}, {steps['ember']}/{steps['torch']} steps x {settings['repeats']})")
+        return result
     test_images = make_input(data["x_test"], workload)
     batches = {}
     for name, process in processes.items():
@@ -282,8 +305,8 @@ def report_tables(results: dict) -> str:
             number(rss.get("torch", {}).get("peak_rss_mb")),
         ])
     if rows:
-        parts.append("Summary (s/epoch = median s/step x 60000/batch; ratio = Ember/PyTorch time; best = ratio of "
-                     "the fastest repeats)\n" + format_table(
+        parts.append("Summary (s/epoch = median s/step x samples/batch, 60000 images or char_lstm's 10038 "
+                     "sequences; ratio = Ember/PyTorch time; best = ratio of the fastest repeats)\n" + format_table(
             ["workload", "batch", "Ember s/epoch", "PyTorch s/epoch", "ratio", "best", "floor s/epoch", "Ember img/s",
              "PyTorch img/s", "Ember RSS MB", "PyTorch RSS MB"], rows))
 
@@ -299,8 +322,9 @@ def report_tables(results: dict) -> str:
                  number(entry["inference"]["torch"]["images_per_second"]), number(entry["inference"]["ratio"]),
                  number(entry["flops"]["ceiling_images_per_second"])]
                 for name, entry in workloads.items() if "inference" in entry]
-        parts.append(f"Inference (eval, no grad, batch {INFERENCE_BATCH}; ratio = Ember/PyTorch time)\n" +
-                     format_table(["workload", "Ember img/s", "PyTorch img/s", "ratio", "ceiling img/s"], rows))
+        if rows:  # the recurrent workloads time training only
+            parts.append(f"Inference (eval, no grad, batch {INFERENCE_BATCH}; ratio = Ember/PyTorch time)\n" +
+                         format_table(["workload", "Ember img/s", "PyTorch img/s", "ratio", "ceiling img/s"], rows))
 
         sgemm = results["sgemm"]
         rows = [[name, number(entry["flops"]["forward_flops_per_step"] / 1e9),
@@ -423,6 +447,10 @@ def main(argv=None) -> int:
 def run_sections(args, settings: dict, ember, processes: dict, torch_threads: int, workload_names: list,
                  run_import: bool, case_names: list, cases: list) -> int:
     data = load_images(args.data_dir, args.seed)
+    data.update(data_dir=args.data_dir, seed=args.seed)
+    if any(WORKLOADS[name].inputs == "text" for name in workload_names):
+        data["text"] = load_text(args.data_dir, args.seed)
+        data["source"] += "; " + data["text"]["source"]
     facts = {**machine_facts(), **processes["torch"].call("facts")}
     results = {"machine": facts, "data": data["source"], "mode": "quick" if args.quick else "full",
                "settings": settings, "section_seconds": {}, "workloads": {}}

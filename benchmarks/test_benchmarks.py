@@ -22,8 +22,8 @@ import run
 from measure import calls_for, interleave
 from training import Trainer, check_same_computation
 from workloads import (
-    WORKLOADS, build_model, define_models, gemm_shapes, initial_value, load_initial_weights, make_input, same_padding,
-    trainable_parameters,
+    CHAR_SEQUENCE, CHAR_VOCABULARY, WORKLOADS, build_model, define_models, gemm_shapes, initial_value,
+    load_initial_weights, make_input, same_padding, text_pool, trainable_parameters,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -37,6 +37,8 @@ def ember():
 def _pool(workload, count=None, seed=0):
     generator = np.random.default_rng(seed)
     count = count or workload.batch_size
+    if workload.inputs == "text":
+        return text_pool(generator.integers(0, CHAR_VOCABULARY, 1000), count, seed)
     images = generator.integers(0, 256, (count, 28, 28), dtype=np.uint8)
     return make_input(images, workload), generator.integers(0, 10, count, dtype=np.int64)
 
@@ -83,6 +85,19 @@ def test_make_input_layouts():
     assert color.dtype == np.float32 and color.shape == (1, 3, 28, 28)
     assert color.min() == -1 and color.max() == 1
     np.testing.assert_array_equal(color[:, 0], color[:, 2])
+    rows = make_input(images, WORKLOADS["lstm_mnist"])
+    assert rows.dtype == np.float32 and rows.shape == (1, 28, 28)
+    with pytest.raises(ValueError, match="char_lstm"):
+        make_input(images, WORKLOADS["char_lstm"])
+
+
+def test_text_pool_labels_are_the_next_characters():
+    ids = np.arange(500) % 65
+    inputs, labels = text_pool(ids, 8, seed=1)
+    assert inputs.shape == labels.shape == (8, CHAR_SEQUENCE) and inputs.dtype == labels.dtype == np.int64
+    np.testing.assert_array_equal(labels[:, :-1], inputs[:, 1:])
+    np.testing.assert_array_equal(labels[:, -1], (inputs[:, -1] + 1) % 65)
+    np.testing.assert_array_equal(text_pool(ids, 8, seed=1)[0], inputs)  # the seed fixes the windows
 
 
 def _expected_gemms(batch):
@@ -98,6 +113,9 @@ def _expected_gemms(batch):
                         (batch, 6272, 512), (batch, 512, 10)],
         "pytorch_cnn_fused": [(batch * 28 * 28, 27, 32), (batch * 28 * 28, 288, 64), (batch * 14 * 14, 576, 128),
                               (batch, 6272, 512), (batch, 512, 10)],
+        "lstm_mnist": [(batch * 28, 28, 512), (batch * 28, 128, 512), (batch, 128, 10)],
+        "char_lstm": [(batch * CHAR_SEQUENCE, 256, 1024), (batch * CHAR_SEQUENCE, 256, 1024)] * 2
+                     + [(batch * CHAR_SEQUENCE, 256, 65)],
     }
 
 
@@ -128,7 +146,8 @@ def test_models_build_with_identical_initial_weights(ember, name):
     for parameter_name, parameter in model.named_parameters():
         np.testing.assert_array_equal(parameter.numpy(), values[parameter_name])
     images, _ = _pool(WORKLOADS[name], count=2)
-    assert model(ember.tensor(images)).shape == (2, 10)
+    expected = (2, CHAR_VOCABULARY, CHAR_SEQUENCE) if name == "char_lstm" else (2, 10)
+    assert model(ember.tensor(images)).shape == expected
 
 
 def test_pytorch_cnn_is_the_example_class(ember):
@@ -286,3 +305,29 @@ def test_step_profile_reports_time_and_page_faults(capsys):
     step_profile.main(["step", "softmax", "--steps", "2"])
     out = capsys.readouterr().out
     assert out.startswith("softmax on Ember: median ") and out.rstrip().endswith("minor page faults per step (2 steps)")
+
+
+def test_char_lstm_compare_changes_only_the_imports():
+    import char_lstm_compare
+
+    source = char_lstm_compare.EXAMPLE.read_text(encoding="utf-8")
+    converted = char_lstm_compare.torch_source()
+    assert "import ember" not in converted and "from ember" not in converted
+    assert converted.count("import torch\nimport torch.nn as nn\n") == 1
+    removed = [line for line in source.splitlines() if line not in converted.splitlines()]
+    assert all("ember" in line or line.startswith("# ---") for line in removed) and len(removed) == 5
+
+
+def test_char_lstm_compare_starts_ember_from_the_numpy_weights(tmp_path, capsys):
+    import char_lstm_compare
+
+    (tmp_path / "tinyshakespeare").mkdir()
+    (tmp_path / "tinyshakespeare" / "input.txt").write_text("to be or not to be, that is the question.\n" * 30)
+    arguments = ["--data-dir", str(tmp_path), "--steps", "0", "--eval-interval", "1", "--eval-iters", "1",
+                 "--batch-size", "2", "--block-size", "8", "--embedding-dim", "4", "--hidden-size", "6",
+                 "--length", "5", "--prompt", "to be"]
+    first = char_lstm_compare.run_one("ember", arguments, seed=3)
+    again = char_lstm_compare.run_one("ember", arguments, seed=3)
+    assert first["history"][0]["val"] == again["history"][0]["val"]  # the same weights and batches
+    assert char_lstm_compare.initial_value("head.bias", (5,), 3, 0.5).max() <= 0.5
+    assert "step 0: train loss" in capsys.readouterr().out

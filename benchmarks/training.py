@@ -91,12 +91,12 @@ def _relative_error(value: np.ndarray, reference: np.ndarray) -> float:
 
 
 def checked_step(workload: Workload, framework, images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict:
-    """One training step from the workload's initial weights on the first batch, dropout off (its modules in
-    eval mode; batch norm stays in training mode): the loss, every trainable parameter's gradient, and the
-    loss on the same batch after the Adam step."""
+    """One training step from the workload's initial weights on the first batch, dropout off (Dropout modules
+    and LSTMs in eval mode; batch norm stays in training mode): the loss, every trainable parameter's gradient,
+    and the loss on the same batch after the Adam step."""
     trainer = Trainer(workload, framework, images[:workload.batch_size], labels[:workload.batch_size], seed)
     for module in trainer.model.modules():
-        if isinstance(module, framework.nn.Dropout):
+        if isinstance(module, (framework.nn.Dropout, framework.nn.LSTM)):  # an LSTM's dropout between layers
             module.eval()
     trainer.step()
     gradients = {name: framework.to_numpy(parameter.grad).copy()

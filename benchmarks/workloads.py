@@ -1,4 +1,5 @@
-"""The five training workloads, written once against the PyTorch dialect and built on Ember or on PyTorch.
+"""The training workloads (MNIST images, MNIST rows, tiny Shakespeare characters), written once against the
+PyTorch dialect and built on Ember or on PyTorch.
 
 Nothing here imports a framework at module level: ``frameworks.load("ember")`` or ``frameworks.load("torch")``
 hands one in, so a subprocess measuring one framework's memory never imports the other.
@@ -21,6 +22,8 @@ import numpy as np
 REPOSITORY = Path(__file__).resolve().parent.parent
 PYTORCH_STYLE_EXAMPLE = REPOSITORY / "examples" / "pytorch_style_cnn.py"
 EPOCH_IMAGES = 60000
+CHAR_VOCABULARY, CHAR_SEQUENCE = 65, 100  # tiny Shakespeare's characters; characters per training sequence
+CHAR_EPOCH_SEQUENCES = 1003854 // CHAR_SEQUENCE  # the 90% training split of tiny Shakespeare, cut into sequences
 
 
 @dataclass(frozen=True)
@@ -31,11 +34,19 @@ class Workload:
     batch_size: int
     channels: int  # 1: images in [0, 1] (the codelab); 3: grey repeated and normalised to [-1, 1] (MY_NET)
     description: str
+    # "images": (N, C, 28, 28) images; "rows": (N, 28, 28) images read row by row, one row a time step;
+    # "text": (N, CHAR_SEQUENCE) character ids, labelled with the next character at every position
+    inputs: str = "images"
+    epoch_samples: int = EPOCH_IMAGES
 
     @property
     def steps_per_epoch(self) -> float:
-        """60000 / batch: the projected epoch counts a partial last batch as a fraction of a step."""
-        return EPOCH_IMAGES / self.batch_size
+        """samples / batch: the projected epoch counts a partial last batch as a fraction of a step."""
+        return self.epoch_samples / self.batch_size
+
+    @property
+    def recurrent(self) -> bool:
+        return self.inputs != "images"
 
 
 WORKLOADS = {
@@ -49,6 +60,11 @@ WORKLOADS = {
         Workload("pytorch_cnn", 64, 3, "MY_NET of examples/pytorch_style_cnn.py at 28x28x3"),
         Workload("pytorch_cnn_fused", 64, 3, "pytorch_cnn with ember.nn.utils.fuse on Ember's side (ReLU -> "
                                              "MaxPool2d run pool-first; PyTorch's model as written)"),
+        Workload("lstm_mnist", 128, 1, "LSTM(28->128) over MNIST's 28 rows (28 steps), last step -> Linear(128->10)",
+                 inputs="rows"),
+        Workload("char_lstm", 64, 1, "examples/char_lstm.py: Embedding(65, 256), 2-layer LSTM(256) (dropout 0.2), "
+                                     "Linear(256->65), cross-entropy at each of 100 positions", inputs="text",
+                 epoch_samples=CHAR_EPOCH_SEQUENCES),
     )
 }
 
@@ -193,8 +209,36 @@ def define_models(torch_like) -> dict:
         def forward(self, x):
             return self.classifier(self.features(x))
 
+    class RowLSTM(nn.Module):
+        """An image (N, 28, 28) read row by row: 28 steps of 28 pixels, the last hidden state classified."""
+
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(28, 128, batch_first=True)
+            self.fc = nn.Linear(128, 10)
+
+        def forward(self, x):
+            output, _ = self.lstm(x)
+            return self.fc(output[:, -1])
+
+    class CharLSTM(nn.Module):
+        """examples/char_lstm.py's model; the logits come out as (N, vocabulary, L), so that cross-entropy
+        against the (N, L) next characters averages over every position (as the example's reshape does)."""
+
+        def __init__(self, vocab_size=CHAR_VOCABULARY, embedding_dim=256, hidden_size=256, num_layers=2,
+                     dropout=0.2):
+            super().__init__()
+            self.embedding = nn.Embedding(vocab_size, embedding_dim)
+            self.lstm = nn.LSTM(embedding_dim, hidden_size, num_layers=num_layers, dropout=dropout,
+                                batch_first=True)
+            self.head = nn.Linear(hidden_size, vocab_size)
+
+        def forward(self, ids):
+            output, _ = self.lstm(self.embedding(ids))
+            return self.head(output).transpose(1, 2)
+
     return {"softmax": Softmax, "mlp": MLP, "convnet": Convnet, "bn_convnet": BatchNormConvnet,
-            "pytorch_cnn": MY_NET}
+            "pytorch_cnn": MY_NET, "lstm_mnist": RowLSTM, "char_lstm": CharLSTM}
 
 
 def build_model(name: str, framework):
@@ -244,15 +288,27 @@ def trainable_parameters(model) -> list:
 
 
 def make_input(images: np.ndarray, workload: Workload) -> np.ndarray:
-    """uint8 ``(N, 28, 28)`` images as the workload's float32 NCHW input.
+    """uint8 ``(N, 28, 28)`` images as the workload's float32 NCHW input ((N, 28, 28) rows for "rows").
 
     One channel in [0, 1] as the codelab feeds its models; three channels in [-1, 1] as
     ``examples/pytorch_style_cnn.py``'s transforms make them (Grayscale(3), ToTensor, Normalize(0.5, 0.5)).
     """
+    if workload.inputs == "text":
+        raise ValueError(f"make_input: workload {workload.name} reads text (text_pool), not images")
     scaled = images.astype(np.float32)[:, None, :, :] / np.float32(255)
+    if workload.inputs == "rows":
+        return scaled[:, 0]
     if workload.channels == 1:
         return scaled
     return np.repeat((scaled - np.float32(0.5)) / np.float32(0.5), 3, axis=1)
+
+
+def text_pool(ids: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` windows of ``CHAR_SEQUENCE`` character ids from ``ids`` at starts drawn by a NumPy generator
+    seeded with ``seed``: inputs and next-character labels, each int64 ``(count, CHAR_SEQUENCE)``."""
+    starts = np.random.default_rng(seed).integers(0, len(ids) - CHAR_SEQUENCE, size=count)
+    windows = ids[starts[:, None] + np.arange(CHAR_SEQUENCE + 1)].astype(np.int64)
+    return windows[:, :-1], windows[:, 1:]
 
 
 def gemm_shapes(model, framework, batch: np.ndarray) -> list[dict]:
@@ -260,7 +316,9 @@ def gemm_shapes(model, framework, batch: np.ndarray) -> list[dict]:
 
     Each entry: ``{"layer", "m", "k", "n", "flops"}`` with ``flops = 2 * m * k * n`` (a multiply and an add per
     multiply-accumulate). Conv2d: ``m = N * H_out * W_out``, ``k = C_in / groups * kh * kw``, ``n = C_out``
-    (times ``groups``); Linear: ``m`` = rows of the input, ``k = in_features``, ``n = out_features``.
+    (times ``groups``); Linear: ``m`` = rows of the input, ``k = in_features``, ``n = out_features``. LSTM
+    (batch_first), per layer: the input projection of all steps, ``m = N * L``, ``k`` = the layer's input size,
+    ``n = 4 * hidden``, and the L hidden products counted as one, ``m = N * L``, ``k = hidden``, ``n = 4 * hidden``.
     """
     nn = framework.module.nn
     records, handles = [], []
@@ -277,9 +335,21 @@ def gemm_shapes(model, framework, batch: np.ndarray) -> list[dict]:
             records.append({"layer": name, "m": int(m), "k": int(k), "n": int(n), "flops": 2 * int(m * k * n)})
         return hook
 
+    def record_lstm(name):
+        def hook(module, inputs, output):
+            rows, gates = int(math.prod(inputs[0].shape[:2])), 4 * module.hidden_size
+            for layer in range(module.num_layers):
+                size_in = module.input_size if layer == 0 else module.hidden_size
+                for part, k in (("input", size_in), ("hidden", module.hidden_size)):
+                    records.append({"layer": f"{name}.l{layer}.{part}", "m": rows, "k": k, "n": gates,
+                                    "flops": 2 * rows * k * gates})
+        return hook
+
     for name, module in model.named_modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             handles.append(module.register_forward_hook(record(name)))
+        elif isinstance(module, nn.LSTM):
+            handles.append(module.register_forward_hook(record_lstm(name)))
     was_training = model.training
     model.eval()
     try:

@@ -1,13 +1,17 @@
 """A character-level LSTM language model on tiny Shakespeare, written as PyTorch code running on Ember.
 
-Embedding(65, 256) -> 2-layer LSTM(256) -> Linear(256, 65), trained with Adam on random windows of 100 characters
-(batches of 64, nanoGPT's 90% / 10% split); the train and validation losses are printed every
-``--eval-interval`` steps, then text is generated from ``--prompt`` by sampling with ``--temperature`` and
-``--top-k``.
+Embedding(65, 256) -> 2-layer LSTM(256) -> Linear(256, 65), trained with Adam for ``--steps`` steps on random
+windows of 100 characters (batches of 64; nanoGPT's split: the first 90% of the text trains, the last 10%
+validates); the train and validation losses, each the mean over the same ``--eval-iters`` batches every time,
+are printed every ``--eval-interval`` steps, then text is generated from ``--prompt`` by sampling with
+``--temperature`` and ``--top-k``. Nothing is saved unless ``--save`` names a file for the weights.
 
     python examples/char_lstm.py --steps 2000 --prompt "ROMEO:"   # tiny Shakespeare from EMBER_DATA or --data-dir
 
-Sampling uses NumPy on the last step's logits, as Ember has no ``topk`` or ``multinomial`` yet.
+Every random draw of data (training batches, the evaluation batches, sampling) comes from NumPy generators
+seeded by ``--seed``, so the same program run on PyTorch (only the marked imports changed;
+benchmarks/char_lstm_compare.py does that) reads the same batches. Sampling uses NumPy on the last step's
+logits, as Ember has no ``topk`` or ``multinomial`` yet.
 """
 import argparse
 import time
@@ -34,18 +38,23 @@ class CharLSTM(nn.Module):
         return self.head(output), state
 
 
-def estimate_loss(model, corpus, criterion, batch_size, block_size, eval_iters, generator):
-    """The mean loss over ``eval_iters`` random batches of each split."""
+def evaluation_batches(corpus, batch_size, block_size, eval_iters, generator):
+    """``eval_iters`` batches of each split, drawn once, so that every estimate reads the same ones."""
+    return {split: [corpus.get_batch(split, batch_size, block_size, generator) for _ in range(eval_iters)]
+            for split in ("train", "val")}
+
+
+def estimate_loss(model, criterion, batches):
+    """The mean loss over the fixed ``batches`` of each split."""
     model.eval()
     losses = {}
     with torch.no_grad():
-        for split in ("train", "val"):
+        for split, pairs in batches.items():
             total = 0.0
-            for _ in range(eval_iters):
-                x, y = corpus.get_batch(split, batch_size, block_size, generator)
+            for x, y in pairs:
                 logits, _ = model(x)
                 total += criterion(logits.reshape(-1, logits.size(-1)), y.reshape(-1)).item()
-            losses[split] = total / eval_iters
+            losses[split] = total / len(pairs)
     model.train()
     return losses
 
@@ -89,6 +98,7 @@ def main(argv=None):
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None, help="folder holding tinyshakespeare/ (default: $EMBER_DATA)")
+    parser.add_argument("--save", default=None, help="save the trained weights (state_dict) to this file")
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -101,18 +111,21 @@ def main(argv=None):
     criterion = nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
 
+    eval_batches = evaluation_batches(corpus, args.batch_size, args.block_size, args.eval_iters,
+                                      np.random.default_rng([args.seed, 1]))
     history = []
     start = time.perf_counter()
+    training_seconds = 0.0
     for step in range(args.steps + 1):
         if step % args.eval_interval == 0 or step == args.steps:
-            losses = estimate_loss(model, corpus, criterion, args.batch_size, args.block_size, args.eval_iters,
-                                   generator)
+            losses = estimate_loss(model, criterion, eval_batches)
             seconds = time.perf_counter() - start
             history.append({"step": step, **losses, "seconds": seconds})
             print(f"step {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f} | {seconds:.1f} s",
                   flush=True)
         if step == args.steps:
             break
+        began = time.perf_counter()
         x, y = corpus.get_batch("train", args.batch_size, args.block_size, generator)
         logits, _ = model(x)
         loss = criterion(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
@@ -120,10 +133,17 @@ def main(argv=None):
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), args.clip)
         optimizer.step()
+        training_seconds += time.perf_counter() - began
+    print(f"{args.steps} training steps in {training_seconds:.1f} s ({1e3 * training_seconds / max(args.steps, 1):.0f} "
+          f"ms/step); {time.perf_counter() - start:.1f} s with the loss estimates")
+    if args.save:
+        torch.save(model.state_dict(), args.save)
+        print(f"weights saved to {args.save}")
 
     sample = generate(model, corpus, args.prompt, args.length, args.temperature, args.top_k, generator)
     print(args.prompt + sample)
-    return {"history": history, "sample": sample}
+    return {"history": history, "sample": sample, "training_seconds": training_seconds,
+            "seconds": time.perf_counter() - start}
 
 
 if __name__ == "__main__":

@@ -119,9 +119,9 @@ SETTINGS: dict[str, Setting] = _declare(
             "threads that share one kernel call or GEMM; None: every CPU this process may use",
             minimum=1, optional=True),
     Setting("claim_blas", bool, True, "EMBER_CLAIM_BLAS",
-            "let the first split convolution set NumPy's OpenBLAS to one thread, so Ember's threads have the "
-            "cores (False, or one thread: Ember's kernels stay on the calling thread; False restores "
-            "OpenBLAS's count)"),
+            "let the first split convolution (or compiled LSTM sequence) set NumPy's OpenBLAS to one thread, so "
+            "Ember's threads have the cores (False, or one thread: Ember's kernels stay on the calling thread; "
+            "False restores OpenBLAS's count)"),
     Setting("malloc", str, "tuned", "EMBER_MALLOC",
             "'tuned' keeps freed memory mapped for reuse (glibc mallopt, applied by import ember); 'system' "
             "leaves (or puts back) glibc's defaults", choices=("tuned", "system"),

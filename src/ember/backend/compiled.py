@@ -105,6 +105,10 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
     "relu_backward": (_Address, _Address, _Address, _Index),
     "max_pool_forward": (_IMAGE, _WINDOW, _IMAGE, _Address, _RANGE),
     "max_pool_backward": (_IMAGE, _Address, _WINDOW, _IMAGE, _RANGE, ctypes.c_int),
+    "lstm_forward": (*[_Address] * 8, _Index, _Index),
+    "lstm_backward": (*[_Address] * 9, _Index, _Index),
+    "gru_forward": (*[_Address] * 8, _Index, _Index),
+    "gru_backward": (*[_Address] * 10, _Index, _Index),
 }
 _SUFFIXES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
@@ -124,6 +128,12 @@ def _image(array) -> Image:
 def _window(kh, kw, sh, sw, dh, dw, top=0, left=0) -> Window:
     """The ``Window`` of one geometry, built once (kernels only read it)."""
     return Window(kh, kw, sh, sw, dh, dw, top, left)
+
+
+def _is_rows(array, rows: int, columns: int, dtype) -> bool:
+    """Whether ``array`` is a C-contiguous NumPy (rows, columns) array of ``dtype``."""
+    return (type(array) is np.ndarray and array.shape == (rows, columns) and array.dtype == dtype
+            and array.flags.c_contiguous)
 
 
 def _require(condition: bool, kernel: str, arrays: dict) -> None:
@@ -349,6 +359,142 @@ class Kernels:
         self._functions["max_pool_backward", grad.dtype](
             _image(grad), _address(argmax), _window(kh, kw, sh, sw, dh, dw), _image(grad_input),
             Range(start, stop, None, 1), int(assign))
+
+    def lstm_forward_steps(self, x, bias, c0, gates, cs, tanh_cs, hs):
+        """A function ``step(t, previous, hidden)`` running one LSTM step's elementwise forward
+        (kernels/lstm.c) for step t of a sequence, reading the cell state of step ``previous`` (None: ``c0``):
+        with ``hidden`` (N, 4H) holding ``h_prev @ W_hh.T``, it writes ``gates[t]`` from ``hidden + bias +
+        x[t]``, then ``cs[t]``, ``tanh_cs[t]`` and ``hs[t]``. x and gates (L, N, 4H), cs, tanh_cs and hs (L,
+        N, H), c0 (N, H) and bias (4H,) (zeros for none), all C-contiguous of one dtype: checked here, once;
+        ``hidden`` at each step."""
+        steps, batch, width = x.shape
+        size = width // 4
+        arrays = dict(x=x, bias=bias, c0=c0, gates=gates, cs=cs, tanh_cs=tanh_cs, hs=hs)
+        _require(all(a.flags.c_contiguous and a.dtype == x.dtype for a in arrays.values())
+                 and width == 4 * size and gates.shape == x.shape
+                 and bias.shape == (width,) and c0.shape == (batch, size)
+                 and cs.shape == tanh_cs.shape == hs.shape == (steps, batch, size), "lstm_forward", arrays)
+        function, item = self._functions["lstm_forward", x.dtype], x.itemsize
+        bias_at, c0_at = _address(bias), _address(c0)
+        x_at, gates_at, cs_at, tanh_at, hs_at = (_address(a) for a in (x, gates, cs, tanh_cs, hs))
+        gate_bytes, state_bytes = batch * width * item, batch * size * item
+
+        def step(t: int, previous: int | None, hidden) -> None:
+            if not 0 <= t < steps or not (previous is None or 0 <= previous < steps):
+                raise IndexError(f"compiled kernel lstm_forward: step {t} (after {previous}) of {steps}")
+            _require(_is_rows(hidden, batch, width, x.dtype), "lstm_forward", dict(hidden=hidden))
+            c_prev = c0_at if previous is None else cs_at + previous * state_bytes
+            function(_address(hidden), x_at + t * gate_bytes, bias_at, c_prev, gates_at + t * gate_bytes,
+                     cs_at + t * state_bytes, tanh_at + t * state_bytes, hs_at + t * state_bytes, batch, size)
+
+        step.arrays = arrays  # type: ignore[attr-defined]  # the memory it writes lives as long as it does
+        return step
+
+    def lstm_backward_steps(self, grad_hs, grad_cs, gates, cs, c0, tanh_cs, d_gates, carry_c):
+        """A function ``step(t, previous, parity, carry_h)`` running one LSTM step's elementwise backward
+        (kernels/lstm.c) for step t, whose forward read the cell state of step ``previous`` (None: ``c0``):
+        it reads ``grad_hs[t] + carry_h`` and ``grad_cs[t] + carry_c[parity]`` (the gradients carried from
+        the step after: ``d_gates[t + 1] @ W_hh``, or None, and zeros, at the last), writes ``d_gates[t]`` and
+        ``carry_c[1 - parity]`` (the gradient of the cell state read). grad_hs, cs, tanh_cs (L, N, H), gates
+        and d_gates (L, N, 4H), c0 (N, H), carry_c (2, N, H), all C-contiguous of one dtype: checked here,
+        once; ``carry_h`` (N, H) at each step."""
+        steps, batch, width = gates.shape
+        size = width // 4
+        zeros = np.zeros((batch, size), dtype=gates.dtype)
+        arrays = dict(grad_hs=grad_hs, grad_cs=grad_cs, gates=gates, cs=cs, c0=c0, tanh_cs=tanh_cs,
+                      d_gates=d_gates, carry_c=carry_c, zeros=zeros)
+        _require(all(a.flags.c_contiguous and a.dtype == gates.dtype for a in arrays.values())
+                 and width == 4 * size and d_gates.shape == gates.shape
+                 and grad_hs.shape == grad_cs.shape == cs.shape == tanh_cs.shape == (steps, batch, size)
+                 and c0.shape == (batch, size) and carry_c.shape == (2, batch, size), "lstm_backward", arrays)
+        function, item = self._functions["lstm_backward", gates.dtype], gates.itemsize
+        grad_hs_at, grad_cs_at, gates_at, cs_at, tanh_at, d_gates_at = (
+            _address(a) for a in (grad_hs, grad_cs, gates, cs, tanh_cs, d_gates))
+        c0_at, carry_c_at, zeros_at = _address(c0), _address(carry_c), _address(zeros)
+        gate_bytes, state_bytes = batch * width * item, batch * size * item
+
+        def step(t: int, previous: int | None, parity: int, carry_h) -> None:
+            if not 0 <= t < steps or not (previous is None or 0 <= previous < steps) or parity not in (0, 1):
+                raise IndexError(f"compiled kernel lstm_backward: step {t} (after {previous}, parity {parity}) "
+                                 f"of {steps}")
+            _require(carry_h is None or _is_rows(carry_h, batch, size, gates.dtype), "lstm_backward",
+                     dict(carry_h=carry_h))
+            c_prev = c0_at if previous is None else cs_at + previous * state_bytes
+            function(grad_hs_at + t * state_bytes, zeros_at if carry_h is None else _address(carry_h),
+                     grad_cs_at + t * state_bytes,
+                     carry_c_at + parity * state_bytes, gates_at + t * gate_bytes, c_prev, tanh_at + t * state_bytes,
+                     d_gates_at + t * gate_bytes, carry_c_at + (1 - parity) * state_bytes, batch, size)
+
+        step.arrays = arrays  # type: ignore[attr-defined]  # the memory it touches lives as long as it does
+        return step
+
+    def gru_forward_steps(self, x, bias, h0, gates, ns, hidden_ns, hs):
+        """A function ``step(t, previous, hidden)`` running one GRU step's elementwise forward
+        (kernels/lstm.c) for step t, reading the hidden state of step ``previous`` (None: ``h0``): with
+        ``hidden`` (N, 3H) holding ``h_prev @ W_hh.T``, it writes ``gates[t]`` (r, z), ``hidden_ns[t]``,
+        ``ns[t]`` and ``hs[t]``. x (L, N, 3H), gates (L, N, 2H), ns, hidden_ns and hs (L, N, H), h0 (N, H) and
+        bias (3H,) (zeros for none), all C-contiguous of one dtype: checked here, once; ``hidden`` at each
+        step."""
+        steps, batch, width = x.shape
+        size = width // 3
+        arrays = dict(x=x, bias=bias, h0=h0, gates=gates, ns=ns, hidden_ns=hidden_ns, hs=hs)
+        _require(all(a.flags.c_contiguous and a.dtype == x.dtype for a in arrays.values())
+                 and width == 3 * size and bias.shape == (width,)
+                 and h0.shape == (batch, size) and gates.shape == (steps, batch, 2 * size)
+                 and ns.shape == hidden_ns.shape == hs.shape == (steps, batch, size), "gru_forward", arrays)
+        function, item = self._functions["gru_forward", x.dtype], x.itemsize
+        bias_at, h0_at = _address(bias), _address(h0)
+        x_at, gates_at, ns_at, hidden_ns_at, hs_at = (_address(a) for a in (x, gates, ns, hidden_ns, hs))
+        state_bytes = batch * size * item
+
+        def step(t: int, previous: int | None, hidden) -> None:
+            if not 0 <= t < steps or not (previous is None or 0 <= previous < steps):
+                raise IndexError(f"compiled kernel gru_forward: step {t} (after {previous}) of {steps}")
+            _require(_is_rows(hidden, batch, width, x.dtype), "gru_forward", dict(hidden=hidden))
+            h_prev = h0_at if previous is None else hs_at + previous * state_bytes
+            function(_address(hidden), x_at + 3 * t * state_bytes, bias_at, h_prev, gates_at + 2 * t * state_bytes,
+                     ns_at + t * state_bytes, hidden_ns_at + t * state_bytes, hs_at + t * state_bytes, batch, size)
+
+        step.arrays = arrays  # type: ignore[attr-defined]  # the memory it writes lives as long as it does
+        return step
+
+    def gru_backward_steps(self, grad_hs, gates, ns, hidden_ns, hs, h0, d_x, d_hidden, carry_z):
+        """A function ``step(t, previous, parity, carry_gemm)`` running one GRU step's elementwise backward
+        (kernels/lstm.c) for step t, whose forward read the hidden state of step ``previous`` (None: ``h0``):
+        it reads ``grad_hs[t] + carry_gemm + carry_z[parity]`` (the gradient carried from the step after,
+        ``d_hidden[t + 1] @ W_hh`` and ``dh * z``; None and zeros at the last), writes ``d_x[t]``,
+        ``d_hidden[t]`` and ``carry_z[1 - parity]``. grad_hs, ns, hidden_ns, hs (L, N, H), gates (L, N, 2H),
+        d_x and d_hidden (L, N, 3H), h0 (N, H), carry_z (2, N, H), all C-contiguous of one dtype: checked here,
+        once; ``carry_gemm`` (N, H) at each step."""
+        steps, batch, size = hs.shape
+        zeros = np.zeros((batch, size), dtype=hs.dtype)
+        arrays = dict(grad_hs=grad_hs, gates=gates, ns=ns, hidden_ns=hidden_ns, hs=hs, h0=h0, d_x=d_x,
+                      d_hidden=d_hidden, carry_z=carry_z, zeros=zeros)
+        _require(all(a.flags.c_contiguous and a.dtype == hs.dtype for a in arrays.values())
+                 and grad_hs.shape == ns.shape == hidden_ns.shape == hs.shape
+                 and gates.shape == (steps, batch, 2 * size) and d_x.shape == d_hidden.shape == (steps, batch, 3 * size)
+                 and h0.shape == (batch, size) and carry_z.shape == (2, batch, size), "gru_backward", arrays)
+        function, item = self._functions["gru_backward", hs.dtype], hs.itemsize
+        grad_at, gates_at, ns_at, hidden_ns_at, hs_at, d_x_at, d_hidden_at = (
+            _address(a) for a in (grad_hs, gates, ns, hidden_ns, hs, d_x, d_hidden))
+        h0_at, carry_z_at, zeros_at = _address(h0), _address(carry_z), _address(zeros)
+        state_bytes = batch * size * item
+
+        def step(t: int, previous: int | None, parity: int, carry_gemm) -> None:
+            if not 0 <= t < steps or not (previous is None or 0 <= previous < steps) or parity not in (0, 1):
+                raise IndexError(f"compiled kernel gru_backward: step {t} (after {previous}, parity {parity}) "
+                                 f"of {steps}")
+            _require(carry_gemm is None or _is_rows(carry_gemm, batch, size, hs.dtype), "gru_backward",
+                     dict(carry_gemm=carry_gemm))
+            h_prev = h0_at if previous is None else hs_at + previous * state_bytes
+            function(grad_at + t * state_bytes, zeros_at if carry_gemm is None else _address(carry_gemm),
+                     carry_z_at + parity * state_bytes,
+                     gates_at + 2 * t * state_bytes, ns_at + t * state_bytes, hidden_ns_at + t * state_bytes, h_prev,
+                     d_x_at + 3 * t * state_bytes, d_hidden_at + 3 * t * state_bytes,
+                     carry_z_at + (1 - parity) * state_bytes, batch, size)
+
+        step.arrays = arrays  # type: ignore[attr-defined]  # the memory it touches lives as long as it does
+        return step
 
 
 def windows_tile(kernel_size, stride, dilation, output_size, input_size) -> bool:

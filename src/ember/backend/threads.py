@@ -9,7 +9,8 @@ takes about 0.2 ms on a virtual machine; short work stays whole.
 
 A BLAS with threads of its own would fight them: OpenBLAS's threads keep spinning for a while after each
 GEMM, long enough to take the second core from a kernel that follows. So the first time Ember splits a
-convolution kernel it sets the OpenBLAS that NumPy loaded to one thread, for the whole process, and from
+convolution kernel (or runs a compiled LSTM sequence, a chain of short GEMMs that OpenBLAS's threads stall on a
+busy host) it sets the OpenBLAS that NumPy loaded to one thread, for the whole process, and from
 then on splits its own GEMMs (``matmul``), large elementwise passes (ReLU), batch norm, max pooling and
 Adam's update the same way; NumPy's matmuls outside Ember then use one core. Until then, and in processes
 that run no convolution (an MLP, whose GEMMs are short enough that handing rows to a helper costs more than

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
-from ..backend import threads
+from ..backend import compiled, threads
 from ..backend.device import get_array_module
 from .activation import sigmoid, tanh
 from .linalg import matmul
@@ -352,7 +352,12 @@ class LSTMSequence(Primitive):
 
     The forward pass keeps the activated gates of every step in one (L, N, 4H) array; ``backward_arrays``
     back-propagates through time on arrays, the weight gradient as one GEMM over all steps and the bias
-    gradient as one sum. The reference ``backward`` runs each step's reference gradients in Ember ops."""
+    gradient as one sum. The reference ``backward`` runs each step's reference gradients in Ember ops.
+
+    Fast path ``forward_compiled``: each step one GEMM and one pass of the compiled kernel (kernels/lstm.c)
+    for the gates, cell and hidden state; its backward likewise (``backward_compiled``)."""
+
+    fast_forward = ("forward_compiled",)
 
     def __init__(self, reverse: bool = False, batch_sizes=None):
         self.reverse = reverse
@@ -406,9 +411,72 @@ class LSTMSequence(Primitive):
         return _with_bias((stack(grad_x, dim=0) if needs[0] else None, grad_h, grad_c, grad_weight), grad_bias,
                           self.has_bias)
 
+    def forward_compiled(self, x, h0, c0, weight, bias=None):
+        """``forward`` with each step's elementwise part in one compiled pass; None (declined) for packed
+        sequences, where the compiled kernels are unavailable, or for arrays other than NumPy float32/float64
+        of the shapes ``forward`` takes."""
+        if getattr(self, "batch_sizes", None) is not None:
+            return None
+        kernels = compiled.for_arrays(*(x, h0, c0, weight) + (() if bias is None else (bias,)))
+        if kernels is None or x.ndim != 3 or x.shape[2] % 4 or 0 in x.shape:
+            return None
+        steps, batch, width = x.shape
+        size = width // 4
+        if h0.shape != (batch, size) or c0.shape != (batch, size) or weight.shape != (width, size) or (
+                bias is not None and bias.shape != (width,)):
+            return None
+        # L short GEMMs in a row, each waiting for the last: OpenBLAS's own threads, spinning between them, lose
+        # their core on a busy host and stall every step (10x slower steps measured), so Ember takes the cores
+        # as for a convolution (OpenBLAS on one thread, Ember splitting its large GEMMs and passes itself)
+        threads.claim_cores()
+        gates = np.empty(x.shape, dtype=x.dtype)
+        hs, cs, tanh_cs = (np.empty((steps, batch, size), dtype=x.dtype) for _ in range(3))
+        step = kernels.lstm_forward_steps(
+            np.ascontiguousarray(x), np.zeros(width, x.dtype) if bias is None else np.ascontiguousarray(bias),
+            np.ascontiguousarray(c0), gates, cs, tanh_cs, hs)
+        h = h0
+        for t in _forward_order(steps, self.reverse):
+            step(t, _previous(t, steps, self.reverse), np.ascontiguousarray(threads.matmul(h, weight.T)))
+            h = hs[t]
+        self.has_bias = bias is not None
+        self.forward_was_compiled = True
+        saved = (x, h0, c0, weight, hs, cs, gates, tanh_cs)
+        self.save_for_backward(*(saved + (bias,) if self.has_bias else saved))
+        return hs, cs
+
+    def backward_compiled(self, grad_hs, grad_cs):
+        """``backward_arrays`` with each step's elementwise part in one compiled pass and the hidden state's
+        gradient as one GEMM into a buffer; None where the compiled kernels are unavailable."""
+        _, h0, c0, weight, hs, cs, gates, tanh_cs, *_ = self.saved_arrays
+        kernels = compiled.for_arrays(hs, grad_hs, grad_cs, c0, weight)
+        if kernels is None:
+            return None
+        needs = self.needs_input_grad
+        steps, batch, size = hs.shape
+        d_gates = np.empty(gates.shape, dtype=gates.dtype)
+        carry_c = np.zeros((2, batch, size), dtype=hs.dtype)
+        step = kernels.lstm_backward_steps(np.ascontiguousarray(grad_hs), np.ascontiguousarray(grad_cs), gates, cs,
+                                           np.ascontiguousarray(c0), tanh_cs, d_gates, carry_c)
+        carry_h = None  # d_gates @ W_hh of the step after
+        parity = 0  # the step after's cell-state gradient is carry_c[parity]; the step writes the other one
+        for t in reversed(_forward_order(steps, self.reverse)):
+            previous = _previous(t, steps, self.reverse)
+            step(t, previous, parity, carry_h)
+            parity = 1 - parity
+            if previous is not None or needs[1]:
+                carry_h = np.ascontiguousarray(threads.matmul(d_gates[t], weight))
+        grad_weight = _hidden_weight_grad(d_gates, hs, h0, self.reverse) if needs[3] else None
+        grad_bias = d_gates.reshape(-1, 4 * size).sum(axis=0) if self.has_bias and needs[-1] else None
+        return _with_bias((d_gates if needs[0] else None, carry_h if needs[1] else None,
+                           carry_c[parity] if needs[2] else None, grad_weight), grad_bias, self.has_bias)
+
     def backward_arrays(self, grad_hs, grad_cs):
         if self.batch_sizes is not None:
             return _lstm_backward_steps_arrays(self, grad_hs, grad_cs)
+        if getattr(self, "forward_was_compiled", False):
+            grads = self.backward_compiled(grad_hs, grad_cs)
+            if grads is not None:
+                return grads
         _, h0, c0, weight, hs, cs, gates, tanh_cs, *_ = self.saved_arrays
         xp = get_array_module(hs)
         needs = self.needs_input_grad
@@ -462,7 +530,12 @@ class GRUSequence(Primitive):
     batches" below).
 
     ``backward_arrays`` back-propagates through time on arrays, the weight gradient as one GEMM over all steps;
-    the reference ``backward`` runs each step's reference gradients in Ember ops."""
+    the reference ``backward`` runs each step's reference gradients in Ember ops.
+
+    Fast path ``forward_compiled``: each step one GEMM and one pass of the compiled GRU step (kernels/lstm.c);
+    its backward likewise (``backward_compiled``)."""
+
+    fast_forward = ("forward_compiled",)
 
     def __init__(self, reverse: bool = False, batch_sizes=None):
         self.reverse = reverse
@@ -514,9 +587,70 @@ class GRUSequence(Primitive):
         return _with_bias((stack(grad_x, dim=0) if needs[0] else None, grad_h, grad_weight), grad_bias,
                           self.has_bias)
 
+    def forward_compiled(self, x, h0, weight, bias=None):
+        """``forward`` with each step's elementwise part in one compiled pass; None (declined) for packed
+        sequences, where the compiled kernels are unavailable, or for arrays other than NumPy float32/float64
+        of the shapes ``forward`` takes."""
+        if getattr(self, "batch_sizes", None) is not None:
+            return None
+        kernels = compiled.for_arrays(*(x, h0, weight) + (() if bias is None else (bias,)))
+        if kernels is None or x.ndim != 3 or x.shape[2] % 3 or 0 in x.shape:
+            return None
+        steps, batch, width = x.shape
+        size = width // 3
+        if h0.shape != (batch, size) or weight.shape != (width, size) or (
+                bias is not None and bias.shape != (width,)):
+            return None
+        threads.claim_cores()  # a chain of short GEMMs, as LSTMSequence's
+        gates = np.empty((steps, batch, 2 * size), dtype=x.dtype)
+        hs, ns, hidden_ns = (np.empty((steps, batch, size), dtype=x.dtype) for _ in range(3))
+        step = kernels.gru_forward_steps(
+            np.ascontiguousarray(x), np.zeros(width, x.dtype) if bias is None else np.ascontiguousarray(bias),
+            np.ascontiguousarray(h0), gates, ns, hidden_ns, hs)
+        h = h0
+        for t in _forward_order(steps, self.reverse):
+            step(t, _previous(t, steps, self.reverse), np.ascontiguousarray(threads.matmul(h, weight.T)))
+            h = hs[t]
+        self.has_bias = bias is not None
+        self.forward_was_compiled = True
+        saved = (x, h0, weight, hs, gates, ns, hidden_ns)
+        self.save_for_backward(*(saved + (bias,) if self.has_bias else saved))
+        return hs
+
+    def backward_compiled(self, grad_hs):
+        """``backward_arrays`` with each step's elementwise part in one compiled pass and the hidden product's
+        gradient as one GEMM into a buffer; None where the compiled kernels are unavailable."""
+        _, h0, weight, hs, gates, ns, hidden_ns, *_ = self.saved_arrays
+        kernels = compiled.for_arrays(hs, grad_hs, h0, weight)
+        if kernels is None:
+            return None
+        needs = self.needs_input_grad
+        steps, batch, size = hs.shape
+        d_x = np.empty((steps, batch, 3 * size), dtype=hs.dtype)
+        d_hidden = np.empty_like(d_x)
+        carry_z = np.zeros((2, batch, size), dtype=hs.dtype)
+        step = kernels.gru_backward_steps(np.ascontiguousarray(grad_hs), gates, ns, hidden_ns, hs,
+                                          np.ascontiguousarray(h0), d_x, d_hidden, carry_z)
+        carry_gemm = None  # d_hidden @ W_hh of the step after
+        parity = 0  # the step after's dh * z is carry_z[parity]; the step writes the other one
+        for t in reversed(_forward_order(steps, self.reverse)):
+            previous = _previous(t, steps, self.reverse)
+            step(t, previous, parity, carry_gemm)
+            parity = 1 - parity
+            if previous is not None or needs[1]:
+                carry_gemm = np.ascontiguousarray(threads.matmul(d_hidden[t], weight))
+        grad_h = carry_gemm + carry_z[parity] if needs[1] else None
+        grad_weight = _hidden_weight_grad(d_hidden, hs, h0, self.reverse) if needs[2] else None
+        grad_bias = d_hidden.reshape(-1, 3 * size).sum(axis=0) if self.has_bias and needs[-1] else None
+        return _with_bias((d_x if needs[0] else None, grad_h, grad_weight), grad_bias, self.has_bias)
+
     def backward_arrays(self, grad_hs):
         if self.batch_sizes is not None:
             return _gru_backward_arrays_packed(self, grad_hs)
+        if getattr(self, "forward_was_compiled", False):
+            grads = self.backward_compiled(grad_hs)
+            if grads is not None:
+                return grads
         _, h0, weight, hs, gates, ns, hidden_ns, *_ = self.saved_arrays
         xp = get_array_module(hs)
         needs = self.needs_input_grad
