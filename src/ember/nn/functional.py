@@ -16,6 +16,7 @@ from ..functions import (  # re-exported under torch.nn.functional's names
     leaky_relu, max_pool1d, max_pool2d, mse_loss, nll_loss, one_hot, pad, relu, relu6, sigmoid, silu, smooth_l1_loss,
     softplus, tanh,
 )
+from ..functions.attention import scaled_dot_product_attention
 from ..functions.elementwise import where
 from ..functions.indexing import getitem
 from ..functions.linalg import affine
@@ -138,3 +139,4 @@ __all__ = [
     "smooth_l1_loss", "kl_div", "relu", "relu6", "hardtanh", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh",
     "softplus", "one_hot", "pad",
 ]
+__all__ += ["scaled_dot_product_attention"]
