@@ -1,6 +1,7 @@
 """The ``ember`` command.
 
-``ember mnist --step batchnorm`` trains a step of the MNIST codelab; ``ember demo`` fits a tiny network with
+``ember mnist --step batchnorm`` trains a step of the MNIST codelab; ``ember gpt train`` / ``ember gpt sample``
+train a character GPT on tiny Shakespeare and generate from it; ``ember demo`` fits a tiny network with
 plain autodiff and prints its loss falling.
 """
 from __future__ import annotations
@@ -53,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     mnist_codelab.add_arguments(mnist_parser)
     mnist_parser.set_defaults(run=mnist_codelab.run)
+    gpt_parser = commands.add_parser("gpt", help="train a character GPT on tiny Shakespeare, or sample from it")
+    from .tutorials import char_gpt
+
+    char_gpt.add_arguments(gpt_parser)
     return parser
 
 
