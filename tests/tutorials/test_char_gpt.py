@@ -132,8 +132,10 @@ def _tiny_shakespeare_root():
 
 
 @pytest.mark.slow
-def test_nanogpt_cpu_configuration_reaches_validation_loss_1_88(tmp_path):
-    """nanoGPT's CPU run: 2000 iterations of batch 12 x 64 (about 5 minutes on 2 idle cores)."""
+def test_nanogpt_cpu_configuration_reaches_its_validation_loss(tmp_path):
+    """nanoGPT's CPU run: 2000 iterations of batch 12 x 64 (about 3 minutes on an idle core, 14 on a loaded
+    host). nanoGPT quotes 1.88 from 20 evaluation batches; on 200, Ember gives 1.908 and PyTorch 1.904 on the
+    same batches (BENCHMARKS.md), so the bound is 1.93."""
     root = _tiny_shakespeare_root()
     if root is None:
         pytest.skip("tiny Shakespeare not found: set EMBER_DATA to a folder holding tinyshakespeare/input.txt")
@@ -142,4 +144,4 @@ def test_nanogpt_cpu_configuration_reaches_validation_loss_1_88(tmp_path):
     arguments = parser.parse_args(["train", "--data-dir", str(root), "--out", str(tmp_path), "--eval-interval",
                                    "1000", "--log-interval", "500"])
     result = char_gpt.train(arguments)
-    assert result["final"]["val"] <= 1.88
+    assert result["final"]["val"] <= 1.93
