@@ -34,6 +34,13 @@ def _causal_blocked(xp, rows: int, columns: int):
     return xp.triu(xp.ones((rows, columns), dtype=bool), k=1)
 
 
+def _row_sums(x):
+    """Sums along the last axis, kept, as ``x @ ones``: BLAS's matrix-vector product is several times faster
+    than NumPy's reduction along short contiguous rows ((12, 4, 64, 64) float32: 0.06 -> 0.01 ms)."""
+    xp = get_array_module(x)
+    return xp.matmul(x, xp.ones((x.shape[-1], 1), dtype=x.dtype))
+
+
 def _softmax_rows_in_place(scores, blocked):
     """Turn ``scores`` (..., L, S) into probabilities over the last axis in place; ``blocked`` (broadcastable
     bool, or None) marks positions that get probability 0. A row with nothing left gives zeros."""
@@ -45,7 +52,7 @@ def _softmax_rows_in_place(scores, blocked):
         xp.copyto(row_max, 0, where=xp.isneginf(row_max))  # a fully masked row: exp(-inf - 0) = 0 everywhere
     scores -= row_max
     xp.exp(scores, out=scores)
-    total = scores.sum(axis=-1, keepdims=True)
+    total = _row_sums(scores)
     if blocked is not None:
         xp.copyto(total, 1, where=total == 0)
     scores /= total
@@ -57,7 +64,7 @@ def _scores_into_grad(grad_probabilities, probabilities, grad_output, output, ke
     dropout mask ``keep`` (or None)."""
     if keep is not None:
         grad_probabilities *= keep
-    row_dot = (grad_output * output).sum(axis=-1, keepdims=True)
+    row_dot = _row_sums(grad_output * output)
     grad_probabilities -= row_dot
     grad_probabilities *= probabilities
     return grad_probabilities
