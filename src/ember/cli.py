@@ -1,6 +1,7 @@
 """The ``ember`` command.
 
-``ember mnist --step batchnorm`` trains a step of the MNIST codelab; ``ember demo`` fits a tiny network with
+``ember mnist --step batchnorm`` trains a step of the MNIST codelab; ``ember gpt train`` / ``ember gpt sample``
+train a character GPT on tiny Shakespeare and generate from it; ``ember demo`` fits a tiny network with
 plain autodiff and prints its loss falling; ``ember export model.keras`` writes ``model.onnx``; ``ember run -n 4
 train.py`` runs a script on 4 ranks through ``mpiexec`` (``docs/distributed.md``).
 """
@@ -130,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
                                     "Sequential models of Dense, Activation, Dropout and Flatten layers")
     export_parser.set_defaults(run=export)
     add_run_command(commands)
+    gpt_parser = commands.add_parser("gpt", help="train a character GPT on tiny Shakespeare, or sample from it")
+    from .tutorials import char_gpt
+
+    char_gpt.add_arguments(gpt_parser)
     return parser
 
 

@@ -185,3 +185,23 @@ def test_batch_norm_backward_on_arrays_matches_the_recorded_backward(affine):
         results.append([x.grad.numpy()] + ([weight.grad.numpy(), bias.grad.numpy()] if affine else []))
     for fast, recorded in zip(*results):
         np.testing.assert_allclose(fast, recorded, rtol=1e-9, atol=1e-12)
+
+
+def test_layer_norm_over_the_last_axis_takes_the_gemv_paths_and_gives_the_reference_numbers():
+    rng = np.random.default_rng(0)
+    x_np = rng.standard_normal((4, 6, 32)).astype(np.float32)
+    weight_np, bias_np = (rng.standard_normal(32).astype(np.float32) for _ in range(2))
+
+    def run():
+        x, weight, bias = (ember.tensor(a, requires_grad=True) for a in (x_np, weight_np, bias_np))
+        y = ember.nn.functional.layer_norm(x, (32,), weight, bias)
+        y.backward(ember.tensor(np.cos(x_np)))
+        return [y.numpy(), x.grad.numpy(), weight.grad.numpy(), bias.grad.numpy()]
+
+    fast = run()
+    assert ember.config.paths()["LayerNorm.forward"] == "forward_gemv"
+    assert ember.config.paths()["LayerNorm.backward"] == "backward_arrays"
+    with ember.config.override(fast_paths=False):
+        reference = run()
+    for got, want in zip(fast, reference):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

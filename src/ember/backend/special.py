@@ -51,12 +51,20 @@ def _horner(coefficients, z):
 
 def _erf_float32(x):
     a = np.abs(x)
-    # Both branches run on every element; each one overflows where the other is used, harmlessly.
+    # The small branch runs on every element (it overflows where the large one is used, harmlessly); the
+    # large one, three times the work, only on the elements that need it, gathered and written back.
     with np.errstate(over="ignore", invalid="ignore"):
-        small = x * _horner(_ERF_SMALL, x * x)
-        tail = np.exp(-(a * a)) * _horner(_ERFC_LARGE, np.float32(1) / np.maximum(a, np.float32(1)))
-    large = np.copysign(np.float32(1) - tail, x)
-    return np.where(a < 1, small, large)
+        result = np.asarray(x * _horner(_ERF_SMALL, x * x))  # a 0-d input gives a NumPy scalar
+    if not result.flags.c_contiguous:
+        result = result.copy()
+    flat_x = x.reshape(-1)
+    flat_a = a.reshape(-1)
+    large = np.flatnonzero(flat_a >= 1)
+    if large.size:
+        a_large = flat_a[large]
+        tail = np.exp(-(a_large * a_large)) * _horner(_ERFC_LARGE, np.float32(1) / a_large)
+        result.reshape(-1)[large] = np.copysign(np.float32(1) - tail, flat_x[large])
+    return result
 
 
 def _erf_precise(x):

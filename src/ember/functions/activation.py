@@ -174,6 +174,37 @@ class Erf(Primitive):
         return grad * exp(-(x * x)) * (2.0 / math.sqrt(math.pi))
 
 
+class GELU(Primitive):
+    """``x * Φ(x)``, ``Φ(x) = (1 + erf(x / sqrt(2))) / 2``, in one node (the composed form took five nodes and
+    as many passes each way). Keeps ``x`` and ``Φ(x)``; the gradient is ``grad * (Φ(x) + x * φ(x))``.
+    Fast path: ``backward_arrays`` (the same formula in place on the saved arrays)."""
+
+    def forward(self, x):
+        cdf = erf_array(x * x.dtype.type(1 / math.sqrt(2.0)))
+        cdf += 1
+        cdf *= 0.5
+        self.save_for_backward(x, cdf)
+        return x * cdf
+
+    def backward(self, grad):
+        x = self.saved_tensors[0]  # Φ(x) is recomputed with Ember ops, so that it differentiates again
+        cdf = (erf(x * (1 / math.sqrt(2.0))) + 1.0) * 0.5
+        pdf = exp(x * x * -0.5) * (1 / math.sqrt(2.0 * math.pi))
+        return grad * (cdf + x * pdf)
+
+    def backward_arrays(self, grad):
+        x, cdf = self.saved_arrays
+        xp = get_array_module(x)
+        result = x * x
+        result *= -0.5
+        xp.exp(result, out=result)
+        result *= x
+        result *= 1 / math.sqrt(2.0 * math.pi)
+        result += cdf
+        result *= grad
+        return result
+
+
 class Softmax(Primitive):
     def __init__(self, axis: int):
         self.axis = axis
@@ -286,7 +317,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002 - Py
     x = input
     _check_floating("gelu", x)
     if approximate == "none":
-        return x * (erf(x * (1.0 / math.sqrt(2.0))) + 1.0) * 0.5
+        return GELU()(x)
     if approximate == "tanh":
         inner = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
         return x * (tanh(inner) + 1.0) * 0.5

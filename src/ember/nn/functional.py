@@ -17,6 +17,7 @@ from ..functions import (  # re-exported under torch.nn.functional's names
     softplus, tanh,
 )
 from ..functions import conv_transpose1d, conv_transpose2d, interpolate, mish
+from ..functions.attention import scaled_dot_product_attention
 from ..functions.elementwise import where
 from ..functions.indexing import getitem
 from ..functions.linalg import affine
@@ -139,3 +140,4 @@ __all__ = [
     "smooth_l1_loss", "kl_div", "relu", "relu6", "hardtanh", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh",
     "softplus", "one_hot", "pad", "conv_transpose1d", "conv_transpose2d", "interpolate", "mish",
 ]
+__all__ += ["scaled_dot_product_attention"]
