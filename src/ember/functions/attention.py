@@ -162,7 +162,9 @@ class ScaledDotProductAttention(Primitive):
     def _save(self, q, k, v, float_mask, probabilities, output):
         saved = (q, k, v, probabilities, output, self.blocked, self.keep)
         self.save_for_backward(*(saved if float_mask is None else saved + (float_mask,)))
-        self.blocked = self.keep = None  # kept only through save_for_backward, freed with the graph
+        # the dropout mask (as large as the scores) is kept only through save_for_backward, freed with the graph;
+        # ``blocked`` (at most the size of the mask it came from) stays on the op, where ONNX export reads it
+        self.keep = None
 
     def backward(self, grad):
         q, k, v, _, _, blocked, keep, *mask = self.saved_tensors

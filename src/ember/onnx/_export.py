@@ -98,12 +98,14 @@ def _as_inputs(args) -> list[Tensor]:
 
 
 def _flatten_outputs(result) -> list[Tensor]:
+    """The model's output Tensors in order; None inside a tuple, list or dict (an optional output such as a
+    loss without targets) is left out, as ``torch.onnx.export`` leaves it out."""
     if isinstance(result, Tensor):
         return [result]
     if isinstance(result, (tuple, list)):
-        return [tensor for item in result for tensor in _flatten_outputs(item)]
+        return [tensor for item in result if item is not None for tensor in _flatten_outputs(item)]
     if isinstance(result, dict):
-        return [tensor for item in result.values() for tensor in _flatten_outputs(item)]
+        return [tensor for item in result.values() if item is not None for tensor in _flatten_outputs(item)]
     raise TypeError(f"ember.onnx.export: the model returned a {type(result).__name__}; expected Tensors "
                     "(or tuples, lists or dicts of them)")
 

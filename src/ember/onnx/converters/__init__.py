@@ -6,10 +6,8 @@ object with its attributes, its inputs and outputs as traced) and ``graph`` the 
 
 Register one with ``@converts(PrimitiveClass)`` in the module of its family, mirroring ``ember/functions/``:
 elementwise, activation, linalg, conv, pooling, normalization, shape, indexing, reduction, recurrent,
-padding, upsampling. The
-attention family (``functions/attention.py``) gets ``converters/attention.py``, imported below like the others:
-its fused scaled-dot-product op decomposes into MatMul, a scale (Mul), the mask (Add or Where), Softmax on
-the last axis and MatMul.
+padding, upsampling, attention (the fused scaled-dot-product op decomposes into MatMul, a scale (Mul), the mask
+(Add or Where), Softmax on the last axis and MatMul).
 """
 from __future__ import annotations
 
@@ -34,6 +32,7 @@ def converter_for(op) -> Callable[..., Any] | None:
 
 from . import (  # noqa: E402,F401 - each family module registers its converters when imported
     activation,
+    attention,
     conv,
     elementwise,
     indexing,

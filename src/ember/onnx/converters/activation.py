@@ -1,6 +1,9 @@
-"""Activations. GELU reaches ONNX as Ember computes it, ``x * (erf(x / sqrt 2) + 1) * 0.5`` (or the tanh
-formula): Mul, Erf, Add nodes, valid at every opset."""
+"""Activations. GELU (one ``GELU`` node in Ember) reaches ONNX as ``x * (erf(x * (1/sqrt 2)) + 1) * 0.5``: Mul,
+Erf, Add, Mul, Mul, valid at every opset, which ``_fusion.fuse_gelu`` turns into one Gelu from opset 20 (the tanh
+approximation arrives as its own Mul/Tanh/Add nodes and is fused there too)."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -63,3 +66,12 @@ def softmax(node, graph):
 @converts(ops.LogSoftmax)
 def log_softmax(node, graph):
     return graph.add("LogSoftmax", graph.inputs(node), axis=int(node.op.axis))
+
+
+@converts(ops.GELU)
+def gelu(node, graph):
+    """Exact GELU in the chain ``fuse_gelu`` recognises: Mul(x, 1/sqrt 2), Erf, Add 1, Mul x, Mul 0.5."""
+    (x,) = graph.inputs(node)
+    erf = graph.add("Erf", [graph.add("Mul", [x, graph.constant(_scalar(node, 1 / math.sqrt(2)))])])
+    times_x = graph.add("Mul", [x, graph.add("Add", [erf, graph.constant(_scalar(node, 1.0))])])
+    return graph.add("Mul", [times_x, graph.constant(_scalar(node, 0.5))])
