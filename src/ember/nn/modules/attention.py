@@ -275,11 +275,19 @@ class MultiheadAttention(Module):
             zeros = Tensor(xp.zeros((batch, self.num_heads, 1, self.head_dim), dtype=k.dtype))
             k, v = cat([k, zeros], dim=2), cat([v, zeros], dim=2)
         mask = self._combined_mask(key_padding_mask, attn_mask, batch, q.dtype)
-        scores = (q * math.sqrt(1.0 / self.head_dim)) @ k.transpose(-2, -1)  # (N, H, L, S), scaled as PyTorch
-        weights = _masked_softmax(scores, mask)
-        if self.training and self.dropout > 0:
-            weights = F.dropout(weights, self.dropout, training=True)
-        heads = weights @ v  # (N, H, L, head_dim)
+        dropout = self.dropout if self.training else 0.0
+        weights = None
+        if need_weights:
+            scores = (q * math.sqrt(1.0 / self.head_dim)) @ k.transpose(-2, -1)  # (N, H, L, S), scaled as PyTorch
+            weights = _masked_softmax(scores, mask)
+            if dropout > 0:  # the weights returned are the dropped-out ones, as PyTorch's
+                weights = F.dropout(weights, dropout, training=True)
+            heads = weights @ v
+        else:  # as PyTorch: without weights to return, the fused op (one (L, S) matrix per head, zeros where all
+            # keys are masked)
+            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout,
+                                                   scale=math.sqrt(1.0 / self.head_dim))
+        # heads: (N, H, L, head_dim)
         if batch_first:
             joined = heads.permute(0, 2, 1, 3).reshape(batch, target_length, self.embed_dim)
         else:
@@ -287,7 +295,7 @@ class MultiheadAttention(Module):
         output = self.out_proj(joined)
         if not batched:
             output = output.squeeze(1)
-        if not need_weights:
+        if weights is None:
             return output, None
         if average_attn_weights:
             weights = weights.mean(dim=1)
