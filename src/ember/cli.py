@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                                help="also write the PyTorch-dialect model (.py) and its state_dict (.pt), for "
                                     "Sequential models of Dense, Activation, Dropout and Flatten layers")
     export_parser.set_defaults(run=export)
+    from .diffusion import cli as diffusion_cli
+
+    diffusion_cli.add_parser(commands)
     return parser
 
 
