@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 
@@ -38,11 +39,15 @@ def run_sample(arguments) -> int:
     from .model import load_checkpoint
     from .training import image_grid, write_png
 
-    model = load_checkpoint(arguments.checkpoint, weights=arguments.weights)
     manual_seed(arguments.seed)
     start = time.perf_counter()
-    images = model.sample([arguments.prompt] * arguments.n, steps=arguments.steps, sampler=arguments.sampler,
-                          guidance=arguments.guidance, eta=arguments.eta, progress=True)
+    try:
+        model = load_checkpoint(arguments.checkpoint, weights=arguments.weights)
+        images = model.sample([arguments.prompt] * arguments.n, steps=arguments.steps, sampler=arguments.sampler,
+                              guidance=arguments.guidance, eta=arguments.eta, progress=True)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"ember diffusion sample: {error}", file=sys.stderr)
+        return 2
     elapsed = time.perf_counter() - start
     write_png(image_grid(images), arguments.out)
     print(f"wrote {arguments.out}: {arguments.n} samples of {arguments.prompt!r} ({arguments.sampler}, "

@@ -90,7 +90,7 @@ class DiffusionModel(nn.Module):
         encoded = self.text_encoder(ids)
         if drop is None or not np.any(drop):
             return encoded
-        keep = _functions.tensor((~np.asarray(drop)).astype(np.float32).reshape(-1, 1), device=encoded.device)
+        keep = _functions.tensor((~np.asarray(drop)).reshape(-1, 1), dtype=encoded.dtype, device=encoded.device)
         return encoded * keep + self.null_condition * (1.0 - keep)
 
     def forward(self, x_t: Tensor, t, ids: Tensor, drop: np.ndarray | None = None) -> Tensor:
@@ -133,9 +133,9 @@ class DiffusionModel(nn.Module):
         if rng is None:
             from ..backend.random import generator
             rng = generator()
-        timesteps = self.schedule.sampling_timesteps(steps)
         device = self.null_condition.device
         ids = _functions.tensor(encode_prompts(prompts), device=device)
+        timesteps = self.schedule.sampling_timesteps(steps)
         n, size, channels = len(prompts), self.config.image_size, self.config.in_channels
         was_training = self.training
         self.eval()
