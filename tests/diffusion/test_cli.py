@@ -22,7 +22,7 @@ def test_train_on_generated_digits_then_sample_from_the_checkpoint_alone(tmp_pat
     images = rng.uniform(-1, 1, (32, 1, 28, 28)).astype(np.float32)
     labels = rng.integers(0, 10, 32)
     checkpoint = tmp_path / "tiny.safetensors"
-    model, ema, losses = train(TINY, steps=4, batch_size=8, out=checkpoint, save_every=2, images=images,
+    _, ema, losses = train(TINY, steps=4, batch_size=8, out=checkpoint, save_every=2, images=images,
                                labels=labels, progress=False, log=None)
     assert len(losses) == 4 and all(np.isfinite(losses))
     config, tensors, metadata = read_checkpoint(checkpoint)
