@@ -26,7 +26,7 @@ import ember
 from ember.diffusion import DiffusionConfig, DiffusionModel, UNet
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import diffusion_torch  # noqa: E402 - the twin beside this file
+import diffusion_torch  # the twin beside this file (after the path insert above)
 
 
 def sgemm_gflops(repeats: int = 7) -> float:
