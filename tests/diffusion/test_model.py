@@ -132,6 +132,10 @@ def test_checkpoint_round_trip_and_configuration_errors(tmp_path):
     other = DiffusionConfig(channels=16, channel_multipliers=(1, 2), groups=4, timesteps=20)
     with pytest.raises(ValueError, match="another configuration; channels: checkpoint 8, expected 16"):
         load_checkpoint(path, expected=other)
+    with pytest.raises(ValueError, match="weights must be 'ema' or 'model'"):
+        load_checkpoint(path, weights="best")
+    with pytest.raises(ValueError, match="condition_dropout must be in"):
+        DiffusionConfig(condition_dropout=1.5)
     plain = tmp_path / "plain.safetensors"
     ember.io.save_file({"w": np.zeros(3, dtype=np.float32)}, plain)
     with pytest.raises(ValueError, match="without a diffusion configuration"):

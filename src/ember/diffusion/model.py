@@ -51,6 +51,13 @@ class DiffusionConfig:
     text_heads: int = 4
     condition_dropout: float = 0.1
 
+    def __post_init__(self):
+        if not 0.0 <= self.condition_dropout < 1.0:
+            raise ValueError(f"DiffusionConfig: condition_dropout must be in [0, 1), received {self.condition_dropout}")
+        if self.image_size < 1 or self.in_channels < 1 or self.channels < 1 or not self.channel_multipliers:
+            raise ValueError(f"DiffusionConfig: image_size, in_channels and channels must be positive and "
+                             f"channel_multipliers non-empty, received {self}")
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
@@ -186,6 +193,8 @@ def load_checkpoint(path, expected: DiffusionConfig | None = None, weights: str 
     """Rebuild the model stored at ``path`` from its own configuration and load its weights (``"ema"``: the
     averaged ones when present, ``"model"``: the trained ones). With ``expected``, a checkpoint of another
     configuration is refused, naming the entries that differ."""
+    if weights not in ("ema", "model"):
+        raise ValueError(f"load_checkpoint: weights must be 'ema' or 'model', received {weights!r}")
     config, tensors, _ = read_checkpoint(path)
     if expected is not None and expected != config:
         differences = {name: (getattr(config, name), getattr(expected, name))
