@@ -104,8 +104,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--channels", type=int, default=32)
-    parser.add_argument("--sample-images", type=int, default=16)
+    parser.add_argument("--sample-images", type=int, default=16, help="0: skip the sampling figures")
+    parser.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     args = parser.parse_args()
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
           f"NumPy {np.__version__}, PyTorch {torch.__version__} ({torch.get_num_threads()} threads)")
     gflops_before = sgemm_gflops()
@@ -120,7 +123,7 @@ def main() -> None:
     print(f"training step: Ember {ember_median * 1e3:.0f} ms, PyTorch {torch_median * 1e3:.0f} ms (medians of "
           f"{args.repeats}); Ember/PyTorch {ember_median / torch_median:.2f}x; Ember/floor {ember_median / floor:.1f}x")
     print(f"  Ember runs {[round(s * 1e3) for s in ember_times]} ms; PyTorch {[round(s * 1e3) for s in torch_times]}")
-    for sampler, steps in (("ddim", 50), ("ddpm", 1000)):
+    for sampler, steps in (("ddim", 50), ("ddpm", 1000)) if args.sample_images else ():
         per_step = sampling_seconds_per_step(args.channels, args.sample_images, sampler)
         print(f"sampling {sampler}: {per_step * 1e3:.0f} ms per step for {args.sample_images} guided images; "
               f"{steps} steps: {per_step * steps / args.sample_images:.2f} s per image")
