@@ -3,7 +3,8 @@
 ``ember mnist --step batchnorm`` trains a step of the MNIST codelab; ``ember gpt train`` / ``ember gpt sample``
 train a character GPT on tiny Shakespeare and generate from it; ``ember demo`` fits a tiny network with
 plain autodiff and prints its loss falling; ``ember export model.keras`` writes ``model.onnx``; ``ember run -n 4
-train.py`` runs a script on 4 ranks through ``mpiexec`` (``docs/distributed.md``).
+train.py`` runs a script on 4 ranks through ``mpiexec`` (``docs/distributed.md``); ``ember diffusion train`` /
+``ember diffusion sample --prompt seven`` train the text-conditioned digit diffusion model and draw from it.
 """
 from __future__ import annotations
 
@@ -135,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .tutorials import char_gpt
 
     char_gpt.add_arguments(gpt_parser)
+    from .diffusion import cli as diffusion_cli
+
+    diffusion_cli.add_parser(commands)
     return parser
 
 

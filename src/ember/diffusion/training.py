@@ -1,0 +1,113 @@
+"""Training the text-conditioned diffusion model on MNIST, and writing digit grids as PNG files."""
+from __future__ import annotations
+
+import struct
+import time
+import zlib
+
+import numpy as np
+
+from .. import functions as _functions
+from ..backend.files import atomic_writer
+from ..optim import AdamW
+from ..optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from ..progress import progress as progress_bar
+from .model import DiffusionConfig, DiffusionModel, save_checkpoint
+from .text import random_prompts
+
+
+def mnist_images(data_dir=None, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's training images (N, 1, 28, 28) float32 scaled to [-1, 1] and labels (N,) int64."""
+    from ..datasets import mnist
+
+    (images, labels), _ = mnist.load_data(data_dir)
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    return (images.astype(np.float32) / 127.5 - 1.0)[:, None], labels.astype(np.int64)
+
+
+def train(config: DiffusionConfig, steps: int, batch_size: int = 64, learning_rate: float = 5e-4,
+          out=None, save_every: int = 500, ema_decay: float = 0.995, images: np.ndarray | None = None,
+          labels: np.ndarray | None = None, data_dir=None, seed: int = 0, progress: bool = True,
+          log=print) -> tuple[DiffusionModel, AveragedModel, list]:
+    """Train a :class:`DiffusionModel` for ``steps`` AdamW steps on batches of ``batch_size`` images with a
+    random phrasing of each label; keep an exponential moving average (``ema_decay``) of the weights.
+
+    ``images`` (N, 1, H, W) in [-1, 1] and ``labels`` (N,) default to MNIST's training set (``data_dir``).
+    With ``out``, a checkpoint is written there every ``save_every`` steps and at the end. Returns
+    ``(model, ema, losses)`` (one float per step)."""
+    from .. import manual_seed
+
+    if images is None or labels is None:
+        images, labels = mnist_images(data_dir)
+    if images.shape[-1] != config.image_size or images.shape[1] != config.in_channels:
+        raise ValueError(f"ember.diffusion.train: images of shape {images.shape[1:]} do not match the "
+                         f"configuration ({config.in_channels}, {config.image_size}, {config.image_size})")
+    manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = DiffusionModel(config)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
+    optimizer = AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
+    losses: list = []
+    start = time.perf_counter()
+    bar = progress_bar(total=steps, desc="diffusion training", unit="step", disable=not progress)
+    for step in range(1, steps + 1):
+        batch = rng.integers(0, len(images), size=batch_size)
+        loss = model.loss(_functions.tensor(images[batch]), random_prompts(labels[batch], rng), rng)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        ema.update_parameters(model)
+        losses.append(float(loss.item()))
+        bar.update(1)
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        if out is not None and (step % save_every == 0 or step == steps):
+            save_checkpoint(model, out, ema, extra={"step": step, "seconds": f"{time.perf_counter() - start:.1f}",
+                                                   "loss_last_100": f"{np.mean(losses[-100:]):.5f}"})
+            if log is not None:
+                log(f"step {step}: loss (last 100) {np.mean(losses[-100:]):.4f}, "
+                    f"{time.perf_counter() - start:.0f} s, saved {out}")
+    bar.close()
+    return model, ema, losses
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """An 8-bit grayscale PNG of ``pixels`` (H, W) uint8."""
+    pixels = np.asarray(pixels)
+    if pixels.ndim != 2 or pixels.dtype != np.uint8:
+        raise ValueError(f"png_bytes: expected (H, W) uint8 pixels, received {pixels.shape} {pixels.dtype}")
+    height, width = pixels.shape
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale, no interlace
+    rows = np.concatenate([np.zeros((height, 1), dtype=np.uint8), pixels], axis=1)  # filter type 0 per row
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 9))
+            + _png_chunk(b"IEND", b""))
+
+
+def image_grid(images: np.ndarray, columns: int | None = None, padding: int = 2) -> np.ndarray:
+    """Tile images (N, 1, H, W) in [-1, 1] into one (rows·(H+p)+p, columns·(W+p)+p) uint8 picture, white
+    digits on black, ``columns`` default ⌈√N⌉."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[1] != 1:
+        raise ValueError(f"image_grid: expected images (N, 1, H, W), received shape {images.shape}")
+    n, _, height, width = images.shape
+    columns = columns or int(np.ceil(np.sqrt(n)))
+    rows = -(-n // columns)
+    grid = np.zeros((rows * (height + padding) + padding, columns * (width + padding) + padding), dtype=np.uint8)
+    pixels = ((images[:, 0].clip(-1.0, 1.0) + 1.0) * 127.5).round().astype(np.uint8)
+    for index in range(n):
+        top = padding + (index // columns) * (height + padding)
+        left = padding + (index % columns) * (width + padding)
+        grid[top:top + height, left:left + width] = pixels[index]
+    return grid
+
+
+def write_png(pixels: np.ndarray, path) -> None:
+    """Write a grayscale PNG atomically: a temporary file beside ``path``, renamed when complete."""
+    payload = png_bytes(pixels)
+    with atomic_writer(path) as stream:
+        stream.write(payload)

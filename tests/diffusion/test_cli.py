@@ -1,0 +1,70 @@
+"""``ember diffusion train`` → checkpoint → ``ember diffusion sample`` → PNG, with a tiny configuration."""
+import numpy as np
+import pytest
+
+import ember
+from ember.cli import main
+from ember.diffusion import DiffusionConfig, load_checkpoint, read_checkpoint, train
+
+TINY_FLAGS = ["--channels", "8", "--channel-multipliers", "1,2", "--groups", "4", "--timesteps", "20",
+              "--text-width", "8", "--text-layers", "1"]
+TINY = DiffusionConfig(channels=8, channel_multipliers=(1, 2), groups=4, timesteps=20, text_width=8, text_layers=1)
+
+
+def _png_size(path) -> tuple:
+    payload = path.read_bytes()
+    assert payload[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(payload[16:20], "big"), int.from_bytes(payload[20:24], "big")
+
+
+def test_train_on_generated_digits_then_sample_from_the_checkpoint_alone(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (32, 1, 28, 28)).astype(np.float32)
+    labels = rng.integers(0, 10, 32)
+    checkpoint = tmp_path / "tiny.safetensors"
+    _, ema, losses = train(TINY, steps=4, batch_size=8, out=checkpoint, save_every=2, images=images,
+                               labels=labels, progress=False, log=None)
+    assert len(losses) == 4 and all(np.isfinite(losses))
+    config, tensors, metadata = read_checkpoint(checkpoint)
+    assert config == TINY and metadata["step"] == "4"
+    assert any(name.startswith("ema.module.") for name in tensors)
+    # sampling uses the averaged weights
+    loaded = load_checkpoint(checkpoint)
+    for (name, a), (_, b) in zip(ema.module.state_dict().items(), loaded.state_dict().items()):
+        assert np.array_equal(a.numpy(), b.numpy()), name
+
+    grid = tmp_path / "grid.png"
+    assert main(["diffusion", "sample", "--checkpoint", str(checkpoint), "--prompt", "a handwritten seven",
+                 "--n", "4", "--steps", "3", "--sampler", "ddim", "--guidance", "2", "--out", str(grid)]) == 0
+    assert _png_size(grid) == (2 * 30 + 2, 2 * 30 + 2)
+    assert "wrote" in capsys.readouterr().out
+    ddpm = tmp_path / "ddpm.png"
+    assert main(["diffusion", "sample", "--checkpoint", str(checkpoint), "--prompt", "7", "--n", "3", "--steps", "3",
+                 "--sampler", "ddpm", "--out", str(ddpm)]) == 0
+    assert _png_size(ddpm) == (2 * 30 + 2, 2 * 30 + 2)
+    capsys.readouterr()
+    assert main(["diffusion", "sample", "--checkpoint", str(checkpoint), "--prompt", "a cat", "--out",
+                 str(tmp_path / "cat.png")]) == 2
+    assert "cannot encode ['cat'] in the prompt 'a cat'" in capsys.readouterr().err
+    assert not (tmp_path / "cat.png").exists()
+    assert main(["diffusion", "sample", "--checkpoint", str(tmp_path / "missing.safetensors"), "--prompt", "7",
+                 "--out", str(grid)]) == 2
+
+
+def test_train_refuses_images_of_another_size():
+    with pytest.raises(ValueError, match="do not match the configuration"):
+        train(TINY, 1, images=np.zeros((4, 1, 32, 32), dtype=np.float32), labels=np.zeros(4, dtype=np.int64),
+              progress=False)
+
+
+def test_cli_train_on_mnist_then_sample(tmp_path, mnist_data_root, capsys):
+    checkpoint = tmp_path / "ckpt.safetensors"
+    assert main(["diffusion", "train", "--steps", "3", "--batch", "8", "--limit", "64", "--data-dir",
+                 str(mnist_data_root), "--out", str(checkpoint), *TINY_FLAGS]) == 0
+    assert "trained 3 steps" in capsys.readouterr().out
+    grid = tmp_path / "grid.png"
+    assert main(["diffusion", "sample", "--checkpoint", str(checkpoint), "--prompt", "seven", "--n", "2",
+                 "--steps", "2", "--out", str(grid)]) == 0
+    assert grid.exists()
+    ember.manual_seed(0)
+    assert load_checkpoint(checkpoint).config == TINY
