@@ -100,6 +100,10 @@ class _RNN(Layer):
                                    tuple(inputs.shape))
 
     def compute_output_shape(self, input_shape):
+        # a functional model builds its layers as it is wired, so set_weights works before the first call
+        if not self.built:
+            self.build(tuple(input_shape))
+            self.built = True
         batch, steps = input_shape[0], input_shape[1]
         output = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
         if self.return_state:
@@ -420,6 +424,9 @@ class Bidirectional(Layer):
         return output
 
     def compute_output_shape(self, input_shape):
+        if not self.built:
+            self.build(tuple(input_shape))
+            self.built = True
         shape = self.forward_layer.compute_output_shape(input_shape)
         states: list = []
         if self.return_state:
