@@ -118,3 +118,20 @@ def test_stateful_and_reset_state_match_keras(kind):
         np.testing.assert_allclose(_numpy(output), expected, **TOLERANCE)
     # the second call continued from the first call's states: not the same as starting from zeros
     assert not np.allclose(_numpy(outputs[1]), _numpy(outputs[2]), atol=1e-3)
+
+
+@pytest.mark.parametrize("kind", ["simplernn", "lstm", "gru"])
+def test_keras_carries_the_previous_output_at_masked_steps(kind):
+    # what the fixtures record of real Keras 3 (and Ember matches above): sample 0 is masked at its last two
+    # steps, sample 2 at its first two; a masked step repeats the previous output, zeros before any unmasked one
+    name = f"masking_sequential_{kind}_seq1"
+    x, output = ARRAYS[f"{name}/x"], ARRAYS[f"{name}/output/0"]
+    assert not x[0, -2:].any() and not x[2, :2].any()
+    np.testing.assert_array_equal(output[0, -2:], output[0, [-3, -3]])
+    np.testing.assert_array_equal(output[2, :2], np.zeros((2, 3)))
+    assert np.abs(output[0, -3]).min() > 0
+    layer = getattr(layers, {"simplernn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}[kind])(3, return_sequences=True)
+    model = keras.Sequential([keras.Input((5, 4)), layers.Masking(), layer])
+    model.set_weights(_case_arrays(name, "weight"))
+    ember_output = _numpy(model(ember.tensor(x)))
+    np.testing.assert_array_equal(ember_output[0, -2:], ember_output[0, [-3, -3]])
