@@ -36,6 +36,8 @@ TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 
 def _build_layer(spec):
     config = dict(spec["config"])
+    if "backward_layer" in spec:
+        config["backward_layer"] = _build_layer(spec["backward_layer"])
     if "layer" in spec:
         config["layer"] = _build_layer(spec["layer"])
     return getattr(layers, spec["class"])(**config)
