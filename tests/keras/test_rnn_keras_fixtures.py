@@ -69,8 +69,15 @@ def test_fixtures_come_from_keras_3_on_torch():
     assert len(CASES) > 100
 
 
+@pytest.mark.parametrize("fast_paths", [True, False], ids=["fast", "reference"])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_outputs_and_gradients_match_keras(name):
+def test_outputs_and_gradients_match_keras(name, fast_paths):
+    # fast paths on: one sequence node per layer where there is no mask; off: one cell (or Ember ops) per step
+    with ember.config.override(fast_paths=fast_paths):
+        _check_case(name)
+
+
+def _check_case(name):
     spec = CASES[name]
     model = _build_model(spec)
     weights = _case_arrays(name, "weight")
@@ -137,3 +144,27 @@ def test_keras_carries_the_previous_output_at_masked_steps(kind):
     model.set_weights(_case_arrays(name, "weight"))
     ember_output = _numpy(model(ember.tensor(x)))
     np.testing.assert_array_equal(ember_output[0, -2:], ember_output[0, [-3, -3]])
+
+
+@pytest.mark.parametrize(("kind", "node"), [("SimpleRNN", "RNNSequence"), ("LSTM", "LSTMSequence"),
+                                            ("GRU", "GRUSequence")])
+def test_unmasked_layers_run_one_sequence_node_with_fast_paths(kind, node, monkeypatch):
+    from ember.keras.layers import recurrent
+
+    calls = []
+    original = getattr(recurrent, node)
+
+    class Counting(original):
+        def forward(self, *arrays):
+            calls.append(self.reverse)
+            return super().forward(*arrays)
+
+    monkeypatch.setattr(recurrent, node, Counting)
+    layer = getattr(layers, kind)(3, go_backwards=True)
+    x = ember.tensor(np.ones((2, 4, 5), dtype=np.float32))
+    layer(x)
+    assert calls == [True]
+    layer(x, mask=np.ones((2, 4), dtype=bool))  # a mask runs the step loop
+    with ember.config.override(fast_paths=False):
+        layer(x)
+    assert calls == [True]
