@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Recreate the benchmark environment from scratch: a venv holding PyTorch (CPU) next to Ember.
+# Recreate the benchmark environment from scratch: a venv holding PyTorch (CPU) and Keras 3 next to Ember.
 #
 #     benchmarks/setup.sh              # creates .bench-venv in the repository root
 #     benchmarks/setup.sh /tmp/venv    # or somewhere else
 #
-# PyTorch lives only here, to be compared against: it is never a dependency of Ember.
+# PyTorch and Keras live only here, to be compared against: they are never dependencies of Ember. Keras runs
+# on the PyTorch backend (KERAS_BACKEND=torch), e.g. for tests/keras/fixtures/make_keras_rnn_fixtures.py.
 set -euo pipefail
 
 repository="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,5 +22,7 @@ if [ -e "$venv" ]; then
 fi
 "$python" -m venv "$venv"
 "$venv/bin/pip" install torch==2.13.0 numpy
+"$venv/bin/pip" install keras==3.15.1
 "$venv/bin/pip" install -e .
-"$venv/bin/python" -c "import ember, numpy, torch; print('ember', ember.__version__, '| numpy', numpy.__version__, '| torch', torch.__version__)"
+KERAS_BACKEND=torch "$venv/bin/python" -c "import ember, numpy, torch, keras; print('ember', ember.__version__, \
+'| numpy', numpy.__version__, '| torch', torch.__version__, '| keras', keras.__version__)"

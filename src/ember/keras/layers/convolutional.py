@@ -259,15 +259,21 @@ class Conv1D(_KernelOptions, _TemporalLayer):
     """1-d convolution over time. Kernel ``(kernel_size, in_channels, filters)``, glorot_uniform; bias zeros.
 
     Args: filters, kernel_size, strides=1, padding="valid"|"same"|"causal" (left padding only, so that an
-    output never sees later steps), data_format="channels_last", dilation_rate=1, activation=None, use_bias=True,
-    kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer.
+    output never sees later steps), data_format="channels_last", dilation_rate=1, groups=1 (the channels and the
+    filters split into ``groups`` blocks, block g of the filters seeing block g of the channels; the kernel is
+    then ``(kernel_size, in_channels / groups, filters)``), activation=None, use_bias=True, kernel_initializer,
+    bias_initializer, kernel_regularizer, bias_regularizer.
     """
 
     def __init__(self, filters: int, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
-                 activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+                 groups: int = 1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(data_format=data_format, **kwargs)
         self.filters = _filters(filters, "Conv1D")
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups <= 0 or self.filters % groups:
+            raise ValueError(f"Conv1D: groups must be a positive integer dividing filters={self.filters}, "
+                             f"received {groups!r}")
+        self.groups = groups
         self.kernel_size = _single(kernel_size, "kernel_size", "Conv1D")
         self.strides = _single(strides, "strides", "Conv1D")
         self.padding = padding.lower()
@@ -280,14 +286,17 @@ class Conv1D(_KernelOptions, _TemporalLayer):
     def build(self, input_shape):
         if len(input_shape) != 3:
             raise self.input_error("a 3-d input", tuple(input_shape))
-        self.add_weight("kernel", (self.kernel_size, self._channels(input_shape), self.filters),
+        channels = self._channels(input_shape)
+        if channels % self.groups:
+            raise self.input_error(f"input channels divisible by groups={self.groups}", tuple(input_shape))
+        self.add_weight("kernel", (self.kernel_size, channels // self.groups, self.filters),
                         self.kernel_initializer, regularizer=self.kernel_regularizer)
         if self.use_bias:
             self.add_weight("bias", (self.filters,), self.bias_initializer, regularizer=self.bias_regularizer)
 
     def check_input(self, inputs):
         super().check_input(inputs)
-        expected = self.kernel.shape[1]
+        expected = self.kernel.shape[1] * self.groups
         if self._channels(inputs.shape) != expected:
             axis = "last axis" if self.data_format == "channels_last" else "axis 1"
             raise self.input_error(f"input with {expected} channels on the {axis}", tuple(inputs.shape))
@@ -302,14 +311,14 @@ class Conv1D(_KernelOptions, _TemporalLayer):
         if any(pads):
             x = F.pad(x, pads)
         y = F.conv1d(x, self.kernel.permute(2, 1, 0), self.bias if self.use_bias else None, stride=self.strides,
-                     dilation=self.dilation_rate)
+                     dilation=self.dilation_rate, groups=self.groups)
         return self.activation(self.from_ncl(y))
 
     def get_config(self):
         return {
             **super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
             "strides": self.strides, "padding": self.padding, "dilation_rate": self.dilation_rate,
-            "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+            "groups": self.groups, "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),

@@ -3,9 +3,11 @@
 Inputs are ``(batch, timesteps, features)``. Weights use Keras's names and layouts: ``kernel`` ``(features,
 G·units)``, ``recurrent_kernel`` ``(units, G·units)`` and ``bias``, with Keras's gate orders (LSTM i, f, c, o;
 GRU z, r, h). The input projection of every step is one product before the loop. With the default activations
-a step is one node of ``ember.functions.recurrent`` (the cells ``nn.RNN``/``nn.LSTM``/``nn.GRU`` use): Keras's
-LSTM gates are PyTorch's i, f, g, o in a transposed layout, and a GRU's z and r columns swap places; other
-activations, recurrent dropout on a GRU and ``reset_after=False`` compose Ember ops.
+the recurrence runs on the nodes of ``ember.functions.recurrent`` that ``nn.RNN``/``nn.LSTM``/``nn.GRU`` use:
+while ``fast_paths`` is on and there is no mask or recurrent dropout, one sequence node for all steps
+(back-propagation through time on arrays); otherwise one cell node per step. Keras's LSTM gates are PyTorch's
+i, f, g, o in a transposed layout, and a GRU's z and r columns swap places; other activations, recurrent
+dropout on a GRU and ``reset_after=False`` compose Ember ops.
 
 Masks follow Keras: a ``(batch, timesteps)`` boolean mask (from ``Embedding(mask_zero=True)``, ``Masking`` or
 ``mask=``) makes a masked step carry the previous state forward; its output is the previous output, or zeros
@@ -15,9 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import config
 from ... import functions as F
 from ...autograd.tensor import Tensor
 from ...functions.linalg import affine
+from ...functions.recurrent import GRUSequence, LSTMSequence, RNNSequence
 from .. import activations, initializers, regularizers
 from .base import Layer
 
@@ -100,6 +104,10 @@ class _RNN(Layer):
                                    tuple(inputs.shape))
 
     def compute_output_shape(self, input_shape):
+        # a functional model builds its layers as it is wired, so set_weights works before the first call
+        if not self.built:
+            self.build(tuple(input_shape))
+            self.built = True
         batch, steps = input_shape[0], input_shape[1]
         output = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
         if self.return_state:
@@ -142,6 +150,10 @@ class _RNN(Layer):
         if training and self.recurrent_dropout > 0:
             ones = F.ones((batch, self.units), dtype=inputs.dtype, device=inputs.device)
             recurrent_mask = F.dropout(ones, self.recurrent_dropout, training=True)
+        if mask is None and recurrent_mask is None and config.get("fast_paths"):
+            sequence = self.run_sequence(inputs, states)  # one node for all steps, or None where it declines
+            if sequence is not None:
+                return self._sequence_result(*sequence)
         projections = self.project_inputs(inputs)
         step_mask = None
         if mask is not None:
@@ -168,9 +180,34 @@ class _RNN(Layer):
         result = F.stack(outputs, dim=1) if self.return_sequences else output
         return [result, *states] if self.return_state else result
 
+    def _sequence_result(self, hidden, states):
+        """The layer's result from a sequence node's every hidden state ``(timesteps, batch, units)`` (time
+        order) and final states; Keras's sequence output follows the processing order, reversed with
+        ``go_backwards``."""
+        if self.stateful:
+            self.states = [s.detach() for s in states]
+        if self.return_sequences:
+            if self.go_backwards:
+                hidden = F.flip(hidden, dims=(0,))
+            result = hidden.permute(1, 0, 2)
+        else:
+            result = states[0]
+        return [result, *states] if self.return_state else result
+
+    def run_sequence(self, inputs, states: list):
+        """All steps as one ``ember.functions.recurrent`` sequence node (when ``fast_paths`` is on, without a
+        mask or recurrent dropout): every hidden state ``(timesteps, batch, units)`` in time order and the
+        final states, or None where the layer's activations have no such node."""
+        return None
+
     def project_inputs(self, inputs):
         """Every step's input projection ``inputs @ kernel + bias``: ``(batch, timesteps, G·units)``."""
         return affine(inputs, self.kernel, self.bias if self.use_bias else None)
+
+    def _time_major_projection(self, inputs, kernel, bias):
+        """``inputs @ kernel + bias`` with time first: ``(timesteps, batch, G·units)``, as the sequence nodes
+        take it."""
+        return affine(inputs.permute(1, 0, 2), kernel, bias)
 
     def step(self, projection, states: list, recurrent_mask):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -202,6 +239,14 @@ class SimpleRNN(_RNN):
     Shape: ``(batch, timesteps, features)`` → ``(batch, units)``, or ``(batch, timesteps, units)`` with
     ``return_sequences``; ``return_state`` adds the final state ``(batch, units)``.
     """
+
+    def run_sequence(self, inputs, states):
+        name = _activation_name(self.activation)
+        if name not in _CELL_ACTIVATIONS:
+            return None
+        x = self._time_major_projection(inputs, self.kernel, self.bias if self.use_bias else None)
+        hidden = RNNSequence(name, self.go_backwards)(x, states[0], self.recurrent_kernel.mT)
+        return hidden, [hidden[0 if self.go_backwards else -1]]
 
     def step(self, projection, states, recurrent_mask):
         h = states[0]
@@ -243,6 +288,14 @@ class LSTM(_RNN):
             return np.concatenate([initializer((units,), dtype), np.ones((units,), dtype=np.float32),
                                    initializer((2 * units,), dtype)])
         return forget_ones
+
+    def run_sequence(self, inputs, states):
+        if _activation_name(self.activation) != "tanh" or _activation_name(self.recurrent_activation) != "sigmoid":
+            return None
+        x = self._time_major_projection(inputs, self.kernel, self.bias if self.use_bias else None)
+        hidden, cells = LSTMSequence(self.go_backwards)(x, states[0], states[1], self.recurrent_kernel.mT)
+        last = 0 if self.go_backwards else -1
+        return hidden, [hidden[last], cells[last]]
 
     def step(self, projection, states, recurrent_mask):
         h, c = states
@@ -294,19 +347,32 @@ class GRU(_RNN):
         return (self.reset_after and recurrent_mask is None and _activation_name(self.activation) == "tanh"
                 and _activation_name(self.recurrent_activation) == "sigmoid")
 
+    def _cell_order(self, weight, dim: int = 1):
+        """Keras's gate blocks z, r, h reordered as the cells' r, z, n along ``dim``."""
+        units = self.units
+        blocks = [weight[:, :units], weight[:, units:2 * units], weight[:, 2 * units:]] if dim == 1 else \
+            [weight[:units], weight[units:2 * units], weight[2 * units:]]
+        return F.cat([blocks[1], blocks[0], blocks[2]], dim=dim)
+
+    def run_sequence(self, inputs, states):
+        if not self._uses_cell(None):
+            return None
+        input_bias = self._cell_order(self.bias[0], dim=0) if self.use_bias else None
+        x = self._time_major_projection(inputs, self._cell_order(self.kernel), input_bias)
+        tensors = [x, states[0], self._cell_order(self.recurrent_kernel).mT]
+        if self.use_bias:
+            tensors.append(self._cell_order(self.bias[1], dim=0))
+        hidden = GRUSequence(self.go_backwards)(*tensors)
+        return hidden, [hidden[0 if self.go_backwards else -1]]
+
     def step(self, projection, states, recurrent_mask):
         h = states[0]
         units = self.units
         if self._uses_cell(recurrent_mask):
             # the cell's gate order is r, z, n: swap Keras's first two blocks
-            x = F.cat([projection[:, units:2 * units], projection[:, :units], projection[:, 2 * units:]], dim=1)
-            kernel = self.recurrent_kernel
-            kernel = F.cat([kernel[:, units:2 * units], kernel[:, :units], kernel[:, 2 * units:]], dim=1)
-            bias = None
-            if self.use_bias:
-                b = self.bias[1]
-                bias = F.cat([b[units:2 * units], b[:units], b[2 * units:]], dim=0)
-            h_next = F.gru_cell(x, h, kernel.mT, bias)
+            x = self._cell_order(projection)
+            bias = self._cell_order(self.bias[1], dim=0) if self.use_bias else None
+            h_next = F.gru_cell(x, h, self._cell_order(self.recurrent_kernel).mT, bias)
             return h_next, [h_next]
         h_in = h if recurrent_mask is None else h * recurrent_mask
         x_z, x_r, x_h = F.split(projection, units, dim=-1)
@@ -420,6 +486,9 @@ class Bidirectional(Layer):
         return output
 
     def compute_output_shape(self, input_shape):
+        if not self.built:
+            self.build(tuple(input_shape))
+            self.built = True
         shape = self.forward_layer.compute_output_shape(input_shape)
         states: list = []
         if self.return_state:
