@@ -154,10 +154,10 @@ def test_unmasked_layers_run_one_sequence_node_with_fast_paths(kind, node, monke
     calls = []
     original = getattr(recurrent, node)
 
-    class Counting(original):
-        def forward(self, *arrays):
+    class Counting(original):  # counts the nodes made (their forward may be a fast path)
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
             calls.append(self.reverse)
-            return super().forward(*arrays)
 
     monkeypatch.setattr(recurrent, node, Counting)
     layer = getattr(layers, kind)(3, go_backwards=True)
