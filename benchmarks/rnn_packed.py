@@ -36,7 +36,7 @@ def ember_step(packed):
     x = ember.tensor(x_np, requires_grad=True)
     if packed:
         out, (h, _) = ember_module(pack_padded_sequence(x, lengths))
-        out = out.array
+        out = out.data
     else:
         out, (h, _) = ember_module(x)
     (out.sum() + h.sum()).backward()
@@ -47,7 +47,7 @@ def torch_step(packed):
     x = torch.tensor(x_np, requires_grad=True)
     if packed:
         out, (h, _) = torch_module(torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor(lengths)))
-        out = out.array
+        out = out.data
     else:
         out, (h, _) = torch_module(x)
     (out.sum() + h.sum()).backward()

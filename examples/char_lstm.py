@@ -94,7 +94,7 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     generator = np.random.default_rng(args.seed)
     corpus = TinyShakespeare(args.data_dir)
-    print(f"{len(corpus.array):,} characters, vocabulary {corpus.vocab_size}; "
+    print(f"{len(corpus.data):,} characters, vocabulary {corpus.vocab_size}; "
           f"train {len(corpus.train_data):,} / val {len(corpus.val_data):,}")
     model = CharLSTM(corpus.vocab_size, args.embedding_dim, args.hidden_size, args.num_layers, args.dropout)
     print(f"parameters: {sum(p.numel() for p in model.parameters()):,}")

@@ -347,5 +347,5 @@ def test_packing_errors_name_the_shapes():
 def test_packed_sequence_to_casts_data_and_keeps_batch_sizes():
     packed = rnn.pack_sequence([ember.randn(3, 2), ember.randn(1, 2)])
     converted = packed.to(ember.float64)
-    assert converted.array.dtype == np.float64 and converted.batch_sizes is packed.batch_sizes
+    assert converted.data.dtype == np.float64 and converted.batch_sizes is packed.batch_sizes
     assert packed.to("cpu") is packed

@@ -72,7 +72,7 @@ def test_packed_outputs_and_gradients_match_pytorch(name, fast_paths, dtype):
         assert output.batch_sizes is packed.batch_sizes
         assert output.sorted_indices is packed.sorted_indices
         assert output.unsorted_indices is packed.unsorted_indices
-        outputs = [output.array, *(last if is_lstm else [last])]
+        outputs = [output.data, *(last if is_lstm else [last])]
         loss = sum((out * ember.tensor(_fixture(name, f"upstream{i}").astype(dtype))).sum()
                    for i, out in enumerate(outputs))
         loss.backward()
@@ -118,8 +118,8 @@ def test_packed_input_runs_one_sequence_node_per_layer_and_direction(layer, kwar
     module = getattr(nn, layer)(3, 4, num_layers=2, bidirectional=True, **kwargs)
     sequences = [ember.randn(length, 3, requires_grad=True) for length in (2, 6, 4)]
     output, _ = module(pack_sequence(sequences, enforce_sorted=False))
-    assert _count_nodes(output.array, node) == 4
-    output.array.sum().backward()
+    assert _count_nodes(output.data, node) == 4
+    output.data.sum().backward()
     assert ember.config.paths()[f"{node}.backward"] == "backward_arrays"
     assert all(sequence.grad is not None for sequence in sequences)
 
@@ -154,8 +154,8 @@ def test_float32_packed_sequence_path_gives_the_per_step_numbers():
         module.zero_grad()
         sequences = [ember.tensor(a, requires_grad=True) for a in arrays]
         output, (h_n, c_n) = module(pack_sequence(sequences, enforce_sorted=False))
-        ((output.array * output.array).sum() + (h_n * 0.5).sum() + (c_n * 0.25).sum()).backward()
-        return [output.array.numpy(), h_n.numpy(), c_n.numpy(), *(s.grad.numpy() for s in sequences),
+        ((output.data * output.data).sum() + (h_n * 0.5).sum() + (c_n * 0.25).sum()).backward()
+        return [output.data.numpy(), h_n.numpy(), c_n.numpy(), *(s.grad.numpy() for s in sequences),
                 *(p.grad.numpy() for p in module.parameters())]
 
     fast = run()
@@ -242,10 +242,10 @@ def test_dropout_between_layers_on_packed_input_only_in_training():
     module.eval()
     first, _ = module(packed)
     second, _ = module(packed)
-    np.testing.assert_array_equal(first.array.numpy(), second.array.numpy())
+    np.testing.assert_array_equal(first.data.numpy(), second.data.numpy())
     module.train()
     trained, _ = module(packed)
-    assert not np.allclose(trained.array.numpy(), first.array.numpy())
+    assert not np.allclose(trained.data.numpy(), first.data.numpy())
 
 
 def test_sequence_nodes_check_their_batch_sizes():
