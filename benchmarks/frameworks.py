@@ -65,7 +65,7 @@ class Framework:
             if self.name == "torch":
                 parameter.copy_(self.module.from_numpy(array))
             else:
-                parameter.data[...] = array
+                parameter.array[...] = array
 
     def no_grad(self):
         return self.module.no_grad()

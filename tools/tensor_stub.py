@@ -162,6 +162,10 @@ def render() -> str:
             target.append("")
             target.append("@property")
             target.extend(with_doc(signature(name, getter), getter))
+            if value.fset is not None:  # a settable property (``t.data = other``)
+                target.append("")
+                target.append(f"@{name}.setter")
+                target.append(signature(name, value.fset))
         elif isinstance(value, classmethod):
             target.append("")
             target.append("@classmethod")

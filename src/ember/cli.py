@@ -34,7 +34,7 @@ def demo(arguments) -> int:
         loss.backward()
         with ember.no_grad():
             for p in parameters:
-                p.data -= arguments.lr * p.grad.data
+                p.array -= arguments.lr * p.grad.array
                 p.grad = None
         if step % max(arguments.steps // 10, 1) == 0:
             print(f"step {step:5d}  loss {loss.item():.6f}")

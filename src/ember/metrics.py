@@ -28,7 +28,7 @@ _AVERAGES = (None, "micro", "macro", "weighted")
 # ----------------------------------------------------------------------------------------- inputs
 def _to_numpy(values) -> np.ndarray:
     if isinstance(values, Tensor):
-        values = values.data
+        values = values.array
     if not isinstance(values, np.ndarray) and type(values).__module__.split(".")[0] == "cupy":
         values = values.get()  # CuPy arrays copy to host memory explicitly
     return np.asarray(values)

@@ -81,7 +81,7 @@ def _to_numpy(values, where: str) -> np.ndarray:
     from .autograd.tensor import Tensor
 
     if isinstance(values, Tensor):
-        values = values.data
+        values = values.array
     if type(values).__module__.startswith("cupy"):
         values = values.get()
     try:

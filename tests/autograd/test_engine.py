@@ -132,7 +132,7 @@ def test_leaf_gradients_do_not_alias_each_other():
     a = ember.ones(3, requires_grad=True)
     b = ember.ones(3, requires_grad=True)
     (a + b).sum().backward()
-    a.grad.data *= 10.0  # e.g. gradient clipping in place
+    a.grad.array *= 10.0  # e.g. gradient clipping in place
     np.testing.assert_allclose(b.grad.numpy(), np.ones(3))
 
 
@@ -140,7 +140,7 @@ def test_leaf_gradient_does_not_alias_the_callers_gradient():
     a = ember.ones(3, requires_grad=True)
     upstream = ember.ones(3)
     (a + 0.0).backward(upstream)
-    a.grad.data[...] = 5.0
+    a.grad.array[...] = 5.0
     np.testing.assert_allclose(upstream.numpy(), np.ones(3))
 
 
@@ -148,7 +148,7 @@ def test_leaf_gradients_that_are_views_of_one_array_do_not_alias():
     a = ember.ones(3, requires_grad=True)
     b = ember.ones(2, requires_grad=True)
     ember.cat([a, b]).sum().backward()  # both gradients are slices of one array
-    a.grad.data *= 10.0
+    a.grad.array *= 10.0
     np.testing.assert_allclose(b.grad.numpy(), np.ones(2))
 
 
@@ -156,7 +156,7 @@ def test_leaf_gradient_viewing_a_kept_array_is_copied():
     a = ember.ones(2, 3, requires_grad=True)
     upstream = ember.ones(3, 2)
     a.T.backward(upstream)  # the gradient is a view of the caller's array
-    a.grad.data[...] = 5.0
+    a.grad.array[...] = 5.0
     np.testing.assert_allclose(upstream.numpy(), np.ones((3, 2)))
 
 
@@ -165,7 +165,7 @@ def test_leaf_gradient_that_is_the_only_view_of_a_fresh_array_is_not_copied():
     ember.nn.functional.conv2d(ember.ones(5, 2, 6, 6), weight).sum().backward()
     # the weight gradient is a (C_out, C_in, kh, kw) reshape of its GEMM's (C_out, C_in*kh*kw) result, which
     # nothing else holds: it is handed over as it is
-    assert weight.grad.data.base is not None
+    assert weight.grad.array.base is not None
     np.testing.assert_allclose(weight.grad.numpy(), np.full((4, 2, 3, 3), 5 * 16.0))
 
 
@@ -321,8 +321,8 @@ def test_training_loop_memory_stays_flat_over_10000_steps():
         loss = ((prediction - y) ** 2).mean()
         loss.backward()
         with ember.no_grad():
-            w.data -= 0.01 * w.grad.data
-            b.data -= 0.01 * b.grad.data
+            w.array -= 0.01 * w.grad.array
+            b.array -= 0.01 * b.grad.array
         w.grad = None
         b.grad = None
         return loss.item()

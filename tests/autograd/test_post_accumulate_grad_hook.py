@@ -57,7 +57,7 @@ def test_hook_may_modify_grad_in_place_and_is_called_without_grad_mode():
 
     def halve(tensor):
         modes.append(ember.is_grad_enabled())
-        tensor.grad.data *= 0.5
+        tensor.grad.array *= 0.5
 
     weight.register_post_accumulate_grad_hook(halve)
     (weight * 4).sum().backward()

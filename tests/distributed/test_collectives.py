@@ -35,7 +35,7 @@ def test_all_reduce(world, op, reduce, async_op):
 def test_all_reduce_of_a_non_contiguous_tensor_writes_back_in_place(world):
     rank, size = world
     base = ember.tensor(rank_values(rank, (3, 4)))
-    view = ember.Tensor(base.data.T)
+    view = ember.Tensor(base.array.T)
     dist.all_reduce(view)
     np.testing.assert_allclose(base.numpy(), sum(rank_values(r, (3, 4)) for r in range(size)))
 

@@ -31,10 +31,10 @@ def test_conv2d_output_and_input_gradient_lie_in_chwn_memory():
     x = ember.randn(3, 2, 7, 7, requires_grad=True)
     w = ember.randn(4, 2, 3, 3, requires_grad=True)
     y = ember.conv2d(x, w, padding=1, stride=2)
-    assert memory_order(y.data) == CHWN
+    assert memory_order(y.array) == CHWN
     y.backward(ember.from_numpy(_chwn(np.ones(y.shape, np.float32))))
-    assert memory_order(x.grad.data) == CHWN
-    assert memory_order(w.grad.data) == (0, 1, 2, 3)
+    assert memory_order(x.grad.array) == CHWN
+    assert memory_order(w.grad.array) == (0, 1, 2, 3)
 
 
 @pytest.mark.parametrize("pool", ["max", "avg"])
@@ -45,7 +45,7 @@ def test_pool_gradient_follows_the_input_memory_order(pool):
         x = ember.from_numpy(array).requires_grad_()
         y = (ember.max_pool2d if pool == "max" else ember.avg_pool2d)(x, 2)
         y.backward(ember.ones(*y.shape))  # an upstream gradient in (N, C, H, W) memory
-        assert memory_order(x.grad.data) == memory_order(array)
+        assert memory_order(x.grad.array) == memory_order(array)
         grads.append(x.grad.numpy())
     np.testing.assert_array_equal(grads[0], grads[1])
 
@@ -54,7 +54,7 @@ def test_pad_keeps_the_input_memory_order_and_values():
     values = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
     plain = ember.nn.functional.pad(ember.from_numpy(values), (1, 2, 0, 1), value=-1.0)
     ordered = ember.nn.functional.pad(ember.from_numpy(_chwn(values)), (1, 2, 0, 1), value=-1.0)
-    assert memory_order(ordered.data) == CHWN and memory_order(plain.data) == (0, 1, 2, 3)
+    assert memory_order(ordered.array) == CHWN and memory_order(plain.array) == (0, 1, 2, 3)
     expected = np.pad(values, ((0, 0), (0, 0), (0, 1), (1, 2)), constant_values=-1.0)
     np.testing.assert_array_equal(plain.numpy(), expected)
     np.testing.assert_array_equal(ordered.numpy(), expected)
@@ -64,6 +64,6 @@ def test_leaf_gradient_and_clone_keep_the_memory_order():
     values = _chwn(np.random.default_rng(1).standard_normal((2, 3, 4, 5)).astype(np.float32))
     x = ember.zeros(2, 3, 4, 5, requires_grad=True)
     (x * 1.0).backward(ember.from_numpy(values))
-    assert memory_order(x.grad.data) == CHWN
+    assert memory_order(x.grad.array) == CHWN
     np.testing.assert_array_equal(x.grad.numpy(), values)
-    assert memory_order(ember.from_numpy(values).clone().data) == CHWN
+    assert memory_order(ember.from_numpy(values).clone().array) == CHWN

@@ -15,11 +15,11 @@ def test_batch_norm_training_updates_running_stats_like_pytorch():
     # per channel: values (1, 3) and (2, 6): mean (2, 4), biased var (1, 4), unbiased var (2, 8)
     x = ember.tensor([[1.0, 2.0], [3.0, 6.0]])
     running_mean, running_var = ember.zeros(2), ember.ones(2)
-    mean_array, var_array = running_mean.data, running_var.data
+    mean_array, var_array = running_mean.array, running_var.array
     y = ember.batch_norm(x, running_mean, running_var, training=True, momentum=0.1)
     np.testing.assert_allclose(running_mean.numpy(), [0.2, 0.4], rtol=1e-6)
     np.testing.assert_allclose(running_var.numpy(), [0.9 + 0.1 * 2.0, 0.9 + 0.1 * 8.0], rtol=1e-6)
-    assert running_mean.data is mean_array and running_var.data is var_array  # updated in place
+    assert running_mean.array is mean_array and running_var.array is var_array  # updated in place
     assert running_mean.dtype == np.float32 and running_var.dtype == np.float32
     expected = np.array([[-1 / np.sqrt(1 + EPS), -2 / np.sqrt(4 + EPS)], [1 / np.sqrt(1 + EPS), 2 / np.sqrt(4 + EPS)]])
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-6)

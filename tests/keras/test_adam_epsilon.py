@@ -32,5 +32,5 @@ def test_adam_follows_keras_trajectory(case, fast_paths):
         for step, gradient in enumerate(FIXTURES["gradients"]):
             weight.grad = ember.tensor(gradient.copy())
             optimizer.step()
-            np.testing.assert_allclose(weight.data, FIXTURES[f"{case}/weights"][step], rtol=1e-5, atol=1e-7,
+            np.testing.assert_allclose(weight.array, FIXTURES[f"{case}/weights"][step], rtol=1e-5, atol=1e-7,
                                        err_msg=f"{case}, update {step + 1}")

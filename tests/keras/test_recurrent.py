@@ -317,7 +317,7 @@ def test_gradients_match_finite_differences(kind):
     for weight in layer.weights:
         analytic = weight.grad.numpy().copy()
         numeric = np.zeros_like(analytic)
-        array = weight.data
+        array = weight.array
         for index in np.ndindex(array.shape):
             saved = array[index]
             array[index] = saved + 1e-6

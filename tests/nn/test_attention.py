@@ -133,7 +133,7 @@ def _attention_case(rng, **kwargs):
 @pytest.mark.parametrize("need_weights", [True, False])
 def test_fully_masked_rows_give_zeros_not_nan(rng, mask_kind, need_weights):
     attention, query, memory = _attention_case(rng)
-    attention.out_proj.bias.data[...] = rng.standard_normal(8).astype(np.float32)
+    attention.out_proj.bias.array[...] = rng.standard_normal(8).astype(np.float32)
     attn_mask = np.zeros((4, 5), dtype=bool)
     padding = np.zeros((3, 5), dtype=bool)
     attn_mask[1, [0, 2]] = True  # partly masked rows stay ordinary

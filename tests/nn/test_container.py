@@ -14,9 +14,9 @@ def test_sequential_runs_modules_in_order():
     first, second = nn.Linear(3, 4), nn.Linear(4, 2)
     model = nn.Sequential(first, nn.ReLU(), second)
     x = ember.randn(5, 3)
-    hidden = np.maximum(x.data @ first.weight.data.T + first.bias.data, 0)
-    expected = hidden @ second.weight.data.T + second.bias.data
-    np.testing.assert_allclose(model(x).data, expected, rtol=1e-5, atol=1e-6)
+    hidden = np.maximum(x.array @ first.weight.array.T + first.bias.array, 0)
+    expected = hidden @ second.weight.array.T + second.bias.array
+    np.testing.assert_allclose(model(x).array, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_sequential_from_ordered_dict_and_indexing():

@@ -35,7 +35,7 @@ def check_module(prefix: str, module: nn.Module) -> None:
     recorded = fixture(prefix)
     for name, parameter in module.named_parameters():
         assert parameter.shape == recorded[name].shape
-        parameter.data[...] = recorded[name]
+        parameter.array[...] = recorded[name]
     x = ember.tensor(recorded["input"], requires_grad=True)
     result = module(x)
     output = result[0] if isinstance(result, tuple) else result
@@ -207,7 +207,7 @@ def test_embedding_padding_row_matches_pytorch(prefix, padding_idx):
     layer = nn.Embedding(7, 4, padding_idx=padding_idx)
     assert not layer.weight.numpy()[padding_idx].any()  # initialised to zeros, as PyTorch's
     assert not recorded["initial_weight"][padding_idx].any()
-    layer.weight.data[...] = recorded["initial_weight"]
+    layer.weight.array[...] = recorded["initial_weight"]
     output = layer(ember.tensor(recorded["indices"]))
     assert_close(output, recorded["output"])
     (output * ember.tensor(recorded["output_weights"])).sum().backward()

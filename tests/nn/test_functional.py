@@ -16,14 +16,14 @@ def test_linear_matches_numpy_and_differentiates():
     weight = ember.randn(2, 4, requires_grad=True)
     bias = ember.randn(2, requires_grad=True)
     y = F.linear(x, weight, bias)
-    np.testing.assert_allclose(y.data, x.data @ weight.data.T + bias.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.array, x.array @ weight.array.T + bias.array, rtol=1e-5, atol=1e-6)
     assert y.dtype == np.float32
     upstream = ember.randn(3, 2)
     y.backward(upstream)
-    np.testing.assert_allclose(x.grad.data, upstream.data @ weight.data, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(weight.grad.data, upstream.data.T @ x.data, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(bias.grad.data, upstream.data.sum(axis=0), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(F.linear(x, weight).data, x.data @ weight.data.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x.grad.array, upstream.array @ weight.array, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(weight.grad.array, upstream.array.T @ x.array, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bias.grad.array, upstream.array.sum(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(F.linear(x, weight).array, x.array @ weight.array.T, rtol=1e-5, atol=1e-6)
 
 
 def test_linear_gradcheck():
@@ -45,23 +45,23 @@ def test_embedding_function():
     weight = ember.randn(6, 3, requires_grad=True)
     indices = np.array([[5, 0], [5, 2]], dtype=np.int64)
     out = F.embedding(ember.tensor(indices), weight, padding_idx=-1)
-    np.testing.assert_array_equal(out.data, weight.data[indices])
+    np.testing.assert_array_equal(out.array, weight.array[indices])
     out.sum().backward()
     expected = np.zeros((6, 3), dtype=np.float32)
     expected[0] = 1.0
     expected[2] = 1.0  # row 5 is the padding row (-1): no gradient
-    np.testing.assert_array_equal(weight.grad.data, expected)
+    np.testing.assert_array_equal(weight.grad.array, expected)
 
 
 def test_softmax_dims():
     x = ember.randn(2, 3)
-    np.testing.assert_allclose(F.softmax(x, dim=0).data.sum(axis=0), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(F.softmax(x, dim=0).array.sum(axis=0), 1.0, rtol=1e-6)
     with pytest.warns(UserWarning, match="Implicit dimension"):
         y = F.softmax(x)
-    np.testing.assert_allclose(y.data.sum(axis=1), 1.0, rtol=1e-6)  # 2-d input: dim 1
+    np.testing.assert_allclose(y.array.sum(axis=1), 1.0, rtol=1e-6)  # 2-d input: dim 1
     with pytest.warns(UserWarning, match="log_softmax"):
         y = F.log_softmax(ember.randn(4))
-    np.testing.assert_allclose(np.exp(y.data).sum(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(np.exp(y.array).sum(), 1.0, rtol=1e-6)
     assert F.softmax(x, dim=1, dtype=ember.float64).dtype == np.float64
 
 
@@ -81,7 +81,7 @@ def test_reexports_are_the_functions_layer(name):
 
 
 def test_one_hot_and_pad_through_functional():
-    np.testing.assert_array_equal(F.one_hot(ember.tensor([2, 0]), 3).data, [[0, 0, 1], [1, 0, 0]])
+    np.testing.assert_array_equal(F.one_hot(ember.tensor([2, 0]), 3).array, [[0, 0, 1], [1, 0, 0]])
     assert F.pad(ember.randn(1, 2, 3, 3), (1, 1, 2, 0)).shape == (1, 2, 5, 5)
 
 

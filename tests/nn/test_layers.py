@@ -13,7 +13,7 @@ import ember.nn as nn
 
 
 def as_float64(tensor):
-    return tensor.data.astype(np.float64)
+    return tensor.array.astype(np.float64)
 
 
 # ---------------------------------------------------------------------------------------------- Linear
@@ -24,14 +24,14 @@ def test_linear_matches_numpy(shape):
     y = layer(x)
     assert y.shape == shape[:-1] + (3,) and y.dtype == np.float32
     expected = as_float64(x) @ as_float64(layer.weight).T + as_float64(layer.bias)
-    np.testing.assert_allclose(y.data, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.array, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_linear_without_bias_and_repr():
     layer = nn.Linear(4, 2, bias=False)
     assert layer.bias is None and [n for n, _ in layer.named_parameters()] == ["weight"]
     x = ember.randn(3, 4)
-    np.testing.assert_allclose(layer(x).data, x.data @ layer.weight.data.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layer(x).array, x.array @ layer.weight.array.T, rtol=1e-5, atol=1e-6)
     assert repr(layer) == "Linear(in_features=4, out_features=2, bias=False)"
 
 
@@ -39,19 +39,19 @@ def test_linear_default_init_statistics():
     layer = nn.Linear(1000, 500)
     bound = 1 / math.sqrt(1000)
     assert layer.weight.shape == (500, 1000) and layer.weight.dtype == np.float32
-    assert np.abs(layer.weight.data).max() <= bound
-    assert np.abs(layer.weight.data).max() > 0.99 * bound
-    assert layer.weight.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.01)
-    assert np.abs(layer.bias.data).max() <= bound
-    assert layer.bias.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.15)
+    assert np.abs(layer.weight.array).max() <= bound
+    assert np.abs(layer.weight.array).max() > 0.99 * bound
+    assert layer.weight.array.std() == pytest.approx(bound / math.sqrt(3), rel=0.01)
+    assert np.abs(layer.bias.array).max() <= bound
+    assert layer.bias.array.std() == pytest.approx(bound / math.sqrt(3), rel=0.15)
 
 
 def test_linear_reset_parameters_redraws_and_dtype_option():
     layer = nn.Linear(3, 2, dtype=ember.float64)
     assert layer.weight.dtype == np.float64 and layer.bias.dtype == np.float64
-    before = layer.weight.data.copy()
+    before = layer.weight.array.copy()
     layer.reset_parameters()
-    assert not np.array_equal(before, layer.weight.data)
+    assert not np.array_equal(before, layer.weight.array)
 
 
 def test_linear_rejects_wrong_input_width():
@@ -99,7 +99,7 @@ def test_conv2d_matches_numpy(options):
         layer.stride, layer.padding, layer.dilation, layer.groups,
     )
     assert y.shape == expected.shape and y.dtype == np.float32
-    np.testing.assert_allclose(y.data, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(y.array, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_conv2d_output_shapes():
@@ -116,7 +116,7 @@ def test_conv2d_same_padding_with_even_kernel_pads_bottom_right():
     x = ember.randn(1, 2, 5, 6)
     padded = np.pad(as_float64(x), ((0, 0), (0, 0), (0, 1), (1, 2)))
     expected = conv2d_reference(padded, as_float64(layer.weight), None)
-    np.testing.assert_allclose(layer(x).data, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(layer(x).array, expected, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("mode, numpy_mode", [("reflect", "reflect"), ("replicate", "edge"), ("circular", "wrap")])
@@ -126,7 +126,7 @@ def test_conv2d_padding_modes(mode, numpy_mode):
     padded = np.pad(as_float64(x), ((0, 0), (0, 0), (1, 1), (2, 2)), mode=numpy_mode)
     expected = conv2d_reference(padded, as_float64(layer.weight), as_float64(layer.bias))
     y = layer(x)
-    np.testing.assert_allclose(y.data, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(y.array, expected, rtol=1e-4, atol=1e-5)
     y.sum().backward()
     assert x.grad.shape == x.shape
     assert repr(layer).endswith(f"padding=(1, 2), padding_mode={mode})")
@@ -136,9 +136,9 @@ def test_conv2d_default_init_bound():
     layer = nn.Conv2d(16, 64, 3)
     bound = 1 / math.sqrt(16 * 9)
     assert layer.weight.shape == (64, 16, 3, 3)
-    assert np.abs(layer.weight.data).max() <= bound
-    assert layer.weight.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.03)
-    assert np.abs(layer.bias.data).max() <= bound
+    assert np.abs(layer.weight.array).max() <= bound
+    assert layer.weight.array.std() == pytest.approx(bound / math.sqrt(3), rel=0.03)
+    assert np.abs(layer.bias.array).max() <= bound
     assert nn.Conv2d(4, 4, 3, groups=4).weight.shape == (4, 1, 3, 3)
 
 
@@ -175,31 +175,31 @@ def pool_reference(x, size, stride, reduce):
 def test_max_pool2d_values_and_shapes():
     x = ember.randn(2, 3, 8, 6)
     y = nn.MaxPool2d(2)(x)
-    np.testing.assert_array_equal(y.data, pool_reference(x.data, 2, 2, np.max))
+    np.testing.assert_array_equal(y.array, pool_reference(x.array, 2, 2, np.max))
     assert nn.MaxPool2d(3, stride=2, padding=1)(x).shape == (2, 3, 4, 3)
     assert nn.MaxPool2d(3, stride=2, ceil_mode=True)(x).shape == (2, 3, 4, 3)
     assert nn.MaxPool2d(2)(ember.randn(3, 8, 6)).shape == (3, 4, 3)
     values, indices = nn.MaxPool2d(2, return_indices=True)(x)
-    np.testing.assert_array_equal(values.data, y.data)
+    np.testing.assert_array_equal(values.array, y.array)
     assert indices.shape == y.shape and indices.dtype == np.int64
-    flat = x.data.reshape(2, 3, -1)
-    picked = np.take_along_axis(flat, indices.data.reshape(2, 3, -1), axis=2)
-    np.testing.assert_array_equal(picked, y.data.reshape(2, 3, -1))
+    flat = x.array.reshape(2, 3, -1)
+    picked = np.take_along_axis(flat, indices.array.reshape(2, 3, -1), axis=2)
+    np.testing.assert_array_equal(picked, y.array.reshape(2, 3, -1))
 
 
 def test_avg_pool2d_values_and_shapes():
     x = ember.randn(2, 3, 8, 6)
     y = nn.AvgPool2d(2)(x)
-    np.testing.assert_allclose(y.data, pool_reference(x.data, 2, 2, np.mean), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(y.array, pool_reference(x.array, 2, 2, np.mean), rtol=1e-6, atol=1e-6)
     assert nn.AvgPool2d(3, stride=1, padding=1)(x).shape == (2, 3, 8, 6)
     assert repr(nn.AvgPool2d(2)) == "AvgPool2d(kernel_size=2, stride=2, padding=0)"
 
 
 def test_adaptive_avg_pool2d():
     x = ember.randn(2, 3, 8, 6)
-    np.testing.assert_allclose(nn.AdaptiveAvgPool2d(1)(x).data, x.data.mean(axis=(2, 3), keepdims=True), rtol=1e-5,
+    np.testing.assert_allclose(nn.AdaptiveAvgPool2d(1)(x).array, x.array.mean(axis=(2, 3), keepdims=True), rtol=1e-5,
                                atol=1e-6)
-    np.testing.assert_allclose(nn.AdaptiveAvgPool2d((4, 3))(x).data, pool_reference(x.data, 2, 2, np.mean),
+    np.testing.assert_allclose(nn.AdaptiveAvgPool2d((4, 3))(x).array, pool_reference(x.array, 2, 2, np.mean),
                                rtol=1e-5, atol=1e-6)
     assert repr(nn.AdaptiveAvgPool2d((4, 3))) == "AdaptiveAvgPool2d(output_size=(4, 3))"
 
@@ -215,30 +215,30 @@ def test_batchnorm2d_train_normalises_and_updates_running_stats():
     x = ember.randn(8, 3, 5, 5) * 3.0 + 2.0
     y = bn(x)
     assert y.shape == x.shape and y.dtype == np.float32
-    np.testing.assert_allclose(y.data.mean(axis=(0, 2, 3)), 0.0, atol=1e-5)
-    np.testing.assert_allclose(y.data.var(axis=(0, 2, 3)), 1.0, atol=1e-3)
+    np.testing.assert_allclose(y.array.mean(axis=(0, 2, 3)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(y.array.var(axis=(0, 2, 3)), 1.0, atol=1e-3)
     data = as_float64(x)
     batch_mean = data.mean(axis=(0, 2, 3))
     batch_var = data.var(axis=(0, 2, 3), ddof=1)  # running_var uses the unbiased variance
-    np.testing.assert_allclose(bn.running_mean.data, 0.8 * 0.0 + 0.2 * batch_mean, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(bn.running_var.data, 0.8 * 1.0 + 0.2 * batch_var, rtol=1e-5)
+    np.testing.assert_allclose(bn.running_mean.array, 0.8 * 0.0 + 0.2 * batch_mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bn.running_var.array, 0.8 * 1.0 + 0.2 * batch_var, rtol=1e-5)
     assert int(bn.num_batches_tracked.item()) == 1
 
 
 def test_batchnorm2d_eval_uses_running_stats_and_does_not_update():
     bn = nn.BatchNorm2d(2)
-    bn.running_mean.data[...] = [1.0, -1.0]
-    bn.running_var.data[...] = [4.0, 0.25]
-    bn.weight.data[...] = [2.0, 1.0]
-    bn.bias.data[...] = [0.5, 0.0]
+    bn.running_mean.array[...] = [1.0, -1.0]
+    bn.running_var.array[...] = [4.0, 0.25]
+    bn.weight.array[...] = [2.0, 1.0]
+    bn.bias.array[...] = [0.5, 0.0]
     bn.eval()
     x = ember.randn(3, 2, 4, 4)
     mean = np.array([1.0, -1.0])[None, :, None, None]
     var = np.array([4.0, 0.25])[None, :, None, None]
     expected = (as_float64(x) - mean) / np.sqrt(var + 1e-5) * np.array([2.0, 1.0])[None, :, None, None]
     expected += np.array([0.5, 0.0])[None, :, None, None]
-    np.testing.assert_allclose(bn(x).data, expected, rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(bn.running_mean.data, [1.0, -1.0])
+    np.testing.assert_allclose(bn(x).array, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(bn.running_mean.array, [1.0, -1.0])
     assert int(bn.num_batches_tracked.item()) == 0
 
 
@@ -249,8 +249,8 @@ def test_batchnorm_momentum_none_is_cumulative_average():
         bn(batch)
     means = np.stack([as_float64(b).mean(axis=0) for b in batches])
     variances = np.stack([as_float64(b).var(axis=0, ddof=1) for b in batches])
-    np.testing.assert_allclose(bn.running_mean.data, means.mean(axis=0), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(bn.running_var.data, variances.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(bn.running_mean.array, means.mean(axis=0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(bn.running_var.array, variances.mean(axis=0), rtol=1e-5)
     assert int(bn.num_batches_tracked.item()) == 3
 
 
@@ -259,8 +259,8 @@ def test_batchnorm_without_running_stats_uses_batch_stats_in_eval():
     assert bn.running_mean is None and list(bn.buffers()) == []
     x = ember.randn(10, 3, 4) * 5.0
     y = bn(x)
-    np.testing.assert_allclose(y.data.mean(axis=(0, 2)), 0.0, atol=1e-5)
-    np.testing.assert_allclose(y.data.var(axis=(0, 2)), 1.0, atol=1e-3)
+    np.testing.assert_allclose(y.array.mean(axis=(0, 2)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(y.array.var(axis=(0, 2)), 1.0, atol=1e-3)
 
 
 def test_batchnorm_affine_false_and_reset():
@@ -268,8 +268,8 @@ def test_batchnorm_affine_false_and_reset():
     assert bn.weight is None and list(bn.parameters()) == []
     bn(ember.randn(4, 3, 2, 2) + 5.0)
     bn.reset_running_stats()
-    np.testing.assert_array_equal(bn.running_mean.data, 0.0)
-    np.testing.assert_array_equal(bn.running_var.data, 1.0)
+    np.testing.assert_array_equal(bn.running_mean.array, 0.0)
+    np.testing.assert_array_equal(bn.running_var.array, 1.0)
     assert bn.num_batches_tracked.dtype == np.int64 and bn.num_batches_tracked.shape == ()
 
 
@@ -287,25 +287,25 @@ def test_train_eval_switch_batchnorm_and_dropout_inside_model():
     model = nn.Sequential(nn.Linear(6, 6), nn.BatchNorm1d(6), nn.Dropout(0.5))
     x = ember.randn(32, 6)
     model.eval()
-    first, second = model(x).data, model(x).data
+    first, second = model(x).array, model(x).array
     np.testing.assert_array_equal(first, second)  # no dropout, fixed statistics
     assert int(model[1].num_batches_tracked.item()) == 0
     model.train()
-    assert not np.array_equal(model(x).data, model(x).data)
+    assert not np.array_equal(model(x).array, model(x).array)
     assert int(model[1].num_batches_tracked.item()) == 2
 
 
 # ------------------------------------------------------------------------------------------- LayerNorm
 def test_layer_norm_matches_numpy():
     norm = nn.LayerNorm((4, 5))
-    norm.weight.data[...] = ember.randn(4, 5).data
-    norm.bias.data[...] = ember.randn(4, 5).data
+    norm.weight.array[...] = ember.randn(4, 5).array
+    norm.bias.array[...] = ember.randn(4, 5).array
     x = ember.randn(3, 4, 5)
     data = as_float64(x)
     mean = data.mean(axis=(1, 2), keepdims=True)
     var = data.var(axis=(1, 2), keepdims=True)
     expected = (data - mean) / np.sqrt(var + 1e-5) * as_float64(norm.weight) + as_float64(norm.bias)
-    np.testing.assert_allclose(norm(x).data, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(norm(x).array, expected, rtol=1e-4, atol=1e-5)
     assert repr(norm) == "LayerNorm((4, 5), eps=1e-05, elementwise_affine=True)"
 
 
@@ -316,7 +316,7 @@ def test_layer_norm_options_and_errors():
     no_bias = nn.LayerNorm(8, bias=False)
     assert no_bias.bias is None and [n for n, _ in no_bias.named_parameters()] == ["weight"]
     x = ember.randn(2, 8)
-    y = no_bias(x).data
+    y = no_bias(x).array
     np.testing.assert_allclose(y.mean(axis=1), 0.0, atol=1e-5)
     with pytest.raises(ValueError, match=r"LayerNorm\(\(8,\)\): expected input with trailing shape \(8,\), "
                                          r"received shape \(2, 7\)"):
@@ -327,12 +327,12 @@ def test_layer_norm_options_and_errors():
 def test_dropout_train_and_eval():
     dropout = nn.Dropout(p=0.25)
     x = ember.ones(200, 100)
-    y = dropout(x).data
+    y = dropout(x).array
     kept = y != 0
     assert 0.72 < kept.mean() < 0.78
     np.testing.assert_allclose(y[kept], 1 / 0.75, rtol=1e-6)
     dropout.eval()
-    assert np.array_equal(dropout(x).data, x.data)
+    assert np.array_equal(dropout(x).array, x.array)
     assert repr(dropout) == "Dropout(p=0.25, inplace=False)"
     with pytest.raises(ValueError, match="between 0 and 1, but got 1.5"):
         nn.Dropout(1.5)
@@ -340,12 +340,12 @@ def test_dropout_train_and_eval():
 
 def test_dropout2d_zeroes_whole_channels():
     dropout = nn.Dropout2d(p=0.5)
-    y = dropout(ember.ones(16, 8, 3, 3)).data
+    y = dropout(ember.ones(16, 8, 3, 3)).array
     per_channel = y.reshape(16, 8, -1)
     assert np.all((per_channel == 0).all(axis=2) | (per_channel == 2.0).all(axis=2))
     assert 0 < (per_channel[..., 0] == 0).mean() < 1
     dropout.eval()
-    assert np.array_equal(dropout(ember.ones(2, 3, 2, 2)).data, np.ones((2, 3, 2, 2)))
+    assert np.array_equal(dropout(ember.ones(2, 3, 2, 2)).array, np.ones((2, 3, 2, 2)))
 
 
 # -------------------------------------------------------------------------------- Flatten and friends
@@ -354,7 +354,7 @@ def test_flatten_unflatten_identity():
     assert nn.Flatten()(x).shape == (2, 60)
     assert nn.Flatten(0, 2)(x).shape == (24, 5)
     assert nn.Flatten(start_dim=2)(x).shape == (2, 3, 20)
-    np.testing.assert_array_equal(nn.Flatten()(x).data, x.data.reshape(2, 60))
+    np.testing.assert_array_equal(nn.Flatten()(x).array, x.array.reshape(2, 60))
     assert nn.Unflatten(1, (3, 20))(ember.randn(2, 60)).shape == (2, 3, 20)
     assert nn.Unflatten(-1, (2, -1))(ember.randn(2, 60)).shape == (2, 2, 30)
     assert nn.Identity(54, unused="x")(x) is x
@@ -372,25 +372,25 @@ def test_embedding_lookup_and_init():
     indices = ember.tensor([[1, 2], [9, 1]])
     y = embedding(indices)
     assert y.shape == (2, 2, 4)
-    np.testing.assert_array_equal(y.data, embedding.weight.data[indices.data])
+    np.testing.assert_array_equal(y.array, embedding.weight.array[indices.array])
     big = nn.Embedding(1000, 100)
-    assert big.weight.data.mean() == pytest.approx(0.0, abs=0.01)
-    assert big.weight.data.std() == pytest.approx(1.0, rel=0.01)
+    assert big.weight.array.mean() == pytest.approx(0.0, abs=0.01)
+    assert big.weight.array.std() == pytest.approx(1.0, rel=0.01)
 
 
 def test_embedding_gradient_accumulates_repeats_and_skips_padding():
     embedding = nn.Embedding(5, 3, padding_idx=0)
-    np.testing.assert_array_equal(embedding.weight.data[0], 0.0)
-    embedding.weight.data[0] = 7.0  # a padding row with values still receives no gradient
+    np.testing.assert_array_equal(embedding.weight.array[0], 0.0)
+    embedding.weight.array[0] = 7.0  # a padding row with values still receives no gradient
     indices = ember.tensor([[0, 1, 1], [2, 0, 1]])
     out = embedding(indices)
-    np.testing.assert_array_equal(out.data[0, 0], 7.0)
+    np.testing.assert_array_equal(out.array[0, 0], 7.0)
     upstream = ember.randn(2, 3, 3)
     out.backward(upstream)
-    grad = embedding.weight.grad.data
+    grad = embedding.weight.grad.array
     np.testing.assert_array_equal(grad[0], 0.0)
-    np.testing.assert_allclose(grad[1], upstream.data[0, 1] + upstream.data[0, 2] + upstream.data[1, 2], rtol=1e-6)
-    np.testing.assert_allclose(grad[2], upstream.data[1, 0], rtol=1e-6)
+    np.testing.assert_allclose(grad[1], upstream.array[0, 1] + upstream.array[0, 2] + upstream.array[1, 2], rtol=1e-6)
+    np.testing.assert_allclose(grad[2], upstream.array[1, 0], rtol=1e-6)
     np.testing.assert_array_equal(grad[3:], 0.0)
     assert repr(embedding) == "Embedding(5, 3, padding_idx=0)"
     assert nn.Embedding(5, 3, padding_idx=-1).padding_idx == 4
@@ -406,8 +406,8 @@ def test_embedding_errors_and_from_pretrained():
         nn.Embedding(4, 2, padding_idx=4)
     table = ember.randn(3, 2)
     pretrained = nn.Embedding.from_pretrained(table)
-    assert not pretrained.weight.requires_grad and pretrained.weight.data is table.data
-    np.testing.assert_array_equal(pretrained(ember.tensor([2])).data, table.data[[2]])
+    assert not pretrained.weight.requires_grad and pretrained.weight.array is table.array
+    np.testing.assert_array_equal(pretrained(ember.tensor([2])).array, table.array[[2]])
     assert nn.Embedding.from_pretrained(table, freeze=False).weight.requires_grad
 
 
@@ -433,7 +433,7 @@ def test_activation_modules_match_numpy(module, reference):
     x = ember.randn(4, 5) * 3.0
     y = module(x)
     assert y.shape == x.shape and y.dtype == np.float32
-    np.testing.assert_allclose(y.data, reference(as_float64(x)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(y.array, reference(as_float64(x)), rtol=1e-4, atol=1e-5)
 
 
 def test_activation_reprs():
@@ -452,24 +452,24 @@ def test_softmax_without_dim_follows_pytorch_legacy_rule():
     x = ember.randn(2, 3, 4)
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
         y = nn.Softmax()(x)
-    np.testing.assert_allclose(y.data.sum(axis=0), 1.0, rtol=1e-5)  # 3-d input: dim 0
+    np.testing.assert_allclose(y.array.sum(axis=0), 1.0, rtol=1e-5)  # 3-d input: dim 0
     with pytest.warns(UserWarning):
         y = nn.LogSoftmax()(ember.randn(2, 3, 4, 5))
-    np.testing.assert_allclose(np.exp(y.data).sum(axis=1), 1.0, rtol=1e-5)  # 4-d input: dim 1
+    np.testing.assert_allclose(np.exp(y.array).sum(axis=1), 1.0, rtol=1e-5)  # 4-d input: dim 1
 
 
 def test_embedding_max_norm_renormalises_looked_up_rows():
     embedding = nn.Embedding(4, 3, max_norm=1.0)
-    embedding.weight.data[...] = [[3.0, 4.0, 0.0], [0.1, 0.2, 0.2], [0.0, 0.0, 2.0], [6.0, 8.0, 0.0]]
+    embedding.weight.array[...] = [[3.0, 4.0, 0.0], [0.1, 0.2, 0.2], [0.0, 0.0, 2.0], [6.0, 8.0, 0.0]]
     out = embedding(ember.tensor([0, 1, 0, 2]))
-    norms = np.linalg.norm(embedding.weight.data, axis=1)
+    norms = np.linalg.norm(embedding.weight.array, axis=1)
     np.testing.assert_allclose(norms[:3], [1.0, 0.3, 1.0], rtol=1e-5)
     assert norms[3] == pytest.approx(10.0)  # not looked up: unchanged
-    np.testing.assert_allclose(out.data[0], [0.6, 0.8, 0.0], rtol=1e-5)
+    np.testing.assert_allclose(out.array[0], [0.6, 0.8, 0.0], rtol=1e-5)
     l1 = nn.Embedding(2, 2, max_norm=1.0, norm_type=1.0)
-    l1.weight.data[...] = [[1.0, -3.0], [0.2, 0.2]]
+    l1.weight.array[...] = [[1.0, -3.0], [0.2, 0.2]]
     l1(ember.tensor([0, 1]))
-    np.testing.assert_allclose(l1.weight.data, [[0.25, -0.75], [0.2, 0.2]], rtol=1e-5)
+    np.testing.assert_allclose(l1.weight.array, [[0.25, -0.75], [0.2, 0.2]], rtol=1e-5)
     assert repr(l1) == "Embedding(2, 2, max_norm=1.0, norm_type=1.0)"
 
 
@@ -477,15 +477,15 @@ def test_embedding_scale_grad_by_freq():
     embedding = nn.Embedding(4, 2, scale_grad_by_freq=True)
     indices = ember.tensor([[1, 1, 2], [1, 3, 3]])
     out = embedding(indices)
-    np.testing.assert_array_equal(out.data, embedding.weight.data[indices.data])
+    np.testing.assert_array_equal(out.array, embedding.weight.array[indices.array])
     upstream = ember.randn(2, 3, 2)
     out.backward(upstream)
-    u = upstream.data
+    u = upstream.array
     expected = np.zeros((4, 2), dtype=np.float32)
     expected[1] = (u[0, 0] + u[0, 1] + u[1, 0]) / 3
     expected[2] = u[0, 2]
     expected[3] = (u[1, 1] + u[1, 2]) / 2
-    np.testing.assert_allclose(embedding.weight.grad.data, expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(embedding.weight.grad.array, expected, rtol=1e-5, atol=1e-7)
 
 
 # ------------------------------------------------------------------------ PyTorch arguments without effect

@@ -41,7 +41,7 @@ def test_parameter_is_a_tensor_and_shares_data():
     parameter = nn.Parameter(data)
     assert isinstance(parameter, ember.Tensor)
     assert parameter.requires_grad and parameter.is_leaf
-    assert parameter.data is data.data
+    assert parameter.array is data.array
     assert nn.Parameter(np.zeros(3, dtype=np.float32)).dtype == np.float32
     assert nn.Parameter([1.0, 2.0]).dtype == np.float32
     assert not nn.Parameter(ember.zeros(2), requires_grad=False).requires_grad
@@ -95,7 +95,7 @@ def test_setattr_replaces_and_deletes_members():
     module.weight = None
     assert module.weight is None and list(module.parameters(recurse=False)) == []
     module.stat = ember.ones(1)
-    assert module.stat.data[0] == 1 and module._buffers["stat"] is module.stat
+    assert module.stat.array[0] == 1 and module._buffers["stat"] is module.stat
     module.child = nn.Parameter(ember.zeros(1))  # a Parameter replaces a module of that name
     assert "child" not in module._modules and "child" in module._parameters
     del module.child
@@ -186,7 +186,7 @@ def test_requires_grad_and_zero_grad():
     grads = [p.grad for p in net.parameters()]
     assert all(g is not None for g in grads)
     net.zero_grad(set_to_none=False)
-    assert all(p.grad is g and not g.data.any() for p, g in zip(net.parameters(), grads))
+    assert all(p.grad is g and not g.array.any() for p, g in zip(net.parameters(), grads))
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
 
@@ -235,23 +235,23 @@ def test_state_dict_keys_detached_and_sharing_memory():
     ]  # non-persistent buffers are left out
     weight = state["second.weight"]
     assert type(weight) is ember.Tensor and not weight.requires_grad
-    assert weight.data is net.second.weight.data
+    assert weight.array is net.second.weight.array
     assert net.state_dict(keep_vars=True)["second.weight"] is net.second.weight
 
 
 def test_state_dict_round_trip_gives_identical_outputs():
     source = Net()
     x = ember.randn(5, 3)
-    expected = source(x).data.copy()
-    saved = {key: ember.tensor(value.data.copy()) for key, value in source.state_dict().items()}
+    expected = source(x).array.copy()
+    saved = {key: ember.tensor(value.array.copy()) for key, value in source.state_dict().items()}
     ember.manual_seed(99)
     target = Net()
-    assert not np.allclose(target(x).data, expected)
+    assert not np.allclose(target(x).array, expected)
     weight = target.second.weight
     result = target.load_state_dict(saved)
     assert result.missing_keys == [] and result.unexpected_keys == []
     assert target.second.weight is weight  # values copied into the existing tensors
-    np.testing.assert_array_equal(target(x).data, expected)
+    np.testing.assert_array_equal(target(x).array, expected)
 
 
 def test_load_state_dict_strict_reports_missing_and_unexpected():
@@ -285,8 +285,8 @@ def test_load_state_dict_casts_into_existing_dtype_and_accepts_arrays():
     state = {"weight": np.array([[1.0, 2.0]]), "bias": ember.tensor([0.5], dtype=ember.float64)}
     net.load_state_dict(state)
     assert net.weight.dtype == np.float32
-    np.testing.assert_array_equal(net.weight.data, [[1.0, 2.0]])
-    np.testing.assert_array_equal(net.bias.data, [0.5])
+    np.testing.assert_array_equal(net.weight.array, [[1.0, 2.0]])
+    np.testing.assert_array_equal(net.bias.array, [0.5])
 
 
 def test_batchnorm_state_includes_running_stats():
@@ -300,10 +300,10 @@ def test_deepcopy_and_pickle_make_independent_modules():
     net = Net()
     x = ember.randn(2, 3)
     for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
-        np.testing.assert_array_equal(clone(x).data, net(x).data)
+        np.testing.assert_array_equal(clone(x).array, net(x).array)
         assert isinstance(clone.second.weight, nn.Parameter)
-        clone.second.weight.data[...] = 0
-        assert net.second.weight.data.any()
+        clone.second.weight.array[...] = 0
+        assert net.second.weight.array.any()
 
 
 # ----------------------------------------------------------------------------------------------- hooks
@@ -316,7 +316,7 @@ def test_forward_hooks_fire_modify_and_remove():
         return args[0] * 0.0
 
     def hook(module, args, output):
-        calls.append(("post", args[0].data.copy()))
+        calls.append(("post", args[0].array.copy()))
         return output + 1.0
 
     pre_handle = layer.register_forward_pre_hook(pre_hook)
@@ -324,12 +324,12 @@ def test_forward_hooks_fire_modify_and_remove():
     out = layer(ember.ones(1, 2))
     assert [c[0] for c in calls] == ["pre", "post"] and calls[0][1] is layer
     np.testing.assert_array_equal(calls[1][1], np.zeros((1, 2)))  # the hook saw the pre-hook's input
-    np.testing.assert_allclose(out.data, layer.bias.data[None] + 1.0, rtol=1e-6)
+    np.testing.assert_allclose(out.array, layer.bias.array[None] + 1.0, rtol=1e-6)
     pre_handle.remove()
     handle.remove()
     calls.clear()
     x = ember.ones(1, 2)
-    np.testing.assert_allclose(layer(x).data, x.data @ layer.weight.data.T + layer.bias.data, rtol=1e-6)
+    np.testing.assert_allclose(layer(x).array, x.array @ layer.weight.array.T + layer.bias.array, rtol=1e-6)
     assert calls == []
 
 

@@ -18,8 +18,8 @@ def test_gradcheck_mlp_wrt_input():
 def test_gradcheck_conv_batchnorm_relu_wrt_weights():
     model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU()).double()
     with ember.no_grad():
-        model[1].weight.data[...] = [1.0, 0.5, 2.0]
-        model[1].bias.data[...] = [0.1, -0.2, 0.3]
+        model[1].weight.array[...] = [1.0, 0.5, 2.0]
+        model[1].bias.array[...] = [0.1, -0.2, 0.3]
     x = ember.randn(2, 2, 4, 4, dtype=ember.float64)
     parameters = list(model.parameters())
     assert [p.shape for p in parameters] == [(3, 2, 3, 3), (3,), (3,), (3,)]
@@ -65,11 +65,11 @@ def test_mlp_trained_by_hand_with_sgd_separates_blobs(rng):
         loss.backward()
         with ember.no_grad():
             for parameter in model.parameters():
-                parameter.data -= learning_rate * parameter.grad.data
+                parameter.array -= learning_rate * parameter.grad.array
     model.eval()
     with ember.no_grad():
-        predictions = model(features).data.argmax(axis=1)
-    accuracy = (predictions == labels.data).mean()
+        predictions = model(features).array.argmax(axis=1)
+    accuracy = (predictions == labels.array).mean()
     assert accuracy > 0.95
     assert loss.item() < 0.5 * first_loss
     assert all(p.dtype == np.float32 for p in model.parameters())

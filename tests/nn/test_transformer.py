@@ -74,7 +74,7 @@ def test_encoder_layers_are_independent_deep_copies():
     first, second = encoder.layers[0], encoder.layers[1]
     assert first is not layer and first.self_attn.in_proj_weight is not second.self_attn.in_proj_weight
     np.testing.assert_array_equal(first.linear1.weight.numpy(), second.linear1.weight.numpy())
-    first.linear1.weight.data[...] = 0
+    first.linear1.weight.array[...] = 0
     assert second.linear1.weight.numpy().any() and layer.linear1.weight.numpy().any()
     assert encoder.norm is None and encoder.num_layers == 3 and len(list(encoder.parameters())) == 3 * 12
 

@@ -68,7 +68,7 @@ def run_case(prefix: str):
     assert sorted(parameters) == sorted(name for name in recorded if f"{name}_grad" in recorded and name != "input")
     for name, parameter in parameters.items():
         assert parameter.shape == recorded[name].shape
-        parameter.data[...] = recorded[name]
+        parameter.array[...] = recorded[name]
     x = ember.tensor(recorded["input"], requires_grad=True)
     output = call(x)
     assert output.dtype == np.float32

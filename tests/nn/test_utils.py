@@ -25,19 +25,19 @@ def test_clip_grad_norm_scales_to_max_norm_and_returns_total():
     total = clip_grad_norm_(parameters, max_norm=1.3)
     assert total.item() == pytest.approx(13.0) and total.dtype == np.float32
     scale = 1.3 / (13.0 + 1e-6)
-    np.testing.assert_allclose(parameters[0].grad.data, [3.0 * scale, 0.0], rtol=1e-6)
-    np.testing.assert_allclose(parameters[1].grad.data, [0.0, 4.0 * scale, 12.0 * scale], rtol=1e-6)
-    new_norm = math.sqrt(sum(float((p.grad.data**2).sum()) for p in parameters))
+    np.testing.assert_allclose(parameters[0].grad.array, [3.0 * scale, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(parameters[1].grad.array, [0.0, 4.0 * scale, 12.0 * scale], rtol=1e-6)
+    new_norm = math.sqrt(sum(float((p.grad.array**2).sum()) for p in parameters))
     assert new_norm == pytest.approx(1.3, rel=1e-5)
 
 
 def test_clip_grad_norm_leaves_small_gradients_and_other_norms():
     parameters = with_grads([0.3, -0.4])
     assert clip_grad_norm_(parameters, 1.0).item() == pytest.approx(0.5)
-    np.testing.assert_allclose(parameters[0].grad.data, [0.3, -0.4], rtol=1e-5)
+    np.testing.assert_allclose(parameters[0].grad.array, [0.3, -0.4], rtol=1e-5)
     parameters = with_grads([1.0, -5.0], [2.0])
     assert clip_grad_norm_(parameters, 2.5, norm_type=math.inf).item() == pytest.approx(5.0)
-    np.testing.assert_allclose(parameters[0].grad.data, [0.5, -2.5], rtol=1e-5)
+    np.testing.assert_allclose(parameters[0].grad.array, [0.5, -2.5], rtol=1e-5)
     parameters = with_grads([1.0, -5.0], [2.0])
     assert clip_grad_norm_(parameters, 100.0, norm_type=1).item() == pytest.approx(8.0)
 
@@ -46,7 +46,7 @@ def test_clip_grad_norm_accepts_a_single_tensor_skips_missing_grads_and_checks_f
     (parameter,) = with_grads([6.0, 8.0])
     no_grad = nn.Parameter(ember.zeros(2))
     assert clip_grad_norm_([parameter, no_grad], 5.0).item() == pytest.approx(10.0)
-    np.testing.assert_allclose(parameter.grad.data, [3.0, 4.0], rtol=1e-5)
+    np.testing.assert_allclose(parameter.grad.array, [3.0, 4.0], rtol=1e-5)
     assert clip_grad_norm_(parameter, 1.0).item() == pytest.approx(5.0, rel=1e-5)
     assert clip_grad_norm_([no_grad], 1.0).item() == 0.0
     (bad,) = with_grads([float("inf"), 1.0])
@@ -57,13 +57,13 @@ def test_clip_grad_norm_accepts_a_single_tensor_skips_missing_grads_and_checks_f
 def test_clip_grad_norm_on_model_gradients():
     model = nn.Linear(10, 5)
     model(ember.randn(8, 10) * 10.0).sum().backward()
-    expected = math.sqrt(sum(float((p.grad.data.astype(np.float64) ** 2).sum()) for p in model.parameters()))
+    expected = math.sqrt(sum(float((p.grad.array.astype(np.float64) ** 2).sum()) for p in model.parameters()))
     assert clip_grad_norm_(model.parameters(), 0.1).item() == pytest.approx(expected, rel=1e-5)
-    clipped = math.sqrt(sum(float((p.grad.data.astype(np.float64) ** 2).sum()) for p in model.parameters()))
+    clipped = math.sqrt(sum(float((p.grad.array.astype(np.float64) ** 2).sum()) for p in model.parameters()))
     assert clipped == pytest.approx(0.1, rel=1e-4)
 
 
 def test_clip_grad_value():
     parameters = with_grads([-3.0, 0.5, 2.0])
     assert clip_grad_value_(parameters, 1.0) is None
-    np.testing.assert_array_equal(parameters[0].grad.data, [-1.0, 0.5, 1.0])
+    np.testing.assert_array_equal(parameters[0].grad.array, [-1.0, 0.5, 1.0])

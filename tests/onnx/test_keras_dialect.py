@@ -21,7 +21,7 @@ def _randomize_batch_norm(model, rng):
         if isinstance(layer, keras.layers.BatchNormalization):
             for name, buffer in layer.named_buffers():
                 size = buffer.shape
-                buffer.data[...] = (rng.uniform(0.5, 2.0, size) if "var" in name else rng.normal(0, 0.5, size))
+                buffer.array[...] = (rng.uniform(0.5, 2.0, size) if "var" in name else rng.normal(0, 0.5, size))
 
 
 @pytest.mark.parametrize("make", [

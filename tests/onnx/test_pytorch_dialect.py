@@ -134,8 +134,8 @@ def test_conv1d_pools_group_norm_and_elementwise(tmp_path, rng):
             return joined.tanh() - joined.exp().clamp(max=2.0) / (joined.abs() + 1).sqrt() + F.elu(joined)
 
     model = Mixed()
-    model.bn.running_mean.data[:] = np.linspace(-1, 1, 8, dtype=np.float32)
-    model.bn.running_var.data[:] = np.linspace(0.5, 2, 8, dtype=np.float32)
+    model.bn.running_mean.array[:] = np.linspace(-1, 1, 8, dtype=np.float32)
+    model.bn.running_var.array[:] = np.linspace(0.5, 2, 8, dtype=np.float32)
     path = _export(model, rng.standard_normal((2, 3, 10, 10)).astype(np.float32), tmp_path / "mixed.onnx")
     assert_matches(path, model, [rng.standard_normal((4, 3, 10, 10)).astype(np.float32)], ["input"])
 

@@ -157,8 +157,8 @@ def test_group_norm_mish_tanh_gelu_einsum_and_dropout(tmp_path, rng):
             return self.gelu(ember.einsum("nchw,cd->ndhw", x, self.mix))
 
     model = Block()
-    model.norm.weight.data[...] = rng.uniform(0.5, 1.5, 8)
-    model.norm.bias.data[...] = rng.normal(0, 0.5, 8)
+    model.norm.weight.array[...] = rng.uniform(0.5, 1.5, 8)
+    model.norm.bias.array[...] = rng.normal(0, 0.5, 8)
     path = _export(model, _floats(rng, 2, 3, 6, 6), tmp_path / "block.onnx")
     ops = _op_types(path)
     assert "Einsum" in ops and "Dropout" not in ops

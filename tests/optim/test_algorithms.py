@@ -106,23 +106,23 @@ def run_ember(optimizer_class, options, grads_per_step=GRADS):
     """Run the optimizer on fresh (w, b) with the given gradients; check in-place float32 updates."""
     w = ember.tensor(W0, requires_grad=True)
     b = ember.tensor(B0, requires_grad=True)
-    arrays = (w.data, b.data)
+    arrays = (w.array, b.array)
     optimizer = optimizer_class([w, b], **options)
     for grad_w, grad_b in grads_per_step:
         w.grad = ember.tensor(grad_w)
         b.grad = ember.tensor(grad_b)
-        grad_arrays = (w.grad.data, b.grad.data)
+        grad_arrays = (w.grad.array, b.grad.array)
         assert optimizer.step() is None
-        np.testing.assert_array_equal(w.grad.data, grad_w)  # gradients are read, never written
-        np.testing.assert_array_equal(b.grad.data, grad_b)
-        assert w.grad.data is grad_arrays[0] and b.grad.data is grad_arrays[1]
-    assert w.data is arrays[0] and b.data is arrays[1]
+        np.testing.assert_array_equal(w.grad.array, grad_w)  # gradients are read, never written
+        np.testing.assert_array_equal(b.grad.array, grad_b)
+        assert w.grad.array is grad_arrays[0] and b.grad.array is grad_arrays[1]
+    assert w.array is arrays[0] and b.array is arrays[1]
     assert w.dtype == np.float32 and b.dtype == np.float32
     for state in optimizer.state.values():
         for value in state.values():
             if isinstance(value, np.ndarray):
                 assert value.dtype == np.float32
-    return [w.data, b.data], optimizer
+    return [w.array, b.array], optimizer
 
 
 def assert_matches(actual, expected):
@@ -268,7 +268,7 @@ def test_steps_with_gradients_from_backward(optimizer_class, options, reference)
             return reference_adam(params, grads, decoupled=True, **kw)
     # the references replay the whole gradient history from the start: re-derive it step by step
     expected = reference_on_quadratic(lambda params, history: reference(params, history, **options), 4)
-    assert_matches([w.data, b.data], expected)
+    assert_matches([w.array, b.array], expected)
 
 
 # --------------------------------------------------------------------------------------- dtype, speed
@@ -320,18 +320,18 @@ def test_updates_on_cuda_match_the_cpu(optimizer_class, options):
     cpu_result, _ = run_ember(optimizer_class, options)
     w = ember.tensor(W0, device="cuda", requires_grad=True)
     b = ember.tensor(B0, device="cuda", requires_grad=True)
-    arrays = (w.data, b.data)
+    arrays = (w.array, b.array)
     optimizer = optimizer_class([w, b], **options)
     for grad_w, grad_b in GRADS:
         w.grad = ember.tensor(grad_w, device="cuda")
         b.grad = ember.tensor(grad_b, device="cuda")
         optimizer.step()
-    assert w.data is arrays[0] and b.data is arrays[1]
+    assert w.array is arrays[0] and b.array is arrays[1]
     assert w.dtype == np.float32
     saved = optimizer.state_dict()
     restored = optimizer_class([ember.tensor(W0, requires_grad=True), ember.tensor(B0, requires_grad=True)])
     restored.load_state_dict(saved)  # GPU state onto CPU parameters
     for state in restored.state.values():
         assert all(isinstance(value, (int, np.ndarray)) for value in state.values())
-    for got, want in zip((w.cpu().data, b.cpu().data), cpu_result):
+    for got, want in zip((w.cpu().array, b.cpu().array), cpu_result):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -37,8 +37,8 @@ def test_least_squares_converges(optimizer_class, options, steps, tolerance):
         loss = ((x @ w + b - y) ** 2).mean()
         loss.backward()
         optimizer.step()
-    np.testing.assert_allclose(w.data, W_TRUE, atol=tolerance)
-    np.testing.assert_allclose(b.data, [B_TRUE], atol=tolerance)
+    np.testing.assert_allclose(w.array, W_TRUE, atol=tolerance)
+    np.testing.assert_allclose(b.array, [B_TRUE], atol=tolerance)
     assert w.dtype == np.float32
 
 
@@ -60,5 +60,5 @@ def test_rosenbrock_reaches_its_minimum(optimizer_class, options, steps):
 
     for _ in range(steps):
         loss = optimizer.step(closure)
-    np.testing.assert_allclose(point.data, [1.0, 1.0], atol=1e-3)
+    np.testing.assert_allclose(point.array, [1.0, 1.0], atol=1e-3)
     assert float(loss) < 1e-5

@@ -74,7 +74,7 @@ def test_step_lr_value_is_used_by_the_optimizer():
         w.grad = ember.ones(1)
         optimizer.step()
         scheduler.step()
-        assert w.data[0] == pytest.approx(expected)
+        assert w.array[0] == pytest.approx(expected)
 
 
 def test_multistep_lr_applies_repeated_milestones_twice():

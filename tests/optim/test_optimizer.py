@@ -35,13 +35,13 @@ def test_param_groups_fill_defaults_and_keep_their_own_options():
 
 def test_param_groups_use_their_own_learning_rates():
     w, b = make_params()
-    w0, b0 = w.data.copy(), b.data.copy()
+    w0, b0 = w.array.copy(), b.array.copy()
     optimizer = SGD([{"params": [w], "lr": 0.1}, {"params": [b], "lr": 0.01}])
     set_grads([w, b], seed=1)
-    grad_w, grad_b = w.grad.data.copy(), b.grad.data.copy()
+    grad_w, grad_b = w.grad.array.copy(), b.grad.array.copy()
     optimizer.step()
-    np.testing.assert_allclose(w.data, w0 - 0.1 * grad_w, rtol=1e-6)
-    np.testing.assert_allclose(b.data, b0 - 0.01 * grad_b, rtol=1e-6)
+    np.testing.assert_allclose(w.array, w0 - 0.1 * grad_w, rtol=1e-6)
+    np.testing.assert_allclose(b.array, b0 - 0.01 * grad_b, rtol=1e-6)
 
 
 def test_changing_a_group_lr_takes_effect_on_the_next_step():
@@ -49,10 +49,10 @@ def test_changing_a_group_lr_takes_effect_on_the_next_step():
     optimizer = Adam([w], lr=0.1)
     set_grads([w], seed=1)
     optimizer.step()
-    before = w.data.copy()
+    before = w.array.copy()
     optimizer.param_groups[0]["lr"] = 0.0
     optimizer.step()
-    np.testing.assert_array_equal(w.data, before)
+    np.testing.assert_array_equal(w.array, before)
 
 
 def test_add_param_group():
@@ -70,11 +70,11 @@ def test_add_param_group():
 
 def test_parameters_without_grad_are_skipped():
     w, b = make_params()
-    b0 = b.data.copy()
+    b0 = b.array.copy()
     optimizer = Adam([w, b], lr=0.1)
     set_grads([w], seed=1)
     optimizer.step()
-    np.testing.assert_array_equal(b.data, b0)
+    np.testing.assert_array_equal(b.array, b0)
     assert b not in optimizer.state and w in optimizer.state
 
 
@@ -186,9 +186,9 @@ def test_zero_grad_in_place_keeps_the_gradient_tensor():
     w, b = make_params()
     optimizer = SGD([w, b], lr=0.1)
     set_grads([w], seed=1)
-    grad, array = w.grad, w.grad.data
+    grad, array = w.grad, w.grad.array
     optimizer.zero_grad(set_to_none=False)
-    assert w.grad is grad and w.grad.data is array
+    assert w.grad is grad and w.grad.array is array
     np.testing.assert_array_equal(array, np.zeros((3, 2), dtype=np.float32))
     assert b.grad is None
 
@@ -199,7 +199,7 @@ def test_zero_grad_in_place_detaches_a_gradient_recorded_with_create_graph():
     assert w.grad.requires_grad
     SGD([w], lr=0.1).zero_grad(set_to_none=False)
     assert not w.grad.requires_grad and w.grad.grad_fn is None
-    np.testing.assert_array_equal(w.grad.data, [0.0, 0.0])
+    np.testing.assert_array_equal(w.grad.array, [0.0, 0.0])
 
 
 def test_gradients_accumulate_without_zero_grad_and_restart_after_it():
@@ -207,10 +207,10 @@ def test_gradients_accumulate_without_zero_grad_and_restart_after_it():
     optimizer = SGD([w], lr=0.1)
     (w * 3.0).sum().backward()
     (w * 3.0).sum().backward()
-    np.testing.assert_array_equal(w.grad.data, [6.0, 6.0])
+    np.testing.assert_array_equal(w.grad.array, [6.0, 6.0])
     optimizer.zero_grad()
     (w * 3.0).sum().backward()
-    np.testing.assert_array_equal(w.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(w.grad.array, [3.0, 3.0])
 
 
 # ---------------------------------------------------------------------------------------------- closure
@@ -231,7 +231,7 @@ def test_step_with_closure_returns_the_loss_and_records_gradients(optimizer_clas
         loss = optimizer.step(closure)
     assert calls == [13.0]
     assert float(loss) == 13.0
-    np.testing.assert_array_equal(w.grad.data, [6.0, -4.0])
+    np.testing.assert_array_equal(w.grad.array, [6.0, -4.0])
     assert float((w * w).sum()) < 13.0
 
 
@@ -253,8 +253,8 @@ def test_state_dict_round_trip_continues_identically(optimizer_class, options):
         first.step()
     saved = first.state_dict()
 
-    w2 = ember.tensor(w.data, requires_grad=True)
-    b2 = ember.tensor(b.data, requires_grad=True)
+    w2 = ember.tensor(w.array, requires_grad=True)
+    b2 = ember.tensor(b.array, requires_grad=True)
     second = optimizer_class([{"params": [w2]}, {"params": [b2]}], lr=0.7)
     second.load_state_dict(saved)
     assert second.param_groups[1]["lr"] == 0.02 and second.param_groups[0]["lr"] == options["lr"]
@@ -265,8 +265,8 @@ def test_state_dict_round_trip_continues_identically(optimizer_class, options):
         set_grads([w2, b2], seed)
         first.step()
         second.step()
-    np.testing.assert_array_equal(w2.data, w.data)
-    np.testing.assert_array_equal(b2.data, b.data)
+    np.testing.assert_array_equal(w2.array, w.array)
+    np.testing.assert_array_equal(b2.array, b.array)
 
 
 def test_state_dict_format_and_copies():

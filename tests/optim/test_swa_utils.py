@@ -29,7 +29,7 @@ def recorded(prefix: str) -> dict:
 
 def load(model: nn.Module, values: dict, prefix: str) -> None:
     for name, tensor in model.state_dict().items():
-        tensor.data[...] = values[f"{prefix}/{name}"]
+        tensor.array[...] = values[f"{prefix}/{name}"]
 
 
 @pytest.mark.parametrize("run", sorted(RUNS))

@@ -142,6 +142,6 @@ def test_keras_model_trained_with_a_tape():
         assert all(g is not None for g in grads)
         for variable, gradient in zip(model.trainable_weights, grads):
             with ember.no_grad():
-                variable.data -= 0.1 * gradient.data
+                variable.array -= 0.1 * gradient.array
         first = float(loss) if first is None else first
     assert float(loss) < 0.01 * first

@@ -1,13 +1,11 @@
 """The "Neural network frameworks" lesson's PyTorch notebook (IntroPyTorch.ipynb), cell by cell after
 ``import torch`` became ``import ember as torch``. Expected strings are what the notebook prints under PyTorch.
-The cells that update ``w.data`` in place (``x.data.add_``, ``w.data.sub_``, ``self.W.data.zero_()``) do not run:
-``Tensor.data`` is Ember's raw NumPy array (docs/tutorials.md); test_tensor_idioms.py runs the same loops with
-the updates under ``no_grad``. The lesson draws its classification data with scikit-learn; two Gaussian blobs
-stand in for it here."""
+The cells that update ``w.data`` in place (``x.data.add_``, ``w.data.sub_``, ``self.W.data.zero_()``) run as
+written: ``Tensor.data`` is, as in PyTorch, a detached Tensor sharing the memory. The lesson draws its
+classification data with scikit-learn; two Gaussian blobs stand in for it here."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import ember as torch
 
@@ -56,13 +54,49 @@ def test_gradient_cells():
     np.testing.assert_allclose(a.grad.numpy(), expected, rtol=1e-5)
 
 
-def test_cells_that_update_data_in_place_fail_as_documented():
-    """``x.data`` is a NumPy array in Ember: the lesson's ``x.data.add_(-lr*gr)`` raises AttributeError."""
+def test_gradient_descent_cell_updates_through_data():
+    """The lesson's ``x.data.add_(-lr*gr)`` loop on (x1-3)² + (x2+2)²: PyTorch 2's printed line, to the digit."""
     x = torch.zeros(2, requires_grad=True)
-    y = (x - torch.tensor([3, -2])).pow(2).sum()
-    y.backward()
-    with pytest.raises(AttributeError, match="add_"):
-        x.data.add_(-0.1 * x.grad)
+    f = lambda x: (x - torch.tensor([3, -2])).pow(2).sum()  # noqa: E731 - the lesson's own spelling
+    lr = 0.1
+    for i in range(15):
+        y = f(x)
+        y.backward()
+        gr = x.grad
+        x.data.add_(-lr * gr)
+        x.grad.zero_()
+        line = "Step {}: x[0]={}, x[1]={}".format(i, x[0], x[1])  # noqa: UP032 - the lesson's spelling
+    assert line == "Step 14: x[0]=2.894446849822998, x[1]=-1.929631233215332"
+
+
+def test_linear_regression_cell_updates_through_data():
+    """``train_on_batch`` with ``w.data.sub_(learning_rate * w.grad)``: PyTorch 2's printed losses and weights."""
+    np.random.seed(13)
+    train_x = np.linspace(0, 3, 120)
+    train_labels = 2 * train_x + 0.9 + np.random.randn(*train_x.shape) * 0.5
+    w = torch.tensor([100.0], requires_grad=True, dtype=torch.float32)
+    b = torch.zeros(size=(1,), requires_grad=True)
+
+    def train_on_batch(x, y):
+        predictions = torch.matmul(x, w) + b
+        loss = torch.mean(torch.square(y - predictions))
+        loss.backward()
+        w.data.sub_(0.1 * w.grad)
+        b.data.sub_(0.1 * b.grad)
+        w.grad.zero_()
+        b.grad.zero_()
+        return loss
+
+    indices = np.random.permutation(len(train_x))
+    features = torch.tensor(train_x[indices], dtype=torch.float32)
+    labels = torch.tensor(train_labels[indices], dtype=torch.float32)
+    lines = []
+    for epoch in range(10):
+        for i in range(0, len(features), 4):
+            loss = train_on_batch(features[i:i + 4].view(-1, 1), labels[i:i + 4])
+        lines.append("Epoch %d: last batch loss = %.4f" % (epoch, float(loss)))  # noqa: UP031
+    assert lines[0] == "Epoch 0: last batch loss = 94.5247" and lines[-1] == "Epoch 9: last batch loss = 0.3382"
+    assert repr((w, b)) == "(tensor([1.8617], requires_grad=True), tensor([1.0711], requires_grad=True))"
 
 
 def test_device_cell_runs_on_the_cpu():
@@ -86,6 +120,14 @@ def test_classification_cells():
         def forward(self, x):
             return torch.matmul(x, self.W) + self.b
 
+        def zero_grad(self):  # the lesson's own: it zeroes the weights through .data, not the gradients
+            self.W.data.zero_()
+            self.b.data.zero_()
+
+        def update(self, lr=0.1):
+            self.W.data.sub_(lr * self.W.grad)
+            self.b.data.sub_(lr * self.b.grad)
+
     net = Network()
     dataset = torch.utils.data.TensorDataset(torch.tensor(train_x), torch.tensor(train_labels, dtype=torch.float32))
     dataloader = torch.utils.data.DataLoader(dataset, batch_size=16)
@@ -95,7 +137,22 @@ def test_classification_cells():
     loss = torch.nn.functional.binary_cross_entropy_with_logits(input=z, target=first[1])
     loss.backward()
     assert net.W.grad.shape == (2, 1)
-    assert repr(net.b) == "tensor([0.], requires_grad=True)"  # print(net.W, net.b) after the (failing) loop
+    assert repr(net.b) == "tensor([0.], requires_grad=True)"
+
+    def train_epoch(net, dataloader, lr=0.1):
+        for (x, y) in dataloader:
+            z = net.forward(x).flatten()
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(input=z, target=y)
+            net.zero_grad()
+            loss.backward()
+            net.update(lr)
+        return loss
+
+    for _epoch in range(15):
+        loss = train_epoch(net, dataloader)
+    assert np.isfinite(float(loss)) and net.W.requires_grad and net.W.grad_fn is None
+    # zero_grad() zeroed the weights before the last update: W is -lr times the gradient accumulated so far
+    np.testing.assert_allclose(net.W.detach().numpy(), -0.1 * net.W.grad.numpy(), rtol=1e-6)
     pred = torch.sigmoid(net.forward(torch.tensor(valid_x)))
     accuracy = torch.mean(((pred.view(-1) > 0.5) == (torch.tensor(valid_labels) > 0.5)).type(torch.float32))
     assert accuracy.shape == () and 0.0 <= float(accuracy) <= 1.0

@@ -213,8 +213,8 @@ def test_dataloader_batch_of_a_tensor_dataset_is_a_list_as_pytorch_collate_gives
 
 # --------------------------------------------------------------------- the lesson's cells, end to end
 def test_gradient_descent_cell_prints_pytorchs_numbers():
-    """The lesson's minimum of (x1-3)² + (x2+2)²; its `x.data.add_(...)` is written as an update under
-    `no_grad` (``Tensor.data`` is Ember's raw array). The printed line is PyTorch 2's, character for character."""
+    """The lesson's minimum of (x1-3)² + (x2+2)², its `x.data.add_(...)` written as the other PyTorch spelling,
+    an update under `no_grad` (test_lesson_pytorch.py runs `.data`). The line is PyTorch 2's, to the character."""
     x = ember.zeros(2, requires_grad=True)
     f = lambda x: (x - ember.tensor([3, -2])).pow(2).sum()  # noqa: E731 - the lesson's own spelling
     for i in range(15):

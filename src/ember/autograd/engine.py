@@ -92,15 +92,15 @@ def _root_gradients(tensors, grad_tensors):
                 "did you create the inputs with requires_grad=True, or run inside no_grad()?"
             )
         if gradient is None:
-            if tensor.data.size != 1:
+            if tensor.array.size != 1:
                 raise RuntimeError(
                     f"backward: grad can be implicitly created only for one-element outputs, received shape "
                     f"{tensor.shape}; pass gradient= with that shape"
                 )
-            xp = _xp(tensor.data)
+            xp = _xp(tensor.array)
             gradient = Tensor(xp.ones(tensor.shape, dtype=tensor.dtype))
         else:
-            gradient = gradient if isinstance(gradient, Tensor) else Tensor(_xp(tensor.data).asarray(gradient))
+            gradient = gradient if isinstance(gradient, Tensor) else Tensor(_xp(tensor.array).asarray(gradient))
             if gradient.shape != tensor.shape:
                 raise ValueError(
                     f"backward: gradient shape {gradient.shape} does not match the tensor's shape {tensor.shape}"
@@ -108,7 +108,7 @@ def _root_gradients(tensors, grad_tensors):
             # the engine may hand this array to a leaf's .grad: never alias the caller's array (a gradient that
             # requires grad stays as it is, so that create_graph can differentiate with respect to it)
             if not gradient.requires_grad:
-                gradient = Tensor(gradient.data.copy(order="K"))  # in the same memory order
+                gradient = Tensor(gradient.array.copy(order="K"))  # in the same memory order
         gradients.append(gradient)
     return gradients
 
@@ -265,7 +265,7 @@ def _count_down_hooked_leaf(leaf, hooked_leaf_edges, leaf_grads, accumulate_only
 
 def _call_backward(node, slots, create_graph: bool):
     if any(slot is None for slot in slots):
-        xp = _xp(node.inputs[0].data) if node.inputs else np
+        xp = _xp(node.inputs[0].array) if node.inputs else np
         slots = [
             Tensor(xp.zeros(shape, dtype=dtype)) if slot is None else slot
             for slot, (shape, dtype) in zip(slots, node._output_specs)
@@ -274,7 +274,7 @@ def _call_backward(node, slots, create_graph: bool):
         raise RuntimeError(node._freed_message())
     result = None
     if node.backward_arrays is not None and not create_graph and config.get("fast_paths"):
-        result = node.backward_arrays(*[slot.data for slot in slots])
+        result = node.backward_arrays(*[slot.array for slot in slots])
         config.record_path(f"{node.name}.backward", "backward" if result is None else "backward_arrays")
     elif node.backward_arrays is not None:
         config.record_path(f"{node.name}.backward", "backward")
@@ -330,7 +330,7 @@ def _retain_nonleaf_grads(node, slots):
 def _owned(gradient, seen_arrays):
     """A gradient array handed to a leaf must belong to that leaf alone (in-place updates follow): a view is
     copied unless it is the only thing left holding its base (e.g. a reshaped or transposed GEMM result)."""
-    array = gradient.data
+    array = gradient.array
     if id(array) in seen_arrays or not (getattr(array, "base", None) is None or _sole_view(array)):
         array = array.copy(order="K")
     seen_arrays.add(id(array))

@@ -105,7 +105,7 @@ class Function:
             raise RuntimeError(self._freed_message())
         if self._saved is None:
             return ()
-        return tuple(self.inputs[where].data if kind == _IN else array for kind, where, array in self._saved)
+        return tuple(self.inputs[where].array if kind == _IN else array for kind, where, array in self._saved)
 
     @property
     def needs_input_grad(self) -> tuple:
@@ -132,7 +132,7 @@ class Function:
             _check_same_device(self.name, tensors)
         self.inputs = tuple(tensors)
         self._input_positions = tuple(positions)
-        detached = [Tensor(a.data) if isinstance(a, Tensor) else a for a in args]
+        detached = [Tensor(a.array) if isinstance(a, Tensor) else a for a in args]
         with grad_mode.no_grad():
             raw = type(self).forward(self, *detached)
         result = self._finish(raw, grad_mode.state.enabled and any(t.requires_grad for t in tensors))
@@ -152,7 +152,7 @@ class Function:
         if record:
             specs = []
             for index, out in enumerate(outputs):
-                y = out.data
+                y = out.array
                 specs.append((y.shape, y.dtype))
                 if y.dtype.kind in "fc":
                     out.requires_grad = True
@@ -161,7 +161,7 @@ class Function:
             self._output_specs = tuple(specs)
             self._outputs = tuple(weakref.ref(out) for out in outputs)
             if self._saved is not None:
-                self._saved = self._classify_saved(self._saved, raw, [out.data for out in outputs])
+                self._saved = self._classify_saved(self._saved, raw, [out.array for out in outputs])
         else:
             self.inputs = ()
             self._saved = None
@@ -172,15 +172,15 @@ class Function:
         before 0-d NumPy scalars were turned into arrays) or a plain value."""
         classified = []
         for value in saved:
-            array = value.data if isinstance(value, Tensor) else value
+            array = value.array if isinstance(value, Tensor) else value
             entry = None
             for index, tensor in enumerate(self.inputs):
-                if tensor.data is array:
+                if tensor.array is array:
                     entry = (_IN, index, None)
                     break
             if entry is None:
                 for index, (returned, output) in enumerate(zip(raw_outputs, output_arrays)):
-                    returned = returned.data if isinstance(returned, Tensor) else returned
+                    returned = returned.array if isinstance(returned, Tensor) else returned
                     if output is array or returned is array:
                         entry = (_OUT, index, output)
                         break
@@ -237,7 +237,7 @@ class Primitive(Function):
         if len(tensors) > 1 and cupy_if_loaded() is not None:
             _check_same_device(self.name, tensors)
         self.inputs = tensors
-        arrays = [tensor.data for tensor in tensors]
+        arrays = [tensor.array for tensor in tensors]
         outputs = self._fast_forward(arrays) if self.fast_forward else self.forward(*arrays)
         result = self._finish(outputs, record)
         if trace_hook is not None:
@@ -263,7 +263,7 @@ def _is_cupy(value) -> bool:
 
 def _as_array(value, op_name: str):
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if isinstance(value, np.ndarray) or _is_cupy(value):
         return value
     if isinstance(value, np.generic):  # 0-d ufunc results come back as NumPy scalars
@@ -272,9 +272,9 @@ def _as_array(value, op_name: str):
 
 
 def _check_same_device(op_name: str, tensors) -> None:
-    first = device_of(tensors[0].data)
+    first = device_of(tensors[0].array)
     for tensor in tensors[1:]:
-        other = device_of(tensor.data)
+        other = device_of(tensor.array)
         if other != first:
             raise RuntimeError(
                 f"{op_name}: expected all tensors on the same device, received {first} and {other}; "

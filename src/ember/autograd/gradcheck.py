@@ -40,12 +40,12 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     for i in checked:
         if inputs[i].dtype != np.float64:
             raise TypeError(f"gradcheck: input {i} has dtype {inputs[i].dtype}; use float64 for finite differences")
-        if not inputs[i].data.flags.c_contiguous:  # perturbation below writes through a flat view
-            inputs[i].data = inputs[i].data.copy()
+        if not inputs[i].array.flags.c_contiguous:  # perturbation below writes through a flat view
+            inputs[i].array = inputs[i].array.copy()
 
     outputs = _differentiable(_outputs_tuple(fn(*inputs)))
     rng = np.random.default_rng(seed)
-    vectors = [Tensor(_like_module(out.data, rng.standard_normal(out.shape))) for out in outputs]
+    vectors = [Tensor(_like_module(out.array, rng.standard_normal(out.shape))) for out in outputs]
     # An output that does not require grad has a zero analytic derivative; the finite differences below still
     # see it, so a function whose derivative was wrongly cut from the graph fails here.
     connected = [(out, v) for out, v in zip(outputs, vectors) if out.requires_grad]
@@ -57,12 +57,12 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
 
     def projected(values):
         result = _differentiable(_outputs_tuple(fn(*values)))  # fn may itself differentiate: keep grad mode
-        return sum(float((out.data * v.data).sum()) for out, v in zip(result, vectors))
+        return sum(float((out.array * v.array).sum()) for out, v in zip(result, vectors))
 
     for position, i in enumerate(checked):
         x = inputs[i]
         numeric = np.zeros(x.shape, dtype=np.float64)
-        flat = x.data.reshape(-1)  # a view: perturb in place and restore
+        flat = x.array.reshape(-1)  # a view: perturb in place and restore
         numeric_flat = numeric.reshape(-1)
         for k in range(flat.size):
             original = float(flat[k])
@@ -73,7 +73,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             flat[k] = original
             numeric_flat[k] = (plus - minus) / (2 * eps)
         got = analytic[position]
-        got = np.zeros(x.shape) if got is None else _to_numpy(got.data)
+        got = np.zeros(x.shape) if got is None else _to_numpy(got.array)
         if got.shape != numeric.shape:
             return _fail(
                 raise_exception, f"gradcheck: gradient of input {i} has shape {got.shape}, expected {numeric.shape}"
@@ -98,7 +98,7 @@ def gradgradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     rng = np.random.default_rng(seed + 1)
     with no_grad():  # only the output shapes are needed here
-        shapes = [(out.shape, out.data) for out in _differentiable(_outputs_tuple(fn(*inputs)))]
+        shapes = [(out.shape, out.array) for out in _differentiable(_outputs_tuple(fn(*inputs)))]
     vectors = [Tensor(_like_module(data, rng.standard_normal(shape))) for shape, data in shapes]
 
     def first_derivatives(*values):

@@ -24,15 +24,16 @@ class Tensor:
     """A multi-dimensional array that can record the operations applied to it.
 
     Attributes:
-        data: the underlying ``numpy.ndarray`` (or ``cupy.ndarray`` on a CUDA device).
+        array: the underlying ``numpy.ndarray`` (or ``cupy.ndarray`` on a CUDA device).
+        data: as in PyTorch, a new Tensor sharing ``array``, detached from the graph (see ``data``).
         grad: the accumulated gradient (a Tensor) after ``backward()``, or None.
         requires_grad: whether operations on this tensor are recorded for differentiation.
         creator: the node (``Function``) that produced this tensor; None for leaves. Alias: ``grad_fn``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "creator", "_output_index", "_retains_grad",
+    __slots__ = ("array", "grad", "requires_grad", "creator", "_output_index", "_retains_grad",
                  "_post_accumulate_grad_hooks", "__weakref__")
-    data: Any  # numpy.ndarray, or cupy.ndarray on a CUDA device
+    array: Any  # numpy.ndarray, or cupy.ndarray on a CUDA device
     grad: Tensor | None
     requires_grad: bool
     creator: Function | None
@@ -47,7 +48,7 @@ class Tensor:
             cupy = cupy_if_loaded()
             if cupy is None or not isinstance(data, cupy.ndarray):
                 data = np.asarray(data)
-        self.data = data
+        self.array = data
         self.grad = None
         self.requires_grad = False
         self.creator = None
@@ -68,22 +69,22 @@ class Tensor:
     # ------------------------------------------------------------------------------------------ facts
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> Device:
-        return device_of(self.data)
+        return device_of(self.array)
 
     @property
     def is_leaf(self) -> bool:
@@ -100,35 +101,35 @@ class Tensor:
     def size(self, dim: int | None = None) -> tuple | int:
         """The shape as a tuple, or the length of dimension ``dim``."""
         if dim is None:
-            return self.data.shape
-        return self.data.shape[dim]
+            return self.array.shape
+        return self.array.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def element_size(self) -> int:
-        return self.data.itemsize
+        return self.array.itemsize
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     # ------------------------------------------------------------------------------------- conversion
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (shares memory on the CPU)."""
         if self.device.type != "cpu":
             raise TypeError(f"numpy(): tensor is on {self.device}; call .cpu() first to copy it to host memory")
-        return self.data
+        return self.array
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, received shape {self.shape}")
-        return self.data.reshape(()).item() if isinstance(self.data, np.ndarray) else self.data.item()
+        return self.array.reshape(()).item() if isinstance(self.array, np.ndarray) else self.array.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self.array.tolist()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -142,16 +143,16 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous; use .any() or .all()"
+                f"the truth value of a tensor with {self.array.size} elements is ambiguous; use .any() or .all()"
             )
         return bool(self.item())
 
     def __iter__(self) -> Iterator[Tensor]:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self.array.shape[0]))
 
     __hash__ = object.__hash__
 
@@ -192,7 +193,7 @@ class Tensor:
     # ------------------------------------------------------------------------------------------ graph
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only); floating tensors only."""
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.array.dtype.kind not in "fc":
             raise TypeError(
                 f"requires_grad_: only floating-point tensors can require gradients, received dtype {self.dtype}"
             )
@@ -205,7 +206,26 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new tensor sharing this data, cut from the graph."""
-        return Tensor(self.data)
+        return Tensor(self.array)
+
+    @property
+    def data(self) -> Tensor:
+        """As in PyTorch: a new Tensor sharing this tensor's memory, cut from the graph (``requires_grad=False``).
+
+        In-place methods on it change this tensor's numbers without being recorded or checked
+        (``w.data.sub_(lr * w.grad)``); ``np.asarray(t.data)`` gives the numbers. ``t.array`` is the raw
+        ``numpy.ndarray``/``cupy.ndarray`` itself.
+        """
+        return Tensor(self.array)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        """``t.data = other``: ``t`` holds ``other``'s array from now on (shape and dtype may change), as in
+        PyTorch; the graph and ``requires_grad`` of ``t`` are kept."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Tensor.data: assigned value must be a Tensor, received {type(value).__name__}; "
+                            "wrap it with ember.tensor(...)")
+        self.array = value.array
 
     def detach_(self) -> Tensor:
         self.creator = None
@@ -239,10 +259,18 @@ class Tensor:
     def __getstate__(self) -> tuple:
         """Copies and pickles keep every field but the post-accumulate-grad hooks (callbacks of this process,
         e.g. a ``DistributedDataParallel`` wrapper): ``copy.deepcopy(model)`` gives a model without them."""
-        slots = {name: getattr(self, name) for name in Tensor.__slots__
+        slots = {_PICKLED_NAMES.get(name, name): getattr(self, name) for name in Tensor.__slots__
                  if name != "__weakref__" and hasattr(self, name)}
         slots["_post_accumulate_grad_hooks"] = None
         return (getattr(self, "__dict__", None) or None, slots)
+
+    def __setstate__(self, state: tuple) -> None:
+        """Restore what ``__getstate__`` gave (the array is pickled under its former name, ``data``)."""
+        attributes, slots = state
+        for name, value in (slots or {}).items():
+            object.__setattr__(self, _UNPICKLED_NAMES.get(name, name), value)
+        if attributes:
+            self.__dict__.update(attributes)
 
     def backward(
         self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None
@@ -260,7 +288,7 @@ class Tensor:
         backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
 
     # ------------------------------------------------------------------------- in-place data helpers
-    # These change ``data`` directly and are not recorded: they serve initialisers and optimizers.
+    # These change ``array`` directly and are not recorded: they serve initialisers and optimizers.
     def _check_inplace(self, op: str) -> None:
         from .grad_mode import is_grad_enabled
 
@@ -273,36 +301,36 @@ class Tensor:
 
     def zero_(self) -> Tensor:
         self._check_inplace("zero_")
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
-        self.data[...] = value.data if isinstance(value, Tensor) else value
+        self.array[...] = value.array if isinstance(value, Tensor) else value
         return self
 
     def copy_(self, source) -> Tensor:
         self._check_inplace("copy_")
-        array = source.data if isinstance(source, Tensor) else source
-        xp = np if isinstance(self.data, np.ndarray) else import_cupy()
-        self.data[...] = xp.asarray(array, dtype=self.data.dtype)
+        array = source.array if isinstance(source, Tensor) else source
+        xp = np if isinstance(self.array, np.ndarray) else import_cupy()
+        self.array[...] = xp.asarray(array, dtype=self.array.dtype)
         return self
 
     def _inplace(self, op: str, other, ufunc_name: str) -> Tensor:
         self._check_inplace(op)
-        value = other.data if isinstance(other, Tensor) else other
-        xp = np if isinstance(self.data, np.ndarray) else import_cupy()
-        getattr(xp, ufunc_name)(self.data, value, out=self.data, casting="same_kind")
+        value = other.array if isinstance(other, Tensor) else other
+        xp = np if isinstance(self.array, np.ndarray) else import_cupy()
+        getattr(xp, ufunc_name)(self.array, value, out=self.array, casting="same_kind")
         return self
 
     def add_(self, other, alpha=1) -> Tensor:
         if alpha != 1:
-            other = (other.data if isinstance(other, Tensor) else other) * alpha
+            other = (other.array if isinstance(other, Tensor) else other) * alpha
         return self._inplace("add_", other, "add")
 
     def sub_(self, other, alpha=1) -> Tensor:
         if alpha != 1:
-            other = (other.data if isinstance(other, Tensor) else other) * alpha
+            other = (other.array if isinstance(other, Tensor) else other) * alpha
         return self._inplace("sub_", other, "subtract")
 
     def mul_(self, other) -> Tensor:
@@ -313,14 +341,14 @@ class Tensor:
 
     def clamp_(self, min=None, max=None) -> Tensor:
         self._check_inplace("clamp_")
-        xp = np if isinstance(self.data, np.ndarray) else import_cupy()
-        xp.clip(self.data, min, max, out=self.data)
+        xp = np if isinstance(self.array, np.ndarray) else import_cupy()
+        xp.clip(self.array, min, max, out=self.array)
         return self
 
     # ------------------------------------------------------------------------------------------- repr
     def __repr__(self) -> str:
         """PyTorch's layout: ``tensor([[ 0.1234, -1.0000]], requires_grad=True)``, 4 decimals or scientific."""
-        data = self.data if isinstance(self.data, np.ndarray) else self.data.get()
+        data = self.array if isinstance(self.array, np.ndarray) else self.array.get()
         body = np.array2string(
             data, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3, max_line_width=LINE_WIDTH,
             formatter=_element_formatter(data),
@@ -338,7 +366,7 @@ class Tensor:
 
     def __format__(self, format_spec: str) -> str:
         """A 0-d tensor formats as its number (``f"{loss:.4f}"``); others as ``str`` (PyTorch's rule)."""
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             return format(self.item(), format_spec)
         return object.__format__(self, format_spec)
 
@@ -373,6 +401,10 @@ def _from_numpy_readable_leaves(tensor: Tensor) -> bool:
             pending.extend(current.creator.inputs)
     return found
 
+
+# Pickles keep the array under the name it had before ``Tensor.array`` (``data``), so the format is unchanged.
+_PICKLED_NAMES = {"array": "data"}
+_UNPICKLED_NAMES = {value: key for key, value in _PICKLED_NAMES.items()}
 
 # PyTorch's 80 columns, counted as NumPy counts them (the separator after the last element on a line included).
 LINE_WIDTH = 81

@@ -17,7 +17,7 @@ from .hooks import TensorHookHandle
 
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
-    data: Any
+    array: Any
     grad: Tensor | None
     requires_grad: builtins.bool
     creator: Function | None
@@ -108,6 +108,13 @@ class Tensor:
     def detach(self) -> Tensor:
         """A new tensor sharing this data, cut from the graph."""
 
+    @property
+    def data(self) -> Tensor:
+        """As in PyTorch: a new Tensor sharing this tensor's memory, cut from the graph (``requires_grad=False``)."""
+
+    @data.setter
+    def data(self, value: Tensor) -> None: ...
+
     def detach_(self) -> Tensor: ...
 
     def retain_grad(self) -> None:
@@ -119,6 +126,9 @@ class Tensor:
     def __getstate__(self) -> tuple:
         """Copies and pickles keep every field but the post-accumulate-grad hooks (callbacks of this process, e.g. a
         ``DistributedDataParallel`` wrapper): ``copy.deepcopy(model)`` gives a model without them."""
+
+    def __setstate__(self, state: tuple) -> None:
+        """Restore what ``__getstate__`` gave (the array is pickled under its former name, ``data``)."""
 
     def backward(
         self,

@@ -28,8 +28,8 @@ def _stack_tensors(samples: Sequence[Tensor]) -> Tensor:
             )
     if any(sample.requires_grad for sample in samples):
         return stack(samples)  # keeps the samples in the graph
-    xp = get_array_module(first.data)
-    return Tensor(xp.stack([sample.data for sample in samples]))
+    xp = get_array_module(first.array)
+    return Tensor(xp.stack([sample.array for sample in samples]))
 
 
 def _stack_arrays(samples: Sequence[np.ndarray]) -> Tensor:

@@ -74,10 +74,10 @@ def _take_rows(tensor: Tensor, index) -> Tensor:
     """``tensor[index]`` along the first axis; recorded in the graph only when the tensor requires grad."""
     if tensor.requires_grad:
         return tensor[index]
-    xp = get_array_module(tensor.data)
+    xp = get_array_module(tensor.array)
     if isinstance(index, np.ndarray) and xp is not np:
         index = xp.asarray(index)
-    return Tensor(tensor.data[index])
+    return Tensor(tensor.array[index])
 
 
 def _contiguous_slice(indices: np.ndarray) -> slice | None:
@@ -92,7 +92,7 @@ def _contiguous_slice(indices: np.ndarray) -> slice | None:
 def _as_index_array(indices, owner: str) -> np.ndarray:
     """A 1-d int64 array from a sequence, array or Tensor of indices."""
     if isinstance(indices, Tensor):
-        indices = indices.data
+        indices = indices.array
     cupy = cupy_if_loaded()
     if cupy is not None and isinstance(indices, cupy.ndarray):
         indices = indices.get()

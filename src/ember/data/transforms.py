@@ -74,7 +74,7 @@ def _single_to_nhwc(image, owner: str):
             raise ValueError(
                 f"{owner}: expected a Tensor image (C, H, W) or (..., C, H, W), received shape {tuple(image.shape)}"
             )
-        data = image.data.reshape((-1,) + tuple(image.shape[-3:]))
+        data = image.array.reshape((-1,) + tuple(image.shape[-3:]))
         return data.transpose(0, 2, 3, 1), _TENSOR, tuple(image.shape[:-3])
     if isinstance(image, np.ndarray):
         if image.ndim == 2:
@@ -95,7 +95,7 @@ def _batch_to_nhwc(batch, owner: str):
             raise ValueError(
                 f"{owner}.apply_batch: expected a Tensor batch (N, C, H, W), received shape {tuple(batch.shape)}"
             )
-        return batch.data.transpose(0, 2, 3, 1), _TENSOR
+        return batch.array.transpose(0, 2, 3, 1), _TENSOR
     if isinstance(batch, np.ndarray):
         if batch.ndim == 3:
             return batch[..., None], _ARRAY_HW
@@ -220,14 +220,14 @@ def _stack_outputs(outputs: list, owner: str):
     if len(shapes) != 1:
         raise ValueError(f"{owner}: per-image results have different shapes {sorted(shapes)} and cannot be stacked")
     if isinstance(first, Tensor):
-        xp = get_array_module(first.data)
-        return Tensor(xp.stack([output.data for output in outputs]))
+        xp = get_array_module(first.array)
+        return Tensor(xp.stack([output.array for output in outputs]))
     return np.stack(outputs)
 
 
 def _apply_per_sample(transform: Callable, batch):
     if isinstance(batch, Tensor):
-        samples = [Tensor(image) for image in batch.data]
+        samples = [Tensor(image) for image in batch.array]
     elif isinstance(batch, np.ndarray):
         samples = list(batch)
     else:
@@ -373,7 +373,7 @@ class ConvertImageDtype:
         self.dtype = dtypes.to_numpy_dtype(dtype)
 
     def _convert(self, image: Tensor) -> Tensor:
-        data = image.data
+        data = image.array
         source, target = data.dtype, self.dtype
         if source == target:
             return image
@@ -421,7 +421,7 @@ class Normalize:
             raise ValueError(f"Normalize: std {std!r} has a zero, which would divide by zero")
 
     def _normalize(self, image: Tensor) -> Tensor:
-        data = image.data
+        data = image.array
         if data.dtype.kind != "f":
             raise TypeError(f"Normalize: expected a float tensor (use ToTensor first), received dtype {data.dtype}")
         channels = data.shape[-3]

@@ -123,7 +123,7 @@ def _finish(work: Work, async_op: bool):
 def _array(where: str, tensor, name: str = "tensor"):
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{where}: {name} must be an ember.Tensor, received {type(tensor).__name__}")
-    return tensor.data
+    return tensor.array
 
 
 def _check_same_across_ranks(where: str, backend, description: tuple) -> None:
@@ -221,7 +221,7 @@ def all_gather(tensor_list: list, tensor: Tensor, group=None, async_op: bool = F
 
     def unpack() -> None:
         for index, target in enumerate(tensor_list):
-            target.data[...] = receive[index]
+            target.array[...] = receive[index]
 
     send = array if array.flags.c_contiguous else array.copy(order="C")
     return _finish(backend.all_gather(send, receive, unpack), async_op)
@@ -236,7 +236,7 @@ def reduce_scatter(output: Tensor, input_list: list, op: str = ReduceOp.SUM, gro
     _check_list("reduce_scatter", "input_list", input_list, backend.size, array)
     _check_same_across_ranks("reduce_scatter", backend, _describe(array))
     xp = np if isinstance(array, np.ndarray) else __import__("cupy")
-    send = xp.stack([tensor.data for tensor in input_list])
+    send = xp.stack([tensor.array for tensor in input_list])
     staged, copy_back = _contiguous(array)
 
     def divide() -> None:
@@ -260,7 +260,7 @@ def gather(tensor: Tensor, gather_list: list | None = None, dst: int = 0, group=
     def unpack() -> None:
         if receive is not None and gather_list is not None:
             for index, target in enumerate(gather_list):
-                target.data[...] = receive[index]
+                target.array[...] = receive[index]
 
     send = array if array.flags.c_contiguous else array.copy(order="C")
     return _finish(backend.gather(send, receive, dst, unpack), async_op)
@@ -275,7 +275,7 @@ def scatter(tensor: Tensor, scatter_list: list | None = None, src: int = 0, grou
     if backend.rank == src:
         _check_list("scatter", "scatter_list", scatter_list, backend.size, array)
         xp = np if isinstance(array, np.ndarray) else __import__("cupy")
-        send = xp.stack([item.data for item in scatter_list])
+        send = xp.stack([item.array for item in scatter_list])
     _check_same_across_ranks("scatter", backend, _describe(array))
     staged, copy_back = _contiguous(array)
     return _finish(backend.scatter(send, staged, src, copy_back), async_op)

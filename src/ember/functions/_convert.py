@@ -16,25 +16,25 @@ def as_tensor_like(value, reference: Tensor) -> Tensor:
     """
     if isinstance(value, Tensor):
         return value
-    xp = get_array_module(reference.data)
-    ref_kind = reference.data.dtype.kind
+    xp = get_array_module(reference.array)
+    ref_kind = reference.array.dtype.kind
     if isinstance(value, bool):
-        dtype = reference.data.dtype
+        dtype = reference.array.dtype
     elif isinstance(value, int):
-        dtype = reference.data.dtype if ref_kind != "b" else dtypes.int64
+        dtype = reference.array.dtype if ref_kind != "b" else dtypes.int64
     elif isinstance(value, float):
-        dtype = reference.data.dtype if ref_kind in "fc" else dtypes.get_default_dtype()
+        dtype = reference.array.dtype if ref_kind in "fc" else dtypes.get_default_dtype()
     elif isinstance(value, np.generic) and value.ndim == 0 and np.dtype(value.dtype).kind in "iuf":
         # NumPy scalars behave like Python scalars: they do not upcast a float32 tensor
         kind = np.dtype(value.dtype).kind
         if kind == "f":
-            dtype = reference.data.dtype if ref_kind in "fc" else dtypes.get_default_dtype()
+            dtype = reference.array.dtype if ref_kind in "fc" else dtypes.get_default_dtype()
         else:
-            dtype = reference.data.dtype if ref_kind != "b" else dtypes.int64
+            dtype = reference.array.dtype if ref_kind != "b" else dtypes.int64
     else:
         array = xp.asarray(value)
-        if array.dtype == np.float64 and reference.data.dtype.kind == "f" and not isinstance(value, np.ndarray):
-            array = array.astype(reference.data.dtype)  # a Python list of floats follows the tensor
+        if array.dtype == np.float64 and reference.array.dtype.kind == "f" and not isinstance(value, np.ndarray):
+            array = array.astype(reference.array.dtype)  # a Python list of floats follows the tensor
         return Tensor(array)
     return Tensor(xp.asarray(value, dtype=dtype))
 

@@ -82,7 +82,7 @@ class ReLU(Primitive):
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        return grad * Tensor((y.data > 0).astype(grad.dtype))
+        return grad * Tensor((y.array > 0).astype(grad.dtype))
 
     def backward_arrays(self, grad):
         (saved,) = self.saved_arrays

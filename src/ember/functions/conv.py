@@ -133,7 +133,7 @@ class Conv2d(Primitive):
         grad_x = Conv2dGradInput(self.geometry, x.shape)(grad, weight) if needs[0] else None
         grad_weight = None
         if needs[1]:
-            cols = None if cols is None else cols.data
+            cols = None if cols is None else cols.array
             grad_weight = Conv2dGradWeight(self.geometry, weight.shape, cols)(x, grad)
         if len(needs) == 2:
             return grad_x, grad_weight
@@ -148,10 +148,10 @@ class Conv2d(Primitive):
             return None
         if all(needs[:2]) and compiled.for_arrays(grad) is not None:
             grad = direct_conv.chwn(grad).transpose(3, 0, 1, 2)
-        grad_x = Conv2dGradInput(self.geometry, x.shape)(Tensor(grad), Tensor(weight)).data if needs[0] else None
+        grad_x = Conv2dGradInput(self.geometry, x.shape)(Tensor(grad), Tensor(weight)).array if needs[0] else None
         grad_weight = None
         if needs[1]:
-            grad_weight = Conv2dGradWeight(self.geometry, weight.shape, cols)(Tensor(x), Tensor(grad)).data
+            grad_weight = Conv2dGradWeight(self.geometry, weight.shape, cols)(Tensor(x), Tensor(grad)).array
         if len(needs) == 2:
             return grad_x, grad_weight
         return grad_x, grad_weight, (_channel_sums(grad) if needs[2] else None)

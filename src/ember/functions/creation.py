@@ -50,7 +50,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     for NumPy arrays.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     xp = get_array_module(data)
     if isinstance(data, (list, tuple)) and any(isinstance(item, Tensor) for item in _flatten_once(data)):
         data = _nested_tensors_to_arrays(data)
@@ -75,7 +75,7 @@ def _flatten_once(items):
 
 def _nested_tensors_to_arrays(items):
     if isinstance(items, Tensor):
-        return items.data
+        return items.array
     if isinstance(items, (list, tuple)):
         return [_nested_tensors_to_arrays(item) for item in items]
     return items
@@ -316,7 +316,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
         raise ValueError(f"multinomial: num_samples must be a positive int, received {num_samples!r}")
     if input.dtype.kind != "f":
         raise TypeError(f"multinomial: expected floating weights, received dtype {input.dtype}")
-    weights = np.asarray(input.data.get() if hasattr(input.data, "get") else input.data, dtype=np.float64)
+    weights = np.asarray(input.array.get() if hasattr(input.array, "get") else input.array, dtype=np.float64)
     rows = weights.reshape(-1, weights.shape[-1])
     if not np.isfinite(rows).all() or (rows < 0).any():
         raise ValueError("multinomial: weights must be finite and non-negative")

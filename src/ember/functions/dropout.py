@@ -74,7 +74,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         warn_inplace_has_no_effect("dropout")
     if not training or p == 0:
         return input
-    return Dropout(_scaled_keep_mask(input.shape, float(p), input.data))(input)
+    return Dropout(_scaled_keep_mask(input.shape, float(p), input.array))(input)
 
 
 def _feature_dropout(name: str, input: Tensor, p: float, training: bool, batched_ndim: int) -> Tensor:
@@ -89,7 +89,7 @@ def _feature_dropout(name: str, input: Tensor, p: float, training: bool, batched
         return input
     channel_axes = 2 if input.ndim == batched_ndim else 1
     mask_shape = input.shape[:channel_axes] + (1,) * (input.ndim - channel_axes)
-    return Dropout(_scaled_keep_mask(mask_shape, float(p), input.data))(input)
+    return Dropout(_scaled_keep_mask(mask_shape, float(p), input.array))(input)
 
 
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -139,13 +139,13 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False, inplace
         warn_inplace_has_no_effect("alpha_dropout")
     if not training or p == 0:
         return input
-    xp = get_array_module(input.data)
+    xp = get_array_module(input.array)
     dtype = input.dtype.type
     if p == 1:
         return Dropout(xp.zeros(input.shape, dtype=input.dtype))(input)
     p = float(p)
     a = 1.0 / math.sqrt((_SELU_ALPHA_PRIME**2 * p + 1.0) * (1.0 - p))
-    keep = _uniform(input.shape, input.data) >= p
+    keep = _uniform(input.shape, input.array) >= p
     scale = xp.where(keep, dtype(a), dtype(0))
     offset = xp.where(keep, dtype(_SELU_ALPHA_PRIME * a * p), dtype(_SELU_ALPHA_PRIME * a * (p - 1.0)))
     return Dropout(scale)(input) + Tensor(offset)

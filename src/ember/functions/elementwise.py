@@ -248,7 +248,7 @@ class Abs(Primitive):
 
     def backward(self, grad):
         (x,) = self.saved_tensors
-        return grad * _constant_result(get_array_module(x.data).sign(x.data))
+        return grad * _constant_result(get_array_module(x.array).sign(x.array))
 
 
 class Clamp(Primitive):
@@ -281,7 +281,7 @@ class Maximum(Primitive):
 
     def backward(self, grad):
         a, b = self.saved_tensors
-        return _split_by_winner(grad, a.data > b.data, a.data == b.data)
+        return _split_by_winner(grad, a.array > b.array, a.array == b.array)
 
 
 class Minimum(Primitive):
@@ -291,7 +291,7 @@ class Minimum(Primitive):
 
     def backward(self, grad):
         a, b = self.saved_tensors
-        return _split_by_winner(grad, a.data < b.data, a.data == b.data)
+        return _split_by_winner(grad, a.array < b.array, a.array == b.array)
 
 
 def _split_by_winner(grad, a_wins, tie):
@@ -403,7 +403,7 @@ def _compare(name: str, ufunc: str):
     def compare(a, b) -> Tensor:
         a, b = promote(a, b)
         _broadcast_check(name, a, b)
-        return Tensor(getattr(get_array_module(a.data), ufunc)(a.data, b.data))
+        return Tensor(getattr(get_array_module(a.array), ufunc)(a.array, b.array))
 
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}``, returning a bool tensor (not differentiable)."
@@ -422,37 +422,37 @@ logical_xor = _compare("logical_xor", "logical_xor")
 
 
 def logical_not(x: Tensor) -> Tensor:
-    return Tensor(get_array_module(x.data).logical_not(x.data))
+    return Tensor(get_array_module(x.array).logical_not(x.array))
 
 
 def isnan(x: Tensor) -> Tensor:
-    return Tensor(get_array_module(x.data).isnan(x.data))
+    return Tensor(get_array_module(x.array).isnan(x.array))
 
 
 def isinf(x: Tensor) -> Tensor:
-    return Tensor(get_array_module(x.data).isinf(x.data))
+    return Tensor(get_array_module(x.array).isinf(x.array))
 
 
 def isfinite(x: Tensor) -> Tensor:
-    return Tensor(get_array_module(x.data).isfinite(x.data))
+    return Tensor(get_array_module(x.array).isfinite(x.array))
 
 
 def equal(a: Tensor, b: Tensor) -> bool:
     """True if both tensors have the same shape and elements."""
-    return a.shape == b.shape and bool((a.data == b.data).all())
+    return a.shape == b.shape and bool((a.array == b.array).all())
 
 
 def allclose(a: Tensor, b: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-    return bool(get_array_module(a.data).allclose(a.data, b.data, rtol=rtol, atol=atol))
+    return bool(get_array_module(a.array).allclose(a.array, b.array, rtol=rtol, atol=atol))
 
 
 def zeros_like_data(x: Tensor) -> Tensor:
     """A constant tensor of zeros with x's shape, dtype and device."""
-    return Tensor(get_array_module(x.data).zeros(x.shape, dtype=x.dtype))
+    return Tensor(get_array_module(x.array).zeros(x.shape, dtype=x.dtype))
 
 
 def ones_like_data(x: Tensor) -> Tensor:
-    return Tensor(get_array_module(x.data).ones(x.shape, dtype=x.dtype))
+    return Tensor(get_array_module(x.array).ones(x.shape, dtype=x.dtype))
 
 
 # ------------------------------------------------------------------------------------------- wrappers
@@ -486,10 +486,10 @@ def div(a, b, rounding_mode=None) -> Tensor:
     a, b = promote(a, b)
     _broadcast_check("div", a, b)
     if rounding_mode == "floor":
-        return Tensor(get_array_module(a.data).floor_divide(a.data, b.data))
+        return Tensor(get_array_module(a.array).floor_divide(a.array, b.array))
     if rounding_mode == "trunc":
-        xp = get_array_module(a.data)
-        return Tensor(xp.trunc(a.data / b.data).astype(xp.result_type(a.data, b.data)))
+        xp = get_array_module(a.array)
+        return Tensor(xp.trunc(a.array / b.array).astype(xp.result_type(a.array, b.array)))
     if rounding_mode is not None:
         raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', received {rounding_mode!r}")
     if a.dtype.kind not in "fc" and b.dtype.kind not in "fc":
@@ -606,7 +606,7 @@ def where(condition, a=None, b=None) -> Tensor:
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = _scalar_branch(a, condition)  # where(mask, 1.0, 0.0): a Python float gives the default float dtype
     a, b = promote(a, b)
-    condition_array = condition.data if isinstance(condition, Tensor) else get_array_module(a.data).asarray(condition)
+    condition_array = condition.array if isinstance(condition, Tensor) else get_array_module(a.array).asarray(condition)
     if condition_array.dtype != np.bool_:
         condition_array = condition_array.astype(bool)
     try:
@@ -649,13 +649,13 @@ def clone(x: Tensor) -> Tensor:
 def floor_divide(a, b) -> Tensor:
     """Elementwise floor division (not differentiable)."""
     a, b = promote(a, b)
-    return Tensor(get_array_module(a.data).floor_divide(a.data, b.data))
+    return Tensor(get_array_module(a.array).floor_divide(a.array, b.array))
 
 
 def remainder(a, b) -> Tensor:
     """Elementwise remainder with the sign of the divisor, as Python's ``%`` (not differentiable)."""
     a, b = promote(a, b)
-    return Tensor(get_array_module(a.data).remainder(a.data, b.data))
+    return Tensor(get_array_module(a.array).remainder(a.array, b.array))
 
 
 def rsub(a, b) -> Tensor:

@@ -28,7 +28,7 @@ def _normalize_key(key, xp):
     has_integer_array = False
     for part in parts:
         if isinstance(part, Tensor):
-            part = part.data
+            part = part.array
         elif isinstance(part, (list, tuple)):
             part = xp.asarray(part)
             if part.size == 0:  # x[[]] selects nothing; NumPy would read [] as float64
@@ -115,7 +115,7 @@ def _scatter_leading_rows(xp, arrays, grad, shape):
 
 def getitem(x: Tensor, key) -> Tensor:
     """``x[key]`` (NumPy semantics); the gradient scatters back, summing repeated positions."""
-    xp = get_array_module(x.data)
+    xp = get_array_module(x.array)
     key, has_integer_array = _normalize_key(key, xp)
     try:
         return Index(key, has_integer_array)(x)
@@ -126,9 +126,9 @@ def getitem(x: Tensor, key) -> Tensor:
 def setitem(x: Tensor, key, value) -> None:
     """``x[key] = value`` in place (not recorded: the tensor must not require grad while recording)."""
     x._check_inplace("__setitem__")
-    xp = get_array_module(x.data)
+    xp = get_array_module(x.array)
     key, _ = _normalize_key(key, xp)
-    x.data[key] = value.data if isinstance(value, Tensor) else value
+    x.array[key] = value.array if isinstance(value, Tensor) else value
 
 
 class ScatterAlongAxis(Primitive):
@@ -184,7 +184,7 @@ def scatter_along_axis(values: Tensor, indices, axis: int, shape) -> Tensor:
 def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     """``out[i][j][k] = x[i][index[i][j][k]][k]`` for ``dim=1`` (PyTorch's gather); index is int64."""
     (axis,) = normalize_axis(dim, x.ndim, "gather")
-    indices = index.data if isinstance(index, Tensor) else get_array_module(x.data).asarray(index)
+    indices = index.array if isinstance(index, Tensor) else get_array_module(x.array).asarray(index)
     if indices.ndim != x.ndim:
         raise ValueError(f"gather: index has {indices.ndim} dims {indices.shape}, input has {x.ndim} {x.shape}")
     if indices.dtype.kind not in "iu":
@@ -205,7 +205,7 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
 def index_select(x: Tensor, dim: int, index) -> Tensor:
     """Select entries ``index`` (1-d int) along ``dim``."""
     (axis,) = normalize_axis(dim, x.ndim, "index_select")
-    indices = index.data if isinstance(index, Tensor) else np.asarray(index)
+    indices = index.array if isinstance(index, Tensor) else np.asarray(index)
     if indices.ndim != 1:
         raise ValueError(f"index_select: index must be 1-d, received shape {indices.shape}")
     return getitem(x, (slice(None),) * axis + (indices,))
@@ -227,7 +227,7 @@ def _check_fill_value(op: str, value):
 
 def _check_mask(op: str, mask) -> Any:
     """The mask's bool array; PyTorch refuses masks of any other dtype."""
-    array = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    array = mask.array if isinstance(mask, Tensor) else np.asarray(mask)
     if array.dtype != np.bool_:
         raise TypeError(f"{op}: the mask must be a bool tensor, received dtype {array.dtype} "
                         "(use mask.bool() or a comparison such as mask == 0)")
@@ -252,7 +252,7 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
     if isinstance(value, Tensor):
         fill = to_dtype(value, x.dtype)
     else:
-        fill = Tensor(get_array_module(x.data).asarray(value).astype(x.dtype))
+        fill = Tensor(get_array_module(x.array).asarray(value).astype(x.dtype))
     return where(Tensor(mask_array), fill, x)
 
 
@@ -268,9 +268,9 @@ def masked_fill_(x: Tensor, mask, value) -> Tensor:
         raise ValueError(f"masked_fill_: mask of shape {mask_array.shape} cannot be broadcast to the input's "
                          f"shape {x.shape}")
     x._check_inplace("masked_fill_")
-    fill = value.data if isinstance(value, Tensor) else value
-    xp = get_array_module(x.data)
-    xp.copyto(x.data, xp.asarray(fill).astype(x.dtype), where=xp.broadcast_to(mask_array, x.shape))
+    fill = value.array if isinstance(value, Tensor) else value
+    xp = get_array_module(x.array)
+    xp.copyto(x.array, xp.asarray(fill).astype(x.dtype), where=xp.broadcast_to(mask_array, x.shape))
     return x
 
 
@@ -320,10 +320,10 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     length = x.shape[axis] if x.ndim else 1
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= length:
         raise ValueError(f"topk: k must be an int in [0, {length}] for dim {dim} of shape {x.shape}, received {k!r}")
-    xp = get_array_module(x.data)
+    xp = get_array_module(x.array)
     if x.ndim == 0:  # PyTorch returns the value itself and index 0, for k of 0 or 1
         return ValuesIndices(x, Tensor(xp.zeros((), dtype=np.int64)))
-    data = x.data.astype(np.int8) if x.dtype == np.bool_ else x.data
+    data = x.array.astype(np.int8) if x.dtype == np.bool_ else x.array
     has_nan = data.dtype.kind == "f" and bool(xp.isnan(data).any())
     if k and 8 * k <= x.shape[axis] and not has_nan:
         indices = _top_k_partitioned(xp, data, axis, k, largest)
@@ -369,8 +369,8 @@ def _top_k_partitioned(xp, data, axis: int, k: int, largest: bool):
 def nonzero(x: Tensor, as_tuple: bool = False) -> Any:
     """Indices of non-zero elements: an (n, ndim) int64 tensor, or a tuple of 1-d tensors with ``as_tuple``
     (typed ``Any``: which of the two depends on ``as_tuple``)."""
-    xp = get_array_module(x.data)
-    found = xp.nonzero(x.data)
+    xp = get_array_module(x.array)
+    found = xp.nonzero(x.array)
     if as_tuple:
         return tuple(Tensor(axis.astype(np.int64)) for axis in found)
     return Tensor(xp.stack(found, axis=1).astype(np.int64) if found else xp.zeros((0, 0), dtype=np.int64))
@@ -378,7 +378,7 @@ def nonzero(x: Tensor, as_tuple: bool = False) -> Any:
 
 def one_hot(labels: Tensor, num_classes: int = -1) -> Tensor:
     """One-hot encode int64 ``labels`` (shape ``S``) into shape ``S + (num_classes,)`` int64."""
-    data = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    data = labels.array if isinstance(labels, Tensor) else np.asarray(labels)
     xp = get_array_module(data)
     if data.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, received dtype {data.dtype}")

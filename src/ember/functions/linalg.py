@@ -226,7 +226,7 @@ class Einsum(Primitive):
         return tuple(self._operand_grad(i, grad, operands) if needs[i] else None for i in range(len(operands)))
 
     def _operand_grad(self, i: int, grad: Tensor, operands) -> Tensor:
-        xp = get_array_module(grad.data)
+        xp = get_array_module(grad.array)
         dtype = grad.dtype
         subscripts = [self.output] + [s for j, s in enumerate(self.subscripts) if j != i]
         tensors = [grad] + [t for j, t in enumerate(operands) if j != i]

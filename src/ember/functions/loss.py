@@ -126,8 +126,8 @@ class _ClassTargets:
                 f"{name}: gradients with respect to the class weights are not supported with class-index targets "
                 "(as in PyTorch); pass weight.detach()"
             )
-        xp = get_array_module(input.data)
-        labels = target.data
+        xp = get_array_module(input.array)
+        labels = target.array
         valid = labels != ignore_index
         every = bool(valid.all())  # the common case, checked and gathered with fewer passes
         if not every or (labels.size and (labels.min() < 0 or labels.max() >= classes)):
@@ -145,7 +145,7 @@ class _ClassTargets:
         if class_weight is None:
             weight = xp.ones(labels.shape, dtype) if every else valid.astype(dtype)
         else:
-            weight = class_weight.data[index] if every else class_weight.data[index] * valid.astype(dtype)
+            weight = class_weight.array[index] if every else class_weight.array[index] * valid.astype(dtype)
         self.index = _class_axis(index)
         self.weight = _class_axis(weight)
         self.total = float(labels.size) if every and class_weight is None else float(weight.sum())
@@ -228,7 +228,7 @@ class SoftmaxCrossEntropy(Primitive):
         if self.divisor is not None:
             grad = get_array_module(grad).full(logits.shape[:1] + logits.shape[2:],
                                                grad / grad.dtype.type(self.divisor), dtype=grad.dtype)
-        return (self._gradient_op()(Tensor(logits), Tensor(grad)).data,)
+        return (self._gradient_op()(Tensor(logits), Tensor(grad)).array,)
 
 
 class SoftmaxCrossEntropyGrad(Primitive):
@@ -311,7 +311,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     targets = _ClassTargets(name, input, target, weight, ignore_index)
     logits = input.reshape(1, classes) if axis == 0 else input
     needs_grad = is_grad_enabled() and input.requires_grad
-    class_weight = None if weight is None else weight.data
+    class_weight = None if weight is None else weight.array
     divisor = {"none": None, "sum": 1.0, "mean": targets.total or None}[reduction]
     if divisor is not None:  # the reduction in the same node (two fewer ops a step)
         return SoftmaxCrossEntropy(targets, class_weight, float(label_smoothing), needs_grad, divisor)(logits)
@@ -438,7 +438,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     _check_input(name, input)
     reduction = _reduction_of(name, reduction, size_average, reduce)
     _check_like_input(name, "target", input, target)
-    data = input.data
+    data = input.array
     if not bool(((data >= 0) & (data <= 1)).all()):
         raise ValueError(
             f"{name}: all elements of input must lie in [0, 1] (probabilities), received values in "
@@ -584,8 +584,8 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduct
         loss = exp(target) * (target - input)
     else:
         # where target is 0 the term is 0 (x log x -> 0); log(1) there keeps it and its gradient finite
-        ones = Tensor(get_array_module(target.data).ones_like(target.data))
-        safe_target = where(Tensor(target.data > 0), target, ones)
+        ones = Tensor(get_array_module(target.array).ones_like(target.array))
+        safe_target = where(Tensor(target.array > 0), target, ones)
         loss = target * log(safe_target) - target * input
     if reduction == "batchmean":
         return loss.sum() / float(input.shape[0]) if input.ndim else loss.sum()

@@ -301,10 +301,10 @@ def _check_momentum(name: str, momentum) -> None:
 
 
 def _update_running(running: Tensor | None, statistic, momentum: float) -> None:
-    """``running = (1 - momentum) * running + momentum * statistic``, in place on ``running.data``."""
+    """``running = (1 - momentum) * running + momentum * statistic``, in place on ``running.array``."""
     if running is None:
         return
-    data = running.data
+    data = running.array
     dtype = data.dtype.type
     data *= dtype(1.0 - momentum)
     data += statistic.astype(data.dtype, copy=False) * dtype(momentum)

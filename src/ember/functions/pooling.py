@@ -239,7 +239,7 @@ class MaxPool2dGather(Primitive):
         return out
 
     def backward(self, grad):
-        return MaxPool2dScatter(self.geometry, self.argmax, memory_order(grad.data))(grad)
+        return MaxPool2dScatter(self.geometry, self.argmax, memory_order(grad.array))(grad)
 
 
 # ------------------------------------------------------------------------------------------ avg pool
@@ -463,7 +463,7 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     geometry = _pool_geometry("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
     divisor = _average_divisor(geometry, count_include_pad, divisor_override, input.dtype)
     if isinstance(divisor, np.ndarray):
-        divisor = get_array_module(input.data).asarray(divisor)
+        divisor = get_array_module(input.array).asarray(divisor)
     x, batched = _batched(input)
     y = AvgPool2d(geometry, divisor)(x)
     return y if batched else y.squeeze(0)
@@ -485,7 +485,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:  # noqa: A002
         raise ValueError(
             f"adaptive_avg_pool2d: output_size must hold positive ints or None, received {output_size!r}"
         )
-    xp = get_array_module(input.data)
+    xp = get_array_module(input.array)
     rows = _adaptive_average_matrix(xp, spatial[0], int(sizes[0]), input.dtype)
     columns = _adaptive_average_matrix(xp, spatial[1], int(sizes[1]), input.dtype)
     x, batched = _batched(input)
@@ -535,7 +535,7 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     geometry = _pool_geometry("avg_pool1d", input, kernel_size, stride, padding, 1, ceil_mode, dims=1)
     divisor = _average_divisor(geometry, count_include_pad, None, input.dtype)
     if isinstance(divisor, np.ndarray):
-        divisor = get_array_module(input.data).asarray(divisor)
+        divisor = get_array_module(input.array).asarray(divisor)
     x, batched = _lift_1d(input)
     return _lower_1d(AvgPool2d(geometry, divisor)(x), batched)
 
@@ -545,7 +545,7 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:  # noqa: A002
     PyTorch's bins: output i averages inputs ``floor(i*L/L_out)`` to ``ceil((i+1)*L/L_out) - 1``."""
     _check_input("adaptive_avg_pool1d", input, dims=1)
     (size,) = _sizes("adaptive_avg_pool1d", "output_size", output_size, 1, 1)
-    xp = get_array_module(input.data)
+    xp = get_array_module(input.array)
     rows = xp.ones((1, 1), dtype=input.dtype)  # the height-1 axis of the lifted view stays as it is
     columns = _adaptive_average_matrix(xp, input.shape[-1], size, input.dtype)
     x, batched = _lift_1d(input)

@@ -75,7 +75,7 @@ def _rnn_step_grads(needs, nonlinearity: str, has_bias: bool, h: Tensor, weight:
                     grad: Tensor) -> tuple:
     """An RNN step's gradients (x, h, W_hh[, b_hh]) in Ember ops, from its output y."""
     # relu is piecewise linear: its slope is a constant mask
-    slope = 1.0 - y * y if nonlinearity == "tanh" else Tensor((y.data > 0).astype(grad.dtype))
+    slope = 1.0 - y * y if nonlinearity == "tanh" else Tensor((y.array > 0).astype(grad.dtype))
     d_pre = grad * slope
     grad_h, grad_weight, grad_bias = _parameter_grads(needs, d_pre, h, weight, has_bias)
     return _with_bias((d_pre, grad_h, grad_weight), grad_bias, has_bias)
@@ -774,12 +774,12 @@ def _pad_rows(value: Tensor, batch: int) -> Tensor:
     rows = value.shape[0]
     if rows == batch:
         return value
-    return cat([value, Tensor(get_array_module(value.data).zeros((batch - rows,) + value.shape[1:],
+    return cat([value, Tensor(get_array_module(value.array).zeros((batch - rows,) + value.shape[1:],
                                                                   dtype=value.dtype))], dim=0)
 
 
 def _zeros_like_tensor(value: Tensor) -> Tensor:
-    return Tensor(get_array_module(value.data).zeros(value.shape, dtype=value.dtype))
+    return Tensor(get_array_module(value.array).zeros(value.shape, dtype=value.dtype))
 
 
 def _rnn_forward_packed(op: RNNSequence, x, h0, weight, bias):

@@ -93,7 +93,7 @@ class Prod(Primitive):
 def _exclusive_products(flat: Tensor) -> Tensor:
     """For each position along the last axis, the product of all other positions (differentiable)."""
     n = flat.shape[-1]
-    ones = Tensor(get_array_module(flat.data).ones(flat.shape[:-1] + (1,), dtype=flat.dtype))
+    ones = Tensor(get_array_module(flat.array).ones(flat.shape[:-1] + (1,), dtype=flat.dtype))
     before = cumprod_last(flat[..., : n - 1])
     after = cumprod_last(flat[..., :0:-1]).flip(-1)
     from .shape import cat
@@ -121,8 +121,8 @@ class CumProdLast(Primitive):
         # d y_j / d x_i = prod_{k <= j, k != i} x_k for j >= i. Before a row's first zero z this is y_j / x_i
         # (a reverse cumulative sum of grad * y, divided by x); at z it is the cumulative product with x_z
         # replaced by 1; after z every term holds the factor x_z = 0.
-        xp = get_array_module(x.data)
-        is_zero = x.data == 0
+        xp = get_array_module(x.array)
+        is_zero = x.array == 0
         if not is_zero.any():
             return (grad * y).flip(-1).cumsum(-1).flip(-1) / x
         position = xp.arange(x.shape[-1])
@@ -170,7 +170,7 @@ class MaxMin(Primitive):
 
     def backward(self, grad):
         (selected,) = self.saved_tensors
-        weights = selected.data.astype(grad.dtype)
+        weights = selected.array.astype(grad.dtype)
         weights /= weights.sum(axis=self.axes, keepdims=True)
         grad = _restore_reduced_axes(grad, self.axes, self.input_ndim, self.keepdims)
         return grad * Tensor(weights)
@@ -200,7 +200,7 @@ class MaxMinAlongDim(Primitive):
             grad_values = grad_values.unsqueeze(self.axis)
         from .indexing import scatter_along_axis
 
-        return scatter_along_axis(grad_values, indices.data, self.axis, self.input_shape)
+        return scatter_along_axis(grad_values, indices.array, self.axis, self.input_shape)
 
 
 def _drop_axes(shape, axes):
@@ -237,8 +237,8 @@ class LogSumExp(Primitive):
         y = _restore_reduced_axes(y, self.axes, self.input_ndim, self.keepdims)
         grad = _restore_reduced_axes(grad, self.axes, self.input_ndim, self.keepdims)
         # rows that are all -inf have no mass to share: their gradient is 0, not exp(-inf + inf) = nan
-        empty_rows = Tensor(y.data == -np.inf)
-        safe_y = where(empty_rows, Tensor(get_array_module(y.data).zeros((), dtype=y.dtype)), y)
+        empty_rows = Tensor(y.array == -np.inf)
+        safe_y = where(empty_rows, Tensor(get_array_module(y.array).zeros((), dtype=y.dtype)), y)
         return grad * exp(x - safe_y)
 
 
@@ -392,7 +392,7 @@ def norm(x: Tensor, p=2, dim=None, keepdim: bool = False, *, axis=None, keepdims
     axes = _reduction_axes("norm", pick_dim("norm", dim, axis), x)
     keep = pick_keepdim("norm", keepdim, keepdims)
     if p == 0:  # the number of non-zero elements; piecewise constant, so no gradient
-        return Tensor(get_array_module(x.data).asarray((x.data != 0).sum(axis=axes, keepdims=keep), dtype=x.dtype))
+        return Tensor(get_array_module(x.array).asarray((x.array != 0).sum(axis=axes, keepdims=keep), dtype=x.dtype))
     if p == "fro" or p == 2:
         squared = sum(x * x, axes, keepdim=keep)
         return _SafeSqrt()(squared)
@@ -435,7 +435,7 @@ def argmin(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=No
 
 
 def _arg_extreme(name, x, dim, keepdim, axis, keepdims):
-    xp = get_array_module(x.data)
+    xp = get_array_module(x.array)
     dim = pick_dim(name, dim, axis)
     keep = pick_keepdim(name, keepdim, keepdims)
     if dim is None:
@@ -443,13 +443,13 @@ def _arg_extreme(name, x, dim, keepdim, axis, keepdims):
     if dim is None or x.ndim == 0:
         if dim is not None:
             normalize_axis(dim, 0, name)
-        result = getattr(xp, name)(x.data.reshape(-1))
+        result = getattr(xp, name)(x.array.reshape(-1))
         if keep:
             result = xp.asarray(result).reshape((1,) * x.ndim)
     else:
         (axis_,) = normalize_axis(dim, x.ndim, name)
         _check_extreme_over_empty(name, x, (axis_,))
-        result = getattr(xp, name)(x.data, axis=axis_, keepdims=keep)
+        result = getattr(xp, name)(x.array, axis=axis_, keepdims=keep)
     return Tensor(xp.asarray(result, dtype=np.int64))
 
 
@@ -457,14 +457,14 @@ def any(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None)
     """Whether any element over ``dim`` is non-zero (a bool tensor)."""
     axes = _reduction_axes("any", pick_dim("any", dim, axis), x)
     keep = pick_keepdim("any", keepdim, keepdims)
-    return Tensor(get_array_module(x.data).asarray(x.data.any(axis=axes, keepdims=keep)))
+    return Tensor(get_array_module(x.array).asarray(x.array.any(axis=axes, keepdims=keep)))
 
 
 def all(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:  # noqa: A001
     """Whether every element over ``dim`` is non-zero (a bool tensor)."""
     axes = _reduction_axes("all", pick_dim("all", dim, axis), x)
     keep = pick_keepdim("all", keepdim, keepdims)
-    return Tensor(get_array_module(x.data).asarray(x.data.all(axis=axes, keepdims=keep)))
+    return Tensor(get_array_module(x.array).asarray(x.array.all(axis=axes, keepdims=keep)))
 
 
 __all__ = [

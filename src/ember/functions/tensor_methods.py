@@ -103,7 +103,7 @@ def _inplace_method(function, name):
     def method(self, *args, **kwargs):
         self._check_inplace(name)
         result = function(self, *args, **kwargs)
-        self.data[...] = result.data
+        self.array[...] = result.array
         return self
 
     functools.update_wrapper(method, function)  # the signature and annotations of the function it applies
@@ -130,5 +130,5 @@ def _random_fill(tensor: Tensor, name: str, draw, generator, scale: float, shift
     if tensor.dtype.kind != "f":
         raise TypeError(f"{name}: expected a floating tensor, received dtype {tensor.dtype}")
     samples = draw(tensor.shape, dtype=tensor.dtype, device=tensor.device)
-    tensor.data[...] = samples.data * scale + shift
+    tensor.array[...] = samples.array * scale + shift
     return tensor

@@ -22,7 +22,7 @@ def _host(array):
 
 def _encode(value, arrays: dict, where: str):
     if isinstance(value, Tensor):
-        arrays[str(len(arrays))] = np.asarray(_host(value.data))
+        arrays[str(len(arrays))] = np.asarray(_host(value.array))
         return {"tensor": str(len(arrays) - 1)}
     if isinstance(value, np.ndarray):
         arrays[str(len(arrays))] = value

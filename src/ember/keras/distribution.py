@@ -79,7 +79,7 @@ class DataParallel:
 
         backend = _current_backend()
         tensors = [*model.parameters(), *(buffer for buffer in model.buffers() if buffer is not None)]
-        works = [backend.broadcast(tensor.data, 0) for tensor in tensors]
+        works = [backend.broadcast(tensor.array, 0) for tensor in tensors]
         for work in works:
             work.wait()
         self._synchronised.add(id(model))
@@ -94,16 +94,16 @@ class DataParallel:
         with_grad = [param for param in parameters if param.grad is not None]
         by_dtype: dict = {}
         for param in with_grad:
-            by_dtype.setdefault(np.dtype(param.grad.data.dtype), []).append(param)
+            by_dtype.setdefault(np.dtype(param.grad.array.dtype), []).append(param)
         backend = _current_backend()
         for _, params in sorted(by_dtype.items(), key=lambda item: item[0].name):
-            flat = np.concatenate([np.asarray(param.grad.data).reshape(-1) for param in params])
+            flat = np.concatenate([np.asarray(param.grad.array).reshape(-1) for param in params])
             backend.all_reduce(flat, ReduceOp.SUM).wait()
             flat /= self.world_size
             offset = 0
             for param in params:
-                size = param.grad.data.size
-                param.grad.data[...] = flat[offset:offset + size].reshape(param.grad.shape)
+                size = param.grad.array.size
+                param.grad.array[...] = flat[offset:offset + size].reshape(param.grad.shape)
                 offset += size
 
     def aggregate(self, totals: list) -> list:

@@ -15,7 +15,7 @@ from ._ignored import warn_no_effect
 
 def _array(value):
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     return value if hasattr(value, "dtype") and hasattr(value, "shape") else np.asarray(value)
 
 

@@ -441,7 +441,7 @@ def triu(x, k=0) -> Tensor:
 
 # ------------------------------------------------------------------------------------------- indexing
 def _index_array(indices, op: str):
-    array = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    array = indices.array if isinstance(indices, Tensor) else np.asarray(indices)
     if array.dtype.kind not in "iu":
         raise TypeError(f"keras.ops.{op}: indices must be integers, received dtype {array.dtype}")
     return array
@@ -469,7 +469,7 @@ def take_along_axis(x, indices, axis=None) -> Tensor:
     if index.ndim != x.ndim:
         raise ValueError(f"keras.ops.take_along_axis: indices of shape {index.shape} need as many dims as x "
                          f"{x.shape}")
-    xp = get_array_module(x.data)
+    xp = get_array_module(x.array)
     other = np.broadcast_shapes(tuple(1 if d == axis else n for d, n in enumerate(x.shape)),
                                 tuple(1 if d == axis else n for d, n in enumerate(index.shape)))
     x_shape = tuple(x.shape[d] if d == axis else n for d, n in enumerate(other))

@@ -134,7 +134,7 @@ class Optimizer:
         self.inner = self.make([p for _, p in named])
         self._applied_learning_rate = self.learning_rate
         if self.use_ema:
-            self._moving_averages = {id(p): (p, get_array_module(p.data).zeros_like(p.data)) for p in parameters}
+            self._moving_averages = {id(p): (p, get_array_module(p.array).zeros_like(p.array)) for p in parameters}
 
     def _excluded(self, path: str | None, parameter) -> bool:
         if id(parameter) in self._excluded_ids:
@@ -196,7 +196,7 @@ class Optimizer:
             self._apply_learning_rate(self.learning_rate)
         if self.clipnorm or self.global_clipnorm or self.clipvalue or self.weight_decay:
             parameters = [p for group in self.inner.param_groups for p in group["params"] if p.grad is not None]
-            self._clip_gradients([p.grad.data for p in parameters])
+            self._clip_gradients([p.grad.array for p in parameters])
             self._decay_weights(parameters)
         self._prepare_update()
         self.inner.step()
@@ -216,7 +216,7 @@ class Optimizer:
         for parameter, average in self._moving_averages.values():
             dtype = average.dtype.type
             average *= dtype(momentum)
-            average += parameter.data * dtype(1 - momentum)
+            average += parameter.array * dtype(1 - momentum)
 
     def _overwrite_with_moving_averages(self, var_list) -> None:
         """Give each weight of ``var_list`` (default: all the optimizer updates) its moving average."""
@@ -231,7 +231,7 @@ class Optimizer:
                                      "moving average: this optimizer was not built on it")
                 pairs.append(entry)
         for parameter, average in pairs:
-            parameter.data[...] = average
+            parameter.array[...] = average
 
     def finalize_variable_values(self, var_list) -> None:
         """With ``use_ema``, set the weights of ``var_list`` to their moving averages (Keras's end of ``fit``);
@@ -286,7 +286,7 @@ class Optimizer:
             for parameter in parameters:
                 if id(parameter) in self._no_decay_ids:
                     continue
-                weights = parameter.data
+                weights = parameter.array
                 dtype = weights.dtype.type
                 weights -= weights * dtype(self.weight_decay) * dtype(self.learning_rate)
 
@@ -385,7 +385,7 @@ def _as_parameter(variable, where: str, index: int) -> Tensor:
         parameter = variable._value
     else:
         raise TypeError(f"{where}: variable {index} must be a Tensor or a Variable, received {type(variable).__name__}")
-    if parameter.creator is not None or parameter.data.dtype.kind != "f":
+    if parameter.creator is not None or parameter.array.dtype.kind != "f":
         raise ValueError(f"{where}: variable {index} must be a floating leaf tensor (a weight), received "
                          f"{'the output of an op' if parameter.creator is not None else parameter.dtype}")
     return parameter
@@ -398,7 +398,7 @@ def _as_gradient(gradient, parameter: Tensor, where: str, index: int) -> Tensor:
     if tuple(gradient.shape) != tuple(parameter.shape):
         raise ValueError(f"{where}: gradient {index} has shape {tuple(gradient.shape)}, its variable "
                          f"{tuple(parameter.shape)}")
-    array = gradient.data if gradient.data.dtype == parameter.data.dtype else gradient.data.astype(parameter.dtype)
+    array = gradient.array if gradient.array.dtype == parameter.array.dtype else gradient.array.astype(parameter.dtype)
     return Tensor(array.copy())  # clipping works in place: never on the caller's array
 
 
@@ -438,7 +438,7 @@ class SGD(Optimizer):
             for group in self.inner.param_groups:
                 for parameter in group["params"]:
                     if parameter.grad is not None:
-                        parameter.grad.data[...] = 0
+                        parameter.grad.array[...] = 0
         super().step()
 
     def get_config(self):

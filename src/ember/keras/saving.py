@@ -134,7 +134,7 @@ def _model_from_config(record: dict, custom_objects):
 
 
 def _host_state(model) -> dict:
-    return {name: np.asarray(t.data.get() if hasattr(t.data, "get") else t.data)
+    return {name: np.asarray(t.array.get() if hasattr(t.array, "get") else t.array)
             for name, t in model.state_dict().items()}
 
 

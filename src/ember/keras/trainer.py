@@ -123,7 +123,7 @@ class Trainer:
         return loss
 
     def _update_metrics(self, loss_value: Tensor, batch_size: int, y, predictions, sample_weight) -> None:
-        self._loss_tracker.update_state(loss_value.data, sample_weight=np.float32(batch_size))
+        self._loss_tracker.update_state(loss_value.array, sample_weight=np.float32(batch_size))
         self._resolve_metrics(y, predictions)
         for metric in self.metrics_objects:
             metric.update_state(y, predictions, sample_weight)
@@ -239,7 +239,7 @@ class Trainer:
     def _sample_weights(y, sample_weight, class_weight):
         if class_weight is None:
             return sample_weight
-        labels = y.data
+        labels = y.array
         labels = labels.argmax(axis=-1) if labels.ndim > 1 and labels.shape[-1] > 1 else labels.reshape(-1)
         table = np.zeros(int(max(class_weight)) + 1, dtype=np.float32)
         table[:] = 1.0
@@ -432,7 +432,7 @@ def _rows(value, part: slice):
 def _to_numpy(result):
     if isinstance(result, (list, tuple)):
         return [_to_numpy(r) for r in result]
-    data = result.data
+    data = result.array
     return data.get() if hasattr(data, "get") else np.array(data)
 
 

@@ -14,7 +14,7 @@ def set_random_seed(seed: int) -> None:
 
 def to_categorical(y, num_classes: int | None = None, dtype="float32") -> np.ndarray:
     """One-hot encode integer labels: shape ``y.shape + (num_classes,)``."""
-    y = np.asarray(y.data if hasattr(y, "data") and not isinstance(y, np.ndarray) else y)
+    y = np.asarray(y.array if hasattr(y, "array") and not isinstance(y, np.ndarray) else y)
     if y.ndim and y.shape[-1] == 1 and y.ndim > 1:
         y = y.reshape(y.shape[:-1])
     labels = y.astype(np.int64)

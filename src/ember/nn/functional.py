@@ -67,13 +67,13 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
 
 def _renormalize_rows(weight: Tensor, indices, max_norm: float, norm_type: float) -> None:
     """Rescale, in place, each referenced row whose ``norm_type``-norm exceeds ``max_norm`` to that norm."""
-    xp = get_array_module(weight.data)
+    xp = get_array_module(weight.array)
     dtype = weight.dtype.type
     used = xp.unique(indices)
-    selected = weight.data[used]
+    selected = weight.array[used]
     norms = xp.linalg.norm(selected, ord=norm_type, axis=1).astype(weight.dtype, copy=False)
     scale = xp.where(norms > max_norm, dtype(max_norm) / (norms + dtype(1e-7)), dtype(1))
-    weight.data[used] = selected * scale[:, None]
+    weight.array[used] = selected * scale[:, None]
 
 
 def _warn_sparse_has_no_effect(where: str, stacklevel: int = 3) -> None:
@@ -99,7 +99,7 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: f
     """
     if sparse:
         _warn_sparse_has_no_effect("embedding")
-    indices = input.data if isinstance(input, Tensor) else input
+    indices = input.array if isinstance(input, Tensor) else input
     if not hasattr(indices, "dtype") or indices.dtype.kind not in "iu":
         kind = getattr(indices, "dtype", type(indices).__name__)
         raise TypeError(f"embedding: expected integer indices (int64), received {kind}")

@@ -1,4 +1,4 @@
-"""Weight initialisers, as ``torch.nn.init``: each fills ``tensor.data`` in place and returns the tensor.
+"""Weight initialisers, as ``torch.nn.init``: each fills ``tensor.array`` in place and returns the tensor.
 
 Random initialisers draw from Ember's generator (``ember.manual_seed`` makes them reproducible) in the
 tensor's floating dtype, so a float32 weight never passes through float64. Fans follow PyTorch: for a
@@ -89,7 +89,7 @@ def _normal_array(tensor: Tensor, mean: float, std: float, name: str):
 
 def _write(tensor: Tensor, values) -> Tensor:
     # direct data access: initialisation is not an operation to record, whatever the grad mode
-    tensor.data[...] = values
+    tensor.array[...] = values
     return tensor
 
 
@@ -122,7 +122,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
             "choose bounds closer to the mean"
         )
     source = _source(tensor)
-    xp = get_array_module(tensor.data)
+    xp = get_array_module(tensor.array)
     values = source.standard_normal(tensor.shape, dtype=dtype) * dtype.type(std) + dtype.type(mean)
     outside = xp.flatnonzero((values < a) | (values > b))
     flat = values.reshape(-1)
@@ -150,7 +150,7 @@ def eye_(tensor: Tensor) -> Tensor:
     """Fill a 2-d tensor with the identity matrix (ones on the diagonal, rectangular allowed)."""
     if tensor.ndim != 2:
         raise ValueError(f"eye_: only 2-d tensors are supported, received shape {tensor.shape}")
-    xp = get_array_module(tensor.data)
+    xp = get_array_module(tensor.array)
     return _write(tensor, xp.eye(*tensor.shape, dtype=tensor.dtype))
 
 
@@ -202,7 +202,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     if tensor.numel() == 0:
         return tensor
     dtype = _draw_dtype(tensor, "orthogonal_")
-    xp = get_array_module(tensor.data)
+    xp = get_array_module(tensor.array)
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
     flattened = _source(tensor).standard_normal((rows, cols), dtype=dtype)

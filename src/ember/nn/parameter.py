@@ -24,13 +24,13 @@ class Parameter(Tensor):
         if data is None:
             array = np.empty((0,), dtype=dtypes.get_default_dtype())
         elif isinstance(data, Tensor):
-            array = data.data
+            array = data.array
         elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
             array = data
         else:
             from ..functions.creation import tensor
 
-            array = tensor(data).data
+            array = tensor(data).array
         super().__init__(array, requires_grad=requires_grad)
 
     def __repr__(self) -> str:

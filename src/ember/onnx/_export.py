@@ -122,7 +122,7 @@ def _varied(tensor: Tensor, axes) -> Tensor:
     """Other example values for the second trace: ``tensor`` one larger along each dynamic axis (the added
     entries copies of the first), its entries rolled by one place, and floats rescaled. A constant of the
     first trace that differs in the second was computed from the inputs outside the recorded ops."""
-    array = np.asarray(tensor.data)
+    array = np.asarray(tensor.array)
     for axis in axes:
         array = np.concatenate([array, np.take(array, [0], axis=axis)], axis=axis)
     array = np.roll(array.reshape(-1), 1).reshape(array.shape)

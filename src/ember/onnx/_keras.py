@@ -77,12 +77,12 @@ def pytorch_dialect(model) -> tuple[str, dict] | str:
     for layer in model.layers:
         try:
             if isinstance(layer, layers.Dense):
-                kernel = np.asarray(layer.kernel.data)
+                kernel = np.asarray(layer.kernel.array)
                 index = len(lines)
                 lines.append(f"nn.Linear({kernel.shape[0]}, {kernel.shape[1]}, bias={bool(layer.use_bias)})")
                 state[f"{index}.weight"] = Tensor(np.ascontiguousarray(kernel.T))
                 if layer.use_bias:
-                    state[f"{index}.bias"] = Tensor(np.asarray(layer.bias.data).copy())
+                    state[f"{index}.bias"] = Tensor(np.asarray(layer.bias.array).copy())
                 module = activation(layer.activation)
             elif isinstance(layer, layers.Activation):
                 module = activation(layer.activation)

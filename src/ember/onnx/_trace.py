@@ -72,11 +72,11 @@ class Tracer:
     # --------------------------------------------------------------------------------------- values
     def _register(self, tensor: Tensor, dynamic: bool, name: str | None = None,
                   producer: TracedNode | None = None, output_index: int = 0) -> TracedValue:
-        value = TracedValue(np.asarray(tensor.data), dynamic, name, producer, output_index)
+        value = TracedValue(np.asarray(tensor.array), dynamic, name, producer, output_index)
         self._values[id(tensor)] = value
         self._keep.append(tensor)
         if dynamic:
-            self._dynamic_arrays[id(tensor.data)] = value
+            self._dynamic_arrays[id(tensor.array)] = value
         return value
 
     def value_of(self, tensor: Tensor) -> TracedValue:

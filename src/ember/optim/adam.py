@@ -84,16 +84,16 @@ class Adam(Optimizer):
             )
             for param, grad in self._params_with_grad(group):
                 state = self.state[param]
-                xp = get_array_module(param.data)
+                xp = get_array_module(param.array)
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = xp.zeros_like(param.data)
-                    state["exp_avg_sq"] = xp.zeros_like(param.data)
+                    state["exp_avg"] = xp.zeros_like(param.array)
+                    state["exp_avg_sq"] = xp.zeros_like(param.array)
                 if options["amsgrad"] and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = xp.zeros_like(param.data)
+                    state["max_exp_avg_sq"] = xp.zeros_like(param.array)
                 state["step"] += 1
                 adam_update(
-                    param.data, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
+                    param.array, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"),
                     state["step"], **options,
                 )
         return loss

@@ -3,7 +3,7 @@
 An optimizer holds ``param_groups`` (a list of dicts: ``"params"`` plus every option, e.g. ``"lr"``) and
 ``state`` (a dict keyed by parameter, filled on the first step that sees a gradient). Subclasses validate
 their options in ``_check_options`` and implement ``step``; the update math lives in a plain function per
-optimizer that works on arrays in place, so models that hold views of ``param.data`` see every update.
+optimizer that works on arrays in place, so models that hold views of ``param.array`` see every update.
 """
 from __future__ import annotations
 
@@ -130,7 +130,7 @@ class Optimizer:
                 else:
                     # a gradient recorded with create_graph=True is cut from its graph before zeroing
                     grad.detach_()
-                    grad.data.fill(0)
+                    grad.array.fill(0)
 
     def step(self, closure: Callable[[], Any] | None = None):
         """Update every parameter that has a gradient; returns the closure's loss (or None)."""
@@ -148,11 +148,11 @@ class Optimizer:
         for param in group["params"]:
             if param.grad is None:
                 continue
-            grad = param.grad.data
-            if grad.shape != param.data.shape:
+            grad = param.grad.array
+            if grad.shape != param.array.shape:
                 raise RuntimeError(
                     f"{self._name()}.step: a gradient of shape {grad.shape} was found for a parameter of "
-                    f"shape {param.data.shape}"
+                    f"shape {param.array.shape}"
                 )
             yield param, grad
 
@@ -216,7 +216,7 @@ class Optimizer:
                     f"saved groups (indices {sorted(param_of)})"
                 )
             param = param_of[index]
-            state[param] = {key: _cast_like(value, param.data) for key, value in param_state.items()}
+            state[param] = {key: _cast_like(value, param.array) for key, value in param_state.items()}
         new_groups = []
         for group, saved in zip(groups, saved_groups):
             new_group = {key: value for key, value in saved.items() if key != "params"}
@@ -272,14 +272,14 @@ def _copy_value(value):
     if _is_array(value):
         return value.copy()
     if isinstance(value, Tensor):
-        return value.data.copy()
+        return value.array.copy()
     return value
 
 
 def _cast_like(value, param_array):
     """A copy of a saved state value on the parameter's device; floating arrays take its dtype."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if not _is_array(value):
         return value
     xp = get_array_module(param_array)

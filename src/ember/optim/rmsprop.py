@@ -74,17 +74,17 @@ class RMSprop(Optimizer):
             )
             for param, grad in self._params_with_grad(group):
                 state = self.state[param]
-                xp = get_array_module(param.data)
+                xp = get_array_module(param.array)
                 if not state:
                     state["step"] = 0
-                    state["square_avg"] = xp.zeros_like(param.data)
+                    state["square_avg"] = xp.zeros_like(param.array)
                 if options["momentum"] > 0 and "momentum_buffer" not in state:
-                    state["momentum_buffer"] = xp.zeros_like(param.data)
+                    state["momentum_buffer"] = xp.zeros_like(param.array)
                 if options["centered"] and "grad_avg" not in state:
-                    state["grad_avg"] = xp.zeros_like(param.data)
+                    state["grad_avg"] = xp.zeros_like(param.array)
                 state["step"] += 1
                 rmsprop_update(
-                    param.data, grad, state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer"),
+                    param.array, grad, state["square_avg"], state.get("grad_avg"), state.get("momentum_buffer"),
                     **options,
                 )
         return loss

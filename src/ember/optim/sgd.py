@@ -79,7 +79,7 @@ class SGD(Optimizer):
             )
             for param, grad in self._params_with_grad(group):
                 state = self.state[param]
-                buffer = sgd_update(param.data, grad, state.get("momentum_buffer"), **options)
+                buffer = sgd_update(param.array, grad, state.get("momentum_buffer"), **options)
                 if buffer is not None:
                     state["momentum_buffer"] = buffer
         return loss

@@ -27,7 +27,7 @@ __all__ = ["AveragedModel", "get_ema_avg_fn", "get_ema_multi_avg_fn", "get_swa_a
 def _set(target: Tensor, value: Tensor) -> None:
     """Write ``value`` into ``target`` in place, cast to its dtype (an integer buffer truncates, as
     PyTorch's ``copy_``)."""
-    target.data[...] = value.data.astype(target.dtype, copy=False)
+    target.array[...] = value.array.astype(target.dtype, copy=False)
 
 
 def get_ema_avg_fn(decay: float = 0.999) -> Callable:
@@ -141,4 +141,4 @@ class AveragedModel(Module):
             if not self.use_buffers:  # the buffers follow the model
                 for a, c in zip(self.module.buffers(), model.buffers()):
                     _set(a, c.detach().to(a.device))
-        self.n_averaged.data[...] = n_averaged + 1
+        self.n_averaged.array[...] = n_averaged + 1

@@ -213,11 +213,11 @@ class Tensor(EmberTensor):
 
     @property
     def shape(self) -> TensorShape:
-        return TensorShape(self.data.shape)
+        return TensorShape(self.array.shape)
 
     @property
     def dtype(self) -> DType:  # type: ignore[override]
-        return as_dtype(self.data.dtype)
+        return as_dtype(self.array.dtype)
 
     def get_shape(self) -> TensorShape:
         return self.shape
@@ -231,7 +231,7 @@ class Tensor(EmberTensor):
         return array if dtype is None else array.astype(dtype, copy=False)
 
     def __format__(self, spec: str) -> str:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             return format(self.numpy(), spec)
         return format(str(self), spec)
 
@@ -244,10 +244,10 @@ class Tensor(EmberTensor):
                         "use tf.Variable (assign) or tf.tensor_scatter_nd_update-style ops instead")
 
     def __str__(self) -> str:
-        return _tensor_text("tf.Tensor", self.data, self.dtype.name)
+        return _tensor_text("tf.Tensor", self.array, self.dtype.name)
 
     def __repr__(self) -> str:
-        return f"<tf.Tensor: shape={self.shape}, dtype={self.dtype.name}, numpy={_numpy_repr(self.data)}>"
+        return f"<tf.Tensor: shape={self.shape}, dtype={self.dtype.name}, numpy={_numpy_repr(self.array)}>"
 
     __hash__ = EmberTensor.__hash__
 
@@ -296,7 +296,7 @@ def wrap(value):
         value.__class__ = Tensor
         return value
     if isinstance(value, EmberTensor):
-        return value if value.requires_grad else Tensor(value.data)
+        return value if value.requires_grad else Tensor(value.array)
     return value
 
 
@@ -350,9 +350,9 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     if isinstance(value, Variable):
         value = value._read()
     if isinstance(value, EmberTensor):
-        if target is not None and value.data.dtype != target.dtype:
+        if target is not None and value.array.dtype != target.dtype:
             raise ValueError(f"Tensor conversion requested dtype {target.name} for Tensor with dtype "
-                             f"{as_dtype(value.data.dtype).name}: {value!r}")
+                             f"{as_dtype(value.array.dtype).name}: {value!r}")
         return value
     if isinstance(value, (list, tuple)) and any(isinstance(v, (EmberTensor, Variable)) for v in _leaves(value)):
         value = _to_numpy_nested(value)
@@ -381,7 +381,7 @@ def _leaves(value):
 def _to_numpy_nested(value):
     if isinstance(value, (list, tuple)):
         return [_to_numpy_nested(item) for item in value]
-    return np.asarray(convert_to_tensor(value).data) if not isinstance(value, (int, float)) else value
+    return np.asarray(convert_to_tensor(value).array) if not isinstance(value, (int, float)) else value
 
 
 def constant(value, dtype=None, shape=None, name="Const"):
@@ -390,20 +390,20 @@ def constant(value, dtype=None, shape=None, name="Const"):
     ``shape`` reshapes it, or fills the shape when ``value`` is a single number.
     """
     if isinstance(value, EmberTensor):
-        tensor = value if dtype is None or value.data.dtype == as_dtype(dtype).dtype else \
-            Tensor(value.data.astype(as_dtype(dtype).dtype))
-        tensor = Tensor(tensor.data.copy()) if not isinstance(tensor, Tensor) else tensor
+        tensor = value if dtype is None or value.array.dtype == as_dtype(dtype).dtype else \
+            Tensor(value.array.astype(as_dtype(dtype).dtype))
+        tensor = Tensor(tensor.array.copy()) if not isinstance(tensor, Tensor) else tensor
     else:
         tensor = convert_to_tensor(value, dtype=dtype)
     if shape is None:
         return tensor
     shape = tuple(int(d) for d in shape)
     size = int(np.prod(shape, dtype=np.int64))
-    if tensor.data.size == 1:
-        return Tensor(np.full(shape, tensor.data.reshape(()), dtype=tensor.data.dtype))
-    if tensor.data.size != size:
-        raise TypeError(f"constant: value has {tensor.data.size} elements, but shape {shape} has {size}")
-    return Tensor(tensor.data.reshape(shape))
+    if tensor.array.size == 1:
+        return Tensor(np.full(shape, tensor.array.reshape(()), dtype=tensor.array.dtype))
+    if tensor.array.size != size:
+        raise TypeError(f"constant: value has {tensor.array.size} elements, but shape {shape} has {size}")
+    return Tensor(tensor.array.reshape(shape))
 
 
 # -------------------------------------------------------------------------------------- recording state

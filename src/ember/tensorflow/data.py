@@ -45,10 +45,10 @@ def _to_arrays(structure):
     if isinstance(structure, Variable):
         return structure.numpy()
     if isinstance(structure, EmberTensor):
-        return np.asarray(structure.data)
+        return np.asarray(structure.array)
     if isinstance(structure, np.ndarray):
         return structure
-    return np.asarray(convert_to_tensor(structure).data)
+    return np.asarray(convert_to_tensor(structure).array)
 
 
 def _tensor_function(function: Callable) -> Callable:

@@ -84,7 +84,7 @@ class GradientTape:
         self._release_flipped()
 
     def _require_grad(self, tensor: EmberTensor) -> None:
-        if not tensor.requires_grad and tensor.creator is None and tensor.data.dtype.kind == "f":
+        if not tensor.requires_grad and tensor.creator is None and tensor.array.dtype.kind == "f":
             tensor.requires_grad = True
             self._flipped[id(tensor)] = tensor
 
@@ -163,8 +163,8 @@ class GradientTape:
         targets = [t._read() if isinstance(t, Variable) else t for t in _flatten(target)]
         weights = None if output_gradients is None else _flatten(output_gradients)
         pairs = [(t, None if weights is None else weights[i]) for i, t in enumerate(targets)
-                 if isinstance(t, EmberTensor) and t.requires_grad and t.data.dtype.kind == "f"]
-        wanted = [leaf for leaf in leaves if leaf is not None and leaf.data.dtype.kind == "f"]
+                 if isinstance(t, EmberTensor) and t.requires_grad and t.array.dtype.kind == "f"]
+        wanted = [leaf for leaf in leaves if leaf is not None and leaf.array.dtype.kind == "f"]
         results: dict[int, EmberTensor | None] = {}
         if pairs and wanted:
             results = self._differentiate(pairs, wanted)
@@ -173,7 +173,7 @@ class GradientTape:
             value = results.get(id(leaf)) if leaf is not None else None
             if value is None and zero:
                 shape_of = source._value if isinstance(source, Variable) else source
-                value = Tensor(np.zeros(shape_of.shape, shape_of.data.dtype))
+                value = Tensor(np.zeros(shape_of.shape, shape_of.array.dtype))
             gradients.append(None if value is None else wrap(value))
         return _pack(sources, iter(gradients))
 
@@ -186,7 +186,7 @@ class GradientTape:
         create_graph = any(tape._recording and (tape is not self or self._persistent) for tape in tape_state.active)
         try:
             outputs = [t for t, _ in pairs]
-            weights = [Tensor(np.ones(t.shape, t.data.dtype)) if w is None else _as_weight(w, t) for t, w in pairs]
+            weights = [Tensor(np.ones(t.shape, t.array.dtype)) if w is None else _as_weight(w, t) for t, w in pairs]
             unique = list({id(leaf): leaf for leaf in wanted}.values())
             grads = engine.grad(outputs, unique, grad_outputs=weights, retain_graph=True,
                                 create_graph=create_graph, allow_unused=True)
@@ -199,7 +199,7 @@ class GradientTape:
 def _as_weight(weight, target: EmberTensor) -> EmberTensor:
     from ._tensor import convert_to_tensor
 
-    weight = convert_to_tensor(weight, dtype=None if isinstance(weight, EmberTensor) else target.data.dtype)
+    weight = convert_to_tensor(weight, dtype=None if isinstance(weight, EmberTensor) else target.array.dtype)
     if tuple(weight.shape) != tuple(target.shape):
         raise ValueError(f"GradientTape.gradient: output_gradients of shape {tuple(weight.shape)} do not match the "
                          f"target's shape {tuple(target.shape)}")

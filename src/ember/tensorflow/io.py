@@ -12,7 +12,7 @@ def decode_raw(input_bytes, out_type, little_endian=True, fixed_length=None, nam
     """The bytes of a string tensor read as numbers of ``out_type``: a string gives a 1-d tensor, a 1-d
     tensor of N strings of one length an (N, length / itemsize) tensor. ``little_endian`` orders multi-byte
     types; each string's length must be a multiple of the type's size."""
-    strings = np.asarray(convert_to_tensor(input_bytes).data)
+    strings = np.asarray(convert_to_tensor(input_bytes).array)
     if strings.dtype != object and strings.dtype.kind != "S":
         raise InvalidArgumentError(f"DecodeRaw: input_bytes must be a string tensor, received dtype {strings.dtype}")
     target = as_dtype(out_type).dtype
@@ -34,6 +34,6 @@ def decode_raw(input_bytes, out_type, little_endian=True, fixed_length=None, nam
 
 def read_file(filename, name=None):
     """The whole file as a string scalar."""
-    path = convert_to_tensor(filename).data[()]
+    path = convert_to_tensor(filename).array[()]
     with open(path.decode() if isinstance(path, bytes) else path, "rb") as file:
         return Tensor(np.array(file.read(), dtype=object))

@@ -15,8 +15,8 @@ __all__ = ["relu", "relu6", "leaky_relu", "elu", "softmax", "log_softmax", "sigm
 def relu(features, name=None):
     """``max(features, 0)``; integer tensors allowed."""
     x = _tensor(features)
-    if x.data.dtype.kind != "f":
-        return Tensor(np.maximum(x.data, 0))
+    if x.array.dtype.kind != "f":
+        return Tensor(np.maximum(x.array, 0))
     return wrap(F.relu(x))
 
 
@@ -76,7 +76,7 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
     reach both logits and labels. Shapes: labels and logits alike; the result has that shape too.
     """
     labels, logits = _labels_and_logits("SigmoidCrossEntropyWithLogits", labels, logits)
-    positive = Tensor(np.asarray(logits.data) >= 0)
+    positive = Tensor(np.asarray(logits.array) >= 0)
     # where() picks a branch per element, so that at x = 0 the gradient is sigmoid(0) - z, as TensorFlow's
     relu_logits = F.where(positive, logits, F.zeros_like(logits))
     negative_abs_logits = F.where(positive, F.neg(logits), logits)
@@ -98,14 +98,14 @@ def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None
         raise ValueError("SparseSoftmaxCrossEntropyWithLogits: pass labels= and logits= by name")
     labels, logits = _tensor(labels), _tensor(logits)
     _require_float("SparseSoftmaxCrossEntropyWithLogits", logits)
-    if labels.data.dtype.kind not in "iu":
+    if labels.array.dtype.kind not in "iu":
         raise InvalidArgumentError(f"SparseSoftmaxCrossEntropyWithLogits: labels must be int32 or int64, received "
                                    f"{_dtype_name(labels)}")
     if logits.ndim < 1 or tuple(labels.shape) != tuple(logits.shape[:-1]):
         raise InvalidArgumentError(f"SparseSoftmaxCrossEntropyWithLogits: labels of shape {tuple(labels.shape)} "
                                    f"must have the shape of logits {tuple(logits.shape)} without its last axis")
     classes = logits.shape[-1]
-    values = np.asarray(labels.data)
+    values = np.asarray(labels.array)
     if values.size and (values.min() < 0 or values.max() >= classes):
         bad = values.min() if values.min() < 0 else values.max()
         raise InvalidArgumentError(f"Received a label value of {bad} which is outside the valid range of "
@@ -119,7 +119,7 @@ def l2_loss(t, name=None):
     """``sum(t ** 2) / 2``."""
     x = _tensor(t)
     _require_float("L2Loss", x)
-    return wrap(F.div(F.sum(F.square(x)), Tensor(np.asarray(2, x.data.dtype))))
+    return wrap(F.div(F.sum(F.square(x)), Tensor(np.asarray(2, x.array.dtype))))
 
 
 def bias_add(value, bias, data_format=None, name=None):

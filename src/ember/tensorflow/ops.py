@@ -28,18 +28,18 @@ def _is_tensor(value) -> bool:
 
 
 def _dtype_name(tensor: EmberTensor) -> str:
-    return as_dtype(tensor.data.dtype).name
+    return as_dtype(tensor.array.dtype).name
 
 
 def _pair(op: str, x, y) -> tuple[EmberTensor, EmberTensor]:
     """Both operands as tensors of one dtype: a non-tensor takes the tensor's dtype; two tensors must agree."""
     if _is_tensor(x) or not _is_tensor(y):
         x = _tensor(x)
-        y = _tensor(y, dtype=None if _is_tensor(y) else x.data.dtype)
+        y = _tensor(y, dtype=None if _is_tensor(y) else x.array.dtype)
     else:
         y = _tensor(y)
-        x = _tensor(x, dtype=y.data.dtype)
-    if x.data.dtype != y.data.dtype:
+        x = _tensor(x, dtype=y.array.dtype)
+    if x.array.dtype != y.array.dtype:
         raise InvalidArgumentError(
             f"cannot compute {op} as input #1(zero-based) was expected to be a {_dtype_name(x)} tensor but is a "
             f"{_dtype_name(y)} tensor [Op:{op}]")
@@ -47,7 +47,7 @@ def _pair(op: str, x, y) -> tuple[EmberTensor, EmberTensor]:
 
 
 def _require_float(op: str, x: EmberTensor) -> None:
-    if x.data.dtype.kind not in _FLOATS:
+    if x.array.dtype.kind not in _FLOATS:
         raise InvalidArgumentError(f"{op}: expected a floating-point tensor (float16/32/64), received "
                                    f"{_dtype_name(x)} of shape {tuple(x.shape)} [Op:{op}]; tf.cast it first")
 
@@ -77,8 +77,8 @@ def _ints(values) -> tuple:
 def add(x, y, name=None):
     """``x + y`` elementwise with broadcasting; strings concatenate."""
     x, y = _pair("AddV2", x, y)
-    if x.data.dtype == object:
-        return Tensor(np.char.add(x.data.astype(bytes), y.data.astype(bytes)).astype(object))
+    if x.array.dtype == object:
+        return Tensor(np.char.add(x.array.astype(bytes), y.array.astype(bytes)).astype(object))
     return wrap(F.add(x, y))
 
 
@@ -95,9 +95,9 @@ def multiply(x, y, name=None):
 def truediv(x, y, name=None):
     """``x / y``: integers are divided as floats (int8/int16/uint8 as float32, int32/int64 as float64)."""
     x, y = _pair("RealDiv", x, y)
-    if x.data.dtype.kind in "iub":
-        target = np.float32 if x.data.dtype.itemsize <= 2 else np.float64
-        x, y = Tensor(x.data.astype(target)), Tensor(y.data.astype(target))
+    if x.array.dtype.kind in "iub":
+        target = np.float32 if x.array.dtype.itemsize <= 2 else np.float64
+        x, y = Tensor(x.array.astype(target)), Tensor(y.array.astype(target))
     return wrap(F.div(x, y))
 
 
@@ -107,8 +107,8 @@ divide = truediv
 def floordiv(x, y, name=None):
     """``x // y``: rounds toward minus infinity (floats too)."""
     x, y = _pair("FloorDiv", x, y)
-    if x.data.dtype.kind in "iu":
-        return Tensor(np.floor_divide(x.data, y.data))
+    if x.array.dtype.kind in "iu":
+        return Tensor(np.floor_divide(x.array, y.array))
     return wrap(F.floor(F.div(x, y)))
 
 
@@ -131,13 +131,13 @@ def pow(x, y, name=None):  # noqa: A001 - tf.pow
 def maximum(x, y, name=None):
     """The larger of ``x`` and ``y``; on ties the gradient goes to ``x`` alone, as TensorFlow's."""
     x, y = _pair("Maximum", x, y)
-    return wrap(F.where(Tensor(np.greater_equal(x.data, y.data)), x, y))
+    return wrap(F.where(Tensor(np.greater_equal(x.array, y.array)), x, y))
 
 
 def minimum(x, y, name=None):
     """The smaller of ``x`` and ``y``; on ties the gradient goes to ``x`` alone, as TensorFlow's."""
     x, y = _pair("Minimum", x, y)
-    return wrap(F.where(Tensor(np.less_equal(x.data, y.data)), x, y))
+    return wrap(F.where(Tensor(np.less_equal(x.array, y.array)), x, y))
 
 
 def negative(x, name=None):
@@ -198,9 +198,9 @@ def clip_by_value(t, clip_value_min, clip_value_max, name=None):
     """``t`` limited to ``[clip_value_min, clip_value_max]``; the gradient passes where ``t`` is inside, bounds
     included (as TensorFlow's)."""
     t = _tensor(t)
-    low = _tensor(clip_value_min, dtype=None if _is_tensor(clip_value_min) else t.data.dtype)
-    high = _tensor(clip_value_max, dtype=None if _is_tensor(clip_value_max) else t.data.dtype)
-    if low.data.dtype != t.data.dtype or high.data.dtype != t.data.dtype:
+    low = _tensor(clip_value_min, dtype=None if _is_tensor(clip_value_min) else t.array.dtype)
+    high = _tensor(clip_value_max, dtype=None if _is_tensor(clip_value_max) else t.array.dtype)
+    if low.array.dtype != t.array.dtype or high.array.dtype != t.array.dtype:
         raise InvalidArgumentError(f"clip_by_value: bounds must have the dtype of t ({_dtype_name(t)}), received "
                                    f"{_dtype_name(low)} and {_dtype_name(high)}")
     return minimum(maximum(t, low), high)
@@ -243,7 +243,7 @@ def tensordot(a, b, axes, name=None):
 def _compare(op: str, function):
     def compare(x, y, name=None):
         x, y = _pair(op, x, y)
-        return Tensor(function(np.asarray(x.data), np.asarray(y.data)))
+        return Tensor(function(np.asarray(x.array), np.asarray(y.array)))
 
     compare.__name__ = op
     compare.__doc__ = f"Elementwise ``{function.__name__}`` as a bool tensor (TensorFlow's ``{op}``)."
@@ -263,17 +263,17 @@ logical_xor = _compare("LogicalXor", np.logical_xor)
 
 def logical_not(x, name=None):
     x = _tensor(x)
-    if x.data.dtype != np.bool_:
+    if x.array.dtype != np.bool_:
         raise InvalidArgumentError(f"logical_not: expected a bool tensor, received {_dtype_name(x)} [Op:LogicalNot]")
-    return Tensor(np.logical_not(x.data))
+    return Tensor(np.logical_not(x.array))
 
 
 # ------------------------------------------------------------------------------------------- reductions
 def _reduce(op: str, function, input_tensor, axis, keepdims):
     x = _tensor(input_tensor)
     result = function(x, axis=_axis(axis), keepdims=builtins.bool(keepdims))
-    if result.data.dtype != x.data.dtype:  # Ember sums integers in int64, as PyTorch; TensorFlow keeps the dtype
-        result = Tensor(result.data.astype(x.data.dtype))
+    if result.array.dtype != x.array.dtype:  # Ember sums integers in int64, as PyTorch; TensorFlow keeps the dtype
+        result = Tensor(result.array.astype(x.array.dtype))
     return wrap(result)
 
 
@@ -285,13 +285,13 @@ def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
 def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     """Mean over ``axis``; of integers, an integer (the sum divided with truncation), as TensorFlow."""
     x = _tensor(input_tensor)
-    if x.data.dtype.kind in "iu":
+    if x.array.dtype.kind in "iu":
         axis = _axis(axis)
-        total = np.sum(x.data, axis=axis, keepdims=keepdims, dtype=np.int64)
-        count = x.data.size // max(total.size, 1) if x.data.size else 1
+        total = np.sum(x.array, axis=axis, keepdims=keepdims, dtype=np.int64)
+        count = x.array.size // max(total.size, 1) if x.array.size else 1
         quotient = np.sign(total) * (np.abs(total) // builtins.max(count, 1))
-        return Tensor(np.asarray(quotient).astype(x.data.dtype))
-    if x.data.dtype == np.bool_:
+        return Tensor(np.asarray(quotient).astype(x.array.dtype))
+    if x.array.dtype == np.bool_:
         raise InvalidArgumentError("reduce_mean: bool tensors cannot be averaged; tf.cast to a number first")
     return _reduce("Mean", F.mean, x, axis, keepdims)
 
@@ -312,7 +312,7 @@ def reduce_prod(input_tensor, axis=None, keepdims=False, name=None):
         result = x
         for single in sorted((a % x.ndim for a in axis), reverse=True):
             result = F.prod(result, axis=single, keepdims=builtins.bool(keepdims))
-        return wrap(result if result.data.dtype == x.data.dtype else Tensor(result.data.astype(x.data.dtype)))
+        return wrap(result if result.array.dtype == x.array.dtype else Tensor(result.array.astype(x.array.dtype)))
     return _reduce("Prod", F.prod, x, axis, keepdims)
 
 
@@ -335,17 +335,17 @@ def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
 
 
 def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
-    return Tensor(np.any(_tensor(input_tensor).data, axis=_axis(axis), keepdims=keepdims))
+    return Tensor(np.any(_tensor(input_tensor).array, axis=_axis(axis), keepdims=keepdims))
 
 
 def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
-    return Tensor(np.all(_tensor(input_tensor).data, axis=_axis(axis), keepdims=keepdims))
+    return Tensor(np.all(_tensor(input_tensor).array, axis=_axis(axis), keepdims=keepdims))
 
 
 def _arg(function, input, axis, output_type):  # noqa: A002
     x = _tensor(input)
     axis = 0 if axis is None else int(axis)  # TensorFlow's default axis is 0, not "flattened"
-    return Tensor(function(np.asarray(x.data), axis=axis).astype(as_dtype(output_type).dtype))
+    return Tensor(function(np.asarray(x.array), axis=axis).astype(as_dtype(output_type).dtype))
 
 
 def argmax(input, axis=None, output_type=int64, name=None):  # noqa: A002 - TensorFlow's argument name
@@ -370,8 +370,8 @@ def reshape(tensor, shape, name=None):
     x = _tensor(tensor)
     shape = _ints(shape) if not (isinstance(shape, (list, tuple)) and len(shape) == 0) else ()
     known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
-    if (-1 not in shape and known != x.data.size) or (-1 in shape and (known == 0 or x.data.size % known)):
-        raise InvalidArgumentError(f"Input to reshape is a tensor with {x.data.size} values, but the requested "
+    if (-1 not in shape and known != x.array.size) or (-1 in shape and (known == 0 or x.array.size % known)):
+        raise InvalidArgumentError(f"Input to reshape is a tensor with {x.array.size} values, but the requested "
                                    f"shape has {known} (shape {list(shape)}) [Op:Reshape]")
     return wrap(F.reshape(x, *shape) if shape else F.reshape(x, ()))
 
@@ -413,9 +413,9 @@ def _same_dtype(op: str, values) -> list:
     if not tensors:
         raise ValueError(f"{op}: expected a non-empty list of tensors")
     first = tensors[0]
-    tensors = [t if _is_tensor(v) else _tensor(v, first.data.dtype) for t, v in zip(tensors, values)]
+    tensors = [t if _is_tensor(v) else _tensor(v, first.array.dtype) for t, v in zip(tensors, values)]
     for index, tensor in enumerate(tensors):
-        if tensor.data.dtype != first.data.dtype:
+        if tensor.array.dtype != first.array.dtype:
             raise InvalidArgumentError(f"{op}: all values must have one dtype; values[0] is {_dtype_name(first)}, "
                                        f"values[{index}] is {_dtype_name(tensor)} [Op:{op}]")
     return tensors
@@ -440,7 +440,7 @@ def gather(params, indices, axis=None, batch_dims=0, name=None):
     """Slices of ``params`` at ``indices`` along ``axis`` (default 0)."""
     x = _tensor(params)
     axis = 0 if axis is None else int(axis) % x.ndim
-    index = np.asarray(_tensor(indices).data)
+    index = np.asarray(_tensor(indices).array)
     if index.size and (index.min() < 0 or index.max() >= x.shape[axis]):
         raise InvalidArgumentError(f"gather: indices must be in [0, {x.shape[axis]}), received values from "
                                    f"{index.min()} to {index.max()} [Op:GatherV2]")
@@ -454,15 +454,15 @@ def tile(input, multiples, name=None):  # noqa: A002
 
 def shape(input, out_type=int32, name=None):  # noqa: A002
     """The shape as a 1-d int32 tensor."""
-    return Tensor(np.asarray(np.shape(_tensor(input).data), dtype=as_dtype(out_type).dtype))
+    return Tensor(np.asarray(np.shape(_tensor(input).array), dtype=as_dtype(out_type).dtype))
 
 
 def size(input, out_type=int32, name=None):  # noqa: A002
-    return Tensor(np.asarray(_tensor(input).data.size, dtype=as_dtype(out_type).dtype))
+    return Tensor(np.asarray(_tensor(input).array.size, dtype=as_dtype(out_type).dtype))
 
 
 def rank(input, name=None):  # noqa: A002
-    return Tensor(np.asarray(_tensor(input).data.ndim, dtype=np.int32))
+    return Tensor(np.asarray(_tensor(input).array.ndim, dtype=np.int32))
 
 
 # ------------------------------------------------------------------------------------------- casts
@@ -470,31 +470,31 @@ def cast(x, dtype, name=None):
     """``x`` as ``dtype``. Between floating dtypes it is differentiable; to integers it truncates toward zero."""
     target = as_dtype(dtype)
     x = _tensor(x)
-    if x.data.dtype == target.dtype:
+    if x.array.dtype == target.dtype:
         return wrap(x)
-    if x.data.dtype.kind in _FLOATS and target.dtype.kind in _FLOATS:
+    if x.array.dtype.kind in _FLOATS and target.dtype.kind in _FLOATS:
         return wrap(F.to_dtype(x, target.dtype))
-    if target.dtype.kind == "O" or x.data.dtype.kind == "O":
+    if target.dtype.kind == "O" or x.array.dtype.kind == "O":
         raise InvalidArgumentError(f"Cast: cannot cast {_dtype_name(x)} to {target.name}; use tf.strings ops")
-    return Tensor(np.asarray(x.data).astype(target.dtype))
+    return Tensor(np.asarray(x.array).astype(target.dtype))
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
     """``indices`` as one-hot vectors of length ``depth`` on a new last ``axis``; out-of-range indices (-1
     included) give all-``off_value`` vectors, as TensorFlow. dtype: ``dtype``, else on/off_value's, else float32."""
-    index = np.asarray(_tensor(indices).data)
+    index = np.asarray(_tensor(indices).array)
     if index.dtype.kind not in "iu":
         raise InvalidArgumentError(f"one_hot: indices must be integers, received {as_dtype(index.dtype).name}")
     if dtype is not None:
         target = as_dtype(dtype).dtype
     elif on_value is not None and _is_tensor(on_value):
-        target = _tensor(on_value).data.dtype
+        target = _tensor(on_value).array.dtype
     elif on_value is not None:
-        target = np.asarray(convert_to_tensor(on_value).data).dtype
+        target = np.asarray(convert_to_tensor(on_value).array).dtype
     else:
         target = np.dtype(np.float32)
-    on = np.asarray(1 if on_value is None else _tensor(on_value).data).astype(target)
-    off = np.asarray(0 if off_value is None else _tensor(off_value).data).astype(target)
+    on = np.asarray(1 if on_value is None else _tensor(on_value).array).astype(target)
+    off = np.asarray(0 if off_value is None else _tensor(off_value).array).astype(target)
     hot = index[..., None] == np.arange(int(depth))
     result = np.where(hot, on, off).astype(target)
     if axis is not None and axis != -1:
@@ -506,10 +506,10 @@ def where(condition, x=None, y=None, name=None):
     """``where(c)``: the int64 coordinates (N, rank) where ``c`` is true; ``where(c, x, y)``: ``x`` where
     ``c``, else ``y``, broadcasting the three (gradients flow to ``x`` and ``y``)."""
     condition = _tensor(condition)
-    if condition.data.dtype != np.bool_:
+    if condition.array.dtype != np.bool_:
         raise InvalidArgumentError(f"where: condition must be a bool tensor, received {_dtype_name(condition)}")
     if x is None and y is None:
-        return Tensor(np.argwhere(np.asarray(condition.data)).astype(np.int64))
+        return Tensor(np.argwhere(np.asarray(condition.array)).astype(np.int64))
     if x is None or y is None:
         raise ValueError("where: x and y must both be given, or neither")
     x, y = _pair("SelectV2", x, y)
@@ -533,18 +533,18 @@ def ones(shape, dtype=float32, name=None):
 
 def zeros_like(input, dtype=None, name=None):  # noqa: A002
     x = _tensor(input)
-    return Tensor(np.zeros(x.shape, x.data.dtype if dtype is None else as_dtype(dtype).dtype))
+    return Tensor(np.zeros(x.shape, x.array.dtype if dtype is None else as_dtype(dtype).dtype))
 
 
 def ones_like(input, dtype=None, name=None):  # noqa: A002
     x = _tensor(input)
-    return Tensor(np.ones(x.shape, x.data.dtype if dtype is None else as_dtype(dtype).dtype))
+    return Tensor(np.ones(x.shape, x.array.dtype if dtype is None else as_dtype(dtype).dtype))
 
 
 def fill(dims, value, name=None):
     """A tensor of shape ``dims`` filled with ``value`` (its dtype: 1 -> int32, 1.0 -> float32)."""
     value = _tensor(value)
-    return Tensor(np.full(_ints(dims), np.asarray(value.data), dtype=value.data.dtype))
+    return Tensor(np.full(_ints(dims), np.asarray(value.array), dtype=value.array.dtype))
 
 
 def range(start, limit=None, delta=1, dtype=None, name="range"):  # noqa: A001 - tf.range
@@ -563,8 +563,8 @@ def linspace(start, stop, num, name=None, axis=0):
     start, stop = _tensor(start, float32 if not _is_tensor(start) else None), \
         _tensor(stop, float32 if not _is_tensor(stop) else None)
     _require_float("LinSpace", start)
-    values = np.linspace(np.asarray(start.data), np.asarray(stop.data), int(num), axis=int(axis))
-    return Tensor(values.astype(start.data.dtype))
+    values = np.linspace(np.asarray(start.array), np.asarray(stop.array), int(num), axis=int(axis))
+    return Tensor(values.astype(start.array.dtype))
 
 
 def eye(num_rows, num_columns=None, batch_shape=None, dtype=float32, name=None):
@@ -608,8 +608,8 @@ def _equality(op):
                 # a NumPy array of another dtype is compared by value, as NumPy compares them (the beginners'
                 # lesson's ``(pred[0] > 0.5) == test_labels``: a bool tensor against int32 labels)
                 try:
-                    return Tensor(np.equal(np.asarray(self.data), other) if op is equal
-                                  else np.not_equal(np.asarray(self.data), other))
+                    return Tensor(np.equal(np.asarray(self.array), other) if op is equal
+                                  else np.not_equal(np.asarray(self.array), other))
                 except ValueError:
                     pass
             return op is not_equal  # as TensorFlow: tensors that cannot be compared are simply unequal
@@ -619,21 +619,21 @@ def _equality(op):
 
 def _and(x, y):
     x, y = _pair("LogicalAnd", x, y)
-    if x.data.dtype == np.bool_:
-        return Tensor(np.logical_and(x.data, y.data))
-    return Tensor(np.bitwise_and(x.data, y.data))
+    if x.array.dtype == np.bool_:
+        return Tensor(np.logical_and(x.array, y.array))
+    return Tensor(np.bitwise_and(x.array, y.array))
 
 
 def _or(x, y):
     x, y = _pair("LogicalOr", x, y)
-    if x.data.dtype == np.bool_:
-        return Tensor(np.logical_or(x.data, y.data))
-    return Tensor(np.bitwise_or(x.data, y.data))
+    if x.array.dtype == np.bool_:
+        return Tensor(np.logical_or(x.array, y.array))
+    return Tensor(np.bitwise_or(x.array, y.array))
 
 
 def _invert(x):
     x = _tensor(x)
-    return Tensor(np.logical_not(x.data) if x.data.dtype == np.bool_ else np.invert(x.data))
+    return Tensor(np.logical_not(x.array) if x.array.dtype == np.bool_ else np.invert(x.array))
 
 
 def _matmul_operator(x, y):
@@ -664,9 +664,9 @@ def _tensor_getitem(self, key):
     if isinstance(key, Variable):
         key = key.numpy()
     if isinstance(key, EmberTensor):
-        key = np.asarray(key.data)
+        key = np.asarray(key.array)
     if isinstance(key, tuple):
-        key = tuple(np.asarray(k.data) if isinstance(k, EmberTensor) else k for k in key)
+        key = tuple(np.asarray(k.array) if isinstance(k, EmberTensor) else k for k in key)
     return wrap(F.getitem(self, key))
 
 

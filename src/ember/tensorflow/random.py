@@ -62,5 +62,5 @@ def shuffle(value, seed=None, name=None):
     """``value`` with its first axis in a random order."""
     from ._tensor import convert_to_tensor
 
-    array = np.asarray(convert_to_tensor(value).data)
+    array = np.asarray(convert_to_tensor(value).array)
     return Tensor(array[_generator(seed).permutation(array.shape[0])] if array.ndim else array.copy())

@@ -32,14 +32,14 @@ class Variable:
             initial_value = initial_value()
         value = convert_to_tensor(initial_value, dtype=dtype) if not isinstance(initial_value, Variable) else \
             convert_to_tensor(initial_value.read_value(), dtype=dtype)
-        if dtype is not None and value.data.dtype != as_dtype(dtype).dtype:
-            value = Tensor(value.data.astype(as_dtype(dtype).dtype))
+        if dtype is not None and value.array.dtype != as_dtype(dtype).dtype:
+            value = Tensor(value.array.astype(as_dtype(dtype).dtype))
         self._validate_shape = bool(validate_shape) and shape is None
         if shape is not None and tuple(shape) != tuple(value.shape) and validate_shape:
             raise ValueError(f"Variable: initial value has shape {tuple(value.shape)}, but shape={shape}")
         self._trainable = bool(trainable)
         self._name = f"{name or 'Variable'}:0"
-        self._value = self._leaf(np.array(value.data, copy=True))
+        self._value = self._leaf(np.array(value.array, copy=True))
 
     @staticmethod
     def _leaf(array: np.ndarray) -> Tensor:
@@ -66,27 +66,27 @@ class Variable:
         return self._read()
 
     def numpy(self):
-        return _numpy_value(self._value.data).copy()
+        return _numpy_value(self._value.array).copy()
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        array = np.asarray(self._value.data)
+        array = np.asarray(self._value.array)
         return array if dtype is None else array.astype(dtype)
 
     # -------------------------------------------------------------------------------------- facts
     @property
     def shape(self) -> TensorShape:
-        return TensorShape(self._value.data.shape)
+        return TensorShape(self._value.array.shape)
 
     def get_shape(self) -> TensorShape:
         return self.shape
 
     @property
     def dtype(self) -> DType:
-        return as_dtype(self._value.data.dtype)
+        return as_dtype(self._value.array.dtype)
 
     @property
     def ndim(self) -> int:
-        return self._value.data.ndim
+        return self._value.array.ndim
 
     @property
     def name(self) -> str:
@@ -108,43 +108,43 @@ class Variable:
     def assign(self, value, use_locking=None, name=None, read_value=True):
         """Replace the value with ``value`` (same dtype; same shape unless created with shape checks off)."""
         new = convert_to_tensor(value, dtype=self.dtype) if not isinstance(value, Variable) else value._value
-        if new.data.dtype != self._value.data.dtype:
-            raise ValueError(f"Variable {self._name!r} assign: value has dtype {as_dtype(new.data.dtype).name}, "
+        if new.array.dtype != self._value.array.dtype:
+            raise ValueError(f"Variable {self._name!r} assign: value has dtype {as_dtype(new.array.dtype).name}, "
                              f"the variable {self.dtype.name}")
-        if self._validate_shape and new.data.shape != self._value.data.shape:
+        if self._validate_shape and new.array.shape != self._value.array.shape:
             raise ValueError(f"Cannot assign value to variable '{self._name}': Shape mismatch. The variable shape "
-                             f"{tuple(self._value.data.shape)}, and the assigned value shape "
-                             f"{tuple(new.data.shape)} are incompatible.")
-        self._value = self._leaf(np.array(new.data, copy=True))
+                             f"{tuple(self._value.array.shape)}, and the assigned value shape "
+                             f"{tuple(new.array.shape)} are incompatible.")
+        self._value = self._leaf(np.array(new.array, copy=True))
         return self if read_value else None
 
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
         """``self.assign(self + delta)``."""
         delta = convert_to_tensor(delta, dtype=self.dtype)
-        return self.assign(Tensor(self._value.data + delta.data), read_value=read_value)
+        return self.assign(Tensor(self._value.array + delta.array), read_value=read_value)
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
         """``self.assign(self - delta)``."""
         delta = convert_to_tensor(delta, dtype=self.dtype)
-        return self.assign(Tensor(self._value.data - delta.data), read_value=read_value)
+        return self.assign(Tensor(self._value.array - delta.array), read_value=read_value)
 
     # ------------------------------------------------------------------------------------ printing
     def __repr__(self) -> str:
         return (f"<tf.Variable '{self._name}' shape={self.shape} dtype={self.dtype.name}, "
-                f"numpy={_numpy_repr(self._value.data)}>")
+                f"numpy={_numpy_repr(self._value.array)}>")
 
     def __format__(self, spec: str) -> str:
         return format(self.read_value(), spec)
 
     # ------------------------------------------------------------------------------------ conversions
     def __float__(self) -> float:
-        return float(self._value.data)
+        return float(self._value.array)
 
     def __int__(self) -> int:
-        return int(self._value.data)
+        return int(self._value.array)
 
     def __bool__(self) -> bool:
-        return bool(self._value.data)
+        return bool(self._value.array)
 
     def __len__(self) -> int:
         return len(self._value)

@@ -320,7 +320,7 @@ class MultiHeadAttention(Layer):
         return combined
 
     def _as_mask(self, mask, argument: str) -> np.ndarray:
-        array = mask.data if isinstance(mask, Tensor) else mask
+        array = mask.array if isinstance(mask, Tensor) else mask
         array = getattr(array, "_array", array)
         array = np.asarray(array.get() if hasattr(array, "get") else array)
         if array.dtype != np.bool_:

@@ -230,7 +230,7 @@ class Layer(Module):
 
     def get_weights(self) -> list:
         """Copies of the weights as NumPy arrays, in creation order."""
-        return [np.array(_host(w.data)) for w in self.weights]
+        return [np.array(_host(w.array)) for w in self.weights]
 
     def set_weights(self, weights) -> None:
         """Load NumPy arrays (same order and shapes as ``get_weights``) into the weights."""

@@ -269,7 +269,7 @@ class Masking(Layer):
 
 
 def _host_array(value):
-    array = value.data if isinstance(value, Tensor) else value
+    array = value.array if isinstance(value, Tensor) else value
     array = getattr(array, "_array", array)
     return array.get() if hasattr(array, "get") else array
 

@@ -157,7 +157,7 @@ class _RNN(Layer):
         projections = self.project_inputs(inputs)
         step_mask = None
         if mask is not None:
-            mask_array = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+            mask_array = np.asarray(mask.array if isinstance(mask, Tensor) else mask)
             if mask_array.shape != (batch, steps):
                 raise ValueError(f"{type(self).__name__} '{self.name}': expected a mask of shape {(batch, steps)}, "
                                  f"received {mask_array.shape}")

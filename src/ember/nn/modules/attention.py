@@ -28,7 +28,7 @@ def _additive_mask(mask: Tensor | None, dtype) -> Tensor | None:
         return None
     if mask.dtype == np.bool_:
         # the Where op on the mask tensor itself, so that a mask fed to the model stays a recorded input
-        xp = get_array_module(mask.data)
+        xp = get_array_module(mask.array)
         return Where()(mask, Tensor(xp.asarray(dtype.type(-np.inf))), Tensor(xp.asarray(dtype.type(0))))
     return mask if mask.dtype == dtype else to_dtype(mask, dtype)
 
@@ -41,8 +41,8 @@ def _masked_softmax(scores: Tensor, mask: Tensor | None) -> Tensor:
     """
     if mask is None:
         return F.softmax(scores, dim=-1)
-    xp = get_array_module(mask.data)
-    fully_masked = xp.isneginf(mask.data).all(axis=-1, keepdims=True)
+    xp = get_array_module(mask.array)
+    fully_masked = xp.isneginf(mask.array).all(axis=-1, keepdims=True)
     if not fully_masked.any():
         return F.softmax(scores + mask, dim=-1)
     fully_masked = Tensor(fully_masked)
@@ -271,7 +271,7 @@ class MultiheadAttention(Module):
             k = cat([k, self._split_heads(self.bias_k, True).expand(batch, -1, -1, -1)], dim=2)
             v = cat([v, self._split_heads(self.bias_v, True).expand(batch, -1, -1, -1)], dim=2)
         if self.add_zero_attn:
-            xp = get_array_module(k.data)
+            xp = get_array_module(k.array)
             zeros = Tensor(xp.zeros((batch, self.num_heads, 1, self.head_dim), dtype=k.dtype))
             k, v = cat([k, zeros], dim=2), cat([v, zeros], dim=2)
         mask = self._combined_mask(key_padding_mask, attn_mask, batch, q.dtype)

@@ -44,9 +44,9 @@ class _BatchNorm(Module):
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches seen."""
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self) -> None:
         """Running statistics reset; weight (scale) ones, bias (shift) zeros."""
@@ -74,9 +74,9 @@ class _BatchNorm(Module):
         # momentum=None: cumulative moving average, the factor 1/n for the n-th batch
         average_factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             if self.momentum is None:
-                average_factor = 1.0 / float(self.num_batches_tracked.data)
+                average_factor = 1.0 / float(self.num_batches_tracked.array)
         # in eval mode without running statistics, normalise with the batch's own statistics
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         track = not self.training or self.track_running_stats

@@ -36,7 +36,7 @@ def _pad_by_indexing(layer: str, input: Tensor, pads: tuple, mode: str) -> Tenso
                 f"{layer}: padding_mode='circular' needs padding at most the input {axis} {size}, received "
                 f"{(before, after)}"
             )
-    xp = get_array_module(input.data)
+    xp = get_array_module(input.array)
     for offset, (size, (before, after)) in enumerate(zip(spatial, pads)):
         positions = xp.asarray(np.pad(np.arange(size), (before, after), mode=_PADDING_MODES[mode]))
         trailing = (slice(None),) * (len(pads) - 1 - offset)

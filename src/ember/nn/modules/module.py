@@ -64,13 +64,13 @@ def _check_member_name(kind: str, name) -> None:
 def _converted_array(array, device: Device | None, dtype):
     """``array`` moved to ``device`` and cast to ``dtype`` (either may be None: unchanged)."""
     converted = Tensor(array).to(device=device, dtype=dtype)
-    return converted.data
+    return converted.array
 
 
 def _array_for(source, target):
     """``source`` (Tensor, array or number) as an array on ``target``'s device with ``target``'s dtype."""
     if isinstance(source, Tensor):
-        source = source.data
+        source = source.array
     xp = get_array_module(target)
     cupy = cupy_if_loaded()
     if xp is np and cupy is not None and isinstance(source, cupy.ndarray):
@@ -341,7 +341,7 @@ class Module:
                 if parameter.grad.creator is not None:
                     parameter.grad = parameter.grad.detach()
                 parameter.grad.requires_grad = False
-                parameter.grad.data[...] = 0
+                parameter.grad.array[...] = 0
 
     # ---------------------------------------------------------------------------------- device, dtype
     def _apply_to_arrays(self, convert: Callable, floating_only: bool) -> Module:
@@ -352,9 +352,9 @@ class Module:
                 if member is None or id(member) in seen or (floating_only and member.dtype.kind not in "fc"):
                     continue
                 seen.add(id(member))
-                member.data = convert(member.data)
+                member.array = convert(member.array)
                 if member.grad is not None:
-                    member.grad.data = convert(member.grad.data)
+                    member.grad.array = convert(member.grad.array)
         return self
 
     def to(self, *args, **kwargs) -> Module:
@@ -429,7 +429,7 @@ class Module:
                     f"the shape in current model is {target.shape}."
                 )
                 continue
-            target.data[...] = _array_for(value, target.data)
+            target.array[...] = _array_for(value, target.array)
         for key in state_dict:
             if not key.startswith(prefix):
                 continue

@@ -345,7 +345,7 @@ class RNNBase(Module):
             raise ValueError(f"{layer}: expected PackedSequence data of shape ({data.shape[0]}, {self.input_size}) "
                              f"(H_in = {self.input_size}), received {data.shape}")
         _check_dtype(layer, data, self.weight_ih_l0)
-        xp = get_array_module(data.data)
+        xp = get_array_module(data.array)
         layout = _PackedSteps(sizes, xp)
         sorted_indices, unsorted_indices = _indices(packed.sorted_indices), _indices(packed.unsorted_indices)
         if unsorted_indices is None and sorted_indices is not None:  # as PyTorch's PackedSequence derives it

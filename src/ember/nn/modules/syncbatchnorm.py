@@ -15,7 +15,7 @@ class _SumAcrossRanks(Function):
 
     @staticmethod
     def forward(ctx, tensor):
-        return Tensor(_all_reduce_sum(tensor.data))
+        return Tensor(_all_reduce_sum(tensor.array))
 
     @staticmethod
     def backward(ctx, gradient):
@@ -62,7 +62,7 @@ class SyncBatchNorm(_BatchNorm):
         self._check_input(input)
         axes = (0,) + tuple(range(2, input.ndim))
         shape = (1, self.num_features) + (1,) * (input.ndim - 2)
-        count = _all_reduce_sum(np.array([input.data.size // self.num_features], dtype=np.float64))[0]
+        count = _all_reduce_sum(np.array([input.array.size // self.num_features], dtype=np.float64))[0]
         mean = _SumAcrossRanks.apply(input.sum(axes)) / float(count)
         centred = input - mean.reshape(shape)
         variance = _SumAcrossRanks.apply((centred * centred).sum(axes)) / float(count)
@@ -70,11 +70,11 @@ class SyncBatchNorm(_BatchNorm):
         if self.affine:
             output = output * self.weight.reshape(shape) + self.bias.reshape(shape)
         if self.track_running_stats:
-            self.num_batches_tracked.data += 1
-            factor = 1.0 / float(self.num_batches_tracked.data) if self.momentum is None else self.momentum
-            unbiased = variance.data * (count / max(count - 1, 1))
-            self.running_mean.data[...] = (1 - factor) * self.running_mean.data + factor * mean.data
-            self.running_var.data[...] = (1 - factor) * self.running_var.data + factor * unbiased
+            self.num_batches_tracked.array += 1
+            factor = 1.0 / float(self.num_batches_tracked.array) if self.momentum is None else self.momentum
+            unbiased = variance.array * (count / max(count - 1, 1))
+            self.running_mean.array[...] = (1 - factor) * self.running_mean.array + factor * mean.array
+            self.running_var.array[...] = (1 - factor) * self.running_var.array + factor * unbiased
         return output
 
     @classmethod

@@ -329,7 +329,7 @@ class Transformer(Module):
         """The causal mask (sz, sz): -inf above the diagonal (a later position), 0 on and below it (float32
         unless ``dtype`` is given)."""
         sz = check_size(sz, "sz", "Transformer.generate_square_subsequent_mask")
-        filled = full((sz, sz), float("-inf"), dtype=dtype, device=device).data
+        filled = full((sz, sz), float("-inf"), dtype=dtype, device=device).array
         return Tensor(get_array_module(filled).triu(filled, k=1))  # triu writes zeros below, never -inf * 0
 
 

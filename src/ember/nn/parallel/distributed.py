@@ -36,9 +36,9 @@ class _Bucket:
         total = 0
         for param in params:
             self.offsets.append(total)
-            total += param.data.size
-        xp = np if isinstance(params[0].data, np.ndarray) else __import__("cupy")
-        self.buffer = xp.zeros(total, dtype=params[0].data.dtype)
+            total += param.array.size
+        xp = np if isinstance(params[0].array, np.ndarray) else __import__("cupy")
+        self.buffer = xp.zeros(total, dtype=params[0].array.dtype)
         self.pending = len(params)
         self.work = None
 
@@ -131,9 +131,9 @@ class DistributedDataParallel(Module):
             return
         works = []
         for tensor in tensors:
-            if not tensor.data.flags.c_contiguous:
-                tensor.data = tensor.data.copy(order="C")
-            works.append(self._backend.broadcast(tensor.data, 0))
+            if not tensor.array.flags.c_contiguous:
+                tensor.array = tensor.array.copy(order="C")
+            works.append(self._backend.broadcast(tensor.array, 0))
         for work in works:
             work.wait()
 
@@ -147,15 +147,15 @@ class DistributedDataParallel(Module):
         names: list = []
         size = 0
         for name, param in reversed(named):
-            same_kind = not params or (param.data.dtype == params[0].data.dtype and type(param.data) is
-                                       type(params[0].data))
+            same_kind = not params or (param.array.dtype == params[0].array.dtype and type(param.array) is
+                                       type(params[0].array))
             cap = min(cap_bytes, FIRST_BUCKET_BYTES) if not buckets else cap_bytes
-            if params and (not same_kind or size + param.data.nbytes > cap):
+            if params and (not same_kind or size + param.array.nbytes > cap):
                 buckets.append(_Bucket(len(buckets), params, names))
                 params, names, size = [], [], 0
             params.append(param)
             names.append(name)
-            size += param.data.nbytes
+            size += param.array.nbytes
         if params:
             buckets.append(_Bucket(len(buckets), params, names))
         return buckets
@@ -238,11 +238,11 @@ class DistributedDataParallel(Module):
         while self._next_to_launch < len(self._buckets) and self._ready[self._next_to_launch]:
             bucket = self._buckets[self._next_to_launch]
             for param, offset in zip(bucket.params, bucket.offsets):
-                target = bucket.buffer[offset:offset + param.data.size]
+                target = bucket.buffer[offset:offset + param.array.size]
                 if param.grad is None:
                     target[...] = 0
                 else:
-                    target[...] = param.grad.data.reshape(-1)
+                    target[...] = param.grad.array.reshape(-1)
             bucket.work = self._backend.all_reduce(bucket.buffer, ReduceOp.SUM)
             self._next_to_launch += 1
             for earlier in self._buckets[:self._next_to_launch]:
@@ -264,11 +264,11 @@ class DistributedDataParallel(Module):
             for param, offset in zip(bucket.params, bucket.offsets):
                 if used_somewhere is not None and not next(used_somewhere):
                     continue  # no rank used it: its .grad stays as it was, as PyTorch leaves it
-                averaged = bucket.buffer[offset:offset + param.data.size].reshape(param.shape)
+                averaged = bucket.buffer[offset:offset + param.array.size].reshape(param.shape)
                 if param.grad is None:
                     param.grad = Tensor(averaged.copy())
                 else:
-                    param.grad.data[...] = averaged
+                    param.grad.array[...] = averaged
         self._reset_iteration()
 
     @contextmanager

@@ -30,7 +30,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
         from ...functions.creation import tensor
 
         return tensor(0.0)
-    arrays = [g.data for g in gradients]
+    arrays = [g.array for g in gradients]
     xp = get_array_module(arrays[0])
     dtype = arrays[0].dtype
     if norm_type == math.inf:
@@ -54,8 +54,8 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     """Clamp every gradient element into ``[-clip_value, clip_value]`` in place."""
     clip_value = float(clip_value)
     for gradient in _gradients(parameters):
-        xp = get_array_module(gradient.data)
-        xp.clip(gradient.data, -clip_value, clip_value, out=gradient.data)
+        xp = get_array_module(gradient.array)
+        xp.clip(gradient.array, -clip_value, clip_value, out=gradient.array)
 
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]

@@ -144,7 +144,7 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,  # n
     sequence = order[rank]
     positions = sequence * steps + step if batch_first else step * batch + sequence
     flat = input.reshape((steps * batch,) + tuple(input.shape[2:]))
-    data = PackRows(get_array_module(flat.data).asarray(positions))(flat)  # distinct positions: no scatter-add
+    data = PackRows(get_array_module(flat.array).asarray(positions))(flat)  # distinct positions: no scatter-add
     batch_sizes = tensor(running.sum(axis=1).astype(np.int64))
     if enforce_sorted:
         return PackedSequence(data, batch_sizes, None, None)
