@@ -110,7 +110,7 @@ def run_one(framework: str, example_args: list, seed: int, threads: int | None =
                     with module.torch.no_grad():
                         parameter.copy_(module.torch.from_numpy(value))
                 else:
-                    parameter.data[...] = value
+                    parameter.array[...] = value
 
     module.CharLSTM = SameStart
     result = module.main(example_args + ["--seed", str(seed)])

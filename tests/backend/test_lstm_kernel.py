@@ -183,9 +183,9 @@ def test_lstm_sequence_declines_packed_sequences_and_numpy_kernels(kernels, monk
     monkeypatch.setattr(kernels, "lstm_forward_steps", lambda *a: calls.append(a))
     op = recurrent.LSTMSequence()
     op.batch_sizes = np.array([3, 3, 2, 1])  # a packed sequence: the reference path handles it
-    assert op.forward_compiled(*[t.data for t in _sequence_tensors(np.float32)]) is None
+    assert op.forward_compiled(*[t.array for t in _sequence_tensors(np.float32)]) is None
     with ember.config.override(kernels="numpy"):
-        assert recurrent.LSTMSequence().forward_compiled(*[t.data for t in _sequence_tensors(np.float32)]) is None
+        assert recurrent.LSTMSequence().forward_compiled(*[t.array for t in _sequence_tensors(np.float32)]) is None
     assert calls == []
 
 
@@ -243,7 +243,7 @@ def test_gru_sequence_takes_the_compiled_step_and_matches_the_reference(kernels,
 
 
 def test_gru_steps_refuse_mismatched_arrays_and_declines_packed_sequences(kernels):
-    x, h0, weight, bias = (t.data for t in _gru_tensors(np.float32))
+    x, h0, weight, bias = (t.array for t in _gru_tensors(np.float32))
     steps, batch, width = x.shape
     size = width // 3
     states = [np.empty((steps, batch, size), np.float32) for _ in range(3)]

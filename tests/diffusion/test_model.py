@@ -83,7 +83,7 @@ def test_loss_gradcheck_float64():
     ids = ember.tensor(encode_prompts(["seven", "the digit 2"]))
     t = np.array([3, 17])
     drop = np.array([False, True])  # one conditioned, one on the null condition
-    model.null_condition.data[...] = rng.standard_normal((1, model.unet.embedding_dim))
+    model.null_condition.array[...] = rng.standard_normal((1, model.unet.embedding_dim))
     checked = [model.null_condition, model.unet.output_conv.bias, model.unet.middle_attention.attention.out_proj.bias,
                model.text_encoder.output.bias, model.unet.time_mlp[2].bias]
     assert all(p.dtype == ember.float64 for p in checked)

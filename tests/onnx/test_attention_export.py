@@ -25,7 +25,7 @@ class Attend(nn.Module):
         self.proj = nn.Linear(8, 24)
         rng = np.random.default_rng(1)
         self.bool_mask = ember.tensor(rng.random((5, 5)) > 0.3)
-        self.bool_mask.data[:, 0] = True  # every query keeps a key
+        self.bool_mask.array[:, 0] = True  # every query keeps a key
         self.float_mask = ember.tensor(rng.standard_normal((5, 5)).astype(np.float32))
 
     def forward(self, x):

@@ -62,7 +62,8 @@ def _erf_float32(x):
     large = np.flatnonzero(flat_a >= 1)
     if large.size:
         a_large = flat_a[large]
-        tail = np.exp(-(a_large * a_large)) * _horner(_ERFC_LARGE, np.float32(1) / a_large)
+        with np.errstate(over="ignore"):  # a² overflows to inf for |x| > 1.8e19: exp(-inf) = 0, erf = ±1
+            tail = np.exp(-(a_large * a_large)) * _horner(_ERFC_LARGE, np.float32(1) / a_large)
         result.reshape(-1)[large] = np.copysign(np.float32(1) - tail, flat_x[large])
     return result
 

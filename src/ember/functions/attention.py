@@ -185,23 +185,23 @@ class ScaledDotProductAttention(Primitive):
         scores = matmul(q, k.mT) * self.scale
         if float_mask is not None:
             scores = scores + float_mask
-        xp = get_array_module(scores.data)
-        blocked_array = None if blocked is None else blocked.data
-        if float_mask is not None and xp.isneginf(float_mask.data).any():
-            mask_blocked = xp.isneginf(float_mask.data)
+        xp = get_array_module(scores.array)
+        blocked_array = None if blocked is None else blocked.array
+        if float_mask is not None and xp.isneginf(float_mask.array).any():
+            mask_blocked = xp.isneginf(float_mask.array)
             blocked_array = mask_blocked if blocked_array is None else blocked_array | mask_blocked
         if blocked_array is None:
-            shifted = scores - Tensor(scores.data.max(axis=-1, keepdims=True))
+            shifted = scores - Tensor(scores.array.max(axis=-1, keepdims=True))
             unnormalised = exp(shifted)
         else:
             blocked_array = xp.broadcast_to(blocked_array, scores.shape)
             allowed = Tensor(~blocked_array)
-            row_max = xp.where(blocked_array, -np.inf, scores.data).max(axis=-1, keepdims=True)
+            row_max = xp.where(blocked_array, -np.inf, scores.array).max(axis=-1, keepdims=True)
             row_max = Tensor(xp.where(xp.isneginf(row_max), 0, row_max).astype(scores.dtype))
             # blocked positions read the row maximum (exp(0) = 1, never an overflow) and are then set to 0
             unnormalised = where(allowed, exp(where(allowed, scores, row_max) - row_max), 0.0)
         total = unnormalised.sum(-1, keepdim=True)
-        total = total + Tensor((total.data == 0).astype(total.dtype))
+        total = total + Tensor((total.array == 0).astype(total.dtype))
         return unnormalised / total
 
     def backward_arrays(self, grad):
@@ -285,7 +285,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     weights_shape = (*batch, rows, columns)
     if scale is None:
         scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0
-    xp = get_array_module(query.data)
+    xp = get_array_module(query.array)
     blocked = None
     float_mask = None
     if is_causal:
@@ -295,10 +295,10 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     elif attn_mask is not None:
         _check_mask(attn_mask, query, weights_shape)
         if attn_mask.dtype == np.bool_:
-            blocked = xp.logical_not(attn_mask.data)
+            blocked = xp.logical_not(attn_mask.array)
         else:
             float_mask = attn_mask
-    keep = _scaled_keep_mask(weights_shape, float(dropout_p), query.data) if dropout_p > 0 else None
+    keep = _scaled_keep_mask(weights_shape, float(dropout_p), query.array) if dropout_p > 0 else None
     node = ScaledDotProductAttention(float(scale), blocked, keep)
     if float_mask is None:
         return node(query, key, value)
