@@ -73,3 +73,31 @@ def test_character_gpt_window_exports(tmp_path):
     expected = (expected[0] if isinstance(expected, tuple) else expected).numpy()
     (got,) = _run(path, {"tokens": other.astype(np.int64)})
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_diffusion_unet_exports(tmp_path):
+    """The text-conditioned model's noise predictor (``ember.diffusion.UNet``, small widths): image, timesteps
+    and condition embedding are graph inputs; GroupNorm, SiLU, strided and upsampling convolutions, skip
+    concatenations and attention at the lowest resolution all reach onnxruntime."""
+    from ember.diffusion.unet import UNet
+
+    ember.manual_seed(0)
+    model = UNet(channels=8, channel_multipliers=(1, 2), groups=4, attention_heads=2).eval()
+    rng = np.random.default_rng(0)
+
+    def inputs(n):
+        return (rng.standard_normal((n, 1, 8, 8)).astype(np.float32), rng.integers(0, 1000, n),
+                rng.standard_normal((n, model.embedding_dim)).astype(np.float32))
+
+    x, t, condition = inputs(2)
+    path = tmp_path / "unet.onnx"
+    names = ["x", "t", "condition"]
+    ember.onnx.export(model, (ember.tensor(x), ember.tensor(t), ember.tensor(condition)), str(path),
+                      input_names=names, output_names=["noise"],
+                      dynamic_axes={**{name: {0: "batch"} for name in names}, "noise": {0: "batch"}})
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    x, t, condition = inputs(3)
+    with ember.no_grad():
+        expected = model(ember.tensor(x), ember.tensor(t), ember.tensor(condition)).numpy()
+    (got,) = _run(path, {"x": x, "t": t.astype(np.int64), "condition": condition})
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)

@@ -34,11 +34,12 @@ def sinusoidal_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Te
         raise ValueError(f"sinusoidal_embedding: dim must be even, received {dim}")
     half = dim // 2
     frequencies = np.exp(-math.log(max_period) * np.arange(half, dtype=np.float64) / half)
-    times = np.asarray(t.numpy() if isinstance(t, Tensor) else t, dtype=np.float64).reshape(-1, 1)
+    if isinstance(t, Tensor):  # in Ember ops (float64, as below), so that a traced t stays a graph input
+        angles = t.reshape(-1, 1).to(np.float64) * _functions.tensor(frequencies.reshape(1, -1), device=t.device)
+        return _functions.cat([angles.cos(), angles.sin()], dim=1).to(np.float32)
+    times = np.asarray(t, dtype=np.float64).reshape(-1, 1)
     angles = times * frequencies.reshape(1, -1)
-    device = t.device if isinstance(t, Tensor) else None
-    return _functions.tensor(np.concatenate([np.cos(angles), np.sin(angles)], axis=1), dtype=np.float32,
-                             device=device)
+    return _functions.tensor(np.concatenate([np.cos(angles), np.sin(angles)], axis=1), dtype=np.float32)
 
 
 class ResidualBlock(nn.Module):
