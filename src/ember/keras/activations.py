@@ -50,10 +50,47 @@ def silu(x):
 
 swish = silu
 
+
+def relu6(x):
+    return F.relu6(x)
+
+
+def hard_sigmoid(x):
+    """``clip(x / 6 + 1/2, 0, 1)`` (Keras 3's), i.e. ``relu6(x + 3) / 6``."""
+    return F.relu6(x + 3.0) * (1.0 / 6.0)
+
+
+def hard_silu(x):
+    """``x * hard_sigmoid(x)`` (also named ``hard_swish``)."""
+    return x * hard_sigmoid(x)
+
+
+hard_swish = hard_silu
+
+
+def selu(x):
+    """``scale * elu(x, alpha)`` with Keras's (and Klambauer et al.'s) alpha 1.6732632 and scale 1.0507010."""
+    return F.elu(x, 1.6732632423543772) * 1.0507009873554805
+
+
+def softsign(x):
+    """``x / (|x| + 1)``."""
+    return x / (F.abs(x) + 1.0)
+
+
+def mish(x):
+    return F.mish(x)
+
+
+def exponential(x):
+    return F.exp(x)
+
+
 _BY_NAME = {
     "linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax,
     "log_softmax": log_softmax, "elu": elu, "gelu": gelu, "softplus": softplus, "leaky_relu": leaky_relu,
-    "silu": silu, "swish": silu,
+    "silu": silu, "swish": silu, "relu6": relu6, "hard_sigmoid": hard_sigmoid, "hard_silu": hard_silu,
+    "hard_swish": hard_silu, "selu": selu, "softsign": softsign, "mish": mish, "exponential": exponential,
 }
 
 
