@@ -44,7 +44,8 @@ def demo(arguments) -> int:
 
 
 def export(arguments) -> int:
-    """Convert a ``.keras`` file to ONNX and print the graph's inputs, outputs and opset."""
+    """Convert a ``.keras`` file, or a model script with its checkpoint, to ONNX and print the graph's inputs,
+    outputs and opset."""
     from pathlib import Path
 
     from .keras.models import load_model
@@ -52,13 +53,19 @@ def export(arguments) -> int:
 
     source = Path(arguments.model)
     target = Path(arguments.output) if arguments.output else source.with_suffix(".onnx")
-    if source.suffix != ".keras":
-        print(f"ember export: expected a .keras file (saved with model.save), received {str(source)!r}",
-              file=sys.stderr)
+    if source.suffix == ".py":
+        onnx = import_onnx()
+        status = _export_script(source, arguments.checkpoint, target, arguments.opset)
+        if status:
+            return status
+    elif source.suffix != ".keras":
+        print(f"ember export: expected a .keras file (saved with model.save) or a model script (.py, with "
+              f"--checkpoint), received {str(source)!r}", file=sys.stderr)
         return 2
-    onnx = import_onnx()
-    model = load_model(str(source), compile=False)
-    model.export(str(target), format="onnx", verbose=False, opset_version=arguments.opset)
+    else:
+        onnx = import_onnx()
+        model = load_model(str(source), compile=False)
+        model.export(str(target), format="onnx", verbose=False, opset_version=arguments.opset)
     proto = onnx.load(str(target))
 
     def describe(value) -> str:
@@ -73,7 +80,50 @@ def export(arguments) -> int:
     for value in proto.graph.output:
         print(f"  output {describe(value)}")
     if arguments.pytorch:
+        if source.suffix != ".keras":
+            print("ember export: --pytorch applies to .keras files", file=sys.stderr)
+            return 2
         _write_pytorch_dialect(model, target)
+    return 0
+
+
+def _export_script(script, checkpoint, target, opset: int) -> int:
+    """A PyTorch-dialect model to ONNX: ``script`` defines ``build_model()`` (an ``nn.Module``) and
+    ``example_inputs()`` (a Tensor or a tuple of Tensors, the traced batch); ``checkpoint`` holds its
+    ``state_dict`` (``ember.save`` or a plain safetensors file). Inputs are named ``input0``, ``input1``, …,
+    outputs ``output0``, …, every one with a dynamic first (batch) axis."""
+    import importlib.util
+
+    import ember
+
+    where = f"ember export: {script}"
+    if checkpoint is None:
+        print(f"{where}: a model script needs --checkpoint (its state_dict, saved with ember.save)",
+              file=sys.stderr)
+        return 2
+    spec = importlib.util.spec_from_file_location("ember_export_model", script)
+    if spec is None or spec.loader is None:
+        print(f"{where}: cannot be imported", file=sys.stderr)
+        return 2
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    missing = [name for name in ("build_model", "example_inputs") if not callable(getattr(module, name, None))]
+    if missing:
+        print(f"{where}: the script must define {' and '.join(f'{name}()' for name in missing)}", file=sys.stderr)
+        return 2
+    model = module.build_model()
+    model.load_state_dict(ember.load(checkpoint))
+    model.eval()
+    inputs = module.example_inputs()
+    inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+    with ember.no_grad():
+        outputs = model(*inputs)
+    count = len(outputs) if isinstance(outputs, (tuple, list)) else 1
+    input_names = [f"input{index}" for index in range(len(inputs))]
+    output_names = [f"output{index}" for index in range(count)]
+    ember.onnx.export(model, inputs, str(target), input_names=input_names, output_names=output_names,
+                      dynamic_axes={name: {0: "batch"} for name in input_names + output_names},
+                      opset_version=opset)
     return 0
 
 
@@ -124,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     mnist_codelab.add_arguments(mnist_parser)
     mnist_parser.set_defaults(run=mnist)
     export_parser = commands.add_parser("export", help="convert a .keras model file to ONNX")
-    export_parser.add_argument("model", help="the .keras file (saved with model.save)")
+    export_parser.add_argument("model", help="the .keras file (saved with model.save), or a model script (.py "
+                                             "defining build_model() and example_inputs()) with --checkpoint")
+    export_parser.add_argument("--checkpoint", help="with a model script: its state_dict (saved with ember.save)")
     export_parser.add_argument("output", nargs="?", help="the .onnx file to write (default: beside the model)")
     export_parser.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
     export_parser.add_argument("--pytorch", action="store_true",
