@@ -1,7 +1,7 @@
 """examples/char_lstm.py on Ember and on PyTorch: the same program, the same data batches, the same initial
 weights; the validation losses, the wall times and a sample of each.
 
-    EMBER_DATA=/work/shared/data PYTHONPATH=src .bench-venv/bin/python benchmarks/char_lstm_compare.py --steps 300
+    EMBER_DATA=../shared/data PYTHONPATH=src .bench-venv/bin/python benchmarks/char_lstm_compare.py --steps 300
 
 The example runs as written on Ember; on PyTorch its marked import lines are replaced by ``import torch`` and
 ``import torch.nn as nn`` and its ``TinyShakespeare`` hands out ``torch`` tensors (the same NumPy-drawn windows).
