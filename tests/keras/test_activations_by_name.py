@@ -29,7 +29,7 @@ def test_activation_matches_keras(name):
     assert activations.serialize(activations.get(name)) in (name, "silu", "hard_silu")
 
 
-def test_lstm_with_hard_sigmoid_recurrent_activation_runs_and_learns():
+def test_lstm_with_hard_sigmoid_recurrent_activation_runs_and_backpropagates():
     ember.manual_seed(0)
     layer = keras.layers.LSTM(4, recurrent_activation="hard_sigmoid")
     x = ember.tensor(np.random.default_rng(0).standard_normal((3, 5, 2)).astype(np.float32))
