@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Recreate the benchmark environment from scratch: a venv holding PyTorch (CPU) and Keras 3 next to Ember.
+# Recreate the benchmark environment from scratch: a venv holding PyTorch (CPU), Keras 3 and TensorFlow (CPU)
+# next to Ember.
 #
 #     benchmarks/setup.sh              # creates .bench-venv in the repository root
 #     benchmarks/setup.sh /tmp/venv    # or somewhere else
 #
-# PyTorch and Keras live only here, to be compared against: they are never dependencies of Ember. Keras runs
-# on the PyTorch backend (KERAS_BACKEND=torch), e.g. for tests/keras/fixtures/make_keras_rnn_fixtures.py.
+# PyTorch, Keras and TensorFlow live only here, to be compared against: they are never dependencies of Ember.
+# Keras runs on the PyTorch backend (KERAS_BACKEND=torch), e.g. for tests/keras/fixtures/make_keras_rnn_fixtures.py,
+# and on TensorFlow's for tests/tensorflow/fixtures/make_tf_fixtures.py (KERAS_BACKEND=tensorflow).
 set -euo pipefail
 
 repository="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +24,7 @@ if [ -e "$venv" ]; then
 fi
 "$python" -m venv "$venv"
 "$venv/bin/pip" install torch==2.13.0 numpy
-"$venv/bin/pip" install keras==3.15.1
+"$venv/bin/pip" install keras==3.15.1 tensorflow-cpu==2.21.0
 "$venv/bin/pip" install -e .
 KERAS_BACKEND=torch "$venv/bin/python" -c "import ember, numpy, torch, keras; print('ember', ember.__version__, \
 '| numpy', numpy.__version__, '| torch', torch.__version__, '| keras', keras.__version__)"
