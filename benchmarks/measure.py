@@ -120,7 +120,14 @@ def _numpy_blas() -> str:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
     except (TypeError, KeyError):  # NumPy < 1.25 prints its configuration instead
         return "unknown"
-    return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    described = f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
+    try:  # the kernel set OpenBLAS chose (an OPENBLAS_CORETYPE in the environment forces it)
+        from ember.backend.threads import openblas_kernels
+    except ImportError:
+        return described
+    kernels = ", ".join(openblas_kernels())
+    forced = {name: os.environ[name] for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if os.environ.get(name)}
+    return described + (f", kernels {kernels}" if kernels else "") + (f" (forced by {forced})" if forced else "")
 
 
 def _torch_build(torch) -> list[str]:

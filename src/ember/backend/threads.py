@@ -85,6 +85,25 @@ def openblas_paths() -> list:
     return sorted(paths)
 
 
+def openblas_kernels() -> list:
+    """The kernel set each loaded OpenBLAS chose for this CPU (its ``get_corename``: 'Haswell', 'SkylakeX',
+    ...), as threadpoolctl reports it; an ``OPENBLAS_CORETYPE`` in the environment decides it."""
+    names = []
+    for path in openblas_paths():
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename64_",
+                     "openblas_get_corename"):
+            corename = getattr(library, name, None)
+            if corename is not None:
+                corename.argtypes, corename.restype = [], ctypes.c_char_p
+                names.append(corename().decode("ascii", "replace"))
+                break
+    return names
+
+
 def _openblas_setters() -> list:
     """``(set, get)``, the set- and get-number-of-threads functions, of each loaded OpenBLAS (NumPy's are
     named ``scipy_openblas_set_num_threads64_``/``scipy_openblas_get_num_threads64_``; a system one's
@@ -146,6 +165,7 @@ def blas_state() -> str:
 
 config.on_change("claim_blas", _give_back_blas)
 config.register_effect("BLAS threads", blas_state)
+config.register_effect("BLAS kernels", lambda: ", ".join(openblas_kernels()) or "no OpenBLAS loaded")
 
 
 def claim_cores() -> int:
@@ -283,5 +303,5 @@ def matmul(a, b):
     return out.reshape(*a.shape[:-1], b.shape[1])
 
 
-__all__ = ["thread_count", "set_num_threads", "get_num_threads", "claim_cores", "split_rows", "share",
+__all__ = ["thread_count", "set_num_threads", "get_num_threads", "openblas_kernels", "claim_cores", "split_rows", "share",
            "threads_for", "split_elementwise", "matmul"]
