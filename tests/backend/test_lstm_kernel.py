@@ -1,5 +1,7 @@
-"""The compiled LSTM step (kernels/lstm.c, ``Kernels.lstm_forward_steps``/``lstm_backward_steps``): its
-activations and updates against NumPy's, its checks, and ``LSTMSequence`` taking it and declining it."""
+"""The compiled LSTM kernels: one step (kernels/lstm.c, ``Kernels.lstm_forward_steps``/``lstm_backward_steps``)
+and a whole sequence on a team of threads (kernels/lstm_sequence.c, ``Kernels.lstm_sequence_forward``/
+``lstm_sequence_backward``): their numbers against NumPy's and the reference path's, their checks, and
+``LSTMSequence`` taking them and declining them."""
 from __future__ import annotations
 
 import numpy as np
@@ -156,26 +158,95 @@ def _sequence_tensors(dtype, bias=True, seed=0):
     return [ember.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
 
 
+def _sequence_grads(reverse, dtype, upstream):
+    tensors = _sequence_tensors(dtype)
+    hs, cs = recurrent.LSTMSequence(reverse)(*tensors)
+    (hs * ember.tensor(upstream[0]) + cs * cs * ember.tensor(upstream[1])).sum().backward()
+    return [hs.numpy().copy(), cs.numpy().copy()] + [t.grad.numpy().copy() for t in tensors]
+
+
+@pytest.mark.parametrize("route", ["sequence", "steps"])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_lstm_sequence_takes_the_compiled_step_forward_and_backward(kernels, monkeypatch, reverse):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lstm_sequence_takes_the_compiled_kernels_forward_and_backward(kernels, monkeypatch, route, reverse,
+                                                                       dtype):
+    """The whole sequence in C (kernels/lstm_sequence.c, where a CBLAS GEMM is found) or a NumPy GEMM and a
+    compiled pass per step: both give the reference path's outputs and gradients."""
     calls = []
-    for name in ("lstm_forward_steps", "lstm_backward_steps"):
+    names = ("lstm_sequence_forward", "lstm_sequence_backward", "lstm_forward_steps", "lstm_backward_steps")
+    for name in names:
         original = getattr(kernels, name)
         monkeypatch.setattr(kernels, name, lambda *a, _name=name, _original=original: (calls.append(_name),
                                                                                            _original(*a))[1])
-    tensors = _sequence_tensors(np.float64)
-    op = recurrent.LSTMSequence(reverse)
-    hs, cs = op(*tensors)
-    (hs.sum() + (cs * cs).sum()).backward()
-    assert calls == ["lstm_forward_steps", "lstm_backward_steps"]
-    compiled_grads = [t.grad.numpy().copy() for t in tensors]
-    reference = _sequence_tensors(np.float64)
+    if route == "steps":
+        monkeypatch.setattr(recurrent.threads, "openblas_gemm", lambda dtype: None)
+    elif recurrent.threads.openblas_gemm(dtype) is None:
+        pytest.skip("NumPy here loads no OpenBLAS with a CBLAS GEMM the sequence kernel can call")
+    upstream = np.random.default_rng(9).standard_normal((2, 4, 3, 5)).astype(dtype)
+    results = _sequence_grads(reverse, dtype, upstream)
+    assert calls == list(names[:2] if route == "sequence" else names[2:])
     with ember.config.override(fast_paths=False):
-        hs_ref, cs_ref = recurrent.LSTMSequence(reverse)(*reference)
-        (hs_ref.sum() + (cs_ref * cs_ref).sum()).backward()
-    np.testing.assert_allclose(hs.numpy(), hs_ref.numpy(), rtol=0, atol=1e-14)
-    for value, expected in zip(compiled_grads, [t.grad.numpy() for t in reference]):
-        np.testing.assert_allclose(value, expected, rtol=1e-12, atol=1e-13)
+        expected = _sequence_grads(reverse, dtype, upstream)
+    tolerance = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    for value, reference in zip(results, expected):
+        np.testing.assert_allclose(value, reference, **tolerance)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3, 7])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_sequence_kernel_shares_the_units_between_its_threads(kernels, threads, reverse):
+    """Any team size, including more threads than the 5 hidden units and shares of unequal size, gives the
+    single-thread numbers; the gradient of h0 comes only when asked for."""
+    gemm = recurrent.threads.openblas_gemm(np.float64)
+    if gemm is None:
+        pytest.skip("NumPy here loads no OpenBLAS with a CBLAS GEMM the sequence kernel can call")
+    rng = np.random.default_rng(3)
+    steps, batch, size = 6, 4, 5
+    x = rng.standard_normal((steps, batch, 4 * size))
+    h0, c0 = rng.standard_normal((batch, size)), rng.standard_normal((batch, size))
+    weight, bias = rng.standard_normal((4 * size, size)) * 0.5, rng.standard_normal(4 * size) * 0.5
+    grad_hs, grad_cs = rng.standard_normal((steps, batch, size)), rng.standard_normal((steps, batch, size))
+
+    def run(team, need_h0=True):
+        gates = np.empty_like(x)
+        cs, tanh_cs, hs = (np.empty((steps, batch, size)) for _ in range(3))
+        ran = kernels.lstm_sequence_forward(x, bias, h0, c0, weight, gates, cs, tanh_cs, hs, reverse, team, gemm)
+        d_gates, carry_h = np.empty_like(x), np.full((batch, size), np.nan)
+        carry_c = np.zeros((2, batch, size))
+        parity = kernels.lstm_sequence_backward(grad_hs, grad_cs, gates, cs, c0, tanh_cs, weight, d_gates,
+                                                carry_h, carry_c, reverse, need_h0, team, gemm)
+        return ran, [hs, cs, d_gates, carry_c[parity]] + ([carry_h] if need_h0 else [])
+
+    _, single = run(1)
+    ran, shared = run(threads)
+    assert ran == threads
+    for value, expected in zip(shared, single):
+        np.testing.assert_allclose(value, expected, rtol=1e-13, atol=1e-14)
+    with ember.config.override(fast_paths=False):
+        tensors = [ember.tensor(a, requires_grad=True) for a in (x, h0, c0, weight, bias)]
+        hs_ref, cs_ref = recurrent.LSTMSequence(reverse)(*tensors)
+        (hs_ref * ember.tensor(grad_hs) + cs_ref * ember.tensor(grad_cs)).sum().backward()
+    np.testing.assert_allclose(shared[0], hs_ref.numpy(), atol=1e-13)
+    np.testing.assert_allclose(shared[2], tensors[0].grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(shared[4], tensors[1].grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(shared[3], tensors[2].grad.numpy(), atol=1e-12)
+    _, without_h0 = run(threads, need_h0=False)
+    for value, expected in zip(without_h0, single[:4]):
+        np.testing.assert_allclose(value, expected, rtol=1e-13, atol=1e-14)
+
+
+def test_lstm_sequence_kernel_refuses_mismatched_arrays(kernels):
+    gemm = recurrent.threads.openblas_gemm(np.float32) or (0, True)  # never called: the check comes first
+    x, h0, c0, weight, bias = (t.array for t in _sequence_tensors(np.float32))
+    steps, batch, width = x.shape
+    states = [np.empty((steps, batch, width // 4), np.float32) for _ in range(3)]
+    with pytest.raises(ValueError, match="lstm_sequence_forward"):
+        kernels.lstm_sequence_forward(x, bias, h0, c0, weight.T.copy(), np.empty_like(x), *states, False, 2, gemm)
+    with pytest.raises(ValueError, match="lstm_sequence_forward"):
+        kernels.lstm_sequence_forward(x, bias, h0, c0, weight, np.empty_like(x), *states, False, 0, gemm)
+    with pytest.raises(ValueError, match="lstm_sequence_backward"):
+        kernels.lstm_sequence_backward(*states[:2], x, states[2], c0, states[0], weight, np.empty_like(x), h0,
+                                       np.zeros((batch, width // 4), np.float32), False, True, 2, gemm)
 
 
 def test_lstm_sequence_declines_packed_sequences_and_numpy_kernels(kernels, monkeypatch):

@@ -46,7 +46,7 @@ from .. import config
 
 SOURCES = Path(__file__).with_name("kernels")  # every *.c and *.h file in it is part of the build
 UNIT = SOURCES / "all.c"  # the one translation unit: it includes the others
-BASIC_FLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno")
+BASIC_FLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-pthread", "-ffp-contract=off", "-fno-math-errno")
 FLAGS = BASIC_FLAGS + ("-fopenmp-simd",)  # lets batch norm's sums vectorize; compilers without it get BASIC_FLAGS
 TUNED_FLAGS = ("-march=native",)  # tried first; the cache key names the CPU, so no other CPU loads the result
 COMPILE_SECONDS = 120
@@ -109,7 +109,12 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
     "lstm_backward": (*[_Address] * 9, _Index, _Index),
     "gru_forward": (*[_Address] * 8, _Index, _Index),
     "gru_backward": (*[_Address] * 10, _Index, _Index),
+    "lstm_sequence_forward": (*[_Address] * 11, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, _Address,
+                              ctypes.c_int),
+    "lstm_sequence_backward": (*[_Address] * 10, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                               _Address, ctypes.c_int),
 }
+_RETURNS = {"lstm_sequence_forward": ctypes.c_int, "lstm_sequence_backward": ctypes.c_int}  # others: void
 _SUFFIXES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
@@ -178,7 +183,7 @@ class Kernels:
             for name, parameters in _PARAMETERS.items():
                 function = getattr(library, f"ember_{name}_{suffix}")
                 function.argtypes = parameters
-                function.restype = None
+                function.restype = _RETURNS.get(name)
                 self._functions[name, dtype] = function
         self._units = {}
         for dtype, suffix in _SUFFIXES.items():
@@ -389,6 +394,46 @@ class Kernels:
 
         step.arrays = arrays  # type: ignore[attr-defined]  # the memory it writes lives as long as it does
         return step
+
+    def lstm_sequence_forward(self, x, bias, h0, c0, weight, gates, cs, tanh_cs, hs, reverse: bool, threads: int,
+                              gemm: tuple) -> int:
+        """A whole LSTM sequence's forward (kernels/lstm_sequence.c) on up to ``threads`` threads sharing each
+        step, the products by ``gemm`` (``threads.openblas_gemm``): writes gates (L, N, 4H), cs, tanh_cs, hs
+        (L, N, H) from the input projections x (L, N, 4H), h0, c0 (N, H), W_hh (4H, H) and bias (4H,) (zeros
+        for none), all C-contiguous of one dtype (checked). Returns the threads that ran."""
+        steps, batch, width = x.shape
+        size = width // 4
+        arrays = dict(x=x, bias=bias, h0=h0, c0=c0, weight=weight, gates=gates, cs=cs, tanh_cs=tanh_cs, hs=hs)
+        _require(all(type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == x.dtype for a in arrays.values())
+                 and width == 4 * size and gates.shape == x.shape and bias.shape == (width,)
+                 and h0.shape == c0.shape == (batch, size) and weight.shape == (width, size)
+                 and cs.shape == tanh_cs.shape == hs.shape == (steps, batch, size) and threads >= 1,
+                 "lstm_sequence_forward", arrays)
+        weight_rows = np.empty_like(weight)
+        hidden = np.empty((batch, width), dtype=x.dtype)
+        return self._functions["lstm_sequence_forward", x.dtype](
+            *(_address(a) for a in (x, bias, h0, c0, weight, weight_rows, hidden, gates, cs, tanh_cs, hs)),
+            steps, batch, size, int(reverse), threads, gemm[0], int(gemm[1]))
+
+    def lstm_sequence_backward(self, grad_hs, grad_cs, gates, cs, c0, tanh_cs, weight, d_gates, carry_h, carry_c,
+                               reverse: bool, need_h0: bool, threads: int, gemm: tuple) -> int:
+        """The backward of ``lstm_sequence_forward`` (kernels/lstm_sequence.c): writes d_gates (L, N, 4H), the
+        gradient of h0 into carry_h (N, H) when ``need_h0``, and the gradient of c0 into carry_c[k], k the
+        returned index (carry_c (2, N, H), carry_c[0] zero on entry). grad_hs, grad_cs, cs, tanh_cs (L, N, H),
+        gates (L, N, 4H), c0 (N, H), W_hh (4H, H), all C-contiguous of one dtype (checked)."""
+        steps, batch, width = gates.shape
+        size = width // 4
+        arrays = dict(grad_hs=grad_hs, grad_cs=grad_cs, gates=gates, cs=cs, c0=c0, tanh_cs=tanh_cs, weight=weight,
+                      d_gates=d_gates, carry_h=carry_h, carry_c=carry_c)
+        _require(all(type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == gates.dtype
+                     for a in arrays.values())
+                 and width == 4 * size and d_gates.shape == gates.shape and weight.shape == (width, size)
+                 and grad_hs.shape == grad_cs.shape == cs.shape == tanh_cs.shape == (steps, batch, size)
+                 and c0.shape == carry_h.shape == (batch, size) and carry_c.shape == (2, batch, size)
+                 and threads >= 1, "lstm_sequence_backward", arrays)
+        return self._functions["lstm_sequence_backward", gates.dtype](
+            *(_address(a) for a in (grad_hs, grad_cs, gates, cs, c0, tanh_cs, weight, d_gates, carry_h, carry_c)),
+            steps, batch, size, int(reverse), int(need_h0), threads, gemm[0], int(gemm[1]))
 
     def lstm_backward_steps(self, grad_hs, grad_cs, gates, cs, c0, tanh_cs, d_gates, carry_c):
         """A function ``step(t, previous, parity, carry_h)`` running one LSTM step's elementwise backward

@@ -104,6 +104,40 @@ def openblas_kernels() -> list:
     return names
 
 
+_GEMM_NAMES = {  # CBLAS GEMM symbols by the integers they take: True where they are 64-bit (ILP64)
+    "f": (("scipy_cblas_sgemm64_", True), ("cblas_sgemm64_", True), ("scipy_cblas_sgemm", False),
+          ("cblas_sgemm", False)),
+    "d": (("scipy_cblas_dgemm64_", True), ("cblas_dgemm64_", True), ("scipy_cblas_dgemm", False),
+          ("cblas_dgemm", False)),
+}
+_gemm_found: dict = {}
+
+
+def openblas_gemm(dtype) -> tuple | None:
+    """``(address, ilp64)`` of the CBLAS GEMM for float32 (``cblas_sgemm``) or float64 (``cblas_dgemm``) of the
+    first loaded OpenBLAS that exports one, for compiled kernels that call it from their own threads; ``ilp64``
+    says whether its integers are 64-bit. None where there is none, or where a plain ``cblas_?gemm`` comes from a
+    library whose name says 64 (its integer width cannot be told)."""
+    letter = {np.dtype(np.float32): "f", np.dtype(np.float64): "d"}.get(np.dtype(dtype))
+    if letter is None:
+        return None
+    if letter not in _gemm_found:
+        _gemm_found[letter] = None
+        for path in openblas_paths():
+            try:
+                library = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for name, ilp64 in _GEMM_NAMES[letter]:
+                if hasattr(library, name) and (ilp64 or name.startswith("scipy_") or "64" not in
+                                               os.path.basename(path)):
+                    _gemm_found[letter] = (ctypes.cast(getattr(library, name), ctypes.c_void_p).value, ilp64)
+                    break
+            if _gemm_found[letter] is not None:
+                break
+    return _gemm_found[letter]
+
+
 def _openblas_setters() -> list:
     """``(set, get)``, the set- and get-number-of-threads functions, of each loaded OpenBLAS (NumPy's are
     named ``scipy_openblas_set_num_threads64_``/``scipy_openblas_get_num_threads64_``; a system one's
@@ -303,5 +337,5 @@ def matmul(a, b):
     return out.reshape(*a.shape[:-1], b.shape[1])
 
 
-__all__ = ["thread_count", "set_num_threads", "get_num_threads", "openblas_kernels", "claim_cores", "split_rows", "share",
-           "threads_for", "split_elementwise", "matmul"]
+__all__ = ["thread_count", "set_num_threads", "get_num_threads", "openblas_kernels", "openblas_gemm", "claim_cores",
+           "split_rows", "share", "threads_for", "split_elementwise", "matmul"]

@@ -428,16 +428,22 @@ class LSTMSequence(Primitive):
         # L short GEMMs in a row, each waiting for the last: OpenBLAS's own threads, spinning between them, lose
         # their core on a busy host and stall every step (10x slower steps measured), so Ember takes the cores
         # as for a convolution (OpenBLAS on one thread, Ember splitting its large GEMMs and passes itself)
-        threads.claim_cores()
+        team = threads.claim_cores()
         gates = np.empty(x.shape, dtype=x.dtype)
         hs, cs, tanh_cs = (np.empty((steps, batch, size), dtype=x.dtype) for _ in range(3))
-        step = kernels.lstm_forward_steps(
-            np.ascontiguousarray(x), np.zeros(width, x.dtype) if bias is None else np.ascontiguousarray(bias),
-            np.ascontiguousarray(c0), gates, cs, tanh_cs, hs)
-        h = h0
-        for t in _forward_order(steps, self.reverse):
-            step(t, _previous(t, steps, self.reverse), np.ascontiguousarray(threads.matmul(h, weight.T)))
-            h = hs[t]
+        bias_array = np.zeros(width, x.dtype) if bias is None else np.ascontiguousarray(bias)
+        gemm = threads.openblas_gemm(x.dtype)
+        if gemm is not None:  # the whole sequence in C, its threads sharing every step (kernels/lstm_sequence.c)
+            kernels.lstm_sequence_forward(np.ascontiguousarray(x), bias_array, np.ascontiguousarray(h0),
+                                          np.ascontiguousarray(c0), np.ascontiguousarray(weight), gates, cs,
+                                          tanh_cs, hs, self.reverse, team, gemm)
+        else:  # no CBLAS to call from C: each step a NumPy GEMM, then one pass of kernels/lstm.c
+            step = kernels.lstm_forward_steps(np.ascontiguousarray(x), bias_array, np.ascontiguousarray(c0),
+                                              gates, cs, tanh_cs, hs)
+            h = h0
+            for t in _forward_order(steps, self.reverse):
+                step(t, _previous(t, steps, self.reverse), np.ascontiguousarray(threads.matmul(h, weight.T)))
+                h = hs[t]
         self.has_bias = bias is not None
         self.forward_was_compiled = True
         saved = (x, h0, c0, weight, hs, cs, gates, tanh_cs)
@@ -455,6 +461,14 @@ class LSTMSequence(Primitive):
         steps, batch, size = hs.shape
         d_gates = np.empty(gates.shape, dtype=gates.dtype)
         carry_c = np.zeros((2, batch, size), dtype=hs.dtype)
+        gemm = threads.openblas_gemm(hs.dtype)
+        if gemm is not None:  # the whole sequence in C, as forward_compiled's
+            carry_h = np.empty((batch, size), dtype=hs.dtype)
+            parity = kernels.lstm_sequence_backward(
+                np.ascontiguousarray(grad_hs), np.ascontiguousarray(grad_cs), gates, cs, np.ascontiguousarray(c0),
+                tanh_cs, np.ascontiguousarray(weight), d_gates, carry_h, carry_c, self.reverse, needs[1],
+                threads.claim_cores(), gemm)
+            return self._lstm_grads(needs, d_gates, hs, h0, carry_h, carry_c[parity])
         step = kernels.lstm_backward_steps(np.ascontiguousarray(grad_hs), np.ascontiguousarray(grad_cs), gates, cs,
                                            np.ascontiguousarray(c0), tanh_cs, d_gates, carry_c)
         carry_h = None  # d_gates @ W_hh of the step after
@@ -465,10 +479,14 @@ class LSTMSequence(Primitive):
             parity = 1 - parity
             if previous is not None or needs[1]:
                 carry_h = np.ascontiguousarray(threads.matmul(d_gates[t], weight))
+        return self._lstm_grads(needs, d_gates, hs, h0, carry_h, carry_c[parity])
+
+    def _lstm_grads(self, needs, d_gates, hs, h0, grad_h0, grad_c0) -> tuple:
+        """The compiled backward's gradients: the weight's as one GEMM over all steps, the bias's as one sum."""
         grad_weight = _hidden_weight_grad(d_gates, hs, h0, self.reverse) if needs[3] else None
-        grad_bias = d_gates.reshape(-1, 4 * size).sum(axis=0) if self.has_bias and needs[-1] else None
-        return _with_bias((d_gates if needs[0] else None, carry_h if needs[1] else None,
-                           carry_c[parity] if needs[2] else None, grad_weight), grad_bias, self.has_bias)
+        grad_bias = d_gates.reshape(-1, d_gates.shape[-1]).sum(axis=0) if self.has_bias and needs[-1] else None
+        return _with_bias((d_gates if needs[0] else None, grad_h0 if needs[1] else None,
+                           grad_c0 if needs[2] else None, grad_weight), grad_bias, self.has_bias)
 
     def backward_arrays(self, grad_hs, grad_cs):
         if self.batch_sizes is not None:

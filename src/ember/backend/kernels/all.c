@@ -1,6 +1,7 @@
 /* The one translation unit of Ember's compiled kernels (see ember_kernels.h for the files and their roles):
  * the exported constants and struct sizes, then every kernel family for float (_f32) and double (_f64). */
 #include "ember_kernels.h"
+#include "step_threads.h"
 
 /* The register block's height and the vector width this build chose, the direct convolutions' largest
  * kernel side, and the size of each struct, which compiled.py compares with its ctypes mirrors. */

@@ -19,15 +19,18 @@
  *   weight_grad.c    the direct convolutions' weight gradient (register tiles over channel pairs)
  *   lstm.c           one LSTM step's gates, cell and hidden state, forward and backward
  *                    (and one GRU step's)
+ *   lstm_sequence.c  a whole LSTM sequence, forward and backward, on a team of threads sharing each step
+ *   step_threads.h   that team and its barrier (not a template: all.c includes it once)
  *
  * Number types: every family file is a template over T. It names its functions EMBER_NAME(name), which
  * appends the type's suffix, uses V for a vector of T and LANES for the numbers in one, and calls
  * EMBER_SQRT for T's square root; all.c defines those and includes families.h once per type, so one file
  * of source serves both types and the compiler sees plain C for each.
  *
- * Threads: the kernels take no threads of their own. backend/threads.py calls one kernel from several
- * threads at once, each on its own range of rows or channels (struct ember_range), or, for the direct
- * convolutions, each taking pieces of the work from a counter they share (an atomic add per piece).
+ * Threads: the kernels take no threads of their own, except the LSTM sequence's team (step_threads.h):
+ * backend/threads.py calls one kernel from several threads at once, each on its own range of rows or
+ * channels (struct ember_range), or, for the direct convolutions, each taking pieces of the work from a
+ * counter they share (an atomic add per piece).
  *
  * Rounding: built with -ffp-contract=off, so that every product and sum is rounded as NumPy's passes round
  * it: im2col, col2im, Adam, ReLU's gradient and max pooling give NumPy's numbers bit for bit (col2im and the

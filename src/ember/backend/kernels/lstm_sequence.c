@@ -1,0 +1,209 @@
+/* A whole LSTM sequence (one direction of one layer), forward and backward through time, its steps driven in
+ * C by a team of threads (step_threads.h) that share every step. A template over T (see ember_kernels.h).
+ *
+ * Each thread owns a share of the hidden units, u0 <= u < u1, and runs every step on it:
+ *   forward:  hidden = h_prev @ W_k.T, one GEMM of (N, H) x (H, 4 n_k), where W_k holds the rows of W_hh of
+ *             its units' four gates (copied once per call); then the gates, cell and hidden state of its
+ *             units (lstm.c's formulas); then the barrier, since the next product reads every unit of h.
+ *   backward: the gate gradients of its units (lstm.c's formulas, the carried gradients of its units), the
+ *             barrier, since the next product reads every gate, then the hidden state's gradient for its
+ *             units, d_gates[t] @ W_hh[:, u0:u1], one GEMM of (N, 4H) x (4H, n_k).
+ * So a step costs one barrier, not a hand-off of work through a queue and a wake-up.
+ *
+ * The products are the BLAS's own GEMM (cblas_sgemm/cblas_dgemm of the OpenBLAS NumPy loaded), reached
+ * through the address compiled.py passes in, with 64-bit integers where that library uses them (`ilp64`).
+ * The caller sets that BLAS to one thread (backend/threads.py, claim_cores), so each product runs on the
+ * thread that calls it. Every array is C-contiguous; compiled.py checks the shapes. The weight and bias
+ * gradients are one GEMM and one sum over all steps, taken by the caller afterwards. */
+
+typedef void (*EMBER_NAME(gemm64_fn))(int, int, int, long long, long long, long long, T, const T *, long long,
+                                      const T *, long long, T, T *, long long);
+typedef void (*EMBER_NAME(gemm32_fn))(int, int, int, int, int, int, T, const T *, int, const T *, int, T, T *,
+                                      int);
+
+/* c (m, n) = a (m, k) @ b, b (k, n) or, transposed, (n, k); row-major, with leading dimensions. */
+static void EMBER_NAME(blas_gemm)(void *gemm, int ilp64, int transpose_b, idx m, idx n, idx k, const T *a,
+                                  idx lda, const T *b, idx ldb, T *c, idx ldc)
+{
+    const int row_major = 101, no_transpose = 111, transpose = 112;
+    if (ilp64)
+        ((EMBER_NAME(gemm64_fn))gemm)(row_major, no_transpose, transpose_b ? transpose : no_transpose, m, n, k,
+                                      (T)1, a, lda, b, ldb, (T)0, c, ldc);
+    else
+        ((EMBER_NAME(gemm32_fn))gemm)(row_major, no_transpose, transpose_b ? transpose : no_transpose, (int)m,
+                                      (int)n, (int)k, (T)1, a, (int)lda, b, (int)ldb, (T)0, c, (int)ldc);
+}
+
+struct EMBER_NAME(lstm_sequence) {
+    /* forward */
+    const T *x, *bias, *h0, *c0, *weight;
+    T *weight_rows, *hidden, *gates, *cs, *tanh_cs, *hs;
+    /* backward */
+    const T *grad_hs, *grad_cs;
+    T *d_gates, *carry_h, *carry_c;
+    int need_h0, parity;
+    /* both */
+    idx steps, batch, size;
+    int reverse;
+    void *gemm;
+    int ilp64;
+};
+
+/* The cell and hidden state of `units` units of one row (lstm.c's formulas), from their gates. */
+static inline void EMBER_NAME(lstm_cell_units)(const T *restrict i, const T *restrict f, const T *restrict g,
+                                               const T *restrict o, const T *restrict c_in, T *restrict c_out,
+                                               T *restrict tanh_out, T *restrict h_out, idx units)
+{
+    for (idx k = 0; k < units; k++) {
+        T cell = f[k] * c_in[k] + i[k] * g[k];
+        T squashed = EMBER_NAME(lstm_tanh)(cell);
+        c_out[k] = cell;
+        tanh_out[k] = squashed;
+        h_out[k] = o[k] * squashed;
+    }
+}
+
+/* The gate gradients of `units` units of one row and the gradient of the cell state they read (lstm.c's
+ * formulas); gates, d_gates point at gate i of the first unit, the others `size` numbers apart. */
+static inline void EMBER_NAME(lstm_gate_grads_units)(const T *restrict gates, T *restrict d_gates,
+                                                     const T *restrict grad_h, const T *restrict carry_h,
+                                                     const T *restrict grad_c, const T *restrict carry_c,
+                                                     const T *restrict tanh_c, const T *restrict c_in,
+                                                     T *restrict grad_c_in, idx size, idx units)
+{
+    const T *restrict i = gates, *restrict f = gates + size, *restrict g = gates + 2 * size;
+    const T *restrict o = gates + 3 * size;
+    T *restrict d_i = d_gates, *restrict d_f = d_gates + size, *restrict d_g = d_gates + 2 * size;
+    T *restrict d_o = d_gates + 3 * size;
+    for (idx k = 0; k < units; k++) {
+        T dh = grad_h[k] + carry_h[k];
+        T dc = grad_c[k] + carry_c[k];
+        T squashed = tanh_c[k];
+        T d_c = dc + dh * o[k] * ((T)1 - squashed * squashed);
+        d_i[k] = d_c * g[k] * i[k] * ((T)1 - i[k]);
+        d_f[k] = d_c * c_in[k] * f[k] * ((T)1 - f[k]);
+        d_g[k] = d_c * i[k] * ((T)1 - g[k] * g[k]);
+        d_o[k] = dh * squashed * o[k] * ((T)1 - o[k]);
+        grad_c_in[k] = d_c * f[k];
+    }
+}
+
+static void EMBER_NAME(lstm_units)(idx size, struct ember_team *team, int index, idx *u0, idx *u1)
+{
+    *u0 = size * index / team->size;
+    *u1 = size * (index + 1) / team->size;
+}
+
+static void EMBER_NAME(lstm_sequence_forward_work)(void *context, int index, struct ember_team *team)
+{
+    struct EMBER_NAME(lstm_sequence) *s = context;
+    const idx batch = s->batch, size = s->size, width = 4 * size;
+    idx u0, u1;
+    EMBER_NAME(lstm_units)(size, team, index, &u0, &u1);
+    const idx units = u1 - u0;
+    /* this thread's rows of W_hh, gates i, f, g, o of units u0..u1-1, and its (N, 4 n_k) product */
+    T *restrict weight_rows = s->weight_rows + 4 * u0 * size;
+    T *restrict hidden = s->hidden + 4 * u0 * batch;
+    for (idx q = 0; q < 4; q++)
+        memcpy(weight_rows + q * units * size, s->weight + (q * size + u0) * size,
+               (size_t)(units * size) * sizeof(T));
+    int sense = 0;
+    for (idx done = 0; done < s->steps; done++) {
+        const idx t = s->reverse ? s->steps - 1 - done : done;
+        const idx previous = done == 0 ? -1 : (s->reverse ? t + 1 : t - 1);
+        const T *h_prev = previous < 0 ? s->h0 : s->hs + previous * batch * size;
+        const T *c_prev = previous < 0 ? s->c0 : s->cs + previous * batch * size;
+        if (units > 0) {
+            EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 1, batch, 4 * units, size, h_prev, size, weight_rows, size,
+                                  hidden, 4 * units);
+            for (idx n = 0; n < batch; n++) {
+                const T *restrict hidden_row = hidden + n * 4 * units;
+                const T *restrict x_row = s->x + (t * batch + n) * width;
+                T *restrict gate_row = s->gates + (t * batch + n) * width;
+                for (idx q = 0; q < 4; q++) {
+                    const idx at = q * size + u0;
+                    const T *restrict part = hidden_row + q * units, *restrict bias = s->bias + at;
+                    const T *restrict x_part = x_row + at;
+                    T *restrict gate_part = gate_row + at;
+                    if (q == 2) {
+                        for (idx j = 0; j < units; j++)
+                            gate_part[j] = EMBER_NAME(lstm_tanh)((part[j] + bias[j]) + x_part[j]);
+                    } else {
+                        for (idx j = 0; j < units; j++)
+                            gate_part[j] = EMBER_NAME(lstm_sigmoid)((part[j] + bias[j]) + x_part[j]);
+                    }
+                }
+                const idx row = (t * batch + n) * size + u0;  /* this thread's units */
+                EMBER_NAME(lstm_cell_units)(gate_row + u0, gate_row + size + u0, gate_row + 2 * size + u0,
+                                            gate_row + 3 * size + u0, c_prev + n * size + u0, s->cs + row,
+                                            s->tanh_cs + row, s->hs + row, units);
+            }
+        }
+        ember_barrier_wait(&team->barrier, &sense);
+    }
+}
+
+static void EMBER_NAME(lstm_sequence_backward_work)(void *context, int index, struct ember_team *team)
+{
+    struct EMBER_NAME(lstm_sequence) *s = context;
+    const idx batch = s->batch, size = s->size, width = 4 * size, state = batch * size;
+    idx u0, u1;
+    EMBER_NAME(lstm_units)(size, team, index, &u0, &u1);
+    const idx units = u1 - u0;
+    int sense = 0, parity = 0;
+    for (idx n = 0; n < batch; n++)  /* nothing is carried into the last step */
+        memset(s->carry_h + n * size + u0, 0, (size_t)units * sizeof(T));
+    for (idx done = 0; done < s->steps; done++) {
+        const idx t = s->reverse ? done : s->steps - 1 - done;
+        const idx previous = s->reverse ? (t == s->steps - 1 ? -1 : t + 1) : t - 1;
+        const T *c_prev = previous < 0 ? s->c0 : s->cs + previous * state;
+        const T *carry_c = s->carry_c + parity * state;
+        T *next_c = s->carry_c + (1 - parity) * state;
+        for (idx n = 0; n < batch; n++) {  /* this thread's units of every array */
+            const idx gate_at = (t * batch + n) * width + u0, at = t * state + n * size + u0, row = n * size + u0;
+            EMBER_NAME(lstm_gate_grads_units)(s->gates + gate_at, s->d_gates + gate_at, s->grad_hs + at,
+                                              s->carry_h + row, s->grad_cs + at, carry_c + row, s->tanh_cs + at,
+                                              c_prev + row, next_c + row, size, units);
+        }
+        parity = 1 - parity;
+        ember_barrier_wait(&team->barrier, &sense);
+        if ((previous >= 0 || s->need_h0) && u1 > u0)
+            EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 0, batch, u1 - u0, width, s->d_gates + t * batch * width,
+                                  width, s->weight + u0, size, s->carry_h + u0, size);
+    }
+    if (index == 0)
+        s->parity = parity;
+}
+
+/* Forward: x and gates (L, N, 4H), the input projections and (out) the activated gates; h0, c0 (N, H);
+ * weight W_hh (4H, H); bias (4H,) (zeros for none); weight_rows (4H, H) and hidden (N, 4H) are scratch;
+ * cs, tanh_cs, hs (L, N, H) out. Steps run from L-1 to 0 when `reverse`. Returns the threads that ran. */
+int EMBER_NAME(ember_lstm_sequence_forward)(const T *x, const T *bias, const T *h0, const T *c0,
+                                            const T *weight, T *weight_rows, T *hidden, T *gates, T *cs,
+                                            T *tanh_cs, T *hs, idx steps, idx batch, idx size, int reverse,
+                                            int threads, void *gemm, int ilp64)
+{
+    struct EMBER_NAME(lstm_sequence) s = {0};
+    s.x = x, s.bias = bias, s.h0 = h0, s.c0 = c0, s.weight = weight;
+    s.weight_rows = weight_rows, s.hidden = hidden, s.gates = gates, s.cs = cs, s.tanh_cs = tanh_cs, s.hs = hs;
+    s.steps = steps, s.batch = batch, s.size = size, s.reverse = reverse, s.gemm = gemm, s.ilp64 = ilp64;
+    return ember_team_run(EMBER_NAME(lstm_sequence_forward_work), &s, threads);
+}
+
+/* Backward of the forward above: grad_hs, grad_cs (L, N, H) the gradients of hs and cs; gates, cs, tanh_cs
+ * as the forward wrote them; c0 (N, H); weight W_hh (4H, H); d_gates (L, N, 4H) out; carry_h (N, H) out, the
+ * gradient of h0 when need_h0; carry_c (2, N, H) with carry_c[0] zero: the gradient of c0 ends in
+ * carry_c[returned value]. */
+int EMBER_NAME(ember_lstm_sequence_backward)(const T *grad_hs, const T *grad_cs, const T *gates, const T *cs,
+                                             const T *c0, const T *tanh_cs, const T *weight, T *d_gates,
+                                             T *carry_h, T *carry_c, idx steps, idx batch, idx size, int reverse,
+                                             int need_h0, int threads, void *gemm, int ilp64)
+{
+    struct EMBER_NAME(lstm_sequence) s = {0};
+    s.grad_hs = grad_hs, s.grad_cs = grad_cs, s.gates = (T *)gates, s.cs = (T *)cs, s.c0 = c0;
+    s.tanh_cs = (T *)tanh_cs, s.weight = weight, s.d_gates = d_gates, s.carry_h = carry_h, s.carry_c = carry_c;
+    s.need_h0 = need_h0, s.steps = steps, s.batch = batch, s.size = size, s.reverse = reverse;
+    s.gemm = gemm, s.ilp64 = ilp64;
+    ember_team_run(EMBER_NAME(lstm_sequence_backward_work), &s, threads);
+    return s.parity;
+}
