@@ -463,12 +463,12 @@ class LSTMSequence(Primitive):
         carry_c = np.zeros((2, batch, size), dtype=hs.dtype)
         gemm = threads.openblas_gemm(hs.dtype)
         if gemm is not None:  # the whole sequence in C, as forward_compiled's
-            carry_h = np.empty((batch, size), dtype=hs.dtype)
+            grad_h0 = np.empty((batch, size), dtype=hs.dtype)
             parity = kernels.lstm_sequence_backward(
                 np.ascontiguousarray(grad_hs), np.ascontiguousarray(grad_cs), gates, cs, np.ascontiguousarray(c0),
-                tanh_cs, np.ascontiguousarray(weight), d_gates, carry_h, carry_c, self.reverse, needs[1],
+                tanh_cs, np.ascontiguousarray(weight), d_gates, grad_h0, carry_c, self.reverse, needs[1],
                 threads.claim_cores(), gemm)
-            return self._lstm_grads(needs, d_gates, hs, h0, carry_h, carry_c[parity])
+            return self._lstm_grads(needs, d_gates, hs, h0, grad_h0, carry_c[parity])
         step = kernels.lstm_backward_steps(np.ascontiguousarray(grad_hs), np.ascontiguousarray(grad_cs), gates, cs,
                                            np.ascontiguousarray(c0), tanh_cs, d_gates, carry_c)
         carry_h = None  # d_gates @ W_hh of the step after
