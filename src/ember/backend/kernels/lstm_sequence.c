@@ -1,20 +1,24 @@
 /* A whole LSTM sequence (one direction of one layer), forward and backward through time, its steps driven in
  * C by a team of threads (step_threads.h) that share every step. A template over T (see ember_kernels.h).
  *
- * Each thread owns a share of the hidden units, u0 <= u < u1, and runs every step on it:
- *   forward:  hidden = h_prev @ W_k.T, one GEMM of (N, H) x (H, 4 n_k), where W_k holds the rows of W_hh of
- *             its units' four gates (copied once per call); then the gates, cell and hidden state of its
- *             units (lstm.c's formulas); then the barrier, since the next product reads every unit of h.
- *   backward: the gate gradients of its units (lstm.c's formulas, the carried gradients of its units), the
- *             barrier, since the next product reads every gate, then the hidden state's gradient for its
- *             units, d_gates[t] @ W_hh[:, u0:u1], one GEMM of (N, 4H) x (4H, n_k).
- * So a step costs one barrier, not a hand-off of work through a queue and a wake-up.
+ * The hidden units are cut into `pieces` blocks u0 <= u < u1 (one per thread of the team); a step's work on
+ * one block is one ticket (step_threads.h):
+ *   forward:  hidden = h_prev @ W_b.T, one GEMM of (N, H) x (H, 4 n_b), where W_b holds the rows of W_hh of
+ *             the block's four gates (copied once per call); then the gates, cell and hidden state of the
+ *             block's units (lstm.c's formulas). A step is one phase: the next step's product reads every
+ *             unit of h.
+ *   backward: two phases a step: the gate gradients of the block's units (lstm.c's formulas, with the
+ *             gradients carried to those units), then, once every gate's gradient is there, the hidden
+ *             state's gradient for the block's units, d_gates[t] @ W_hh[:, u0:u1], one GEMM of (N, 4H) x
+ *             (4H, n_b).
+ * So a step costs an atomic add and a wait per piece, not a hand-off of work through a queue and a wake-up.
  *
  * The products are the BLAS's own GEMM (cblas_sgemm/cblas_dgemm of the OpenBLAS NumPy loaded), reached
  * through the address compiled.py passes in, with 64-bit integers where that library uses them (`ilp64`).
  * The caller sets that BLAS to one thread (backend/threads.py, claim_cores), so each product runs on the
  * thread that calls it. Every array is C-contiguous; compiled.py checks the shapes. The weight and bias
- * gradients are one GEMM and one sum over all steps, taken by the caller afterwards. */
+ * gradients are one GEMM and one sum over all steps, taken by the caller afterwards. The numbers do not
+ * depend on which thread did which piece, only on the blocks (the team's requested size). */
 
 typedef void (*EMBER_NAME(gemm64_fn))(int, int, int, long long, long long, long long, T, const T *, long long,
                                       const T *, long long, T, T *, long long);
@@ -34,20 +38,18 @@ static void EMBER_NAME(blas_gemm)(void *gemm, int ilp64, int transpose_b, idx m,
                                       (int)n, (int)k, (T)1, a, (int)lda, b, (int)ldb, (T)0, c, (int)ldc);
 }
 
-struct EMBER_NAME(lstm_sequence) {
-    /* forward */
-    const T *x, *bias, *h0, *c0, *weight;
-    T *weight_rows, *hidden, *gates, *cs, *tanh_cs, *hs;
-    /* backward */
-    const T *grad_hs, *grad_cs;
-    T *d_gates, *carry_h, *carry_c;
-    int need_h0, parity;
-    /* both */
-    idx steps, batch, size;
-    int reverse;
-    void *gemm;
-    int ilp64;
-};
+/* The activated gate `pre = (hidden + bias) + x` of `units` units (tanh for the cell gate, else sigmoid). */
+static inline void EMBER_NAME(lstm_activate_units)(const T *restrict hidden, const T *restrict bias,
+                                                   const T *restrict x, T *restrict gate, idx units, int tanh_gate)
+{
+    if (tanh_gate) {
+        for (idx j = 0; j < units; j++)
+            gate[j] = EMBER_NAME(lstm_tanh)((hidden[j] + bias[j]) + x[j]);
+    } else {
+        for (idx j = 0; j < units; j++)
+            gate[j] = EMBER_NAME(lstm_sigmoid)((hidden[j] + bias[j]) + x[j]);
+    }
+}
 
 /* The cell and hidden state of `units` units of one row (lstm.c's formulas), from their gates. */
 static inline void EMBER_NAME(lstm_cell_units)(const T *restrict i, const T *restrict f, const T *restrict g,
@@ -88,91 +90,103 @@ static inline void EMBER_NAME(lstm_gate_grads_units)(const T *restrict gates, T 
     }
 }
 
-static void EMBER_NAME(lstm_units)(idx size, struct ember_team *team, int index, idx *u0, idx *u1)
+struct EMBER_NAME(lstm_sequence) {
+    /* forward */
+    const T *x, *bias, *h0, *c0, *weight;
+    T *weight_rows, *hidden, *gates, *cs, *tanh_cs, *hs;
+    /* backward */
+    const T *grad_hs, *grad_cs;
+    T *d_gates, *carry_h, *carry_c;
+    int need_h0;
+    /* both */
+    idx steps, batch, size;
+    int reverse;
+    void *gemm;
+    int ilp64;
+    struct ember_tickets tickets;
+};
+
+/* The units u0..u1-1 of block `block` of `blocks`. */
+static void EMBER_NAME(lstm_block)(idx size, idx blocks, idx block, idx *u0, idx *u1)
 {
-    *u0 = size * index / team->size;
-    *u1 = size * (index + 1) / team->size;
+    *u0 = size * block / blocks;
+    *u1 = size * (block + 1) / blocks;
 }
 
-static void EMBER_NAME(lstm_sequence_forward_work)(void *context, int index, struct ember_team *team)
+static void EMBER_NAME(lstm_sequence_forward_work)(void *context)
 {
     struct EMBER_NAME(lstm_sequence) *s = context;
-    const idx batch = s->batch, size = s->size, width = 4 * size;
-    idx u0, u1;
-    EMBER_NAME(lstm_units)(size, team, index, &u0, &u1);
-    const idx units = u1 - u0;
-    /* this thread's rows of W_hh, gates i, f, g, o of units u0..u1-1, and its (N, 4 n_k) product */
-    T *restrict weight_rows = s->weight_rows + 4 * u0 * size;
-    T *restrict hidden = s->hidden + 4 * u0 * batch;
-    for (idx q = 0; q < 4; q++)
-        memcpy(weight_rows + q * units * size, s->weight + (q * size + u0) * size,
-               (size_t)(units * size) * sizeof(T));
-    int sense = 0;
-    for (idx done = 0; done < s->steps; done++) {
+    const idx batch = s->batch, size = s->size, width = 4 * size, blocks = s->tickets.pieces;
+    long long ticket;
+    while ((ticket = ember_ticket_take(&s->tickets)) >= 0) {
+        const idx done = ticket / blocks;
+        idx u0, u1;
+        EMBER_NAME(lstm_block)(size, blocks, ticket % blocks, &u0, &u1);
+        const idx units = u1 - u0;
         const idx t = s->reverse ? s->steps - 1 - done : done;
         const idx previous = done == 0 ? -1 : (s->reverse ? t + 1 : t - 1);
         const T *h_prev = previous < 0 ? s->h0 : s->hs + previous * batch * size;
         const T *c_prev = previous < 0 ? s->c0 : s->cs + previous * batch * size;
-        if (units > 0) {
+        /* the block's rows of W_hh (gates i, f, g, o of its units) and its (N, 4 n_b) product */
+        const T *weight_rows = s->weight_rows + 4 * u0 * size;
+        T *hidden = s->hidden + 4 * u0 * batch;
+        if (units > 0)
             EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 1, batch, 4 * units, size, h_prev, size, weight_rows, size,
                                   hidden, 4 * units);
-            for (idx n = 0; n < batch; n++) {
-                const T *restrict hidden_row = hidden + n * 4 * units;
-                const T *restrict x_row = s->x + (t * batch + n) * width;
-                T *restrict gate_row = s->gates + (t * batch + n) * width;
-                for (idx q = 0; q < 4; q++) {
-                    const idx at = q * size + u0;
-                    const T *restrict part = hidden_row + q * units, *restrict bias = s->bias + at;
-                    const T *restrict x_part = x_row + at;
-                    T *restrict gate_part = gate_row + at;
-                    if (q == 2) {
-                        for (idx j = 0; j < units; j++)
-                            gate_part[j] = EMBER_NAME(lstm_tanh)((part[j] + bias[j]) + x_part[j]);
-                    } else {
-                        for (idx j = 0; j < units; j++)
-                            gate_part[j] = EMBER_NAME(lstm_sigmoid)((part[j] + bias[j]) + x_part[j]);
-                    }
-                }
-                const idx row = (t * batch + n) * size + u0;  /* this thread's units */
-                EMBER_NAME(lstm_cell_units)(gate_row + u0, gate_row + size + u0, gate_row + 2 * size + u0,
-                                            gate_row + 3 * size + u0, c_prev + n * size + u0, s->cs + row,
-                                            s->tanh_cs + row, s->hs + row, units);
+        for (idx n = 0; n < batch && units > 0; n++) {
+            const T *hidden_row = hidden + n * 4 * units;
+            const T *x_row = s->x + (t * batch + n) * width;
+            T *gate_row = s->gates + (t * batch + n) * width;
+            for (idx q = 0; q < 4; q++) {
+                const idx at = q * size + u0;
+                EMBER_NAME(lstm_activate_units)(hidden_row + q * units, s->bias + at, x_row + at, gate_row + at,
+                                                units, q == 2);
             }
+            const idx row = (t * batch + n) * size + u0;
+            EMBER_NAME(lstm_cell_units)(gate_row + u0, gate_row + size + u0, gate_row + 2 * size + u0,
+                                        gate_row + 3 * size + u0, c_prev + n * size + u0, s->cs + row,
+                                        s->tanh_cs + row, s->hs + row, units);
         }
-        ember_barrier_wait(&team->barrier, &sense);
+        ember_ticket_done(&s->tickets);
     }
 }
 
-static void EMBER_NAME(lstm_sequence_backward_work)(void *context, int index, struct ember_team *team)
+static void EMBER_NAME(lstm_sequence_backward_work)(void *context)
 {
     struct EMBER_NAME(lstm_sequence) *s = context;
     const idx batch = s->batch, size = s->size, width = 4 * size, state = batch * size;
-    idx u0, u1;
-    EMBER_NAME(lstm_units)(size, team, index, &u0, &u1);
-    const idx units = u1 - u0;
-    int sense = 0, parity = 0;
-    for (idx n = 0; n < batch; n++)  /* nothing is carried into the last step */
-        memset(s->carry_h + n * size + u0, 0, (size_t)units * sizeof(T));
-    for (idx done = 0; done < s->steps; done++) {
+    const idx blocks = s->tickets.pieces;
+    long long ticket;
+    while ((ticket = ember_ticket_take(&s->tickets)) >= 0) {
+        const idx phase = ticket / blocks, done = phase / 2;
+        idx u0, u1;
+        EMBER_NAME(lstm_block)(size, blocks, ticket % blocks, &u0, &u1);
+        const idx units = u1 - u0;
         const idx t = s->reverse ? done : s->steps - 1 - done;
         const idx previous = s->reverse ? (t == s->steps - 1 ? -1 : t + 1) : t - 1;
-        const T *c_prev = previous < 0 ? s->c0 : s->cs + previous * state;
-        const T *carry_c = s->carry_c + parity * state;
-        T *next_c = s->carry_c + (1 - parity) * state;
-        for (idx n = 0; n < batch; n++) {  /* this thread's units of every array */
-            const idx gate_at = (t * batch + n) * width + u0, at = t * state + n * size + u0, row = n * size + u0;
-            EMBER_NAME(lstm_gate_grads_units)(s->gates + gate_at, s->d_gates + gate_at, s->grad_hs + at,
-                                              s->carry_h + row, s->grad_cs + at, carry_c + row, s->tanh_cs + at,
-                                              c_prev + row, next_c + row, size, units);
-        }
-        parity = 1 - parity;
-        ember_barrier_wait(&team->barrier, &sense);
-        if ((previous >= 0 || s->need_h0) && u1 > u0)
-            EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 0, batch, u1 - u0, width, s->d_gates + t * batch * width,
+        if (phase % 2 == 0) {  /* the gate gradients of the block's units */
+            const T *c_prev = previous < 0 ? s->c0 : s->cs + previous * state;
+            const T *carry_c = s->carry_c + (done % 2) * state;
+            T *next_c = s->carry_c + (1 - done % 2) * state;
+            for (idx n = 0; n < batch; n++) {
+                const idx gate_at = (t * batch + n) * width + u0, at = t * state + n * size + u0;
+                const idx row = n * size + u0;
+                EMBER_NAME(lstm_gate_grads_units)(s->gates + gate_at, s->d_gates + gate_at, s->grad_hs + at,
+                                                  s->carry_h + row, s->grad_cs + at, carry_c + row,
+                                                  s->tanh_cs + at, c_prev + row, next_c + row, size, units);
+            }
+        } else if ((previous >= 0 || s->need_h0) && units > 0) {  /* the gradient carried to h_prev */
+            EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 0, batch, units, width, s->d_gates + t * batch * width,
                                   width, s->weight + u0, size, s->carry_h + u0, size);
+        }
+        ember_ticket_done(&s->tickets);
     }
-    if (index == 0)
-        s->parity = parity;
+}
+
+static idx EMBER_NAME(lstm_blocks)(int threads, idx size)
+{
+    idx blocks = threads < 1 ? 1 : threads;
+    return blocks > size ? size : blocks;
 }
 
 /* Forward: x and gates (L, N, 4H), the input projections and (out) the activated gates; h0, c0 (N, H);
@@ -187,7 +201,16 @@ int EMBER_NAME(ember_lstm_sequence_forward)(const T *x, const T *bias, const T *
     s.x = x, s.bias = bias, s.h0 = h0, s.c0 = c0, s.weight = weight;
     s.weight_rows = weight_rows, s.hidden = hidden, s.gates = gates, s.cs = cs, s.tanh_cs = tanh_cs, s.hs = hs;
     s.steps = steps, s.batch = batch, s.size = size, s.reverse = reverse, s.gemm = gemm, s.ilp64 = ilp64;
-    return ember_team_run(EMBER_NAME(lstm_sequence_forward_work), &s, threads);
+    const idx blocks = EMBER_NAME(lstm_blocks)(threads, size);
+    s.tickets = (struct ember_tickets){0, 0, blocks, steps * blocks};
+    for (idx block = 0; block < blocks; block++) {  /* each block's rows of W_hh together, gate by gate */
+        idx u0, u1;
+        EMBER_NAME(lstm_block)(size, blocks, block, &u0, &u1);
+        for (idx q = 0; q < 4; q++)
+            memcpy(weight_rows + (4 * u0 + q * (u1 - u0)) * size, weight + (q * size + u0) * size,
+                   (size_t)((u1 - u0) * size) * sizeof(T));
+    }
+    return ember_team_run(EMBER_NAME(lstm_sequence_forward_work), &s, (int)blocks);
 }
 
 /* Backward of the forward above: grad_hs, grad_cs (L, N, H) the gradients of hs and cs; gates, cs, tanh_cs
@@ -204,6 +227,9 @@ int EMBER_NAME(ember_lstm_sequence_backward)(const T *grad_hs, const T *grad_cs,
     s.tanh_cs = (T *)tanh_cs, s.weight = weight, s.d_gates = d_gates, s.carry_h = carry_h, s.carry_c = carry_c;
     s.need_h0 = need_h0, s.steps = steps, s.batch = batch, s.size = size, s.reverse = reverse;
     s.gemm = gemm, s.ilp64 = ilp64;
-    ember_team_run(EMBER_NAME(lstm_sequence_backward_work), &s, threads);
-    return s.parity;
+    const idx blocks = EMBER_NAME(lstm_blocks)(threads, size);
+    s.tickets = (struct ember_tickets){0, 0, blocks, 2 * steps * blocks};
+    memset(carry_h, 0, (size_t)(batch * size) * sizeof(T));  /* nothing is carried into the last step */
+    ember_team_run(EMBER_NAME(lstm_sequence_backward_work), &s, (int)blocks);
+    return (int)(steps % 2);
 }

@@ -1,12 +1,17 @@
-/* Threads that share every step of a recurrence: a team started for one call, and a barrier between steps.
+/* Threads that share every step of a recurrence: a team started for one call, taking the pieces of each
+ * step as tickets.
  *
- * A recurrent layer's step is short (a (N, H) x (H, 4H) product and one elementwise pass: tens of
+ * A recurrent layer's step is short (an (N, H) x (H, 4H) product and one elementwise pass: tens of
  * microseconds), and each step waits for the last. Handing half of every step to a helper through a queue
  * costs more than the half (a wake-up takes 50-200 us on a virtual machine), so the sequence kernels
- * (lstm_sequence.c) start their team once per call and let each thread run every step on its own share of
- * the hidden units, meeting the others at a barrier once a step. A thread waiting at the barrier spins for a
- * short while (about a step's length), then yields its core to the scheduler, so that a busy host is not
- * made busier. Included once by all.c (it is not a template). */
+ * (lstm_sequence.c) start their team once per call. The work is a chain of phases (a step, or a part of
+ * one), each cut into `pieces` pieces that only need the phases before to be complete. Tickets 0, 1, 2, ...
+ * number the pieces in order; each thread takes the next ticket, waits until every piece of the earlier
+ * phases is done, does its piece and counts it done. A thread that has lost its core holds no ticket, so
+ * the others go on without it (a static share per thread would stop every step until it came back); only a
+ * piece it is in the middle of is waited for. A waiting thread spins for a short while (about a step's
+ * length), then yields its core to the scheduler, so that a busy host is not made busier. Included once by
+ * all.c (it is not a template). */
 #ifndef EMBER_STEP_THREADS_H
 #define EMBER_STEP_THREADS_H
 
@@ -25,83 +30,61 @@ static inline void ember_pause(void)
 #endif
 }
 
-/* Spin on *flag until it equals `value`, yielding the core after EMBER_SPINS_BEFORE_YIELD tries. */
-static void ember_wait_for(const int *flag, int value)
+/* `total` pieces, `pieces` to a phase; `next` the next ticket to hand out, `done` the pieces finished. */
+struct ember_tickets {
+    long long next, done, pieces, total;
+};
+
+/* The next ticket, once every piece of the phases before its own is done; -1 when none is left. */
+static long long ember_ticket_take(struct ember_tickets *tickets)
 {
+    long long ticket = __atomic_fetch_add(&tickets->next, 1, __ATOMIC_RELAXED);
+    if (ticket >= tickets->total)
+        return -1;
+    const long long phase_start = ticket - ticket % tickets->pieces;
     long spins = 0;
-    while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != value) {
+    while (__atomic_load_n(&tickets->done, __ATOMIC_ACQUIRE) < phase_start) {
         if (++spins < EMBER_SPINS_BEFORE_YIELD)
             ember_pause();
         else
             sched_yield();
     }
+    return ticket;
 }
 
-/* A sense-reversing barrier for `total` threads; each thread keeps its own sense, starting at 0. */
-struct ember_barrier {
-    int count;
-    int sense;
-    int total;
-};
-
-static void ember_barrier_wait(struct ember_barrier *barrier, int *sense)
+/* Count a piece done: what it wrote is visible to whoever sees the count. */
+static void ember_ticket_done(struct ember_tickets *tickets)
 {
-    if (barrier->total == 1)
-        return;
-    *sense = !*sense;
-    if (__atomic_add_fetch(&barrier->count, 1, __ATOMIC_ACQ_REL) == barrier->total) {
-        __atomic_store_n(&barrier->count, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&barrier->sense, *sense, __ATOMIC_RELEASE);
-        return;
-    }
-    ember_wait_for(&barrier->sense, *sense);
+    __atomic_add_fetch(&tickets->done, 1, __ATOMIC_RELEASE);
 }
-
-/* A team of `size` threads running one call: work(context, k, team) for k = 0 .. size-1, k = 0 on the
- * calling thread. The helpers wait for `go` until the calling thread knows how many could be started, so
- * that `size` and the barrier count only threads that exist. */
-struct ember_team {
-    int size;
-    int go;
-    struct ember_barrier barrier;
-};
-
-typedef void (*ember_team_work)(void *context, int index, struct ember_team *team);
 
 struct ember_team_member {
-    ember_team_work work;
+    void (*work)(void *context);
     void *context;
-    int index;
-    struct ember_team *team;
 };
 
 static void *ember_team_entry(void *argument)
 {
     struct ember_team_member *member = (struct ember_team_member *)argument;
-    ember_wait_for(&member->team->go, 1);
-    member->work(member->context, member->index, member->team);
+    member->work(member->context);
     return NULL;
 }
 
-/* Runs `work` on up to `threads` threads (fewer where a thread cannot be started); returns how many ran. */
-static int ember_team_run(ember_team_work work, void *context, int threads)
+/* Runs work(context) on the calling thread and on up to threads-1 new ones (fewer where a thread cannot be
+ * started: the work is shared by tickets, so any number of threads finishes it); returns how many ran. */
+static int ember_team_run(void (*work)(void *), void *context, int threads)
 {
     pthread_t helpers[EMBER_MAX_STEP_THREADS];
-    struct ember_team_member members[EMBER_MAX_STEP_THREADS];
-    struct ember_team team = {1, 0, {0, 0, 1}};
+    struct ember_team_member member = {work, context};
     if (threads > EMBER_MAX_STEP_THREADS)
         threads = EMBER_MAX_STEP_THREADS;
     int started = 1;
     for (int k = 1; k < threads; k++) {
-        members[k] = (struct ember_team_member){work, context, k, &team};
-        if (pthread_create(&helpers[k], NULL, ember_team_entry, &members[k]) != 0)
+        if (pthread_create(&helpers[k], NULL, ember_team_entry, &member) != 0)
             break;
         started++;
     }
-    team.size = started;
-    team.barrier.total = started;
-    __atomic_store_n(&team.go, 1, __ATOMIC_RELEASE);
-    work(context, 0, &team);
+    work(context);
     for (int k = 1; k < started; k++)
         pthread_join(helpers[k], NULL);
     return started;
