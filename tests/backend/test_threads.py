@@ -246,3 +246,17 @@ def test_elementwise_passes_do_not_take_the_cores_themselves(monkeypatch):
     assert threads._blas_claimed is None  # OpenBLAS keeps its threads
     config.set(claim_blas=True)
     assert threads.threads_for(10**9) == 1 and threads._blas_claimed is None  # a pass never claims them
+
+
+def test_openblas_kernels_and_gemm_are_found_where_numpy_loads_openblas():
+    if not threads.openblas_paths():
+        pytest.skip("NumPy here loads no OpenBLAS")
+    names = threads.openblas_kernels()
+    assert names and all(isinstance(name, str) and name for name in names)
+    assert f"BLAS kernels: {', '.join(names)}" in str(ember.config.describe())
+    assert threads.openblas_gemm(np.int32) is None
+    for dtype in (np.float32, np.float64):
+        found = threads.openblas_gemm(dtype)
+        if found is not None:
+            address, ilp64 = found
+            assert isinstance(address, int) and address != 0 and isinstance(ilp64, bool)
