@@ -84,7 +84,7 @@ def timed(function) -> float:
     return time.perf_counter() - start
 
 
-def print_profile(run_ember, repeats: int, top: int = 12) -> None:
+def print_profile(run_ember, repeats: int, top: int = 20) -> None:
     """The functions with the most own time over ``repeats`` forward+backward passes of Ember's model."""
     profiler = cProfile.Profile()
     profiler.enable()

@@ -31,6 +31,7 @@ and with a full one (loading only).
 from __future__ import annotations
 
 import argparse
+import os
 import cProfile
 import pstats
 import resource
@@ -101,7 +102,7 @@ def profile_step(args) -> None:
     if args.cprofile:
         profiler = cProfile.Profile()
         profiler.runcall(lambda: [trainer.step() for _ in range(args.steps)])
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+        pstats.Stats(profiler).sort_stats(os.environ.get("EMBER_PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("EMBER_PROFILE_TOP", "20")))
 
 
 def profile_ops(args) -> None:

@@ -213,9 +213,11 @@ def test_lstm_sequence_kernel_shares_the_units_between_its_threads(kernels, thre
         ran = kernels.lstm_sequence_forward(x, bias, h0, c0, weight, gates, cs, tanh_cs, hs, reverse, team, gemm)
         d_gates, carry_h = np.empty_like(x), np.full((batch, size), np.nan)
         carry_c = np.zeros((2, batch, size))
-        parity = kernels.lstm_sequence_backward(grad_hs, grad_cs, gates, cs, c0, tanh_cs, weight, d_gates,
-                                                carry_h, carry_c, reverse, need_h0, team, gemm)
-        return ran, [hs, cs, d_gates, carry_c[parity]] + ([carry_h] if need_h0 else [])
+        grad_weight, grad_bias = np.full_like(weight, np.nan), np.full_like(bias, np.nan)
+        parity = kernels.lstm_sequence_backward(grad_hs, grad_cs, gates, cs, h0, c0, tanh_cs, hs, weight, d_gates,
+                                                carry_h, carry_c, grad_weight, grad_bias, reverse, need_h0, team,
+                                                gemm)
+        return ran, [hs, cs, d_gates, carry_c[parity], grad_weight, grad_bias] + ([carry_h] if need_h0 else [])
 
     _, single = run(1)
     ran, shared = run(threads)
@@ -226,12 +228,12 @@ def test_lstm_sequence_kernel_shares_the_units_between_its_threads(kernels, thre
         tensors = [ember.tensor(a, requires_grad=True) for a in (x, h0, c0, weight, bias)]
         hs_ref, cs_ref = recurrent.LSTMSequence(reverse)(*tensors)
         (hs_ref * ember.tensor(grad_hs) + cs_ref * ember.tensor(grad_cs)).sum().backward()
-    np.testing.assert_allclose(shared[0], hs_ref.numpy(), atol=1e-13)
-    np.testing.assert_allclose(shared[2], tensors[0].grad.numpy(), atol=1e-12)
-    np.testing.assert_allclose(shared[4], tensors[1].grad.numpy(), atol=1e-12)
-    np.testing.assert_allclose(shared[3], tensors[2].grad.numpy(), atol=1e-12)
+    x_t, h0_t, c0_t, weight_t, bias_t = tensors
+    expected = [hs_ref.numpy(), cs_ref.numpy()] + [t.grad.numpy() for t in (x_t, c0_t, weight_t, bias_t, h0_t)]
+    for value, reference in zip(shared, expected):  # hs, cs, d_gates, grad c0, grad W_hh, grad bias, grad h0
+        np.testing.assert_allclose(value, reference, atol=1e-12)
     _, without_h0 = run(threads, need_h0=False)
-    for value, expected in zip(without_h0, single[:4]):
+    for value, expected in zip(without_h0, single[:6]):
         np.testing.assert_allclose(value, expected, rtol=1e-13, atol=1e-14)
 
 
@@ -244,9 +246,14 @@ def test_lstm_sequence_kernel_refuses_mismatched_arrays(kernels):
         kernels.lstm_sequence_forward(x, bias, h0, c0, weight.T.copy(), np.empty_like(x), *states, False, 2, gemm)
     with pytest.raises(ValueError, match="lstm_sequence_forward"):
         kernels.lstm_sequence_forward(x, bias, h0, c0, weight, np.empty_like(x), *states, False, 0, gemm)
-    with pytest.raises(ValueError, match="lstm_sequence_backward"):
-        kernels.lstm_sequence_backward(*states[:2], x, states[2], c0, states[0], weight, np.empty_like(x), h0,
-                                       np.zeros((batch, width // 4), np.float32), False, True, 2, gemm)
+    with pytest.raises(ValueError, match="lstm_sequence_backward"):  # carry_c (N, H), not (2, N, H)
+        kernels.lstm_sequence_backward(*states[:2], x, states[2], h0, c0, states[0], states[1], weight,
+                                       np.empty_like(x), h0.copy(), np.zeros((batch, width // 4), np.float32), None,
+                                       None, False, True, 2, gemm)
+    with pytest.raises(ValueError, match="lstm_sequence_backward"):  # grad_weight transposed
+        kernels.lstm_sequence_backward(*states[:2], x, states[2], h0, c0, states[0], states[1], weight,
+                                       np.empty_like(x), h0.copy(), np.zeros((2, batch, width // 4), np.float32),
+                                       np.empty_like(weight.T), None, False, True, 2, gemm)
 
 
 def test_lstm_sequence_declines_packed_sequences_and_numpy_kernels(kernels, monkeypatch):

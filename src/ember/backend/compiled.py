@@ -111,7 +111,7 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
     "gru_backward": (*[_Address] * 10, _Index, _Index),
     "lstm_sequence_forward": (*[_Address] * 11, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, _Address,
                               ctypes.c_int),
-    "lstm_sequence_backward": (*[_Address] * 10, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+    "lstm_sequence_backward": (*[_Address] * 14, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                                _Address, ctypes.c_int),
 }
 _RETURNS = {"lstm_sequence_forward": ctypes.c_int, "lstm_sequence_backward": ctypes.c_int}  # others: void
@@ -415,24 +415,33 @@ class Kernels:
             *(_address(a) for a in (x, bias, h0, c0, weight, weight_rows, hidden, gates, cs, tanh_cs, hs)),
             steps, batch, size, int(reverse), threads, gemm[0], int(gemm[1]))
 
-    def lstm_sequence_backward(self, grad_hs, grad_cs, gates, cs, c0, tanh_cs, weight, d_gates, carry_h, carry_c,
-                               reverse: bool, need_h0: bool, threads: int, gemm: tuple) -> int:
+    def lstm_sequence_backward(self, grad_hs, grad_cs, gates, cs, h0, c0, tanh_cs, hs, weight, d_gates, carry_h,
+                               carry_c, grad_weight, grad_bias, reverse: bool, need_h0: bool, threads: int,
+                               gemm: tuple) -> int:
         """The backward of ``lstm_sequence_forward`` (kernels/lstm_sequence.c): writes d_gates (L, N, 4H), the
-        gradient of h0 into carry_h (N, H) when ``need_h0``, and the gradient of c0 into carry_c[k], k the
-        returned index (carry_c (2, N, H), carry_c[0] zero on entry). grad_hs, grad_cs, cs, tanh_cs (L, N, H),
-        gates (L, N, 4H), c0 (N, H), W_hh (4H, H), all C-contiguous of one dtype (checked)."""
+        gradient of h0 into carry_h (N, H) when ``need_h0``, the gradient of c0 into carry_c[k], k the
+        returned index (carry_c (2, N, H), carry_c[0] zero on entry), and the gradients of W_hh into
+        grad_weight (4H, H) and of the bias into grad_bias (4H,) unless they are None. grad_hs, grad_cs, cs,
+        tanh_cs, hs (L, N, H), gates (L, N, 4H), h0, c0 (N, H), W_hh (4H, H), all C-contiguous of one dtype
+        (checked)."""
         steps, batch, width = gates.shape
         size = width // 4
-        arrays = dict(grad_hs=grad_hs, grad_cs=grad_cs, gates=gates, cs=cs, c0=c0, tanh_cs=tanh_cs, weight=weight,
-                      d_gates=d_gates, carry_h=carry_h, carry_c=carry_c)
+        arrays = dict(grad_hs=grad_hs, grad_cs=grad_cs, gates=gates, cs=cs, h0=h0, c0=c0, tanh_cs=tanh_cs, hs=hs,
+                      weight=weight, d_gates=d_gates, carry_h=carry_h, carry_c=carry_c)
+        optional = dict(grad_weight=grad_weight, grad_bias=grad_bias)
+        arrays.update({name: array for name, array in optional.items() if array is not None})
         _require(all(type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == gates.dtype
                      for a in arrays.values())
                  and width == 4 * size and d_gates.shape == gates.shape and weight.shape == (width, size)
-                 and grad_hs.shape == grad_cs.shape == cs.shape == tanh_cs.shape == (steps, batch, size)
-                 and c0.shape == carry_h.shape == (batch, size) and carry_c.shape == (2, batch, size)
-                 and threads >= 1, "lstm_sequence_backward", arrays)
+                 and grad_hs.shape == grad_cs.shape == cs.shape == tanh_cs.shape == hs.shape == (steps, batch, size)
+                 and h0.shape == c0.shape == carry_h.shape == (batch, size) and carry_c.shape == (2, batch, size)
+                 and (grad_weight is None or grad_weight.shape == (width, size))
+                 and (grad_bias is None or grad_bias.shape == (width,)) and threads >= 1,
+                 "lstm_sequence_backward", arrays)
         return self._functions["lstm_sequence_backward", gates.dtype](
-            *(_address(a) for a in (grad_hs, grad_cs, gates, cs, c0, tanh_cs, weight, d_gates, carry_h, carry_c)),
+            *(_address(a) for a in (grad_hs, grad_cs, gates, cs, h0, c0, tanh_cs, hs, weight, d_gates, carry_h,
+                                    carry_c)),
+            *(None if a is None else _address(a) for a in (grad_weight, grad_bias)),
             steps, batch, size, int(reverse), int(need_h0), threads, gemm[0], int(gemm[1]))
 
     def lstm_backward_steps(self, grad_hs, grad_cs, gates, cs, c0, tanh_cs, d_gates, carry_c):

@@ -464,11 +464,14 @@ class LSTMSequence(Primitive):
         gemm = threads.openblas_gemm(hs.dtype)
         if gemm is not None:  # the whole sequence in C, as forward_compiled's
             grad_h0 = np.empty((batch, size), dtype=hs.dtype)
+            grad_weight = np.empty(weight.shape, dtype=hs.dtype) if needs[3] else None
+            grad_bias = np.empty(4 * size, dtype=hs.dtype) if self.has_bias and needs[-1] else None
             parity = kernels.lstm_sequence_backward(
-                np.ascontiguousarray(grad_hs), np.ascontiguousarray(grad_cs), gates, cs, np.ascontiguousarray(c0),
-                tanh_cs, np.ascontiguousarray(weight), d_gates, grad_h0, carry_c, self.reverse, needs[1],
-                threads.claim_cores(), gemm)
-            return self._lstm_grads(needs, d_gates, hs, h0, grad_h0, carry_c[parity])
+                np.ascontiguousarray(grad_hs), np.ascontiguousarray(grad_cs), gates, cs, np.ascontiguousarray(h0),
+                np.ascontiguousarray(c0), tanh_cs, hs, np.ascontiguousarray(weight), d_gates, grad_h0, carry_c,
+                grad_weight, grad_bias, self.reverse, needs[1], threads.claim_cores(), gemm)
+            return _with_bias((d_gates if needs[0] else None, grad_h0 if needs[1] else None,
+                               carry_c[parity] if needs[2] else None, grad_weight), grad_bias, self.has_bias)
         step = kernels.lstm_backward_steps(np.ascontiguousarray(grad_hs), np.ascontiguousarray(grad_cs), gates, cs,
                                            np.ascontiguousarray(c0), tanh_cs, d_gates, carry_c)
         carry_h = None  # d_gates @ W_hh of the step after

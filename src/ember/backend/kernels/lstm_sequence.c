@@ -10,14 +10,14 @@
  *   backward: two phases a step: the gate gradients of the block's units (lstm.c's formulas, with the
  *             gradients carried to those units), then, once every gate's gradient is there, the hidden
  *             state's gradient for the block's units, d_gates[t] @ W_hh[:, u0:u1], one GEMM of (N, 4H) x
- *             (4H, n_b).
+ *             (4H, n_b). After the last step, a last phase: the block's rows of the weight gradient (one
+ *             GEMM over all steps per gate) and of the bias gradient.
  * So a step costs an atomic add and a wait per piece, not a hand-off of work through a queue and a wake-up.
  *
  * The products are the BLAS's own GEMM (cblas_sgemm/cblas_dgemm of the OpenBLAS NumPy loaded), reached
  * through the address compiled.py passes in, with 64-bit integers where that library uses them (`ilp64`).
  * The caller sets that BLAS to one thread (backend/threads.py, claim_cores), so each product runs on the
- * thread that calls it. Every array is C-contiguous; compiled.py checks the shapes. The weight and bias
- * gradients are one GEMM and one sum over all steps, taken by the caller afterwards. The numbers do not
+ * thread that calls it. Every array is C-contiguous; compiled.py checks the shapes. The numbers do not
  * depend on which thread did which piece, only on the blocks (the team's requested size). */
 
 typedef void (*EMBER_NAME(gemm64_fn))(int, int, int, long long, long long, long long, T, const T *, long long,
@@ -25,17 +25,18 @@ typedef void (*EMBER_NAME(gemm64_fn))(int, int, int, long long, long long, long 
 typedef void (*EMBER_NAME(gemm32_fn))(int, int, int, int, int, int, T, const T *, int, const T *, int, T, T *,
                                       int);
 
-/* c (m, n) = a (m, k) @ b, b (k, n) or, transposed, (n, k); row-major, with leading dimensions. */
-static void EMBER_NAME(blas_gemm)(void *gemm, int ilp64, int transpose_b, idx m, idx n, idx k, const T *a,
-                                  idx lda, const T *b, idx ldb, T *c, idx ldc)
+/* c (m, n) = a @ b + beta c, a (m, k) or, transposed, (k, m), b (k, n) or, transposed, (n, k); row-major,
+ * with leading dimensions. */
+static void EMBER_NAME(blas_gemm)(void *gemm, int ilp64, int transpose_a, int transpose_b, idx m, idx n, idx k,
+                                  const T *a, idx lda, const T *b, idx ldb, T beta, T *c, idx ldc)
 {
     const int row_major = 101, no_transpose = 111, transpose = 112;
+    const int op_a = transpose_a ? transpose : no_transpose, op_b = transpose_b ? transpose : no_transpose;
     if (ilp64)
-        ((EMBER_NAME(gemm64_fn))gemm)(row_major, no_transpose, transpose_b ? transpose : no_transpose, m, n, k,
-                                      (T)1, a, lda, b, ldb, (T)0, c, ldc);
+        ((EMBER_NAME(gemm64_fn))gemm)(row_major, op_a, op_b, m, n, k, (T)1, a, lda, b, ldb, beta, c, ldc);
     else
-        ((EMBER_NAME(gemm32_fn))gemm)(row_major, no_transpose, transpose_b ? transpose : no_transpose, (int)m,
-                                      (int)n, (int)k, (T)1, a, (int)lda, b, (int)ldb, (T)0, c, (int)ldc);
+        ((EMBER_NAME(gemm32_fn))gemm)(row_major, op_a, op_b, (int)m, (int)n, (int)k, (T)1, a, (int)lda, b,
+                                      (int)ldb, beta, c, (int)ldc);
 }
 
 /* The activated gate `pre = (hidden + bias) + x` of `units` units (tanh for the cell gate, else sigmoid). */
@@ -96,7 +97,7 @@ struct EMBER_NAME(lstm_sequence) {
     T *weight_rows, *hidden, *gates, *cs, *tanh_cs, *hs;
     /* backward */
     const T *grad_hs, *grad_cs;
-    T *d_gates, *carry_h, *carry_c;
+    T *d_gates, *carry_h, *carry_c, *grad_weight, *grad_bias;
     int need_h0;
     /* both */
     idx steps, batch, size;
@@ -131,8 +132,8 @@ static void EMBER_NAME(lstm_sequence_forward_work)(void *context)
         const T *weight_rows = s->weight_rows + 4 * u0 * size;
         T *hidden = s->hidden + 4 * u0 * batch;
         if (units > 0)
-            EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 1, batch, 4 * units, size, h_prev, size, weight_rows, size,
-                                  hidden, 4 * units);
+            EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 0, 1, batch, 4 * units, size, h_prev, size, weight_rows,
+                                  size, (T)0, hidden, 4 * units);
         for (idx n = 0; n < batch && units > 0; n++) {
             const T *hidden_row = hidden + n * 4 * units;
             const T *x_row = s->x + (t * batch + n) * width;
@@ -151,6 +152,39 @@ static void EMBER_NAME(lstm_sequence_forward_work)(void *context)
     }
 }
 
+/* The rows of d_bias = sum over t and n of d_gates and of dW_hh = sum over t of d_gates[t].T @ h_prev(t)
+ * that belong to units u0..u0+units-1 (four blocks, one per gate), each where asked for: for dW_hh, one
+ * GEMM over every step that read a previous hidden state (those rows of hs are contiguous) plus one for the
+ * step that read h0. */
+static void EMBER_NAME(lstm_parameter_grads)(struct EMBER_NAME(lstm_sequence) *s, idx u0, idx units)
+{
+    const idx batch = s->batch, size = s->size, width = 4 * size, steps = s->steps;
+    const idx first = s->reverse ? steps - 1 : 0;  /* the step that read h0 */
+    const T *later = s->d_gates + (s->reverse ? 0 : batch * width);  /* the steps that read hs[t -+ 1] */
+    const T *read = s->hs + (s->reverse ? batch * size : 0);  /* the hidden states they read, in order */
+    for (idx q = 0; q < 4; q++) {
+        const idx column = q * size + u0;
+        if (s->grad_bias) {  /* one pass over the block's columns of every row */
+            T *restrict sums = s->grad_bias + column;
+            for (idx j = 0; j < units; j++)
+                sums[j] = 0;
+            for (idx row = 0; row < steps * batch; row++) {
+                const T *restrict values = s->d_gates + row * width + column;
+                for (idx j = 0; j < units; j++)
+                    sums[j] += values[j];
+            }
+        }
+        if (!s->grad_weight)
+            continue;
+        T *rows = s->grad_weight + column * size;
+        if (steps > 1)
+            EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 1, 0, units, size, (steps - 1) * batch, later + column, width,
+                                  read, size, (T)0, rows, size);
+        EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 1, 0, units, size, batch, s->d_gates + first * batch * width + column,
+                              width, s->h0, size, steps > 1 ? (T)1 : (T)0, rows, size);
+    }
+}
+
 static void EMBER_NAME(lstm_sequence_backward_work)(void *context)
 {
     struct EMBER_NAME(lstm_sequence) *s = context;
@@ -164,7 +198,10 @@ static void EMBER_NAME(lstm_sequence_backward_work)(void *context)
         const idx units = u1 - u0;
         const idx t = s->reverse ? done : s->steps - 1 - done;
         const idx previous = s->reverse ? (t == s->steps - 1 ? -1 : t + 1) : t - 1;
-        if (phase % 2 == 0) {  /* the gate gradients of the block's units */
+        if (phase == 2 * s->steps) {  /* after the last step: the block's rows of the parameter gradients */
+            if (units > 0)
+                EMBER_NAME(lstm_parameter_grads)(s, u0, units);
+        } else if (phase % 2 == 0) {  /* the gate gradients of the block's units */
             const T *c_prev = previous < 0 ? s->c0 : s->cs + previous * state;
             const T *carry_c = s->carry_c + (done % 2) * state;
             T *next_c = s->carry_c + (1 - done % 2) * state;
@@ -176,8 +213,8 @@ static void EMBER_NAME(lstm_sequence_backward_work)(void *context)
                                                   s->tanh_cs + at, c_prev + row, next_c + row, size, units);
             }
         } else if ((previous >= 0 || s->need_h0) && units > 0) {  /* the gradient carried to h_prev */
-            EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 0, batch, units, width, s->d_gates + t * batch * width,
-                                  width, s->weight + u0, size, s->carry_h + u0, size);
+            EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 0, 0, batch, units, width, s->d_gates + t * batch * width,
+                                  width, s->weight + u0, size, (T)0, s->carry_h + u0, size);
         }
         ember_ticket_done(&s->tickets);
     }
@@ -213,22 +250,25 @@ int EMBER_NAME(ember_lstm_sequence_forward)(const T *x, const T *bias, const T *
     return ember_team_run(EMBER_NAME(lstm_sequence_forward_work), &s, (int)blocks);
 }
 
-/* Backward of the forward above: grad_hs, grad_cs (L, N, H) the gradients of hs and cs; gates, cs, tanh_cs
- * as the forward wrote them; c0 (N, H); weight W_hh (4H, H); d_gates (L, N, 4H) out; carry_h (N, H) out, the
- * gradient of h0 when need_h0; carry_c (2, N, H) with carry_c[0] zero: the gradient of c0 ends in
- * carry_c[returned value]. */
+/* Backward of the forward above: grad_hs, grad_cs (L, N, H) the gradients of hs and cs; gates, cs, tanh_cs, hs
+ * as the forward wrote them; h0, c0 (N, H); weight W_hh (4H, H); d_gates (L, N, 4H) out; carry_h (N, H) out,
+ * the gradient of h0 when need_h0; carry_c (2, N, H) with carry_c[0] zero: the gradient of c0 ends in
+ * carry_c[returned value]; grad_weight (4H, H) and grad_bias (4H,) out, each where not NULL. */
 int EMBER_NAME(ember_lstm_sequence_backward)(const T *grad_hs, const T *grad_cs, const T *gates, const T *cs,
-                                             const T *c0, const T *tanh_cs, const T *weight, T *d_gates,
-                                             T *carry_h, T *carry_c, idx steps, idx batch, idx size, int reverse,
+                                             const T *h0, const T *c0, const T *tanh_cs, const T *hs,
+                                             const T *weight, T *d_gates, T *carry_h, T *carry_c, T *grad_weight,
+                                             T *grad_bias, idx steps, idx batch, idx size, int reverse,
                                              int need_h0, int threads, void *gemm, int ilp64)
 {
     struct EMBER_NAME(lstm_sequence) s = {0};
-    s.grad_hs = grad_hs, s.grad_cs = grad_cs, s.gates = (T *)gates, s.cs = (T *)cs, s.c0 = c0;
-    s.tanh_cs = (T *)tanh_cs, s.weight = weight, s.d_gates = d_gates, s.carry_h = carry_h, s.carry_c = carry_c;
+    s.grad_hs = grad_hs, s.grad_cs = grad_cs, s.gates = (T *)gates, s.cs = (T *)cs, s.h0 = h0, s.c0 = c0;
+    s.tanh_cs = (T *)tanh_cs, s.hs = (T *)hs, s.weight = weight, s.d_gates = d_gates, s.carry_h = carry_h;
+    s.carry_c = carry_c, s.grad_weight = grad_weight, s.grad_bias = grad_bias;
     s.need_h0 = need_h0, s.steps = steps, s.batch = batch, s.size = size, s.reverse = reverse;
     s.gemm = gemm, s.ilp64 = ilp64;
     const idx blocks = EMBER_NAME(lstm_blocks)(threads, size);
-    s.tickets = (struct ember_tickets){0, 0, blocks, 2 * steps * blocks};
+    const idx phases = 2 * steps + (grad_weight || grad_bias ? 1 : 0);
+    s.tickets = (struct ember_tickets){0, 0, blocks, phases * blocks};
     memset(carry_h, 0, (size_t)(batch * size) * sizeof(T));  /* nothing is carried into the last step */
     ember_team_run(EMBER_NAME(lstm_sequence_backward_work), &s, (int)blocks);
     return (int)(steps % 2);
