@@ -5,6 +5,7 @@
     .bench-venv/bin/python benchmarks/step_profile.py step convnet --alternate torch   # PyTorch in the same process
     EMBER_MALLOC=system .bench-venv/bin/python benchmarks/step_profile.py step convnet   # glibc's defaults
     .bench-venv/bin/python benchmarks/step_profile.py ops pytorch_cnn                # Ember's step, op by op
+    .bench-venv/bin/python benchmarks/step_profile.py calls lstm_mnist               # time in kernels and GEMMs
     .bench-venv/bin/python benchmarks/step_profile.py conv-layers                # Ember's convolutions, layer by layer
     .bench-venv/bin/python benchmarks/step_profile.py gemm                       # sgemm rate at the convnet's shapes
     .bench-venv/bin/python benchmarks/step_profile.py kernels convnet            # compiled kernels against NumPy's
@@ -13,7 +14,9 @@
 ``step`` trains one workload on random MNIST-shaped batches and prints the median and best step time and the
 minor page faults per step (``getrusage``) during the timed steps; ``--alternate torch`` builds the same
 model on PyTorch in the same process and, in 3 rounds, runs 10 PyTorch steps before each third of the timed
-steps, as a benchmark that shares one process would; ``--cprofile`` adds the top functions. ``ops`` times
+steps, as a benchmark that shares one process would; ``--cprofile`` adds the top functions (``--sort cumtime``,
+``--top N``). ``calls`` times every compiled kernel call and every ``threads.matmul`` (the GEMMs Ember may
+split) inside Ember's training step and prints each one's share per step. ``ops`` times
 every op of Ember's step by class, forward and backward apart, plus the optimizer's update, as wall time on
 the calling thread (which includes waiting for Ember's helper threads); what is left of the step is Python
 between ops. ``conv-layers`` times the forward, input-gradient and weight-gradient primitives of each
@@ -31,7 +34,7 @@ and with a full one (loading only).
 from __future__ import annotations
 
 import argparse
-import os
+import collections
 import cProfile
 import pstats
 import resource
@@ -102,7 +105,7 @@ def profile_step(args) -> None:
     if args.cprofile:
         profiler = cProfile.Profile()
         profiler.runcall(lambda: [trainer.step() for _ in range(args.steps)])
-        pstats.Stats(profiler).sort_stats(os.environ.get("EMBER_PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("EMBER_PROFILE_TOP", "20")))
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
 
 
 def profile_ops(args) -> None:
@@ -241,6 +244,47 @@ def profile_conv_layers(args) -> None:
               f"{'; '.join(parts)}; floor {flop / rate:.1f} each")
 
 
+def profile_calls(args) -> None:
+    """Ember's training step with every ``compiled.Kernels`` method and ``threads.matmul`` (the GEMMs Ember
+    may split) timed by a wrapper: per step, the median step and each one's calls and total time; what is
+    left is NumPy passes and Python between them."""
+    from ember.backend import compiled, threads
+
+    spent: dict = collections.defaultdict(list)
+
+    def timed(name, function):
+        def wrapper(*arguments, **keywords):
+            start = time.perf_counter()
+            try:
+                return function(*arguments, **keywords)
+            finally:
+                spent[name].append(time.perf_counter() - start)
+        return wrapper
+
+    for name, function in vars(compiled.Kernels).items():
+        if callable(function) and not name.startswith("_"):
+            setattr(compiled.Kernels, name, timed(f"kernel {name}", function))
+    threads.matmul = timed("threads.matmul (GEMMs Ember may split)", threads.matmul)
+    trainer = random_trainer(args.workload, "ember")
+    for _ in range(5):
+        trainer.step()
+    spent.clear()
+    times = []
+    for _ in range(args.steps):
+        start = time.perf_counter()
+        trainer.step()
+        times.append(time.perf_counter() - start)
+    step_ms = 1e3 * float(np.median(times))
+    print(f"{args.workload} on Ember: median {step_ms:.2f} ms/step over {args.steps} steps")
+    accounted = 0.0
+    for name, values in sorted(spent.items(), key=lambda item: -sum(item[1])):
+        per_step = 1e3 * sum(values) / args.steps
+        accounted += per_step
+        print(f"  {name:48s} {len(values) / args.steps:5.1f} calls/step {per_step:7.2f} ms/step")
+    print(f"  {'the rest (NumPy passes, Python)':48s} {'':15s} {step_ms - accounted:7.2f} ms/step (median step "
+          f"less the mean of the parts)")
+
+
 def profile_gemm(args) -> None:
     for m, k, n in [(24, 432, 25088), (32, 864, 6272), (1024, 1024, 1024)]:
         w, cols, g = (np.ones(shape, np.float32) for shape in ((m, k), (k, n), (m, n)))
@@ -260,7 +304,13 @@ def main(argv=None) -> None:
     step.add_argument("--alternate", choices=frameworks.NAMES,
                       help="run 10 steps of this framework in the same process before each third of the timed steps")
     step.add_argument("--cprofile", action="store_true", help="also print the top functions of a cProfile")
+    step.add_argument("--sort", choices=("tottime", "cumtime"), default="tottime", help="the cProfile's order")
+    step.add_argument("--top", type=int, default=20, help="functions the cProfile lists")
     step.set_defaults(run=profile_step)
+    calls = commands.add_parser("calls", help="Ember's step: time in each compiled kernel and in split GEMMs")
+    calls.add_argument("workload", choices=list(WORKLOADS))
+    calls.add_argument("--steps", type=int, default=40)
+    calls.set_defaults(run=profile_calls)
     ops = commands.add_parser("ops", help="Ember's step op by op, forward and backward apart")
     ops.add_argument("workload", choices=list(WORKLOADS))
     ops.add_argument("--steps", type=int, default=30)
