@@ -192,16 +192,17 @@ def test_lstm_sequence_takes_the_compiled_kernels_forward_and_backward(kernels, 
         np.testing.assert_allclose(value, reference, **tolerance)
 
 
+@pytest.mark.parametrize("shape", [(6, 4, 5), (1, 3, 5), (3, 1, 2)], ids=["L6N4H5", "one-step", "one-row"])
 @pytest.mark.parametrize("threads", [1, 2, 3, 7])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_lstm_sequence_kernel_shares_the_units_between_its_threads(kernels, threads, reverse):
+def test_lstm_sequence_kernel_shares_the_units_between_its_threads(kernels, threads, reverse, shape):
     """Any team size (at most one thread per hidden unit: 5 here), blocks of unequal size included, gives the
     single-thread numbers; the gradient of h0 comes only when asked for."""
     gemm = recurrent.threads.openblas_gemm(np.float64)
     if gemm is None:
         pytest.skip("NumPy here loads no OpenBLAS with a CBLAS GEMM the sequence kernel can call")
     rng = np.random.default_rng(3)
-    steps, batch, size = 6, 4, 5
+    steps, batch, size = shape
     x = rng.standard_normal((steps, batch, 4 * size))
     h0, c0 = rng.standard_normal((batch, size)), rng.standard_normal((batch, size))
     weight, bias = rng.standard_normal((4 * size, size)) * 0.5, rng.standard_normal(4 * size) * 0.5
