@@ -43,7 +43,7 @@ import time
 import numpy as np
 
 import frameworks
-from workloads import WORKLOADS, make_input
+from workloads import CHAR_VOCABULARY, WORKLOADS, make_input, text_pool
 
 CONV_LAYERS = {  # (batch, C_in, size, C_out, kernel, stride, ((top, bottom), (left, right)))
     "convnet": [(128, 1, 28, 12, 3, 1, ((1, 1), (1, 1))), (128, 12, 28, 24, 6, 2, ((2, 2), (2, 2))),
@@ -78,8 +78,11 @@ def random_trainer(workload_name: str, framework_name: str):
     workload = WORKLOADS[workload_name]
     rng = np.random.default_rng(0)
     count = 4 * workload.batch_size
-    images = make_input(rng.integers(0, 256, (count, 28, 28), dtype=np.uint8), workload)
-    labels = rng.integers(0, 10, count)
+    if workload.inputs == "text":  # windows of random character ids
+        images, labels = text_pool(rng.integers(0, CHAR_VOCABULARY, 10_000), count, seed=0)
+    else:
+        images = make_input(rng.integers(0, 256, (count, 28, 28), dtype=np.uint8), workload)
+        labels = rng.integers(0, 10, count)
     return Trainer(workload, frameworks.load(framework_name), images, labels, seed=0)
 
 

@@ -10,8 +10,8 @@
  *   backward: two phases a step: the gate gradients of the block's units (lstm.c's formulas, with the
  *             gradients carried to those units), then, once every gate's gradient is there, the hidden
  *             state's gradient for the block's units, d_gates[t] @ W_hh[:, u0:u1], one GEMM of (N, 4H) x
- *             (4H, n_b). After the last step, a last phase: the block's rows of the weight gradient (one
- *             GEMM over all steps per gate) and of the bias gradient.
+ *             (4H, n_b). After the last step, a last phase: the weight and bias gradients, each piece a
+ *             contiguous share of their 4H rows (one GEMM over all steps, and one column sum).
  * So a step costs an atomic add and a wait per piece, not a hand-off of work through a queue and a wake-up.
  *
  * The products are the BLAS's own GEMM (cblas_sgemm/cblas_dgemm of the OpenBLAS NumPy loaded), reached
@@ -152,37 +152,33 @@ static void EMBER_NAME(lstm_sequence_forward_work)(void *context)
     }
 }
 
-/* The rows of d_bias = sum over t and n of d_gates and of dW_hh = sum over t of d_gates[t].T @ h_prev(t)
- * that belong to units u0..u0+units-1 (four blocks, one per gate), each where asked for: for dW_hh, one
- * GEMM over every step that read a previous hidden state (those rows of hs are contiguous) plus one for the
- * step that read h0. */
-static void EMBER_NAME(lstm_parameter_grads)(struct EMBER_NAME(lstm_sequence) *s, idx u0, idx units)
+/* Rows first..first+count-1 (of 4H) of d_bias = sum over t and n of d_gates and of dW_hh = sum over t of
+ * d_gates[t].T @ h_prev(t), each where asked for: for dW_hh, one GEMM over every step that read a previous
+ * hidden state (those rows of hs are contiguous) plus one for the step that read h0. */
+static void EMBER_NAME(lstm_parameter_grads)(struct EMBER_NAME(lstm_sequence) *s, idx first, idx count)
 {
     const idx batch = s->batch, size = s->size, width = 4 * size, steps = s->steps;
-    const idx first = s->reverse ? steps - 1 : 0;  /* the step that read h0 */
+    if (s->grad_bias) {  /* one pass over these columns of every row */
+        T *restrict sums = s->grad_bias + first;
+        for (idx j = 0; j < count; j++)
+            sums[j] = 0;
+        for (idx row = 0; row < steps * batch; row++) {
+            const T *restrict values = s->d_gates + row * width + first;
+            for (idx j = 0; j < count; j++)
+                sums[j] += values[j];
+        }
+    }
+    if (!s->grad_weight)
+        return;
+    const idx h0_step = s->reverse ? steps - 1 : 0;
     const T *later = s->d_gates + (s->reverse ? 0 : batch * width);  /* the steps that read hs[t -+ 1] */
     const T *read = s->hs + (s->reverse ? batch * size : 0);  /* the hidden states they read, in order */
-    for (idx q = 0; q < 4; q++) {
-        const idx column = q * size + u0;
-        if (s->grad_bias) {  /* one pass over the block's columns of every row */
-            T *restrict sums = s->grad_bias + column;
-            for (idx j = 0; j < units; j++)
-                sums[j] = 0;
-            for (idx row = 0; row < steps * batch; row++) {
-                const T *restrict values = s->d_gates + row * width + column;
-                for (idx j = 0; j < units; j++)
-                    sums[j] += values[j];
-            }
-        }
-        if (!s->grad_weight)
-            continue;
-        T *rows = s->grad_weight + column * size;
-        if (steps > 1)
-            EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 1, 0, units, size, (steps - 1) * batch, later + column, width,
-                                  read, size, (T)0, rows, size);
-        EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 1, 0, units, size, batch, s->d_gates + first * batch * width + column,
-                              width, s->h0, size, steps > 1 ? (T)1 : (T)0, rows, size);
-    }
+    T *rows = s->grad_weight + first * size;
+    if (steps > 1)
+        EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 1, 0, count, size, (steps - 1) * batch, later + first, width, read,
+                              size, (T)0, rows, size);
+    EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 1, 0, count, size, batch, s->d_gates + h0_step * batch * width + first,
+                          width, s->h0, size, steps > 1 ? (T)1 : (T)0, rows, size);
 }
 
 static void EMBER_NAME(lstm_sequence_backward_work)(void *context)
@@ -198,9 +194,9 @@ static void EMBER_NAME(lstm_sequence_backward_work)(void *context)
         const idx units = u1 - u0;
         const idx t = s->reverse ? done : s->steps - 1 - done;
         const idx previous = s->reverse ? (t == s->steps - 1 ? -1 : t + 1) : t - 1;
-        if (phase == 2 * s->steps) {  /* after the last step: the block's rows of the parameter gradients */
-            if (units > 0)
-                EMBER_NAME(lstm_parameter_grads)(s, u0, units);
+        if (phase == 2 * s->steps) {  /* after the last step: a share of the parameter gradients' rows */
+            const idx block = ticket % blocks, first = width * block / blocks;
+            EMBER_NAME(lstm_parameter_grads)(s, first, width * (block + 1) / blocks - first);
         } else if (phase % 2 == 0) {  /* the gate gradients of the block's units */
             const T *c_prev = previous < 0 ? s->c0 : s->cs + previous * state;
             const T *carry_c = s->carry_c + (done % 2) * state;
