@@ -340,3 +340,13 @@ def test_gru_steps_refuse_mismatched_arrays_and_declines_packed_sequences(kernel
     op = recurrent.GRUSequence()
     op.batch_sizes = np.array([3, 3, 2, 1])
     assert op.forward_compiled(x, h0, weight, bias) is None
+
+
+def test_lstm_sequence_team_stays_on_one_thread_for_short_steps():
+    """A step of one row (sampling) runs on the calling thread; a large step on the threads Ember may use."""
+    assert recurrent._sequence_team(1, 256) == 1
+    with ember.config.override(parallel_gemm_flops=0):
+        assert recurrent._sequence_team(1, 256) == recurrent.threads.claim_cores()
+    with ember.config.override(parallel_gemm_flops=8.0 * 64 * 256 * 256):
+        assert recurrent._sequence_team(64, 256) == recurrent.threads.claim_cores()
+        assert recurrent._sequence_team(63, 256) == 1

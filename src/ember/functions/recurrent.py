@@ -25,6 +25,7 @@ from typing import Union
 
 import numpy as np
 
+from .. import config
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend import compiled, threads
@@ -262,6 +263,15 @@ def _hidden_weight_grad(d_hidden, hs, h0, reverse: bool):
     return grad
 
 
+def _sequence_team(batch: int, size: int) -> int:
+    """Threads for a compiled LSTM sequence of ``batch`` rows and ``size`` hidden units: ``claim_cores()``
+    (which takes the cores from OpenBLAS, as for any chain of short GEMMs), or 1 when a step's product, 8 N H²
+    FLOPs, is below the ``parallel_gemm_flops`` setting (sampling one sequence: starting a thread would cost
+    more than the step)."""
+    team = threads.claim_cores()
+    return team if 8.0 * batch * size * size >= config.get("parallel_gemm_flops") else 1
+
+
 def _sigmoid_into(x, out, half):
     """``sigmoid(x)`` into out, as ``_sigmoid_array`` computes it."""
     xp = get_array_module(x)
@@ -428,7 +438,7 @@ class LSTMSequence(Primitive):
         # L short GEMMs in a row, each waiting for the last: OpenBLAS's own threads, spinning between them, lose
         # their core on a busy host and stall every step (10x slower steps measured), so Ember takes the cores
         # as for a convolution (OpenBLAS on one thread, Ember splitting its large GEMMs and passes itself)
-        team = threads.claim_cores()
+        team = _sequence_team(batch, size)
         gates = np.empty(x.shape, dtype=x.dtype)
         hs, cs, tanh_cs = (np.empty((steps, batch, size), dtype=x.dtype) for _ in range(3))
         bias_array = np.zeros(width, x.dtype) if bias is None else np.ascontiguousarray(bias)
@@ -469,7 +479,7 @@ class LSTMSequence(Primitive):
             parity = kernels.lstm_sequence_backward(
                 np.ascontiguousarray(grad_hs), np.ascontiguousarray(grad_cs), gates, cs, np.ascontiguousarray(h0),
                 np.ascontiguousarray(c0), tanh_cs, hs, np.ascontiguousarray(weight), d_gates, grad_h0, carry_c,
-                grad_weight, grad_bias, self.reverse, needs[1], threads.claim_cores(), gemm)
+                grad_weight, grad_bias, self.reverse, needs[1], _sequence_team(batch, size), gemm)
             return _with_bias((d_gates if needs[0] else None, grad_h0 if needs[1] else None,
                                carry_c[parity] if needs[2] else None, grad_weight), grad_bias, self.has_bias)
         step = kernels.lstm_backward_steps(np.ascontiguousarray(grad_hs), np.ascontiguousarray(grad_cs), gates, cs,
