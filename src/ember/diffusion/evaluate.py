@@ -110,8 +110,9 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     ‖μa - μb‖² + Tr(Σa + Σb - 2 (Σa Σb)^½), in float64.
 
     Tr((Σa Σb)^½) is the sum of the square roots of the eigenvalues of the symmetric Σa^½ Σb Σa^½ (the same
-    eigenvalues as Σa Σb), with tiny negative eigenvalues from rounding clipped to 0. Each set needs at least
-    2 samples and both the same width D."""
+    eigenvalues as Σa Σb), with tiny negative eigenvalues from rounding clipped to 0; a total that rounding
+    leaves below 0 (identical sets) is returned as 0. Each set needs at least 2 samples and both the same
+    width D."""
     mean_a, covariance_a = feature_statistics(features_a, "features_a")
     mean_b, covariance_b = feature_statistics(features_b, "features_b")
     if mean_a.shape != mean_b.shape:
