@@ -17,6 +17,7 @@ from .text import (
 from .model import DiffusionConfig, DiffusionModel, load_checkpoint, read_checkpoint, save_checkpoint
 from .training import image_grid, mnist_images, png_bytes, train, write_png
 from .evaluate import classify_digits, load_classifier, recognition_rate, train_digit_classifier
+from .evaluate import classifier_features, feature_statistics, frechet_distance
 
 __all__ = [
     "NoiseSchedule", "cosine_beta_schedule", "ddim_step", "ddpm_step", "guided_noise", "linear_beta_schedule",
@@ -25,4 +26,5 @@ __all__ = [
     "TextEncoder", "encode_prompts", "prompt_for", "tokenize", "DiffusionConfig", "DiffusionModel",
     "load_checkpoint", "read_checkpoint", "save_checkpoint", "image_grid", "mnist_images", "png_bytes", "train",
     "write_png", "classify_digits", "load_classifier", "recognition_rate", "train_digit_classifier",
+    "classifier_features", "feature_statistics", "frechet_distance",
 ]
