@@ -26,7 +26,7 @@ from .. import config
 from . import compiled
 from .im2col import CHWN
 from .layout import copy_in_order
-from .threads import claim_cores, share, split_rows, threads_for
+from .threads import claim_cores, matmul, share, split_rows, threads_for
 
 PIECES_PER_THREAD = 64  # forward / input gradient: pieces of work a shared call is cut into, per thread
 # The weight gradient: one register tile sums WEIGHT_GROUP output rows (its vector sums are added up once per
@@ -85,6 +85,14 @@ def _plan(array, weight, geometry, produced: int):
     return None if height is None else (kernels, height)
 
 
+def pointwise(geometry) -> bool:
+    """Whether a convolution is one matrix product on (C, H*W*N) memory: a 1x1 kernel, stride 1, no padding,
+    one group. Its three products then run as GEMMs (``matmul``, split between threads), which beat the
+    direct kernels there: with one tap, a register block reuses each loaded input vector for few products."""
+    return (geometry.kernel_size == (1, 1) and geometry.stride == (1, 1) and geometry.groups == 1
+            and not any(geometry.padding[0] + geometry.padding[1]))
+
+
 def _threads(flops: float) -> int:
     """The threads that share a call of ``flops``: one below the ``parallel_conv_flops`` setting, else every
     usable one."""
@@ -115,6 +123,12 @@ def forward(x, weight, geometry, bias=None, pieces_per_thread: int = PIECES_PER_
     batch = x.shape[0]
     out_h, out_w = geometry.output_shape(*x.shape[2:])
     source = chwn(x)
+    if pointwise(geometry):
+        claim_cores()  # as the kernels would: from here on Ember splits the GEMMs, not OpenBLAS
+        y = matmul(weight.reshape(out_channels, -1), source.reshape(source.shape[0], -1))
+        if bias is not None:
+            y += bias[:, None]
+        return y.reshape(out_channels, out_h, out_w, batch), source.transpose(3, 0, 1, 2)
     packed = pack(weight.transpose(0, 2, 3, 1), height)
     bias = None if bias is None else np.ascontiguousarray(bias)
     y = np.empty((out_channels, out_h, out_w, batch), dtype=x.dtype)
@@ -136,6 +150,10 @@ def input_grad(grad, weight, geometry, input_shape, pieces_per_thread: int = PIE
         return None
     kernels, height = plan
     source = chwn(grad)
+    if pointwise(geometry):
+        claim_cores()
+        matrix = weight.reshape(weight.shape[0], -1)
+        return matmul(matrix.T, source.reshape(source.shape[0], -1)).reshape(channels, height_in, width_in, batch)
     packed = pack(weight.transpose(1, 2, 3, 0), height)
     grad_input = np.empty((channels, height_in, width_in, batch), dtype=grad.dtype)
     offset = (geometry.padding[0][0], geometry.padding[1][0])
@@ -158,6 +176,10 @@ def weight_grad(x, grad, geometry, weight_shape, group: int = WEIGHT_GROUP, part
     if kernels is None:
         return None
     source, grads = chwn(x), chwn(grad)
+    if pointwise(geometry):
+        claim_cores()
+        product = matmul(grads.reshape(grads.shape[0], -1), source.reshape(source.shape[0], -1).T)
+        return product.reshape(weight_shape)
     out_h = grads.shape[1]
     offset = (geometry.padding[0][0], geometry.padding[1][0])
     ranges = weight_ranges(out_h, int(np.prod(weight_shape)) * x.dtype.itemsize, group)
