@@ -12,7 +12,9 @@
  *   columns.c        im2col and col2im (the im2col + GEMM convolutions)
  *   adam.c           Adam's update
  *   batch_norm.c     batch norm's forward and backward
+ *   group_norm.c     group norm's forward and backward, in (C, H, W, N) or (N, C, H, W) memory
  *   relu.c           ReLU's gradient
+ *   silu.c           SiLU and its gradient (float: a rational tanh)
  *   transpose.c      the (N, C, H, W) -> (C, H, W, N) layout copy
  *   max_pool.c       max pooling's forward and backward
  *   direct_conv.c    the direct convolutions' forward and input gradient (register blocks over channels)
