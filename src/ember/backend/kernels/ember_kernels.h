@@ -103,10 +103,12 @@ struct ember_adam_step {
 #define EMBER_ROWS 12
 #endif
 
-/* The weight gradient's register tile: EMBER_TILE_OUT output channels by EMBER_TILE_IN input channels. */
+/* The weight gradient's register tile: EMBER_TILE_OUT output channels by EMBER_TILE_IN input channels. With
+ * AVX-512, 4 x 5 (20 sums) measured 5-10% faster than 4 x 6, whose 24 sums, 4 gradients and 1 input
+ * vector left GCC spilling a sum inside the loop. */
 #if defined(__AVX512F__)
 #define EMBER_TILE_OUT 4
-#define EMBER_TILE_IN 6
+#define EMBER_TILE_IN 5
 #else
 #define EMBER_TILE_OUT 3
 #define EMBER_TILE_IN 4
