@@ -99,12 +99,95 @@ def sampling_seconds_per_step(channels: int, images: int, sampler: str, steps: i
     return (time.perf_counter() - start) / steps
 
 
+def conv_flop(node, arrays) -> float:
+    """The multiply-adds ×2 of a convolution primitive ``node`` on its input ``arrays``; 0 for other ops."""
+    name = type(node).__name__
+    if name == "Conv2d":
+        x, weight = arrays[:2]
+        out_h, out_w = node.geometry.output_shape(*x.shape[2:])
+        return 2.0 * x.shape[0] * out_h * out_w * weight.size
+    if name in ("Conv2dGradInput", "Conv2dGradWeight"):
+        grad = arrays[0] if name == "Conv2dGradInput" else arrays[1]
+        weight_size = arrays[1].size if name == "Conv2dGradInput" else int(np.prod(node.weight_shape))
+        return 2.0 * grad.shape[0] * grad.shape[2] * grad.shape[3] * weight_size
+    return 0.0
+
+
+def describe_shapes(node, arrays) -> str:
+    """The shapes an op ran on: for convolutions input, weight (or output gradient) and stride."""
+    shapes = " ".join("x".join(map(str, a.shape)) for a in arrays if hasattr(a, "shape"))
+    stride = getattr(getattr(node, "geometry", None), "stride", None)
+    return shapes + (f" s{stride[0]}" if stride and stride[0] != 1 else "")
+
+
+def profile_ops(ember_step, steps: int, rate: float) -> None:
+    """Ember's training step op by op: exclusive wall time of every primitive's forward and backward (an op
+    run inside another's counts for itself, not for the outer one), by class and, for convolutions, by shape,
+    with the achieved GFLOP/s against the sgemm ``rate``; the optimizer's step apart."""
+    from collections import defaultdict
+
+    from ember.autograd import engine
+    from ember.autograd.function import Primitive
+
+    spent, flop = defaultdict(float), defaultdict(float)
+    stack = []  # [start, time spent in nested ops] per op running
+
+    def timed(key, flops, function, *arguments):
+        stack.append([time.perf_counter(), 0.0])
+        try:
+            return function(*arguments)
+        finally:
+            start, nested = stack.pop()
+            total = time.perf_counter() - start
+            spent[key] += total - nested
+            flop[key] += flops
+            if stack:
+                stack[-1][1] += total
+
+    primitive_call, call_backward = Primitive.__call__, engine._call_backward
+
+    def call(self, *tensors):
+        arrays = [t.array for t in tensors]
+        name = type(self).__name__
+        phase = "forward" if name.startswith("Conv2d") else "forward "
+        shapes = describe_shapes(self, arrays) if name.startswith("Conv2d") else ""
+        return timed((name, phase, shapes), conv_flop(self, arrays), primitive_call, self, *tensors)
+
+    def backward(node, slots, *rest):
+        return timed((type(node).__name__, "backward", ""), 0.0, call_backward, node, slots, *rest)
+
+    ember_step()
+    Primitive.__call__, engine._call_backward = call, backward
+    optimizer_step = ember.optim.AdamW.step
+    ember.optim.AdamW.step = lambda self: timed(("AdamW", "step", ""), 0.0, optimizer_step, self)
+    start = time.perf_counter()
+    try:
+        for _ in range(steps):
+            ember_step()
+    finally:
+        Primitive.__call__, engine._call_backward = primitive_call, call_backward
+        ember.optim.AdamW.step = optimizer_step
+    total = 1e3 * (time.perf_counter() - start) / steps
+    by_class = defaultdict(float)
+    for (name, phase, _), seconds in spent.items():
+        by_class[name, phase.strip()] += seconds
+    print(f"Ember op profile: {total:.0f} ms a step ({steps} steps), exclusive ms a step by op class:")
+    for (name, phase), seconds in sorted(by_class.items(), key=lambda item: -item[1]):
+        print(f"  {name:26s} {phase:9s} {1e3 * seconds / steps:7.1f}")
+    print(f"  {'Python between ops':36s} {total - 1e3 * sum(spent.values()) / steps:7.1f}")
+    print(f"convolutions by shape (ms a step, GFLOP/s; sgemm {rate:.0f} GFLOP/s):")
+    for key, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+        if flop[key]:
+            print(f"  {key[0]:17s} {key[2]:40s} {1e3 * seconds / steps:6.1f} {flop[key] / seconds / 1e9:6.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--sample-images", type=int, default=16, help="0: skip the sampling figures")
+    parser.add_argument("--profile", type=int, default=0, help="then this many Ember steps timed op by op")
     parser.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     args = parser.parse_args()
     if args.torch_threads:
@@ -123,6 +206,8 @@ def main() -> None:
     print(f"training step: Ember {ember_median * 1e3:.0f} ms, PyTorch {torch_median * 1e3:.0f} ms (medians of "
           f"{args.repeats}); Ember/PyTorch {ember_median / torch_median:.2f}x; Ember/floor {ember_median / floor:.1f}x")
     print(f"  Ember runs {[round(s * 1e3) for s in ember_times]} ms; PyTorch {[round(s * 1e3) for s in torch_times]}")
+    if args.profile:
+        profile_ops(ember_step, args.profile, gflops)
     for sampler, steps in (("ddim", 50), ("ddpm", 1000)) if args.sample_images else ():
         per_step = sampling_seconds_per_step(args.channels, args.sample_images, sampler)
         print(f"sampling {sampler}: {per_step * 1e3:.0f} ms per step for {args.sample_images} guided images; "

@@ -116,6 +116,28 @@ def test_direct_convolution_takes_any_memory_order(kernels):
     np.testing.assert_allclose(ember.conv2d(sliced, w, padding=1).numpy(), expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pointwise_convolutions_run_as_gemms(kernels, monkeypatch, dtype):
+    """A 1x1 convolution (stride 1, no padding) runs its forward and input gradient as matrix products (no
+    direct kernel), its weight gradient on the direct kernel; the numbers are im2col's."""
+    rng = np.random.default_rng(4)
+    x_np = rng.standard_normal((6, 20, 5, 7)).astype(dtype)
+    w_np = rng.standard_normal((12, 20, 1, 1)).astype(dtype)
+    b_np = rng.standard_normal(12).astype(dtype)
+    g_np = rng.standard_normal((6, 12, 5, 7)).astype(dtype)
+    config.set(num_threads=2, parallel_gemm_flops=0)
+    calls = [_spy(monkeypatch, kernels, name) for name in ("conv_forward", "conv_input_grad", "conv_weight_grad")]
+    geometry = ((1, 1), (1, 1), (1, 1), ((0, 0), (0, 0)))
+    direct = _conv_and_grads(x_np, w_np, b_np, g_np, geometry)
+    assert not calls[0] and not calls[1] and calls[2]
+    with config.override(conv="im2col"):
+        reference = _conv_and_grads(x_np, w_np, b_np, g_np, geometry)
+    tolerance = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for got, want in zip(direct, reference):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, want, **tolerance)
+
+
 def test_block_height_pads_at_most_a_third(kernels):
     full, half, third = kernels.conv_block_heights()
     assert direct_conv.block_height(kernels, half) == half

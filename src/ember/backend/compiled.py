@@ -98,11 +98,17 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
     "adam": (_Address, _Address, _Address, _Address, _Index, ctypes.POINTER(AdamStep)),
     "batch_norm_forward": (_Address, _Index, _Index, _Address, _Address, ctypes.c_double, *[_Address] * 5),
     "batch_norm_backward": (_Address, _Address, _Index, _Index, *[_Address] * 5),
+    "group_norm_forward": (_Address, _Index, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, _Address, _Address,
+                           ctypes.c_double, *[_Address] * 5, _Index, _Index),
+    "group_norm_backward": (_Address, _Address, _Index, _Index, _Index, _Index, ctypes.c_int, *[_Address] * 6,
+                            _Index, _Index),
     "conv_forward": (_IMAGE, _Address, _Index, _Address, _WINDOW, _IMAGE, _RANGE),
     "conv_input_grad": (_IMAGE, _Address, _Index, _WINDOW, _IMAGE, _RANGE),
     "conv_weight_grad": (_IMAGE, _IMAGE, _WINDOW, _Address, ctypes.POINTER(WeightSplit), _RANGE),
     "transpose": (_Address, _Index, _Index, _Address, _Index, _Index),
     "relu_backward": (_Address, _Address, _Address, _Index),
+    "silu_forward": (_Address, _Address, _Index),
+    "silu_backward": (_Address, _Address, _Address, _Index),
     "max_pool_forward": (_IMAGE, _WINDOW, _IMAGE, _Address, _RANGE),
     "max_pool_backward": (_IMAGE, _Address, _WINDOW, _IMAGE, _RANGE, ctypes.c_int),
     "lstm_forward": (*[_Address] * 8, _Index, _Index),
@@ -120,6 +126,11 @@ _SUFFIXES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 def _address(array) -> int:
     return array.__array_interface__["data"][0]
+
+
+def _optional(array) -> int | None:
+    """The address of ``array``, or None (C's NULL) for None."""
+    return None if array is None else _address(array)
 
 
 def _image(array) -> Image:
@@ -250,6 +261,51 @@ class Kernels:
             _address(weight), _address(grad_input), _address(grad_weight), _address(grad_bias))
 
 
+    def group_norm_forward(self, x, input_batch_inner, groups, channel_size, batch_inner, weight, bias, eps, x_hat,
+                           y, mean, inv_std, start, stop):
+        """Group norm of groups start:stop of C-contiguous ``x``, (groups, count, N) with ``input_batch_inner``,
+        else (N, groups, count): x_hat and y (laid out so by ``batch_inner``), mean and inv_std (N, groups);
+        weight and bias (C,) or None."""
+        batch = y.shape[-1] if batch_inner else y.shape[0]
+        affine = [a for a in (weight, bias) if a is not None]
+        arrays = dict(x=x, x_hat=x_hat, y=y, mean=mean, inv_std=inv_std,
+                      **{f"affine{i}": a for i, a in enumerate(affine)})
+        count = x.size // max(batch * groups, 1)
+        layouts = {True: (groups, count, batch), False: (batch, groups, count)}
+        _require(all(a.flags.c_contiguous and a.dtype == x.dtype for a in arrays.values())
+                 and x.shape == layouts[bool(input_batch_inner)]
+                 and x_hat.shape == y.shape == layouts[bool(batch_inner)]
+                 and mean.shape == inv_std.shape == (batch, groups) and 0 <= start <= stop <= groups
+                 and channel_size > 0 and count % channel_size == 0
+                 and all(a.shape == (groups * count // channel_size,) for a in affine), "group_norm_forward", arrays)
+        work = np.empty(5 * batch, dtype=np.float64)
+        self._functions["group_norm_forward", x.dtype](
+            _address(x), groups, count, batch, channel_size, int(input_batch_inner), int(batch_inner),
+            _optional(weight), _optional(bias), eps, _address(x_hat), _address(y), _address(mean), _address(inv_std),
+            _address(work), start, stop)
+
+    def group_norm_backward(self, grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, grad_input,
+                            grad_weight, grad_bias, start, stop):
+        """The group-norm gradient for groups start:stop, arrays as ``group_norm_forward`` takes them;
+        grad_weight and grad_bias (C,) are written for every channel of those groups (weight None: ones)."""
+        batch = grad.shape[-1] if batch_inner else grad.shape[0]
+        count = grad.size // max(batch * groups, 1)
+        channels = groups * count // max(channel_size, 1)
+        arrays = dict(grad=grad, x_hat=x_hat, grad_input=grad_input, inv_std=inv_std, grad_weight=grad_weight,
+                      grad_bias=grad_bias, **({} if weight is None else {"weight": weight}))
+        _require(all(a.flags.c_contiguous and a.dtype == grad.dtype for a in arrays.values())
+                 and grad.ndim == 3 and grad.shape == x_hat.shape == grad_input.shape
+                 and inv_std.shape == (batch, groups) and grad.shape[0 if batch_inner else 1] == groups
+                 and 0 <= start <= stop <= groups and channel_size > 0 and count % channel_size == 0
+                 and all(a.shape == (channels,)
+                         for a in (grad_weight, grad_bias, *([] if weight is None else [weight]))),
+                 "group_norm_backward", arrays)
+        work = np.empty(5 * batch, dtype=np.float64)
+        self._functions["group_norm_backward", grad.dtype](
+            _address(grad), _address(x_hat), groups, count, batch, channel_size, int(batch_inner), _address(inv_std),
+            _optional(weight), _address(grad_input), _address(grad_weight), _address(grad_bias), _address(work),
+            start, stop)
+
     def _direct(self, kernel, source, packed, block_height, kernel_size, stride, dilation, offset, target,
                 start, stop, bias=None, counter=None, piece=1):
         """Check and run ``conv_forward`` (with ``bias``, or none) or ``conv_input_grad`` on rows start:stop
@@ -322,6 +378,20 @@ class Kernels:
         _require(all(a.flags.c_contiguous and a.dtype == grad.dtype and a.shape == grad.shape
                      for a in arrays.values()), "relu_backward", arrays)
         self._functions["relu_backward", grad.dtype](_address(grad), _address(y), _address(out), grad.size)
+
+    def silu_forward(self, x, out):
+        """``out = x * sigmoid(x)`` for C-contiguous float32 arrays of one shape, in one pass (kernels/silu.c)."""
+        arrays = dict(x=x, out=out)
+        _require(all(a.flags.c_contiguous and a.dtype == np.float32 and a.shape == x.shape
+                     for a in arrays.values()), "silu_forward", arrays)
+        self._functions["silu_forward", x.dtype](_address(x), _address(out), x.size)
+
+    def silu_backward(self, grad, x, out):
+        """``out = grad * d silu(x) / dx`` for C-contiguous float32 arrays of one shape, in one pass."""
+        arrays = dict(grad=grad, x=x, out=out)
+        _require(all(a.flags.c_contiguous and a.dtype == np.float32 and a.shape == x.shape
+                     for a in arrays.values()), "silu_backward", arrays)
+        self._functions["silu_backward", x.dtype](_address(grad), _address(x), _address(out), x.size)
 
     def transpose(self, source, target, start, stop):
         """Columns start:stop of the C-contiguous (rows, columns) ``source`` into rows start:stop of the

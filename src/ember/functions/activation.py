@@ -324,12 +324,107 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002 - Py
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', received {approximate!r}")
 
 
+SILU_BLOCK = 32768  # numbers per block of the NumPy SiLU passes: the block's arrays stay in L2 (4 times
+#                    fewer ufunc calls than blocks that fit L1, which measured 1.6x slower)
+
+
+def _sigmoid_into(x, out):
+    """``sigmoid(x)`` into ``out`` as ``Sigmoid`` computes it: ``tanh(x/2)/2 + 1/2``."""
+    half = x.dtype.type(0.5)
+    np.multiply(x, half, out=out)
+    np.tanh(out, out=out)
+    out *= half
+    out += half
+    return out
+
+
+def _silu_into(x, out):
+    """``x * sigmoid(x)`` into ``out`` (1-d arrays): float32 in one compiled pass (``kernels/silu.c``, tanh as
+    a rational function within a few ulps), else block by block with the reference's operations."""
+    kernels = compiled.for_arrays(x, out) if x.dtype == np.float32 else None
+    if kernels is not None:
+        kernels.silu_forward(x, out)
+        return out
+    for start in range(0, x.size, SILU_BLOCK):
+        block = slice(start, start + SILU_BLOCK)
+        np.multiply(_sigmoid_into(x[block], out[block]), x[block], out=out[block])
+    return out
+
+
+def _silu_grad_into(grad, x, out):
+    """``grad * (s * (1 + x * (1 - s)))`` with ``s = sigmoid(x)`` into ``out`` (1-d arrays), as
+    ``_silu_into``."""
+    kernels = compiled.for_arrays(grad, x, out) if x.dtype == np.float32 else None
+    if kernels is not None:
+        kernels.silu_backward(grad, x, out)
+        return out
+    one = x.dtype.type(1)
+    scratch = np.empty(min(SILU_BLOCK, x.size), dtype=x.dtype)
+    for start in range(0, x.size, SILU_BLOCK):
+        block = slice(start, start + SILU_BLOCK)
+        sig, factor = _sigmoid_into(x[block], out[block]), scratch[:len(out[block])]
+        np.subtract(one, sig, out=factor)
+        factor *= x[block]
+        factor += one
+        factor *= sig
+        np.multiply(grad[block], factor, out=out[block])
+    return out
+
+
+class SiLU(Primitive):
+    """``x * sigmoid(x)``, one node instead of two, keeping only ``x``.
+
+    Fast paths (NumPy float arrays): ``forward_blocks`` and ``backward_arrays``, one compiled pass for float32
+    (a rational tanh, within a few ulps of NumPy's), else the reference's operations on blocks of
+    ``SILU_BLOCK`` numbers that stay in cache; split between threads when large, results laid out in memory
+    as ``x`` is."""
+
+    fast_forward = ("forward_blocks",)
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        half = x.dtype.type(0.5)
+        self.save_for_backward(x)
+        return xp.asarray(x * (xp.tanh(x * half) * half + half))
+
+    def forward_blocks(self, x):
+        if type(x) is not np.ndarray or x.dtype.kind != "f":
+            return None
+        y = np.empty_like(x)  # in x's memory order
+        if not threads.split_elementwise(_silu_into, y, x):
+            flats = flat_views(y, x)
+            if flats is None:
+                return None
+            _silu_into(flats[1], flats[0])
+        self.save_for_backward(x)
+        return y
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        s = sigmoid(x)
+        return grad * (s * (1.0 + x * (1.0 - s)))
+
+    def backward_arrays(self, grad):
+        (x,) = self.saved_arrays
+        if type(grad) is not np.ndarray or grad.dtype != x.dtype or x.dtype.kind != "f":
+            return None
+        if grad.strides != x.strides:
+            grad = copy_in_order(np, grad, memory_order(x))  # one layout pass, then blocks over memory
+        grad_input = np.empty_like(x)
+        if not threads.split_elementwise(_silu_grad_into, grad_input, grad, x):
+            flats = flat_views(grad, x, grad_input)
+            if flats is None:
+                return None
+            _silu_grad_into(*flats)
+        return grad_input
+
+
 def silu(x: Tensor, inplace: bool = False) -> Tensor:
     """``x * sigmoid(x)`` (a.k.a. swish)."""
     _check_floating("silu", x)
     if inplace:
         warn_inplace_has_no_effect("silu")
-    return x * sigmoid(x)
+    return SiLU()(x)
 
 
 def mish(x: Tensor, inplace: bool = False) -> Tensor:

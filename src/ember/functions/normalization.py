@@ -22,6 +22,7 @@ from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend import compiled, threads
 from ..backend.device import get_array_module
+from ..backend.layout import copy_in_order, empty_ordered, memory_order
 
 
 def _moments(x, axes, eps: float):
@@ -401,6 +402,107 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
     return _run(LayerNorm, input, weight, bias, size, eps)[1]
 
 
+def _group_views(groups: int, *arrays):
+    """``(batch_inner, views)``: C-contiguous 3-d views of same-strided (N, C, *) NumPy arrays, (groups, count,
+    N) when they lie in (C, *, N) memory (the convolutions' order; ``batch_inner`` True), (N, groups, count)
+    when C-contiguous; None when neither (or they differ in strides)."""
+    first = arrays[0]
+    if any(type(a) is not np.ndarray or a.strides != first.strides or a.shape != first.shape for a in arrays):
+        return None
+    batch = first.shape[0]
+    batch_last = np.moveaxis(first, 0, -1)
+    if batch > 1 and batch_last.flags.c_contiguous:
+        return True, [np.moveaxis(a, 0, -1).reshape(groups, -1, batch) for a in arrays]
+    if first.flags.c_contiguous:
+        return False, [a.reshape(batch, groups, -1) for a in arrays]
+    return None
+
+
+class GroupNorm(Primitive):
+    """Group normalization with its per-channel affine transform, one node: ``x`` (N, C, *) split into
+    ``groups`` groups of channels, each normalised per sample, then ``* weight + bias`` per channel.
+
+    ``forward(x, [weight], [bias])``, weight and bias (C,) passed when the flags say so. The reference works
+    on an (N, groups, -1) reshape (a copy when ``x`` lies in (C, H, W, N) memory). Fast paths (NumPy float
+    arrays in (C, *, N) or C-contiguous memory, compiled kernels): ``forward_compiled`` (two passes for the
+    statistics and one for ``x_hat`` and ``y``, a group at a time, split between threads) and
+    ``backward_arrays`` (two passes). Their results lie in the convolutions' (C, *, N) memory when N > 1,
+    whatever the input's order, so that a convolution after it (or after an elementwise op) reads them
+    without a layout copy."""
+
+    fast_forward = ("forward_compiled",)
+
+    def __init__(self, groups: int, eps: float, has_weight: bool, has_bias: bool):
+        self.groups, self.eps, self.has_weight, self.has_bias = groups, eps, has_weight, has_bias
+
+    def forward(self, x, *affine):
+        weight, bias = _split_affine(affine, self.has_weight, self.has_bias)
+        grouped = x.reshape(x.shape[0], self.groups, -1)
+        _, _, x_hat, inv_std = _moments(grouped, (2,), self.eps)
+        x_hat = x_hat.reshape(x.shape)
+        self.save_for_backward(x, weight, x_hat, inv_std)
+        return _affine(x_hat, weight, bias, _channel_shape(x.ndim))
+
+    def forward_compiled(self, x, *affine):
+        weight, bias = _split_affine(affine, self.has_weight, self.has_bias)
+        kernels = compiled.for_arrays(x, *affine)
+        layout = None if kernels is None or not x.size else _group_views(self.groups, x)
+        if kernels is None or layout is None:
+            return None
+        input_batch_inner, (x_view,) = layout
+        run = kernels.group_norm_forward
+        # outputs in the convolutions' (C, *, N) memory whenever there is a batch: what a convolution after
+        # it reads without a layout copy (the kernel makes the copy as it writes)
+        order = tuple(range(1, x.ndim)) + (0,) if x.shape[0] > 1 else memory_order(x)
+        x_hat, y = (empty_ordered(np, x.shape, order, x.dtype) for _ in range(2))
+        batch_inner, (x_hat_view, y_view) = _group_views(self.groups, x_hat, y)
+        mean, inv_std = (np.empty((x.shape[0], self.groups), x.dtype) for _ in range(2))
+        scale, shift = (None if p is None else np.ascontiguousarray(p) for p in (weight, bias))
+        channel_size = x.size // (x.shape[0] * x.shape[1])
+        threads.split_rows(
+            lambda start, stop: run(x_view, input_batch_inner, self.groups, channel_size, batch_inner, scale, shift,
+                                    float(self.eps), x_hat_view, y_view, mean, inv_std, start, stop),
+            self.groups, threads.threads_for(x.size))
+        self.save_for_backward(x, weight, x_hat, inv_std[:, :, None])
+        return y
+
+    def backward(self, grad):
+        x, weight, _, _ = self.saved_tensors
+        shape, grouped = x.shape, (x.shape[0], self.groups, -1)
+        x_hat, inv_std = _differentiable_moments(x.reshape(grouped), (2,), self.eps)
+        view = _channel_shape(x.ndim)
+        grad_hat = (grad if weight is None else grad * weight.reshape(view)).reshape(grouped)
+        grad_input = inv_std * (grad_hat - grad_hat.mean(2, keepdim=True)
+                                - x_hat * (grad_hat * x_hat).mean(2, keepdim=True))
+        axes = _batch_axes(x.ndim)
+        grad_weight = (grad * x_hat.reshape(shape)).sum(axes) if self.has_weight else None
+        grad_bias = grad.sum(axes) if self.has_bias else None
+        return _with_affine_grads(grad_input.reshape(shape), grad_weight, grad_bias, self.has_weight, self.has_bias)
+
+    def backward_arrays(self, grad):
+        """The closed form on the saved ``x_hat`` and ``inv_std`` (constants: nothing records it), one compiled
+        kernel where the arrays take its layouts; None (the reference) otherwise."""
+        _, weight, x_hat, inv_std = self.saved_arrays
+        kernels = compiled.for_arrays(grad, x_hat, inv_std, *([] if weight is None else [weight]))
+        if kernels is None or _group_views(self.groups, x_hat) is None:
+            return None
+        if grad.strides != x_hat.strides:
+            grad = copy_in_order(np, grad, memory_order(x_hat))
+        grad_input = np.empty_like(x_hat)
+        batch_inner, (grad_view, x_hat_view, grad_input_view) = _group_views(self.groups, grad, x_hat, grad_input)
+        channels = grad.shape[1]
+        grad_weight, grad_bias = np.empty(channels, grad.dtype), np.empty(channels, grad.dtype)
+        inv_std = np.ascontiguousarray(inv_std.reshape(inv_std.shape[:2]))
+        weight = None if weight is None else np.ascontiguousarray(weight)
+        channel_size = grad.size // (grad.shape[0] * channels)
+        threads.split_rows(
+            lambda start, stop: kernels.group_norm_backward(grad_view, x_hat_view, self.groups, channel_size,
+                                                            batch_inner, inv_std, weight, grad_input_view,
+                                                            grad_weight, grad_bias, start, stop),
+            self.groups, threads.threads_for(grad.size))
+        return _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
+
+
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
                eps: float = 1e-5) -> Tensor:
     """Group normalization: channels split into ``num_groups`` groups, each normalised per sample.
@@ -418,9 +520,8 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
         )
     _check_per_channel(name, {"weight": weight, "bias": bias}, channels, input.dtype)
     _check_eps(name, eps)
-    grouped = input.reshape(input.shape[0], num_groups, -1)
-    output = LayerNorm(1, eps)(grouped).reshape(input.shape)
-    return _channel_affine(output, weight, bias)
+    affine = [tensor for tensor in (weight, bias) if tensor is not None]
+    return GroupNorm(num_groups, eps, weight is not None, bias is not None)(input, *affine)
 
 
 def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,

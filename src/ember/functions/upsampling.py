@@ -16,6 +16,7 @@ import numpy as np
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend.device import get_array_module
+from ..backend.layout import empty_ordered, memory_order
 
 
 def _along(axis: int, ndim: int, index) -> tuple:
@@ -43,11 +44,37 @@ def _segment_sum(values, indices, size: int, axis: int):
     return xp.moveaxis(moved, -1, axis)
 
 
+def _repeat_factor(lower, upper, input_size: int):
+    """``k`` when nearest indices ``lower`` repeat every input position ``k`` times in a row (an integer
+    scale factor: ``lower == arange(k * input_size) // k``); None otherwise (and for the linear modes)."""
+    if upper is not None or len(lower) % input_size:
+        return None
+    factor = len(lower) // input_size
+    return factor if np.array_equal(lower, np.arange(len(lower)) // factor) else None
+
+
 class Resample(Primitive):
-    """Resample ``axis`` to ``len(lower)`` positions; ``upper``/``upper_weight`` None for nearest modes."""
+    """Resample ``axis`` to ``len(lower)`` positions; ``upper``/``upper_weight`` None for nearest modes.
+
+    Fast path: ``forward_repeat``, nearest by an integer factor on NumPy arrays: ``k`` strided copies into a
+    result laid out in memory as the input is (``take`` would give C order, which a convolution after it
+    copies back into its own)."""
+
+    fast_forward = ("forward_repeat",)
 
     def __init__(self, axis: int, lower, upper=None, upper_weight=None):
         self.axis, self.lower, self.upper, self.upper_weight = axis, lower, upper, upper_weight
+
+    def forward_repeat(self, x):
+        factor = _repeat_factor(self.lower, self.upper, x.shape[self.axis])
+        if factor is None or type(x) is not np.ndarray:
+            return None
+        self.input_size = x.shape[self.axis]
+        shape = x.shape[:self.axis] + (len(self.lower),) + x.shape[self.axis + 1:]
+        y = empty_ordered(np, shape, memory_order(x), x.dtype)
+        for phase in range(factor):
+            y[_along(self.axis, x.ndim, slice(phase, None, factor))] = x
+        return y
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -64,11 +91,27 @@ class Resample(Primitive):
 
 
 class ResampleGrad(Primitive):
-    """The gradient of ``Resample``: each output position's gradient added back to the positions it read."""
+    """The gradient of ``Resample``: each output position's gradient added back to the positions it read.
+
+    Fast path: ``forward_repeat``, nearest by an integer factor ``k`` on NumPy arrays: the sum of ``k`` strided
+    slices, in the gradient's memory order (``reduceat`` gives C order)."""
+
+    fast_forward = ("forward_repeat",)
 
     def __init__(self, axis: int, input_size: int, lower, upper=None, upper_weight=None):
         self.axis, self.input_size = axis, input_size
         self.lower, self.upper, self.upper_weight = lower, upper, upper_weight
+
+    def forward_repeat(self, grad):
+        factor = _repeat_factor(self.lower, self.upper, self.input_size)
+        if factor is None or factor < 2 or type(grad) is not np.ndarray:
+            return None
+        phases = [grad[_along(self.axis, grad.ndim, slice(phase, None, factor))] for phase in range(factor)]
+        total = empty_ordered(np, phases[0].shape, memory_order(grad), grad.dtype)
+        np.add(phases[0], phases[1], out=total)
+        for phase in phases[2:]:
+            total += phase
+        return total
 
     def forward(self, grad):
         xp = get_array_module(grad)

@@ -12,7 +12,9 @@
  *   columns.c        im2col and col2im (the im2col + GEMM convolutions)
  *   adam.c           Adam's update
  *   batch_norm.c     batch norm's forward and backward
+ *   group_norm.c     group norm's forward and backward, in (C, H, W, N) or (N, C, H, W) memory
  *   relu.c           ReLU's gradient
+ *   silu.c           SiLU and its gradient (float: a rational tanh)
  *   transpose.c      the (N, C, H, W) -> (C, H, W, N) layout copy
  *   max_pool.c       max pooling's forward and backward
  *   direct_conv.c    the direct convolutions' forward and input gradient (register blocks over channels)
@@ -104,10 +106,12 @@ struct ember_adam_step {
 #define EMBER_ROWS 12
 #endif
 
-/* The weight gradient's register tile: EMBER_TILE_OUT output channels by EMBER_TILE_IN input channels. */
+/* The weight gradient's register tile: EMBER_TILE_OUT output channels by EMBER_TILE_IN input channels. With
+ * AVX-512, 4 x 5 (20 sums) measured 5-10% faster than 4 x 6, whose 24 sums, 4 gradients and 1 input
+ * vector left GCC spilling a sum inside the loop. */
 #if defined(__AVX512F__)
 #define EMBER_TILE_OUT 4
-#define EMBER_TILE_IN 6
+#define EMBER_TILE_IN 5
 #else
 #define EMBER_TILE_OUT 3
 #define EMBER_TILE_IN 4

@@ -37,11 +37,12 @@ static inline T EMBER_NAME(total)(V value)
                 sums[o][c] = (V){0};                                                                       \
                 totals[o][c] = 0;                                                                          \
             }                                                                                              \
+        const idx vectors = batch - batch % LANES; /* the tail apart: the vector loop keeps its sums in    \
+                                                      registers from one position to the next */         \
         for (idx at = 0; at < rows * count; at++) {                                                        \
             const idx r = at / count, s = at % count;                                                      \
             const T *xs = x + r * x_row + s * step, *gs = g + r * g_row + s * batch;                       \
-            idx n = 0;                                                                                     \
-            for (; n + LANES <= batch; n += LANES) {                                                       \
+            for (idx n = 0; n < vectors; n += LANES) {                                                     \
                 V grads[RO];                                                                               \
                 _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                      \
                     grads[o] = *(const V *)(gs + o * out_plane + n);                                       \
@@ -51,7 +52,11 @@ static inline T EMBER_NAME(total)(V value)
                     _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++) sums[o][c] += grads[o] * value;  \
                 }                                                                                          \
             }                                                                                              \
-            for (; n < batch; n++)                                                                         \
+        }                                                                                                  \
+        for (idx at = 0; vectors < batch && at < rows * count; at++) {                                     \
+            const idx r = at / count, s = at % count;                                                      \
+            const T *xs = x + r * x_row + s * step, *gs = g + r * g_row + s * batch;                       \
+            for (idx n = vectors; n < batch; n++)                                                          \
                 for (int c = 0; c < RC; c++)                                                               \
                     for (int o = 0; o < RO; o++)                                                           \
                         totals[o][c] += gs[o * out_plane + n] * xs[c * plane + n];                         \

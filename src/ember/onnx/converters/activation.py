@@ -39,6 +39,13 @@ def piecewise_linear(node, graph):
     return y
 
 
+@converts(ops.SiLU)
+def silu(node, graph):
+    """``x * Sigmoid(x)``."""
+    (x,) = graph.inputs(node)
+    return graph.add("Mul", [x, graph.add("Sigmoid", [x])])
+
+
 @converts(ops.ELU)
 def elu(node, graph):
     return graph.add("Elu", graph.inputs(node), alpha=float(node.op.alpha))

@@ -1,6 +1,7 @@
 """Normalization. Batch norm in evaluation runs as Ember computes it from the running statistics,
 ``x * scale + shift`` with per-channel constants folded at export (Mul and Add nodes); layer norm (and group
-norm, a layer norm over (N, groups, -1)) as LayerNormalization, which needs opset 17."""
+norm, a layer norm over (N, groups, -1), then its per-channel Mul and Add) as LayerNormalization, which needs
+opset 17."""
 from __future__ import annotations
 
 import numpy as np
@@ -23,6 +24,28 @@ def layer_norm(node, graph):
     outputs = graph.add("LayerNormalization", [x, scale, bias] if bias else [x, scale], axis=-op.num_axes,
                         epsilon=float(op.eps))
     return outputs
+
+
+@converts(ops.GroupNorm)
+def group_norm(node, graph):
+    """A LayerNormalization over (N, groups, -1), reshaped back to the input's shape, then the per-channel
+    weight (Mul) and bias (Add)."""
+    if graph.opset < 17:
+        raise graph.unsupported(f"LayerNormalization needs opset 17 or later, the export asked for {graph.opset}")
+    op = node.op
+    names = graph.inputs(node)
+    x, affine = names[0], names[1:]
+    array = node.inputs[0].array
+    grouped = graph.add("Reshape", [x, graph.ints([0, op.groups, -1])])
+    scale = graph.constant(np.ones(array[0].size // op.groups, dtype=array.dtype))
+    normalized = graph.add("LayerNormalization", [grouped, scale], axis=-1, epsilon=float(op.eps))
+    y = graph.add("Reshape", [normalized, graph.add("Shape", [x])])
+    per_channel = graph.ints([array.shape[1]] + [1] * (array.ndim - 2))
+    if op.has_weight:
+        y = graph.add("Mul", [y, graph.add("Reshape", [affine.pop(0), per_channel])])
+    if op.has_bias:
+        y = graph.add("Add", [y, graph.add("Reshape", [affine.pop(0), per_channel])])
+    return y
 
 
 @converts(ops.BatchNorm)

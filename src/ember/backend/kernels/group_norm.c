@@ -1,0 +1,205 @@
+/* Group norm's forward and backward, a group at a time, on the two memory orders a batch of feature maps
+ * takes: (C, H, W, N), the convolutions' (the batch innermost), and (N, C, H, W). Sums in double; the
+ * elementwise passes in T, as the NumPy path's. A template over T (see ember_kernels.h).
+ *
+ * Numbers are indexed by (group g, position k in the group, sample n): with `batch_inner` a C-contiguous
+ * (groups, count, batch) array, else a C-contiguous (batch, groups, count) one. Position k of group g is in
+ * channel g * (count / channel_size) + k / channel_size. Statistics (mean, inv_std) are (batch, groups)
+ * C-contiguous arrays. Calls for disjoint group ranges may run at once: each writes only its groups' numbers
+ * and its groups' channels of the weight and bias gradients. */
+
+/* Per sample n of groups start..stop-1: mean, inv_std = 1/sqrt(biased variance + eps) (two passes: the
+ * mean, then the squares about it), x_hat = (x - mean) * inv_std and y = x_hat * scale[c] + shift[c]
+ * (scale and shift NULL: y = x_hat). x is laid out as `input_batch_inner` says, x_hat and y as `batch_inner`
+ * says (batch-inner outputs from a batch-outer x: the layout copy a convolution after it would make). `work` holds 5 * batch doubles. */
+void EMBER_NAME(ember_group_norm_forward)(const T *restrict x, idx groups, idx count, idx batch, idx channel_size,
+                                          int input_batch_inner, int batch_inner, const T *restrict scale, const T *restrict shift,
+                                          double eps, T *restrict x_hat, T *restrict y, T *restrict mean,
+                                          T *restrict inv_std, double *restrict work, idx start, idx stop)
+{
+    double *restrict total = work, *restrict squares = work + batch;
+    T *restrict centre_t = (T *)(work + 2 * batch), *restrict inv_t = (T *)(work + 3 * batch);
+    const idx per_group = count / channel_size;
+    const int affine = scale || shift;
+    for (idx g = start; g < stop; g++) {
+        for (idx n = 0; n < batch; n++)
+            total[n] = squares[n] = 0.0;
+        if (input_batch_inner && sizeof(T) == sizeof(float)) {
+            /* float: one pass for the sum and the sum of squares, in double: with 53 bits for 24, the
+             * difference of E[x^2] and E[x]^2 keeps float's precision unless |mean| > 1e4 * std */
+            const T *restrict rows = x + g * count * batch;
+            for (idx k = 0; k < count; k++)
+#pragma omp simd
+                for (idx n = 0; n < batch; n++) {
+                    const double value = rows[k * batch + n];
+                    total[n] += value;
+                    squares[n] += value * value;
+                }
+            for (idx n = 0; n < batch; n++) {
+                total[n] /= (double)count;
+                squares[n] = squares[n] - total[n] * total[n] * (double)count;
+                squares[n] = squares[n] > 0.0 ? squares[n] : 0.0;
+            }
+        } else if (input_batch_inner) {
+            const T *restrict rows = x + g * count * batch;
+            for (idx k = 0; k < count; k++)
+#pragma omp simd
+                for (idx n = 0; n < batch; n++)
+                    total[n] += rows[k * batch + n];
+            for (idx n = 0; n < batch; n++)
+                total[n] /= (double)count;
+            for (idx k = 0; k < count; k++)
+#pragma omp simd
+                for (idx n = 0; n < batch; n++) {
+                    double difference = rows[k * batch + n] - total[n];
+                    squares[n] += difference * difference;
+                }
+        } else {
+            for (idx n = 0; n < batch; n++) {
+                const T *restrict values = x + (n * groups + g) * count;
+                double sum = 0.0, sum_squares = 0.0;
+#pragma omp simd reduction(+ : sum)
+                for (idx k = 0; k < count; k++)
+                    sum += values[k];
+                const double centre = sum / (double)count;
+#pragma omp simd reduction(+ : sum_squares)
+                for (idx k = 0; k < count; k++) {
+                    double difference = values[k] - centre;
+                    sum_squares += difference * difference;
+                }
+                total[n] = centre;
+                squares[n] = sum_squares;
+            }
+        }
+        for (idx n = 0; n < batch; n++) {
+            centre_t[n] = mean[n * groups + g] = (T)total[n];
+            inv_t[n] = inv_std[n * groups + g] = (T)(1.0 / sqrt(squares[n] / (double)count + eps));
+        }
+        /* the elementwise pass in the arrays' precision, as the NumPy path, in the order of the outputs */
+        for (idx channel = 0; channel < per_group; channel++) {
+            const idx c = g * per_group + channel;
+            const T weight = scale ? scale[c] : (T)1, bias = shift ? shift[c] : (T)0;
+            const idx first = channel * channel_size, last = first + channel_size;
+            if (batch_inner && input_batch_inner) {
+                for (idx k = first; k < last; k++) {
+                    const idx at = (g * count + k) * batch;
+#pragma omp simd
+                    for (idx n = 0; n < batch; n++) {
+                        const T normalised = (x[at + n] - centre_t[n]) * inv_t[n];
+                        x_hat[at + n] = normalised;
+                        y[at + n] = affine ? normalised * weight + bias : normalised;
+                    }
+                }
+            } else if (batch_inner) {  /* the layout copy: x's samples groups * count numbers apart */
+                const T *restrict source = x + g * count;
+                const idx step = groups * count;
+                for (idx k = first; k < last; k++) {
+                    const idx at = (g * count + k) * batch;
+                    for (idx n = 0; n < batch; n++) {
+                        const T normalised = (source[n * step + k] - centre_t[n]) * inv_t[n];
+                        x_hat[at + n] = normalised;
+                        y[at + n] = affine ? normalised * weight + bias : normalised;
+                    }
+                }
+            } else {
+                for (idx n = 0; n < batch; n++) {
+                    const T centre = centre_t[n], inv = inv_t[n];
+                    const idx at = (n * groups + g) * count;
+#pragma omp simd
+                    for (idx k = first; k < last; k++) {
+                        const T normalised = (x[at + k] - centre) * inv;
+                        x_hat[at + k] = normalised;
+                        y[at + k] = affine ? normalised * weight + bias : normalised;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* One number of the gradient: ((gh - mean_hat) - x_hat * mean_product) * inv, gh = grad * weight (grad
+ * alone without a scale), in T as the NumPy path. */
+#define EMBER_GROUP_GRAD(at, n)                                                                          \
+    grad_input[at] = (((scale ? grad[at] * weight : grad[at]) - mean_hat[n]) - x_hat[at] * mean_product[n]) \
+                     * inv_t[n]
+
+/* The closed-form gradient for groups start..stop-1, with gh = grad * scale[c] (grad when scale is NULL):
+ * grad_input = ((gh - mean_k(gh)) - x_hat * mean_k(gh * x_hat)) * inv_std per sample, and per channel
+ * grad_weight = sum(grad * x_hat), grad_bias = sum(grad) over samples and positions. `work` holds
+ * 4 * batch doubles. */
+void EMBER_NAME(ember_group_norm_backward)(const T *restrict grad, const T *restrict x_hat, idx groups, idx count,
+                                           idx batch, idx channel_size, int batch_inner, const T *restrict inv_std,
+                                           const T *restrict scale, T *restrict grad_input,
+                                           T *restrict grad_weight, T *restrict grad_bias,
+                                           double *restrict work, idx start, idx stop)
+{
+    double *restrict sum_hat = work, *restrict sum_product = work + batch;
+    T *restrict mean_hat = (T *)(work + 2 * batch), *restrict mean_product = (T *)(work + 3 * batch);
+    T *restrict inv_t = (T *)(work + 4 * batch);
+    const idx per_group = count / channel_size;
+    for (idx g = start; g < stop; g++) {
+        for (idx n = 0; n < batch; n++)
+            sum_hat[n] = sum_product[n] = 0.0;
+        for (idx channel = 0; channel < per_group; channel++) {
+            const idx c = g * per_group + channel;
+            const double weight = scale ? (double)scale[c] : 1.0;
+            const idx first = channel * channel_size, last = first + channel_size;
+            double weight_sum = 0.0, bias_sum = 0.0;
+            if (batch_inner) {
+                for (idx k = first; k < last; k++) {
+                    const idx at = (g * count + k) * batch;
+#pragma omp simd reduction(+ : weight_sum, bias_sum)
+                    for (idx n = 0; n < batch; n++) {
+                        const double value = grad[at + n], product = value * x_hat[at + n];
+                        weight_sum += product;
+                        bias_sum += value;
+                        sum_hat[n] += value * weight;
+                        sum_product[n] += product * weight;
+                    }
+                }
+            } else {
+                for (idx n = 0; n < batch; n++) {
+                    const idx at = (n * groups + g) * count;
+                    double hat = 0.0, products = 0.0;
+#pragma omp simd reduction(+ : hat, products)
+                    for (idx k = first; k < last; k++) {
+                        const double value = grad[at + k];
+                        hat += value;
+                        products += value * x_hat[at + k];
+                    }
+                    weight_sum += products;
+                    bias_sum += hat;
+                    sum_hat[n] += hat * weight;
+                    sum_product[n] += products * weight;
+                }
+            }
+            grad_weight[c] = (T)weight_sum;
+            grad_bias[c] = (T)bias_sum;
+        }
+        for (idx n = 0; n < batch; n++) {
+            mean_hat[n] = (T)(sum_hat[n] / (double)count);
+            mean_product[n] = (T)(sum_product[n] / (double)count);
+            inv_t[n] = inv_std[n * groups + g];
+        }
+        for (idx channel = 0; channel < per_group; channel++) {
+            const T weight = scale ? scale[g * per_group + channel] : (T)1;
+            const idx first = channel * channel_size, last = first + channel_size;
+            if (batch_inner) {
+                for (idx k = first; k < last; k++) {
+                    const idx at = (g * count + k) * batch;
+#pragma omp simd
+                    for (idx n = 0; n < batch; n++)
+                        EMBER_GROUP_GRAD(at + n, n);
+                }
+            } else {
+                for (idx n = 0; n < batch; n++) {
+                    const idx at = (n * groups + g) * count;
+#pragma omp simd
+                    for (idx k = first; k < last; k++)
+                        EMBER_GROUP_GRAD(at + k, n);
+                }
+            }
+        }
+    }
+}
+#undef EMBER_GROUP_GRAD

@@ -1,0 +1,104 @@
+"""The fast paths a diffusion UNet's step runs on beyond the op table: group norm on the convolutions'
+(C, H, W, N) memory and on C-contiguous memory (compiled kernel, outputs in (C, H, W, N) order), SiLU's
+compiled float32 pass, nearest upsampling by an integer factor in the input's memory order; each against the
+reference path (``fast_paths=False``)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ember
+from ember import config
+from ember.backend.layout import memory_order
+
+CHWN = (1, 2, 3, 0)
+
+
+def _in_chwn(array):
+    return np.ascontiguousarray(array.transpose(CHWN)).transpose(3, 0, 1, 2)
+
+
+def _run(function, inputs, grad, fast: bool):
+    """``function`` on Tensors of ``inputs``: (output array, input gradients), with fast paths on or off."""
+    with config.override(fast_paths=fast):
+        tensors = [ember.tensor(a, requires_grad=True) for a in inputs]
+        y = function(*tensors)
+        y.backward(ember.tensor(grad))
+        return y.array, [t.grad.numpy() for t in tensors]
+
+
+@pytest.mark.parametrize("layout", ["nchw", "chwn"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("affine", [True, False])
+def test_group_norm_fast_path_matches_the_reference_in_either_memory_order(kernels, rng, layout, dtype, affine):
+    x = (rng.standard_normal((6, 12, 5, 4)) * 3 + 1).astype(dtype)
+    x = _in_chwn(x) if layout == "chwn" else x
+    params = [rng.standard_normal(12).astype(dtype) for _ in range(2)] if affine else []
+    grad = rng.standard_normal(x.shape).astype(dtype)
+    config.set(parallel_numbers=1, num_threads=2)  # split between threads (once Ember has the cores)
+
+    def norm(x, *affine_tensors):
+        return ember.group_norm(x, 3, *affine_tensors)
+
+    fast_y, fast_grads = _run(norm, [x, *params], grad, True)
+    slow_y, slow_grads = _run(norm, [x, *params], grad, False)
+    tolerance = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fast_y, slow_y, **tolerance)
+    for fast, slow in zip(fast_grads, slow_grads):
+        np.testing.assert_allclose(fast, slow, **tolerance)
+    assert memory_order(fast_y) == CHWN  # what a convolution after it reads without a copy
+    assert fast_y.dtype == dtype
+
+
+def test_group_norm_of_one_sample_keeps_its_order(kernels, rng):
+    x = rng.standard_normal((1, 8, 3, 3)).astype(np.float32)
+    y = ember.group_norm(ember.tensor(x), 2).array
+    assert y.flags.c_contiguous
+    np.testing.assert_allclose(y, ember.group_norm(ember.tensor(x), 2).numpy(), rtol=0)
+
+
+def test_silu_compiled_float32_pass_is_within_a_few_ulps_of_tanh(kernels):
+    x = np.linspace(-12, 12, 300_000, dtype=np.float32).reshape(3, -1)
+    grad = np.random.default_rng(0).standard_normal(x.shape).astype(np.float32)
+    config.set(parallel_numbers=1, num_threads=2)
+    fast_y, (fast_grad,) = _run(ember.silu, [x], grad, True)
+    slow_y, (slow_grad,) = _run(ember.silu, [x], grad, False)
+    exact = x.astype(np.float64) / (1 + np.exp(-x.astype(np.float64)))
+    # tanh(x/2)/2 + 1/2 cancels for x << 0 in either path: errors are absolute there, a few ulps of 1 times x
+    np.testing.assert_allclose(fast_y, exact, rtol=2e-6, atol=4e-6)
+    np.testing.assert_allclose(fast_y, slow_y, rtol=2e-6, atol=4e-6)
+    np.testing.assert_allclose(fast_grad, slow_grad, rtol=2e-6, atol=1e-5)  # times |grad| up to ~4
+
+
+def test_silu_keeps_memory_order_and_takes_a_gradient_in_another(kernels, rng):
+    x = _in_chwn(rng.standard_normal((4, 3, 5, 5)).astype(np.float32))
+    grad = rng.standard_normal(x.shape).astype(np.float32)  # C-contiguous: a copy into x's order first
+    fast_y, (fast_grad,) = _run(ember.silu, [x], grad, True)
+    slow_y, (slow_grad,) = _run(ember.silu, [x], grad, False)
+    assert memory_order(fast_y) == CHWN
+    np.testing.assert_allclose(fast_y, slow_y, rtol=2e-6, atol=2e-7)
+    np.testing.assert_allclose(fast_grad, slow_grad, rtol=2e-6, atol=2e-6)
+
+
+@pytest.mark.parametrize("factor", [2, 3])
+def test_nearest_upsampling_by_an_integer_factor_keeps_memory_order(rng, factor):
+    x = _in_chwn(rng.standard_normal((4, 3, 5, 6)).astype(np.float32))
+    grad = rng.standard_normal((4, 3, 5 * factor, 6 * factor)).astype(np.float32)
+
+    def upsample(x):
+        return ember.nn.functional.interpolate(x, scale_factor=factor, mode="nearest")
+
+    fast_y, (fast_grad,) = _run(upsample, [x], grad, True)
+    slow_y, (slow_grad,) = _run(upsample, [x], grad, False)
+    assert memory_order(fast_y) == CHWN
+    np.testing.assert_array_equal(fast_y, slow_y)
+    np.testing.assert_allclose(fast_grad, slow_grad, rtol=1e-6, atol=1e-6)  # sums of 2 agree exactly
+
+
+def test_group_norm_float32_statistics_hold_far_from_zero(kernels, rng):
+    """The float32 kernel sums x and x*x in one pass (in double): a mean 1e4 standard deviations from zero
+    still normalises to within 1e-3 of float64 (the float32 reference path: 4e-3)."""
+    x = _in_chwn((rng.standard_normal((8, 16, 6, 6)) * 0.01 + 100).astype(np.float32))
+    grouped = x.reshape(8, 4, -1).astype(np.float64)
+    exact = (grouped - grouped.mean(2, keepdims=True)) / np.sqrt(grouped.var(2, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(ember.group_norm(ember.tensor(x), 4).numpy(), exact.reshape(x.shape), atol=1e-3)
