@@ -22,7 +22,7 @@
  *   lstm.c           one LSTM step's gates, cell and hidden state, forward and backward
  *                    (and one GRU step's)
  *   lstm_sequence.c  a whole LSTM sequence, forward and backward, on a team of threads sharing each step
- *   step_threads.h   that team and its barrier (not a template: all.c includes it once)
+ *   step_threads.h   that team and its tickets (not a template: all.c includes it once)
  *
  * Number types: every family file is a template over T. It names its functions EMBER_NAME(name), which
  * appends the type's suffix, uses V for a vector of T and LANES for the numbers in one, and calls
