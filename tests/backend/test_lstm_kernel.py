@@ -192,11 +192,11 @@ def test_lstm_sequence_takes_the_compiled_kernels_forward_and_backward(kernels, 
         np.testing.assert_allclose(value, reference, **tolerance)
 
 
-@pytest.mark.parametrize("shape", [(6, 4, 5), (1, 3, 5), (3, 1, 2)], ids=["L6N4H5", "one-step", "one-row"])
+@pytest.mark.parametrize("shape", [(6, 9, 5), (1, 3, 5), (3, 1, 2)], ids=["L6N9H5", "one-step", "one-row"])
 @pytest.mark.parametrize("threads", [1, 2, 3, 7])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_lstm_sequence_kernel_shares_the_units_between_its_threads(kernels, threads, reverse, shape):
-    """Any team size (at most one thread per hidden unit: 5 here), blocks of unequal size included, gives the
+def test_lstm_sequence_kernel_shares_the_batch_between_its_threads(kernels, threads, reverse, shape):
+    """Any team size (at most one thread per row of the batch), blocks of unequal size included, gives the
     single-thread numbers; the gradient of h0 comes only when asked for."""
     gemm = recurrent.threads.openblas_gemm(np.float64)
     if gemm is None:
@@ -222,7 +222,7 @@ def test_lstm_sequence_kernel_shares_the_units_between_its_threads(kernels, thre
 
     _, single = run(1)
     ran, shared = run(threads)
-    assert ran == min(threads, size)
+    assert ran == min(threads, batch)
     for value, expected in zip(shared, single):
         np.testing.assert_allclose(value, expected, rtol=1e-13, atol=1e-14)
     with ember.config.override(fast_paths=False):

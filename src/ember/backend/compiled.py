@@ -115,7 +115,7 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
     "lstm_backward": (*[_Address] * 9, _Index, _Index),
     "gru_forward": (*[_Address] * 8, _Index, _Index),
     "gru_backward": (*[_Address] * 10, _Index, _Index),
-    "lstm_sequence_forward": (*[_Address] * 11, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, _Address,
+    "lstm_sequence_forward": (*[_Address] * 10, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, _Address,
                               ctypes.c_int),
     "lstm_sequence_backward": (*[_Address] * 14, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                                _Address, ctypes.c_int),
@@ -467,8 +467,8 @@ class Kernels:
 
     def lstm_sequence_forward(self, x, bias, h0, c0, weight, gates, cs, tanh_cs, hs, reverse: bool, threads: int,
                               gemm: tuple) -> int:
-        """A whole LSTM sequence's forward (kernels/lstm_sequence.c) on up to ``threads`` threads sharing each
-        step, the products by ``gemm`` (``threads.openblas_gemm``): writes gates (L, N, 4H), cs, tanh_cs, hs
+        """A whole LSTM sequence's forward (kernels/lstm_sequence.c) on up to ``threads`` threads sharing the
+        batch's rows, the products by ``gemm`` (``threads.openblas_gemm``): writes gates (L, N, 4H), cs, tanh_cs, hs
         (L, N, H) from the input projections x (L, N, 4H), h0, c0 (N, H), W_hh (4H, H) and bias (4H,) (zeros
         for none), all C-contiguous of one dtype (checked). Returns the threads that ran."""
         steps, batch, width = x.shape
@@ -479,10 +479,9 @@ class Kernels:
                  and h0.shape == c0.shape == (batch, size) and weight.shape == (width, size)
                  and cs.shape == tanh_cs.shape == hs.shape == (steps, batch, size) and threads >= 1,
                  "lstm_sequence_forward", arrays)
-        weight_rows = np.empty_like(weight)
         hidden = np.empty((batch, width), dtype=x.dtype)
         return self._functions["lstm_sequence_forward", x.dtype](
-            *(_address(a) for a in (x, bias, h0, c0, weight, weight_rows, hidden, gates, cs, tanh_cs, hs)),
+            *(_address(a) for a in (x, bias, h0, c0, weight, hidden, gates, cs, tanh_cs, hs)),
             steps, batch, size, int(reverse), threads, gemm[0], int(gemm[1]))
 
     def lstm_sequence_backward(self, grad_hs, grad_cs, gates, cs, h0, c0, tanh_cs, hs, weight, d_gates, carry_h,

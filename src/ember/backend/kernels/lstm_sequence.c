@@ -1,24 +1,21 @@
-/* A whole LSTM sequence (one direction of one layer), forward and backward through time, its steps driven in
- * C by a team of threads (step_threads.h) that share every step. A template over T (see ember_kernels.h).
+/* A whole LSTM sequence (one direction of one layer), forward and backward through time, driven in C by a
+ * team of threads (step_threads.h). A template over T (see ember_kernels.h).
  *
- * The hidden units are cut into `pieces` blocks u0 <= u < u1 (one per thread of the team); a step's work on
- * one block is one ticket (step_threads.h):
- *   forward:  hidden = h_prev @ W_b.T, one GEMM of (N, H) x (H, 4 n_b), where W_b holds the rows of W_hh of
- *             the block's four gates (copied once per call); then the gates, cell and hidden state of the
- *             block's units (lstm.c's formulas). A step is one phase: the next step's product reads every
- *             unit of h.
- *   backward: two phases a step: the gate gradients of the block's units (lstm.c's formulas, with the
- *             gradients carried to those units), then, once every gate's gradient is there, the hidden
- *             state's gradient for the block's units, d_gates[t] @ W_hh[:, u0:u1], one GEMM of (N, 4H) x
- *             (4H, n_b). After the last step, a last phase: the weight and bias gradients, each piece a
- *             contiguous share of their 4H rows (one GEMM over all steps, and one column sum).
- * So a step costs an atomic add and a wait per piece, not a hand-off of work through a queue and a wake-up.
+ * The rows of a batch are independent sequences, so the team shares the batch, not the steps: the rows are
+ * cut into `blocks` blocks n0 <= n < n1 (one per thread), and each block runs every step on its own, with no
+ * meeting between steps:
+ *   forward:  hidden = h_prev[n0:n1] @ W_hh.T, one GEMM of (n_b, H) x (H, 4H) a step, then lstm.c's pass for
+ *             those rows (gates, cell and hidden state);
+ *   backward: lstm.c's pass for those rows (the gate gradients and the cell state's), then the gradient
+ *             carried to h_prev[n0:n1], d_gates[t][n0:n1] @ W_hh, one GEMM of (n_b, 4H) x (4H, H) a step.
+ * The blocks are tickets of one phase (step_threads.h); the backward's second phase, once every block is
+ * done, sums over the whole batch: the weight and bias gradients, each piece a contiguous share of their 4H
+ * rows (one GEMM over all steps, and one column sum).
  *
  * The products are the BLAS's own GEMM (cblas_sgemm/cblas_dgemm of the OpenBLAS NumPy loaded), reached
  * through the address compiled.py passes in, with 64-bit integers where that library uses them (`ilp64`).
  * The caller sets that BLAS to one thread (backend/threads.py, claim_cores), so each product runs on the
- * thread that calls it. Every array is C-contiguous; compiled.py checks the shapes. The numbers do not
- * depend on which thread did which piece, only on the blocks (the team's requested size). */
+ * thread that calls it. Every array is C-contiguous; compiled.py checks the shapes. */
 
 typedef void (*EMBER_NAME(gemm64_fn))(int, int, int, long long, long long, long long, T, const T *, long long,
                                       const T *, long long, T, T *, long long);
@@ -39,62 +36,10 @@ static void EMBER_NAME(blas_gemm)(void *gemm, int ilp64, int transpose_a, int tr
                                       (int)ldb, beta, c, (int)ldc);
 }
 
-/* The activated gate `pre = (hidden + bias) + x` of `units` units (tanh for the cell gate, else sigmoid). */
-static inline void EMBER_NAME(lstm_activate_units)(const T *restrict hidden, const T *restrict bias,
-                                                   const T *restrict x, T *restrict gate, idx units, int tanh_gate)
-{
-    if (tanh_gate) {
-        for (idx j = 0; j < units; j++)
-            gate[j] = EMBER_NAME(lstm_tanh)((hidden[j] + bias[j]) + x[j]);
-    } else {
-        for (idx j = 0; j < units; j++)
-            gate[j] = EMBER_NAME(lstm_sigmoid)((hidden[j] + bias[j]) + x[j]);
-    }
-}
-
-/* The cell and hidden state of `units` units of one row (lstm.c's formulas), from their gates. */
-static inline void EMBER_NAME(lstm_cell_units)(const T *restrict i, const T *restrict f, const T *restrict g,
-                                               const T *restrict o, const T *restrict c_in, T *restrict c_out,
-                                               T *restrict tanh_out, T *restrict h_out, idx units)
-{
-    for (idx k = 0; k < units; k++) {
-        T cell = f[k] * c_in[k] + i[k] * g[k];
-        T squashed = EMBER_NAME(lstm_tanh)(cell);
-        c_out[k] = cell;
-        tanh_out[k] = squashed;
-        h_out[k] = o[k] * squashed;
-    }
-}
-
-/* The gate gradients of `units` units of one row and the gradient of the cell state they read (lstm.c's
- * formulas); gates, d_gates point at gate i of the first unit, the others `size` numbers apart. */
-static inline void EMBER_NAME(lstm_gate_grads_units)(const T *restrict gates, T *restrict d_gates,
-                                                     const T *restrict grad_h, const T *restrict carry_h,
-                                                     const T *restrict grad_c, const T *restrict carry_c,
-                                                     const T *restrict tanh_c, const T *restrict c_in,
-                                                     T *restrict grad_c_in, idx size, idx units)
-{
-    const T *restrict i = gates, *restrict f = gates + size, *restrict g = gates + 2 * size;
-    const T *restrict o = gates + 3 * size;
-    T *restrict d_i = d_gates, *restrict d_f = d_gates + size, *restrict d_g = d_gates + 2 * size;
-    T *restrict d_o = d_gates + 3 * size;
-    for (idx k = 0; k < units; k++) {
-        T dh = grad_h[k] + carry_h[k];
-        T dc = grad_c[k] + carry_c[k];
-        T squashed = tanh_c[k];
-        T d_c = dc + dh * o[k] * ((T)1 - squashed * squashed);
-        d_i[k] = d_c * g[k] * i[k] * ((T)1 - i[k]);
-        d_f[k] = d_c * c_in[k] * f[k] * ((T)1 - f[k]);
-        d_g[k] = d_c * i[k] * ((T)1 - g[k] * g[k]);
-        d_o[k] = dh * squashed * o[k] * ((T)1 - o[k]);
-        grad_c_in[k] = d_c * f[k];
-    }
-}
-
 struct EMBER_NAME(lstm_sequence) {
     /* forward */
     const T *x, *bias, *h0, *c0, *weight;
-    T *weight_rows, *hidden, *gates, *cs, *tanh_cs, *hs;
+    T *hidden, *gates, *cs, *tanh_cs, *hs;
     /* backward */
     const T *grad_hs, *grad_cs;
     T *d_gates, *carry_h, *carry_c, *grad_weight, *grad_bias;
@@ -107,57 +52,46 @@ struct EMBER_NAME(lstm_sequence) {
     struct ember_tickets tickets;
 };
 
-/* The units u0..u1-1 of block `block` of `blocks`. */
-static void EMBER_NAME(lstm_block)(idx size, idx blocks, idx block, idx *u0, idx *u1)
+/* Numbers first..stop-1 of `total` cut into `parts` shares: share `part`. */
+static void EMBER_NAME(lstm_share)(idx total, idx parts, idx part, idx *first, idx *stop)
 {
-    *u0 = size * block / blocks;
-    *u1 = size * (block + 1) / blocks;
+    *first = total * part / parts;
+    *stop = total * (part + 1) / parts;
 }
 
 static void EMBER_NAME(lstm_sequence_forward_work)(void *context)
 {
     struct EMBER_NAME(lstm_sequence) *s = context;
-    const idx batch = s->batch, size = s->size, width = 4 * size, blocks = s->tickets.pieces;
+    const idx batch = s->batch, size = s->size, width = 4 * size, state = batch * size;
     long long ticket;
     while ((ticket = ember_ticket_take(&s->tickets)) >= 0) {
-        const idx done = ticket / blocks;
-        idx u0, u1;
-        EMBER_NAME(lstm_block)(size, blocks, ticket % blocks, &u0, &u1);
-        const idx units = u1 - u0;
-        const idx t = s->reverse ? s->steps - 1 - done : done;
-        const idx previous = done == 0 ? -1 : (s->reverse ? t + 1 : t - 1);
-        const T *h_prev = previous < 0 ? s->h0 : s->hs + previous * batch * size;
-        const T *c_prev = previous < 0 ? s->c0 : s->cs + previous * batch * size;
-        /* the block's rows of W_hh (gates i, f, g, o of its units) and its (N, 4 n_b) product */
-        const T *weight_rows = s->weight_rows + 4 * u0 * size;
-        T *hidden = s->hidden + 4 * u0 * batch;
-        if (units > 0)
-            EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 0, 1, batch, 4 * units, size, h_prev, size, weight_rows,
-                                  size, (T)0, hidden, 4 * units);
-        for (idx n = 0; n < batch && units > 0; n++) {
-            const T *hidden_row = hidden + n * 4 * units;
-            const T *x_row = s->x + (t * batch + n) * width;
-            T *gate_row = s->gates + (t * batch + n) * width;
-            for (idx q = 0; q < 4; q++) {
-                const idx at = q * size + u0;
-                EMBER_NAME(lstm_activate_units)(hidden_row + q * units, s->bias + at, x_row + at, gate_row + at,
-                                                units, q == 2);
-            }
-            const idx row = (t * batch + n) * size + u0;
-            EMBER_NAME(lstm_cell_units)(gate_row + u0, gate_row + size + u0, gate_row + 2 * size + u0,
-                                        gate_row + 3 * size + u0, c_prev + n * size + u0, s->cs + row,
-                                        s->tanh_cs + row, s->hs + row, units);
+        idx n0, n1;
+        EMBER_NAME(lstm_share)(batch, s->tickets.pieces, ticket, &n0, &n1);
+        const idx rows = n1 - n0;
+        T *hidden = s->hidden + n0 * width;  /* this block's rows of h_prev @ W_hh.T */
+        for (idx done = 0; done < s->steps && rows > 0; done++) {
+            const idx t = s->reverse ? s->steps - 1 - done : done;
+            const idx previous = done == 0 ? -1 : (s->reverse ? t + 1 : t - 1);
+            const T *h_prev = previous < 0 ? s->h0 : s->hs + previous * state;
+            const T *c_prev = previous < 0 ? s->c0 : s->cs + previous * state;
+            EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 0, 1, rows, width, size, h_prev + n0 * size, size, s->weight,
+                                  size, (T)0, hidden, width);
+            const idx at = t * state + n0 * size, gate_at = (t * batch + n0) * width;
+            EMBER_NAME(ember_lstm_forward)(hidden, s->x + gate_at, s->bias, c_prev + n0 * size,
+                                           s->gates + gate_at, s->cs + at, s->tanh_cs + at, s->hs + at, rows, size);
         }
         ember_ticket_done(&s->tickets);
     }
 }
 
-/* Rows first..first+count-1 (of 4H) of d_bias = sum over t and n of d_gates and of dW_hh = sum over t of
+/* Rows first..stop-1 (of 4H) of d_bias = sum over t and n of d_gates and of dW_hh = sum over t of
  * d_gates[t].T @ h_prev(t), each where asked for: for dW_hh, one GEMM over every step that read a previous
  * hidden state (those rows of hs are contiguous) plus one for the step that read h0. */
-static void EMBER_NAME(lstm_parameter_grads)(struct EMBER_NAME(lstm_sequence) *s, idx first, idx count)
+static void EMBER_NAME(lstm_parameter_grads)(struct EMBER_NAME(lstm_sequence) *s, idx first, idx stop)
 {
-    const idx batch = s->batch, size = s->size, width = 4 * size, steps = s->steps;
+    const idx batch = s->batch, size = s->size, width = 4 * size, steps = s->steps, count = stop - first;
+    if (count <= 0)
+        return;
     if (s->grad_bias) {  /* one pass over these columns of every row */
         T *restrict sums = s->grad_bias + first;
         for (idx j = 0; j < count; j++)
@@ -188,61 +122,54 @@ static void EMBER_NAME(lstm_sequence_backward_work)(void *context)
     const idx blocks = s->tickets.pieces;
     long long ticket;
     while ((ticket = ember_ticket_take(&s->tickets)) >= 0) {
-        const idx phase = ticket / blocks, done = phase / 2;
-        idx u0, u1;
-        EMBER_NAME(lstm_block)(size, blocks, ticket % blocks, &u0, &u1);
-        const idx units = u1 - u0;
-        const idx t = s->reverse ? done : s->steps - 1 - done;
-        const idx previous = s->reverse ? (t == s->steps - 1 ? -1 : t + 1) : t - 1;
-        if (phase == 2 * s->steps) {  /* after the last step: a share of the parameter gradients' rows */
-            const idx block = ticket % blocks, first = width * block / blocks;
-            EMBER_NAME(lstm_parameter_grads)(s, first, width * (block + 1) / blocks - first);
-        } else if (phase % 2 == 0) {  /* the gate gradients of the block's units */
+        idx first, stop;
+        if (ticket >= blocks) {  /* second phase: a share of the parameter gradients' 4H rows */
+            EMBER_NAME(lstm_share)(width, blocks, ticket - blocks, &first, &stop);
+            EMBER_NAME(lstm_parameter_grads)(s, first, stop);
+            ember_ticket_done(&s->tickets);
+            continue;
+        }
+        idx n0, n1;
+        EMBER_NAME(lstm_share)(batch, blocks, ticket, &n0, &n1);
+        const idx rows = n1 - n0, row_at = n0 * size;
+        for (idx done = 0; done < s->steps && rows > 0; done++) {
+            const idx t = s->reverse ? done : s->steps - 1 - done;
+            const idx previous = s->reverse ? (t == s->steps - 1 ? -1 : t + 1) : t - 1;
             const T *c_prev = previous < 0 ? s->c0 : s->cs + previous * state;
-            const T *carry_c = s->carry_c + (done % 2) * state;
-            T *next_c = s->carry_c + (1 - done % 2) * state;
-            for (idx n = 0; n < batch; n++) {
-                const idx gate_at = (t * batch + n) * width + u0, at = t * state + n * size + u0;
-                const idx row = n * size + u0;
-                EMBER_NAME(lstm_gate_grads_units)(s->gates + gate_at, s->d_gates + gate_at, s->grad_hs + at,
-                                                  s->carry_h + row, s->grad_cs + at, carry_c + row,
-                                                  s->tanh_cs + at, c_prev + row, next_c + row, size, units);
-            }
-        } else if ((previous >= 0 || s->need_h0) && units > 0) {  /* the gradient carried to h_prev */
-            EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 0, 0, batch, units, width, s->d_gates + t * batch * width,
-                                  width, s->weight + u0, size, (T)0, s->carry_h + u0, size);
+            const idx at = t * state + row_at, gate_at = (t * batch + n0) * width;
+            /* the cell state's gradient alternates between the two halves of carry_c */
+            EMBER_NAME(ember_lstm_backward)(s->grad_hs + at, s->carry_h + row_at, s->grad_cs + at,
+                                            s->carry_c + (done % 2) * state + row_at, s->gates + gate_at,
+                                            c_prev + row_at, s->tanh_cs + at, s->d_gates + gate_at,
+                                            s->carry_c + (1 - done % 2) * state + row_at, rows, size);
+            if (previous >= 0 || s->need_h0)
+                EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 0, 0, rows, size, width, s->d_gates + gate_at, width,
+                                      s->weight, size, (T)0, s->carry_h + row_at, size);
         }
         ember_ticket_done(&s->tickets);
     }
 }
 
-static idx EMBER_NAME(lstm_blocks)(int threads, idx size)
+static idx EMBER_NAME(lstm_blocks)(int threads, idx batch)
 {
     idx blocks = threads < 1 ? 1 : threads;
-    return blocks > size ? size : blocks;
+    return blocks > batch ? batch : blocks;
 }
 
 /* Forward: x and gates (L, N, 4H), the input projections and (out) the activated gates; h0, c0 (N, H);
- * weight W_hh (4H, H); bias (4H,) (zeros for none); weight_rows (4H, H) and hidden (N, 4H) are scratch;
- * cs, tanh_cs, hs (L, N, H) out. Steps run from L-1 to 0 when `reverse`. Returns the threads that ran. */
+ * weight W_hh (4H, H); bias (4H,) (zeros for none); hidden (N, 4H) is scratch; cs, tanh_cs, hs (L, N, H)
+ * out. Steps run from L-1 to 0 when `reverse`. Returns the threads that ran. */
 int EMBER_NAME(ember_lstm_sequence_forward)(const T *x, const T *bias, const T *h0, const T *c0,
-                                            const T *weight, T *weight_rows, T *hidden, T *gates, T *cs,
-                                            T *tanh_cs, T *hs, idx steps, idx batch, idx size, int reverse,
-                                            int threads, void *gemm, int ilp64)
+                                            const T *weight, T *hidden, T *gates, T *cs, T *tanh_cs, T *hs,
+                                            idx steps, idx batch, idx size, int reverse, int threads, void *gemm,
+                                            int ilp64)
 {
     struct EMBER_NAME(lstm_sequence) s = {0};
     s.x = x, s.bias = bias, s.h0 = h0, s.c0 = c0, s.weight = weight;
-    s.weight_rows = weight_rows, s.hidden = hidden, s.gates = gates, s.cs = cs, s.tanh_cs = tanh_cs, s.hs = hs;
+    s.hidden = hidden, s.gates = gates, s.cs = cs, s.tanh_cs = tanh_cs, s.hs = hs;
     s.steps = steps, s.batch = batch, s.size = size, s.reverse = reverse, s.gemm = gemm, s.ilp64 = ilp64;
-    const idx blocks = EMBER_NAME(lstm_blocks)(threads, size);
-    s.tickets = (struct ember_tickets){0, 0, blocks, steps * blocks};
-    for (idx block = 0; block < blocks; block++) {  /* each block's rows of W_hh together, gate by gate */
-        idx u0, u1;
-        EMBER_NAME(lstm_block)(size, blocks, block, &u0, &u1);
-        for (idx q = 0; q < 4; q++)
-            memcpy(weight_rows + (4 * u0 + q * (u1 - u0)) * size, weight + (q * size + u0) * size,
-                   (size_t)((u1 - u0) * size) * sizeof(T));
-    }
+    const idx blocks = EMBER_NAME(lstm_blocks)(threads, batch);
+    s.tickets = (struct ember_tickets){0, 0, blocks, blocks};
     return ember_team_run(EMBER_NAME(lstm_sequence_forward_work), &s, (int)blocks);
 }
 
@@ -262,8 +189,8 @@ int EMBER_NAME(ember_lstm_sequence_backward)(const T *grad_hs, const T *grad_cs,
     s.carry_c = carry_c, s.grad_weight = grad_weight, s.grad_bias = grad_bias;
     s.need_h0 = need_h0, s.steps = steps, s.batch = batch, s.size = size, s.reverse = reverse;
     s.gemm = gemm, s.ilp64 = ilp64;
-    const idx blocks = EMBER_NAME(lstm_blocks)(threads, size);
-    const idx phases = 2 * steps + (grad_weight || grad_bias ? 1 : 0);
+    const idx blocks = EMBER_NAME(lstm_blocks)(threads, batch);
+    const idx phases = grad_weight || grad_bias ? 2 : 1;
     s.tickets = (struct ember_tickets){0, 0, blocks, phases * blocks};
     memset(carry_h, 0, (size_t)(batch * size) * sizeof(T));  /* nothing is carried into the last step */
     ember_team_run(EMBER_NAME(lstm_sequence_backward_work), &s, (int)blocks);
