@@ -1,16 +1,14 @@
-/* Threads that share every step of a recurrence: a team started for one call, taking the pieces of each
- * step as tickets.
+/* A team of threads started for one call of a recurrent kernel, taking its pieces of work as tickets.
  *
- * A recurrent layer's step is short (an (N, H) x (H, 4H) product and one elementwise pass: tens of
- * microseconds), and each step waits for the last. Handing half of every step to a helper through a queue
- * costs more than the half (a wake-up takes 50-200 us on a virtual machine), so the sequence kernels
- * (lstm_sequence.c) start their team once per call. The work is a chain of phases (a step, or a part of
- * one), each cut into `pieces` pieces that only need the phases before to be complete. Tickets 0, 1, 2, ...
- * number the pieces in order; each thread takes the next ticket, waits until every piece of the earlier
- * phases is done, does its piece and counts it done. A thread that has lost its core holds no ticket, so
- * the others go on without it (a static share per thread would stop every step until it came back); only a
- * piece it is in the middle of is waited for. A waiting thread spins for a short while (about a step's
- * length), then yields its core to the scheduler, so that a busy host is not made busier. Included once by
+ * A recurrent layer is a chain of short steps (an (N, H) x (H, 4H) product and one elementwise pass: tens of
+ * microseconds each). Handing part of every step to a helper through a queue costs more than the part (a
+ * wake-up takes 50-200 us on a virtual machine), so the sequence kernels (lstm_sequence.c) start their team
+ * once per call and give each thread a whole piece: a block of the batch's rows through every step, or a
+ * share of a gradient. The work is a chain of phases, each cut into `pieces` pieces that only need the phases
+ * before to be complete. Tickets 0, 1, 2, ... number the pieces in order; each thread takes the next ticket,
+ * waits until every piece of the earlier phases is done, does its piece and counts it done. A thread that has
+ * lost its core holds no ticket, so the others take the pieces left. A waiting thread spins for a short
+ * while, then yields its core to the scheduler, so that a busy host is not made busier. Included once by
  * all.c (it is not a template). */
 #ifndef EMBER_STEP_THREADS_H
 #define EMBER_STEP_THREADS_H
