@@ -298,15 +298,24 @@ def _gru_tensors(dtype, bias=True, seed=0):
     return [ember.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
 
 
+@pytest.mark.parametrize("route", ["sequence", "steps"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("bias", [True, False])
-def test_gru_sequence_takes_the_compiled_step_and_matches_the_reference(kernels, monkeypatch, dtype, reverse, bias):
+def test_gru_sequence_takes_the_compiled_kernels_and_matches_the_reference(kernels, monkeypatch, route, dtype,
+                                                                           reverse, bias):
+    """The whole sequence in C (kernels/gru_sequence.c, where a CBLAS GEMM is found) or a NumPy GEMM and a
+    compiled pass per step: both give the reference path's outputs and gradients."""
     calls = []
-    for name in ("gru_forward_steps", "gru_backward_steps"):
+    names = ("gru_sequence_forward", "gru_sequence_backward", "gru_forward_steps", "gru_backward_steps")
+    for name in names:
         original = getattr(kernels, name)
         monkeypatch.setattr(kernels, name, lambda *a, _name=name, _original=original: (calls.append(_name),
                                                                                            _original(*a))[1])
+    if route == "steps":
+        monkeypatch.setattr(recurrent.threads, "openblas_gemm", lambda dtype: None)
+    elif recurrent.threads.openblas_gemm(dtype) is None:
+        pytest.skip("NumPy here loads no OpenBLAS with a CBLAS GEMM the sequence kernel can call")
     upstream = np.random.default_rng(5).standard_normal((4, 3, 5)).astype(dtype)
     results = {}
     for fast in (True, False):
@@ -315,7 +324,7 @@ def test_gru_sequence_takes_the_compiled_step_and_matches_the_reference(kernels,
             hs = recurrent.GRUSequence(reverse)(*tensors)
             (hs * ember.tensor(upstream)).sum().backward()
         results[fast] = [hs.numpy()] + [t.grad.numpy() for t in tensors]
-    assert calls == ["gru_forward_steps", "gru_backward_steps"]
+    assert calls == list(names[:2] if route == "sequence" else names[2:])
     tolerance = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
     for value, expected in zip(results[True], results[False]):
         np.testing.assert_allclose(value, expected, **tolerance)
@@ -350,3 +359,32 @@ def test_lstm_sequence_team_stays_on_one_thread_for_short_steps():
     with ember.config.override(parallel_gemm_flops=8.0 * 64 * 256 * 256):
         assert recurrent._sequence_team(64, 256) == recurrent.threads.claim_cores()
         assert recurrent._sequence_team(63, 256) == 1
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gru_sequence_kernel_shares_the_batch_between_its_threads(kernels, threads, reverse):
+    """Teams of 1-3 threads on 4 rows give the reference path's outputs and every gradient (h0's included)."""
+    gemm = recurrent.threads.openblas_gemm(np.float64)
+    if gemm is None:
+        pytest.skip("NumPy here loads no OpenBLAS with a CBLAS GEMM the sequence kernel can call")
+    rng = np.random.default_rng(4)
+    steps, batch, size = 5, 4, 3
+    x, h0 = rng.standard_normal((steps, batch, 3 * size)), rng.standard_normal((batch, size))
+    weight, bias = rng.standard_normal((3 * size, size)) * 0.5, rng.standard_normal(3 * size) * 0.5
+    upstream = rng.standard_normal((steps, batch, size))
+    gates, (ns, hidden_ns, hs) = np.empty((steps, batch, 2 * size)), (np.empty((steps, batch, size)) for _ in range(3))
+    assert kernels.gru_sequence_forward(x, bias, h0, weight, gates, ns, hidden_ns, hs, reverse, threads,
+                                        gemm) == threads
+    d_x, d_hidden = np.empty_like(x), np.empty_like(x)
+    carry_gemm, carry_z = np.empty((batch, size)), np.zeros((2, batch, size))
+    grad_weight, grad_bias = np.empty_like(weight), np.empty_like(bias)
+    parity = kernels.gru_sequence_backward(upstream, gates, ns, hidden_ns, hs, h0, weight, d_x, d_hidden,
+                                           carry_gemm, carry_z, grad_weight, grad_bias, reverse, True, threads, gemm)
+    with ember.config.override(fast_paths=False):
+        tensors = [ember.tensor(a, requires_grad=True) for a in (x, h0, weight, bias)]
+        hs_ref = recurrent.GRUSequence(reverse)(*tensors)
+        (hs_ref * ember.tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(hs, hs_ref.numpy(), atol=1e-13)
+    for value, tensor in zip((d_x, carry_gemm + carry_z[parity], grad_weight, grad_bias), tensors):
+        np.testing.assert_allclose(value, tensor.grad.numpy(), atol=1e-12)

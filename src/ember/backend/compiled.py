@@ -119,8 +119,13 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
                               ctypes.c_int),
     "lstm_sequence_backward": (*[_Address] * 14, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                                _Address, ctypes.c_int),
+    "gru_sequence_forward": (*[_Address] * 9, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, _Address,
+                             ctypes.c_int),
+    "gru_sequence_backward": (*[_Address] * 13, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                              _Address, ctypes.c_int),
 }
-_RETURNS = {"lstm_sequence_forward": ctypes.c_int, "lstm_sequence_backward": ctypes.c_int}  # others: void
+_RETURNS = {name: ctypes.c_int for name in ("lstm_sequence_forward", "lstm_sequence_backward", "gru_sequence_forward",
+                                            "gru_sequence_backward")}  # the others return nothing
 _SUFFIXES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
@@ -510,6 +515,52 @@ class Kernels:
         return self._functions["lstm_sequence_backward", gates.dtype](
             *(_address(a) for a in (grad_hs, grad_cs, gates, cs, h0, c0, tanh_cs, hs, weight, d_gates, carry_h,
                                     carry_c)),
+            *(None if a is None else _address(a) for a in (grad_weight, grad_bias)),
+            steps, batch, size, int(reverse), int(need_h0), threads, gemm[0], int(gemm[1]))
+
+    def gru_sequence_forward(self, x, bias, h0, weight, gates, ns, hidden_ns, hs, reverse: bool, threads: int,
+                             gemm: tuple) -> int:
+        """A whole GRU sequence's forward (kernels/gru_sequence.c) on up to ``threads`` threads sharing the batch's
+        rows, the products by ``gemm`` (``threads.openblas_gemm``): writes gates (L, N, 2H), ns, hidden_ns, hs
+        (L, N, H) from the input projections x (L, N, 3H), h0 (N, H), W_hh (3H, H) and bias (3H,) (zeros for
+        none), all C-contiguous of one dtype (checked). Returns the threads that ran."""
+        steps, batch, width = x.shape
+        size = width // 3
+        arrays = dict(x=x, bias=bias, h0=h0, weight=weight, gates=gates, ns=ns, hidden_ns=hidden_ns, hs=hs)
+        _require(all(type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == x.dtype for a in arrays.values())
+                 and width == 3 * size and gates.shape == (steps, batch, 2 * size) and bias.shape == (width,)
+                 and h0.shape == (batch, size) and weight.shape == (width, size)
+                 and ns.shape == hidden_ns.shape == hs.shape == (steps, batch, size) and threads >= 1,
+                 "gru_sequence_forward", arrays)
+        hidden = np.empty((batch, width), dtype=x.dtype)
+        return self._functions["gru_sequence_forward", x.dtype](
+            *(_address(a) for a in (x, bias, h0, weight, hidden, gates, ns, hidden_ns, hs)),
+            steps, batch, size, int(reverse), threads, gemm[0], int(gemm[1]))
+
+    def gru_sequence_backward(self, grad_hs, gates, ns, hidden_ns, hs, h0, weight, d_x, d_hidden, carry_gemm,
+                              carry_z, grad_weight, grad_bias, reverse: bool, need_h0: bool, threads: int,
+                              gemm: tuple) -> int:
+        """The backward of ``gru_sequence_forward`` (kernels/gru_sequence.c): writes d_x and d_hidden (L, N, 3H);
+        the gradient of h0 is carry_gemm + carry_z[k], k the returned index, when ``need_h0`` (carry_gemm (N,
+        H), carry_z (2, N, H) with carry_z[0] zero on entry); the gradients of W_hh into grad_weight (3H, H)
+        and of the bias into grad_bias (3H,) unless they are None. grad_hs, ns, hidden_ns, hs (L, N, H), gates
+        (L, N, 2H), h0 (N, H), W_hh (3H, H), all C-contiguous of one dtype (checked)."""
+        steps, batch, size = hs.shape
+        width = 3 * size
+        arrays = dict(grad_hs=grad_hs, gates=gates, ns=ns, hidden_ns=hidden_ns, hs=hs, h0=h0, weight=weight, d_x=d_x,
+                      d_hidden=d_hidden, carry_gemm=carry_gemm, carry_z=carry_z)
+        optional = dict(grad_weight=grad_weight, grad_bias=grad_bias)
+        arrays.update({name: array for name, array in optional.items() if array is not None})
+        _require(all(type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == hs.dtype for a in arrays.values())
+                 and grad_hs.shape == ns.shape == hidden_ns.shape == (steps, batch, size)
+                 and gates.shape == (steps, batch, 2 * size) and d_x.shape == d_hidden.shape == (steps, batch, width)
+                 and h0.shape == carry_gemm.shape == (batch, size) and carry_z.shape == (2, batch, size)
+                 and weight.shape == (width, size) and (grad_weight is None or grad_weight.shape == (width, size))
+                 and (grad_bias is None or grad_bias.shape == (width,)) and threads >= 1,
+                 "gru_sequence_backward", arrays)
+        return self._functions["gru_sequence_backward", hs.dtype](
+            *(_address(a) for a in (grad_hs, gates, ns, hidden_ns, hs, h0, weight, d_x, d_hidden, carry_gemm,
+                                    carry_z)),
             *(None if a is None else _address(a) for a in (grad_weight, grad_bias)),
             steps, batch, size, int(reverse), int(need_h0), threads, gemm[0], int(gemm[1]))
 

@@ -263,13 +263,13 @@ def _hidden_weight_grad(d_hidden, hs, h0, reverse: bool):
     return grad
 
 
-def _sequence_team(batch: int, size: int) -> int:
-    """Threads for a compiled LSTM sequence of ``batch`` rows and ``size`` hidden units: ``claim_cores()``
-    (which takes the cores from OpenBLAS, as for any chain of short GEMMs), or 1 when a step's product, 8 N H²
-    FLOPs, is below the ``parallel_gemm_flops`` setting (sampling one sequence: starting a thread would cost
-    more than the step)."""
+def _sequence_team(batch: int, size: int, gates: int = 4) -> int:
+    """Threads for a compiled LSTM (``gates`` 4) or GRU (3) sequence of ``batch`` rows and ``size`` hidden
+    units: ``claim_cores()`` (which takes the cores from OpenBLAS, as for any chain of short GEMMs), or 1 when a
+    step's product, 2 G N H² FLOPs, is below the ``parallel_gemm_flops`` setting (sampling one sequence:
+    starting a thread would cost more than the step)."""
     team = threads.claim_cores()
-    return team if 8.0 * batch * size * size >= config.get("parallel_gemm_flops") else 1
+    return team if 2.0 * gates * batch * size * size >= config.get("parallel_gemm_flops") else 1
 
 
 def _sigmoid_into(x, out, half):
@@ -632,16 +632,22 @@ class GRUSequence(Primitive):
         if h0.shape != (batch, size) or weight.shape != (width, size) or (
                 bias is not None and bias.shape != (width,)):
             return None
-        threads.claim_cores()  # a chain of short GEMMs, as LSTMSequence's
+        team = _sequence_team(batch, size, gates=3)
         gates = np.empty((steps, batch, 2 * size), dtype=x.dtype)
         hs, ns, hidden_ns = (np.empty((steps, batch, size), dtype=x.dtype) for _ in range(3))
-        step = kernels.gru_forward_steps(
-            np.ascontiguousarray(x), np.zeros(width, x.dtype) if bias is None else np.ascontiguousarray(bias),
-            np.ascontiguousarray(h0), gates, ns, hidden_ns, hs)
-        h = h0
-        for t in _forward_order(steps, self.reverse):
-            step(t, _previous(t, steps, self.reverse), np.ascontiguousarray(threads.matmul(h, weight.T)))
-            h = hs[t]
+        bias_array = np.zeros(width, x.dtype) if bias is None else np.ascontiguousarray(bias)
+        gemm = threads.openblas_gemm(x.dtype)
+        if gemm is not None:  # the whole sequence in C (kernels/gru_sequence.c), as LSTMSequence's
+            kernels.gru_sequence_forward(np.ascontiguousarray(x), bias_array, np.ascontiguousarray(h0),
+                                         np.ascontiguousarray(weight), gates, ns, hidden_ns, hs, self.reverse, team,
+                                         gemm)
+        else:  # no CBLAS to call from C: each step a NumPy GEMM, then one pass of kernels/lstm.c
+            step = kernels.gru_forward_steps(np.ascontiguousarray(x), bias_array, np.ascontiguousarray(h0), gates,
+                                             ns, hidden_ns, hs)
+            h = h0
+            for t in _forward_order(steps, self.reverse):
+                step(t, _previous(t, steps, self.reverse), np.ascontiguousarray(threads.matmul(h, weight.T)))
+                h = hs[t]
         self.has_bias = bias is not None
         self.forward_was_compiled = True
         saved = (x, h0, weight, hs, gates, ns, hidden_ns)
@@ -660,6 +666,17 @@ class GRUSequence(Primitive):
         d_x = np.empty((steps, batch, 3 * size), dtype=hs.dtype)
         d_hidden = np.empty_like(d_x)
         carry_z = np.zeros((2, batch, size), dtype=hs.dtype)
+        gemm = threads.openblas_gemm(hs.dtype)
+        if gemm is not None:  # the whole sequence in C, as forward_compiled's
+            through_product = np.empty((batch, size), dtype=hs.dtype)  # the part of h0's gradient via W_hh
+            grad_weight = np.empty(weight.shape, dtype=hs.dtype) if needs[2] else None
+            grad_bias = np.empty(3 * size, dtype=hs.dtype) if self.has_bias and needs[-1] else None
+            parity = kernels.gru_sequence_backward(
+                np.ascontiguousarray(grad_hs), gates, ns, hidden_ns, hs, np.ascontiguousarray(h0),
+                np.ascontiguousarray(weight), d_x, d_hidden, through_product, carry_z, grad_weight, grad_bias,
+                self.reverse, needs[1], _sequence_team(batch, size, gates=3), gemm)
+            grad_h = through_product + carry_z[parity] if needs[1] else None
+            return _with_bias((d_x if needs[0] else None, grad_h, grad_weight), grad_bias, self.has_bias)
         step = kernels.gru_backward_steps(np.ascontiguousarray(grad_hs), gates, ns, hidden_ns, hs,
                                           np.ascontiguousarray(h0), d_x, d_hidden, carry_z)
         carry_gemm = None  # d_hidden @ W_hh of the step after

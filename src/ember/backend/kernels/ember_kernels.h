@@ -22,6 +22,7 @@
  *   lstm.c           one LSTM step's gates, cell and hidden state, forward and backward
  *                    (and one GRU step's)
  *   lstm_sequence.c  a whole LSTM sequence, forward and backward, on a team of threads sharing the batch
+ *   gru_sequence.c   a whole GRU sequence the same way
  *   step_threads.h   that team and its tickets (not a template: all.c includes it once)
  *
  * Number types: every family file is a template over T. It names its functions EMBER_NAME(name), which

@@ -14,3 +14,4 @@ typedef T EMBER_NAME(vector) __attribute__((vector_size(EMBER_VECTOR_BYTES), ali
 #include "weight_grad.c"
 #include "lstm.c"
 #include "lstm_sequence.c"
+#include "gru_sequence.c"

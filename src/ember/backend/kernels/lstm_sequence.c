@@ -84,35 +84,39 @@ static void EMBER_NAME(lstm_sequence_forward_work)(void *context)
     }
 }
 
-/* Rows first..stop-1 (of 4H) of d_bias = sum over t and n of d_gates and of dW_hh = sum over t of
- * d_gates[t].T @ h_prev(t), each where asked for: for dW_hh, one GEMM over every step that read a previous
- * hidden state (those rows of hs are contiguous) plus one for the step that read h0. */
-static void EMBER_NAME(lstm_parameter_grads)(struct EMBER_NAME(lstm_sequence) *s, idx first, idx stop)
+/* Rows first..stop-1 (of G H) of d_bias = sum over t and n of d and of dW_hh = sum over t of d[t].T @ h_prev(t),
+ * for a sequence's gradients d (L, N, G H) with respect to its hidden products (LSTM: the gates'; GRU: those
+ * of h_prev @ W_hh.T), each where asked for: for dW_hh, one GEMM over every step that read a previous hidden
+ * state (those rows of hs (L, N, H) are contiguous) plus one for the step that read h0. Shared with
+ * gru_sequence.c. */
+static void EMBER_NAME(sequence_parameter_grads)(const T *d, idx width, const T *hs, const T *h0, idx steps,
+                                                 idx batch, idx size, int reverse, T *grad_weight, T *grad_bias,
+                                                 void *gemm, int ilp64, idx first, idx stop)
 {
-    const idx batch = s->batch, size = s->size, width = 4 * size, steps = s->steps, count = stop - first;
+    const idx count = stop - first;
     if (count <= 0)
         return;
-    if (s->grad_bias) {  /* one pass over these columns of every row */
-        T *restrict sums = s->grad_bias + first;
+    if (grad_bias) {  /* one pass over these columns of every row */
+        T *restrict sums = grad_bias + first;
         for (idx j = 0; j < count; j++)
             sums[j] = 0;
         for (idx row = 0; row < steps * batch; row++) {
-            const T *restrict values = s->d_gates + row * width + first;
+            const T *restrict values = d + row * width + first;
             for (idx j = 0; j < count; j++)
                 sums[j] += values[j];
         }
     }
-    if (!s->grad_weight)
+    if (!grad_weight)
         return;
-    const idx h0_step = s->reverse ? steps - 1 : 0;
-    const T *later = s->d_gates + (s->reverse ? 0 : batch * width);  /* the steps that read hs[t -+ 1] */
-    const T *read = s->hs + (s->reverse ? batch * size : 0);  /* the hidden states they read, in order */
-    T *rows = s->grad_weight + first * size;
+    const idx h0_step = reverse ? steps - 1 : 0;
+    const T *later = d + (reverse ? 0 : batch * width);  /* the steps that read hs[t -+ 1] */
+    const T *read = hs + (reverse ? batch * size : 0);  /* the hidden states they read, in order */
+    T *rows = grad_weight + first * size;
     if (steps > 1)
-        EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 1, 0, count, size, (steps - 1) * batch, later + first, width, read,
-                              size, (T)0, rows, size);
-    EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 1, 0, count, size, batch, s->d_gates + h0_step * batch * width + first,
-                          width, s->h0, size, steps > 1 ? (T)1 : (T)0, rows, size);
+        EMBER_NAME(blas_gemm)(gemm, ilp64, 1, 0, count, size, (steps - 1) * batch, later + first, width, read, size,
+                              (T)0, rows, size);
+    EMBER_NAME(blas_gemm)(gemm, ilp64, 1, 0, count, size, batch, d + h0_step * batch * width + first, width, h0,
+                          size, steps > 1 ? (T)1 : (T)0, rows, size);
 }
 
 static void EMBER_NAME(lstm_sequence_backward_work)(void *context)
@@ -125,7 +129,8 @@ static void EMBER_NAME(lstm_sequence_backward_work)(void *context)
         idx first, stop;
         if (ticket >= blocks) {  /* second phase: a share of the parameter gradients' 4H rows */
             EMBER_NAME(lstm_share)(width, blocks, ticket - blocks, &first, &stop);
-            EMBER_NAME(lstm_parameter_grads)(s, first, stop);
+            EMBER_NAME(sequence_parameter_grads)(s->d_gates, width, s->hs, s->h0, s->steps, batch, size, s->reverse,
+                                                 s->grad_weight, s->grad_bias, s->gemm, s->ilp64, first, stop);
             ember_ticket_done(&s->tickets);
             continue;
         }
