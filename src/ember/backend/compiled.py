@@ -109,6 +109,8 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
     "lstm_backward": (*[_Address] * 9, _Index, _Index),
     "gru_forward": (*[_Address] * 8, _Index, _Index),
     "gru_backward": (*[_Address] * 10, _Index, _Index),
+    "gelu_forward": (_Address, _Address, _Address, _Index),
+    "gelu_backward": (_Address, _Address, _Address, _Address, _Index),
 }
 _SUFFIXES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
@@ -317,6 +319,21 @@ class Kernels:
         _require(all(a.flags.c_contiguous and a.dtype == grad.dtype and a.shape == grad.shape
                      for a in arrays.values()), "relu_backward", arrays)
         self._functions["relu_backward", grad.dtype](_address(grad), _address(y), _address(out), grad.size)
+
+    def gelu_forward(self, x, y, cdf):
+        """``cdf = Φ(x)`` and ``y = x * cdf`` (GELU) for C-contiguous arrays of one shape, in one pass."""
+        arrays = dict(x=x, y=y, cdf=cdf)
+        _require(all(a.flags.c_contiguous and a.dtype == x.dtype and a.shape == x.shape
+                     for a in arrays.values()), "gelu_forward", arrays)
+        self._functions["gelu_forward", x.dtype](_address(x), _address(y), _address(cdf), x.size)
+
+    def gelu_backward(self, grad, x, cdf, out):
+        """``out = grad * (cdf + x * φ(x))``, GELU's gradient, for C-contiguous arrays of one shape."""
+        arrays = dict(grad=grad, x=x, cdf=cdf, out=out)
+        _require(all(a.flags.c_contiguous and a.dtype == grad.dtype and a.shape == grad.shape
+                     for a in arrays.values()), "gelu_backward", arrays)
+        self._functions["gelu_backward", grad.dtype](_address(grad), _address(x), _address(cdf), _address(out),
+                                                     grad.size)
 
     def transpose(self, source, target, start, stop):
         """Columns start:stop of the C-contiguous (rows, columns) ``source`` into rows start:stop of the

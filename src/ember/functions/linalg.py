@@ -63,7 +63,12 @@ class Affine(Primitive):
 
     def forward(self, x, weight, bias=None):
         self.save_for_backward(x, weight)
-        y = threads.matmul(x, weight.T if self.transposed else weight)
+        # one GEMM over all rows: NumPy's matmul of a (B, T, in) stack runs one small GEMM per matrix (2-4x
+        # slower at a GPT's (12, 64, 128))
+        rows = x.reshape(-1, x.shape[-1]) if x.ndim > 2 else x
+        y = threads.matmul(rows, weight.T if self.transposed else weight)
+        if x.ndim > 2:
+            y = y.reshape(*x.shape[:-1], y.shape[-1])
         if bias is not None:
             y += bias
         return y
@@ -86,7 +91,9 @@ class Affine(Primitive):
         x, weight = self.saved_arrays
         needs = self.needs_input_grad
         rows = grad.reshape(-1, grad.shape[-1])
-        grad_x = threads.matmul(grad, weight if self.transposed else weight.T) if needs[0] else None
+        grad_x = None
+        if needs[0]:  # on the rows as one matrix, as forward
+            grad_x = threads.matmul(rows, weight if self.transposed else weight.T).reshape(x.shape)
         grad_weight = None
         if needs[1]:
             inputs = x.reshape(-1, x.shape[-1])

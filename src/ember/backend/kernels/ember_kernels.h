@@ -19,6 +19,7 @@
  *   weight_grad.c    the direct convolutions' weight gradient (register tiles over channel pairs)
  *   lstm.c           one LSTM step's gates, cell and hidden state, forward and backward
  *                    (and one GRU step's)
+ *   gelu.c           GELU's forward and gradient (erf and exp evaluated in the loop)
  *
  * Number types: every family file is a template over T. It names its functions EMBER_NAME(name), which
  * appends the type's suffix, uses V for a vector of T and LANES for the numbers in one, and calls

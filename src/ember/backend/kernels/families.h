@@ -11,3 +11,4 @@ typedef T EMBER_NAME(vector) __attribute__((vector_size(EMBER_VECTOR_BYTES), ali
 #include "direct_conv.c"
 #include "weight_grad.c"
 #include "lstm.c"
+#include "gelu.c"
