@@ -111,6 +111,8 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
     "gru_backward": (*[_Address] * 10, _Index, _Index),
     "gelu_forward": (_Address, _Address, _Address, _Index),
     "gelu_backward": (_Address, _Address, _Address, _Address, _Index),
+    "layer_norm_forward": (_Address, _Index, _Index, _Address, _Address, ctypes.c_double, *[_Address] * 5),
+    "layer_norm_backward": (_Address, _Address, _Address, _Address, _Index, _Index, *[_Address] * 3),
 }
 _SUFFIXES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
@@ -334,6 +336,35 @@ class Kernels:
                      for a in arrays.values()), "gelu_backward", arrays)
         self._functions["gelu_backward", grad.dtype](_address(grad), _address(x), _address(cdf), _address(out),
                                                      grad.size)
+
+    def layer_norm_forward(self, x, weight, bias, eps, x_hat, y, mean, var, inv_std):
+        """Layer norm over the last axis of C-contiguous (rows, C) ``x``: the (rows,) statistics, ``x_hat`` and
+        ``y``; ``weight`` and ``bias`` are (C,) arrays or None."""
+        rows, columns = x.shape
+        arrays = dict(x=x, x_hat=x_hat, y=y, mean=mean, var=var, inv_std=inv_std,
+                      **{name: a for name, a in (("weight", weight), ("bias", bias)) if a is not None})
+        _require(x.ndim == 2 and all(a.flags.c_contiguous and a.dtype == x.dtype for a in arrays.values())
+                 and x.shape == x_hat.shape == y.shape and all(a.size == rows for a in (mean, var, inv_std))
+                 and all(a is None or a.shape == (columns,) for a in (weight, bias)), "layer_norm_forward", arrays)
+        self._functions["layer_norm_forward", x.dtype](
+            _address(x), rows, columns, None if weight is None else _address(weight),
+            None if bias is None else _address(bias), eps, _address(x_hat), _address(y), _address(mean),
+            _address(var), _address(inv_std))
+
+    def layer_norm_backward(self, grad, x_hat, inv_std, weight, grad_input, grad_weight, grad_bias):
+        """Layer norm's gradient over the last axis of C-contiguous (rows, C) arrays; ``weight``,
+        ``grad_weight`` and ``grad_bias`` are (C,) arrays or None (not used, not computed)."""
+        rows, columns = grad.shape
+        optional = (("weight", weight), ("grad_weight", grad_weight), ("grad_bias", grad_bias))
+        arrays = dict(grad=grad, x_hat=x_hat, inv_std=inv_std, grad_input=grad_input,
+                      **{name: a for name, a in optional if a is not None})
+        _require(grad.ndim == 2 and all(a.flags.c_contiguous and a.dtype == grad.dtype for a in arrays.values())
+                 and grad.shape == x_hat.shape == grad_input.shape and inv_std.size == rows
+                 and all(a is None or a.shape == (columns,) for _, a in optional), "layer_norm_backward", arrays)
+        self._functions["layer_norm_backward", grad.dtype](
+            _address(grad), _address(x_hat), _address(inv_std), None if weight is None else _address(weight),
+            rows, columns, _address(grad_input), None if grad_weight is None else _address(grad_weight),
+            None if grad_bias is None else _address(grad_bias))
 
     def transpose(self, source, target, start, stop):
         """Columns start:stop of the C-contiguous (rows, columns) ``source`` into rows start:stop of the

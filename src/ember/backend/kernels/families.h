@@ -12,3 +12,4 @@ typedef T EMBER_NAME(vector) __attribute__((vector_size(EMBER_VECTOR_BYTES), ali
 #include "weight_grad.c"
 #include "lstm.c"
 #include "gelu.c"
+#include "layer_norm.c"
