@@ -72,6 +72,32 @@ def test_split_forward_runs_and_gives_the_reference_numbers(mask_kind):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("mask_kind", [None, "causal", "bool", "bool_per_head", "float", "blocked_row"])
+def test_compiled_softmax_runs_and_gives_the_reference_numbers(kernels, mask_kind):
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((3, 4, 16, 8)).astype(np.float32) for _ in range(3))
+    kwargs, mask = {}, None
+    if mask_kind == "causal":
+        kwargs["is_causal"] = True
+    elif mask_kind in ("bool", "blocked_row"):
+        mask = rng.random((16, 16)) < 0.5
+        mask[:, 0] = True
+        if mask_kind == "blocked_row":
+            mask[5] = False  # a row that hides every position: zeros
+    elif mask_kind == "bool_per_head":
+        mask = rng.random((3, 4, 16, 16)) < 0.5
+    elif mask_kind == "float":
+        mask = rng.standard_normal((16, 16)).astype(np.float32)
+        mask[2, 3] = -np.inf
+    fast = _run(q, k, v, mask, **kwargs)
+    assert ember.config.paths()["ScaledDotProductAttention.forward"] == "forward_compiled"
+    with ember.config.override(fast_paths=False):
+        reference = _run(q, k, v, mask, **kwargs)
+    for got, want in zip(fast, reference):
+        assert np.isfinite(got).all()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("fast_paths", [True, False], ids=["fast", "reference"])
 def test_fully_masked_rows_give_zeros_and_no_nan(fast_paths):
     rng = np.random.default_rng(1)

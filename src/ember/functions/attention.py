@@ -22,7 +22,7 @@ import numpy as np
 
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
-from ..backend import threads
+from ..backend import compiled, threads
 from ..backend.device import get_array_module
 from .dropout import _scaled_keep_mask
 from .elementwise import exp, where
@@ -59,6 +59,26 @@ def _softmax_rows_in_place(scores, blocked):
     return scores
 
 
+def _softmax_rows_fast(scores, blocked):
+    """``_softmax_rows_in_place`` in one compiled pass per row where the kernels are built, ``scores`` is a
+    C-contiguous NumPy array and ``blocked`` is None or varies over the last two axes only or over all of
+    them; else the NumPy chain."""
+    kernels = compiled.for_arrays(scores)
+    if kernels is None or scores.ndim < 2 or not scores.size or not scores.flags.c_contiguous:
+        return _softmax_rows_in_place(scores, blocked)
+    columns = scores.shape[-1]
+    if blocked is not None:
+        if blocked.shape == scores.shape:
+            blocked = blocked.reshape(-1, columns)
+        elif all(size == 1 for size in blocked.shape[:-2]):
+            blocked = np.broadcast_to(blocked.reshape(blocked.shape[-2:]), scores.shape[-2:])
+        else:
+            return _softmax_rows_in_place(scores, blocked)
+        blocked = np.ascontiguousarray(blocked, dtype=bool)
+    kernels.softmax_rows(scores.reshape(-1, columns), blocked)
+    return scores
+
+
 def _scores_into_grad(grad_probabilities, probabilities, grad_output, output, keep):
     """``dS = P * (dP - rowsum(dO * O))`` in place in ``grad_probabilities`` (``dO @ v^T``), after applying the
     dropout mask ``keep`` (or None)."""
@@ -77,11 +97,12 @@ class ScaledDotProductAttention(Primitive):
     the float mask (broadcastable to (..., L, S)) is an input when given, so that it has a gradient.
     ``blocked``: a bool array broadcastable to (..., L, S), True where attention is forbidden (from a bool
     mask and/or ``is_causal``), or None. ``keep``: the scaled dropout keep-mask of shape (..., L, S), or None.
-    Fast paths: ``forward_split`` (heads in ranges between threads, for NumPy inputs of one batch shape) and
-    ``backward_arrays`` (the closed form above, on the saved probabilities).
+    Fast paths: ``forward_split`` (heads in ranges between threads, for NumPy inputs of one batch shape),
+    ``forward_compiled`` (the softmax in one compiled pass per row, where the kernels are built; the split
+    takes it too) and ``backward_arrays`` (the closed form above, on the saved probabilities).
     """
 
-    fast_forward = ("forward_split",)
+    fast_forward = ("forward_split", "forward_compiled")
 
     def __init__(self, scale: float, blocked=None, keep=None):
         self.scale, self.blocked, self.keep = scale, blocked, keep
@@ -96,19 +117,29 @@ class ScaledDotProductAttention(Primitive):
             return not_finite if not_finite.any() else None
         return self.blocked | not_finite
 
-    def _attend(self, q, k, v, float_mask, blocked, keep, probabilities=None, output=None):
-        """Scores → probabilities (in place) → output, for any broadcastable (sub-)batch; returns both.
-        ``probabilities``/``output``: arrays to write into (None: new ones)."""
+    def _attend(self, q, k, v, float_mask, blocked, keep, probabilities=None, output=None,
+                softmax=_softmax_rows_in_place):
+        """Scores → probabilities (in place, by ``softmax``) → output, for any broadcastable (sub-)batch;
+        returns both. ``probabilities``/``output``: arrays to write into (None: new ones)."""
         xp = get_array_module(q)
         scores = xp.matmul(q * q.dtype.type(self.scale), xp.swapaxes(k, -1, -2), out=probabilities)
         if float_mask is not None:
             scores += float_mask
-        probabilities = _softmax_rows_in_place(scores, blocked)
+        probabilities = softmax(scores, blocked)
         weights = probabilities if keep is None else probabilities * keep
         return probabilities, xp.matmul(weights, v, out=output)
 
     def forward(self, q, k, v, float_mask=None):
         probabilities, output = self._attend(q, k, v, float_mask, self._blocked(float_mask), self.keep)
+        self._save(q, k, v, float_mask, probabilities, output)
+        return output
+
+    def forward_compiled(self, q, k, v, float_mask=None):
+        """The reference chain with the compiled softmax: NumPy inputs where the kernels are built."""
+        if type(q) is not np.ndarray or compiled.for_arrays(q, k, v) is None:
+            return None
+        probabilities, output = self._attend(q, k, v, float_mask, self._blocked(float_mask), self.keep,
+                                             softmax=_softmax_rows_fast)
         self._save(q, k, v, float_mask, probabilities, output)
         return output
 
@@ -136,7 +167,7 @@ class ScaledDotProductAttention(Primitive):
                                              for view in per_head)
             # float mask and blocked views are (1 or heads, L, S); a (1, L, S) one broadcasts over the range
             self._attend(q3[start:stop], k3[start:stop], v3[start:stop], mask, blocked_part, keep_part,
-                         probabilities[start:stop], output[start:stop])
+                         probabilities[start:stop], output[start:stop], softmax=_softmax_rows_fast)
 
         threads.split_rows(attend_range, heads, count, per_thread=1)
         probabilities = probabilities.reshape(*q.shape[:-2], rows, columns)

@@ -13,3 +13,4 @@ typedef T EMBER_NAME(vector) __attribute__((vector_size(EMBER_VECTOR_BYTES), ali
 #include "lstm.c"
 #include "gelu.c"
 #include "layer_norm.c"
+#include "softmax.c"

@@ -3,41 +3,13 @@
  *
  * float: the same formulas as the NumPy path (functions/activation.py GELU, backend/special.py's float32 erf:
  * the polynomials and branches of _erf_float32), every operation in float; both erf branches run on every
- * number and one is kept, so that the loop vectorizes. exp is evaluated here (ember_gelu_expf, within an
+ * number and one is kept, so that the loop vectorizes. exp is ember_expf (ember_kernels.h, within an
  * ulp of the correctly rounded result, as NumPy's), so the numbers agree with NumPy's within float32
  * rounding, not bit for bit. double: the C library's erf and exp, within double rounding of special.py's
  * float64 erf. */
 
 #ifndef EMBER_GELU_FLOAT_HELPERS
 #define EMBER_GELU_FLOAT_HELPERS
-
-/* exp(x) in float, branch-free: x = n ln2 + r with |r| <= ln2/2 (ln2 in two parts, Cody and Waite), e^r by
- * its Taylor polynomial to r^7 (error below 1e-8 relative), times 2^n in two factors so that results down to
- * the smallest subnormals come out right. Arguments below -104 give 0, above 88.7 inf. */
-static inline float ember_gelu_expf(float x)
-{
-    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float clamped = x < -104.0f ? -104.0f : (x > 89.0f ? 89.0f : x);
-    float n = (clamped * 1.44269504f + shifter) - shifter;
-    float r = clamped - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.98412698e-4f;
-    p = p * r + 1.38888889e-3f;
-    p = p * r + 8.33333333e-3f;
-    p = p * r + 4.16666667e-2f;
-    p = p * r + 1.66666667e-1f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    int whole = (int)n;
-    int half = whole / 2;
-    int bits_first = (half + 127) << 23, bits_second = (whole - half + 127) << 23;
-    float first, second;
-    memcpy(&first, &bits_first, sizeof first);
-    memcpy(&second, &bits_second, sizeof second);
-    float result = p * first * second;
-    return x < -104.0f ? 0.0f : (x > 88.7228394f ? (float)INFINITY : result);
-}
 
 /* special.py's float32 erf: z * P(z^2) for |z| < 1, sign(z) * (1 - exp(-z^2) * Q(1/|z|)) above. */
 static inline float ember_gelu_erff(float z)
@@ -62,7 +34,7 @@ static inline float ember_gelu_erff(float z)
     q = q * inverse + 2.1223160793088509e-02f;
     q = q * inverse + 5.6168163067855492e-01f;
     q = q * inverse + 1.2574915042345980e-04f;
-    float large = copysignf(1.0f - ember_gelu_expf(-(a * a)) * q, z);
+    float large = copysignf(1.0f - ember_expf(-(a * a)) * q, z);
     return a >= 1.0f ? large : small;
 }
 
@@ -88,7 +60,7 @@ void EMBER_NAME(ember_gelu_backward)(const T *restrict grad, const T *restrict x
     const T inverse_sqrt_2pi = (T)0.39894228040143267794;
     for (idx i = 0; i < count; i++) {
         T exponent = x[i] * x[i] * (T)-0.5;
-        T density = sizeof(T) == sizeof(float) ? (T)ember_gelu_expf((float)exponent) : (T)exp((double)exponent);
+        T density = sizeof(T) == sizeof(float) ? (T)ember_expf((float)exponent) : (T)exp((double)exponent);
         out[i] = (density * x[i] * inverse_sqrt_2pi + cdf[i]) * grad[i];
     }
 }
