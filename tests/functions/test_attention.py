@@ -98,6 +98,30 @@ def test_compiled_softmax_runs_and_gives_the_reference_numbers(kernels, mask_kin
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+def test_heads_split_from_one_projection_give_the_reference_numbers(kernels):
+    """q, k and v as a GPT makes them: transposed views of one (B, T, 3C) projection; their gradients come
+    back laid out as those views (no copies on the way back through the transposes)."""
+    rng = np.random.default_rng(2)
+    qkv_np = rng.standard_normal((3, 16, 3 * 32)).astype(np.float32)
+    grad_np = rng.standard_normal((3, 16, 32)).astype(np.float32)
+
+    def run():
+        qkv = ember.tensor(qkv_np, requires_grad=True)
+        q, k, v = (t.view(3, 16, 4, 8).transpose(1, 2) for t in qkv.split(32, dim=2))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        y = y.transpose(1, 2).contiguous().view(3, 16, 32)
+        y.backward(ember.tensor(grad_np))
+        return y.numpy(), qkv.grad.numpy()
+
+    fast = run()
+    assert ember.config.paths()["ScaledDotProductAttention.forward"] == "forward_compiled"
+    assert ember.config.paths()["ScaledDotProductAttention.backward"] == "backward_arrays"
+    with ember.config.override(fast_paths=False):
+        reference = run()
+    for got, want in zip(fast, reference):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("fast_paths", [True, False], ids=["fast", "reference"])
 def test_fully_masked_rows_give_zeros_and_no_nan(fast_paths):
     rng = np.random.default_rng(1)

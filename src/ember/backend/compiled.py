@@ -113,7 +113,8 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
     "gelu_backward": (_Address, _Address, _Address, _Address, _Index),
     "layer_norm_forward": (_Address, _Index, _Index, _Address, _Address, ctypes.c_double, *[_Address] * 5),
     "layer_norm_backward": (_Address, _Address, _Address, _Address, _Index, _Index, *[_Address] * 3),
-    "softmax_rows": (_Address, _Index, _Index, _Address, _Index),
+    "softmax_rows": (_Address, _Index, _Index, ctypes.c_double, _Address, _Index),
+    "softmax_rows_grad": (_Address, _Address, _Address, _Index, _Index, ctypes.c_double),
 }
 _SUFFIXES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
@@ -367,10 +368,10 @@ class Kernels:
             rows, columns, _address(grad_input), None if grad_weight is None else _address(grad_weight),
             None if grad_bias is None else _address(grad_bias))
 
-    def softmax_rows(self, scores, blocked):
-        """Softmax in place over the rows of C-contiguous (rows, S) ``scores``; ``blocked``: None, or a
-        C-contiguous bool (B, S) array with B dividing rows, row r of the scores hiding the positions of row
-        r % B."""
+    def softmax_rows(self, scores, blocked, scale=1.0):
+        """Softmax of ``scores * scale`` in place over the rows of C-contiguous (rows, S) ``scores``;
+        ``blocked``: None, or a C-contiguous bool (B, S) array with B dividing rows, row r of the scores hiding
+        the positions of row r % B."""
         rows, columns = scores.shape
         arrays = dict(scores=scores) if blocked is None else dict(scores=scores, blocked=blocked)
         _require(scores.flags.c_contiguous and (blocked is None or (
@@ -378,8 +379,18 @@ class Kernels:
             and blocked.shape[1] == columns and blocked.shape[0] > 0 and rows % blocked.shape[0] == 0)),
             "softmax_rows", arrays)
         self._functions["softmax_rows", scores.dtype](
-            _address(scores), rows, columns, None if blocked is None else _address(blocked),
+            _address(scores), rows, columns, scale, None if blocked is None else _address(blocked),
             1 if blocked is None else blocked.shape[0])
+
+    def softmax_rows_grad(self, grad, probabilities, row_dot, scale):
+        """``grad = (grad - row_dot) * probabilities * scale`` in place over C-contiguous (rows, S) arrays,
+        ``row_dot`` holding one number per row."""
+        arrays = dict(grad=grad, probabilities=probabilities, row_dot=row_dot)
+        _require(grad.ndim == 2 and all(a.flags.c_contiguous and a.dtype == grad.dtype for a in arrays.values())
+                 and probabilities.shape == grad.shape and row_dot.size == grad.shape[0], "softmax_rows_grad",
+                 arrays)
+        self._functions["softmax_rows_grad", grad.dtype](_address(grad), _address(probabilities),
+                                                         _address(row_dot), *grad.shape, scale)
 
     def transpose(self, source, target, start, stop):
         """Columns start:stop of the C-contiguous (rows, columns) ``source`` into rows start:stop of the

@@ -21,7 +21,7 @@
  *                    (and one GRU step's)
  *   gelu.c           GELU's forward and gradient (erf and exp evaluated in the loop)
  *   layer_norm.c     layer norm over the last axis, forward and backward
- *   softmax.c        the softmax over rows of attention scores, in place
+ *   softmax.c        the softmax over rows of attention scores and its gradient, in place
  *
  * Number types: every family file is a template over T. It names its functions EMBER_NAME(name), which
  * appends the type's suffix, uses V for a vector of T and LANES for the numbers in one, and calls
