@@ -13,15 +13,15 @@
  *   adam.c           Adam's update
  *   batch_norm.c     batch norm's forward and backward
  *   relu.c           ReLU's gradient
+ *   gelu.c           GELU's forward and gradient (erf and exp evaluated in the loop)
+ *   layer_norm.c     layer norm over the last axis, forward and backward
+ *   softmax.c        the softmax over rows of attention scores and its gradient, in place
  *   transpose.c      the (N, C, H, W) -> (C, H, W, N) layout copy
  *   max_pool.c       max pooling's forward and backward
  *   direct_conv.c    the direct convolutions' forward and input gradient (register blocks over channels)
  *   weight_grad.c    the direct convolutions' weight gradient (register tiles over channel pairs)
  *   lstm.c           one LSTM step's gates, cell and hidden state, forward and backward
  *                    (and one GRU step's)
- *   gelu.c           GELU's forward and gradient (erf and exp evaluated in the loop)
- *   layer_norm.c     layer norm over the last axis, forward and backward
- *   softmax.c        the softmax over rows of attention scores and its gradient, in place
  *
  * Number types: every family file is a template over T. It names its functions EMBER_NAME(name), which
  * appends the type's suffix, uses V for a vector of T and LANES for the numbers in one, and calls
