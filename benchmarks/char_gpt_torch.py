@@ -258,6 +258,69 @@ def compare(args):
     return result
 
 
+def profile(args):
+    """Ember's iteration alone: per op class (forward and backward apart, wall time on the calling thread,
+    optimizer and clipping as their own rows) over ``--max-iters`` iterations after 5 untimed, then cProfile's
+    top functions by own time over as many more."""
+    import cProfile
+    import pstats
+    from collections import defaultdict
+
+    from ember.autograd import engine
+    from ember.autograd.function import Primitive
+    from ember.nn import utils as nn_utils
+    from ember.tutorials import char_gpt
+
+    trainer = char_gpt.Trainer(args)
+    for _ in range(5):
+        trainer.step()
+    spent = defaultdict(float)
+    recording = [False]
+    primitive_call, call_backward = Primitive.__call__, engine._call_backward
+    optimizer_step, clip = trainer.optimizer.step, nn_utils.clip_grad_norm_
+
+    def timed(label, function, *arguments):
+        if not recording[0]:
+            return function(*arguments)
+        recording[0] = False  # an op inside an op counts for the outer one
+        start = time.perf_counter()
+        try:
+            return function(*arguments)
+        finally:
+            spent[label] += time.perf_counter() - start
+            recording[0] = True
+
+    Primitive.__call__ = lambda self, *tensors: timed((type(self).__name__, "forward"), primitive_call, self,
+                                                      *tensors)
+    engine._call_backward = lambda node, slots, create_graph: timed((type(node).__name__, "backward"),
+                                                                    call_backward, node, slots, create_graph)
+    trainer.optimizer.step = lambda: timed(("optimizer", "step"), optimizer_step)
+    nn_utils.clip_grad_norm_ = lambda *arguments: timed(("clip_grad_norm_", ""), clip, *arguments)
+    steps = []
+    try:
+        for _ in range(args.max_iters):
+            recording[0] = True
+            start = time.perf_counter()
+            trainer.step()
+            steps.append(time.perf_counter() - start)
+            recording[0] = False
+    finally:
+        Primitive.__call__, engine._call_backward = primitive_call, call_backward
+        trainer.optimizer.step, nn_utils.clip_grad_norm_ = optimizer_step, clip
+    total = 1e3 * sum(steps) / len(steps)
+    print(f"Ember: {total:.1f} ms per iteration on average, median {1e3 * np.median(steps):.1f} "
+          f"(load average {os.getloadavg()[0]:.1f}); ms per iteration by op:")
+    for (name, phase), seconds in sorted(spent.items(), key=lambda item: -item[1]):
+        print(f"  {name:28s} {phase:9s} {1e3 * seconds / len(steps):7.2f}")
+    print(f"  {'everything else':38s} {total - 1e3 * sum(spent.values()) / len(steps):7.2f}")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(args.max_iters):
+        trainer.step()
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for flag, kind, default in (
@@ -270,7 +333,8 @@ def main(argv=None):
     ):
         parser.add_argument(flag, type=kind, default=default)
     parser.add_argument("--bias", action="store_true")
-    parser.add_argument("--framework", choices=("both", "torch"), default="both")
+    parser.add_argument("--framework", choices=("both", "torch", "profile"), default="both",
+                        help="profile: Ember alone, op by op and under cProfile")
     parser.add_argument("--data-dir", default=os.environ.get("EMBER_DATA"))
     parser.add_argument("--json", default=None, help="write the figures (and every iteration's time) here")
     args = parser.parse_args(argv)
@@ -285,6 +349,8 @@ def main(argv=None):
         print(f"torch: median iteration {np.median(times) * 1e3:.1f} ms, final "
               f"{trainer.evaluate(args.final_eval_iters)}")
         return None
+    if args.framework == "profile":
+        return profile(args)
     return compare(args)
 
 

@@ -72,6 +72,56 @@ def test_split_forward_runs_and_gives_the_reference_numbers(mask_kind):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("mask_kind", [None, "causal", "bool", "bool_per_head", "float", "blocked_row"])
+def test_compiled_softmax_runs_and_gives_the_reference_numbers(kernels, mask_kind):
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((3, 4, 16, 8)).astype(np.float32) for _ in range(3))
+    kwargs, mask = {}, None
+    if mask_kind == "causal":
+        kwargs["is_causal"] = True
+    elif mask_kind in ("bool", "blocked_row"):
+        mask = rng.random((16, 16)) < 0.5
+        mask[:, 0] = True
+        if mask_kind == "blocked_row":
+            mask[5] = False  # a row that hides every position: zeros
+    elif mask_kind == "bool_per_head":
+        mask = rng.random((3, 4, 16, 16)) < 0.5
+    elif mask_kind == "float":
+        mask = rng.standard_normal((16, 16)).astype(np.float32)
+        mask[2, 3] = -np.inf
+    fast = _run(q, k, v, mask, **kwargs)
+    assert ember.config.paths()["ScaledDotProductAttention.forward"] == "forward_compiled"
+    with ember.config.override(fast_paths=False):
+        reference = _run(q, k, v, mask, **kwargs)
+    for got, want in zip(fast, reference):
+        assert np.isfinite(got).all()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_heads_split_from_one_projection_give_the_reference_numbers(kernels):
+    """q, k and v as a GPT makes them: transposed views of one (B, T, 3C) projection; their gradients come
+    back laid out as those views (no copies on the way back through the transposes)."""
+    rng = np.random.default_rng(2)
+    qkv_np = rng.standard_normal((3, 16, 3 * 32)).astype(np.float32)
+    grad_np = rng.standard_normal((3, 16, 32)).astype(np.float32)
+
+    def run():
+        qkv = ember.tensor(qkv_np, requires_grad=True)
+        q, k, v = (t.view(3, 16, 4, 8).transpose(1, 2) for t in qkv.split(32, dim=2))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        y = y.transpose(1, 2).contiguous().view(3, 16, 32)
+        y.backward(ember.tensor(grad_np))
+        return y.numpy(), qkv.grad.numpy()
+
+    fast = run()
+    assert ember.config.paths()["ScaledDotProductAttention.forward"] == "forward_compiled"
+    assert ember.config.paths()["ScaledDotProductAttention.backward"] == "backward_arrays"
+    with ember.config.override(fast_paths=False):
+        reference = run()
+    for got, want in zip(fast, reference):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("fast_paths", [True, False], ids=["fast", "reference"])
 def test_fully_masked_rows_give_zeros_and_no_nan(fast_paths):
     rng = np.random.default_rng(1)

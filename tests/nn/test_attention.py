@@ -255,7 +255,8 @@ def test_is_causal_needs_the_mask_and_the_mask_is_what_applies(rng):
     causal = nn.Transformer.generate_square_subsequent_mask(4)
     hinted, _ = attention(query, query, query, attn_mask=causal, is_causal=True, need_weights=False)
     plain, weights = attention(query, query, query, attn_mask=causal)
-    np.testing.assert_array_equal(hinted.numpy(), plain.numpy())
+    # the fused op (compiled softmax) and the explicit weights agree within float32 rounding
+    np.testing.assert_allclose(hinted.numpy(), plain.numpy(), rtol=1e-6, atol=1e-7)
     assert not np.triu(weights.numpy(), k=1).any()
 
 

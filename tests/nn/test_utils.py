@@ -63,6 +63,31 @@ def test_clip_grad_norm_on_model_gradients():
     assert clipped == pytest.approx(0.1, rel=1e-4)
 
 
+@pytest.mark.parametrize("max_norm", [0.5, 1e6], ids=["clipped", "not_clipped"])
+def test_clip_grad_norm_fast_two_norm_gives_the_reference_numbers(max_norm):
+    rng = np.random.default_rng(0)
+    shapes = [(65, 128), (128,), (384, 128), (3, 4, 5)]
+    grads = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    grads[2] = grads[2][:, ::2]  # a strided gradient
+    results = []
+    for fast_paths in (True, False):
+        parameters = []
+        for grad in grads:
+            parameter = nn.Parameter(ember.zeros(grad.shape))
+            parameter.grad = ember.tensor(grad.copy() if grad.flags.c_contiguous else grad)
+            parameters.append(parameter)
+        with ember.config.override(fast_paths=fast_paths):
+            total = clip_grad_norm_(parameters, max_norm)
+        assert total.dtype == np.float32
+        results.append((total.item(), [p.grad.numpy() for p in parameters]))
+    (fast_total, fast_grads), (reference_total, reference_grads) = results
+    assert fast_total == pytest.approx(reference_total, rel=1e-6)
+    for fast, reference, original in zip(fast_grads, reference_grads, grads):
+        np.testing.assert_allclose(fast, reference, rtol=1e-6)
+        if max_norm > fast_total:
+            np.testing.assert_array_equal(fast, original)  # not clipped: untouched
+
+
 def test_clip_grad_value():
     parameters = with_grads([-3.0, 0.5, 2.0])
     assert clip_grad_value_(parameters, 1.0) is None

@@ -109,6 +109,12 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
     "relu_backward": (_Address, _Address, _Address, _Index),
     "silu_forward": (_Address, _Address, _Index),
     "silu_backward": (_Address, _Address, _Address, _Index),
+    "gelu_forward": (_Address, _Address, _Address, _Index),
+    "gelu_backward": (_Address, _Address, _Address, _Address, _Index),
+    "layer_norm_forward": (_Address, _Index, _Index, _Address, _Address, ctypes.c_double, *[_Address] * 5),
+    "layer_norm_backward": (_Address, _Address, _Address, _Address, _Index, _Index, *[_Address] * 3),
+    "softmax_rows": (_Address, _Index, _Index, ctypes.c_double, _Address, _Index),
+    "softmax_rows_grad": (_Address, _Address, _Address, _Index, _Index, ctypes.c_double),
     "max_pool_forward": (_IMAGE, _WINDOW, _IMAGE, _Address, _RANGE),
     "max_pool_backward": (_IMAGE, _Address, _WINDOW, _IMAGE, _RANGE, ctypes.c_int),
     "lstm_forward": (*[_Address] * 8, _Index, _Index),
@@ -397,6 +403,73 @@ class Kernels:
         _require(all(a.flags.c_contiguous and a.dtype == np.float32 and a.shape == x.shape
                      for a in arrays.values()), "silu_backward", arrays)
         self._functions["silu_backward", x.dtype](_address(grad), _address(x), _address(out), x.size)
+    def gelu_forward(self, x, y, cdf):
+        """``cdf = Φ(x)`` and ``y = x * cdf`` (GELU) for C-contiguous arrays of one shape, in one pass."""
+        arrays = dict(x=x, y=y, cdf=cdf)
+        _require(all(a.flags.c_contiguous and a.dtype == x.dtype and a.shape == x.shape
+                     for a in arrays.values()), "gelu_forward", arrays)
+        self._functions["gelu_forward", x.dtype](_address(x), _address(y), _address(cdf), x.size)
+
+    def gelu_backward(self, grad, x, cdf, out):
+        """``out = grad * (cdf + x * φ(x))``, GELU's gradient, for C-contiguous arrays of one shape."""
+        arrays = dict(grad=grad, x=x, cdf=cdf, out=out)
+        _require(all(a.flags.c_contiguous and a.dtype == grad.dtype and a.shape == grad.shape
+                     for a in arrays.values()), "gelu_backward", arrays)
+        self._functions["gelu_backward", grad.dtype](_address(grad), _address(x), _address(cdf), _address(out),
+                                                     grad.size)
+
+    def layer_norm_forward(self, x, weight, bias, eps, x_hat, y, mean, var, inv_std):
+        """Layer norm over the last axis of C-contiguous (rows, C) ``x``: the (rows,) statistics, ``x_hat`` and
+        ``y``; ``weight`` and ``bias`` are (C,) arrays or None."""
+        rows, columns = x.shape
+        arrays = dict(x=x, x_hat=x_hat, y=y, mean=mean, var=var, inv_std=inv_std,
+                      **{name: a for name, a in (("weight", weight), ("bias", bias)) if a is not None})
+        _require(x.ndim == 2 and all(a.flags.c_contiguous and a.dtype == x.dtype for a in arrays.values())
+                 and x.shape == x_hat.shape == y.shape and all(a.size == rows for a in (mean, var, inv_std))
+                 and all(a is None or a.shape == (columns,) for a in (weight, bias)), "layer_norm_forward", arrays)
+        self._functions["layer_norm_forward", x.dtype](
+            _address(x), rows, columns, None if weight is None else _address(weight),
+            None if bias is None else _address(bias), eps, _address(x_hat), _address(y), _address(mean),
+            _address(var), _address(inv_std))
+
+    def layer_norm_backward(self, grad, x_hat, inv_std, weight, grad_input, grad_weight, grad_bias):
+        """Layer norm's gradient over the last axis of C-contiguous (rows, C) arrays; ``weight``,
+        ``grad_weight`` and ``grad_bias`` are (C,) arrays or None (not used, not computed)."""
+        rows, columns = grad.shape
+        optional = (("weight", weight), ("grad_weight", grad_weight), ("grad_bias", grad_bias))
+        arrays = dict(grad=grad, x_hat=x_hat, inv_std=inv_std, grad_input=grad_input,
+                      **{name: a for name, a in optional if a is not None})
+        _require(grad.ndim == 2 and all(a.flags.c_contiguous and a.dtype == grad.dtype for a in arrays.values())
+                 and grad.shape == x_hat.shape == grad_input.shape and inv_std.size == rows
+                 and all(a is None or a.shape == (columns,) for _, a in optional), "layer_norm_backward", arrays)
+        self._functions["layer_norm_backward", grad.dtype](
+            _address(grad), _address(x_hat), _address(inv_std), None if weight is None else _address(weight),
+            rows, columns, _address(grad_input), None if grad_weight is None else _address(grad_weight),
+            None if grad_bias is None else _address(grad_bias))
+
+    def softmax_rows(self, scores, blocked, scale=1.0):
+        """Softmax of ``scores * scale`` in place over the rows of C-contiguous (rows, S) ``scores``;
+        ``blocked``: None, or a C-contiguous bool (B, S) array with B dividing rows, row r of the scores hiding
+        the positions of row r % B."""
+        rows, columns = scores.shape
+        arrays = dict(scores=scores) if blocked is None else dict(scores=scores, blocked=blocked)
+        _require(scores.flags.c_contiguous and (blocked is None or (
+            blocked.dtype == np.bool_ and blocked.flags.c_contiguous and blocked.ndim == 2
+            and blocked.shape[1] == columns and blocked.shape[0] > 0 and rows % blocked.shape[0] == 0)),
+            "softmax_rows", arrays)
+        self._functions["softmax_rows", scores.dtype](
+            _address(scores), rows, columns, scale, None if blocked is None else _address(blocked),
+            1 if blocked is None else blocked.shape[0])
+
+    def softmax_rows_grad(self, grad, probabilities, row_dot, scale):
+        """``grad = (grad - row_dot) * probabilities * scale`` in place over C-contiguous (rows, S) arrays,
+        ``row_dot`` holding one number per row."""
+        arrays = dict(grad=grad, probabilities=probabilities, row_dot=row_dot)
+        _require(grad.ndim == 2 and all(a.flags.c_contiguous and a.dtype == grad.dtype for a in arrays.values())
+                 and probabilities.shape == grad.shape and row_dot.size == grad.shape[0], "softmax_rows_grad",
+                 arrays)
+        self._functions["softmax_rows_grad", grad.dtype](_address(grad), _address(probabilities),
+                                                         _address(row_dot), *grad.shape, scale)
 
     def transpose(self, source, target, start, stop):
         """Columns start:stop of the C-contiguous (rows, columns) ``source`` into rows start:stop of the

@@ -22,8 +22,9 @@ import numpy as np
 
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
-from ..backend import threads
+from ..backend import compiled, threads
 from ..backend.device import get_array_module
+from ..backend.layout import empty_ordered, memory_order
 from .dropout import _scaled_keep_mask
 from .elementwise import exp, where
 from .linalg import matmul
@@ -59,6 +60,28 @@ def _softmax_rows_in_place(scores, blocked):
     return scores
 
 
+def _softmax_rows_fast(scores, blocked, scale=1.0):
+    """``_softmax_rows_in_place`` of ``scores * scale`` in one compiled pass per row where the kernels are
+    built, ``scores`` is a C-contiguous NumPy array and ``blocked`` is None or varies over the last two axes
+    only or over all of them; else the NumPy chain."""
+    kernels = compiled.for_arrays(scores)
+    columns = scores.shape[-1] if scores.ndim else 0
+    if blocked is not None and kernels is not None:
+        if blocked.shape == scores.shape:
+            blocked = np.ascontiguousarray(blocked.reshape(-1, columns), dtype=bool)
+        elif all(size == 1 for size in blocked.shape[:-2]):
+            blocked = np.ascontiguousarray(np.broadcast_to(blocked.reshape(blocked.shape[-2:]), scores.shape[-2:]),
+                                           dtype=bool)
+        else:
+            kernels = None
+    if kernels is None or scores.ndim < 2 or not scores.size or not scores.flags.c_contiguous:
+        if scale != 1.0:
+            scores *= scores.dtype.type(scale)
+        return _softmax_rows_in_place(scores, blocked)
+    kernels.softmax_rows(scores.reshape(-1, columns), blocked, scale)
+    return scores
+
+
 def _scores_into_grad(grad_probabilities, probabilities, grad_output, output, keep):
     """``dS = P * (dP - rowsum(dO * O))`` in place in ``grad_probabilities`` (``dO @ v^T``), after applying the
     dropout mask ``keep`` (or None)."""
@@ -77,11 +100,12 @@ class ScaledDotProductAttention(Primitive):
     the float mask (broadcastable to (..., L, S)) is an input when given, so that it has a gradient.
     ``blocked``: a bool array broadcastable to (..., L, S), True where attention is forbidden (from a bool
     mask and/or ``is_causal``), or None. ``keep``: the scaled dropout keep-mask of shape (..., L, S), or None.
-    Fast paths: ``forward_split`` (heads in ranges between threads, for NumPy inputs of one batch shape) and
-    ``backward_arrays`` (the closed form above, on the saved probabilities).
+    Fast paths: ``forward_split`` (heads in ranges between threads, for NumPy inputs of one batch shape),
+    ``forward_compiled`` (the softmax in one compiled pass per row, where the kernels are built; the split
+    takes it too) and ``backward_arrays`` (the closed form above, on the saved probabilities).
     """
 
-    fast_forward = ("forward_split",)
+    fast_forward = ("forward_split", "forward_compiled")
 
     def __init__(self, scale: float, blocked=None, keep=None):
         self.scale, self.blocked, self.keep = scale, blocked, keep
@@ -96,19 +120,33 @@ class ScaledDotProductAttention(Primitive):
             return not_finite if not_finite.any() else None
         return self.blocked | not_finite
 
-    def _attend(self, q, k, v, float_mask, blocked, keep, probabilities=None, output=None):
+    def _attend(self, q, k, v, float_mask, blocked, keep, probabilities=None, output=None, compiled_softmax=False):
         """Scores → probabilities (in place) → output, for any broadcastable (sub-)batch; returns both.
-        ``probabilities``/``output``: arrays to write into (None: new ones)."""
+        ``probabilities``/``output``: arrays to write into (None: new ones). ``compiled_softmax``: the softmax
+        by ``_softmax_rows_fast``, which also applies the scale when there is no float mask."""
         xp = get_array_module(q)
-        scores = xp.matmul(q * q.dtype.type(self.scale), xp.swapaxes(k, -1, -2), out=probabilities)
-        if float_mask is not None:
-            scores += float_mask
-        probabilities = _softmax_rows_in_place(scores, blocked)
+        if compiled_softmax and float_mask is None:
+            scores = xp.matmul(q, xp.swapaxes(k, -1, -2), out=probabilities)
+            probabilities = _softmax_rows_fast(scores, blocked, self.scale)
+        else:
+            scores = xp.matmul(q * q.dtype.type(self.scale), xp.swapaxes(k, -1, -2), out=probabilities)
+            if float_mask is not None:
+                scores += float_mask
+            probabilities = (_softmax_rows_fast if compiled_softmax else _softmax_rows_in_place)(scores, blocked)
         weights = probabilities if keep is None else probabilities * keep
         return probabilities, xp.matmul(weights, v, out=output)
 
     def forward(self, q, k, v, float_mask=None):
         probabilities, output = self._attend(q, k, v, float_mask, self._blocked(float_mask), self.keep)
+        self._save(q, k, v, float_mask, probabilities, output)
+        return output
+
+    def forward_compiled(self, q, k, v, float_mask=None):
+        """The reference chain with the compiled softmax: NumPy inputs where the kernels are built."""
+        if type(q) is not np.ndarray or compiled.for_arrays(q, k, v) is None:
+            return None
+        probabilities, output = self._attend(q, k, v, float_mask, self._blocked(float_mask), self.keep,
+                                             compiled_softmax=True)
         self._save(q, k, v, float_mask, probabilities, output)
         return output
 
@@ -136,7 +174,7 @@ class ScaledDotProductAttention(Primitive):
                                              for view in per_head)
             # float mask and blocked views are (1 or heads, L, S); a (1, L, S) one broadcasts over the range
             self._attend(q3[start:stop], k3[start:stop], v3[start:stop], mask, blocked_part, keep_part,
-                         probabilities[start:stop], output[start:stop])
+                         probabilities[start:stop], output[start:stop], compiled_softmax=True)
 
         threads.split_rows(attend_range, heads, count, per_thread=1)
         probabilities = probabilities.reshape(*q.shape[:-2], rows, columns)
@@ -214,14 +252,51 @@ class ScaledDotProductAttention(Primitive):
         grad_v = None
         if needs[2]:
             weights = probabilities if keep is None else probabilities * keep
-            grad_v = xp.matmul(xp.swapaxes(weights, -1, -2), grad)
+            transposed = xp.swapaxes(weights, -1, -2)
+            grad_v = xp.matmul(transposed, grad, out=_like_input(v, transposed, grad))
+            del transposed
             del weights
-        grad_scores = _scores_into_grad(xp.matmul(grad, xp.swapaxes(v, -1, -2)), probabilities, grad, output, keep)
-        grad_q = xp.matmul(grad_scores, k) * scale if needs[0] else None
-        grad_k = xp.matmul(xp.swapaxes(grad_scores, -1, -2), q) * scale if needs[1] else None
+        grad_probabilities = xp.matmul(grad, xp.swapaxes(v, -1, -2))
+        kernels = None if mask else compiled.for_arrays(grad_probabilities, probabilities, output)
+        if kernels is not None and grad_probabilities.flags.c_contiguous and probabilities.flags.c_contiguous:
+            # dS * scale in one pass (the float mask's gradient, dS itself, takes the NumPy chain)
+            if keep is not None:
+                grad_probabilities *= keep
+            columns = grad_probabilities.shape[-1]
+            row_dot = np.ascontiguousarray(_row_sums(grad * output))
+            kernels.softmax_rows_grad(grad_probabilities.reshape(-1, columns), probabilities.reshape(-1, columns),
+                                      row_dot, self.scale)
+            grad_scores, scale = grad_probabilities, None
+        else:
+            grad_scores = _scores_into_grad(grad_probabilities, probabilities, grad, output, keep)
+        grad_q = grad_k = None
+        if needs[0]:
+            grad_q = xp.matmul(grad_scores, k, out=_like_input(q, grad_scores, k))
+            if scale is not None:
+                grad_q *= scale
+        if needs[1]:
+            transposed = xp.swapaxes(grad_scores, -1, -2)
+            grad_k = xp.matmul(transposed, q, out=_like_input(k, transposed, q))
+            if scale is not None:
+                grad_k *= scale
         if mask:
             return grad_q, grad_k, grad_v, grad_scores
         return grad_q, grad_k, grad_v
+
+
+def _like_input(array, left, right):
+    """An empty array for the product ``left @ right`` laid out in memory as the input ``array`` it is the
+    gradient of (q, k and v are often transposed views of one projection: their gradients then go back
+    through the transposes and reshapes without copies); None (a new C-contiguous array) when the product's
+    shape differs from ``array``'s (broadcast batch dims), ``array`` is C-contiguous already or its last axis
+    is not its fastest."""
+    shape = np.broadcast_shapes(left.shape[:-2], right.shape[:-2]) + (left.shape[-2], right.shape[-1])
+    if shape != array.shape or array.flags.c_contiguous or array.dtype != np.result_type(left, right):
+        return None
+    order = memory_order(array)
+    if order[-1] != array.ndim - 1:  # BLAS writes rows: the last axis must stay the fastest
+        return None
+    return empty_ordered(np, shape, order, array.dtype)
 
 
 # ------------------------------------------------------------------------------------------- wrapper

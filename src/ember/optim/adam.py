@@ -169,11 +169,15 @@ def adam_update_compiled(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step,
     def rounded(value: float) -> float:  # the hyper-parameter as the arrays' dtype holds it
         return float(param.dtype.type(value))
 
-    arrays = [a.reshape(-1) for a in (param, grad, exp_avg, exp_avg_sq)]
     scalars = (rounded(sign * (1.0 - beta1)), rounded(beta1), rounded(1.0 - beta2), rounded(beta2),
                rounded(math.sqrt(1.0 - beta2 ** step)), rounded(eps), rounded(lr / (1.0 - beta1 ** step)))
+    count = threads.threads_for(param.size)
+    if count == 1:  # whole, on this thread: no ranges to cut (every parameter until Ember has the cores)
+        kernels.adam(param, grad, exp_avg, exp_avg_sq, *scalars)
+        return True
+    arrays = [a.reshape(-1) for a in (param, grad, exp_avg, exp_avg_sq)]
     threads.split_rows(lambda start, stop: kernels.adam(*[a[start:stop] for a in arrays], *scalars),
-                       param.size, threads.threads_for(param.size))
+                       param.size, count)
     return True
 
 

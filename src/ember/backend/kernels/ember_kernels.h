@@ -15,6 +15,9 @@
  *   group_norm.c     group norm's forward and backward, in (C, H, W, N) or (N, C, H, W) memory
  *   relu.c           ReLU's gradient
  *   silu.c           SiLU and its gradient (float: a rational tanh)
+ *   gelu.c           GELU's forward and gradient (erf and exp evaluated in the loop)
+ *   layer_norm.c     layer norm over the last axis, forward and backward
+ *   softmax.c        the softmax over rows of attention scores and its gradient, in place
  *   transpose.c      the (N, C, H, W) -> (C, H, W, N) layout copy
  *   max_pool.c       max pooling's forward and backward
  *   direct_conv.c    the direct convolutions' forward and input gradient (register blocks over channels)
@@ -146,5 +149,33 @@ struct ember_adam_step {
 #else
 #define EMBER_IN_REGISTER(value) (void)0
 #endif
+
+/* exp(x) in float, branch-free: x = n ln2 + r with |r| <= ln2/2 (ln2 in two parts, Cody and Waite), e^r by
+ * its Taylor polynomial to r^7 (error below 1e-8 relative), times 2^n in two factors so that results down to
+ * the smallest subnormals come out right. Arguments below -104 give 0, above 88.7 inf. */
+static inline float ember_expf(float x)
+{
+    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float clamped = x < -104.0f ? -104.0f : (x > 89.0f ? 89.0f : x);
+    float n = (clamped * 1.44269504f + shifter) - shifter;
+    float r = clamped - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.98412698e-4f;
+    p = p * r + 1.38888889e-3f;
+    p = p * r + 8.33333333e-3f;
+    p = p * r + 4.16666667e-2f;
+    p = p * r + 1.66666667e-1f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int whole = (int)n;
+    int half = whole / 2;
+    int bits_first = (half + 127) << 23, bits_second = (whole - half + 127) << 23;
+    float first, second;
+    memcpy(&first, &bits_first, sizeof first);
+    memcpy(&second, &bits_second, sizeof second);
+    float result = p * first * second;
+    return x < -104.0f ? 0.0f : (x > 88.7228394f ? (float)INFINITY : result);
+}
 
 #endif
