@@ -53,7 +53,7 @@ struct EMBER_NAME(lstm_sequence) {
 };
 
 /* Numbers first..stop-1 of `total` cut into `parts` shares: share `part`. */
-static void EMBER_NAME(lstm_share)(idx total, idx parts, idx part, idx *first, idx *stop)
+static void EMBER_NAME(sequence_share)(idx total, idx parts, idx part, idx *first, idx *stop)
 {
     *first = total * part / parts;
     *stop = total * (part + 1) / parts;
@@ -66,7 +66,7 @@ static void EMBER_NAME(lstm_sequence_forward_work)(void *context)
     long long ticket;
     while ((ticket = ember_ticket_take(&s->tickets)) >= 0) {
         idx n0, n1;
-        EMBER_NAME(lstm_share)(batch, s->tickets.pieces, ticket, &n0, &n1);
+        EMBER_NAME(sequence_share)(batch, s->tickets.pieces, ticket, &n0, &n1);
         const idx rows = n1 - n0;
         T *hidden = s->hidden + n0 * width;  /* this block's rows of h_prev @ W_hh.T */
         for (idx done = 0; done < s->steps && rows > 0; done++) {
@@ -128,14 +128,14 @@ static void EMBER_NAME(lstm_sequence_backward_work)(void *context)
     while ((ticket = ember_ticket_take(&s->tickets)) >= 0) {
         idx first, stop;
         if (ticket >= blocks) {  /* second phase: a share of the parameter gradients' 4H rows */
-            EMBER_NAME(lstm_share)(width, blocks, ticket - blocks, &first, &stop);
+            EMBER_NAME(sequence_share)(width, blocks, ticket - blocks, &first, &stop);
             EMBER_NAME(sequence_parameter_grads)(s->d_gates, width, s->hs, s->h0, s->steps, batch, size, s->reverse,
                                                  s->grad_weight, s->grad_bias, s->gemm, s->ilp64, first, stop);
             ember_ticket_done(&s->tickets);
             continue;
         }
         idx n0, n1;
-        EMBER_NAME(lstm_share)(batch, blocks, ticket, &n0, &n1);
+        EMBER_NAME(sequence_share)(batch, blocks, ticket, &n0, &n1);
         const idx rows = n1 - n0, row_at = n0 * size;
         for (idx done = 0; done < s->steps && rows > 0; done++) {
             const idx t = s->reverse ? done : s->steps - 1 - done;
@@ -155,7 +155,7 @@ static void EMBER_NAME(lstm_sequence_backward_work)(void *context)
     }
 }
 
-static idx EMBER_NAME(lstm_blocks)(int threads, idx batch)
+static idx EMBER_NAME(sequence_blocks)(int threads, idx batch)
 {
     idx blocks = threads < 1 ? 1 : threads;
     return blocks > batch ? batch : blocks;
@@ -173,7 +173,7 @@ int EMBER_NAME(ember_lstm_sequence_forward)(const T *x, const T *bias, const T *
     s.x = x, s.bias = bias, s.h0 = h0, s.c0 = c0, s.weight = weight;
     s.hidden = hidden, s.gates = gates, s.cs = cs, s.tanh_cs = tanh_cs, s.hs = hs;
     s.steps = steps, s.batch = batch, s.size = size, s.reverse = reverse, s.gemm = gemm, s.ilp64 = ilp64;
-    const idx blocks = EMBER_NAME(lstm_blocks)(threads, batch);
+    const idx blocks = EMBER_NAME(sequence_blocks)(threads, batch);
     s.tickets = (struct ember_tickets){0, 0, blocks, blocks};
     return ember_team_run(EMBER_NAME(lstm_sequence_forward_work), &s, (int)blocks);
 }
@@ -194,7 +194,7 @@ int EMBER_NAME(ember_lstm_sequence_backward)(const T *grad_hs, const T *grad_cs,
     s.carry_c = carry_c, s.grad_weight = grad_weight, s.grad_bias = grad_bias;
     s.need_h0 = need_h0, s.steps = steps, s.batch = batch, s.size = size, s.reverse = reverse;
     s.gemm = gemm, s.ilp64 = ilp64;
-    const idx blocks = EMBER_NAME(lstm_blocks)(threads, batch);
+    const idx blocks = EMBER_NAME(sequence_blocks)(threads, batch);
     const idx phases = grad_weight || grad_bias ? 2 : 1;
     s.tickets = (struct ember_tickets){0, 0, blocks, phases * blocks};
     memset(carry_h, 0, (size_t)(batch * size) * sizeof(T));  /* nothing is carried into the last step */
