@@ -138,7 +138,8 @@ SETTINGS: dict[str, Setting] = _declare(
             "an elementwise pass over fewer numbers stays on the calling thread (waking a helper costs "
             "about 0.2 ms)", minimum=1),
     Setting("parallel_gemm_flops", float, 4e6, "EMBER_PARALLEL_GEMM_FLOPS",
-            "a matmul of fewer floating-point operations stays whole on the calling thread", minimum=0),
+            "a matmul of fewer floating-point operations stays whole on the calling thread (and a compiled "
+            "LSTM/GRU sequence whose step product is smaller runs on it alone)", minimum=0),
     Setting("parallel_conv_flops", float, 4e6, "EMBER_PARALLEL_CONV_FLOPS",
             "a direct-convolution call of fewer floating-point operations stays on the calling thread",
             minimum=0),
