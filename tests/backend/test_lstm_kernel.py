@@ -158,6 +158,21 @@ def _sequence_tensors(dtype, bias=True, seed=0):
     return [ember.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
 
 
+def _record_route(kernels, monkeypatch, names: tuple, route: str, dtype) -> list:
+    """Record which of the kernels ``names`` run (into the returned list); for ``route`` 'steps', hide the CBLAS
+    GEMM so that the per-step path runs; for 'sequence', skip where NumPy loads none."""
+    calls: list = []
+    for name in names:
+        original = getattr(kernels, name)
+        monkeypatch.setattr(kernels, name, lambda *a, _name=name, _original=original: (calls.append(_name),
+                                                                                           _original(*a))[1])
+    if route == "steps":
+        monkeypatch.setattr(recurrent.threads, "openblas_gemm", lambda dtype: None)
+    elif recurrent.threads.openblas_gemm(dtype) is None:
+        pytest.skip("NumPy here loads no OpenBLAS with a CBLAS GEMM the sequence kernel can call")
+    return calls
+
+
 def _sequence_grads(reverse, dtype, upstream):
     tensors = _sequence_tensors(dtype)
     hs, cs = recurrent.LSTMSequence(reverse)(*tensors)
@@ -172,16 +187,8 @@ def test_lstm_sequence_takes_the_compiled_kernels_forward_and_backward(kernels, 
                                                                        dtype):
     """The whole sequence in C (kernels/lstm_sequence.c, where a CBLAS GEMM is found) or a NumPy GEMM and a
     compiled pass per step: both give the reference path's outputs and gradients."""
-    calls = []
     names = ("lstm_sequence_forward", "lstm_sequence_backward", "lstm_forward_steps", "lstm_backward_steps")
-    for name in names:
-        original = getattr(kernels, name)
-        monkeypatch.setattr(kernels, name, lambda *a, _name=name, _original=original: (calls.append(_name),
-                                                                                           _original(*a))[1])
-    if route == "steps":
-        monkeypatch.setattr(recurrent.threads, "openblas_gemm", lambda dtype: None)
-    elif recurrent.threads.openblas_gemm(dtype) is None:
-        pytest.skip("NumPy here loads no OpenBLAS with a CBLAS GEMM the sequence kernel can call")
+    calls = _record_route(kernels, monkeypatch, names, route, dtype)
     upstream = np.random.default_rng(9).standard_normal((2, 4, 3, 5)).astype(dtype)
     results = _sequence_grads(reverse, dtype, upstream)
     assert calls == list(names[:2] if route == "sequence" else names[2:])
@@ -306,16 +313,8 @@ def test_gru_sequence_takes_the_compiled_kernels_and_matches_the_reference(kerne
                                                                            reverse, bias):
     """The whole sequence in C (kernels/gru_sequence.c, where a CBLAS GEMM is found) or a NumPy GEMM and a
     compiled pass per step: both give the reference path's outputs and gradients."""
-    calls = []
     names = ("gru_sequence_forward", "gru_sequence_backward", "gru_forward_steps", "gru_backward_steps")
-    for name in names:
-        original = getattr(kernels, name)
-        monkeypatch.setattr(kernels, name, lambda *a, _name=name, _original=original: (calls.append(_name),
-                                                                                           _original(*a))[1])
-    if route == "steps":
-        monkeypatch.setattr(recurrent.threads, "openblas_gemm", lambda dtype: None)
-    elif recurrent.threads.openblas_gemm(dtype) is None:
-        pytest.skip("NumPy here loads no OpenBLAS with a CBLAS GEMM the sequence kernel can call")
+    calls = _record_route(kernels, monkeypatch, names, route, dtype)
     upstream = np.random.default_rng(5).standard_normal((4, 3, 5)).astype(dtype)
     results = {}
     for fast in (True, False):

@@ -492,14 +492,10 @@ class LSTMSequence(Primitive):
             parity = 1 - parity
             if previous is not None or needs[1]:
                 carry_h = np.ascontiguousarray(threads.matmul(d_gates[t], weight))
-        return self._lstm_grads(needs, d_gates, hs, h0, carry_h, carry_c[parity])
-
-    def _lstm_grads(self, needs, d_gates, hs, h0, grad_h0, grad_c0) -> tuple:
-        """The compiled backward's gradients: the weight's as one GEMM over all steps, the bias's as one sum."""
         grad_weight = _hidden_weight_grad(d_gates, hs, h0, self.reverse) if needs[3] else None
-        grad_bias = d_gates.reshape(-1, d_gates.shape[-1]).sum(axis=0) if self.has_bias and needs[-1] else None
-        return _with_bias((d_gates if needs[0] else None, grad_h0 if needs[1] else None,
-                           grad_c0 if needs[2] else None, grad_weight), grad_bias, self.has_bias)
+        grad_bias = d_gates.reshape(-1, 4 * size).sum(axis=0) if self.has_bias and needs[-1] else None
+        return _with_bias((d_gates if needs[0] else None, carry_h if needs[1] else None,
+                           carry_c[parity] if needs[2] else None, grad_weight), grad_bias, self.has_bias)
 
     def backward_arrays(self, grad_hs, grad_cs):
         if self.batch_sizes is not None:
