@@ -138,8 +138,8 @@ def profile_ops(args) -> None:
 
     Primitive.__call__ = lambda self, *tensors: timed((type(self).__name__, "forward"), primitive_call, self,
                                                       *tensors)
-    engine._call_backward = lambda node, slots: timed((type(node).__name__, "backward"), call_backward, node,
-                                                      slots)
+    engine._call_backward = lambda node, *arguments: timed((type(node).__name__, "backward"), call_backward, node,
+                                                           *arguments)
     trainer.optimizer.step = lambda: timed(("optimizer", "step"), optimizer_step)
     steps = []
     try:

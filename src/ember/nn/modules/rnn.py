@@ -250,19 +250,32 @@ class RNNBase(Module):
             self._check_state(name, state, batch)
         return states if batch is not None else [state.unsqueeze(1) for state in states]
 
-    def _weights(self, suffix: str) -> tuple:
-        """weight_hh, weight_hr (None without a projection) and bias_hh (None without biases) of a direction."""
-        return (getattr(self, f"weight_hh{suffix}"), getattr(self, f"weight_hr{suffix}") if self.proj_size else None,
-                getattr(self, f"bias_hh{suffix}") if self.bias else None)
+    def _folds_input_bias(self) -> bool:
+        """Whether a direction's sequence node adds b_ih + b_hh to each step's gates, its input projection
+        being the bare product x @ W_ih.T: with fast paths on, for an RNN or LSTM with biases (a GRU keeps b_hn
+        inside the reset gate's product). The sum is the same, rounded in another order; the compiled
+        sequence kernels then add one bias per step instead of a pass over every step's projection, and its
+        gradient is one column sum of the gates' gradients instead of two."""
+        return self.bias and self.mode != "GRU" and bool(config.get("fast_paths"))
 
-    def _direction(self, projection: Tensor, steps: int, batch: int, state: tuple, suffix: str,
-                   reverse: bool) -> tuple[Tensor, tuple]:
-        """Run one direction of one layer over time from the input projection (L * N, G * H)."""
+    def _weights(self, suffix: str) -> tuple:
+        """weight_hh, weight_hr (None without a projection) and the bias the sequence adds to each step's
+        product (None without biases): b_hh, or b_ih + b_hh where ``_folds_input_bias``."""
+        bias = getattr(self, f"bias_hh{suffix}") if self.bias else None
+        if self._folds_input_bias():
+            bias = getattr(self, f"bias_ih{suffix}") + bias
+        return (getattr(self, f"weight_hh{suffix}"), getattr(self, f"weight_hr{suffix}") if self.proj_size else None,
+                bias)
+
+    def _direction(self, projection: Tensor, state: tuple, suffix: str, reverse: bool) -> tuple[Tensor, tuple]:
+        """Run one direction of one layer over time from the input projection (L, N, G * H); every step's
+        output (L, N, H_out) and the final state."""
         weight_hh, weight_hr, bias_hh = self._weights(suffix)
         if config.get("fast_paths"):  # one node for the whole sequence
-            return _sequence(self.mode, projection.reshape(steps, batch, projection.shape[1]), state, weight_hh,
-                             weight_hr, bias_hh, reverse)
-        inputs = split(projection, batch, dim=0)  # one node: the L steps' (N, G * H) projections
+            return _sequence(self.mode, projection, state, weight_hh, weight_hr, bias_hh, reverse)
+        steps, batch = projection.shape[0], projection.shape[1]
+        # one node: the L steps' (N, G * H) projections
+        inputs = split(projection.reshape(steps * batch, projection.shape[2]), batch, dim=0)
         outputs: list = [None] * steps
         for t in (reversed(range(steps)) if reverse else range(steps)):
             state = _projected(_step(self.mode, inputs[t], state, weight_hh, bias_hh), weight_hr)
@@ -291,16 +304,16 @@ class RNNBase(Module):
 
     def _run_layers(self, layer_input: Tensor, initial: list[Tensor], run_direction) -> tuple:
         """Every layer and direction; ``run_direction(projection, state, suffix, reverse)`` runs one from its
-        input projection (rows, G * H). Returns the last layer's output (rows, D * H_out) and the final
-        states, each (layers * D, N, ·)."""
+        input projection (·, G * H): (L, N, ·) steps, or a packed batch's (rows, ·). Returns the last layer's
+        output (·, D * H_out) and the final states, each (layers * D, N, ·)."""
         finals: list[list[Tensor]] = [[] for _ in initial]
         for index in range(self.num_layers):
             if index > 0 and self.dropout > 0 and self.training:
                 layer_input = dropout_function(layer_input, self.dropout, True)
             directions = []
             for direction, suffix in enumerate(self._suffixes(index)):
-                projection = affine(layer_input, getattr(self, f"weight_ih{suffix}"),
-                                    getattr(self, f"bias_ih{suffix}") if self.bias else None, transposed=True)
+                input_bias = getattr(self, f"bias_ih{suffix}") if self.bias and not self._folds_input_bias() else None
+                projection = affine(layer_input, getattr(self, f"weight_ih{suffix}"), input_bias, transposed=True)
                 row = index * self.num_directions + direction
                 output, state = run_direction(projection, tuple(states[row] for states in initial), suffix,
                                               direction == 1)
@@ -319,15 +332,10 @@ class RNNBase(Module):
             input = input.unsqueeze(1)
         elif self.batch_first:
             input = input.transpose(0, 1)
-        steps, batch = input.shape[0], input.shape[1]
+        batch = input.shape[1]
         initial = self._initial_states(hx, batch if batched else None, input)
 
-        def run_direction(projection, state, suffix, reverse):
-            output, state = self._direction(projection, steps, batch, state, suffix, reverse)
-            return output.reshape(steps * batch, output.shape[2]), state
-
-        rows, last = self._run_layers(input.reshape(steps * batch, input.shape[2]), initial, run_direction)
-        output = rows.reshape(steps, batch, rows.shape[1])
+        output, last = self._run_layers(input, initial, self._direction)
         if not batched:
             output = output.squeeze(1)
             last = [state.squeeze(1) for state in last]
