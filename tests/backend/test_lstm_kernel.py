@@ -199,7 +199,12 @@ def test_lstm_sequence_takes_the_compiled_kernels_forward_and_backward(kernels, 
         np.testing.assert_allclose(value, reference, **tolerance)
 
 
-@pytest.mark.parametrize("shape", [(6, 9, 5), (1, 3, 5), (3, 1, 2)], ids=["L6N9H5", "one-step", "one-row"])
+# H 5: the BLAS's GEMM each step; H 16 and 40 (and L >= 4): W_hh packed into panels (panel_gemm.c), the last
+# panel narrower for H 40
+SEQUENCE_SHAPES = [(6, 9, 5), (1, 3, 5), (3, 1, 2), (6, 9, 16), (5, 7, 40)]
+
+
+@pytest.mark.parametrize("shape", SEQUENCE_SHAPES, ids=["L6N9H5", "one-step", "one-row", "L6N9H16", "L5N7H40"])
 @pytest.mark.parametrize("threads", [1, 2, 3, 7])
 @pytest.mark.parametrize("reverse", [False, True])
 def test_lstm_sequence_kernel_shares_the_batch_between_its_threads(kernels, threads, reverse, shape):
@@ -243,6 +248,35 @@ def test_lstm_sequence_kernel_shares_the_batch_between_its_threads(kernels, thre
     _, without_h0 = run(threads, need_h0=False)
     for value, expected in zip(without_h0, single[:6]):
         np.testing.assert_allclose(value, expected, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("size", [16, 48])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_sequence_on_packed_weights_matches_the_reference_in_float32(kernels, monkeypatch, reverse, size):
+    """Float32 sequences long and wide enough for the packed products (kernels/panel_gemm.c) give the reference
+    path's outputs and gradients."""
+    calls = _record_route(kernels, monkeypatch, ("lstm_sequence_forward", "lstm_sequence_backward"), "sequence",
+                          np.float32)
+    rng = np.random.default_rng(size)
+    steps, batch = 6, 9
+    arrays = [rng.standard_normal((steps, batch, 4 * size)), rng.standard_normal((batch, size)),
+              rng.standard_normal((batch, size)), rng.standard_normal((4 * size, size)) / np.sqrt(size),
+              rng.standard_normal(4 * size) * 0.5]
+    upstream = rng.standard_normal((2, steps, batch, size))
+
+    def grads():
+        tensors = [ember.tensor(a.astype(np.float32), requires_grad=True) for a in arrays]
+        hs, cs = recurrent.LSTMSequence(reverse)(*tensors)
+        (hs * ember.tensor(upstream[0].astype(np.float32)) + cs * ember.tensor(upstream[1].astype(np.float32))
+         ).sum().backward()
+        return [hs.numpy().copy(), cs.numpy().copy()] + [t.grad.numpy().copy() for t in tensors]
+
+    results = grads()
+    assert calls == ["lstm_sequence_forward", "lstm_sequence_backward"]
+    with ember.config.override(fast_paths=False):
+        expected = grads()
+    for value, reference in zip(results, expected):
+        np.testing.assert_allclose(value, reference, rtol=1e-4, atol=1e-4)
 
 
 def test_lstm_sequence_kernel_refuses_mismatched_arrays(kernels):
@@ -295,11 +329,11 @@ def test_lstm_layer_runs_the_compiled_step(kernels):
 
 
 # ------------------------------------------------------------------------------------------------- GRU
-def _gru_tensors(dtype, bias=True, seed=0):
+def _gru_tensors(dtype, bias=True, seed=0, size=5):
     rng = np.random.default_rng(seed)
-    steps, batch, size = 4, 3, 5
+    steps, batch = 4, 3
     arrays = [rng.standard_normal((steps, batch, 3 * size)), rng.standard_normal((batch, size)),
-              rng.standard_normal((3 * size, size)) * 0.5]
+              rng.standard_normal((3 * size, size)) * (0.5 if size == 5 else 1 / np.sqrt(size))]
     if bias:
         arrays.append(rng.standard_normal(3 * size) * 0.5)
     return [ember.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
@@ -309,16 +343,18 @@ def _gru_tensors(dtype, bias=True, seed=0):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("size", [5, 16], ids=["H5", "H16-packed"])
 def test_gru_sequence_takes_the_compiled_kernels_and_matches_the_reference(kernels, monkeypatch, route, dtype,
-                                                                           reverse, bias):
-    """The whole sequence in C (kernels/gru_sequence.c, where a CBLAS GEMM is found) or a NumPy GEMM and a
-    compiled pass per step: both give the reference path's outputs and gradients."""
+                                                                           reverse, bias, size):
+    """The whole sequence in C (kernels/gru_sequence.c, where a CBLAS GEMM is found; with H 16, W_hh packed for
+    the steps' products) or a NumPy GEMM and a compiled pass per step: both give the reference path's outputs
+    and gradients."""
     names = ("gru_sequence_forward", "gru_sequence_backward", "gru_forward_steps", "gru_backward_steps")
     calls = _record_route(kernels, monkeypatch, names, route, dtype)
-    upstream = np.random.default_rng(5).standard_normal((4, 3, 5)).astype(dtype)
+    upstream = np.random.default_rng(5).standard_normal((4, 3, size)).astype(dtype)
     results = {}
     for fast in (True, False):
-        tensors = _gru_tensors(dtype, bias)
+        tensors = _gru_tensors(dtype, bias, size=size)
         with ember.config.override(fast_paths=fast):
             hs = recurrent.GRUSequence(reverse)(*tensors)
             (hs * ember.tensor(upstream)).sum().backward()

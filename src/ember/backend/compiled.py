@@ -129,9 +129,10 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
                              ctypes.c_int),
     "gru_sequence_backward": (*[_Address] * 13, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                               _Address, ctypes.c_int),
+    "panel_product": (*[_Address] * 3, _Index, _Index, _Index, ctypes.c_int),
 }
 _RETURNS = {name: ctypes.c_int for name in ("lstm_sequence_forward", "lstm_sequence_backward", "gru_sequence_forward",
-                                            "gru_sequence_backward")}  # the others return nothing
+                                            "gru_sequence_backward", "panel_product")}  # the others return nothing
 _SUFFIXES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
@@ -542,6 +543,21 @@ class Kernels:
 
         step.arrays = arrays  # type: ignore[attr-defined]  # the memory it writes lives as long as it does
         return step
+
+    def panel_product(self, a, b, transposed: bool = False):
+        """``a @ b`` (``a @ b.T`` when ``transposed``) by kernels/panel_gemm.c, the product the recurrent
+        sequences run each step on their packed weight: a (m, k), b (k, n) or (n, k), C-contiguous, one dtype
+        (checked). None where n is not a whole number of vectors (``vector_bytes / itemsize`` numbers)."""
+        m, k = a.shape if a.ndim == 2 else (0, 0)
+        n = b.shape[0 if transposed else 1] if b.ndim == 2 else 0
+        arrays = dict(a=a, b=b)
+        _require(a.ndim == b.ndim == 2 and all(type(x) is np.ndarray and x.flags.c_contiguous and x.dtype == a.dtype
+                                               for x in arrays.values())
+                 and b.shape[1 if transposed else 0] == k, "panel_product", arrays)
+        out = np.empty((m, n), dtype=a.dtype)
+        done = self._functions["panel_product", a.dtype](_address(a), _address(b), _address(out), m, k, n,
+                                                         int(transposed))
+        return out if done else None
 
     def lstm_sequence_forward(self, x, bias, h0, c0, weight, gates, cs, tanh_cs, hs, reverse: bool, threads: int,
                               gemm: tuple) -> int:

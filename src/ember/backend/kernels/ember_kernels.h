@@ -24,6 +24,7 @@
  *   weight_grad.c    the direct convolutions' weight gradient (register tiles over channel pairs)
  *   lstm.c           one LSTM step's gates, cell and hidden state, forward and backward
  *                    (and one GRU step's)
+ *   panel_gemm.c     products by a right-hand side packed once for many calls (a recurrent weight)
  *   lstm_sequence.c  a whole LSTM sequence, forward and backward, on a team of threads sharing the batch
  *   gru_sequence.c   a whole GRU sequence the same way
  *   step_threads.h   that team and its tickets (not a template: all.c includes it once)
@@ -50,6 +51,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef long long idx; /* sizes, indices and distances in numbers: int64, as NumPy's */
@@ -119,6 +121,15 @@ struct ember_adam_step {
 #else
 #define EMBER_TILE_OUT 3
 #define EMBER_TILE_IN 4
+#endif
+
+/* The packed products' register block (panel_gemm.c): EMBER_PANEL_ROWS rows by EMBER_PANEL_VECTORS vectors,
+ * 16 sums with AVX-512's 32 registers, 8 with the 16 of AVX or SSE. */
+#define EMBER_PANEL_VECTORS 4
+#if defined(__AVX512F__)
+#define EMBER_PANEL_ROWS 4
+#else
+#define EMBER_PANEL_ROWS 2
 #endif
 
 #define EMBER_MAX_TAPS 32 /* the direct convolutions' largest kernel side */

@@ -16,5 +16,6 @@ typedef T EMBER_NAME(vector) __attribute__((vector_size(EMBER_VECTOR_BYTES), ali
 #include "direct_conv.c"
 #include "weight_grad.c"
 #include "lstm.c"
+#include "panel_gemm.c"
 #include "lstm_sequence.c"
 #include "gru_sequence.c"

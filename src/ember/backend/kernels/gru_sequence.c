@@ -1,6 +1,7 @@
 /* A whole GRU sequence (one direction of one layer), forward and backward through time, driven in C by a team
  * of threads (step_threads.h) that share the batch's rows, as lstm_sequence.c does for the LSTM (whose
- * blas_gemm, share and parameter-gradient helpers it uses). A template over T (see ember_kernels.h).
+ * step products, share and parameter-gradient helpers it uses: W_hh packed once per call where the widths
+ * allow). A template over T (see ember_kernels.h).
  *
  * Each block of rows n0 <= n < n1 runs every step on its own:
  *   forward:  hidden = h_prev[n0:n1] @ W_hh.T, one GEMM of (n_b, H) x (H, 3H) a step, then lstm.c's GRU pass
@@ -20,6 +21,7 @@ struct EMBER_NAME(gru_sequence) {
     int reverse;
     void *gemm;
     int ilp64;
+    T *panels;  /* W_hh packed for the steps' products, or NULL: the BLAS's GEMM (lstm_sequence.c) */
     struct ember_tickets tickets;
 };
 
@@ -37,8 +39,7 @@ static void EMBER_NAME(gru_sequence_forward_work)(void *context)
             const idx t = s->reverse ? s->steps - 1 - done : done;
             const idx previous = done == 0 ? -1 : (s->reverse ? t + 1 : t - 1);
             const T *h_prev = (previous < 0 ? s->h0 : s->hs + previous * state) + n0 * size;
-            EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 0, 1, rows, width, size, h_prev, size, s->weight, size, (T)0,
-                                  hidden, width);
+            EMBER_NAME(step_product)(s->panels, s->gemm, s->ilp64, 1, rows, width, size, h_prev, s->weight, hidden);
             const idx at = t * state + n0 * size;
             EMBER_NAME(ember_gru_forward)(hidden, s->x + (t * batch + n0) * width, s->bias, h_prev,
                                           s->gates + (t * batch + n0) * 2 * size, s->ns + at, s->hidden_ns + at,
@@ -79,8 +80,8 @@ static void EMBER_NAME(gru_sequence_backward_work)(void *context)
                                            h_prev, s->d_x + wide_at, s->d_hidden + wide_at,
                                            s->carry_z + (1 - done % 2) * state + row_at, rows, size);
             if (previous >= 0 || s->need_h0)
-                EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 0, 0, rows, size, width, s->d_hidden + wide_at, width,
-                                      s->weight, size, (T)0, s->carry_gemm + row_at, size);
+                EMBER_NAME(step_product)(s->panels, s->gemm, s->ilp64, 0, rows, width, size, s->d_hidden + wide_at,
+                                         s->weight, s->carry_gemm + row_at);
         }
         ember_ticket_done(&s->tickets);
     }
@@ -99,7 +100,10 @@ int EMBER_NAME(ember_gru_sequence_forward)(const T *x, const T *bias, const T *h
     s.gemm = gemm, s.ilp64 = ilp64;
     const idx blocks = EMBER_NAME(sequence_blocks)(threads, batch);
     s.tickets = (struct ember_tickets){0, 0, blocks, blocks};
-    return ember_team_run(EMBER_NAME(gru_sequence_forward_work), &s, (int)blocks);
+    s.panels = EMBER_NAME(sequence_panels)(weight, 3 * size, size, steps, 1);
+    const int ran = ember_team_run(EMBER_NAME(gru_sequence_forward_work), &s, (int)blocks);
+    free(s.panels);
+    return ran;
 }
 
 /* Backward of the forward above: grad_hs (L, N, H); gates, ns, hidden_ns, hs as the forward wrote them; h0
@@ -121,6 +125,8 @@ int EMBER_NAME(ember_gru_sequence_backward)(const T *grad_hs, const T *gates, co
     const idx phases = grad_weight || grad_bias ? 2 : 1;
     s.tickets = (struct ember_tickets){0, 0, blocks, phases * blocks};
     memset(carry_gemm, 0, (size_t)(batch * size) * sizeof(T));  /* nothing is carried into the last step */
+    s.panels = EMBER_NAME(sequence_panels)(weight, 3 * size, size, steps, 0);
     ember_team_run(EMBER_NAME(gru_sequence_backward_work), &s, (int)blocks);
+    free(s.panels);
     return (int)(steps % 2);
 }

@@ -12,10 +12,17 @@
  * done, sums over the whole batch: the weight and bias gradients, each piece a contiguous share of their 4H
  * rows (one GEMM over all steps, and one column sum).
  *
- * The products are the BLAS's own GEMM (cblas_sgemm/cblas_dgemm of the OpenBLAS NumPy loaded), reached
- * through the address compiled.py passes in, with 64-bit integers where that library uses them (`ilp64`).
- * The caller sets that BLAS to one thread (backend/threads.py, claim_cores), so each product runs on the
- * thread that calls it. Every array is C-contiguous; compiled.py checks the shapes. */
+ * The steps' products run on W_hh packed once per call (panel_gemm.c: W_hh.T for the forward, W_hh for the
+ * backward) where their widths allow and the sequence has at least EMBER_PANEL_MIN_STEPS steps; otherwise,
+ * and for the weight gradient, they are the BLAS's own GEMM (cblas_sgemm/cblas_dgemm of the OpenBLAS NumPy
+ * loaded), reached through the address compiled.py passes in, with 64-bit integers where that library uses
+ * them (`ilp64`). The caller sets that BLAS to one thread (backend/threads.py, claim_cores), so each product
+ * runs on the thread that calls it. Every array is C-contiguous; compiled.py checks the shapes. */
+
+#ifndef EMBER_PANEL_MIN_STEPS
+/* Packing W_hh costs about what one BLAS call's own packing does: worth it from a few steps on. */
+#define EMBER_PANEL_MIN_STEPS 4
+#endif
 
 typedef void (*EMBER_NAME(gemm64_fn))(int, int, int, long long, long long, long long, T, const T *, long long,
                                       const T *, long long, T, T *, long long);
@@ -49,8 +56,36 @@ struct EMBER_NAME(lstm_sequence) {
     int reverse;
     void *gemm;
     int ilp64;
+    T *panels;  /* W_hh packed for the steps' products (panel_gemm.c), or NULL: the BLAS's GEMM */
     struct ember_tickets tickets;
 };
+
+/* W_hh (width, size: G H by H) packed for a sequence's step products, (rows, k) @ (k, n): W_hh.T (k = size, n = width)
+ * when `transposed`, else W_hh (k = width, n = size); NULL (the BLAS's GEMM) for short sequences, widths the
+ * panels do not take, or no memory. Freed by the caller. */
+static T *EMBER_NAME(sequence_panels)(const T *weight, idx width, idx size, idx steps, int transposed)
+{
+    const idx n = transposed ? width : size;
+    if (steps < EMBER_PANEL_MIN_STEPS || !EMBER_NAME(panel_fits)(n))
+        return NULL;
+    T *panels = malloc((size_t)(width * size) * sizeof(T));
+    if (panels)
+        EMBER_NAME(panel_pack)(weight, size, transposed, transposed ? size : width, n, panels);
+    return panels;
+}
+
+/* One step's product for `rows` rows, by W_hh (width, size): c (rows, width) = a (rows, size) @ W_hh.T in the
+ * forward, c (rows, size) = a (rows, width) @ W_hh in the backward; on the panels sequence_panels packed for
+ * that direction, or by the BLAS where it packed none. Shared with gru_sequence.c. */
+static void EMBER_NAME(step_product)(const T *panels, void *gemm, int ilp64, int forward, idx rows, idx width,
+                                     idx size, const T *a, const T *weight, T *c)
+{
+    const idx k = forward ? size : width, n = forward ? width : size;
+    if (panels)
+        EMBER_NAME(panel_gemm)(a, k, rows, k, panels, n, c, n);
+    else
+        EMBER_NAME(blas_gemm)(gemm, ilp64, 0, forward, rows, n, k, a, k, weight, size, (T)0, c, n);
+}
 
 /* Numbers first..stop-1 of `total` cut into `parts` shares: share `part`. */
 static void EMBER_NAME(sequence_share)(idx total, idx parts, idx part, idx *first, idx *stop)
@@ -74,8 +109,8 @@ static void EMBER_NAME(lstm_sequence_forward_work)(void *context)
             const idx previous = done == 0 ? -1 : (s->reverse ? t + 1 : t - 1);
             const T *h_prev = previous < 0 ? s->h0 : s->hs + previous * state;
             const T *c_prev = previous < 0 ? s->c0 : s->cs + previous * state;
-            EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 0, 1, rows, width, size, h_prev + n0 * size, size, s->weight,
-                                  size, (T)0, hidden, width);
+            EMBER_NAME(step_product)(s->panels, s->gemm, s->ilp64, 1, rows, width, size, h_prev + n0 * size,
+                                     s->weight, hidden);
             const idx at = t * state + n0 * size, gate_at = (t * batch + n0) * width;
             EMBER_NAME(ember_lstm_forward)(hidden, s->x + gate_at, s->bias, c_prev + n0 * size,
                                            s->gates + gate_at, s->cs + at, s->tanh_cs + at, s->hs + at, rows, size);
@@ -148,8 +183,8 @@ static void EMBER_NAME(lstm_sequence_backward_work)(void *context)
                                             c_prev + row_at, s->tanh_cs + at, s->d_gates + gate_at,
                                             s->carry_c + (1 - done % 2) * state + row_at, rows, size);
             if (previous >= 0 || s->need_h0)
-                EMBER_NAME(blas_gemm)(s->gemm, s->ilp64, 0, 0, rows, size, width, s->d_gates + gate_at, width,
-                                      s->weight, size, (T)0, s->carry_h + row_at, size);
+                EMBER_NAME(step_product)(s->panels, s->gemm, s->ilp64, 0, rows, width, size, s->d_gates + gate_at,
+                                         s->weight, s->carry_h + row_at);
         }
         ember_ticket_done(&s->tickets);
     }
@@ -175,7 +210,10 @@ int EMBER_NAME(ember_lstm_sequence_forward)(const T *x, const T *bias, const T *
     s.steps = steps, s.batch = batch, s.size = size, s.reverse = reverse, s.gemm = gemm, s.ilp64 = ilp64;
     const idx blocks = EMBER_NAME(sequence_blocks)(threads, batch);
     s.tickets = (struct ember_tickets){0, 0, blocks, blocks};
-    return ember_team_run(EMBER_NAME(lstm_sequence_forward_work), &s, (int)blocks);
+    s.panels = EMBER_NAME(sequence_panels)(weight, 4 * size, size, steps, 1);
+    const int ran = ember_team_run(EMBER_NAME(lstm_sequence_forward_work), &s, (int)blocks);
+    free(s.panels);
+    return ran;
 }
 
 /* Backward of the forward above: grad_hs, grad_cs (L, N, H) the gradients of hs and cs; gates, cs, tanh_cs, hs
@@ -198,6 +236,8 @@ int EMBER_NAME(ember_lstm_sequence_backward)(const T *grad_hs, const T *grad_cs,
     const idx phases = grad_weight || grad_bias ? 2 : 1;
     s.tickets = (struct ember_tickets){0, 0, blocks, phases * blocks};
     memset(carry_h, 0, (size_t)(batch * size) * sizeof(T));  /* nothing is carried into the last step */
+    s.panels = EMBER_NAME(sequence_panels)(weight, 4 * size, size, steps, 0);
     ember_team_run(EMBER_NAME(lstm_sequence_backward_work), &s, (int)blocks);
+    free(s.panels);
     return (int)(steps % 2);
 }
