@@ -244,8 +244,9 @@ class SimpleRNN(_RNN):
         name = _activation_name(self.activation)
         if name not in _CELL_ACTIVATIONS:
             return None
-        x = self._time_major_projection(inputs, self.kernel, self.bias if self.use_bias else None)
-        hidden = RNNSequence(name, self.go_backwards)(x, states[0], self.recurrent_kernel.mT)
+        x = self._time_major_projection(inputs, self.kernel, None)  # the node adds the bias to each step
+        weights = (self.recurrent_kernel.mT, self.bias) if self.use_bias else (self.recurrent_kernel.mT,)
+        hidden = RNNSequence(name, self.go_backwards)(x, states[0], *weights)
         return hidden, [hidden[0 if self.go_backwards else -1]]
 
     def step(self, projection, states, recurrent_mask):
@@ -292,8 +293,9 @@ class LSTM(_RNN):
     def run_sequence(self, inputs, states):
         if _activation_name(self.activation) != "tanh" or _activation_name(self.recurrent_activation) != "sigmoid":
             return None
-        x = self._time_major_projection(inputs, self.kernel, self.bias if self.use_bias else None)
-        hidden, cells = LSTMSequence(self.go_backwards)(x, states[0], states[1], self.recurrent_kernel.mT)
+        x = self._time_major_projection(inputs, self.kernel, None)  # the node adds the bias to each step
+        weights = (self.recurrent_kernel.mT, self.bias) if self.use_bias else (self.recurrent_kernel.mT,)
+        hidden, cells = LSTMSequence(self.go_backwards)(x, states[0], states[1], *weights)
         last = 0 if self.go_backwards else -1
         return hidden, [hidden[last], cells[last]]
 
