@@ -169,6 +169,15 @@ class TorchTrainer:
         self.iter_num += 1
         return loss
 
+    def batch_losses(self, split, count):
+        """The loss of each of ``count`` random batches of ``split``, as an array."""
+        self.model.eval()
+        with torch.no_grad():
+            losses = [self.model(*self.corpus.get_batch(split, self.args.batch_size, self.args.block_size,
+                                                         self.rng))[1].item() for _ in range(count)]
+        self.model.train()
+        return np.array(losses)
+
     def evaluate(self, eval_iters):
         self.model.eval()
         out = {}
@@ -179,6 +188,15 @@ class TorchTrainer:
                     for _ in range(eval_iters)]))
         self.model.train()
         return out
+
+
+def report_estimate_spread(losses, group, target=1.88):
+    """How much a validation loss estimated on ``group`` batches (nanoGPT's ``eval_iters``) moves: the mean of
+    ``losses`` (one per batch), their spread, and the estimates of disjoint groups of ``group`` of them."""
+    estimates = losses[:len(losses) // group * group].reshape(-1, group).mean(axis=1)
+    print(f"validation loss over {len(losses)} batches: mean {losses.mean():.4f}, per-batch sd {losses.std():.4f}; "
+          f"{len(estimates)} estimates on {group} batches each: sd {estimates.std():.4f}, min {estimates.min():.4f}, "
+          f"max {estimates.max():.4f}, {np.mean(estimates <= target):.1%} at or below {target}")
 
 
 def flops_per_iteration(args, vocab_size):
@@ -333,6 +351,11 @@ def main(argv=None):
     ):
         parser.add_argument(flag, type=kind, default=default)
     parser.add_argument("--bias", action="store_true")
+    parser.add_argument("--estimate-spread", type=int, default=0, metavar="BATCHES",
+                        help="with --framework torch: also the validation loss of BATCHES single batches, and the "
+                             "spread of estimates on --eval-iters-published of them")
+    parser.add_argument("--eval-iters-published", type=int, default=20,
+                        help="batches behind nanoGPT's published estimate (its README's --eval_iters=20)")
     parser.add_argument("--framework", choices=("both", "torch", "profile"), default="both",
                         help="profile: Ember alone, op by op and under cProfile")
     parser.add_argument("--data-dir", default=os.environ.get("EMBER_DATA"))
@@ -348,6 +371,8 @@ def main(argv=None):
             times.append(time.perf_counter() - tick)
         print(f"torch: median iteration {np.median(times) * 1e3:.1f} ms, final "
               f"{trainer.evaluate(args.final_eval_iters)}")
+        if args.estimate_spread:
+            report_estimate_spread(trainer.batch_losses("val", args.estimate_spread), args.eval_iters_published)
         return None
     if args.framework == "profile":
         return profile(args)
