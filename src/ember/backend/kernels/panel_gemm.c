@@ -25,9 +25,14 @@ static void EMBER_NAME(panel_pack)(const T *b, idx ldb, int transposed, idx k, i
     for (idx first = 0; first < n; first += panel_width) {
         const idx width = n - first < panel_width ? n - first : panel_width;
         T *panel = panels + first * k;
-        for (idx i = 0; i < k; i++)
+        if (transposed)  /* read b's rows whole: the panel (k x width, L2-sized) takes the scattered writes */
             for (idx j = 0; j < width; j++)
-                panel[i * width + j] = transposed ? b[(first + j) * ldb + i] : b[i * ldb + first + j];
+                for (idx i = 0; i < k; i++)
+                    panel[i * width + j] = b[(first + j) * ldb + i];
+        else
+            for (idx i = 0; i < k; i++)
+                for (idx j = 0; j < width; j++)
+                    panel[i * width + j] = b[i * ldb + first + j];
     }
 }
 
