@@ -129,6 +129,10 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
                              ctypes.c_int),
     "gru_sequence_backward": (*[_Address] * 13, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                               _Address, ctypes.c_int),
+    "group_norm_silu_forward": (_Address, _Index, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, _Address,
+                                _Address, ctypes.c_double, *[_Address] * 5, _Index, _Index),
+    "group_norm_silu_backward": (_Address, _Address, _Index, _Index, _Index, _Index, ctypes.c_int, *[_Address] * 7,
+                                 _Index, _Index),
 }
 _RETURNS = {name: ctypes.c_int for name in ("lstm_sequence_forward", "lstm_sequence_backward", "gru_sequence_forward",
                                             "gru_sequence_backward")}  # the others return nothing
@@ -273,10 +277,12 @@ class Kernels:
 
 
     def group_norm_forward(self, x, input_batch_inner, groups, channel_size, batch_inner, weight, bias, eps, x_hat,
-                           y, mean, inv_std, start, stop):
+                           y, mean, inv_std, start, stop, silu=False):
         """Group norm of groups start:stop of C-contiguous ``x``, (groups, count, N) with ``input_batch_inner``,
         else (N, groups, count): x_hat and y (laid out so by ``batch_inner``), mean and inv_std (N, groups);
-        weight and bias (C,) or None."""
+        weight and bias (C,) or None. With ``silu`` (float32 only), y is ``silu`` of group norm's output
+        (kernels/group_norm_silu.c)."""
+        _require(not silu or x.dtype == np.float32, "group_norm_silu_forward", dict(x=x))
         batch = y.shape[-1] if batch_inner else y.shape[0]
         affine = [a for a in (weight, bias) if a is not None]
         arrays = dict(x=x, x_hat=x_hat, y=y, mean=mean, inv_std=inv_std,
@@ -290,28 +296,38 @@ class Kernels:
                  and channel_size > 0 and count % channel_size == 0
                  and all(a.shape == (groups * count // channel_size,) for a in affine), "group_norm_forward", arrays)
         work = np.empty(5 * batch, dtype=np.float64)
-        self._functions["group_norm_forward", x.dtype](
+        self._functions["group_norm_silu_forward" if silu else "group_norm_forward", x.dtype](
             _address(x), groups, count, batch, channel_size, int(input_batch_inner), int(batch_inner),
             _optional(weight), _optional(bias), eps, _address(x_hat), _address(y), _address(mean), _address(inv_std),
             _address(work), start, stop)
 
     def group_norm_backward(self, grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, grad_input,
-                            grad_weight, grad_bias, start, stop):
+                            grad_weight, grad_bias, start, stop, silu=False, bias=None):
         """The group-norm gradient for groups start:stop, arrays as ``group_norm_forward`` takes them;
-        grad_weight and grad_bias (C,) are written for every channel of those groups (weight None: ones)."""
+        grad_weight and grad_bias (C,) are written for every channel of those groups (weight None: ones). With
+        ``silu`` (float32 only), the gradient of ``silu`` of group norm's output, whose ``bias`` (C,) or None
+        it takes as well (kernels/group_norm_silu.c)."""
+        _require(not silu or grad.dtype == np.float32, "group_norm_silu_backward", dict(grad=grad))
         batch = grad.shape[-1] if batch_inner else grad.shape[0]
         count = grad.size // max(batch * groups, 1)
         channels = groups * count // max(channel_size, 1)
+        affine = {} if weight is None else {"weight": weight}
+        affine.update({} if bias is None or not silu else {"bias": bias})
         arrays = dict(grad=grad, x_hat=x_hat, grad_input=grad_input, inv_std=inv_std, grad_weight=grad_weight,
-                      grad_bias=grad_bias, **({} if weight is None else {"weight": weight}))
+                      grad_bias=grad_bias, **affine)
         _require(all(a.flags.c_contiguous and a.dtype == grad.dtype for a in arrays.values())
                  and grad.ndim == 3 and grad.shape == x_hat.shape == grad_input.shape
                  and inv_std.shape == (batch, groups) and grad.shape[0 if batch_inner else 1] == groups
                  and 0 <= start <= stop <= groups and channel_size > 0 and count % channel_size == 0
-                 and all(a.shape == (channels,)
-                         for a in (grad_weight, grad_bias, *([] if weight is None else [weight]))),
+                 and all(a.shape == (channels,) for a in (grad_weight, grad_bias, *affine.values())),
                  "group_norm_backward", arrays)
         work = np.empty(5 * batch, dtype=np.float64)
+        if silu:
+            self._functions["group_norm_silu_backward", grad.dtype](
+                _address(grad), _address(x_hat), groups, count, batch, channel_size, int(batch_inner),
+                _address(inv_std), _optional(weight), _optional(bias), _address(grad_input), _address(grad_weight),
+                _address(grad_bias), _address(work), start, stop)
+            return
         self._functions["group_norm_backward", grad.dtype](
             _address(grad), _address(x_hat), groups, count, batch, channel_size, int(batch_inner), _address(inv_std),
             _optional(weight), _address(grad_input), _address(grad_weight), _address(grad_bias), _address(work),

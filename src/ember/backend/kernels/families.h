@@ -18,3 +18,4 @@ typedef T EMBER_NAME(vector) __attribute__((vector_size(EMBER_VECTOR_BYTES), ali
 #include "lstm.c"
 #include "lstm_sequence.c"
 #include "gru_sequence.c"
+#include "group_norm_silu.c"

@@ -126,10 +126,11 @@ void EMBER_NAME(ember_group_norm_forward)(const T *restrict x, idx groups, idx c
 /* The closed-form gradient for groups start..stop-1, with gh = grad * scale[c] (grad when scale is NULL):
  * grad_input = ((gh - mean_k(gh)) - x_hat * mean_k(gh * x_hat)) * inv_std per sample, and per channel
  * grad_weight = sum(grad * x_hat), grad_bias = sum(grad) over samples and positions. `work` holds
- * 4 * batch doubles. */
-void EMBER_NAME(ember_group_norm_backward)(const T *restrict grad, const T *restrict x_hat, idx groups, idx count,
+ * 4 * batch doubles. grad_input may be grad itself (each number is read before it is written, in the same
+ * vector lane): group_norm_silu.c takes the gradient in place. */
+void EMBER_NAME(ember_group_norm_backward)(const T *grad, const T *restrict x_hat, idx groups, idx count,
                                            idx batch, idx channel_size, int batch_inner, const T *restrict inv_std,
-                                           const T *restrict scale, T *restrict grad_input,
+                                           const T *restrict scale, T *grad_input,
                                            T *restrict grad_weight, T *restrict grad_bias,
                                            double *restrict work, idx start, idx stop)
 {
