@@ -277,12 +277,10 @@ class Kernels:
 
 
     def group_norm_forward(self, x, input_batch_inner, groups, channel_size, batch_inner, weight, bias, eps, x_hat,
-                           y, mean, inv_std, start, stop, silu=False):
+                           y, mean, inv_std, start, stop):
         """Group norm of groups start:stop of C-contiguous ``x``, (groups, count, N) with ``input_batch_inner``,
         else (N, groups, count): x_hat and y (laid out so by ``batch_inner``), mean and inv_std (N, groups);
-        weight and bias (C,) or None. With ``silu`` (float32 only), y is ``silu`` of group norm's output
-        (kernels/group_norm_silu.c)."""
-        _require(not silu or x.dtype == np.float32, "group_norm_silu_forward", dict(x=x))
+        weight and bias (C,) or None."""
         batch = y.shape[-1] if batch_inner else y.shape[0]
         affine = [a for a in (weight, bias) if a is not None]
         arrays = dict(x=x, x_hat=x_hat, y=y, mean=mean, inv_std=inv_std,
@@ -296,38 +294,28 @@ class Kernels:
                  and channel_size > 0 and count % channel_size == 0
                  and all(a.shape == (groups * count // channel_size,) for a in affine), "group_norm_forward", arrays)
         work = np.empty(5 * batch, dtype=np.float64)
-        self._functions["group_norm_silu_forward" if silu else "group_norm_forward", x.dtype](
+        self._functions["group_norm_forward", x.dtype](
             _address(x), groups, count, batch, channel_size, int(input_batch_inner), int(batch_inner),
             _optional(weight), _optional(bias), eps, _address(x_hat), _address(y), _address(mean), _address(inv_std),
             _address(work), start, stop)
 
     def group_norm_backward(self, grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, grad_input,
-                            grad_weight, grad_bias, start, stop, silu=False, bias=None):
+                            grad_weight, grad_bias, start, stop):
         """The group-norm gradient for groups start:stop, arrays as ``group_norm_forward`` takes them;
-        grad_weight and grad_bias (C,) are written for every channel of those groups (weight None: ones). With
-        ``silu`` (float32 only), the gradient of ``silu`` of group norm's output, whose ``bias`` (C,) or None
-        it takes as well (kernels/group_norm_silu.c)."""
-        _require(not silu or grad.dtype == np.float32, "group_norm_silu_backward", dict(grad=grad))
+        grad_weight and grad_bias (C,) are written for every channel of those groups (weight None: ones)."""
         batch = grad.shape[-1] if batch_inner else grad.shape[0]
         count = grad.size // max(batch * groups, 1)
         channels = groups * count // max(channel_size, 1)
-        affine = {} if weight is None else {"weight": weight}
-        affine.update({} if bias is None or not silu else {"bias": bias})
         arrays = dict(grad=grad, x_hat=x_hat, grad_input=grad_input, inv_std=inv_std, grad_weight=grad_weight,
-                      grad_bias=grad_bias, **affine)
+                      grad_bias=grad_bias, **({} if weight is None else {"weight": weight}))
         _require(all(a.flags.c_contiguous and a.dtype == grad.dtype for a in arrays.values())
                  and grad.ndim == 3 and grad.shape == x_hat.shape == grad_input.shape
                  and inv_std.shape == (batch, groups) and grad.shape[0 if batch_inner else 1] == groups
                  and 0 <= start <= stop <= groups and channel_size > 0 and count % channel_size == 0
-                 and all(a.shape == (channels,) for a in (grad_weight, grad_bias, *affine.values())),
+                 and all(a.shape == (channels,)
+                         for a in (grad_weight, grad_bias, *([] if weight is None else [weight]))),
                  "group_norm_backward", arrays)
         work = np.empty(5 * batch, dtype=np.float64)
-        if silu:
-            self._functions["group_norm_silu_backward", grad.dtype](
-                _address(grad), _address(x_hat), groups, count, batch, channel_size, int(batch_inner),
-                _address(inv_std), _optional(weight), _optional(bias), _address(grad_input), _address(grad_weight),
-                _address(grad_bias), _address(work), start, stop)
-            return
         self._functions["group_norm_backward", grad.dtype](
             _address(grad), _address(x_hat), groups, count, batch, channel_size, int(batch_inner), _address(inv_std),
             _optional(weight), _address(grad_input), _address(grad_weight), _address(grad_bias), _address(work),
@@ -347,7 +335,7 @@ class Kernels:
         blocks = -(-produced // block_height) if block_height else 0
         _require(all(a.flags.c_contiguous and a.dtype == source.dtype for a in arrays.values())
                  and source.ndim == target.ndim == 4 and source.shape[3] == target.shape[3]
-                 and block_height in self.conv_block_heights() and 0 < kh <= self.conv_max_taps
+                 and block_height in (*self.conv_block_heights(), 1) and 0 < kh <= self.conv_max_taps
                  and 0 < kw <= self.conv_max_taps and min(sh, sw, dh, dw) >= 1
                  and packed.size == blocks * block_height * kh * kw * summed
                  and (bias is None or bias.shape == (produced,))
@@ -758,6 +746,51 @@ class Kernels:
 
         step.arrays = arrays  # type: ignore[attr-defined]  # the memory it touches lives as long as it does
         return step
+
+    def group_norm_silu_forward(self, x, input_batch_inner, groups, channel_size, batch_inner, weight, bias, eps,
+                                x_hat, y, mean, inv_std, start, stop):
+        """``group_norm_forward`` with y = silu of group norm's output (kernels/group_norm_silu.c): the same
+        arrays, float32 only."""
+        batch = y.shape[-1] if batch_inner else y.shape[0]
+        affine = [a for a in (weight, bias) if a is not None]
+        arrays = dict(x=x, x_hat=x_hat, y=y, mean=mean, inv_std=inv_std,
+                      **{f"affine{i}": a for i, a in enumerate(affine)})
+        count = x.size // max(batch * groups, 1)
+        layouts = {True: (groups, count, batch), False: (batch, groups, count)}
+        _require(all(a.flags.c_contiguous and a.dtype == np.float32 for a in arrays.values())
+                 and x.shape == layouts[bool(input_batch_inner)]
+                 and x_hat.shape == y.shape == layouts[bool(batch_inner)]
+                 and mean.shape == inv_std.shape == (batch, groups) and 0 <= start <= stop <= groups
+                 and channel_size > 0 and count % channel_size == 0
+                 and all(a.shape == (groups * count // channel_size,) for a in affine), "group_norm_silu_forward",
+                 arrays)
+        work = np.empty(5 * batch, dtype=np.float64)
+        self._functions["group_norm_silu_forward", x.dtype](
+            _address(x), groups, count, batch, channel_size, int(input_batch_inner), int(batch_inner),
+            _optional(weight), _optional(bias), eps, _address(x_hat), _address(y), _address(mean), _address(inv_std),
+            _address(work), start, stop)
+
+    def group_norm_silu_backward(self, grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, bias,
+                                 grad_input, grad_weight, grad_bias, start, stop):
+        """The gradient of silu of group norm's output for groups start:stop: ``group_norm_backward``'s arrays
+        and the ``bias`` (C,) or None the forward pass added (kernels/group_norm_silu.c), float32 only."""
+        batch = grad.shape[-1] if batch_inner else grad.shape[0]
+        count = grad.size // max(batch * groups, 1)
+        channels = groups * count // max(channel_size, 1)
+        affine = [a for a in (weight, bias) if a is not None]
+        arrays = dict(grad=grad, x_hat=x_hat, grad_input=grad_input, inv_std=inv_std, grad_weight=grad_weight,
+                      grad_bias=grad_bias, **{f"affine{i}": a for i, a in enumerate(affine)})
+        _require(all(a.flags.c_contiguous and a.dtype == np.float32 for a in arrays.values())
+                 and grad.ndim == 3 and grad.shape == x_hat.shape == grad_input.shape
+                 and inv_std.shape == (batch, groups) and grad.shape[0 if batch_inner else 1] == groups
+                 and 0 <= start <= stop <= groups and channel_size > 0 and count % channel_size == 0
+                 and all(a.shape == (channels,) for a in (grad_weight, grad_bias, *affine)),
+                 "group_norm_silu_backward", arrays)
+        work = np.empty(5 * batch, dtype=np.float64)
+        self._functions["group_norm_silu_backward", grad.dtype](
+            _address(grad), _address(x_hat), groups, count, batch, channel_size, int(batch_inner), _address(inv_std),
+            _optional(weight), _optional(bias), _address(grad_input), _address(grad_weight), _address(grad_bias),
+            _address(work), start, stop)
 
 
 def windows_tile(kernel_size, stride, dilation, output_size, input_size) -> bool:

@@ -498,7 +498,7 @@ class GroupNorm(Primitive):
         if kernels is None or layout is None or (silu and x.dtype != np.float32):
             return None
         input_batch_inner, (x_view,) = layout
-        run = kernels.group_norm_forward
+        run = kernels.group_norm_silu_forward if silu else kernels.group_norm_forward
         # outputs in the convolutions' (C, *, N) memory whenever there is a batch: what a convolution after
         # it reads without a layout copy (the kernel makes the copy as it writes)
         order = tuple(range(1, x.ndim)) + (0,) if x.shape[0] > 1 else memory_order(x)
@@ -509,7 +509,7 @@ class GroupNorm(Primitive):
         channel_size = x.size // (x.shape[0] * x.shape[1])
         threads.split_rows(
             lambda start, stop: run(x_view, input_batch_inner, self.groups, channel_size, batch_inner, scale, shift,
-                                    float(self.eps), x_hat_view, y_view, mean, inv_std, start, stop, silu=silu),
+                                    float(self.eps), x_hat_view, y_view, mean, inv_std, start, stop),
             self.groups, threads.threads_for(x.size))
         return y, x_hat, inv_std[:, :, None]
 
@@ -538,12 +538,16 @@ class GroupNorm(Primitive):
         inv_std = np.ascontiguousarray(inv_std.reshape(inv_std.shape[:2]))
         weight, bias = (None if p is None else np.ascontiguousarray(p) for p in (weight, bias))
         channel_size = grad.size // (grad.shape[0] * channels)
-        threads.split_rows(
-            lambda start, stop: kernels.group_norm_backward(grad_view, x_hat_view, self.groups, channel_size,
-                                                            batch_inner, inv_std, weight, grad_input_view,
-                                                            grad_weight, grad_bias, start, stop, silu=silu,
-                                                            bias=bias),
-            self.groups, threads.threads_for(grad.size))
+        if silu:
+            def run(start, stop):
+                kernels.group_norm_silu_backward(grad_view, x_hat_view, self.groups, channel_size, batch_inner,
+                                                 inv_std, weight, bias, grad_input_view, grad_weight, grad_bias,
+                                                 start, stop)
+        else:
+            def run(start, stop):
+                kernels.group_norm_backward(grad_view, x_hat_view, self.groups, channel_size, batch_inner, inv_std,
+                                            weight, grad_input_view, grad_weight, grad_bias, start, stop)
+        threads.split_rows(run, self.groups, threads.threads_for(grad.size))
         return _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
 
 
