@@ -44,8 +44,9 @@
  * it: im2col, col2im, Adam, ReLU's gradient and max pooling give NumPy's numbers bit for bit (col2im and the
  * pooling gradient add in NumPy's order). Batch norm's sums accumulate in double and may be reordered to
  * vectorize (omp simd reductions); its elementwise passes run in T, as the NumPy path's do. Only the direct
- * convolutions fuse products and sums into FMAs (EMBER_FUSED); their order of sums depends on the shape
- * alone, never on the thread count, so they give the same numbers on any number of threads.
+ * convolutions and SiLU's rational tanh fuse products and sums into FMAs (EMBER_FUSED); the convolutions'
+ * order of sums depends on the shape alone, never on the thread count, so they give the same numbers on any
+ * number of threads.
  */
 #ifndef EMBER_KERNELS_H
 #define EMBER_KERNELS_H

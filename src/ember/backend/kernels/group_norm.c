@@ -8,6 +8,40 @@
  * C-contiguous arrays. Calls for disjoint group ranges may run at once: each writes only its groups' numbers
  * and its groups' channels of the weight and bias gradients. */
 
+/* Batch entries summed at once in registers by the passes over a group's (count, batch) rows: the sums of
+ * a block stay in vector registers over all the rows (four of doubles with AVX-512), not in memory. */
+#define EMBER_GROUP_BLOCK 32
+
+/* sums[n] += rows[k * batch + n] and squares[n] += its square over k < count, in double, for n < batch:
+ * EMBER_GROUP_BLOCK entries at a time, each summed in k order. */
+static void EMBER_NAME(group_sums)(const T *restrict rows, idx count, idx batch, double *restrict sums,
+                                   double *restrict squares)
+{
+    idx n0 = 0;
+    for (; n0 + EMBER_GROUP_BLOCK <= batch; n0 += EMBER_GROUP_BLOCK) {
+        double block_sums[EMBER_GROUP_BLOCK] = {0}, block_squares[EMBER_GROUP_BLOCK] = {0};
+        for (idx k = 0; k < count; k++) {
+            const T *restrict row = rows + k * batch + n0;
+#pragma omp simd
+            for (idx j = 0; j < EMBER_GROUP_BLOCK; j++) {
+                const double value = row[j];
+                block_sums[j] += value;
+                block_squares[j] += value * value;
+            }
+        }
+        for (idx j = 0; j < EMBER_GROUP_BLOCK; j++) {
+            sums[n0 + j] += block_sums[j];
+            squares[n0 + j] += block_squares[j];
+        }
+    }
+    for (idx k = 0; n0 < batch && k < count; k++)
+        for (idx n = n0; n < batch; n++) {
+            const double value = rows[k * batch + n];
+            sums[n] += value;
+            squares[n] += value * value;
+        }
+}
+
 /* Per sample n of groups start..stop-1: mean, inv_std = 1/sqrt(biased variance + eps) (two passes: the
  * mean, then the squares about it), x_hat = (x - mean) * inv_std and y = x_hat * scale[c] + shift[c]
  * (scale and shift NULL: y = x_hat). x is laid out as `input_batch_inner` says, x_hat and y as `batch_inner`
@@ -28,13 +62,7 @@ void EMBER_NAME(ember_group_norm_forward)(const T *restrict x, idx groups, idx c
             /* float: one pass for the sum and the sum of squares, in double: with 53 bits for 24, the
              * difference of E[x^2] and E[x]^2 keeps float's precision unless |mean| > 1e4 * std */
             const T *restrict rows = x + g * count * batch;
-            for (idx k = 0; k < count; k++)
-#pragma omp simd
-                for (idx n = 0; n < batch; n++) {
-                    const double value = rows[k * batch + n];
-                    total[n] += value;
-                    squares[n] += value * value;
-                }
+            EMBER_NAME(group_sums)(rows, count, batch, total, squares);
             for (idx n = 0; n < batch; n++) {
                 total[n] /= (double)count;
                 squares[n] = squares[n] - total[n] * total[n] * (double)count;
@@ -147,16 +175,40 @@ void EMBER_NAME(ember_group_norm_backward)(const T *grad, const T *restrict x_ha
             const idx first = channel * channel_size, last = first + channel_size;
             double weight_sum = 0.0, bias_sum = 0.0;
             if (batch_inner) {
-                for (idx k = first; k < last; k++) {
-                    const idx at = (g * count + k) * batch;
-#pragma omp simd reduction(+ : weight_sum, bias_sum)
-                    for (idx n = 0; n < batch; n++) {
-                        const double value = grad[at + n], product = value * x_hat[at + n];
-                        weight_sum += product;
-                        bias_sum += value;
-                        sum_hat[n] += value * weight;
-                        sum_product[n] += product * weight;
+                /* per sample, the channel's sums over its positions (EMBER_GROUP_BLOCK samples at a time in
+                 * registers), then as in the other order */
+                const idx at = (g * count + first) * batch;
+                idx n0 = 0;
+                for (; n0 + EMBER_GROUP_BLOCK <= batch; n0 += EMBER_GROUP_BLOCK) {
+                    double hat[EMBER_GROUP_BLOCK] = {0}, products[EMBER_GROUP_BLOCK] = {0};
+                    for (idx k = 0; k < channel_size; k++) {
+                        const T *restrict grads = grad + at + k * batch + n0;
+                        const T *restrict hats = x_hat + at + k * batch + n0;
+#pragma omp simd
+                        for (idx j = 0; j < EMBER_GROUP_BLOCK; j++) {
+                            const double value = grads[j];
+                            hat[j] += value;
+                            products[j] += value * hats[j];
+                        }
                     }
+                    for (idx j = 0; j < EMBER_GROUP_BLOCK; j++) {
+                        weight_sum += products[j];
+                        bias_sum += hat[j];
+                        sum_hat[n0 + j] += hat[j] * weight;
+                        sum_product[n0 + j] += products[j] * weight;
+                    }
+                }
+                for (idx n = n0; n < batch; n++) {
+                    double hat = 0.0, products = 0.0;
+                    for (idx k = 0; k < channel_size; k++) {
+                        const double value = grad[at + k * batch + n];
+                        hat += value;
+                        products += value * x_hat[at + k * batch + n];
+                    }
+                    weight_sum += products;
+                    bias_sum += hat;
+                    sum_hat[n] += hat * weight;
+                    sum_product[n] += products * weight;
                 }
             } else {
                 for (idx n = 0; n < batch; n++) {

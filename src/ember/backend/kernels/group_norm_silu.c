@@ -13,19 +13,14 @@ void EMBER_NAME(ember_group_norm_silu_forward)(const T *restrict x, idx groups, 
                                                T *restrict x_hat, T *restrict y, T *restrict mean,
                                                T *restrict inv_std, double *restrict work, idx start, idx stop)
 {
-    const T half = (T)0.5;
     for (idx g = start; g < stop; g++) {
         EMBER_NAME(ember_group_norm_forward)(x, groups, count, batch, channel_size, input_batch_inner, batch_inner,
                                              scale, shift, eps, x_hat, y, mean, inv_std, work, g, g + 1);
         /* the group's numbers: one run of count * batch (batch inner), else one run of count per sample */
         const idx runs = batch_inner ? 1 : batch, length = batch_inner ? count * batch : count;
         for (idx run = 0; run < runs; run++) {
-            T *restrict values = y + (batch_inner ? g * count * batch : (run * groups + g) * count);
-#pragma omp simd
-            for (idx i = 0; i < length; i++) {
-                const T value = values[i];
-                values[i] = value * (EMBER_NAME(rational_tanh)(value * half) * half + half);
-            }
+            T *values = y + (batch_inner ? g * count * batch : (run * groups + g) * count);
+            EMBER_NAME(silu_pass)(values, values, length);
         }
     }
 }
@@ -40,7 +35,6 @@ void EMBER_NAME(ember_group_norm_silu_backward)(const T *restrict grad, const T 
                                                 const T *restrict shift, T *grad_input, T *restrict grad_weight,
                                                 T *restrict grad_bias, double *restrict work, idx start, idx stop)
 {
-    const T half = (T)0.5, one = (T)1;
     const idx per_group = count / channel_size;
     const int affine = scale || shift;
     for (idx g = start; g < stop; g++) {
@@ -52,13 +46,11 @@ void EMBER_NAME(ember_group_norm_silu_backward)(const T *restrict grad, const T 
             for (idx run = 0; run < runs; run++) {
                 const idx at = batch_inner ? (g * count + channel * channel_size) * batch
                                            : (run * groups + g) * count + channel * channel_size;
+                /* the output, rounded as the forward pass rounded it (no FMA here), then SiLU's gradient */
 #pragma omp simd
-                for (idx i = at; i < at + length; i++) {
-                    const T normalised = x_hat[i];
-                    const T value = affine ? normalised * weight + bias : normalised; /* as the forward pass */
-                    const T s = EMBER_NAME(rational_tanh)(value * half) * half + half;
-                    grad_input[i] = grad[i] * (s * (one + value * (one - s)));
-                }
+                for (idx i = at; i < at + length; i++)
+                    grad_input[i] = affine ? x_hat[i] * weight + bias : x_hat[i];
+                EMBER_NAME(silu_grad_pass)(grad + at, grad_input + at, grad_input + at, length);
             }
         }
         EMBER_NAME(ember_group_norm_backward)(grad_input, x_hat, groups, count, batch, channel_size, batch_inner,
