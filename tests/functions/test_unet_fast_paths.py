@@ -139,3 +139,21 @@ def test_group_norm_silu_fast_paths_run_and_give_group_norm_then_silu(kernels, r
 def test_group_norm_silu_checks_its_arguments():
     with pytest.raises(ValueError, match="group_norm_silu: expected num_groups dividing"):
         group_norm_silu(ember.zeros(2, 6, 3, 3), 4)
+
+
+def test_group_norm_silu_keeps_no_normalised_copy_of_an_input_in_the_convolutions_order(kernels, rng):
+    """On (C, H, W, N) memory the forward pass keeps the mean, not x_hat; on C order it keeps x_hat. The
+    backward pass gives the same numbers either way (x_hat recomputed as the forward pass computed it)."""
+    values = (rng.standard_normal((5, 8, 4, 3)) * 2 + 1).astype(np.float32)
+    params = [rng.standard_normal(8).astype(np.float32) for _ in range(2)]
+    grad = rng.standard_normal(values.shape).astype(np.float32)
+    results = []
+    for x, keeps_x_hat in ((_in_chwn(values), False), (values, True)):
+        tensors = [ember.tensor(a, requires_grad=True) for a in (x, *params)]
+        y = group_norm_silu(tensors[0], 2, *tensors[1:])
+        x_hat, mean = y.creator.saved_arrays[3], y.creator.saved_arrays[5]
+        assert (x_hat is not None, mean is None) == (keeps_x_hat, keeps_x_hat)
+        y.backward(ember.tensor(grad))
+        results.append([y.numpy()] + [t.grad.numpy() for t in tensors])
+    for chwn_result, c_order_result in zip(*results):
+        np.testing.assert_allclose(chwn_result, c_order_result, rtol=1e-5, atol=1e-5)

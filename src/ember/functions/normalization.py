@@ -485,13 +485,14 @@ class GroupNorm(Primitive):
         outputs = self._forward_kernel(x, affine, silu=False)
         if outputs is None:
             return None
-        y, x_hat, inv_std = outputs
+        y, x_hat, inv_std, _ = outputs
         self.save_for_backward(x, weight, x_hat, inv_std)
         return y
 
     def _forward_kernel(self, x, affine, silu: bool):
-        """``(y, x_hat, inv_std)`` from the compiled kernel (y silu of the output with ``silu``, float32 only),
-        or None where it does not apply."""
+        """``(y, x_hat, inv_std, mean)`` from the compiled kernel, or None where it does not apply. With
+        ``silu`` (float32 only): y is silu of the output, and x_hat is None (not kept: the backward pass
+        recomputes it from x, mean and inv_std) when x and y both lie in (C, *, N) memory."""
         weight, bias = _split_affine(affine, self.has_weight, self.has_bias)
         kernels = compiled.for_arrays(x, *affine)
         layout = None if kernels is None or not x.size else _group_views(self.groups, x)
@@ -502,8 +503,12 @@ class GroupNorm(Primitive):
         # outputs in the convolutions' (C, *, N) memory whenever there is a batch: what a convolution after
         # it reads without a layout copy (the kernel makes the copy as it writes)
         order = tuple(range(1, x.ndim)) + (0,) if x.shape[0] > 1 else memory_order(x)
-        x_hat, y = (empty_ordered(np, x.shape, order, x.dtype) for _ in range(2))
-        batch_inner, (x_hat_view, y_view) = _group_views(self.groups, x_hat, y)
+        y = empty_ordered(np, x.shape, order, x.dtype)
+        batch_inner, (y_view,) = _group_views(self.groups, y)
+        x_hat = x_hat_view = None
+        if not (silu and batch_inner and input_batch_inner):
+            x_hat = empty_ordered(np, x.shape, order, x.dtype)
+            x_hat_view = _group_views(self.groups, x_hat)[1][0]
         mean, inv_std = (np.empty((x.shape[0], self.groups), x.dtype) for _ in range(2))
         scale, shift = (None if p is None else np.ascontiguousarray(p) for p in (weight, bias))
         channel_size = x.size // (x.shape[0] * x.shape[1])
@@ -511,7 +516,7 @@ class GroupNorm(Primitive):
             lambda start, stop: run(x_view, input_batch_inner, self.groups, channel_size, batch_inner, scale, shift,
                                     float(self.eps), x_hat_view, y_view, mean, inv_std, start, stop),
             self.groups, threads.threads_for(x.size))
-        return y, x_hat, inv_std[:, :, None]
+        return y, x_hat, inv_std[:, :, None], mean
 
     def backward(self, grad):
         x, weight, _, _ = self.saved_tensors
@@ -574,7 +579,9 @@ class GroupNormSiLU(GroupNorm):
     numbers). Fast paths (float32 NumPy arrays in (C, *, N) or C-contiguous memory, compiled kernels):
     ``forward_compiled`` and ``backward_arrays``, group norm's kernels with SiLU and its gradient applied a
     group at a time (``kernels/group_norm_silu.c``): the numbers of ``GroupNorm``'s and ``SiLU``'s fast paths
-    one after the other, in two passes fewer over memory each way."""
+    one after the other, in two passes fewer over memory each way. Where x lies in (C, *, N) memory the
+    forward pass keeps no ``x_hat`` (a pass and an array fewer): the backward pass recomputes it from x and
+    the saved mean and inv_std, a group at a time, as the forward pass computed it."""
 
     fast_forward = ("forward_compiled",)
 
@@ -585,7 +592,7 @@ class GroupNormSiLU(GroupNorm):
         _, _, x_hat, inv_std = _moments(grouped, (2,), self.eps)
         x_hat = x_hat.reshape(x.shape)
         y = _affine(x_hat, weight, bias, _channel_shape(x.ndim))
-        self.save_for_backward(x, weight, bias, x_hat, inv_std)
+        self.save_for_backward(x, weight, bias, x_hat, inv_std, None)
         half = y.dtype.type(0.5)
         return xp.asarray(y * (xp.tanh(y * half) * half + half))  # SiLU's reference
 
@@ -594,12 +601,12 @@ class GroupNormSiLU(GroupNorm):
         outputs = self._forward_kernel(x, affine, silu=True)
         if outputs is None:
             return None
-        y, x_hat, inv_std = outputs
-        self.save_for_backward(x, weight, bias, x_hat, inv_std)
+        y, x_hat, inv_std, mean = outputs
+        self.save_for_backward(x, weight, bias, x_hat, inv_std, None if x_hat is not None else mean)
         return y
 
     def backward(self, grad):
-        x, weight, bias, _, _ = self.saved_tensors
+        x, weight, bias = self.saved_tensors[:3]
         affine = [tensor for tensor in (weight, bias) if tensor is not None]
         y = GroupNorm(self.groups, self.eps, self.has_weight, self.has_bias)(x, *affine)
         s = y.sigmoid()
@@ -609,8 +616,27 @@ class GroupNormSiLU(GroupNorm):
     def backward_arrays(self, grad):
         """Both gradients in one compiled kernel on the saved ``x_hat`` and ``inv_std``; None (the reference)
         where it does not apply."""
-        _, weight, bias, x_hat, inv_std = self.saved_arrays
-        return self._backward_kernel(grad, weight, bias, x_hat, inv_std, silu=True)
+        x, weight, bias, x_hat, inv_std, mean = self.saved_arrays
+        if x_hat is not None:
+            return self._backward_kernel(grad, weight, bias, x_hat, inv_std, silu=True)
+        kernels = compiled.for_arrays(grad, x, *(a for a in (weight, bias) if a is not None))
+        if kernels is None or grad.dtype != np.float32:
+            return None
+        if grad.strides != x.strides:
+            grad = copy_in_order(np, grad, memory_order(x))
+        grad_input = np.empty_like(x)
+        _, (grad_view, x_view, grad_input_view) = _group_views(self.groups, grad, x, grad_input)
+        channels = grad.shape[1]
+        grad_weight, grad_bias = np.empty(channels, grad.dtype), np.empty(channels, grad.dtype)
+        inv_std = np.ascontiguousarray(inv_std.reshape(inv_std.shape[:2]))
+        weight, bias = (None if p is None else np.ascontiguousarray(p) for p in (weight, bias))
+        channel_size = grad.size // (grad.shape[0] * channels)
+        threads.split_rows(
+            lambda start, stop: kernels.group_norm_silu_backward_from_x(
+                grad_view, x_view, self.groups, channel_size, mean, inv_std, weight, bias, grad_input_view,
+                grad_weight, grad_bias, start, stop),
+            self.groups, threads.threads_for(grad.size))
+        return _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,

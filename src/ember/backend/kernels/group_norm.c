@@ -45,7 +45,8 @@ static void EMBER_NAME(group_sums)(const T *restrict rows, idx count, idx batch,
 /* Per sample n of groups start..stop-1: mean, inv_std = 1/sqrt(biased variance + eps) (two passes: the
  * mean, then the squares about it), x_hat = (x - mean) * inv_std and y = x_hat * scale[c] + shift[c]
  * (scale and shift NULL: y = x_hat). x is laid out as `input_batch_inner` says, x_hat and y as `batch_inner`
- * says (batch-inner outputs from a batch-outer x: the layout copy a convolution after it would make). `work` holds 5 * batch doubles. */
+ * says (batch-inner outputs from a batch-outer x: the layout copy a convolution after it would make); x_hat
+ * may be NULL (not written) when both are batch inner. `work` holds 5 * batch doubles. */
 void EMBER_NAME(ember_group_norm_forward)(const T *restrict x, idx groups, idx count, idx batch, idx channel_size,
                                           int input_batch_inner, int batch_inner, const T *restrict scale, const T *restrict shift,
                                           double eps, T *restrict x_hat, T *restrict y, T *restrict mean,
@@ -108,7 +109,16 @@ void EMBER_NAME(ember_group_norm_forward)(const T *restrict x, idx groups, idx c
             const idx c = g * per_group + channel;
             const T weight = scale ? scale[c] : (T)1, bias = shift ? shift[c] : (T)0;
             const idx first = channel * channel_size, last = first + channel_size;
-            if (batch_inner && input_batch_inner) {
+            if (batch_inner && input_batch_inner && !x_hat) {  /* x_hat not kept (group_norm_silu.c) */
+                for (idx k = first; k < last; k++) {
+                    const idx at = (g * count + k) * batch;
+#pragma omp simd
+                    for (idx n = 0; n < batch; n++) {
+                        const T normalised = (x[at + n] - centre_t[n]) * inv_t[n];
+                        y[at + n] = affine ? normalised * weight + bias : normalised;
+                    }
+                }
+            } else if (batch_inner && input_batch_inner) {
                 for (idx k = first; k < last; k++) {
                     const idx at = (g * count + k) * batch;
 #pragma omp simd

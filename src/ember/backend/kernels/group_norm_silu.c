@@ -5,8 +5,8 @@
  * numbers are those of group_norm.c's kernels and silu.c's one after the other. Float only (compiled.py
  * refuses other types: the tanh is float's). A template over T (see ember_kernels.h). */
 
-/* What group_norm_forward computes for groups start..stop-1 (the same arguments), with `y` replaced by
- * silu(y) in place, a group at a time. */
+/* What group_norm_forward computes for groups start..stop-1 (the same arguments; x_hat may be NULL when x
+ * and y are both batch inner), with `y` replaced by silu(y) in place, a group at a time. */
 void EMBER_NAME(ember_group_norm_silu_forward)(const T *restrict x, idx groups, idx count, idx batch,
                                                idx channel_size, int input_batch_inner, int batch_inner,
                                                const T *restrict scale, const T *restrict shift, double eps,
@@ -55,5 +55,39 @@ void EMBER_NAME(ember_group_norm_silu_backward)(const T *restrict grad, const T 
         }
         EMBER_NAME(ember_group_norm_backward)(grad_input, x_hat, groups, count, batch, channel_size, batch_inner,
                                               inv_std, scale, grad_input, grad_weight, grad_bias, work, g, g + 1);
+    }
+}
+
+/* The same gradient as group_norm_silu_backward for batch-inner arrays ((groups, count, batch)), with x_hat
+ * recomputed a group at a time from x and the forward pass's mean and inv_std ((batch, groups)) as the
+ * forward pass computed it, into `scratch` (count * batch + 2 * batch numbers), so that the forward pass
+ * need not keep it. */
+void EMBER_NAME(ember_group_norm_silu_backward_from_x)(const T *restrict grad, const T *restrict x, idx groups,
+                                                       idx count, idx batch, idx channel_size,
+                                                       const T *restrict mean, const T *restrict inv_std,
+                                                       const T *restrict scale, const T *restrict shift,
+                                                       T *grad_input, T *restrict grad_weight,
+                                                       T *restrict grad_bias, T *restrict scratch,
+                                                       double *restrict work, idx start, idx stop)
+{
+    const idx per_group = count / channel_size;
+    T *restrict x_hat = scratch, *restrict inv_column = scratch + count * batch;
+    T *restrict mean_column = inv_column + batch;
+    for (idx g = start; g < stop; g++) {
+        const T *restrict rows = x + g * count * batch;
+        for (idx n = 0; n < batch; n++) {
+            mean_column[n] = mean[n * groups + g];
+            inv_column[n] = inv_std[n * groups + g];
+        }
+        for (idx k = 0; k < count; k++)
+#pragma omp simd
+            for (idx n = 0; n < batch; n++)
+                x_hat[k * batch + n] = (rows[k * batch + n] - mean_column[n]) * inv_column[n];
+        /* the group alone, as one group of its own: its rows, parameters and gradients */
+        const idx offset = g * count * batch, channel = g * per_group;
+        EMBER_NAME(ember_group_norm_silu_backward)(grad + offset, x_hat, 1, count, batch, channel_size, 1,
+                                                   inv_column, scale ? scale + channel : NULL,
+                                                   shift ? shift + channel : NULL, grad_input + offset,
+                                                   grad_weight + channel, grad_bias + channel, work, 0, 1);
     }
 }
