@@ -107,13 +107,15 @@ def test_group_norm_float32_statistics_hold_far_from_zero(kernels, rng):
 
 @pytest.mark.parametrize("layout", ["nchw", "chwn"])
 @pytest.mark.parametrize("affine", ["both", "weight", "none"])
-def test_group_norm_silu_fast_paths_run_and_give_group_norm_then_silu(kernels, rng, layout, affine):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_group_norm_silu_fast_paths_run_and_give_group_norm_then_silu(kernels, rng, layout, affine, dtype):
     """One node, the numbers of group norm's and SiLU's fast paths one after the other (bit for bit), and
-    within float32 rounding of the reference; its output in the convolutions' order."""
-    x = (rng.standard_normal((6, 12, 5, 4)) * 3 + 1).astype(np.float32)
+    within rounding of the reference; its output in the convolutions' order. float64: group norm's kernel
+    and SiLU's NumPy passes."""
+    x = (rng.standard_normal((6, 12, 5, 4)) * 3 + 1).astype(dtype)
     x = _in_chwn(x) if layout == "chwn" else x
-    params = [rng.standard_normal(12).astype(np.float32) for _ in range({"both": 2, "weight": 1, "none": 0}[affine])]
-    grad = rng.standard_normal(x.shape).astype(np.float32)
+    params = [rng.standard_normal(12).astype(dtype) for _ in range({"both": 2, "weight": 1, "none": 0}[affine])]
+    grad = rng.standard_normal(x.shape).astype(dtype)
     config.set(parallel_numbers=1, num_threads=2)
 
     def fused(x, *affine_tensors):
@@ -128,12 +130,13 @@ def test_group_norm_silu_fast_paths_run_and_give_group_norm_then_silu(kernels, r
     separate_y, separate_grads = _run(separate, [x, *params], grad, True)
     slow_y, slow_grads = _run(fused, [x, *params], grad, False)
     assert config.paths()["GroupNormSiLU.forward"] == "forward"
+    tolerance = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(fast_y, separate_y)
-    np.testing.assert_allclose(fast_y, slow_y, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fast_y, slow_y, **tolerance)
     for fast, together, slow in zip(fast_grads, separate_grads, slow_grads):
         np.testing.assert_array_equal(fast, together)
-        np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-5)
-    assert memory_order(fast_y) == CHWN
+        np.testing.assert_allclose(fast, slow, **tolerance)
+    assert memory_order(fast_y) == CHWN and fast_y.dtype == dtype
 
 
 def test_group_norm_silu_checks_its_arguments():

@@ -22,7 +22,7 @@ from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend import compiled, threads
 from ..backend.device import get_array_module
-from ..backend.layout import copy_in_order, empty_ordered, memory_order
+from ..backend.layout import copy_in_order, empty_ordered, flat_views, memory_order
 
 
 def _moments(x, axes, eps: float):
@@ -572,6 +572,50 @@ def _group_norm_grads(x: Tensor, weight, grad: Tensor, groups: int, eps: float, 
     return _with_affine_grads(grad_input.reshape(shape), grad_weight, grad_bias, has_weight, has_bias)
 
 
+def _silu_arrays(y):
+    """SiLU of a NumPy float array in its memory order, as ``SiLU``'s fast path computes it; None where that
+    does not apply."""
+    from .activation import _silu_into
+
+    out = np.empty_like(y)
+    if not threads.split_elementwise(_silu_into, out, y):
+        flats = flat_views(out, y)
+        if flats is None:
+            return None
+        _silu_into(flats[1], flats[0])
+    return out
+
+
+def _silu_grad_arrays(grad, y):
+    """SiLU's gradient at ``y`` given ``grad`` (NumPy float arrays), as ``SiLU``'s fast path computes it, laid
+    out as ``y``; None where that does not apply."""
+    from .activation import _silu_grad_into
+
+    if grad.strides != y.strides:
+        grad = copy_in_order(np, grad, memory_order(y))
+    out = np.empty_like(y)
+    if not threads.split_elementwise(_silu_grad_into, out, grad, y):
+        flats = flat_views(grad, y, out)
+        if flats is None:
+            return None
+        _silu_grad_into(*flats)
+    return out
+
+
+def _affine_in_order(x_hat, weight, bias):
+    """``x_hat * weight + bias`` per channel of an (N, C, *) NumPy array, laid out as ``x_hat`` (the numbers
+    of the group-norm kernel's output: a product, then a sum)."""
+    y = np.empty_like(x_hat)
+    view = _channel_shape(x_hat.ndim)
+    if weight is None:
+        np.copyto(y, x_hat)
+    else:
+        np.multiply(x_hat, weight.reshape(view), out=y)
+    if bias is not None:
+        y += bias.reshape(view)
+    return y
+
+
 class GroupNormSiLU(GroupNorm):
     """``silu(group_norm(x) * weight + bias)``, one node: a normalization, then SiLU, as a diffusion UNet's
     residual blocks take them, without the normalised output between them. ``forward(x, [weight], [bias])``
@@ -598,6 +642,13 @@ class GroupNormSiLU(GroupNorm):
 
     def forward_compiled(self, x, *affine):
         weight, bias = _split_affine(affine, self.has_weight, self.has_bias)
+        if x.dtype != np.float32:  # group norm's kernel, then SiLU's NumPy passes: SiLU's fast path's numbers
+            outputs = self._forward_kernel(x, affine, silu=False)
+            y = None if outputs is None else _silu_arrays(outputs[0])
+            if y is None:
+                return None
+            self.save_for_backward(x, weight, bias, outputs[1], outputs[2], None)
+            return y
         outputs = self._forward_kernel(x, affine, silu=True)
         if outputs is None:
             return None
@@ -617,6 +668,12 @@ class GroupNormSiLU(GroupNorm):
         """Both gradients in one compiled kernel on the saved ``x_hat`` and ``inv_std``; None (the reference)
         where it does not apply."""
         x, weight, bias, x_hat, inv_std, mean = self.saved_arrays
+        if x_hat is not None and type(grad) is np.ndarray and grad.dtype != np.float32:
+            # SiLU's gradient in NumPy passes on the output recomputed from x_hat, then group norm's kernel
+            grad_output = _silu_grad_arrays(grad, _affine_in_order(x_hat, weight, bias))
+            if grad_output is None:
+                return None
+            return self._backward_kernel(grad_output, weight, None, x_hat, inv_std, silu=False)
         if x_hat is not None:
             return self._backward_kernel(grad, weight, bias, x_hat, inv_std, silu=True)
         kernels = compiled.for_arrays(grad, x, *(a for a in (weight, bias) if a is not None))
