@@ -70,24 +70,34 @@ void EMBER_NAME(ember_group_norm_silu_backward_from_x)(const T *restrict grad, c
                                                        T *restrict grad_bias, T *restrict scratch,
                                                        double *restrict work, idx start, idx stop)
 {
-    const idx per_group = count / channel_size;
+    const idx per_group = count / channel_size, length = channel_size * batch;
+    const int affine = scale || shift;
     T *restrict x_hat = scratch, *restrict inv_column = scratch + count * batch;
     T *restrict mean_column = inv_column + batch;
     for (idx g = start; g < stop; g++) {
-        const T *restrict rows = x + g * count * batch;
+        const idx offset = g * count * batch, first = g * per_group;
         for (idx n = 0; n < batch; n++) {
             mean_column[n] = mean[n * groups + g];
             inv_column[n] = inv_std[n * groups + g];
         }
-        for (idx k = 0; k < count; k++)
+        for (idx channel = 0; channel < per_group; channel++) {
+            const idx c = first + channel, at = channel * length;
+            const T weight = scale ? scale[c] : (T)1, bias = shift ? shift[c] : (T)0;
+            const T *restrict rows = x + offset + at;
+            T *restrict outputs = grad_input + offset + at;
+            /* x_hat and the output as the forward pass computed them (no FMA here), then SiLU's gradient */
+            for (idx k = 0; k < channel_size; k++)
 #pragma omp simd
-            for (idx n = 0; n < batch; n++)
-                x_hat[k * batch + n] = (rows[k * batch + n] - mean_column[n]) * inv_column[n];
-        /* the group alone, as one group of its own: its rows, parameters and gradients */
-        const idx offset = g * count * batch, channel = g * per_group;
-        EMBER_NAME(ember_group_norm_silu_backward)(grad + offset, x_hat, 1, count, batch, channel_size, 1,
-                                                   inv_column, scale ? scale + channel : NULL,
-                                                   shift ? shift + channel : NULL, grad_input + offset,
-                                                   grad_weight + channel, grad_bias + channel, work, 0, 1);
+                for (idx n = 0; n < batch; n++) {
+                    const T normalised = (rows[k * batch + n] - mean_column[n]) * inv_column[n];
+                    x_hat[at + k * batch + n] = normalised;
+                    outputs[k * batch + n] = affine ? normalised * weight + bias : normalised;
+                }
+            EMBER_NAME(silu_grad_pass)(grad + offset + at, outputs, outputs, length);
+        }
+        /* group norm's gradient of the group alone, as one group of its own */
+        EMBER_NAME(ember_group_norm_backward)(grad_input + offset, x_hat, 1, count, batch, channel_size, 1,
+                                              inv_column, scale ? scale + first : NULL, grad_input + offset,
+                                              grad_weight + first, grad_bias + first, work, 0, 1);
     }
 }
