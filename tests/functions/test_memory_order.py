@@ -110,3 +110,17 @@ def test_a_broadcast_gradient_sums_in_memory_order_as_one_product(monkeypatch):
         np.testing.assert_allclose(summed, grad.sum(axis=elementwise._reduced_axes(grad.shape, shape),
                                                     keepdims=True).reshape(shape), rtol=1e-12)
     assert calls == [1]  # (N, C, 1, 1): a batched product; (C, 1, 1): a matrix-vector product (the @ operator)
+
+
+def test_a_sum_of_two_orders_neither_c_keeps_the_first_ones():
+    """A feature map in (C, H, W, N) memory plus an attention output seen as (N, C, H, W) from (N, H, W, C)
+    memory: the result lies as the feature map does (NumPy gives C order, neither's), the same numbers."""
+    rng = np.random.default_rng(9)
+    feature_map = _chwn(rng.standard_normal((4, 5, 3, 2)).astype(np.float32))
+    sequence = np.ascontiguousarray(rng.standard_normal((4, 5, 3, 2)).astype(np.float32).transpose(0, 2, 3, 1))
+    attended = sequence.transpose(0, 3, 1, 2)  # (N, C, H, W) over (N, H, W, C) memory
+    y = ember.from_numpy(feature_map) + ember.from_numpy(attended)
+    assert memory_order(y.array) == CHWN
+    np.testing.assert_array_equal(y.numpy(), feature_map + attended)
+    plain = ember.from_numpy(np.ascontiguousarray(feature_map)) + ember.from_numpy(feature_map)
+    assert memory_order(plain.array) == memory_order(np.ascontiguousarray(feature_map) + feature_map)  # NumPy's
