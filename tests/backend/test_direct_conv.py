@@ -24,6 +24,8 @@ CASES = [  # (N, C_in, H, W, C_out, kernel, stride, dilation, padding)
     (33, 1, 8, 8, 24, (6, 6), (1, 1), (1, 1), ((2, 3), (2, 3))),
     (9, 2, 11, 13, 12, (3, 5), (2, 2), (2, 2), ((1, 2), (3, 4))),  # taps tiled: 3 + 1 + 1, dilated, strided
     (7, 1, 9, 12, 8, (2, 7), (1, 3), (1, 1), ((0, 1), (5, 0))),  # 6 + 1 taps, columns no tap tile reaches
+    (70, 6, 7, 8, 1, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))),  # one output channel: blocks of one row
+    (37, 2, 9, 8, 3, (3, 3), (2, 2), (1, 1), ((1, 1), (1, 1))),  # few channels both ways, a batch tail
 ]
 
 
@@ -143,10 +145,12 @@ def test_block_height_pads_at_most_a_third(kernels):
     assert direct_conv.block_height(kernels, half) == half
     assert direct_conv.block_height(kernels, 2 * full) == half  # ties go to the two-vector block
     assert direct_conv.block_height(kernels, 4 * third) in (half, third)
-    assert direct_conv.block_height(kernels, 1) is None  # one channel in a block of several
+    assert direct_conv.block_height(kernels, 1) == 1  # fewer channels than any block: one at a time
     for channels in range(1, 200):
         height = direct_conv.block_height(kernels, channels)
-        if height is not None:
+        if height == 1:
+            assert channels < third
+        elif height is not None:
             padded = -(-channels // height) * height
             assert 3 * (padded - channels) <= padded
 
@@ -173,8 +177,6 @@ def test_cases_left_to_im2col(kernels):
     plain = ConvGeometry((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     w = rng.standard_normal((8, 4, 3, 3))
     assert direct_conv.forward(x, w, plain) is None  # mixed dtypes
-    assert direct_conv.input_grad(rng.standard_normal((2, 8, 8, 8)).astype(np.float32), w.astype(np.float32),
-                                  ConvGeometry((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1), (2, 1, 8, 8)) is None
 
 
 def test_direct_kernels_refuse_arrays_that_do_not_fit(kernels):

@@ -1,10 +1,12 @@
-"""Op-table cases: batch_norm (training and evaluation), layer_norm, group_norm, instance_norm.
+"""Op-table cases: batch_norm (training and evaluation), layer_norm, group_norm (and group norm followed by
+SiLU in one node), instance_norm.
 
 References are written here with NumPy from the definitions (biased variance for normalising).
 """
 import numpy as np
 
 import ember
+from ember.functions.normalization import group_norm_silu
 
 from .op_table import OpCase
 
@@ -61,6 +63,10 @@ def _group_norm_ref(x, weight, bias, groups):
     return y * _channel(weight, x.ndim) + _channel(bias, x.ndim)
 
 
+def _silu_ref(y):
+    return y / (1 + np.exp(-y))
+
+
 def _instance_norm_ref(x, weight, bias):
     y = _normalize_ref(x, tuple(range(2, x.ndim)))
     return y * _channel(weight, x.ndim) + _channel(bias, x.ndim)
@@ -112,6 +118,15 @@ CASES = [
     OpCase("group_norm_4d",
            lambda x, w, b: ember.group_norm(x, 2, w, b),
            lambda x, w, b: _group_norm_ref(x, w, b, 2), _inputs((2, 4, 2, 2), (4,), (4,))),
+    OpCase("group_norm_silu_4d",
+           lambda x, w, b: group_norm_silu(x, 2, w, b),
+           lambda x, w, b: _silu_ref(_group_norm_ref(x, w, b, 2)), _inputs((2, 4, 2, 2), (4,), (4,))),
+    OpCase("group_norm_silu_3d_weight_only",
+           lambda x, w: group_norm_silu(x, 3, w),
+           lambda x, w: _silu_ref(_group_norm_ref(x, w, np.zeros(6), 3)), _inputs((3, 6, 5), (6,))),
+    OpCase("group_norm_silu_plain",
+           lambda x: group_norm_silu(x, 1),
+           lambda x: _silu_ref(_group_norm_ref(x, np.ones(3), np.zeros(3), 1)), _inputs((2, 3, 2, 3))),
     OpCase("instance_norm_3d",
            lambda x, w, b: ember.instance_norm(x, weight=w, bias=b),
            _instance_norm_ref, _inputs((2, 3, 4), (3,), (3,))),

@@ -67,3 +67,60 @@ def test_leaf_gradient_and_clone_keep_the_memory_order():
     assert memory_order(x.grad.array) == CHWN
     np.testing.assert_array_equal(x.grad.numpy(), values)
     assert memory_order(ember.from_numpy(values).clone().array) == CHWN
+
+
+@pytest.mark.parametrize("small_shape", [(4, 5, 1, 1), (5, 1, 1), (1, 5, 6, 7), (7,), ()])
+@pytest.mark.parametrize("op", ["add", "radd", "sub", "rsub", "mul", "div"])
+def test_broadcast_arithmetic_keeps_the_larger_operands_memory_order(small_shape, op):
+    """A broadcast add (sub, mul, div) onto (C, H, W, N) memory gives a result in that memory, the values and
+    gradients of the reference path (the smaller operand's gradient summed in memory order, within rounding)."""
+    rng = np.random.default_rng(7)
+    large = _chwn(rng.standard_normal((4, 5, 6, 7)).astype(np.float32))
+    small = rng.standard_normal(small_shape).astype(np.float32)
+    grad = rng.standard_normal(large.shape).astype(np.float32)
+    function = {"add": lambda a, b: a + b, "radd": lambda a, b: b + a, "sub": lambda a, b: a - b,
+                "rsub": lambda a, b: b - a, "mul": lambda a, b: a * b, "div": lambda a, b: a / (b * b + 1)}[op]
+
+    def run():
+        a, b = ember.from_numpy(large).requires_grad_(), ember.tensor(small, requires_grad=True)
+        y = function(a, b)
+        y.backward(ember.from_numpy(grad))
+        return y.array, a.grad.numpy(), b.grad.numpy()
+
+    fast = run()
+    with ember.config.override(fast_paths=False):
+        reference = run()
+    assert memory_order(fast[0]) == CHWN
+    np.testing.assert_array_equal(fast[0], reference[0])
+    np.testing.assert_array_equal(fast[1], reference[1])
+    np.testing.assert_allclose(fast[2], reference[2], rtol=1e-5, atol=1e-4)
+    assert fast[2].shape == small.shape
+
+
+def test_a_broadcast_gradient_sums_in_memory_order_as_one_product(monkeypatch):
+    """The embedding add's gradient, (N, C, H, W) in (C, H, W, N) memory summed to (N, C, 1, 1), goes to a
+    product with ones (not NumPy's reduction), and the sum over N, H and W to (C, 1, 1) too."""
+    from ember.functions import elementwise
+
+    calls, matmul = [], np.matmul
+    monkeypatch.setattr(elementwise.np, "matmul", lambda *args, **kwargs: calls.append(1) or matmul(*args, **kwargs))
+    grad = _chwn(np.random.default_rng(8).standard_normal((4, 5, 6, 7)))
+    for shape in [(4, 5, 1, 1), (5, 1, 1)]:
+        summed = elementwise._sum_to(grad, shape)
+        np.testing.assert_allclose(summed, grad.sum(axis=elementwise._reduced_axes(grad.shape, shape),
+                                                    keepdims=True).reshape(shape), rtol=1e-12)
+    assert calls == [1]  # (N, C, 1, 1): a batched product; (C, 1, 1): a matrix-vector product (the @ operator)
+
+
+def test_a_sum_of_two_orders_neither_c_keeps_the_first_ones():
+    """A feature map in (C, H, W, N) memory plus an attention output seen as (N, C, H, W) from (N, H, W, C)
+    memory: the result lies as the feature map does (NumPy gives C order, neither's), the same numbers."""
+    rng = np.random.default_rng(9)
+    feature_map = _chwn(rng.standard_normal((4, 5, 3, 2)).astype(np.float32))
+    sequence = np.ascontiguousarray(rng.standard_normal((4, 5, 3, 2)).astype(np.float32).transpose(0, 2, 3, 1))
+    attended = sequence.transpose(0, 3, 1, 2)  # (N, C, H, W) over (N, H, W, C) memory
+    y = ember.from_numpy(feature_map) + ember.from_numpy(attended)
+    assert memory_order(y.array) == CHWN
+    np.testing.assert_array_equal(y.numpy(), feature_map + attended)
+    plain = ember.from_numpy(np.ascontiguousarray(feature_map)) + ember.from_numpy(feature_map)
+    assert memory_order(plain.array) == memory_order(np.ascontiguousarray(feature_map) + feature_map)  # NumPy's

@@ -1,7 +1,7 @@
 """The fast paths a diffusion UNet's step runs on beyond the op table: group norm on the convolutions'
 (C, H, W, N) memory and on C-contiguous memory (compiled kernel, outputs in (C, H, W, N) order), SiLU's
-compiled float32 pass, nearest upsampling by an integer factor in the input's memory order; each against the
-reference path (``fast_paths=False``)."""
+compiled float32 pass, group norm and SiLU as one node, nearest upsampling by an integer factor in the input's
+memory order; each against the reference path (``fast_paths=False``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,6 +10,7 @@ import pytest
 import ember
 from ember import config
 from ember.backend.layout import memory_order
+from ember.functions.normalization import group_norm_silu
 
 CHWN = (1, 2, 3, 0)
 
@@ -102,3 +103,60 @@ def test_group_norm_float32_statistics_hold_far_from_zero(kernels, rng):
     grouped = x.reshape(8, 4, -1).astype(np.float64)
     exact = (grouped - grouped.mean(2, keepdims=True)) / np.sqrt(grouped.var(2, keepdims=True) + 1e-5)
     np.testing.assert_allclose(ember.group_norm(ember.tensor(x), 4).numpy(), exact.reshape(x.shape), atol=1e-3)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "chwn"])
+@pytest.mark.parametrize("affine", ["both", "weight", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_group_norm_silu_fast_paths_run_and_give_group_norm_then_silu(kernels, rng, layout, affine, dtype):
+    """One node, the numbers of group norm's and SiLU's fast paths one after the other (bit for bit), and
+    within rounding of the reference; its output in the convolutions' order. float64: group norm's kernel
+    and SiLU's NumPy passes."""
+    x = (rng.standard_normal((6, 12, 5, 4)) * 3 + 1).astype(dtype)
+    x = _in_chwn(x) if layout == "chwn" else x
+    params = [rng.standard_normal(12).astype(dtype) for _ in range({"both": 2, "weight": 1, "none": 0}[affine])]
+    grad = rng.standard_normal(x.shape).astype(dtype)
+    config.set(parallel_numbers=1, num_threads=2)
+
+    def fused(x, *affine_tensors):
+        return group_norm_silu(x, 3, *affine_tensors)
+
+    def separate(x, *affine_tensors):
+        return ember.silu(ember.group_norm(x, 3, *affine_tensors))
+
+    fast_y, fast_grads = _run(fused, [x, *params], grad, True)
+    assert config.paths()["GroupNormSiLU.forward"] == "forward_compiled"
+    assert config.paths()["GroupNormSiLU.backward"] == "backward_arrays"
+    separate_y, separate_grads = _run(separate, [x, *params], grad, True)
+    slow_y, slow_grads = _run(fused, [x, *params], grad, False)
+    assert config.paths()["GroupNormSiLU.forward"] == "forward"
+    tolerance = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(fast_y, separate_y)
+    np.testing.assert_allclose(fast_y, slow_y, **tolerance)
+    for fast, together, slow in zip(fast_grads, separate_grads, slow_grads):
+        np.testing.assert_array_equal(fast, together)
+        np.testing.assert_allclose(fast, slow, **tolerance)
+    assert memory_order(fast_y) == CHWN and fast_y.dtype == dtype
+
+
+def test_group_norm_silu_checks_its_arguments():
+    with pytest.raises(ValueError, match="group_norm_silu: expected num_groups dividing"):
+        group_norm_silu(ember.zeros(2, 6, 3, 3), 4)
+
+
+def test_group_norm_silu_keeps_no_normalised_copy_of_an_input_in_the_convolutions_order(kernels, rng):
+    """On (C, H, W, N) memory the forward pass keeps the mean, not x_hat; on C order it keeps x_hat. The
+    backward pass gives the same numbers either way (x_hat recomputed as the forward pass computed it)."""
+    values = (rng.standard_normal((5, 8, 4, 3)) * 2 + 1).astype(np.float32)
+    params = [rng.standard_normal(8).astype(np.float32) for _ in range(2)]
+    grad = rng.standard_normal(values.shape).astype(np.float32)
+    results = []
+    for x, keeps_x_hat in ((_in_chwn(values), False), (values, True)):
+        tensors = [ember.tensor(a, requires_grad=True) for a in (x, *params)]
+        y = group_norm_silu(tensors[0], 2, *tensors[1:])
+        x_hat, mean = y.creator.saved_arrays[3], y.creator.saved_arrays[5]
+        assert (x_hat is not None, mean is None) == (keeps_x_hat, keeps_x_hat)
+        y.backward(ember.tensor(grad))
+        results.append([y.numpy()] + [t.grad.numpy() for t in tensors])
+    for chwn_result, c_order_result in zip(*results):
+        np.testing.assert_allclose(chwn_result, c_order_result, rtol=1e-5, atol=1e-5)

@@ -130,6 +130,12 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
     "gru_sequence_backward": (*[_Address] * 13, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                               _Address, ctypes.c_int),
     "panel_product": (*[_Address] * 3, _Index, _Index, _Index, ctypes.c_int),
+    "group_norm_silu_forward": (_Address, _Index, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, _Address,
+                                _Address, ctypes.c_double, *[_Address] * 5, _Index, _Index),
+    "group_norm_silu_backward": (_Address, _Address, _Index, _Index, _Index, _Index, ctypes.c_int, *[_Address] * 7,
+                                 _Index, _Index),
+    "group_norm_silu_backward_from_x": (_Address, _Address, _Index, _Index, _Index, _Index, *[_Address] * 9, _Index,
+                                        _Index),
 }
 _RETURNS = {name: ctypes.c_int for name in ("lstm_sequence_forward", "lstm_sequence_backward", "gru_sequence_forward",
                                             "gru_sequence_backward", "panel_product")}  # the others return nothing
@@ -332,7 +338,7 @@ class Kernels:
         blocks = -(-produced // block_height) if block_height else 0
         _require(all(a.flags.c_contiguous and a.dtype == source.dtype for a in arrays.values())
                  and source.ndim == target.ndim == 4 and source.shape[3] == target.shape[3]
-                 and block_height in self.conv_block_heights() and 0 < kh <= self.conv_max_taps
+                 and block_height in (*self.conv_block_heights(), 1) and 0 < kh <= self.conv_max_taps
                  and 0 < kw <= self.conv_max_taps and min(sh, sw, dh, dw) >= 1
                  and packed.size == blocks * block_height * kh * kw * summed
                  and (bias is None or bias.shape == (produced,))
@@ -758,6 +764,74 @@ class Kernels:
 
         step.arrays = arrays  # type: ignore[attr-defined]  # the memory it touches lives as long as it does
         return step
+
+    def group_norm_silu_forward(self, x, input_batch_inner, groups, channel_size, batch_inner, weight, bias, eps,
+                                x_hat, y, mean, inv_std, start, stop):
+        """``group_norm_forward`` with y = silu of group norm's output (kernels/group_norm_silu.c): the same
+        arrays, float32 only; ``x_hat`` may be None (not kept) when x and y are both batch inner."""
+        batch = y.shape[-1] if batch_inner else y.shape[0]
+        affine = [a for a in (weight, bias) if a is not None]
+        arrays = dict(x=x, y=y, mean=mean, inv_std=inv_std, **({} if x_hat is None else {"x_hat": x_hat}),
+                      **{f"affine{i}": a for i, a in enumerate(affine)})
+        count = x.size // max(batch * groups, 1)
+        layouts = {True: (groups, count, batch), False: (batch, groups, count)}
+        _require(all(a.flags.c_contiguous and a.dtype == np.float32 for a in arrays.values())
+                 and x.shape == layouts[bool(input_batch_inner)]
+                 and (x_hat.shape == y.shape if x_hat is not None else input_batch_inner and batch_inner)
+                 and y.shape == layouts[bool(batch_inner)]
+                 and mean.shape == inv_std.shape == (batch, groups) and 0 <= start <= stop <= groups
+                 and channel_size > 0 and count % channel_size == 0
+                 and all(a.shape == (groups * count // channel_size,) for a in affine), "group_norm_silu_forward",
+                 arrays)
+        work = np.empty(5 * batch, dtype=np.float64)
+        self._functions["group_norm_silu_forward", x.dtype](
+            _address(x), groups, count, batch, channel_size, int(input_batch_inner), int(batch_inner),
+            _optional(weight), _optional(bias), eps, _optional(x_hat), _address(y), _address(mean), _address(inv_std),
+            _address(work), start, stop)
+
+    def group_norm_silu_backward(self, grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, bias,
+                                 grad_input, grad_weight, grad_bias, start, stop):
+        """The gradient of silu of group norm's output for groups start:stop: ``group_norm_backward``'s arrays
+        and the ``bias`` (C,) or None the forward pass added (kernels/group_norm_silu.c), float32 only."""
+        batch = grad.shape[-1] if batch_inner else grad.shape[0]
+        count = grad.size // max(batch * groups, 1)
+        channels = groups * count // max(channel_size, 1)
+        affine = [a for a in (weight, bias) if a is not None]
+        arrays = dict(grad=grad, x_hat=x_hat, grad_input=grad_input, inv_std=inv_std, grad_weight=grad_weight,
+                      grad_bias=grad_bias, **{f"affine{i}": a for i, a in enumerate(affine)})
+        _require(all(a.flags.c_contiguous and a.dtype == np.float32 for a in arrays.values())
+                 and grad.ndim == 3 and grad.shape == x_hat.shape == grad_input.shape
+                 and inv_std.shape == (batch, groups) and grad.shape[0 if batch_inner else 1] == groups
+                 and 0 <= start <= stop <= groups and channel_size > 0 and count % channel_size == 0
+                 and all(a.shape == (channels,) for a in (grad_weight, grad_bias, *affine)),
+                 "group_norm_silu_backward", arrays)
+        work = np.empty(5 * batch, dtype=np.float64)
+        self._functions["group_norm_silu_backward", grad.dtype](
+            _address(grad), _address(x_hat), groups, count, batch, channel_size, int(batch_inner), _address(inv_std),
+            _optional(weight), _optional(bias), _address(grad_input), _address(grad_weight), _address(grad_bias),
+            _address(work), start, stop)
+
+    def group_norm_silu_backward_from_x(self, grad, x, groups, channel_size, mean, inv_std, weight, bias,
+                                        grad_input, grad_weight, grad_bias, start, stop):
+        """``group_norm_silu_backward`` for batch-inner (groups, count, N) arrays with x_hat recomputed from
+        the input ``x`` and the forward pass's ``mean`` and ``inv_std`` (N, groups), a group at a time."""
+        groups_, count, batch = grad.shape
+        channels = groups * count // max(channel_size, 1)
+        affine = [a for a in (weight, bias) if a is not None]
+        arrays = dict(grad=grad, x=x, grad_input=grad_input, mean=mean, inv_std=inv_std, grad_weight=grad_weight,
+                      grad_bias=grad_bias, **{f"affine{i}": a for i, a in enumerate(affine)})
+        _require(all(a.flags.c_contiguous and a.dtype == np.float32 for a in arrays.values())
+                 and groups_ == groups and grad.shape == x.shape == grad_input.shape
+                 and mean.shape == inv_std.shape == (batch, groups) and 0 <= start <= stop <= groups
+                 and channel_size > 0 and count % channel_size == 0
+                 and all(a.shape == (channels,) for a in (grad_weight, grad_bias, *affine)),
+                 "group_norm_silu_backward_from_x", arrays)
+        scratch = np.empty(count * batch + 2 * batch, dtype=np.float32)
+        work = np.empty(5 * batch, dtype=np.float64)
+        self._functions["group_norm_silu_backward_from_x", grad.dtype](
+            _address(grad), _address(x), groups, count, batch, channel_size, _address(mean), _address(inv_std),
+            _optional(weight), _optional(bias), _address(grad_input), _address(grad_weight), _address(grad_bias),
+            _address(scratch), _address(work), start, stop)
 
 
 def windows_tile(kernel_size, stride, dilation, output_size, input_size) -> bool:

@@ -103,7 +103,8 @@ class Conv2d(Primitive):
         if direct is None:
             return None
         y, x_stored = direct
-        self.save_for_backward(x_stored, weight, None)  # in the memory order the weight gradient reads
+        # x itself (so that second derivatives reach it) and x in the memory order the weight gradient reads
+        self.save_for_backward(x, weight, None, x_stored)
         return y.transpose(3, 0, 1, 2)
 
     def forward(self, x, weight, bias=None):
@@ -124,11 +125,11 @@ class Conv2d(Primitive):
         if bias is not None:
             y += bias[:, None, None, None]
         keep_cols = self.needs_input_grad[1] and len(bands) == 1
-        self.save_for_backward(x, weight, cols if keep_cols else None)
+        self.save_for_backward(x, weight, cols if keep_cols else None, None)
         return y.transpose(3, 0, 1, 2)
 
     def backward(self, grad):
-        x, weight, cols = self.saved_tensors
+        x, weight, cols, _ = self.saved_tensors
         needs = self.needs_input_grad
         grad_x = Conv2dGradInput(self.geometry, x.shape)(grad, weight) if needs[0] else None
         grad_weight = None
@@ -142,7 +143,8 @@ class Conv2d(Primitive):
     def backward_arrays(self, grad):
         """The same primitives on arrays: the gradient copied into (C, H, W, N) memory once for both
         gradients (NumPy), and the bias gradient as a GEMV over that memory (about four times NumPy's sum)."""
-        x, weight, cols = self.saved_arrays
+        x, weight, cols, x_stored = self.saved_arrays
+        x = x if x_stored is None else x_stored
         needs = self.needs_input_grad
         if type(grad) is not np.ndarray:
             return None

@@ -13,6 +13,7 @@ from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend import dtypes
 from ..backend.device import Device, get_array_module
+from ..backend.layout import copy_in_order, empty_ordered, memory_order
 from ._convert import as_tensor_like, promote
 
 
@@ -67,26 +68,134 @@ def _floating(x: Tensor) -> Tensor:
 
 
 # ----------------------------------------------------------------------------------------- arithmetic
+def _dense_order(array):
+    """The memory order of a NumPy ``array`` (``backend.layout.memory_order``) when it is dense in it (a
+    transposed C-contiguous array) and not C order itself; None otherwise."""
+    if type(array) is not np.ndarray or array.ndim < 2 or array.flags.c_contiguous:
+        return None
+    order = memory_order(array)
+    return order if array.transpose(order).flags.c_contiguous else None
+
+
+def _in_larger_order(ufunc, a, b):
+    """``ufunc(a, b)`` laid out in memory as the larger operand is, for NumPy arrays of one dtype where that
+    operand has the result's shape and lies densely in an order other than C (the convolutions' (C, H, W, N)
+    memory) and the other is broadcast to it: the smaller is first copied in that order (it is small), so
+    that the pass runs over contiguous memory and the result keeps the order. NumPy itself gives such a pair a
+    C-order result, walking the larger operand with strides (a broadcast add over (C, H, W, N) memory at
+    64x32x28x28: 1.2 ms and a C-order result, against 0.3 ms). Operands of one shape dense in two orders,
+    neither of them C (a feature map plus an attention output seen as one), give ``a``'s order, where NumPy
+    gives C order, that of neither. None where it does not apply."""
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != b.dtype or a.dtype.kind != "f":
+        return None
+    if a.shape == b.shape:  # two orders, neither C (a feature map plus a transposed sequence): a's
+        order = _dense_order(a)
+        if order is None or _dense_order(b) in (None, order):
+            return None  # NumPy's own result keeps a shared order
+        return ufunc(a, b, out=empty_ordered(np, a.shape, order, a.dtype))
+    large, small = (a, b) if a.size >= b.size else (b, a)
+    order = _dense_order(large)
+    if order is None or small.ndim > large.ndim:
+        return None
+    if np.broadcast_shapes(a.shape, b.shape) != large.shape:
+        return None
+    small = copy_in_order(np, small.reshape((1,) * (large.ndim - small.ndim) + small.shape), order)
+    out = empty_ordered(np, large.shape, order, large.dtype)
+    return ufunc(*((large, small) if large is a else (small, large)), out=out)
+
+
+def _reduced_axes(shape: tuple, target: tuple) -> tuple:
+    """The axes of an array of ``shape`` that a broadcast from ``target`` added or stretched."""
+    lead = len(shape) - len(target)
+    return tuple(range(lead)) + tuple(lead + i for i, size in enumerate(target) if size == 1 and shape[lead + i] != 1)
+
+
+def _sum_to(grad, shape: tuple):
+    """A NumPy gradient summed back to a broadcast input's ``shape``: where it lies densely in an order in which
+    the summed axes are consecutive, as a product with a vector of ones over its memory (BLAS: 0.07 ms for the
+    (C, H*W, N) -> (C, N) sum of 64x32x28x28, NumPy's reduction 0.32 ms); else NumPy's sum (the engine's)."""
+    shape = tuple(shape)
+    if grad.shape == shape:
+        return grad
+    axes = _reduced_axes(grad.shape, shape)
+    if grad.dtype not in (np.float32, np.float64):
+        return grad.sum(axis=axes, keepdims=True).reshape(shape)
+    order = memory_order(grad)
+    stored = grad.transpose(order)
+    positions = sorted(order.index(axis) for axis in axes)
+    first, last = positions[0], positions[-1]
+    if not stored.flags.c_contiguous or positions != list(range(first, last + 1)):
+        return grad.sum(axis=axes, keepdims=True).reshape(shape)
+    before, after = int(np.prod(stored.shape[:first])), int(np.prod(stored.shape[last + 1:]))
+    ones = np.ones(int(np.prod(stored.shape[first:last + 1])), dtype=grad.dtype)
+    if after == 1:
+        sums = stored.reshape(before, ones.size) @ ones
+    else:
+        sums = np.matmul(ones, stored.reshape(before, ones.size, after))
+    kept_axes = [axis for axis in order if axis not in axes]  # the kept axes, in memory order
+    kept = sums.reshape([grad.shape[axis] for axis in kept_axes])
+    return kept.transpose(sorted(range(len(kept_axes)), key=kept_axes.__getitem__)).reshape(shape)
+
+
 class Add(Primitive):
+    """``a + b``. Fast paths (NumPy): ``forward_in_order`` (a broadcast result in the larger operand's memory
+    order) and ``backward_arrays`` (a broadcast operand's gradient summed in memory order)."""
+
+    fast_forward = ("forward_in_order",)
+
     def forward(self, a, b):
         return a + b
+
+    def forward_in_order(self, a, b):
+        return _in_larger_order(np.add, a, b)
 
     def backward(self, grad):
         return grad, grad
 
+    def backward_arrays(self, grad):
+        if type(grad) is not np.ndarray:
+            return None
+        needs = self.needs_input_grad
+        return tuple(_sum_to(grad, tensor.shape) if need else None for tensor, need in zip(self.inputs, needs))
+
 
 class Sub(Primitive):
+    """``a - b``. Fast paths as ``Add``'s."""
+
+    fast_forward = ("forward_in_order",)
+
     def forward(self, a, b):
         return a - b
+
+    def forward_in_order(self, a, b):
+        return _in_larger_order(np.subtract, a, b)
 
     def backward(self, grad):
         return grad, -grad
 
+    def backward_arrays(self, grad):
+        if type(grad) is not np.ndarray:
+            return None
+        needs = self.needs_input_grad
+        grad_a = _sum_to(grad, self.inputs[0].shape) if needs[0] else None
+        grad_b = np.negative(_sum_to(grad, self.inputs[1].shape)) if needs[1] else None
+        return grad_a, grad_b
+
 
 class Mul(Primitive):
+    """``a * b``. Fast path: ``forward_in_order`` (as ``Add``'s)."""
+
+    fast_forward = ("forward_in_order",)
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return a * b
+
+    def forward_in_order(self, a, b):
+        y = _in_larger_order(np.multiply, a, b)
+        if y is not None:
+            self.save_for_backward(a, b)
+        return y
 
     def backward(self, grad):
         a, b = self.saved_tensors
@@ -94,9 +203,19 @@ class Mul(Primitive):
 
 
 class Div(Primitive):
+    """``a / b``. Fast path: ``forward_in_order`` (as ``Add``'s)."""
+
+    fast_forward = ("forward_in_order",)
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return a / b
+
+    def forward_in_order(self, a, b):
+        y = _in_larger_order(np.true_divide, a, b)
+        if y is not None:
+            self.save_for_backward(a, b)
+        return y
 
     def backward(self, grad):
         a, b = self.saved_tensors

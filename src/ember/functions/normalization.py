@@ -22,7 +22,7 @@ from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
 from ..backend import compiled, threads
 from ..backend.device import get_array_module
-from ..backend.layout import copy_in_order, empty_ordered, memory_order
+from ..backend.layout import copy_in_order, empty_ordered, flat_views, memory_order
 
 
 def _moments(x, axes, eps: float):
@@ -481,18 +481,34 @@ class GroupNorm(Primitive):
         return _affine(x_hat, weight, bias, _channel_shape(x.ndim))
 
     def forward_compiled(self, x, *affine):
+        weight, _ = _split_affine(affine, self.has_weight, self.has_bias)
+        outputs = self._forward_kernel(x, affine, silu=False)
+        if outputs is None:
+            return None
+        y, x_hat, inv_std, _ = outputs
+        self.save_for_backward(x, weight, x_hat, inv_std)
+        return y
+
+    def _forward_kernel(self, x, affine, silu: bool):
+        """``(y, x_hat, inv_std, mean)`` from the compiled kernel, or None where it does not apply. With
+        ``silu`` (float32 only): y is silu of the output, and x_hat is None (not kept: the backward pass
+        recomputes it from x, mean and inv_std) when x and y both lie in (C, *, N) memory."""
         weight, bias = _split_affine(affine, self.has_weight, self.has_bias)
         kernels = compiled.for_arrays(x, *affine)
         layout = None if kernels is None or not x.size else _group_views(self.groups, x)
-        if kernels is None or layout is None:
+        if kernels is None or layout is None or (silu and x.dtype != np.float32):
             return None
         input_batch_inner, (x_view,) = layout
-        run = kernels.group_norm_forward
+        run = kernels.group_norm_silu_forward if silu else kernels.group_norm_forward
         # outputs in the convolutions' (C, *, N) memory whenever there is a batch: what a convolution after
         # it reads without a layout copy (the kernel makes the copy as it writes)
         order = tuple(range(1, x.ndim)) + (0,) if x.shape[0] > 1 else memory_order(x)
-        x_hat, y = (empty_ordered(np, x.shape, order, x.dtype) for _ in range(2))
-        batch_inner, (x_hat_view, y_view) = _group_views(self.groups, x_hat, y)
+        y = empty_ordered(np, x.shape, order, x.dtype)
+        batch_inner, (y_view,) = _group_views(self.groups, y)
+        x_hat = x_hat_view = None
+        if not (silu and batch_inner and input_batch_inner):
+            x_hat = empty_ordered(np, x.shape, order, x.dtype)
+            x_hat_view = _group_views(self.groups, x_hat)[1][0]
         mean, inv_std = (np.empty((x.shape[0], self.groups), x.dtype) for _ in range(2))
         scale, shift = (None if p is None else np.ascontiguousarray(p) for p in (weight, bias))
         channel_size = x.size // (x.shape[0] * x.shape[1])
@@ -500,28 +516,23 @@ class GroupNorm(Primitive):
             lambda start, stop: run(x_view, input_batch_inner, self.groups, channel_size, batch_inner, scale, shift,
                                     float(self.eps), x_hat_view, y_view, mean, inv_std, start, stop),
             self.groups, threads.threads_for(x.size))
-        self.save_for_backward(x, weight, x_hat, inv_std[:, :, None])
-        return y
+        return y, x_hat, inv_std[:, :, None], mean
 
     def backward(self, grad):
         x, weight, _, _ = self.saved_tensors
-        shape, grouped = x.shape, (x.shape[0], self.groups, -1)
-        x_hat, inv_std = _differentiable_moments(x.reshape(grouped), (2,), self.eps)
-        view = _channel_shape(x.ndim)
-        grad_hat = (grad if weight is None else grad * weight.reshape(view)).reshape(grouped)
-        grad_input = inv_std * (grad_hat - grad_hat.mean(2, keepdim=True)
-                                - x_hat * (grad_hat * x_hat).mean(2, keepdim=True))
-        axes = _batch_axes(x.ndim)
-        grad_weight = (grad * x_hat.reshape(shape)).sum(axes) if self.has_weight else None
-        grad_bias = grad.sum(axes) if self.has_bias else None
-        return _with_affine_grads(grad_input.reshape(shape), grad_weight, grad_bias, self.has_weight, self.has_bias)
+        return _group_norm_grads(x, weight, grad, self.groups, self.eps, self.has_weight, self.has_bias)
 
     def backward_arrays(self, grad):
         """The closed form on the saved ``x_hat`` and ``inv_std`` (constants: nothing records it), one compiled
         kernel where the arrays take its layouts; None (the reference) otherwise."""
         _, weight, x_hat, inv_std = self.saved_arrays
-        kernels = compiled.for_arrays(grad, x_hat, inv_std, *([] if weight is None else [weight]))
-        if kernels is None or _group_views(self.groups, x_hat) is None:
+        return self._backward_kernel(grad, weight, None, x_hat, inv_std, silu=False)
+
+    def _backward_kernel(self, grad, weight, bias, x_hat, inv_std, silu: bool):
+        """The gradients from the compiled kernel (of silu of the output with ``silu``, which reads ``bias``
+        too; float32 only), or None where it does not apply."""
+        kernels = compiled.for_arrays(grad, x_hat, inv_std, *(a for a in (weight, bias) if a is not None))
+        if kernels is None or _group_views(self.groups, x_hat) is None or (silu and grad.dtype != np.float32):
             return None
         if grad.strides != x_hat.strides:
             grad = copy_in_order(np, grad, memory_order(x_hat))
@@ -530,12 +541,157 @@ class GroupNorm(Primitive):
         channels = grad.shape[1]
         grad_weight, grad_bias = np.empty(channels, grad.dtype), np.empty(channels, grad.dtype)
         inv_std = np.ascontiguousarray(inv_std.reshape(inv_std.shape[:2]))
-        weight = None if weight is None else np.ascontiguousarray(weight)
+        weight, bias = (None if p is None else np.ascontiguousarray(p) for p in (weight, bias))
+        channel_size = grad.size // (grad.shape[0] * channels)
+        if silu:
+            def run(start, stop):
+                kernels.group_norm_silu_backward(grad_view, x_hat_view, self.groups, channel_size, batch_inner,
+                                                 inv_std, weight, bias, grad_input_view, grad_weight, grad_bias,
+                                                 start, stop)
+        else:
+            def run(start, stop):
+                kernels.group_norm_backward(grad_view, x_hat_view, self.groups, channel_size, batch_inner, inv_std,
+                                            weight, grad_input_view, grad_weight, grad_bias, start, stop)
+        threads.split_rows(run, self.groups, threads.threads_for(grad.size))
+        return _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
+
+
+def _group_norm_grads(x: Tensor, weight, grad: Tensor, groups: int, eps: float, has_weight: bool,
+                      has_bias: bool) -> tuple:
+    """Group norm's gradients given the output gradient ``grad``, in Ember ops on ``x`` (so that they
+    differentiate again): x's, then the weight's and the bias's where the flags say so."""
+    shape, grouped = x.shape, (x.shape[0], groups, -1)
+    x_hat, inv_std = _differentiable_moments(x.reshape(grouped), (2,), eps)
+    view = _channel_shape(x.ndim)
+    grad_hat = (grad if weight is None else grad * weight.reshape(view)).reshape(grouped)
+    grad_input = inv_std * (grad_hat - grad_hat.mean(2, keepdim=True)
+                            - x_hat * (grad_hat * x_hat).mean(2, keepdim=True))
+    axes = _batch_axes(x.ndim)
+    grad_weight = (grad * x_hat.reshape(shape)).sum(axes) if has_weight else None
+    grad_bias = grad.sum(axes) if has_bias else None
+    return _with_affine_grads(grad_input.reshape(shape), grad_weight, grad_bias, has_weight, has_bias)
+
+
+def _silu_arrays(y):
+    """SiLU of a NumPy float array in its memory order, as ``SiLU``'s fast path computes it; None where that
+    does not apply."""
+    from .activation import _silu_into
+
+    out = np.empty_like(y)
+    if not threads.split_elementwise(_silu_into, out, y):
+        flats = flat_views(out, y)
+        if flats is None:
+            return None
+        _silu_into(flats[1], flats[0])
+    return out
+
+
+def _silu_grad_arrays(grad, y):
+    """SiLU's gradient at ``y`` given ``grad`` (NumPy float arrays), as ``SiLU``'s fast path computes it, laid
+    out as ``y``; None where that does not apply."""
+    from .activation import _silu_grad_into
+
+    if grad.strides != y.strides:
+        grad = copy_in_order(np, grad, memory_order(y))
+    out = np.empty_like(y)
+    if not threads.split_elementwise(_silu_grad_into, out, grad, y):
+        flats = flat_views(grad, y, out)
+        if flats is None:
+            return None
+        _silu_grad_into(*flats)
+    return out
+
+
+def _affine_in_order(x_hat, weight, bias):
+    """``x_hat * weight + bias`` per channel of an (N, C, *) NumPy array, laid out as ``x_hat`` (the numbers
+    of the group-norm kernel's output: a product, then a sum)."""
+    y = np.empty_like(x_hat)
+    view = _channel_shape(x_hat.ndim)
+    if weight is None:
+        np.copyto(y, x_hat)
+    else:
+        np.multiply(x_hat, weight.reshape(view), out=y)
+    if bias is not None:
+        y += bias.reshape(view)
+    return y
+
+
+class GroupNormSiLU(GroupNorm):
+    """``silu(group_norm(x) * weight + bias)``, one node: a normalization, then SiLU, as a diffusion UNet's
+    residual blocks take them, without the normalised output between them. ``forward(x, [weight], [bias])``
+    as ``GroupNorm``; the reference is group norm's reference and SiLU's one after the other (the same
+    numbers). Fast paths (float32 NumPy arrays in (C, *, N) or C-contiguous memory, compiled kernels):
+    ``forward_compiled`` and ``backward_arrays``, group norm's kernels with SiLU and its gradient applied a
+    group at a time (``kernels/group_norm_silu.c``): the numbers of ``GroupNorm``'s and ``SiLU``'s fast paths
+    one after the other, in two passes fewer over memory each way. Where x lies in (C, *, N) memory the
+    forward pass keeps no ``x_hat`` (a pass and an array fewer): the backward pass recomputes it from x and
+    the saved mean and inv_std, a group at a time, as the forward pass computed it."""
+
+    fast_forward = ("forward_compiled",)
+
+    def forward(self, x, *affine):
+        xp = get_array_module(x)
+        weight, bias = _split_affine(affine, self.has_weight, self.has_bias)
+        grouped = x.reshape(x.shape[0], self.groups, -1)
+        _, _, x_hat, inv_std = _moments(grouped, (2,), self.eps)
+        x_hat = x_hat.reshape(x.shape)
+        y = _affine(x_hat, weight, bias, _channel_shape(x.ndim))
+        self.save_for_backward(x, weight, bias, x_hat, inv_std, None)
+        half = y.dtype.type(0.5)
+        return xp.asarray(y * (xp.tanh(y * half) * half + half))  # SiLU's reference
+
+    def forward_compiled(self, x, *affine):
+        weight, bias = _split_affine(affine, self.has_weight, self.has_bias)
+        if x.dtype != np.float32:  # group norm's kernel, then SiLU's NumPy passes: SiLU's fast path's numbers
+            outputs = self._forward_kernel(x, affine, silu=False)
+            y = None if outputs is None else _silu_arrays(outputs[0])
+            if y is None:
+                return None
+            self.save_for_backward(x, weight, bias, outputs[1], outputs[2], None)
+            return y
+        outputs = self._forward_kernel(x, affine, silu=True)
+        if outputs is None:
+            return None
+        y, x_hat, inv_std, mean = outputs
+        self.save_for_backward(x, weight, bias, x_hat, inv_std, None if x_hat is not None else mean)
+        return y
+
+    def backward(self, grad):
+        x, weight, bias = self.saved_tensors[:3]
+        affine = [tensor for tensor in (weight, bias) if tensor is not None]
+        y = GroupNorm(self.groups, self.eps, self.has_weight, self.has_bias)(x, *affine)
+        s = y.sigmoid()
+        grad_y = grad * (s * (1.0 + y * (1.0 - s)))  # SiLU's gradient, as SiLU.backward
+        return _group_norm_grads(x, weight, grad_y, self.groups, self.eps, self.has_weight, self.has_bias)
+
+    def backward_arrays(self, grad):
+        """Both gradients in one compiled kernel on the saved ``x_hat`` and ``inv_std``; None (the reference)
+        where it does not apply."""
+        x, weight, bias, x_hat, inv_std, mean = self.saved_arrays
+        if x_hat is not None and type(grad) is np.ndarray and grad.dtype != np.float32:
+            # SiLU's gradient in NumPy passes on the output recomputed from x_hat, then group norm's kernel
+            grad_output = _silu_grad_arrays(grad, _affine_in_order(x_hat, weight, bias))
+            if grad_output is None:
+                return None
+            return self._backward_kernel(grad_output, weight, None, x_hat, inv_std, silu=False)
+        if x_hat is not None:
+            return self._backward_kernel(grad, weight, bias, x_hat, inv_std, silu=True)
+        kernels = compiled.for_arrays(grad, x, *(a for a in (weight, bias) if a is not None))
+        if kernels is None or grad.dtype != np.float32:
+            return None
+        if grad.strides != x.strides:
+            grad = copy_in_order(np, grad, memory_order(x))
+        grad_input = np.empty_like(x)
+        _, (grad_view, x_view, grad_input_view) = _group_views(self.groups, grad, x, grad_input)
+        channels = grad.shape[1]
+        grad_weight, grad_bias = np.empty(channels, grad.dtype), np.empty(channels, grad.dtype)
+        inv_std = np.ascontiguousarray(inv_std.reshape(inv_std.shape[:2]))
+        weight, bias = (None if p is None else np.ascontiguousarray(p) for p in (weight, bias))
         channel_size = grad.size // (grad.shape[0] * channels)
         threads.split_rows(
-            lambda start, stop: kernels.group_norm_backward(grad_view, x_hat_view, self.groups, channel_size,
-                                                            batch_inner, inv_std, weight, grad_input_view,
-                                                            grad_weight, grad_bias, start, stop),
+            lambda start, stop: kernels.group_norm_silu_backward_from_x(
+                grad_view, x_view, self.groups, channel_size, mean, inv_std, weight, bias, grad_input_view,
+                grad_weight, grad_bias, start, stop),
             self.groups, threads.threads_for(grad.size))
         return _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
 
@@ -546,19 +702,30 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
 
     Shapes: input (N, C, *) with C divisible by num_groups; weight and bias (C,) or None; output like input.
     """
-    name = "group_norm"
+    return _group_norm_node("group_norm", GroupNorm, input, num_groups, weight, bias, eps)
+
+
+def group_norm_silu(input: Tensor, num_groups: int, weight: Tensor | None = None,  # noqa: A002
+                    bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """``silu(group_norm(input, num_groups, weight, bias, eps))`` as one node (``GroupNormSiLU``): the same
+    numbers, two passes fewer over memory each way. Arguments and shapes as ``group_norm``."""
+    return _group_norm_node("group_norm_silu", GroupNormSiLU, input, num_groups, weight, bias, eps)
+
+
+def _group_norm_node(name: str, op_class, input: Tensor, num_groups, weight, bias, eps) -> Tensor:  # noqa: A002
+    """``op_class`` (GroupNorm or GroupNormSiLU) on checked arguments; errors name the function ``name``."""
     _check_floating(name, "input", input)
     if input.ndim < 2:
-        raise ValueError(f"group_norm: expected input of shape (N, C, *), received {input.shape}")
+        raise ValueError(f"{name}: expected input of shape (N, C, *), received {input.shape}")
     channels = input.shape[1]
     if not isinstance(num_groups, numbers.Integral) or num_groups <= 0 or channels % num_groups:
         raise ValueError(
-            f"group_norm: expected num_groups dividing the number of channels {channels}, received {num_groups!r}"
+            f"{name}: expected num_groups dividing the number of channels {channels}, received {num_groups!r}"
         )
     _check_per_channel(name, {"weight": weight, "bias": bias}, channels, input.dtype)
     _check_eps(name, eps)
     affine = [tensor for tensor in (weight, bias) if tensor is not None]
-    return GroupNorm(num_groups, eps, weight is not None, bias is not None)(input, *affine)
+    return op_class(num_groups, eps, weight is not None, bias is not None)(input, *affine)
 
 
 def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,

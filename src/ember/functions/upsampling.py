@@ -56,9 +56,10 @@ def _repeat_factor(lower, upper, input_size: int):
 class Resample(Primitive):
     """Resample ``axis`` to ``len(lower)`` positions; ``upper``/``upper_weight`` None for nearest modes.
 
-    Fast path: ``forward_repeat``, nearest by an integer factor on NumPy arrays: ``k`` strided copies into a
-    result laid out in memory as the input is (``take`` would give C order, which a convolution after it
-    copies back into its own)."""
+    Fast path: ``forward_repeat``, nearest by an integer factor ``k`` on NumPy arrays: one broadcast copy into
+    a result laid out in memory as the input is, seen with the axis split into (positions, k) (``take`` would
+    give C order, which a convolution after it copies back into its own; ``k`` strided copies would read the
+    input ``k`` times: 0.40 against 0.28 ms for 64x64x28x14 -> 28x28 in (C, H, W, N) memory)."""
 
     fast_forward = ("forward_repeat",)
 
@@ -72,8 +73,11 @@ class Resample(Primitive):
         self.input_size = x.shape[self.axis]
         shape = x.shape[:self.axis] + (len(self.lower),) + x.shape[self.axis + 1:]
         y = empty_ordered(np, shape, memory_order(x), x.dtype)
-        for phase in range(factor):
-            y[_along(self.axis, x.ndim, slice(phase, None, factor))] = x
+        step = y.strides[self.axis]
+        split = np.lib.stride_tricks.as_strided(  # y with the axis as (input positions, factor): a view
+            y, shape=x.shape[:self.axis] + (x.shape[self.axis], factor) + x.shape[self.axis + 1:],
+            strides=y.strides[:self.axis] + (step * factor, step) + y.strides[self.axis + 1:])
+        np.copyto(split, np.expand_dims(x, self.axis + 1))
         return y
 
     def forward(self, x):

@@ -39,6 +39,8 @@ EMBER_BLOCK(conv_block_half_one, EMBER_ROWS / 2, 1)
 EMBER_BLOCK(conv_block_third, EMBER_ROWS / 3, 3)
 EMBER_BLOCK(conv_block_third_two, EMBER_ROWS / 3, 2)
 EMBER_BLOCK(conv_block_third_one, EMBER_ROWS / 3, 1)
+EMBER_BLOCK(conv_block_single, 1, 4)     /* few channels (an image's): one at a time, four vectors wide */
+EMBER_BLOCK(conv_block_single_one, 1, 1)
 #undef EMBER_BLOCK
 
 /* The same sums for `lanes` batch entries with blocks of `height` rows, one entry at a time. */
@@ -65,7 +67,8 @@ static void EMBER_NAME(conv_block_tail)(const T *source, idx plane, idx channels
 }
 
 /* All `total` rows of one output position, in blocks of `height` rows (EMBER_ROWS, /2 or /3: one, two or
- * three vectors), for the `lanes` batch entries from `shift` on (at most the block's width). */
+ * three vectors; 1: four vectors), for the `lanes` batch entries from `shift` on (at most the block's
+ * width). */
 static void EMBER_NAME(conv_position)(const T *source, idx plane, idx channels, const idx *offsets, idx shift,
                                       const idx *taps, idx count, const T *packed, idx depth, T *out,
                                       idx out_plane, idx total, idx height, idx lanes, const T *all_bias)
@@ -86,6 +89,11 @@ static void EMBER_NAME(conv_position)(const T *source, idx plane, idx channels, 
                                          out_plane, rows, bias);
             continue;
         }
+        if (height == 1 && lanes == 4 * LANES) {
+            EMBER_NAME(conv_block_single)(source, plane, channels, offsets, shift, taps, count, weights, first,
+                                          out_plane, rows, bias);
+            continue;
+        }
         if (height == EMBER_ROWS / 3 && lanes == 2 * LANES) {
             EMBER_NAME(conv_block_third_two)(source, plane, channels, offsets, shift, taps, count, weights, first,
                                              out_plane, rows, bias);
@@ -98,6 +106,9 @@ static void EMBER_NAME(conv_position)(const T *source, idx plane, idx channels, 
             else if (height == EMBER_ROWS / 2)
                 EMBER_NAME(conv_block_half_one)(source, plane, channels, offsets, shift + done, taps, count,
                                                 weights, first + done, out_plane, rows, bias);
+            else if (height == 1)
+                EMBER_NAME(conv_block_single_one)(source, plane, channels, offsets, shift + done, taps, count,
+                                                  weights, first + done, out_plane, rows, bias);
             else
                 EMBER_NAME(conv_block_third_one)(source, plane, channels, offsets, shift + done, taps, count,
                                                  weights, first + done, out_plane, rows, bias);
@@ -110,9 +121,11 @@ static void EMBER_NAME(conv_position)(const T *source, idx plane, idx channels, 
 
 /* The batch entries one block covers at once for blocks of `height` rows: the widest the registers allow,
  * except that blocks a third high take two vectors when that divides the batch and three do not (64 = 2 x 32,
- * not 48 + a slower 16). */
+ * not 48 + a slower 16), and blocks of one row four vectors. */
 static idx EMBER_NAME(conv_width)(idx height, idx batch)
 {
+    if (height == 1)
+        return 4 * LANES;
     if (height == EMBER_ROWS)
         return LANES;
     if (height == EMBER_ROWS / 2)

@@ -28,6 +28,8 @@
  *   lstm_sequence.c  a whole LSTM sequence, forward and backward, on a team of threads sharing the batch
  *   gru_sequence.c   a whole GRU sequence the same way
  *   step_threads.h   that team and its tickets (not a template: all.c includes it once)
+ *   group_norm_silu.c group norm followed by SiLU, forward and backward (group_norm.c's kernels a group at
+ *                    a time, SiLU on each group's numbers while they are in cache)
  *
  * Number types: every family file is a template over T. It names its functions EMBER_NAME(name), which
  * appends the type's suffix, uses V for a vector of T and LANES for the numbers in one, and calls
@@ -43,8 +45,9 @@
  * it: im2col, col2im, Adam, ReLU's gradient and max pooling give NumPy's numbers bit for bit (col2im and the
  * pooling gradient add in NumPy's order). Batch norm's sums accumulate in double and may be reordered to
  * vectorize (omp simd reductions); its elementwise passes run in T, as the NumPy path's do. Only the direct
- * convolutions fuse products and sums into FMAs (EMBER_FUSED); their order of sums depends on the shape
- * alone, never on the thread count, so they give the same numbers on any number of threads.
+ * convolutions and SiLU's rational tanh fuse products and sums into FMAs (EMBER_FUSED); the convolutions'
+ * order of sums depends on the shape alone, never on the thread count, so they give the same numbers on any
+ * number of threads.
  */
 #ifndef EMBER_KERNELS_H
 #define EMBER_KERNELS_H

@@ -19,3 +19,4 @@ typedef T EMBER_NAME(vector) __attribute__((vector_size(EMBER_VECTOR_BYTES), ali
 #include "panel_gemm.c"
 #include "lstm_sequence.c"
 #include "gru_sequence.c"
+#include "group_norm_silu.c"

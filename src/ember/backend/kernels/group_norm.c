@@ -8,10 +8,45 @@
  * C-contiguous arrays. Calls for disjoint group ranges may run at once: each writes only its groups' numbers
  * and its groups' channels of the weight and bias gradients. */
 
+/* Batch entries summed at once in registers by the passes over a group's (count, batch) rows: the sums of
+ * a block stay in vector registers over all the rows (four of doubles with AVX-512), not in memory. */
+#define EMBER_GROUP_BLOCK 32
+
+/* sums[n] += rows[k * batch + n] and squares[n] += its square over k < count, in double, for n < batch:
+ * EMBER_GROUP_BLOCK entries at a time, each summed in k order. */
+static void EMBER_NAME(group_sums)(const T *restrict rows, idx count, idx batch, double *restrict sums,
+                                   double *restrict squares)
+{
+    idx n0 = 0;
+    for (; n0 + EMBER_GROUP_BLOCK <= batch; n0 += EMBER_GROUP_BLOCK) {
+        double block_sums[EMBER_GROUP_BLOCK] = {0}, block_squares[EMBER_GROUP_BLOCK] = {0};
+        for (idx k = 0; k < count; k++) {
+            const T *restrict row = rows + k * batch + n0;
+#pragma omp simd
+            for (idx j = 0; j < EMBER_GROUP_BLOCK; j++) {
+                const double value = row[j];
+                block_sums[j] += value;
+                block_squares[j] += value * value;
+            }
+        }
+        for (idx j = 0; j < EMBER_GROUP_BLOCK; j++) {
+            sums[n0 + j] += block_sums[j];
+            squares[n0 + j] += block_squares[j];
+        }
+    }
+    for (idx k = 0; n0 < batch && k < count; k++)
+        for (idx n = n0; n < batch; n++) {
+            const double value = rows[k * batch + n];
+            sums[n] += value;
+            squares[n] += value * value;
+        }
+}
+
 /* Per sample n of groups start..stop-1: mean, inv_std = 1/sqrt(biased variance + eps) (two passes: the
  * mean, then the squares about it), x_hat = (x - mean) * inv_std and y = x_hat * scale[c] + shift[c]
  * (scale and shift NULL: y = x_hat). x is laid out as `input_batch_inner` says, x_hat and y as `batch_inner`
- * says (batch-inner outputs from a batch-outer x: the layout copy a convolution after it would make). `work` holds 5 * batch doubles. */
+ * says (batch-inner outputs from a batch-outer x: the layout copy a convolution after it would make); x_hat
+ * may be NULL (not written) when both are batch inner. `work` holds 5 * batch doubles. */
 void EMBER_NAME(ember_group_norm_forward)(const T *restrict x, idx groups, idx count, idx batch, idx channel_size,
                                           int input_batch_inner, int batch_inner, const T *restrict scale, const T *restrict shift,
                                           double eps, T *restrict x_hat, T *restrict y, T *restrict mean,
@@ -28,13 +63,7 @@ void EMBER_NAME(ember_group_norm_forward)(const T *restrict x, idx groups, idx c
             /* float: one pass for the sum and the sum of squares, in double: with 53 bits for 24, the
              * difference of E[x^2] and E[x]^2 keeps float's precision unless |mean| > 1e4 * std */
             const T *restrict rows = x + g * count * batch;
-            for (idx k = 0; k < count; k++)
-#pragma omp simd
-                for (idx n = 0; n < batch; n++) {
-                    const double value = rows[k * batch + n];
-                    total[n] += value;
-                    squares[n] += value * value;
-                }
+            EMBER_NAME(group_sums)(rows, count, batch, total, squares);
             for (idx n = 0; n < batch; n++) {
                 total[n] /= (double)count;
                 squares[n] = squares[n] - total[n] * total[n] * (double)count;
@@ -80,7 +109,16 @@ void EMBER_NAME(ember_group_norm_forward)(const T *restrict x, idx groups, idx c
             const idx c = g * per_group + channel;
             const T weight = scale ? scale[c] : (T)1, bias = shift ? shift[c] : (T)0;
             const idx first = channel * channel_size, last = first + channel_size;
-            if (batch_inner && input_batch_inner) {
+            if (batch_inner && input_batch_inner && !x_hat) {  /* x_hat not kept (group_norm_silu.c) */
+                for (idx k = first; k < last; k++) {
+                    const idx at = (g * count + k) * batch;
+#pragma omp simd
+                    for (idx n = 0; n < batch; n++) {
+                        const T normalised = (x[at + n] - centre_t[n]) * inv_t[n];
+                        y[at + n] = affine ? normalised * weight + bias : normalised;
+                    }
+                }
+            } else if (batch_inner && input_batch_inner) {
                 for (idx k = first; k < last; k++) {
                     const idx at = (g * count + k) * batch;
 #pragma omp simd
@@ -126,10 +164,11 @@ void EMBER_NAME(ember_group_norm_forward)(const T *restrict x, idx groups, idx c
 /* The closed-form gradient for groups start..stop-1, with gh = grad * scale[c] (grad when scale is NULL):
  * grad_input = ((gh - mean_k(gh)) - x_hat * mean_k(gh * x_hat)) * inv_std per sample, and per channel
  * grad_weight = sum(grad * x_hat), grad_bias = sum(grad) over samples and positions. `work` holds
- * 4 * batch doubles. */
-void EMBER_NAME(ember_group_norm_backward)(const T *restrict grad, const T *restrict x_hat, idx groups, idx count,
+ * 4 * batch doubles. grad_input may be grad itself (each number is read before it is written, in the same
+ * vector lane): group_norm_silu.c takes the gradient in place. */
+void EMBER_NAME(ember_group_norm_backward)(const T *grad, const T *restrict x_hat, idx groups, idx count,
                                            idx batch, idx channel_size, int batch_inner, const T *restrict inv_std,
-                                           const T *restrict scale, T *restrict grad_input,
+                                           const T *restrict scale, T *grad_input,
                                            T *restrict grad_weight, T *restrict grad_bias,
                                            double *restrict work, idx start, idx stop)
 {
@@ -146,16 +185,40 @@ void EMBER_NAME(ember_group_norm_backward)(const T *restrict grad, const T *rest
             const idx first = channel * channel_size, last = first + channel_size;
             double weight_sum = 0.0, bias_sum = 0.0;
             if (batch_inner) {
-                for (idx k = first; k < last; k++) {
-                    const idx at = (g * count + k) * batch;
-#pragma omp simd reduction(+ : weight_sum, bias_sum)
-                    for (idx n = 0; n < batch; n++) {
-                        const double value = grad[at + n], product = value * x_hat[at + n];
-                        weight_sum += product;
-                        bias_sum += value;
-                        sum_hat[n] += value * weight;
-                        sum_product[n] += product * weight;
+                /* per sample, the channel's sums over its positions (EMBER_GROUP_BLOCK samples at a time in
+                 * registers), then as in the other order */
+                const idx at = (g * count + first) * batch;
+                idx n0 = 0;
+                for (; n0 + EMBER_GROUP_BLOCK <= batch; n0 += EMBER_GROUP_BLOCK) {
+                    double hat[EMBER_GROUP_BLOCK] = {0}, products[EMBER_GROUP_BLOCK] = {0};
+                    for (idx k = 0; k < channel_size; k++) {
+                        const T *restrict grads = grad + at + k * batch + n0;
+                        const T *restrict hats = x_hat + at + k * batch + n0;
+#pragma omp simd
+                        for (idx j = 0; j < EMBER_GROUP_BLOCK; j++) {
+                            const double value = grads[j];
+                            hat[j] += value;
+                            products[j] += value * hats[j];
+                        }
                     }
+                    for (idx j = 0; j < EMBER_GROUP_BLOCK; j++) {
+                        weight_sum += products[j];
+                        bias_sum += hat[j];
+                        sum_hat[n0 + j] += hat[j] * weight;
+                        sum_product[n0 + j] += products[j] * weight;
+                    }
+                }
+                for (idx n = n0; n < batch; n++) {
+                    double hat = 0.0, products = 0.0;
+                    for (idx k = 0; k < channel_size; k++) {
+                        const double value = grad[at + k * batch + n];
+                        hat += value;
+                        products += value * x_hat[at + k * batch + n];
+                    }
+                    weight_sum += products;
+                    bias_sum += hat;
+                    sum_hat[n] += hat * weight;
+                    sum_product[n] += products * weight;
                 }
             } else {
                 for (idx n = 0; n < batch; n++) {

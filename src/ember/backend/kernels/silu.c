@@ -1,11 +1,15 @@
 /* SiLU, x * sigmoid(x), and its gradient in one pass, with sigmoid(x) = tanh(x/2)/2 + 1/2 as the NumPy path
  * computes it, but tanh as a rational function (a ratio of odd and even polynomials of degree 13 and 6 on
  * [-7.9053, 7.9053], where tanh rounds to +-1 in float beyond; the form Eigen uses for float) that the
- * compiler vectorizes, where libm's tanhf would run one number at a time. Within a few float ulps of tanh:
- * float only (compiled.py refuses other types). A template over T (see ember_kernels.h). */
+ * compiler vectorizes, where libm's tanhf would run one number at a time. The polynomials' products and sums
+ * are fused into FMAs (EMBER_FUSED: half the instructions, and the passes are bound by them). Within a few
+ * float ulps of tanh: float only (compiled.py refuses other types). A template over T (see
+ * ember_kernels.h). */
 
+EMBER_FUSED_FUNCTION
 static inline T EMBER_NAME(rational_tanh)(T x)
 {
+    EMBER_FUSED
     const T limit = (T)7.90531110763549805;
     x = x < -limit ? -limit : (x > limit ? limit : x);
     const T x2 = x * x;
@@ -21,22 +25,37 @@ static inline T EMBER_NAME(rational_tanh)(T x)
     return x * p / q;
 }
 
-/* y[i] = x[i] * sigmoid(x[i]) for i < count. */
-void EMBER_NAME(ember_silu_forward)(const T *restrict x, T *restrict y, idx count)
+/* y[i] = x[i] * sigmoid(x[i]) for i < count; y may be x (in place). */
+EMBER_FUSED_FUNCTION
+static void EMBER_NAME(silu_pass)(const T *x, T *y, idx count)
 {
+    EMBER_FUSED
     const T half = (T)0.5;
 #pragma omp simd
     for (idx i = 0; i < count; i++)
         y[i] = x[i] * (EMBER_NAME(rational_tanh)(x[i] * half) * half + half);
 }
 
-/* out[i] = grad[i] * (s * (1 + x[i] * (1 - s))) with s = sigmoid(x[i]), for i < count: d silu / dx. */
-void EMBER_NAME(ember_silu_backward)(const T *restrict grad, const T *restrict x, T *restrict out, idx count)
+/* out[i] = grad[i] * (s * (1 + x[i] * (1 - s))) with s = sigmoid(x[i]), for i < count: d silu / dx; out may
+ * be grad or x (in place). */
+EMBER_FUSED_FUNCTION
+static void EMBER_NAME(silu_grad_pass)(const T *grad, const T *x, T *out, idx count)
 {
+    EMBER_FUSED
     const T half = (T)0.5, one = (T)1;
 #pragma omp simd
     for (idx i = 0; i < count; i++) {
         const T s = EMBER_NAME(rational_tanh)(x[i] * half) * half + half;
         out[i] = grad[i] * (s * (one + x[i] * (one - s)));
     }
+}
+
+void EMBER_NAME(ember_silu_forward)(const T *restrict x, T *restrict y, idx count)
+{
+    EMBER_NAME(silu_pass)(x, y, count);
+}
+
+void EMBER_NAME(ember_silu_backward)(const T *restrict grad, const T *restrict x, T *restrict out, idx count)
+{
+    EMBER_NAME(silu_grad_pass)(grad, x, out, count);
 }

@@ -53,3 +53,10 @@ def batch_norm(node, graph):
     raise graph.unsupported(
         "batch norm with the batch's own statistics (training mode, or track_running_stats=False) has no "
         "inference form; export in eval() with running statistics")
+
+
+@converts(ops.GroupNormSiLU)
+def group_norm_silu(node, graph):
+    """Group norm as ``group_norm`` converts it, then SiLU: ``y * Sigmoid(y)``."""
+    y = group_norm(node, graph)
+    return graph.add("Mul", [y, graph.add("Sigmoid", [y])])
