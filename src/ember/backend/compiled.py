@@ -130,6 +130,8 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
     "gru_sequence_backward": (*[_Address] * 13, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                               _Address, ctypes.c_int),
     "panel_product": (*[_Address] * 3, _Index, _Index, _Index, ctypes.c_int),
+    "thin_forward": (*[_Address] * 3, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int),
+    "thin_weight_grad": (*[_Address] * 3, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int),
     "group_norm_silu_forward": (_Address, _Index, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, _Address,
                                 _Address, ctypes.c_double, *[_Address] * 5, _Index, _Index),
     "group_norm_silu_backward": (_Address, _Address, _Index, _Index, _Index, _Index, ctypes.c_int, *[_Address] * 7,
@@ -138,7 +140,8 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
                                         _Index),
 }
 _RETURNS = {name: ctypes.c_int for name in ("lstm_sequence_forward", "lstm_sequence_backward", "gru_sequence_forward",
-                                            "gru_sequence_backward", "panel_product")}  # the others return nothing
+                                            "gru_sequence_backward", "panel_product",
+                                            "thin_forward", "thin_weight_grad")}  # the others return nothing
 _SUFFIXES = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
@@ -225,6 +228,8 @@ class Kernels:
         self.conv_rows = library.ember_conv_rows()
         self.conv_max_taps = library.ember_conv_max_taps()
         self.vector_bytes = library.ember_vector_bytes()
+        library.ember_thin_features.restype = ctypes.c_int
+        self.thin_features = library.ember_thin_features()  # thin_forward's largest k
 
     def conv_block_heights(self) -> tuple:
         """The channel-block heights the direct convolutions take (one, two or three vectors wide)."""
@@ -564,6 +569,35 @@ class Kernels:
         done = self._functions["panel_product", a.dtype](_address(a), _address(b), _address(out), m, k, n,
                                                          int(transposed))
         return out if done else None
+
+    def thin_forward(self, x, weight, transposed: bool, threads: int):
+        """``x @ weight.T`` (``x @ weight`` unless ``transposed``) by kernels/thin_gemm.c on up to ``threads``
+        threads, for inputs of few features: x (rows, k), weight (n, k) or (k, n), C-contiguous, one dtype
+        (checked). None where k exceeds ``thin_features`` or n is not a whole number of vectors."""
+        arrays = dict(x=x, weight=weight)
+        k = x.shape[1] if x.ndim == 2 else -1
+        _require(x.ndim == weight.ndim == 2 and all(type(a) is np.ndarray and a.flags.c_contiguous
+                                                    and a.dtype == x.dtype for a in arrays.values())
+                 and weight.shape[1 if transposed else 0] == k and threads >= 1, "thin_forward", arrays)
+        n = weight.shape[0 if transposed else 1]
+        out = np.empty((x.shape[0], n), dtype=x.dtype)
+        ran = self._functions["thin_forward", x.dtype](_address(x), _address(weight), _address(out), x.shape[0], k,
+                                                       n, int(transposed), threads)
+        return out if ran else None
+
+    def thin_weight_grad(self, x, grad, transposed: bool, threads: int):
+        """The weight gradient of ``thin_forward`` in the weight's layout: ``grad.T @ x`` (n, k) when
+        ``transposed``, else ``x.T @ grad`` (k, n); x (rows, k), grad (rows, n), C-contiguous, one dtype
+        (checked). None where ``thin_forward`` would decline."""
+        arrays = dict(x=x, grad=grad)
+        _require(x.ndim == grad.ndim == 2 and all(type(a) is np.ndarray and a.flags.c_contiguous
+                                                  and a.dtype == x.dtype for a in arrays.values())
+                 and grad.shape[0] == x.shape[0] and threads >= 1, "thin_weight_grad", arrays)
+        (rows, k), n = x.shape, grad.shape[1]
+        out = np.empty((n, k) if transposed else (k, n), dtype=x.dtype)
+        ran = self._functions["thin_weight_grad", x.dtype](_address(x), _address(grad), _address(out), rows, k, n,
+                                                           int(transposed), threads)
+        return out if ran else None
 
     def lstm_sequence_forward(self, x, bias, h0, c0, weight, gates, cs, tanh_cs, hs, reverse: bool, threads: int,
                               gemm: tuple) -> int:

@@ -8,6 +8,7 @@
 int ember_conv_rows(void) { return EMBER_ROWS; }
 int ember_conv_max_taps(void) { return EMBER_MAX_TAPS; }
 int ember_vector_bytes(void) { return EMBER_VECTOR_BYTES; }
+int ember_thin_features(void) { return EMBER_THIN_FEATURES; }
 idx ember_sizeof_image(void) { return sizeof(struct ember_image); }
 idx ember_sizeof_window(void) { return sizeof(struct ember_window); }
 idx ember_sizeof_range(void) { return sizeof(struct ember_range); }

@@ -25,6 +25,7 @@
  *   lstm.c           one LSTM step's gates, cell and hidden state, forward and backward
  *                    (and one GRU step's)
  *   panel_gemm.c     products by a right-hand side packed once for many calls (a recurrent weight)
+ *   thin_gemm.c      a linear layer's forward and weight gradient when its input has few features
  *   lstm_sequence.c  a whole LSTM sequence, forward and backward, on a team of threads sharing the batch
  *   gru_sequence.c   a whole GRU sequence the same way
  *   step_threads.h   that team and its tickets (not a template: all.c includes it once)
@@ -133,6 +134,16 @@ struct ember_adam_step {
 #define EMBER_PANEL_ROWS 4
 #else
 #define EMBER_PANEL_ROWS 2
+#endif
+
+/* Linear layers with few input features (thin_gemm.c): at most EMBER_THIN_FEATURES of them; the weight
+ * gradient's register block sums EMBER_THIN_BLOCK features by three vectors of outputs (24 sums with AVX-512's
+ * 32 registers, 12 with 16). */
+#define EMBER_THIN_FEATURES 32
+#if defined(__AVX512F__)
+#define EMBER_THIN_BLOCK 8
+#else
+#define EMBER_THIN_BLOCK 4
 #endif
 
 #define EMBER_MAX_TAPS 32 /* the direct convolutions' largest kernel side */

@@ -19,4 +19,5 @@ typedef T EMBER_NAME(vector) __attribute__((vector_size(EMBER_VECTOR_BYTES), ali
 #include "panel_gemm.c"
 #include "lstm_sequence.c"
 #include "gru_sequence.c"
+#include "thin_gemm.c"
 #include "group_norm_silu.c"
