@@ -17,7 +17,7 @@ typedef T EMBER_NAME(vector) __attribute__((vector_size(EMBER_VECTOR_BYTES), ali
 #include "weight_grad.c"
 #include "lstm.c"
 #include "panel_gemm.c"
+#include "thin_gemm.c"
 #include "lstm_sequence.c"
 #include "gru_sequence.c"
-#include "thin_gemm.c"
 #include "group_norm_silu.c"

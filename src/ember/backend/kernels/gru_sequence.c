@@ -32,7 +32,7 @@ static void EMBER_NAME(gru_sequence_forward_work)(void *context)
     long long ticket;
     while ((ticket = ember_ticket_take(&s->tickets)) >= 0) {
         idx n0, n1;
-        EMBER_NAME(sequence_share)(batch, s->tickets.pieces, ticket, &n0, &n1);
+        ember_share(batch, s->tickets.pieces, ticket, &n0, &n1);
         const idx rows = n1 - n0;
         T *hidden = s->hidden + n0 * width;
         for (idx done = 0; done < s->steps && rows > 0; done++) {
@@ -58,7 +58,7 @@ static void EMBER_NAME(gru_sequence_backward_work)(void *context)
     while ((ticket = ember_ticket_take(&s->tickets)) >= 0) {
         idx first, stop;
         if (ticket >= blocks) {  /* second phase: a share of the parameter gradients' 3H rows */
-            EMBER_NAME(sequence_share)(width, blocks, ticket - blocks, &first, &stop);
+            EMBER_NAME(parameter_share)(width, blocks, ticket - blocks, &first, &stop);
             EMBER_NAME(sequence_parameter_grads)(s->d_hidden, width, s->hs, s->h0, s->steps, batch, size,
                                                  s->reverse, s->grad_weight, s->grad_bias, s->gemm, s->ilp64, first,
                                                  stop);
@@ -66,7 +66,7 @@ static void EMBER_NAME(gru_sequence_backward_work)(void *context)
             continue;
         }
         idx n0, n1;
-        EMBER_NAME(sequence_share)(batch, blocks, ticket, &n0, &n1);
+        ember_share(batch, blocks, ticket, &n0, &n1);
         const idx rows = n1 - n0, row_at = n0 * size;
         for (idx done = 0; done < s->steps && rows > 0; done++) {
             const idx t = s->reverse ? done : s->steps - 1 - done;
@@ -98,7 +98,7 @@ int EMBER_NAME(ember_gru_sequence_forward)(const T *x, const T *bias, const T *h
     s.x = x, s.bias = bias, s.h0 = h0, s.weight = weight, s.hidden = hidden, s.gates = gates, s.ns = ns;
     s.hidden_ns = hidden_ns, s.hs = hs, s.steps = steps, s.batch = batch, s.size = size, s.reverse = reverse;
     s.gemm = gemm, s.ilp64 = ilp64;
-    const idx blocks = EMBER_NAME(sequence_blocks)(threads, batch);
+    const idx blocks = ember_team_size(threads, batch);
     s.tickets = (struct ember_tickets){0, 0, blocks, blocks};
     s.panels = EMBER_NAME(sequence_panels)(weight, 3 * size, size, steps, 1);
     const int ran = ember_team_run(EMBER_NAME(gru_sequence_forward_work), &s, (int)blocks);
@@ -121,7 +121,7 @@ int EMBER_NAME(ember_gru_sequence_backward)(const T *grad_hs, const T *gates, co
     s.h0 = h0, s.weight = weight, s.d_x = d_x, s.d_hidden = d_hidden, s.carry_gemm = carry_gemm;
     s.carry_z = carry_z, s.grad_weight = grad_weight, s.grad_bias = grad_bias, s.need_h0 = need_h0;
     s.steps = steps, s.batch = batch, s.size = size, s.reverse = reverse, s.gemm = gemm, s.ilp64 = ilp64;
-    const idx blocks = EMBER_NAME(sequence_blocks)(threads, batch);
+    const idx blocks = ember_team_size(threads, batch);
     const idx phases = grad_weight || grad_bias ? 2 : 1;
     s.tickets = (struct ember_tickets){0, 0, blocks, phases * blocks};
     memset(carry_gemm, 0, (size_t)(batch * size) * sizeof(T));  /* nothing is carried into the last step */

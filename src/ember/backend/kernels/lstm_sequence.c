@@ -88,13 +88,6 @@ static void EMBER_NAME(step_product)(const T *panels, void *gemm, int ilp64, int
         EMBER_NAME(blas_gemm)(gemm, ilp64, 0, forward, rows, n, k, a, k, weight, size, (T)0, c, n);
 }
 
-/* Numbers first..stop-1 of `total` cut into `parts` shares: share `part`. */
-static void EMBER_NAME(sequence_share)(idx total, idx parts, idx part, idx *first, idx *stop)
-{
-    *first = total * part / parts;
-    *stop = total * (part + 1) / parts;
-}
-
 static void EMBER_NAME(lstm_sequence_forward_work)(void *context)
 {
     struct EMBER_NAME(lstm_sequence) *s = context;
@@ -102,7 +95,7 @@ static void EMBER_NAME(lstm_sequence_forward_work)(void *context)
     long long ticket;
     while ((ticket = ember_ticket_take(&s->tickets)) >= 0) {
         idx n0, n1;
-        EMBER_NAME(sequence_share)(batch, s->tickets.pieces, ticket, &n0, &n1);
+        ember_share(batch, s->tickets.pieces, ticket, &n0, &n1);
         const idx rows = n1 - n0;
         T *hidden = s->hidden + n0 * width;  /* this block's rows of h_prev @ W_hh.T */
         for (idx done = 0; done < s->steps && rows > 0; done++) {
@@ -122,9 +115,9 @@ static void EMBER_NAME(lstm_sequence_forward_work)(void *context)
 
 /* Rows first..stop-1 (of G H) of d_bias = sum over t and n of d and of dW_hh = sum over t of d[t].T @ h_prev(t),
  * for a sequence's gradients d (L, N, G H) with respect to its hidden products (LSTM: the gates'; GRU: those
- * of h_prev @ W_hh.T), each where asked for: for dW_hh, one GEMM over every step that read a previous hidden
- * state (those rows of hs (L, N, H) are contiguous) plus one for the step that read h0. Shared with
- * gru_sequence.c. */
+ * of h_prev @ W_hh.T), each where asked for: for dW_hh, the sums over every step that read a previous hidden
+ * state (those rows of hs (L, N, H) are contiguous) plus the step that read h0, in strips of rows whole vectors
+ * wide (thin_gemm.c's strip_sums_add), else two BLAS GEMMs. Shared with gru_sequence.c. */
 static void EMBER_NAME(sequence_parameter_grads)(const T *d, idx width, const T *hs, const T *h0, idx steps,
                                                  idx batch, idx size, int reverse, T *grad_weight, T *grad_bias,
                                                  void *gemm, int ilp64, idx first, idx stop)
@@ -147,12 +140,40 @@ static void EMBER_NAME(sequence_parameter_grads)(const T *d, idx width, const T 
     const idx h0_step = reverse ? steps - 1 : 0;
     const T *later = d + (reverse ? 0 : batch * width);  /* the steps that read hs[t -+ 1] */
     const T *read = hs + (reverse ? batch * size : 0);  /* the hidden states they read, in order */
+    const T *h0_grads = d + h0_step * batch * width;
+    T *sums = first % LANES == 0 && count % LANES == 0
+                  ? malloc((size_t)(size * EMBER_THIN_STRIP) * sizeof(T)) : NULL;
+    if (sums) {  /* strips of outputs in register blocks over every row (thin_gemm.c): 245 GFLOP/s a core, where
+                    the BLAS's transposed GEMM ran at 180 */
+        for (idx o0 = first; o0 < stop; o0 += EMBER_THIN_STRIP) {
+            const int vectors = (int)((stop - o0 < EMBER_THIN_STRIP ? stop - o0 : EMBER_THIN_STRIP) / LANES);
+            memset(sums, 0, (size_t)(size * EMBER_THIN_STRIP) * sizeof(T));
+            if (steps > 1)
+                EMBER_NAME(strip_sums_add)(read, later + o0, (steps - 1) * batch, size, width, vectors, sums);
+            EMBER_NAME(strip_sums_add)(h0, h0_grads + o0, batch, size, width, vectors, sums);
+            for (idx f = 0; f < size; f++)
+                for (idx o = 0; o < vectors * LANES; o++)
+                    grad_weight[(o0 + o) * size + f] = sums[f * EMBER_THIN_STRIP + o];
+        }
+        free(sums);
+        return;
+    }
     T *rows = grad_weight + first * size;
     if (steps > 1)
         EMBER_NAME(blas_gemm)(gemm, ilp64, 1, 0, count, size, (steps - 1) * batch, later + first, width, read, size,
                               (T)0, rows, size);
-    EMBER_NAME(blas_gemm)(gemm, ilp64, 1, 0, count, size, batch, d + h0_step * batch * width + first, width, h0,
-                          size, steps > 1 ? (T)1 : (T)0, rows, size);
+    EMBER_NAME(blas_gemm)(gemm, ilp64, 1, 0, count, size, batch, h0_grads + first, width, h0, size,
+                          steps > 1 ? (T)1 : (T)0, rows, size);
+}
+
+/* The share `part` of `parts` of a parameter gradient's `width` rows: whole vectors where width is a whole
+ * number of them, so that sequence_parameter_grads can take them in strips. */
+static void EMBER_NAME(parameter_share)(idx width, idx parts, idx part, idx *first, idx *stop)
+{
+    const idx unit = width % LANES == 0 ? LANES : 1;
+    ember_share(width / unit, parts, part, first, stop);
+    *first *= unit;
+    *stop *= unit;
 }
 
 static void EMBER_NAME(lstm_sequence_backward_work)(void *context)
@@ -164,14 +185,14 @@ static void EMBER_NAME(lstm_sequence_backward_work)(void *context)
     while ((ticket = ember_ticket_take(&s->tickets)) >= 0) {
         idx first, stop;
         if (ticket >= blocks) {  /* second phase: a share of the parameter gradients' 4H rows */
-            EMBER_NAME(sequence_share)(width, blocks, ticket - blocks, &first, &stop);
+            EMBER_NAME(parameter_share)(width, blocks, ticket - blocks, &first, &stop);
             EMBER_NAME(sequence_parameter_grads)(s->d_gates, width, s->hs, s->h0, s->steps, batch, size, s->reverse,
                                                  s->grad_weight, s->grad_bias, s->gemm, s->ilp64, first, stop);
             ember_ticket_done(&s->tickets);
             continue;
         }
         idx n0, n1;
-        EMBER_NAME(sequence_share)(batch, blocks, ticket, &n0, &n1);
+        ember_share(batch, blocks, ticket, &n0, &n1);
         const idx rows = n1 - n0, row_at = n0 * size;
         for (idx done = 0; done < s->steps && rows > 0; done++) {
             const idx t = s->reverse ? done : s->steps - 1 - done;
@@ -191,12 +212,6 @@ static void EMBER_NAME(lstm_sequence_backward_work)(void *context)
     }
 }
 
-static idx EMBER_NAME(sequence_blocks)(int threads, idx batch)
-{
-    idx blocks = threads < 1 ? 1 : threads;
-    return blocks > batch ? batch : blocks;
-}
-
 /* Forward: x and gates (L, N, 4H), the input projections and (out) the activated gates; h0, c0 (N, H);
  * weight W_hh (4H, H); bias (4H,) (zeros for none); hidden (N, 4H) is scratch; cs, tanh_cs, hs (L, N, H)
  * out. Steps run from L-1 to 0 when `reverse`. Returns the threads that ran. */
@@ -209,7 +224,7 @@ int EMBER_NAME(ember_lstm_sequence_forward)(const T *x, const T *bias, const T *
     s.x = x, s.bias = bias, s.h0 = h0, s.c0 = c0, s.weight = weight;
     s.hidden = hidden, s.gates = gates, s.cs = cs, s.tanh_cs = tanh_cs, s.hs = hs;
     s.steps = steps, s.batch = batch, s.size = size, s.reverse = reverse, s.gemm = gemm, s.ilp64 = ilp64;
-    const idx blocks = EMBER_NAME(sequence_blocks)(threads, batch);
+    const idx blocks = ember_team_size(threads, batch);
     s.tickets = (struct ember_tickets){0, 0, blocks, blocks};
     s.panels = EMBER_NAME(sequence_panels)(weight, 4 * size, size, steps, 1);
     const int ran = ember_team_run(EMBER_NAME(lstm_sequence_forward_work), &s, (int)blocks);
@@ -233,7 +248,7 @@ int EMBER_NAME(ember_lstm_sequence_backward)(const T *grad_hs, const T *grad_cs,
     s.carry_c = carry_c, s.grad_weight = grad_weight, s.grad_bias = grad_bias;
     s.need_h0 = need_h0, s.steps = steps, s.batch = batch, s.size = size, s.reverse = reverse;
     s.gemm = gemm, s.ilp64 = ilp64;
-    const idx blocks = EMBER_NAME(sequence_blocks)(threads, batch);
+    const idx blocks = ember_team_size(threads, batch);
     const idx phases = grad_weight || grad_bias ? 2 : 1;
     s.tickets = (struct ember_tickets){0, 0, blocks, phases * blocks};
     memset(carry_h, 0, (size_t)(batch * size) * sizeof(T));  /* nothing is carried into the last step */

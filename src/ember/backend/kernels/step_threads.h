@@ -68,6 +68,20 @@ static void *ember_team_entry(void *argument)
     return NULL;
 }
 
+/* Numbers first..stop-1 of `total` cut into `parts` shares: share `part`. */
+static void ember_share(idx total, idx parts, idx part, idx *first, idx *stop)
+{
+    *first = total * part / parts;
+    *stop = total * (part + 1) / parts;
+}
+
+/* A team's size for `total` pieces of work: `threads` (at least 1), at most one a piece. */
+static idx ember_team_size(int threads, idx total)
+{
+    idx size = threads < 1 ? 1 : threads;
+    return size > total ? total : size;
+}
+
 /* Runs work(context) on the calling thread and on up to threads-1 new ones (fewer where a thread cannot be
  * started: the work is shared by tickets, so any number of threads finishes it); returns how many ran. */
 static int ember_team_run(void (*work)(void *), void *context, int threads)

@@ -76,7 +76,7 @@ static void EMBER_NAME(thin_forward_work)(void *context)
     long long ticket;
     while ((ticket = ember_ticket_take(&s->tickets)) >= 0) {
         idx first, stop;
-        EMBER_NAME(sequence_share)(s->rows, s->tickets.pieces, ticket, &first, &stop);
+        ember_share(s->rows, s->tickets.pieces, ticket, &first, &stop);
         if (stop > first)
             EMBER_NAME(panel_gemm)(s->x + first * s->k, s->k, stop - first, s->k, s->panels, s->n,
                                    s->out + first * s->n, s->n);
@@ -84,11 +84,12 @@ static void EMBER_NAME(thin_forward_work)(void *context)
     }
 }
 
-/* Output columns o0 .. o0 + vectors LANES - 1 of the weight gradient, every feature: the rows in chunks of
- * EMBER_THIN_ROWS (a chunk of the strip of g, rows n numbers apart, stays in L1 while every block of features
- * reads it), each chunk in blocks of EMBER_THIN_BLOCK features, then of 4, then one at a time; the sums are kept per strip
- * and stored in the weight's layout at the end. */
-static void EMBER_NAME(thin_strip)(const struct EMBER_NAME(thin_call) *s, idx o0, int vectors)
+/* Adds onto `sums` (k rows of EMBER_THIN_STRIP) the sums over `rows` rows of x[i * k + f] * g[i * ldg + o], for
+ * every feature f < k and outputs o < vectors LANES (g at the strip's first output). The rows go in chunks of
+ * EMBER_THIN_ROWS (a chunk of the strip of g, its rows ldg numbers apart, stays in L1 while every block of
+ * features reads it), each chunk in blocks of EMBER_THIN_BLOCK features, then of 4, then one at a time. Shared
+ * with the recurrent sequences' W_hh gradient (lstm_sequence.c). */
+static void EMBER_NAME(strip_sums_add)(const T *x, const T *g, idx rows, idx k, idx ldg, int vectors, T *sums)
 {
     typedef void (*block_fn)(const T *, const T *, idx, idx, idx, T *);
     static const block_fn wide[3] = {EMBER_NAME(thin_block_wide_1), EMBER_NAME(thin_block_wide_2),
@@ -97,20 +98,27 @@ static void EMBER_NAME(thin_strip)(const struct EMBER_NAME(thin_call) *s, idx o0
                                         EMBER_NAME(thin_block_4_3)};
     static const block_fn narrow[3] = {EMBER_NAME(thin_block_1_1), EMBER_NAME(thin_block_1_2),
                                        EMBER_NAME(thin_block_1_3)};
+    for (idx i0 = 0; i0 < rows; i0 += EMBER_THIN_ROWS) {
+        const idx chunk = rows - i0 < EMBER_THIN_ROWS ? rows - i0 : EMBER_THIN_ROWS;
+        const T *xs = x + i0 * k, *gs = g + i0 * ldg;
+        idx f = 0;
+        for (; f + EMBER_THIN_BLOCK <= k; f += EMBER_THIN_BLOCK)
+            wide[vectors - 1](xs + f, gs, chunk, k, ldg, sums + f * EMBER_THIN_STRIP);
+        for (; f + 4 <= k; f += 4)
+            quarter[vectors - 1](xs + f, gs, chunk, k, ldg, sums + f * EMBER_THIN_STRIP);
+        for (; f < k; f++)
+            narrow[vectors - 1](xs + f, gs, chunk, k, ldg, sums + f * EMBER_THIN_STRIP);
+    }
+}
+
+/* Output columns o0 .. o0 + vectors LANES - 1 of the weight gradient, every feature (strip_sums_add), stored
+ * in the weight's layout. */
+static void EMBER_NAME(thin_strip)(const struct EMBER_NAME(thin_call) *s, idx o0, int vectors)
+{
     T sums[EMBER_THIN_FEATURES * EMBER_THIN_STRIP] __attribute__((aligned(64)));
     const idx k = s->k, n = s->n;
     memset(sums, 0, sizeof sums);
-    for (idx i0 = 0; i0 < s->rows; i0 += EMBER_THIN_ROWS) {
-        const idx rows = s->rows - i0 < EMBER_THIN_ROWS ? s->rows - i0 : EMBER_THIN_ROWS;
-        const T *x = s->x + i0 * k, *g = s->g + i0 * n + o0;
-        idx f = 0;
-        for (; f + EMBER_THIN_BLOCK <= k; f += EMBER_THIN_BLOCK)
-            wide[vectors - 1](x + f, g, rows, k, n, sums + f * EMBER_THIN_STRIP);
-        for (; f + 4 <= k; f += 4)
-            quarter[vectors - 1](x + f, g, rows, k, n, sums + f * EMBER_THIN_STRIP);
-        for (; f < k; f++)
-            narrow[vectors - 1](x + f, g, rows, k, n, sums + f * EMBER_THIN_STRIP);
-    }
+    EMBER_NAME(strip_sums_add)(s->x, s->g + o0, s->rows, k, n, vectors, sums);
     for (idx f = 0; f < k; f++)
         for (idx o = 0; o < vectors * LANES; o++) {
             if (s->transposed)
@@ -127,7 +135,7 @@ static void EMBER_NAME(thin_weight_grad_work)(void *context)
     long long ticket;
     while ((ticket = ember_ticket_take(&s->tickets)) >= 0) {
         idx first, stop;
-        EMBER_NAME(sequence_share)(strips, s->tickets.pieces, ticket, &first, &stop);
+        ember_share(strips, s->tickets.pieces, ticket, &first, &stop);
         for (idx p = first; p < stop; p++) {
             const idx o0 = p * strip, left = s->n - o0;
             EMBER_NAME(thin_strip)(s, o0, (int)((left < strip ? left : strip) / LANES));
@@ -150,7 +158,7 @@ int EMBER_NAME(ember_thin_forward)(const T *x, const T *w, T *y, idx rows, idx k
     if (!s.panels)
         return 0;
     EMBER_NAME(panel_pack)(w, transposed ? k : n, transposed, k, n, s.panels);
-    const idx pieces = EMBER_NAME(sequence_blocks)(threads, rows > 0 ? rows : 1);
+    const idx pieces = ember_team_size(threads, rows > 0 ? rows : 1);
     s.tickets = (struct ember_tickets){0, 0, pieces, pieces};
     const int ran = ember_team_run(EMBER_NAME(thin_forward_work), &s, (int)pieces);
     free(s.panels);
@@ -167,7 +175,7 @@ int EMBER_NAME(ember_thin_weight_grad)(const T *x, const T *g, T *gw, idx rows, 
     struct EMBER_NAME(thin_call) s = {0};
     s.x = x, s.g = g, s.out = gw, s.rows = rows, s.k = k, s.n = n, s.transposed = transposed;
     const idx strips = (n + EMBER_THIN_STRIP - 1) / EMBER_THIN_STRIP;
-    const idx pieces = EMBER_NAME(sequence_blocks)(threads, strips);
+    const idx pieces = ember_team_size(threads, strips);
     s.tickets = (struct ember_tickets){0, 0, pieces, pieces};
     return ember_team_run(EMBER_NAME(thin_weight_grad_work), &s, (int)pieces);
 }
