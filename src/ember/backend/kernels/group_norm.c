@@ -48,7 +48,8 @@ static void EMBER_NAME(group_sums)(const T *restrict rows, idx count, idx batch,
  * says (batch-inner outputs from a batch-outer x: the layout copy a convolution after it would make); x_hat
  * may be NULL (not written) when both are batch inner. `work` holds 5 * batch doubles. */
 void EMBER_NAME(ember_group_norm_forward)(const T *restrict x, idx groups, idx count, idx batch, idx channel_size,
-                                          int input_batch_inner, int batch_inner, const T *restrict scale, const T *restrict shift,
+                                          int input_batch_inner, int batch_inner, const T *restrict scale,
+                                          const T *restrict shift,
                                           double eps, T *restrict x_hat, T *restrict y, T *restrict mean,
                                           T *restrict inv_std, double *restrict work, idx start, idx stop)
 {
