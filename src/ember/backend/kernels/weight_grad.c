@@ -39,19 +39,21 @@ static inline T EMBER_NAME(total)(V value)
             }                                                                                              \
         const idx vectors = batch - batch % LANES; /* the tail apart: the vector loop keeps its sums in    \
                                                       registers from one position to the next */         \
-        for (idx at = 0; at < rows * count; at++) {                                                        \
-            const idx r = at / count, s = at % count;                                                      \
-            const T *xs = x + r * x_row + s * step, *gs = g + r * g_row + s * batch;                       \
-            for (idx n = 0; n < vectors; n += LANES) {                                                     \
-                V grads[RO];                                                                               \
-                _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                      \
-                    grads[o] = *(const V *)(gs + o * out_plane + n);                                       \
-                _Pragma("GCC unroll 8") for (int c = 0; c < RC; c++) {                                    \
-                    V value = *(const V *)(xs + c * plane + n);                                            \
-                    EMBER_IN_REGISTER(value);                                                              \
-                    _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++) sums[o][c] += grads[o] * value;  \
+        for (idx r = 0; r < rows; r++) { /* positions by pointers, without a division each: at a batch  \
+                                            of 64 (4 vectors) that made the tiles 6-13% slower */         \
+            const T *gs = g + r * g_row, *const g_end = gs + count * batch;                                \
+            for (const T *xs = x + r * x_row; gs < g_end; xs += step, gs += batch)                         \
+                for (idx n = 0; n < vectors; n += LANES) {                                                 \
+                    V grads[RO];                                                                           \
+                    _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                  \
+                        grads[o] = *(const V *)(gs + o * out_plane + n);                                   \
+                    _Pragma("GCC unroll 8") for (int c = 0; c < RC; c++) {                                \
+                        V value = *(const V *)(xs + c * plane + n);                                        \
+                        EMBER_IN_REGISTER(value);                                                          \
+                        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                              \
+                            sums[o][c] += grads[o] * value;                                                \
+                    }                                                                                      \
                 }                                                                                          \
-            }                                                                                              \
         }                                                                                                  \
         for (idx at = 0; vectors < batch && at < rows * count; at++) {                                     \
             const idx r = at / count, s = at % count;                                                      \
