@@ -168,7 +168,9 @@ static idx EMBER_NAME(conv_source)(idx r, idx k, idx stride, idx dilation, idx p
 }
 
 /* The taps that reach target position (r, q) from inside `source`: for each, its offset in a channel plane
- * of the source, offsets[count], and its index i*kw + j, taps[count]; returns the count. */
+ * of the source, offsets[count], and its index i*kw + j, taps[count]; returns the count. Offsets go up (the
+ * transposed convolution's taps last to first), so that a block summing channel by channel reads each
+ * channel's taps in memory order. */
 static inline idx EMBER_NAME(conv_taps)(idx r, idx q, const struct ember_window *window,
                                         const struct ember_image *source, int transposed, idx *offsets, idx *taps)
 {
@@ -176,11 +178,13 @@ static inline idx EMBER_NAME(conv_taps)(idx r, idx q, const struct ember_window 
     const idx dw = window->dw, top = window->top, left = window->left;
     const idx source_h = source->height, source_w = source->width, batch = source->batch;
     idx count = 0;
-    for (idx i = 0; i < kh; i++) {
+    for (idx a = 0; a < kh; a++) {
+        const idx i = transposed ? kh - 1 - a : a;
         idx row = EMBER_NAME(conv_source)(r, i, sh, dh, top, source_h, transposed);
         if (row < 0)
             continue;
-        for (idx j = 0; j < kw; j++) {
+        for (idx b = 0; b < kw; b++) {
+            const idx j = transposed ? kw - 1 - b : b;
             idx column = EMBER_NAME(conv_source)(q, j, sw, dw, left, source_w, transposed);
             if (column < 0)
                 continue;
@@ -225,8 +229,8 @@ static void EMBER_NAME(conv_rows)(const struct ember_image *source, const T *pac
     const idx step = EMBER_NAME(conv_width)(block_height, batch);
     const idx chunks = (batch + step - 1) / step, per_row = chunks * target_w;  /* units per row */
     const idx first = range->start * per_row, end = range->stop * per_row;
-    /* a forward whose channels lie a multiple of EMBER_CACHE_WAY_BYTES apart sums channel by channel */
-    const int by_channel = !transposed && plane * (idx)sizeof(T) % EMBER_CACHE_WAY_BYTES == 0;
+    /* channels a multiple of EMBER_CACHE_WAY_BYTES apart: blocks sum channel by channel */
+    const int by_channel = plane * (idx)sizeof(T) % EMBER_CACHE_WAY_BYTES == 0;
     idx offsets[EMBER_MAX_TAPS * EMBER_MAX_TAPS], taps[EMBER_MAX_TAPS * EMBER_MAX_TAPS];
     for (idx begin = first, until; EMBER_NAME(next_piece)(range, first, end, &begin, &until); begin = until)
         for (idx unit = begin; unit < until; unit++) {

@@ -149,14 +149,14 @@ struct ember_adam_step {
 
 #define EMBER_MAX_TAPS 32 /* the direct convolutions' largest kernel side */
 
-/* The direct forward's register blocks sum channel by channel, each over every tap, instead of tap by tap,
- * each over every channel, where a channel of the input is a multiple of EMBER_CACHE_WAY_BYTES long (all
- * channels at one position then fall in the same L1 set; an AVX-512 AMD core's L1 is 48 KB of 12 ways of
- * 4 KB): 64 -> 64 channels, batch 64 (a channel 256 bytes a position), one thread, GFLOP/s tap by tap ->
- * channel by channel: 16x16 194-202 -> 214-216, 20x20 196-200 -> 205-221, 24x24 180-189 -> 204-212, 28x28
- * 193-201 -> 205-214; where channels are not so long, 14x14 255-275 -> 228-231, 18x18 218-246 -> 220-223,
- * 26x26 206-223 -> 195-212. The input gradient measured slower channel by channel even there (28x28
- * 203-212 -> 163-170), so it keeps the tap order. */
+/* The direct convolutions' register blocks sum channel by channel, each over every tap in memory order,
+ * instead of tap by tap, each over every channel, where a channel of their source is a multiple of
+ * EMBER_CACHE_WAY_BYTES long (all channels at one position then fall in the same L1 set; an AVX-512 AMD
+ * core's L1 is 48 KB of 12 ways of 4 KB): 64 -> 64 channels, batch 64 (a channel 256 bytes a position),
+ * one thread, forward GFLOP/s tap by tap -> channel by channel: 16x16 194-202 -> 214-216, 20x20 196-200 ->
+ * 205-221, 24x24 180-189 -> 204-212, 28x28 193-201 -> 205-214, input gradient 28x28 185-192 -> 218-220;
+ * where channels are not so long, forward 14x14 255-275 -> 228-231, 18x18 218-246 -> 220-223, 26x26
+ * 206-223 -> 195-212. */
 #define EMBER_CACHE_WAY_BYTES 4096
 
 /* A vector of T and its width in numbers (families.h declares the vector type once per T). */
