@@ -26,6 +26,12 @@ CASES = [  # (N, C_in, H, W, C_out, kernel, stride, dilation, padding)
     (7, 1, 9, 12, 8, (2, 7), (1, 3), (1, 1), ((0, 1), (5, 0))),  # 6 + 1 taps, columns no tap tile reaches
     (70, 6, 7, 8, 1, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))),  # one output channel: blocks of one row
     (37, 2, 9, 8, 3, (3, 3), (2, 2), (1, 1), ((1, 1), (1, 1))),  # few channels both ways, a batch tail
+    # rows of 18 or more, kernels 3 wide: weight tiles of channel pairs by 3 taps (AVX-512), an odd channel
+    (19, 7, 5, 20, 9, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))),
+    (5, 4, 4, 40, 6, (2, 3), (1, 2), (1, 2), ((0, 1), (2, 0))),  # strided, dilated, one edge; batch tail only
+    # input channels a multiple of 4 KB long: the forward's blocks sum channel by channel
+    (16, 5, 8, 8, 12, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))),
+    (40, 3, 8, 16, 8, (3, 2), (2, 1), (1, 2), ((1, 1), (1, 0))),  # strided, dilated, a batch tail
 ]
 
 

@@ -31,14 +31,15 @@ from .threads import claim_cores, matmul, share, split_rows, threads_for
 PIECES_PER_THREAD = 64  # forward / input gradient: pieces of work a shared call is cut into, per thread
 # The weight gradient: one register tile sums a group of output rows (its vector sums are added up once per
 # group, not once per row): about WEIGHT_TILE_POSITIONS output positions, WEIGHT_GROUP to WEIGHT_GROUP_MAX
-# rows (``weight_group``: 4 rows of 28, 8 of 14 or 7 measured 5-15% faster than 4 everywhere); the rows go
-# in ranges of about 4 groups (each range summed into a partial of its own, at most PARTIALS_BYTES of them
-# in all) and the output channels in parts of a multiple of WEIGHT_PART, about 8 pieces per thread. Groups
-# and ranges set the order of the sums, so they depend on the shape alone: the same numbers on any number
-# of threads.
+# rows (``weight_group``: 8 of 14 or 7 measured 5-15% faster than 4 everywhere; at 28 wide, with the tiles
+# of channel pairs by 3 taps, 6 rows 1-8% faster than 4, batch 64, 1 or 2 threads, and 8 slower on 2: one
+# range of rows leaves too few pieces to share evenly); the rows go in ranges of about 4 groups (each range
+# summed into a partial of its own, at most PARTIALS_BYTES of them in all) and the output channels in parts
+# of a multiple of WEIGHT_PART, about 8 pieces per thread. Groups and ranges set the order of the sums, so
+# they depend on the shape alone: the same numbers on any number of threads.
 WEIGHT_GROUP = 4
 WEIGHT_GROUP_MAX = 8
-WEIGHT_TILE_POSITIONS = 112
+WEIGHT_TILE_POSITIONS = 168
 WEIGHT_PART = 12  # a multiple of the tile's 3 or 4 output channels
 PARTIALS_BYTES = 2 << 20
 

@@ -6,18 +6,30 @@
 /* A register block of R rows (channels) by NV vectors of batch entries:
  * out[k * out_plane + m] = sum over t < count, c < channels of
  *     weights[(taps[t] * channels + c) * R + k] * source[offsets[t] + shift + c * plane + m]  (+ bias[k])
- * for k < rows <= R and m < NV * LANES; bias may be NULL. */
+ * for k < rows <= R and m < NV * LANES; bias may be NULL. Summed tap by tap, each over every channel, or
+ * `by_channel`, channel by channel, each over every tap (see conv_rows for which). */
 #define EMBER_BLOCK(NAME, R, NV)                                                                          \
     EMBER_FUSED_FUNCTION                                                                                  \
     static void EMBER_NAME(NAME)(const T *source, idx plane, idx channels, const idx *offsets, idx shift, \
                                  const idx *taps, idx count, const T *weights, T *out, idx out_plane,    \
-                                 idx rows, const T *bias)                                                 \
+                                 idx rows, const T *bias, int by_channel)                                 \
     {                                                                                                     \
         EMBER_FUSED                                                                                       \
         V sums[R][NV];                                                                                    \
         _Pragma("GCC unroll 32") for (int k = 0; k < R; k++)                                             \
             _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) sums[k][v] = (V){0};                    \
-        for (idx t = 0; t < count; t++) {                                                                 \
+        for (idx c = 0; by_channel && c < channels; c++) {                                                \
+            const T *channel = source + shift + c * plane;                                                \
+            for (idx t = 0; t < count; t++) {                                                             \
+                V values[NV];                                                                             \
+                _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)                                     \
+                    values[v] = *(const V *)(channel + offsets[t] + v * LANES);                           \
+                const T *w = weights + (taps[t] * channels + c) * (R);                                    \
+                _Pragma("GCC unroll 32") for (int k = 0; k < R; k++)                                     \
+                    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) sums[k][v] += w[k] * values[v]; \
+            }                                                                                             \
+        }                                                                                                 \
+        for (idx t = 0; !by_channel && t < count; t++) {                                                  \
             const T *column = source + offsets[t] + shift;                                                \
             const T *tap = weights + taps[t] * channels * (R);                                            \
             for (idx c = 0; c < channels; c++) {                                                          \
@@ -71,7 +83,8 @@ static void EMBER_NAME(conv_block_tail)(const T *source, idx plane, idx channels
  * width). */
 static void EMBER_NAME(conv_position)(const T *source, idx plane, idx channels, const idx *offsets, idx shift,
                                       const idx *taps, idx count, const T *packed, idx depth, T *out,
-                                      idx out_plane, idx total, idx height, idx lanes, const T *all_bias)
+                                      idx out_plane, idx total, idx height, idx lanes, const T *all_bias,
+                                      int by_channel)
 {
     for (idx block = 0; block * height < total; block++) {
         const T *weights = packed + block * depth * height;
@@ -81,37 +94,37 @@ static void EMBER_NAME(conv_position)(const T *source, idx plane, idx channels, 
         idx done = 0;
         if (height == EMBER_ROWS / 2 && lanes == 2 * LANES) {
             EMBER_NAME(conv_block_half)(source, plane, channels, offsets, shift, taps, count, weights, first,
-                                        out_plane, rows, bias);
+                                        out_plane, rows, bias, by_channel);
             continue;
         }
         if (height == EMBER_ROWS / 3 && lanes == 3 * LANES) {
             EMBER_NAME(conv_block_third)(source, plane, channels, offsets, shift, taps, count, weights, first,
-                                         out_plane, rows, bias);
+                                         out_plane, rows, bias, by_channel);
             continue;
         }
         if (height == 1 && lanes == 4 * LANES) {
             EMBER_NAME(conv_block_single)(source, plane, channels, offsets, shift, taps, count, weights, first,
-                                          out_plane, rows, bias);
+                                          out_plane, rows, bias, by_channel);
             continue;
         }
         if (height == EMBER_ROWS / 3 && lanes == 2 * LANES) {
             EMBER_NAME(conv_block_third_two)(source, plane, channels, offsets, shift, taps, count, weights, first,
-                                             out_plane, rows, bias);
+                                             out_plane, rows, bias, by_channel);
             continue;
         }
         for (; done + LANES <= lanes; done += LANES) {
             if (height == EMBER_ROWS)
                 EMBER_NAME(conv_block_full)(source, plane, channels, offsets, shift + done, taps, count, weights,
-                                            first + done, out_plane, rows, bias);
+                                            first + done, out_plane, rows, bias, by_channel);
             else if (height == EMBER_ROWS / 2)
                 EMBER_NAME(conv_block_half_one)(source, plane, channels, offsets, shift + done, taps, count,
-                                                weights, first + done, out_plane, rows, bias);
+                                                weights, first + done, out_plane, rows, bias, by_channel);
             else if (height == 1)
                 EMBER_NAME(conv_block_single_one)(source, plane, channels, offsets, shift + done, taps, count,
-                                                  weights, first + done, out_plane, rows, bias);
+                                                  weights, first + done, out_plane, rows, bias, by_channel);
             else
                 EMBER_NAME(conv_block_third_one)(source, plane, channels, offsets, shift + done, taps, count,
-                                                 weights, first + done, out_plane, rows, bias);
+                                                 weights, first + done, out_plane, rows, bias, by_channel);
         }
         if (done < lanes)
             EMBER_NAME(conv_block_tail)(source, plane, channels, offsets, shift + done, taps, count, weights,
@@ -155,7 +168,9 @@ static idx EMBER_NAME(conv_source)(idx r, idx k, idx stride, idx dilation, idx p
 }
 
 /* The taps that reach target position (r, q) from inside `source`: for each, its offset in a channel plane
- * of the source, offsets[count], and its index i*kw + j, taps[count]; returns the count. */
+ * of the source, offsets[count], and its index i*kw + j, taps[count]; returns the count. Offsets go up (the
+ * transposed convolution's taps last to first), so that a block summing channel by channel reads each
+ * channel's taps in memory order. */
 static inline idx EMBER_NAME(conv_taps)(idx r, idx q, const struct ember_window *window,
                                         const struct ember_image *source, int transposed, idx *offsets, idx *taps)
 {
@@ -163,11 +178,13 @@ static inline idx EMBER_NAME(conv_taps)(idx r, idx q, const struct ember_window 
     const idx dw = window->dw, top = window->top, left = window->left;
     const idx source_h = source->height, source_w = source->width, batch = source->batch;
     idx count = 0;
-    for (idx i = 0; i < kh; i++) {
+    for (idx a = 0; a < kh; a++) {
+        const idx i = transposed ? kh - 1 - a : a;
         idx row = EMBER_NAME(conv_source)(r, i, sh, dh, top, source_h, transposed);
         if (row < 0)
             continue;
-        for (idx j = 0; j < kw; j++) {
+        for (idx b = 0; b < kw; b++) {
+            const idx j = transposed ? kw - 1 - b : b;
             idx column = EMBER_NAME(conv_source)(q, j, sw, dw, left, source_w, transposed);
             if (column < 0)
                 continue;
@@ -212,6 +229,8 @@ static void EMBER_NAME(conv_rows)(const struct ember_image *source, const T *pac
     const idx step = EMBER_NAME(conv_width)(block_height, batch);
     const idx chunks = (batch + step - 1) / step, per_row = chunks * target_w;  /* units per row */
     const idx first = range->start * per_row, end = range->stop * per_row;
+    /* channels a multiple of EMBER_CACHE_WAY_BYTES apart: blocks sum channel by channel */
+    const int by_channel = plane * (idx)sizeof(T) % EMBER_CACHE_WAY_BYTES == 0;
     idx offsets[EMBER_MAX_TAPS * EMBER_MAX_TAPS], taps[EMBER_MAX_TAPS * EMBER_MAX_TAPS];
     for (idx begin = first, until; EMBER_NAME(next_piece)(range, first, end, &begin, &until); begin = until)
         for (idx unit = begin; unit < until; unit++) {
@@ -219,7 +238,7 @@ static void EMBER_NAME(conv_rows)(const struct ember_image *source, const T *pac
             const idx count = EMBER_NAME(conv_taps)(r, q, window, source, transposed, offsets, taps);
             EMBER_NAME(conv_position)(from, plane, summed, offsets, n, taps, count, packed, depth,
                                       to + (r * target_w + q) * batch + n, target_plane, produced,
-                                      block_height, batch - n < step ? batch - n : step, bias);
+                                      block_height, batch - n < step ? batch - n : step, bias, by_channel);
         }
 }
 

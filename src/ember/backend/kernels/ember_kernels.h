@@ -127,6 +127,18 @@ struct ember_adam_step {
 #define EMBER_TILE_IN 4
 #endif
 
+/* With AVX-512, kernels 3 wide whose output rows are at least EMBER_PAIRS_MIN_WIDTH wide take
+ * weight-gradient tiles of EMBER_TILE_OUT output channels by 2 input channels by the 3 tap columns
+ * (weight_by_pairs in weight_grad.c), each gradient vector loaded once for 6 sums: 64 -> 64 channels,
+ * batch 64, one thread, 197 -> 210 GFLOP/s at 28x28, 148 -> 178 at 56x56, 199 -> 205 at 18x18, even at
+ * 16x16, but 198 -> 180 at 14x14 and 196 -> 148 at 7x7. Narrower vectors (16 registers) leave them none:
+ * their 18 sums would spill. */
+#if defined(__AVX512F__)
+#define EMBER_PAIRS_MIN_WIDTH 18
+#else
+#define EMBER_PAIRS_MIN_WIDTH 0 /* none */
+#endif
+
 /* The packed products' register block (panel_gemm.c): EMBER_PANEL_ROWS rows by EMBER_PANEL_VECTORS vectors,
  * 16 sums with AVX-512's 32 registers, 8 with the 16 of AVX or SSE. */
 #define EMBER_PANEL_VECTORS 4
@@ -147,6 +159,16 @@ struct ember_adam_step {
 #endif
 
 #define EMBER_MAX_TAPS 32 /* the direct convolutions' largest kernel side */
+
+/* The direct convolutions' register blocks sum channel by channel, each over every tap in memory order,
+ * instead of tap by tap, each over every channel, where a channel of their source is a multiple of
+ * EMBER_CACHE_WAY_BYTES long (all channels at one position then fall in the same L1 set; an AVX-512 AMD
+ * core's L1 is 48 KB of 12 ways of 4 KB): 64 -> 64 channels, batch 64 (a channel 256 bytes a position),
+ * one thread, forward GFLOP/s tap by tap -> channel by channel: 16x16 194-202 -> 214-216, 20x20 196-200 ->
+ * 205-221, 24x24 180-189 -> 204-212, 28x28 193-201 -> 205-214, input gradient 28x28 185-192 -> 218-220;
+ * where channels are not so long, forward 14x14 255-275 -> 228-231, 18x18 218-246 -> 220-223, 26x26
+ * 206-223 -> 195-212. */
+#define EMBER_CACHE_WAY_BYTES 4096
 
 /* A vector of T and its width in numbers (families.h declares the vector type once per T). */
 #define V EMBER_NAME(vector)
