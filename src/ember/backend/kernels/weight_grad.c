@@ -22,71 +22,14 @@ static inline T EMBER_NAME(total)(V value)
     return lanes[0];
 }
 
-/* A weight-gradient tile: RO output channels by RC input channels of one tap,
- * dw[o * dw_o + c * dw_c] += sum over r < rows, s < count, n < batch of
- *     g[o * out_plane + r * g_row + s * batch + n] * x[c * plane + r * x_row + s * step + n],
- * summed in vectors over n and added up once at the end (several rows make that rarer). */
-#define EMBER_WEIGHT_TILE(NAME, RO, RC)                                                                    \
-    EMBER_FUSED_FUNCTION                                                                                   \
-    static void EMBER_NAME(NAME)(const T *x, idx plane, idx step, const T *g, idx out_plane, idx count,   \
-                                 idx batch, T *dw, idx dw_o, idx dw_c, idx rows, idx x_row, idx g_row)     \
-    {                                                                                                      \
-        EMBER_FUSED                                                                                        \
-        V sums[RO][RC];                                                                                    \
-        T totals[RO][RC];                                                                                  \
-        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                              \
-            _Pragma("GCC unroll 8") for (int c = 0; c < RC; c++) {                                        \
-                sums[o][c] = (V){0};                                                                       \
-                totals[o][c] = 0;                                                                          \
-            }                                                                                              \
-        const idx vectors = batch - batch % LANES; /* the tail apart: the vector loop keeps its sums in    \
-                                                      registers from one position to the next */         \
-        for (idx r = 0; r < rows; r++) { /* positions by pointers, without a division each: at a batch  \
-                                            of 64 (4 vectors) that made the tiles 6-13% slower */         \
-            const T *gs = g + r * g_row, *const g_end = gs + count * batch;                                \
-            for (const T *xs = x + r * x_row; gs < g_end; xs += step, gs += batch)                         \
-                for (idx n = 0; n < vectors; n += LANES) {                                                 \
-                    V grads[RO];                                                                           \
-                    _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                  \
-                        grads[o] = *(const V *)(gs + o * out_plane + n);                                   \
-                    _Pragma("GCC unroll 8") for (int c = 0; c < RC; c++) {                                \
-                        V value = *(const V *)(xs + c * plane + n);                                        \
-                        EMBER_IN_REGISTER(value);                                                          \
-                        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                              \
-                            sums[o][c] += grads[o] * value;                                                \
-                    }                                                                                      \
-                }                                                                                          \
-        }                                                                                                  \
-        for (idx at = 0; vectors < batch && at < rows * count; at++) {                                     \
-            const idx r = at / count, s = at % count;                                                      \
-            const T *xs = x + r * x_row + s * step, *gs = g + r * g_row + s * batch;                       \
-            for (idx n = vectors; n < batch; n++)                                                          \
-                for (int c = 0; c < RC; c++)                                                               \
-                    for (int o = 0; o < RO; o++)                                                           \
-                        totals[o][c] += gs[o * out_plane + n] * xs[c * plane + n];                         \
-        }                                                                                                  \
-        _Pragma("GCC unroll 8") for (int o = 0; o < RO; o++)                                              \
-            _Pragma("GCC unroll 8") for (int c = 0; c < RC; c++)                                          \
-                totals[o][c] += EMBER_NAME(total)(sums[o][c]);                                             \
-        for (int o = 0; o < RO; o++)                                                                       \
-            for (int c = 0; c < RC; c++)                                                                   \
-                dw[o * dw_o + c * dw_c] += totals[o][c];                                                   \
-    }
-EMBER_WEIGHT_TILE(weight_tile, EMBER_TILE_OUT, EMBER_TILE_IN)
-EMBER_WEIGHT_TILE(weight_tile_in, 1, EMBER_TILE_IN)
-EMBER_WEIGHT_TILE(weight_tile_three, EMBER_TILE_OUT, 3) /* input channels left over, or a layer with few */
-EMBER_WEIGHT_TILE(weight_tile_three_one, 1, 3)
-EMBER_WEIGHT_TILE(weight_tile_column, 8, 1)              /* one input channel: 8 sums keep the FMAs busy */
-EMBER_WEIGHT_TILE(weight_tile_out, EMBER_TILE_OUT, 1)
-EMBER_WEIGHT_TILE(weight_tile_one, 1, 1)
-#undef EMBER_WEIGHT_TILE
-
-/* A tile of RO output channels by RC input channels by RJ tap columns of one tap row, for the output columns
- * every one of its taps reaches: as EMBER_WEIGHT_TILE with RC*RJ second indices,
+/* A weight-gradient tile: RO output channels by RC input channels by RJ tap columns of one tap row, for the
+ * output columns every one of its taps reaches,
  * dw[o * dw_o + c * dw_c + j] += sum over r < rows, s < count, n < batch of
  *     g[o * out_plane + r * g_row + s * batch + n] * x[c * plane + j * tap + r * x_row + s * step + n],
- * so that each gradient vector loaded serves RC*RJ sums (3x3 kernels: 4 x 2 x 3, 24 sums for 4 gradient
- * and 6 input vectors, against 20 for 9 loads tap by tap). */
+ * summed in vectors over n and added up once at the end (several rows make that rarer). With RJ > 1 each
+ * gradient vector loaded serves RC*RJ sums (3x3 kernels: 4 x 2 x 3, 24 sums for 4 gradient and 6 input
+ * vectors, against 20 for 9 loads tap by tap). Positions are stepped by pointers, without a division each:
+ * at a batch of 64 (4 vectors) that made the tiles 6-13% slower. */
 #define EMBER_WEIGHT_TAPS_TILE(NAME, RO, RC, RJ)                                                           \
     EMBER_FUSED_FUNCTION                                                                                   \
     static void EMBER_NAME(NAME)(const T *x, idx plane, idx tap, idx step, const T *g, idx out_plane,     \
@@ -137,6 +80,25 @@ EMBER_WEIGHT_TILE(weight_tile_one, 1, 1)
                 for (int j = 0; j < RJ; j++)                                                               \
                     dw[o * dw_o + c * dw_c + j] += totals[o][c][j];                                        \
     }
+
+/* A weight-gradient tile of one tap (EMBER_WEIGHT_TAPS_TILE with one tap column). */
+#define EMBER_WEIGHT_TILE(NAME, RO, RC)                                                                    \
+    EMBER_WEIGHT_TAPS_TILE(NAME##_of_taps, RO, RC, 1)                                                      \
+    static void EMBER_NAME(NAME)(const T *x, idx plane, idx step, const T *g, idx out_plane, idx count,   \
+                                 idx batch, T *dw, idx dw_o, idx dw_c, idx rows, idx x_row, idx g_row)     \
+    {                                                                                                      \
+        EMBER_NAME(NAME##_of_taps)(x, plane, 0, step, g, out_plane, count, batch, dw, dw_o, dw_c, rows,    \
+                                   x_row, g_row);                                                          \
+    }
+EMBER_WEIGHT_TILE(weight_tile, EMBER_TILE_OUT, EMBER_TILE_IN)
+EMBER_WEIGHT_TILE(weight_tile_in, 1, EMBER_TILE_IN)
+EMBER_WEIGHT_TILE(weight_tile_three, EMBER_TILE_OUT, 3) /* input channels left over, or a layer with few */
+EMBER_WEIGHT_TILE(weight_tile_three_one, 1, 3)
+EMBER_WEIGHT_TILE(weight_tile_column, 8, 1)              /* one input channel: 8 sums keep the FMAs busy */
+EMBER_WEIGHT_TILE(weight_tile_out, EMBER_TILE_OUT, 1)
+EMBER_WEIGHT_TILE(weight_tile_one, 1, 1)
+#undef EMBER_WEIGHT_TILE
+
 EMBER_WEIGHT_TAPS_TILE(weight_tile_pair, EMBER_TILE_OUT, 2, 3)
 EMBER_WEIGHT_TAPS_TILE(weight_tile_pair_one, 1, 2, 3)
 EMBER_WEIGHT_TAPS_TILE(weight_tile_pair_edge, EMBER_TILE_OUT, 2, 1) /* a tap's columns outside those */
