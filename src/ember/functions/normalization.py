@@ -534,15 +534,8 @@ class GroupNorm(Primitive):
         kernels = compiled.for_arrays(grad, x_hat, inv_std, *(a for a in (weight, bias) if a is not None))
         if kernels is None or _group_views(self.groups, x_hat) is None or (silu and grad.dtype != np.float32):
             return None
-        if grad.strides != x_hat.strides:
-            grad = copy_in_order(np, grad, memory_order(x_hat))
-        grad_input = np.empty_like(x_hat)
-        batch_inner, (grad_view, x_hat_view, grad_input_view) = _group_views(self.groups, grad, x_hat, grad_input)
-        channels = grad.shape[1]
-        grad_weight, grad_bias = np.empty(channels, grad.dtype), np.empty(channels, grad.dtype)
-        inv_std = np.ascontiguousarray(inv_std.reshape(inv_std.shape[:2]))
-        weight, bias = (None if p is None else np.ascontiguousarray(p) for p in (weight, bias))
-        channel_size = grad.size // (grad.shape[0] * channels)
+        (batch_inner, (grad_view, x_hat_view, grad_input_view), grad_input, grad_weight, grad_bias, inv_std,
+         weight, bias, channel_size) = _group_kernel_operands(self.groups, grad, x_hat, inv_std, weight, bias)
         if silu:
             def run(start, stop):
                 kernels.group_norm_silu_backward(grad_view, x_hat_view, self.groups, channel_size, batch_inner,
@@ -554,6 +547,22 @@ class GroupNorm(Primitive):
                                             weight, grad_input_view, grad_weight, grad_bias, start, stop)
         threads.split_rows(run, self.groups, threads.threads_for(grad.size))
         return _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
+
+
+def _group_kernel_operands(groups: int, grad, like, inv_std, weight, bias) -> tuple:
+    """What the compiled group-norm backward kernels take, for ``grad`` and the saved ``like`` (x_hat or x) of
+    one layout: ``(batch_inner, (grad, like, grad_input) group views, grad_input, grad_weight, grad_bias,
+    inv_std (N, G), weight, bias, channel_size)``, grad copied into like's memory order where it differs."""
+    if grad.strides != like.strides:
+        grad = copy_in_order(np, grad, memory_order(like))
+    grad_input = np.empty_like(like)
+    batch_inner, views = _group_views(groups, grad, like, grad_input)
+    channels = grad.shape[1]
+    grad_weight, grad_bias = np.empty(channels, grad.dtype), np.empty(channels, grad.dtype)
+    inv_std = np.ascontiguousarray(inv_std.reshape(inv_std.shape[:2]))
+    weight, bias = (None if p is None else np.ascontiguousarray(p) for p in (weight, bias))
+    return (batch_inner, views, grad_input, grad_weight, grad_bias, inv_std, weight, bias,
+            grad.size // (grad.shape[0] * channels))
 
 
 def _group_norm_grads(x: Tensor, weight, grad: Tensor, groups: int, eps: float, has_weight: bool,
@@ -679,15 +688,8 @@ class GroupNormSiLU(GroupNorm):
         kernels = compiled.for_arrays(grad, x, *(a for a in (weight, bias) if a is not None))
         if kernels is None or grad.dtype != np.float32:
             return None
-        if grad.strides != x.strides:
-            grad = copy_in_order(np, grad, memory_order(x))
-        grad_input = np.empty_like(x)
-        _, (grad_view, x_view, grad_input_view) = _group_views(self.groups, grad, x, grad_input)
-        channels = grad.shape[1]
-        grad_weight, grad_bias = np.empty(channels, grad.dtype), np.empty(channels, grad.dtype)
-        inv_std = np.ascontiguousarray(inv_std.reshape(inv_std.shape[:2]))
-        weight, bias = (None if p is None else np.ascontiguousarray(p) for p in (weight, bias))
-        channel_size = grad.size // (grad.shape[0] * channels)
+        (_, (grad_view, x_view, grad_input_view), grad_input, grad_weight, grad_bias, inv_std, weight, bias,
+         channel_size) = _group_kernel_operands(self.groups, grad, x, inv_std, weight, bias)
         threads.split_rows(
             lambda start, stop: kernels.group_norm_silu_backward_from_x(
                 grad_view, x_view, self.groups, channel_size, mean, inv_std, weight, bias, grad_input_view,
