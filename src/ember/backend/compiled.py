@@ -288,23 +288,30 @@ class Kernels:
                            y, mean, inv_std, start, stop):
         """Group norm of groups start:stop of C-contiguous ``x``, (groups, count, N) with ``input_batch_inner``,
         else (N, groups, count): x_hat and y (laid out so by ``batch_inner``), mean and inv_std (N, groups);
-        weight and bias (C,) or None."""
+        weight and bias (C,) or None; ``x_hat`` may be None (not kept) when x and y are both batch inner."""
+        self._group_norm_forward_call("group_norm_forward", x.dtype, x, input_batch_inner, groups, channel_size,
+                                      batch_inner, weight, bias, eps, x_hat, y, mean, inv_std, start, stop)
+
+    def _group_norm_forward_call(self, kernel: str, dtype, x, input_batch_inner, groups, channel_size, batch_inner,
+                                 weight, bias, eps, x_hat, y, mean, inv_std, start, stop):
+        """Check and run one of the group-norm forward kernels (plain, or with SiLU), all arrays of ``dtype``."""
         batch = y.shape[-1] if batch_inner else y.shape[0]
         affine = [a for a in (weight, bias) if a is not None]
-        arrays = dict(x=x, x_hat=x_hat, y=y, mean=mean, inv_std=inv_std,
+        arrays = dict(x=x, y=y, mean=mean, inv_std=inv_std, **({} if x_hat is None else {"x_hat": x_hat}),
                       **{f"affine{i}": a for i, a in enumerate(affine)})
         count = x.size // max(batch * groups, 1)
         layouts = {True: (groups, count, batch), False: (batch, groups, count)}
-        _require(all(a.flags.c_contiguous and a.dtype == x.dtype for a in arrays.values())
+        _require(all(a.flags.c_contiguous and a.dtype == dtype for a in arrays.values())
                  and x.shape == layouts[bool(input_batch_inner)]
-                 and x_hat.shape == y.shape == layouts[bool(batch_inner)]
+                 and (x_hat.shape == y.shape if x_hat is not None else input_batch_inner and batch_inner)
+                 and y.shape == layouts[bool(batch_inner)]
                  and mean.shape == inv_std.shape == (batch, groups) and 0 <= start <= stop <= groups
                  and channel_size > 0 and count % channel_size == 0
-                 and all(a.shape == (groups * count // channel_size,) for a in affine), "group_norm_forward", arrays)
+                 and all(a.shape == (groups * count // channel_size,) for a in affine), kernel, arrays)
         work = np.empty(5 * batch, dtype=np.float64)
-        self._functions["group_norm_forward", x.dtype](
+        self._functions[kernel, x.dtype](
             _address(x), groups, count, batch, channel_size, int(input_batch_inner), int(batch_inner),
-            _optional(weight), _optional(bias), eps, _address(x_hat), _address(y), _address(mean), _address(inv_std),
+            _optional(weight), _optional(bias), eps, _optional(x_hat), _address(y), _address(mean), _address(inv_std),
             _address(work), start, stop)
 
     def group_norm_backward(self, grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, grad_input,
@@ -803,25 +810,9 @@ class Kernels:
                                 x_hat, y, mean, inv_std, start, stop):
         """``group_norm_forward`` with y = silu of group norm's output (kernels/group_norm_silu.c): the same
         arrays, float32 only; ``x_hat`` may be None (not kept) when x and y are both batch inner."""
-        batch = y.shape[-1] if batch_inner else y.shape[0]
-        affine = [a for a in (weight, bias) if a is not None]
-        arrays = dict(x=x, y=y, mean=mean, inv_std=inv_std, **({} if x_hat is None else {"x_hat": x_hat}),
-                      **{f"affine{i}": a for i, a in enumerate(affine)})
-        count = x.size // max(batch * groups, 1)
-        layouts = {True: (groups, count, batch), False: (batch, groups, count)}
-        _require(all(a.flags.c_contiguous and a.dtype == np.float32 for a in arrays.values())
-                 and x.shape == layouts[bool(input_batch_inner)]
-                 and (x_hat.shape == y.shape if x_hat is not None else input_batch_inner and batch_inner)
-                 and y.shape == layouts[bool(batch_inner)]
-                 and mean.shape == inv_std.shape == (batch, groups) and 0 <= start <= stop <= groups
-                 and channel_size > 0 and count % channel_size == 0
-                 and all(a.shape == (groups * count // channel_size,) for a in affine), "group_norm_silu_forward",
-                 arrays)
-        work = np.empty(5 * batch, dtype=np.float64)
-        self._functions["group_norm_silu_forward", x.dtype](
-            _address(x), groups, count, batch, channel_size, int(input_batch_inner), int(batch_inner),
-            _optional(weight), _optional(bias), eps, _optional(x_hat), _address(y), _address(mean), _address(inv_std),
-            _address(work), start, stop)
+        self._group_norm_forward_call("group_norm_silu_forward", np.dtype(np.float32), x, input_batch_inner, groups,
+                                      channel_size, batch_inner, weight, bias, eps, x_hat, y, mean, inv_std, start,
+                                      stop)
 
     def group_norm_silu_backward(self, grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, bias,
                                  grad_input, grad_weight, grad_bias, start, stop):

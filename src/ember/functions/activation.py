@@ -389,6 +389,21 @@ def _silu_grad_into(grad, x, out):
     return out
 
 
+def _silu_grad_array(grad, x):
+    """SiLU's input gradient for NumPy arrays ``grad`` and ``x`` of one shape and float dtype, laid out as x:
+    one layout pass where grad's differs, then ``_silu_grad_into`` over memory (split between threads); None
+    where the arrays cannot be viewed flat."""
+    if grad.strides != x.strides:
+        grad = copy_in_order(np, grad, memory_order(x))
+    grad_input = np.empty_like(x)
+    if not threads.split_elementwise(_silu_grad_into, grad_input, grad, x):
+        flats = flat_views(grad, x, grad_input)
+        if flats is None:
+            return None
+        _silu_grad_into(*flats)
+    return grad_input
+
+
 class SiLU(Primitive):
     """``x * sigmoid(x)``, one node instead of two, keeping only ``x``.
 
@@ -426,15 +441,7 @@ class SiLU(Primitive):
         (x,) = self.saved_arrays
         if type(grad) is not np.ndarray or grad.dtype != x.dtype or x.dtype.kind != "f":
             return None
-        if grad.strides != x.strides:
-            grad = copy_in_order(np, grad, memory_order(x))  # one layout pass, then blocks over memory
-        grad_input = np.empty_like(x)
-        if not threads.split_elementwise(_silu_grad_into, grad_input, grad, x):
-            flats = flat_views(grad, x, grad_input)
-            if flats is None:
-                return None
-            _silu_grad_into(*flats)
-        return grad_input
+        return _silu_grad_array(grad, x)
 
 
 def silu(x: Tensor, inplace: bool = False) -> Tensor:

@@ -598,17 +598,9 @@ def _silu_arrays(y):
 def _silu_grad_arrays(grad, y):
     """SiLU's gradient at ``y`` given ``grad`` (NumPy float arrays), as ``SiLU``'s fast path computes it, laid
     out as ``y``; None where that does not apply."""
-    from .activation import _silu_grad_into
+    from .activation import _silu_grad_array
 
-    if grad.strides != y.strides:
-        grad = copy_in_order(np, grad, memory_order(y))
-    out = np.empty_like(y)
-    if not threads.split_elementwise(_silu_grad_into, out, grad, y):
-        flats = flat_views(grad, y, out)
-        if flats is None:
-            return None
-        _silu_grad_into(*flats)
-    return out
+    return _silu_grad_array(grad, y)
 
 
 def _affine_in_order(x_hat, weight, bias):

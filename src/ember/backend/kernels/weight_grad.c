@@ -150,6 +150,21 @@ static void EMBER_NAME(tap_columns)(idx j, idx sw, idx dw, idx left, idx width, 
     *last = high;
 }
 
+/* Tap column t's output columns outside first..last-1 (the columns every tap of a tile reaches; none when
+ * first >= last): ranges[0] before them and ranges[1] after, each [begin, end), empty when begin >= end. */
+static void EMBER_NAME(outside_columns)(idx t, idx sw, idx dw, idx left, idx width, idx out_w, idx first, idx last,
+                                        idx ranges[2][2])
+{
+    idx tap_first, tap_last;
+    EMBER_NAME(tap_columns)(t, sw, dw, left, width, out_w, &tap_first, &tap_last);
+    const idx inner_first = first < last ? first : tap_last;
+    const idx inner_last = first < last ? last : tap_last;
+    ranges[0][0] = tap_first;
+    ranges[0][1] = inner_first < tap_last ? inner_first : tap_last;
+    ranges[1][0] = inner_last > tap_first ? inner_last : tap_first;
+    ranges[1][1] = tap_last;
+}
+
 /* One weight-gradient call: its arrays and window, how it groups its sums, and the distances (in numbers)
  * its loops step by. */
 struct EMBER_NAME(weight_call) {
@@ -210,12 +225,8 @@ static void EMBER_NAME(weight_by_tap_columns)(const struct EMBER_NAME(weight_cal
                                      batch, tap_row + j, call->dw_o, 1, rows, call->x_row, call->g_row,
                                      o_first, o_last);
         for (idx t = j; t < j + wide; t++) {  /* each tap's own columns outside those */
-            idx tap_first, tap_last;
-            EMBER_NAME(tap_columns)(t, sw, dw, left, width, out_w, &tap_first, &tap_last);
-            const idx inner_first = first < last ? first : tap_last;
-            const idx inner_last = first < last ? last : tap_last;
-            const idx ranges[2][2] = {{tap_first, inner_first < tap_last ? inner_first : tap_last},
-                                      {inner_last > tap_first ? inner_last : tap_first, tap_last}};
+            idx ranges[2][2];
+            EMBER_NAME(outside_columns)(t, sw, dw, left, width, out_w, first, last, ranges);
             for (int k = 0; k < 2; k++)
                 if (ranges[k][0] < ranges[k][1])
                     EMBER_NAME(weight_tiles)(1, x_channel + (ranges[k][0] * sw + t * dw - left) * batch,
@@ -255,12 +266,8 @@ static void EMBER_NAME(weight_by_pairs)(const struct EMBER_NAME(weight_call) *ca
                                              call->dw_o, taps, rows, call->x_row, call->g_row);
     }
     for (idx t = 0; t < 3; t++) {  /* each tap's own columns outside those */
-        idx tap_first, tap_last;
-        EMBER_NAME(tap_columns)(t, sw, dw, left, width, out_w, &tap_first, &tap_last);
-        const idx inner_first = first < last ? first : tap_last;
-        const idx inner_last = first < last ? last : tap_last;
-        const idx ranges[2][2] = {{tap_first, inner_first < tap_last ? inner_first : tap_last},
-                                  {inner_last > tap_first ? inner_last : tap_first, tap_last}};
+        idx ranges[2][2];
+        EMBER_NAME(outside_columns)(t, sw, dw, left, width, out_w, first, last, ranges);
         for (int k = 0; k < 2; k++) {
             if (ranges[k][0] >= ranges[k][1])
                 continue;
