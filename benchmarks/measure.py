@@ -48,7 +48,9 @@ def calls_for(call: Callable[[], object], target_seconds: float, minimum: int = 
     """How many calls of ``call`` fill ``target_seconds``, after ``warmup`` (at least 1) warm-up calls.
 
     The last warm-up call is timed to estimate the cost of one call; calls much cheaper than the target are
-    timed again in growing groups until a group takes a tenth of it.
+    timed again in growing groups until a group takes a tenth of it. That group is then timed once more and the
+    faster of the two estimates kept: a host that stalls the process for a moment (another job starting) would
+    otherwise make every repeat a few calls long.
     """
     if warmup < 1:
         raise ValueError(f"calls_for: expected at least 1 warm-up call, received {warmup}")
@@ -58,6 +60,8 @@ def calls_for(call: Callable[[], object], target_seconds: float, minimum: int = 
     while elapsed * count < target_seconds / 10 and count < 1 << 20:
         count *= 4
         elapsed = seconds_per_call(call, count)
+    if target_seconds > 0:
+        elapsed = min(elapsed, seconds_per_call(call, count))
     return max(minimum, math.ceil(target_seconds / max(elapsed, 1e-9)))
 
 
