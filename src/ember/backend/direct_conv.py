@@ -97,11 +97,12 @@ def _plan(array, weight, geometry, produced: int):
 
 def pointwise(geometry) -> bool:
     """Whether a convolution is one matrix product on (C, H*W*N) memory: a 1x1 kernel, stride 1, no padding,
-    one group. Its forward and input gradient then run as GEMMs (``matmul``, split between threads), which
-    beat the direct kernels there (with one tap, a register block reuses each loaded input vector for few
-    products): 96->32 channels at 28x28, batch 64, 2 threads, 1.5 vs 1.8 ms and 1.2 vs 1.6-1.9 ms. Its weight
-    gradient, a product over H*W*N that matmul can only split by columns, stays with the direct kernel's
-    tiles (1.7-1.8 vs 2.0 ms)."""
+    one group. Its forward then runs as a GEMM (``matmul``, split between threads), which beats the direct
+    kernel there (with one tap, a register block reuses each loaded input vector for few products): 96->32
+    channels at 28x28, batch 64, 2 threads, 1.40-1.46 vs 1.82-2.03 ms (14x14, 128->64: 0.58-0.63 vs
+    0.53-0.56). Its input gradient stays with the direct kernel since the channel-order blocks: 1.30-1.57 vs
+    1.74-1.81 ms as a GEMM (14x14: 0.54-0.60 vs 0.59-0.63). Its weight gradient, a product over H*W*N that
+    matmul can only split by columns, stays with the direct kernel's tiles (1.7-1.8 vs 2.0 ms)."""
     return (geometry.kernel_size == (1, 1) and geometry.stride == (1, 1) and geometry.groups == 1
             and not any(geometry.padding[0] + geometry.padding[1]))
 
@@ -163,10 +164,6 @@ def input_grad(grad, weight, geometry, input_shape, pieces_per_thread: int = PIE
         return None
     kernels, height = plan
     source = chwn(grad)
-    if pointwise(geometry):
-        claim_cores()
-        matrix = weight.reshape(weight.shape[0], -1)
-        return matmul(matrix.T, source.reshape(source.shape[0], -1)).reshape(channels, height_in, width_in, batch)
     packed = pack(weight.transpose(1, 2, 3, 0), height)
     grad_input = np.empty((channels, height_in, width_in, batch), dtype=grad.dtype)
     offset = (geometry.padding[0][0], geometry.padding[1][0])
