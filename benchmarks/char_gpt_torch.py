@@ -282,49 +282,16 @@ def profile(args):
     top functions by own time over as many more."""
     import cProfile
     import pstats
-    from collections import defaultdict
 
-    from ember.autograd import engine
-    from ember.autograd.function import Primitive
     from ember.nn import utils as nn_utils
     from ember.tutorials import char_gpt
+    from measure import time_ops
 
     trainer = char_gpt.Trainer(args)
     for _ in range(5):
         trainer.step()
-    spent = defaultdict(float)
-    recording = [False]
-    primitive_call, call_backward = Primitive.__call__, engine._call_backward
-    optimizer_step, clip = trainer.optimizer.step, nn_utils.clip_grad_norm_
-
-    def timed(label, function, *arguments):
-        if not recording[0]:
-            return function(*arguments)
-        recording[0] = False  # an op inside an op counts for the outer one
-        start = time.perf_counter()
-        try:
-            return function(*arguments)
-        finally:
-            spent[label] += time.perf_counter() - start
-            recording[0] = True
-
-    Primitive.__call__ = lambda self, *tensors: timed((type(self).__name__, "forward"), primitive_call, self,
-                                                      *tensors)
-    engine._call_backward = lambda node, slots, create_graph: timed((type(node).__name__, "backward"),
-                                                                    call_backward, node, slots, create_graph)
-    trainer.optimizer.step = lambda: timed(("optimizer", "step"), optimizer_step)
-    nn_utils.clip_grad_norm_ = lambda *arguments: timed(("clip_grad_norm_", ""), clip, *arguments)
-    steps = []
-    try:
-        for _ in range(args.max_iters):
-            recording[0] = True
-            start = time.perf_counter()
-            trainer.step()
-            steps.append(time.perf_counter() - start)
-            recording[0] = False
-    finally:
-        Primitive.__call__, engine._call_backward = primitive_call, call_backward
-        trainer.optimizer.step, nn_utils.clip_grad_norm_ = optimizer_step, clip
+    steps, spent = time_ops(trainer.step, args.max_iters, ((trainer.optimizer, "step", ("optimizer", "step")),
+                                                             (nn_utils, "clip_grad_norm_", ("clip_grad_norm_", ""))))
     total = 1e3 * sum(steps) / len(steps)
     print(f"Ember: {total:.1f} ms per iteration on average, median {1e3 * np.median(steps):.1f} "
           f"(load average {os.getloadavg()[0]:.1f}); ms per iteration by op:")

@@ -65,6 +65,55 @@ def calls_for(call: Callable[[], object], target_seconds: float, minimum: int = 
     return max(minimum, math.ceil(target_seconds / max(elapsed, 1e-9)))
 
 
+def time_ops(step: Callable[[], object], count: int, extra: tuple = ()) -> tuple[list[float], dict]:
+    """Run ``step()`` ``count`` times with every Ember op's forward (``Primitive.__call__``) and backward
+    (``engine._call_backward``) timed as wall time on the calling thread, an op run inside another counting
+    for the outer one; each ``(owner, attribute, label)`` in ``extra`` (an optimizer's ``step``, a clipping
+    function) is wrapped and timed the same way. Returns each step's seconds and ``{(class, phase): seconds}``
+    summed over the steps; everything is unwrapped again on the way out."""
+    from collections import defaultdict
+
+    from ember.autograd import engine
+    from ember.autograd.function import Primitive
+
+    spent: dict = defaultdict(float)
+    recording = [False]
+
+    def timed(label, function, *arguments):
+        if not recording[0]:
+            return function(*arguments)
+        recording[0] = False  # an op inside an op counts for the outer one
+        start = time.perf_counter()
+        try:
+            return function(*arguments)
+        finally:
+            spent[label] += time.perf_counter() - start
+            recording[0] = True
+
+    originals = [(Primitive, "__call__", Primitive.__call__), (engine, "_call_backward", engine._call_backward)]
+    originals += [(owner, name, getattr(owner, name)) for owner, name, _ in extra]
+    primitive_call, call_backward = originals[0][2], originals[1][2]
+    Primitive.__call__ = lambda self, *tensors: timed((type(self).__name__, "forward"), primitive_call, self,
+                                                      *tensors)
+    engine._call_backward = lambda node, *arguments: timed((type(node).__name__, "backward"), call_backward, node,
+                                                           *arguments)
+    for (owner, name, label), (_, _, original) in zip(extra, originals[2:]):
+        setattr(owner, name, lambda *arguments, _label=label, _original=original: timed(_label, _original,
+                                                                                         *arguments))
+    steps = []
+    try:
+        for _ in range(count):
+            recording[0] = True
+            start = time.perf_counter()
+            step()
+            steps.append(time.perf_counter() - start)
+            recording[0] = False
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+    return steps, dict(spent)
+
+
 def median(values: list[float]) -> float:
     return float(statistics.median(values))
 

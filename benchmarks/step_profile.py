@@ -112,46 +112,12 @@ def profile_step(args) -> None:
 
 
 def profile_ops(args) -> None:
-    from collections import defaultdict
-
-    from ember.autograd import engine
-    from ember.autograd.function import Primitive
+    from measure import time_ops
 
     trainer = random_trainer(args.workload, "ember")
     for _ in range(3):
         trainer.step()
-    spent = defaultdict(float)
-    recording = [False]
-    primitive_call, call_backward = Primitive.__call__, engine._call_backward
-    optimizer_step = trainer.optimizer.step
-
-    def timed(label, function, *arguments):
-        if not recording[0]:
-            return function(*arguments)
-        recording[0] = False  # an op inside an op counts for the outer one
-        start = time.perf_counter()
-        try:
-            return function(*arguments)
-        finally:
-            spent[label] += time.perf_counter() - start
-            recording[0] = True
-
-    Primitive.__call__ = lambda self, *tensors: timed((type(self).__name__, "forward"), primitive_call, self,
-                                                      *tensors)
-    engine._call_backward = lambda node, *arguments: timed((type(node).__name__, "backward"), call_backward, node,
-                                                           *arguments)
-    trainer.optimizer.step = lambda: timed(("optimizer", "step"), optimizer_step)
-    steps = []
-    try:
-        for _ in range(args.steps):
-            recording[0] = True
-            start = time.perf_counter()
-            trainer.step()
-            steps.append(time.perf_counter() - start)
-            recording[0] = False
-    finally:
-        Primitive.__call__, engine._call_backward = primitive_call, call_backward
-        trainer.optimizer.step = optimizer_step
+    steps, spent = time_ops(trainer.step, args.steps, ((trainer.optimizer, "step", ("optimizer", "step")),))
     total = 1e3 * sum(steps) / args.steps
     print(f"{args.workload} on Ember: {total:.1f} ms/step on average over {args.steps} steps (timed); "
           f"ms per step by op:")
