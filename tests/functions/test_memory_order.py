@@ -98,18 +98,24 @@ def test_broadcast_arithmetic_keeps_the_larger_operands_memory_order(small_shape
 
 
 def test_a_broadcast_gradient_sums_in_memory_order_as_one_product(monkeypatch):
-    """The embedding add's gradient, (N, C, H, W) in (C, H, W, N) memory summed to (N, C, 1, 1), goes to a
-    product with ones (not NumPy's reduction), and the sum over N, H and W to (C, 1, 1) too."""
-    from ember.functions import elementwise
+    """The engine's reduction of a broadcast gradient (``SumTo``): the embedding add's gradient, (N, C, H, W) in
+    (C, H, W, N) memory summed to (N, C, 1, 1), goes to a product with ones (not NumPy's reduction), and the
+    sum over N, H and W to (C, 1, 1) too; the reference path's numbers; axes that are not neighbours in memory
+    stay with NumPy's sum."""
+    from ember.autograd import broadcast
 
     calls, matmul = [], np.matmul
-    monkeypatch.setattr(elementwise.np, "matmul", lambda *args, **kwargs: calls.append(1) or matmul(*args, **kwargs))
+    monkeypatch.setattr(broadcast.np, "matmul", lambda *args, **kwargs: calls.append(1) or matmul(*args, **kwargs))
     grad = _chwn(np.random.default_rng(8).standard_normal((4, 5, 6, 7)))
-    for shape in [(4, 5, 1, 1), (5, 1, 1)]:
-        summed = elementwise._sum_to(grad, shape)
-        np.testing.assert_allclose(summed, grad.sum(axis=elementwise._reduced_axes(grad.shape, shape),
-                                                    keepdims=True).reshape(shape), rtol=1e-12)
+    for shape, axes in [((4, 5, 1, 1), (2, 3)), ((5, 1, 1), (0, 2, 3))]:
+        summed = ember.sum_to(ember.from_numpy(grad), shape)
+        assert ember.config.paths()["SumTo.forward"] == "forward_in_memory_order"
+        np.testing.assert_allclose(summed.numpy(), grad.sum(axis=axes, keepdims=True).reshape(shape), rtol=1e-12)
     assert calls == [1]  # (N, C, 1, 1): a batched product; (C, 1, 1): a matrix-vector product (the @ operator)
+    plain = np.ascontiguousarray(grad)  # C order: N and W are not neighbours in memory
+    np.testing.assert_allclose(ember.sum_to(ember.from_numpy(plain), (1, 5, 6, 1)).numpy(),
+                               plain.sum(axis=(0, 3), keepdims=True), rtol=1e-12)
+    assert ember.config.paths()["SumTo.forward"] == "forward"
 
 
 def test_a_sum_of_two_orders_neither_c_keeps_the_first_ones():

@@ -104,42 +104,9 @@ def _in_larger_order(ufunc, a, b):
     return ufunc(*((large, small) if large is a else (small, large)), out=out)
 
 
-def _reduced_axes(shape: tuple, target: tuple) -> tuple:
-    """The axes of an array of ``shape`` that a broadcast from ``target`` added or stretched."""
-    lead = len(shape) - len(target)
-    return tuple(range(lead)) + tuple(lead + i for i, size in enumerate(target) if size == 1 and shape[lead + i] != 1)
-
-
-def _sum_to(grad, shape: tuple):
-    """A NumPy gradient summed back to a broadcast input's ``shape``: where it lies densely in an order in which
-    the summed axes are consecutive, as a product with a vector of ones over its memory (BLAS: 0.07 ms for the
-    (C, H*W, N) -> (C, N) sum of 64x32x28x28, NumPy's reduction 0.32 ms); else NumPy's sum (the engine's)."""
-    shape = tuple(shape)
-    if grad.shape == shape:
-        return grad
-    axes = _reduced_axes(grad.shape, shape)
-    if grad.dtype not in (np.float32, np.float64):
-        return grad.sum(axis=axes, keepdims=True).reshape(shape)
-    order = memory_order(grad)
-    stored = grad.transpose(order)
-    positions = sorted(order.index(axis) for axis in axes)
-    first, last = positions[0], positions[-1]
-    if not stored.flags.c_contiguous or positions != list(range(first, last + 1)):
-        return grad.sum(axis=axes, keepdims=True).reshape(shape)
-    before, after = int(np.prod(stored.shape[:first])), int(np.prod(stored.shape[last + 1:]))
-    ones = np.ones(int(np.prod(stored.shape[first:last + 1])), dtype=grad.dtype)
-    if after == 1:
-        sums = stored.reshape(before, ones.size) @ ones
-    else:
-        sums = np.matmul(ones, stored.reshape(before, ones.size, after))
-    kept_axes = [axis for axis in order if axis not in axes]  # the kept axes, in memory order
-    kept = sums.reshape([grad.shape[axis] for axis in kept_axes])
-    return kept.transpose(sorted(range(len(kept_axes)), key=kept_axes.__getitem__)).reshape(shape)
-
-
 class Add(Primitive):
-    """``a + b``. Fast paths (NumPy): ``forward_in_order`` (a broadcast result in the larger operand's memory
-    order) and ``backward_arrays`` (a broadcast operand's gradient summed in memory order)."""
+    """``a + b``. Fast path (NumPy): ``forward_in_order``, a broadcast result in the larger operand's memory
+    order (a broadcast operand's gradient is summed back by the engine's ``SumTo``, in memory order too)."""
 
     fast_forward = ("forward_in_order",)
 
@@ -152,15 +119,9 @@ class Add(Primitive):
     def backward(self, grad):
         return grad, grad
 
-    def backward_arrays(self, grad):
-        if type(grad) is not np.ndarray:
-            return None
-        needs = self.needs_input_grad
-        return tuple(_sum_to(grad, tensor.shape) if need else None for tensor, need in zip(self.inputs, needs))
-
 
 class Sub(Primitive):
-    """``a - b``. Fast paths as ``Add``'s."""
+    """``a - b``. Fast path as ``Add``'s."""
 
     fast_forward = ("forward_in_order",)
 
@@ -172,14 +133,6 @@ class Sub(Primitive):
 
     def backward(self, grad):
         return grad, -grad
-
-    def backward_arrays(self, grad):
-        if type(grad) is not np.ndarray:
-            return None
-        needs = self.needs_input_grad
-        grad_a = _sum_to(grad, self.inputs[0].shape) if needs[0] else None
-        grad_b = np.negative(_sum_to(grad, self.inputs[1].shape)) if needs[1] else None
-        return grad_a, grad_b
 
 
 class Mul(Primitive):
