@@ -8,6 +8,7 @@
     .bench-venv/bin/python benchmarks/step_profile.py calls lstm_mnist               # time in kernels and GEMMs
     .bench-venv/bin/python benchmarks/step_profile.py conv-layers                # Ember's convolutions, layer by layer
     .bench-venv/bin/python benchmarks/step_profile.py gemm                       # sgemm rate at the convnet's shapes
+    .bench-venv/bin/python benchmarks/step_profile.py recurrent                  # an LSTM step's products, sequences
     .bench-venv/bin/python benchmarks/step_profile.py kernels convnet            # compiled kernels against NumPy's
     .bench-venv/bin/python benchmarks/step_profile.py build                      # building and loading the kernels
 
@@ -263,6 +264,74 @@ def profile_gemm(args) -> None:
               f"for the weight gradient {flops / best_ms(lambda: g @ cols.T):.0f}")
 
 
+def median_ms(call, repeats: int = 60) -> float:
+    """The median of ``repeats`` timed calls (after five untimed), in milliseconds."""
+    for _ in range(5):
+        call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+def profile_recurrent(args) -> None:
+    """An LSTM step's two products per thread (a team of two shares 128 rows), by OpenBLAS on one thread and
+    by the packed product (kernels/panel_gemm.c: the marginal time of 64 more rows, packing left out); the
+    input projection of LSTM(28 -> 128) over MNIST's rows and its weight gradient, split OpenBLAS against
+    kernels/thin_gemm.c; then the whole LSTM(28 -> 128) sequence kernels (L 28, N 128) on one and two
+    threads."""
+    from ember.backend import compiled, threads
+
+    kernels = compiled.kernels()
+    gemm = threads.openblas_gemm(np.float32)
+    threads.claim_cores()  # OpenBLAS on one thread, as inside the sequence kernels
+    rng = np.random.default_rng(0)
+    for k, n, label in [(128, 512, "forward, h @ W_hh.T"), (512, 128, "backward, d @ W_hh")]:
+        weight = rng.standard_normal((n, k) if label.startswith("forward") else (k, n)).astype(np.float32)
+        transposed = label.startswith("forward")
+        rows = {m: rng.standard_normal((m, k)).astype(np.float32) for m in (64, 640)}
+        right = weight.T if transposed else weight
+        blas = median_ms(lambda: np.matmul(rows[64], right))
+        packed = (median_ms(lambda: kernels.panel_product(rows[640], weight, transposed))
+                  - median_ms(lambda: kernels.panel_product(rows[64], weight, transposed))) / 9
+        flops = 2e-6 * 64 * k * n
+        print(f"(64, {k}) @ ({k}, {n}) [{label}]: OpenBLAS {1e3 * blas:.1f} us ({flops / blas:.0f} GFLOP/s), "
+              f"packed {1e3 * packed:.1f} us ({flops / packed:.0f} GFLOP/s)")
+    inputs = rng.standard_normal((3584, 28)).astype(np.float32)  # MNIST's rows, every step: the input projection
+    w_ih, grad = rng.standard_normal((512, 28)).astype(np.float32), rng.standard_normal((3584, 512)).astype(np.float32)
+    team = threads.thread_count()
+    print(f"input projection (3584, 28) @ (28, 512), {team} threads, medians of 60: forward "
+          f"{median_ms(lambda: threads.matmul(inputs, w_ih.T)):.3f} ms split OpenBLAS, "
+          f"{median_ms(lambda: kernels.thin_forward(inputs, w_ih, True, team)):.3f} ms thin kernel; weight gradient "
+          f"{median_ms(lambda: threads.matmul(grad.T, inputs)):.3f} ms split OpenBLAS, "
+          f"{median_ms(lambda: kernels.thin_weight_grad(inputs, grad, True, team)):.3f} ms thin kernel")
+    steps, batch, size = 28, 128, 128
+    x = rng.standard_normal((steps, batch, 4 * size)).astype(np.float32)
+    bias, h0, c0 = np.zeros(4 * size, np.float32), np.zeros((batch, size), np.float32), np.zeros((batch, size),
+                                                                                                     np.float32)
+    weight = (rng.standard_normal((4 * size, size)) / np.sqrt(size)).astype(np.float32)
+    gates, (cs, tanh_cs, hs) = np.empty_like(x), (np.empty((steps, batch, size), np.float32) for _ in range(3))
+    grad_hs, grad_cs = rng.standard_normal(hs.shape).astype(np.float32), np.zeros(hs.shape, np.float32)
+    d_gates, carry_h, carry_c = np.empty_like(x), np.empty((batch, size), np.float32), np.zeros((2, batch, size),
+                                                                                                np.float32)
+    grad_weight, grad_bias = np.empty_like(weight), np.empty_like(bias)
+    for team in (1, 2):
+        forward = median_ms(lambda: kernels.lstm_sequence_forward(x, bias, h0, c0, weight, gates, cs, tanh_cs, hs,
+                                                                  False, team, gemm))
+
+        def backward(parameters):
+            carry_c[0] = 0
+            kernels.lstm_sequence_backward(grad_hs, grad_cs, gates, cs, h0, c0, tanh_cs, hs, weight, d_gates,
+                                           carry_h, carry_c, grad_weight if parameters else None,
+                                           grad_bias if parameters else None, False, True, team, gemm)
+
+        print(f"LSTM(28 -> 128) sequence, L {steps}, N {batch}, {team} thread(s), medians of 60: forward "
+              f"{forward:.2f} ms, backward {median_ms(lambda: backward(True)):.2f} ms (without W_hh's and the "
+              f"bias's gradients {median_ms(lambda: backward(False)):.2f} ms)")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -287,6 +356,8 @@ def main(argv=None) -> None:
     commands.add_parser("conv-layers", help="Ember's convolution primitives, layer by layer").set_defaults(
         run=profile_conv_layers)
     commands.add_parser("gemm", help="sgemm rates at the convnet's GEMM shapes").set_defaults(run=profile_gemm)
+    commands.add_parser("recurrent", help="an LSTM step's products, BLAS and packed; the sequence kernels on 1 "
+                                          "and 2 threads").set_defaults(run=profile_recurrent)
     commands.add_parser("build", help="time building and loading the compiled kernels").set_defaults(
         run=profile_build)
     kernels = commands.add_parser("kernels", help="Ember's CPU paths against each other, alternating")

@@ -4,12 +4,12 @@
  * A recurrent sequence (lstm_sequence.c, gru_sequence.c) multiplies every step's (rows, k) states by the same
  * weight. A BLAS GEMM packs its operands again at every call: for an LSTM step of 64 rows by 128 units, the
  * weight's packing is a sixth of the product's time and the product runs at 150 GFLOP/s where this one, with
- * the weight packed once per sequence, runs at about 215 (one core). The panels: b's columns cut into panels
- * EMBER_PANEL_VECTORS vectors wide (the last one narrower), each panel k-major (its k rows one after the
- * other, each `width` numbers), panel after panel, k n numbers in all. A register block sums
- * EMBER_PANEL_ROWS rows of a against one panel over all of k: one row of the panel (L1 or L2) and one number
- * of each row of a per step of k, the (rows, width) block of c in registers until it is stored once.
- * n must be a multiple of LANES (ember_panel_fits). Products and sums fuse into FMAs. */
+ * the weight packed once per sequence, runs at about 250 (one core; benchmarks/step_profile.py recurrent).
+ * The panels: b's columns cut into panels EMBER_PANEL_VECTORS vectors wide (the last one narrower), each
+ * panel k-major (its k rows one after the other, each `width` numbers), panel after panel, k n numbers in
+ * all. A register block sums EMBER_PANEL_ROWS rows of a against one panel over all of k: one row of the panel
+ * (L1 or L2) and one number of each row of a per step of k, the (rows, width) block of c in registers until
+ * it is stored once. n must be a multiple of LANES (panel_fits). Products and sums fuse into FMAs. */
 
 /* Whether an (m, k) @ (k, n) product can run on panels: n a whole number of vectors. */
 static int EMBER_NAME(panel_fits)(idx n)
@@ -94,7 +94,7 @@ static void EMBER_NAME(panel_gemm)(const T *a, idx lda, idx m, idx k, const T *p
 /* c (m, n) = a (m, k) @ b: b (k, n), or its transpose (n, k) when `transposed`, packed here first; every
  * array C-contiguous (compiled.py checks). Returns 1, or 0 where n is no whole number of vectors or no memory
  * was left for the panels (c untouched). The recurrent kernels pack once and call panel_gemm per step; this
- * one call of both is what tests and single products use. */
+ * one call of both is what the tests and benchmarks/step_profile.py use. */
 int EMBER_NAME(ember_panel_product)(const T *a, const T *b, T *c, idx m, idx k, idx n, int transposed)
 {
     if (!EMBER_NAME(panel_fits)(n))
