@@ -364,8 +364,11 @@ class LSTMSequence(Primitive):
     back-propagates through time on arrays, the weight gradient as one GEMM over all steps and the bias
     gradient as one sum. The reference ``backward`` runs each step's reference gradients in Ember ops.
 
-    Fast path ``forward_compiled``: each step one GEMM and one pass of the compiled kernel (kernels/lstm.c)
-    for the gates, cell and hidden state; its backward likewise (``backward_compiled``)."""
+    Fast path ``forward_compiled``: the whole sequence in C (kernels/lstm_sequence.c), a team of threads each
+    running a block of the batch's rows through every step, each step one product on W_hh packed once
+    (kernels/panel_gemm.c; the BLAS's GEMM for widths the panels do not take) and one pass of kernels/lstm.c
+    for the gates, cell and hidden state; its backward likewise (``backward_compiled``), with W_hh's and the
+    bias's gradients. Where NumPy loads no CBLAS GEMM, each step is a NumPy GEMM and one compiled pass."""
 
     fast_forward = ("forward_compiled",)
 
@@ -559,8 +562,10 @@ class GRUSequence(Primitive):
     ``backward_arrays`` back-propagates through time on arrays, the weight gradient as one GEMM over all steps;
     the reference ``backward`` runs each step's reference gradients in Ember ops.
 
-    Fast path ``forward_compiled``: each step one GEMM and one pass of the compiled GRU step (kernels/lstm.c);
-    its backward likewise (``backward_compiled``)."""
+    Fast path ``forward_compiled``: the whole sequence in C (kernels/gru_sequence.c), as ``LSTMSequence``'s,
+    each step one product on W_hh and one pass of the compiled GRU step (kernels/lstm.c); its backward
+    likewise (``backward_compiled``). Where NumPy loads no CBLAS GEMM, each step is a NumPy GEMM and one
+    compiled pass."""
 
     fast_forward = ("forward_compiled",)
 
