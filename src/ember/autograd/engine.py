@@ -19,6 +19,7 @@ from .. import config
 from . import grad_mode
 from .broadcast import sum_to
 from .tensor import Tensor
+from ..backend import threads
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None) -> None:
@@ -182,46 +183,9 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate
     previous_mode = grad_mode.state.enabled
     grad_mode._set(create_graph)
     try:
-        while ready:
-            node = ready.pop()
-            slots = slot_grads.pop(id(node), None)
-            if slots is not None and captures is not None:
-                for index, value in enumerate(slots):
-                    if (id(node), index) in captures and value is not None:
-                        captures[(id(node), index)] = value
-            if slots is not None:
-                _retain_nonleaf_grads(node, slots)
-            input_grads = _call_backward(node, slots, create_graph) if slots is not None else ()
-            for tensor, gradient in zip(node.inputs, input_grads):
-                if gradient is None or not tensor.requires_grad:
-                    continue
-                if gradient.shape != tensor.shape:
-                    gradient = _reduce_to_shape(gradient, tensor, node)
-                creator = tensor.creator
-                if creator is None:
-                    _add_leaf(leaf_grads, tensor, gradient)
-                    continue
-                creator_slots = slot_grads.get(id(creator))
-                if creator_slots is None:
-                    creator_slots = slot_grads[id(creator)] = [None] * len(creator._output_specs)
-                index = tensor._output_index
-                existing = creator_slots[index]
-                creator_slots[index] = gradient if existing is None else existing + gradient
-            for tensor in node.inputs:
-                creator = tensor.creator
-                if creator is None:
-                    if hooked_leaf_edges and id(tensor) in hooked_leaf_edges:
-                        _count_down_hooked_leaf(tensor, hooked_leaf_edges, leaf_grads, accumulate_only,
-                                                create_graph, seen_arrays)
-                    continue
-                if not tensor.requires_grad:
-                    continue
-                remaining = pending_consumers[id(creator)] - 1
-                pending_consumers[id(creator)] = remaining
-                if remaining == 0:
-                    ready.append(creator)
-            if not retain_graph:
-                node._release()
+        with threads.deferring():  # leaves' gradients some backward_arrays compute beside the pass
+            _propagate(ready, slot_grads, pending_consumers, hooked_leaf_edges, leaf_grads, captures,
+                       accumulate_only, create_graph, retain_graph, seen_arrays)
     finally:
         grad_mode._set(previous_mode)
 
@@ -234,6 +198,52 @@ def _run(tensors, grad_tensors, retain_graph, create_graph, captures, accumulate
         if accumulate_only is not None and id(leaf) not in accumulate_only:
             continue
         _accumulate(leaf, gradient, create_graph, seen_arrays)
+
+
+def _propagate(ready, slot_grads, pending_consumers, hooked_leaf_edges, leaf_grads, captures, accumulate_only,
+               create_graph, retain_graph, seen_arrays) -> None:
+    """Run the nodes' backward in dependency order from ``ready``, collecting gradients into ``slot_grads``
+    and the leaves' into ``leaf_grads``."""
+    while ready:
+        node = ready.pop()
+        slots = slot_grads.pop(id(node), None)
+        if slots is not None and captures is not None:
+            for index, value in enumerate(slots):
+                if (id(node), index) in captures and value is not None:
+                    captures[(id(node), index)] = value
+        if slots is not None:
+            _retain_nonleaf_grads(node, slots)
+        input_grads = _call_backward(node, slots, create_graph) if slots is not None else ()
+        for tensor, gradient in zip(node.inputs, input_grads):
+            if gradient is None or not tensor.requires_grad:
+                continue
+            if gradient.shape != tensor.shape:
+                gradient = _reduce_to_shape(gradient, tensor, node)
+            creator = tensor.creator
+            if creator is None:
+                _add_leaf(leaf_grads, tensor, gradient)
+                continue
+            creator_slots = slot_grads.get(id(creator))
+            if creator_slots is None:
+                creator_slots = slot_grads[id(creator)] = [None] * len(creator._output_specs)
+            index = tensor._output_index
+            existing = creator_slots[index]
+            creator_slots[index] = gradient if existing is None else existing + gradient
+        for tensor in node.inputs:
+            creator = tensor.creator
+            if creator is None:
+                if hooked_leaf_edges and id(tensor) in hooked_leaf_edges:
+                    _count_down_hooked_leaf(tensor, hooked_leaf_edges, leaf_grads, accumulate_only,
+                                            create_graph, seen_arrays)
+                continue
+            if not tensor.requires_grad:
+                continue
+            remaining = pending_consumers[id(creator)] - 1
+            pending_consumers[id(creator)] = remaining
+            if remaining == 0:
+                ready.append(creator)
+        if not retain_graph:
+            node._release()
 
 
 def _accumulate(leaf, gradient, create_graph: bool, seen_arrays: set) -> None:
@@ -260,6 +270,7 @@ def _count_down_hooked_leaf(leaf, hooked_leaf_edges, leaf_grads, accumulate_only
     if accumulate_only is not None and id(leaf) not in accumulate_only:
         return
     _, gradient = leaf_grads.pop(id(leaf))
+    threads.finish_deferred()  # the hooks read it now
     _accumulate(leaf, gradient, create_graph, seen_arrays)
 
 
@@ -316,6 +327,7 @@ def _add_leaf(leaf_grads, leaf, gradient):
     if entry is None:
         leaf_grads[id(leaf)] = [leaf, gradient]
     else:
+        threads.finish_deferred()  # a deferred gradient is read here
         entry[1] = entry[1] + gradient
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from .. import config
 from ..autograd.function import Primitive
 from ..autograd.tensor import Tensor
-from ..backend import compiled, direct_conv
+from ..backend import compiled, direct_conv, threads
 from ..backend.device import get_array_module
 from ..backend.im2col import add_columns, column_source, column_target, columns, output_size
 from .shape import pad
@@ -91,7 +91,7 @@ class Conv2d(Primitive):
 
     Reference path: im2col + GEMM in bands. Fast paths: ``forward_direct`` (the compiled direct kernels) and
     ``backward_arrays`` (one layout copy of the output gradient for both gradients, the bias gradient as one
-    GEMV)."""
+    GEMV, the weight's and bias's gradients of a layer's own parameters on a helper thread beside the pass)."""
 
     fast_forward = ("forward_direct",)
 
@@ -142,7 +142,9 @@ class Conv2d(Primitive):
 
     def backward_arrays(self, grad):
         """The same primitives on arrays: the gradient copied into (C, H, W, N) memory once for both
-        gradients (NumPy), and the bias gradient as a GEMV over that memory (about four times NumPy's sum)."""
+        gradients (NumPy), and the bias gradient as a GEMV over that memory (about four times NumPy's sum).
+        The weight's and the bias's gradients, when the layer's parameters are leaves with no hooks, are
+        computed on a helper thread beside the rest of the backward pass (``_defer_parameter_grads``)."""
         x, weight, cols, x_stored = self.saved_arrays
         x = x if x_stored is None else x_stored
         needs = self.needs_input_grad
@@ -150,13 +152,46 @@ class Conv2d(Primitive):
             return None
         if all(needs[:2]) and compiled.for_arrays(grad) is not None:
             grad = direct_conv.chwn(grad).transpose(3, 0, 1, 2)
+        with_bias = len(needs) == 3 and needs[2]
+        deferred = self._defer_parameter_grads(x, grad, weight, with_bias) if needs[1] and cols is None else None
         grad_x = Conv2dGradInput(self.geometry, x.shape)(Tensor(grad), Tensor(weight)).array if needs[0] else None
-        grad_weight = None
-        if needs[1]:
-            grad_weight = Conv2dGradWeight(self.geometry, weight.shape, cols)(Tensor(x), Tensor(grad)).array
+        if deferred is not None:
+            grad_weight, grad_bias = deferred
+        else:
+            grad_weight = None
+            if needs[1]:
+                grad_weight = Conv2dGradWeight(self.geometry, weight.shape, cols)(Tensor(x), Tensor(grad)).array
+            grad_bias = _channel_sums(grad) if with_bias else None
         if len(needs) == 2:
             return grad_x, grad_weight
-        return grad_x, grad_weight, (_channel_sums(grad) if needs[2] else None)
+        return grad_x, grad_weight, grad_bias
+
+    def _defer_parameter_grads(self, x, grad, weight, with_bias: bool):
+        """``(grad_weight, grad_bias or None)``: arrays that the direct weight-gradient kernel and the bias's
+        channel sums fill on a helper thread (``threads.defer``) while the calling thread goes on with the
+        input gradient and the rest of the backward pass, which then has both cores' worth of work where it
+        would leave one idle (the engine waits for them before it reads a leaf's gradient). Only for leaf
+        parameters without hooks (nothing reads their gradients before the pass ends) on the direct kernels;
+        None where it does not apply (the caller computes them now). The numbers are the same: the kernel's
+        partial sums do not depend on how many threads run it."""
+        parameters = self.inputs[1:3] if with_bias else self.inputs[1:2]
+        if (len(self.inputs) < 2 or config.get("conv") != "direct" or self.geometry.groups != 1 or not x.shape[0]
+                or compiled.for_arrays(x, grad) is None
+                or any(p.creator is not None or p._post_accumulate_grad_hooks is not None for p in parameters)):
+            return None
+        grad_weight = np.empty(weight.shape, dtype=weight.dtype)
+        grad_bias = np.empty(grad.shape[1], dtype=grad.dtype) if with_bias else None
+        geometry = self.geometry
+
+        def compute() -> None:
+            result = direct_conv.weight_grad(x, grad, geometry, weight.shape)
+            if result is None:  # declined after all: the reference path, the op's own numbers
+                result = Conv2dGradWeight(geometry, weight.shape).forward(x, grad)
+            grad_weight[...] = result
+            if grad_bias is not None:
+                grad_bias[...] = _channel_sums(grad)
+
+        return (grad_weight, grad_bias) if threads.defer(compute) else None
 
 
 def _channel_sums(grad):
