@@ -14,6 +14,14 @@ from ember import config
 from ember.backend import compiled, direct_conv, threads
 from ember.functions.conv import ConvGeometry
 
+
+@pytest.fixture(autouse=True)
+def every_batch_direct(monkeypatch):
+    """The kernels on every batch, tails of single entries included (in use, batches that leave most of the
+    work outside full vectors go the im2col way: ``test_batches_mostly_outside_full_vectors_go_to_im2col``)."""
+    monkeypatch.setattr(direct_conv, "MIN_VECTOR_SHARE", 0.0)
+
+
 CASES = [  # (N, C_in, H, W, C_out, kernel, stride, dilation, padding)
     (5, 3, 9, 7, 8, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))),
     (37, 12, 12, 12, 24, (6, 6), (2, 2), (1, 1), ((2, 2), (2, 2))),
@@ -299,3 +307,20 @@ def test_a_shared_forward_gives_the_numbers_of_one_thread(kernels, monkeypatch):
     for y, grad_input in results[1:]:
         np.testing.assert_array_equal(y, results[0][0])
         np.testing.assert_array_equal(grad_input, results[0][1])
+
+
+def test_batches_mostly_outside_full_vectors_go_to_im2col(kernels, monkeypatch):
+    monkeypatch.setattr(direct_conv, "MIN_VECTOR_SHARE", 0.5)
+    lanes = kernels.vector_bytes // 4
+    assert direct_conv.vector_share(kernels, 4 * lanes, np.float32) == 1.0
+    assert direct_conv.vector_share(kernels, lanes + lanes // 2, np.float32) == pytest.approx(
+        1.5 / (1 + lanes // 2))
+    geometry = ConvGeometry((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
+    rng = np.random.default_rng(3)
+    weight = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    for batch, direct in ((lanes, True), (2 * lanes, True), (lanes // 2, False), (2 * lanes - 1, False)):
+        x = rng.standard_normal((batch, 4, 6, 6)).astype(np.float32)
+        grad = rng.standard_normal((batch, 8, 6, 6)).astype(np.float32)
+        assert (direct_conv.forward(x, weight, geometry) is not None) == direct, batch
+        assert (direct_conv.input_grad(grad, weight, geometry, x.shape) is not None) == direct, batch
+        assert (direct_conv.weight_grad(x, grad, geometry, weight.shape) is not None) == direct, batch
