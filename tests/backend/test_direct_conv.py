@@ -17,9 +17,10 @@ from ember.functions.conv import ConvGeometry
 
 @pytest.fixture(autouse=True)
 def every_batch_direct(monkeypatch):
-    """The kernels on every batch, tails of single entries included (in use, batches that leave most of the
-    work outside full vectors go the im2col way: ``test_batches_mostly_outside_full_vectors_go_to_im2col``)."""
+    """The kernels on every batch as it is, tails of single entries included (in use, batches that are not
+    whole vectors run padded or go the im2col way: ``test_batches_that_are_not_whole_vectors``)."""
     monkeypatch.setattr(direct_conv, "MIN_VECTOR_SHARE", 0.0)
+    monkeypatch.setattr(direct_conv, "PAD_BATCHES", False)
 
 
 CASES = [  # (N, C_in, H, W, C_out, kernel, stride, dilation, padding)
@@ -309,18 +310,37 @@ def test_a_shared_forward_gives_the_numbers_of_one_thread(kernels, monkeypatch):
         np.testing.assert_array_equal(grad_input, results[0][1])
 
 
-def test_batches_mostly_outside_full_vectors_go_to_im2col(kernels, monkeypatch):
-    monkeypatch.setattr(direct_conv, "MIN_VECTOR_SHARE", 0.5)
+def test_batches_that_are_not_whole_vectors_run_padded_or_go_to_im2col(kernels, monkeypatch):
+    monkeypatch.setattr(direct_conv, "MIN_VECTOR_SHARE", 0.6)
+    monkeypatch.setattr(direct_conv, "PAD_BATCHES", True)
     lanes = kernels.vector_bytes // 4
     assert direct_conv.vector_share(kernels, 4 * lanes, np.float32) == 1.0
     assert direct_conv.vector_share(kernels, lanes + lanes // 2, np.float32) == pytest.approx(
         1.5 / (1 + lanes // 2))
+    runs = [direct_conv.run_batch(kernels, batch, np.float32)
+            for batch in (lanes, 2 * lanes - 1, lanes - 1, lanes // 2)]
+    assert runs == [lanes, 2 * lanes, lanes, 0]  # padded while at least 0.6 of it is real, else im2col
+    monkeypatch.setattr(direct_conv, "PAD_BATCHES", False)  # tails one entry at a time while 0.6 in vectors
+    assert [direct_conv.run_batch(kernels, batch, np.float32)
+            for batch in (lanes, 2 * lanes - 1, 2 * lanes + 1)] == [lanes, 0, 2 * lanes + 1]
+    monkeypatch.setattr(direct_conv, "PAD_BATCHES", True)
     geometry = ConvGeometry((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
     rng = np.random.default_rng(3)
     weight = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
-    for batch, direct in ((lanes, True), (2 * lanes, True), (lanes // 2, False), (2 * lanes - 1, False)):
+    for batch, direct in ((lanes - 1, True), (lanes + lanes // 2 + 1, True), (lanes // 2, False)):
         x = rng.standard_normal((batch, 4, 6, 6)).astype(np.float32)
         grad = rng.standard_normal((batch, 8, 6, 6)).astype(np.float32)
-        assert (direct_conv.forward(x, weight, geometry) is not None) == direct, batch
-        assert (direct_conv.input_grad(grad, weight, geometry, x.shape) is not None) == direct, batch
-        assert (direct_conv.weight_grad(x, grad, geometry, weight.shape) is not None) == direct, batch
+        outputs = (direct_conv.forward(x, weight, geometry), direct_conv.input_grad(grad, weight, geometry, x.shape),
+                   direct_conv.weight_grad(x, grad, geometry, weight.shape))
+        assert all((output is not None) == direct for output in outputs), batch
+        if not direct:
+            continue
+        (y, stored), grad_input, grad_weight = outputs
+        with config.override(conv="im2col"):
+            reference = _conv_and_grads(x, weight, np.zeros(8, np.float32), grad,
+                                        ((3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))))
+        assert y.shape == (8, 6, 6, batch) and y.flags.c_contiguous and grad_input.shape == (4, 6, 6, batch)
+        np.testing.assert_allclose(y.transpose(3, 0, 1, 2), reference[0], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(grad_input.transpose(3, 0, 1, 2), reference[1], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(grad_weight, reference[2], rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(stored, x)  # the input itself kept for the weight gradient, not padded

@@ -43,9 +43,12 @@ WEIGHT_TILE_POSITIONS = 168
 WEIGHT_PART = 12  # a multiple of the tile's 3 or 4 output channels
 PARTIALS_BYTES = 2 << 20
 # Batch entries past the last full vector run one at a time in every kernel here, each about as slow as a
-# whole vector: below this share of the work in full vectors (``vector_share``) a convolution goes the im2col
-# way. UNet step, batch 8, 16 lanes (all entries one at a time): 403 ms direct, 81 ms im2col.
-MIN_VECTOR_SHARE = 0.5
+# whole vector. So a batch that is not a whole number of vectors runs padded with zero entries to one
+# (``run_batch``) when at least MIN_VECTOR_SHARE of the padded work is real, else the im2col way. UNet step,
+# 16 lanes, im2col / padded: batch 8 (half real) 75 / 81 ms, 12 89 / 72, 24 138 / 112, 40 214 / 151 (all
+# entries one at a time at batch 8: 376 ms).
+MIN_VECTOR_SHARE = 0.6
+PAD_BATCHES = True  # off: batches that are not whole vectors run their last entries one at a time
 
 
 def block_height(kernels, channels: int) -> int | None:
@@ -108,6 +111,35 @@ def vector_share(kernels, batch: int, dtype) -> float:
     return 1.0 if not batch else batch / (lanes * (whole + rest))
 
 
+def run_batch(kernels, batch: int, dtype) -> int:
+    """The batch the direct kernels run ``batch`` entries as: ``batch`` itself when it is a whole number of
+    vectors (or ``PAD_BATCHES`` is off and ``vector_share`` reaches ``MIN_VECTOR_SHARE``), else the next whole
+    number of vectors (zero entries past ``batch``) when ``batch`` fills at least ``MIN_VECTOR_SHARE`` of it;
+    0 where neither holds (the im2col way)."""
+    lanes = max(1, kernels.vector_bytes // np.dtype(dtype).itemsize)
+    padded = -(-batch // lanes) * lanes
+    if padded == batch:
+        return batch
+    if not PAD_BATCHES:
+        return batch if vector_share(kernels, batch, dtype) >= MIN_VECTOR_SHARE else 0
+    return padded if batch >= MIN_VECTOR_SHARE * padded else 0
+
+
+def _padded(stored, batch: int):
+    """C-contiguous (C, H, W, N) ``stored`` with zero entries appended to ``batch`` along N (itself when it
+    has that many)."""
+    if stored.shape[3] == batch:
+        return stored
+    padded = np.zeros(stored.shape[:3] + (batch,), dtype=stored.dtype)
+    padded[..., :stored.shape[3]] = stored
+    return padded
+
+
+def _unpadded(result, batch: int):
+    """(C, H, W, N') ``result`` cut back to its first ``batch`` entries, C-contiguous."""
+    return result if result.shape[3] == batch else np.ascontiguousarray(result[..., :batch])
+
+
 def pointwise(geometry) -> bool:
     """Whether a convolution is one matrix product on (C, H*W*N) memory: a 1x1 kernel, stride 1, no padding,
     one group. Its forward then runs as a GEMM (``matmul``, split between threads), which beats the direct
@@ -156,17 +188,19 @@ def forward(x, weight, geometry, bias=None, pieces_per_thread: int = PIECES_PER_
         if bias is not None:
             y += bias[:, None]
         return y.reshape(out_channels, out_h, out_w, batch), source.transpose(3, 0, 1, 2)
-    if vector_share(kernels, batch, x.dtype) < MIN_VECTOR_SHARE:
+    runs = run_batch(kernels, batch, x.dtype)
+    if not runs:
         return None
     packed = pack(weight.transpose(0, 2, 3, 1), height)
     bias = None if bias is None else np.ascontiguousarray(bias)
-    y = np.empty((out_channels, out_h, out_w, batch), dtype=x.dtype)
+    y = np.empty((out_channels, out_h, out_w, runs), dtype=x.dtype)
     offset = (geometry.padding[0][0], geometry.padding[1][0])
-    threads, counter, piece = _sharing(kernels, height, batch, out_h * out_w, 2.0 * y.size * weight[0].size,
+    threads, counter, piece = _sharing(kernels, height, runs, out_h * out_w, 2.0 * y.size * weight[0].size,
                                        x.dtype, pieces_per_thread)
-    share(lambda: kernels.conv_forward(source, packed, height, geometry.kernel_size, geometry.stride,
+    padded = _padded(source, runs)
+    share(lambda: kernels.conv_forward(padded, packed, height, geometry.kernel_size, geometry.stride,
                                        geometry.dilation, offset, y, 0, out_h, bias, counter, piece), threads)
-    return y, source.transpose(3, 0, 1, 2)
+    return _unpadded(y, batch), source.transpose(3, 0, 1, 2)
 
 
 def input_grad(grad, weight, geometry, input_shape, pieces_per_thread: int = PIECES_PER_THREAD):
@@ -178,18 +212,19 @@ def input_grad(grad, weight, geometry, input_shape, pieces_per_thread: int = PIE
     if plan is None:
         return None
     kernels, height = plan
-    if vector_share(kernels, batch, grad.dtype) < MIN_VECTOR_SHARE:
+    runs = run_batch(kernels, batch, grad.dtype)
+    if not runs:
         return None
-    source = chwn(grad)
+    source = _padded(chwn(grad), runs)
     packed = pack(weight.transpose(1, 2, 3, 0), height)
-    grad_input = np.empty((channels, height_in, width_in, batch), dtype=grad.dtype)
+    grad_input = np.empty((channels, height_in, width_in, runs), dtype=grad.dtype)
     offset = (geometry.padding[0][0], geometry.padding[1][0])
-    threads, counter, piece = _sharing(kernels, height, batch, height_in * width_in,
-                                       2.0 * grad.size * weight[0].size, grad.dtype, pieces_per_thread)
+    threads, counter, piece = _sharing(kernels, height, runs, height_in * width_in,
+                                       2.0 * source.size * weight[0].size, grad.dtype, pieces_per_thread)
     share(lambda: kernels.conv_input_grad(source, packed, height, geometry.kernel_size, geometry.stride,
                                           geometry.dilation, offset, grad_input, 0, height_in, counter, piece),
           threads)
-    return grad_input
+    return _unpadded(grad_input, batch)
 
 
 def weight_group(out_w: int) -> int:
@@ -206,9 +241,12 @@ def weight_grad(x, grad, geometry, weight_shape, group: int | None = None, part_
     if config.get("conv") != "direct" or geometry.groups != 1 or not x.shape[0]:  # an empty batch: im2col's zeros
         return None
     kernels = compiled.for_arrays(x, grad)
-    if kernels is None or vector_share(kernels, x.shape[0], x.dtype) < MIN_VECTOR_SHARE:
+    if kernels is None:
         return None
-    source, grads = chwn(x), chwn(grad)
+    runs = run_batch(kernels, x.shape[0], x.dtype)
+    if not runs:
+        return None
+    source, grads = _padded(chwn(x), runs), _padded(chwn(grad), runs)  # zero entries add nothing
     out_h = grads.shape[1]
     group = weight_group(grads.shape[2]) if group is None else group
     offset = (geometry.padding[0][0], geometry.padding[1][0])
@@ -248,5 +286,5 @@ def split_weight_grad(accumulate, out_h: int, x, grad) -> None:
     split_rows(accumulate, out_h, _threads(2.0 * grad.size * per_image) if shared else 1)
 
 
-__all__ = ["block_height", "pack", "chwn", "vector_share", "pointwise", "forward", "input_grad", "weight_group",
-           "weight_grad", "weight_ranges", "add_in_row_order", "split_weight_grad"]
+__all__ = ["block_height", "pack", "chwn", "vector_share", "run_batch", "pointwise", "forward", "input_grad",
+           "weight_group", "weight_grad", "weight_ranges", "add_in_row_order", "split_weight_grad"]
