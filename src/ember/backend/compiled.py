@@ -133,11 +133,11 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
     "thin_forward": (*[_Address] * 3, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int),
     "thin_weight_grad": (*[_Address] * 3, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int),
     "group_norm_silu_forward": (_Address, _Index, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, _Address,
-                                _Address, ctypes.c_double, *[_Address] * 5, _Index, _Index),
+                                _Address, _Address, ctypes.c_double, *[_Address] * 5, _Index, _Index),
     "group_norm_silu_backward": (_Address, _Address, _Index, _Index, _Index, _Index, ctypes.c_int, *[_Address] * 7,
                                  _Index, _Index),
-    "group_norm_silu_backward_from_x": (_Address, _Address, _Index, _Index, _Index, _Index, *[_Address] * 9, _Index,
-                                        _Index),
+    "group_norm_silu_backward_from_x": (_Address, _Address, _Index, _Index, _Index, _Index, *[_Address] * 11,
+                                        _Index, _Index),
 }
 _RETURNS = {name: ctypes.c_int for name in ("lstm_sequence_forward", "lstm_sequence_backward", "gru_sequence_forward",
                                             "gru_sequence_backward", "panel_product",
@@ -293,13 +293,16 @@ class Kernels:
                                       batch_inner, weight, bias, eps, x_hat, y, mean, inv_std, start, stop)
 
     def _group_norm_forward_call(self, kernel: str, dtype, x, input_batch_inner, groups, channel_size, batch_inner,
-                                 weight, bias, eps, x_hat, y, mean, inv_std, start, stop):
-        """Check and run one of the group-norm forward kernels (plain, or with SiLU), all arrays of ``dtype``."""
+                                 weight, bias, eps, x_hat, y, mean, inv_std, start, stop, input_shift=None):
+        """Check and run one of the group-norm forward kernels (plain, or with SiLU and its ``input_shift``), all
+        arrays of ``dtype``."""
         batch = y.shape[-1] if batch_inner else y.shape[0]
         affine = [a for a in (weight, bias) if a is not None]
         arrays = dict(x=x, y=y, mean=mean, inv_std=inv_std, **({} if x_hat is None else {"x_hat": x_hat}),
+                      **({} if input_shift is None else {"input_shift": input_shift}),
                       **{f"affine{i}": a for i, a in enumerate(affine)})
         count = x.size // max(batch * groups, 1)
+        channels = groups * count // max(channel_size, 1)
         layouts = {True: (groups, count, batch), False: (batch, groups, count)}
         _require(all(a.flags.c_contiguous and a.dtype == dtype for a in arrays.values())
                  and x.shape == layouts[bool(input_batch_inner)]
@@ -307,12 +310,15 @@ class Kernels:
                  and y.shape == layouts[bool(batch_inner)]
                  and mean.shape == inv_std.shape == (batch, groups) and 0 <= start <= stop <= groups
                  and channel_size > 0 and count % channel_size == 0
-                 and all(a.shape == (groups * count // channel_size,) for a in affine), kernel, arrays)
+                 and all(a.shape == (channels,) for a in affine)
+                 and (input_shift is None or (input_shift.shape == (channels, batch) and x_hat is None
+                                              and kernel == "group_norm_silu_forward")), kernel, arrays)
         work = np.empty(5 * batch, dtype=np.float64)
+        shifts = () if kernel == "group_norm_forward" else (_optional(input_shift),)
         self._functions[kernel, x.dtype](
             _address(x), groups, count, batch, channel_size, int(input_batch_inner), int(batch_inner),
-            _optional(weight), _optional(bias), eps, _optional(x_hat), _address(y), _address(mean), _address(inv_std),
-            _address(work), start, stop)
+            _optional(weight), _optional(bias), *shifts, eps, _optional(x_hat), _address(y), _address(mean),
+            _address(inv_std), _address(work), start, stop)
 
     def group_norm_backward(self, grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, grad_input,
                             grad_weight, grad_bias, start, stop):
@@ -330,7 +336,7 @@ class Kernels:
                  and all(a.shape == (channels,)
                          for a in (grad_weight, grad_bias, *([] if weight is None else [weight]))),
                  "group_norm_backward", arrays)
-        work = np.empty(5 * batch, dtype=np.float64)
+        work = np.empty(7 * batch, dtype=np.float64)
         self._functions["group_norm_backward", grad.dtype](
             _address(grad), _address(x_hat), groups, count, batch, channel_size, int(batch_inner), _address(inv_std),
             _optional(weight), _address(grad_input), _address(grad_weight), _address(grad_bias), _address(work),
@@ -807,12 +813,13 @@ class Kernels:
         return step
 
     def group_norm_silu_forward(self, x, input_batch_inner, groups, channel_size, batch_inner, weight, bias, eps,
-                                x_hat, y, mean, inv_std, start, stop):
+                                x_hat, y, mean, inv_std, start, stop, input_shift=None):
         """``group_norm_forward`` with y = silu of group norm's output (kernels/group_norm_silu.c): the same
-        arrays, float32 only; ``x_hat`` may be None (not kept) when x and y are both batch inner."""
+        arrays, float32 only; ``x_hat`` may be None (not kept) when x and y are both batch inner, and then
+        ``input_shift`` (C, N) C-contiguous, or None, is added to x as it is read."""
         self._group_norm_forward_call("group_norm_silu_forward", np.dtype(np.float32), x, input_batch_inner, groups,
                                       channel_size, batch_inner, weight, bias, eps, x_hat, y, mean, inv_std, start,
-                                      stop)
+                                      stop, input_shift)
 
     def group_norm_silu_backward(self, grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, bias,
                                  grad_input, grad_weight, grad_bias, start, stop):
@@ -830,33 +837,38 @@ class Kernels:
                  and 0 <= start <= stop <= groups and channel_size > 0 and count % channel_size == 0
                  and all(a.shape == (channels,) for a in (grad_weight, grad_bias, *affine)),
                  "group_norm_silu_backward", arrays)
-        work = np.empty(5 * batch, dtype=np.float64)
+        work = np.empty(7 * batch, dtype=np.float64)
         self._functions["group_norm_silu_backward", grad.dtype](
             _address(grad), _address(x_hat), groups, count, batch, channel_size, int(batch_inner), _address(inv_std),
             _optional(weight), _optional(bias), _address(grad_input), _address(grad_weight), _address(grad_bias),
             _address(work), start, stop)
 
     def group_norm_silu_backward_from_x(self, grad, x, groups, channel_size, mean, inv_std, weight, bias,
-                                        grad_input, grad_weight, grad_bias, start, stop):
+                                        grad_input, grad_weight, grad_bias, start, stop, input_shift=None,
+                                        grad_shift=None):
         """``group_norm_silu_backward`` for batch-inner (groups, count, N) arrays with x_hat recomputed from
-        the input ``x`` and the forward pass's ``mean`` and ``inv_std`` (N, groups), a group at a time."""
+        the input ``x`` (plus ``input_shift`` (C, N) or None, as the forward pass added it) and the forward
+        pass's ``mean`` and ``inv_std`` (N, groups), a group at a time; ``grad_shift`` (C, N) or None receives
+        the per-sample, per-channel sums of grad_input (the shift's gradient)."""
         groups_, count, batch = grad.shape
         channels = groups * count // max(channel_size, 1)
         affine = [a for a in (weight, bias) if a is not None]
+        shifts = {name: a for name, a in (("input_shift", input_shift), ("grad_shift", grad_shift)) if a is not None}
         arrays = dict(grad=grad, x=x, grad_input=grad_input, mean=mean, inv_std=inv_std, grad_weight=grad_weight,
-                      grad_bias=grad_bias, **{f"affine{i}": a for i, a in enumerate(affine)})
+                      grad_bias=grad_bias, **shifts, **{f"affine{i}": a for i, a in enumerate(affine)})
         _require(all(a.flags.c_contiguous and a.dtype == np.float32 for a in arrays.values())
                  and groups_ == groups and grad.shape == x.shape == grad_input.shape
                  and mean.shape == inv_std.shape == (batch, groups) and 0 <= start <= stop <= groups
                  and channel_size > 0 and count % channel_size == 0
-                 and all(a.shape == (channels,) for a in (grad_weight, grad_bias, *affine)),
+                 and all(a.shape == (channels,) for a in (grad_weight, grad_bias, *affine))
+                 and all(a.shape == (channels, batch) for a in shifts.values()),
                  "group_norm_silu_backward_from_x", arrays)
-        scratch = np.empty(count * batch + 2 * batch, dtype=np.float32)
+        scratch = np.empty(max(1024, batch) + 4 * batch, dtype=np.float32)  # a chunk (kernels/group_norm.c) and more
         work = np.empty(5 * batch, dtype=np.float64)
         self._functions["group_norm_silu_backward_from_x", grad.dtype](
             _address(grad), _address(x), groups, count, batch, channel_size, _address(mean), _address(inv_std),
-            _optional(weight), _optional(bias), _address(grad_input), _address(grad_weight), _address(grad_bias),
-            _address(scratch), _address(work), start, stop)
+            _optional(weight), _optional(bias), _optional(input_shift), _address(grad_input), _address(grad_weight),
+            _address(grad_bias), _optional(grad_shift), _address(scratch), _address(work), start, stop)
 
 
 def windows_tile(kernel_size, stride, dilation, output_size, input_size) -> bool:
