@@ -25,15 +25,18 @@ def _grads(function, inputs, grad, fast: bool):
         return [t.grad.numpy().astype(np.float64) for t in tensors]
 
 
-@pytest.mark.parametrize("fused", [False, True])
-def test_group_norm_gradient_sums_hold_far_from_zero(kernels, rng, fused):
+@pytest.mark.parametrize("op_name", ["group_norm", "group_norm_silu", "group_norm_silu_shift"])
+def test_group_norm_gradient_sums_hold_far_from_zero(kernels, rng, op_name):
     batch, channels = 64, 8  # 64 samples: the kernels' full register blocks
     x = _in_chwn((rng.standard_normal((batch, channels, 10, 10)) * 2 + 1).astype(np.float32))
     params = [(1 + 0.1 * rng.standard_normal(channels)).astype(np.float32) for _ in range(2)]
+    params += [rng.standard_normal((batch, channels)).astype(np.float32)] if op_name.endswith("shift") else []
     grad = _in_chwn((100 + rng.standard_normal(x.shape)).astype(np.float32))  # mean 100 standard deviations out
 
-    def op(x, weight, bias):
-        return (group_norm_silu if fused else ember.group_norm)(x, 2, weight, bias)
+    def op(x, weight, bias, *shift):
+        if op_name == "group_norm":
+            return ember.group_norm(x, 2, weight, bias)
+        return group_norm_silu(x, 2, weight, bias, shift=shift[0] if shift else None)
 
     exact = _grads(op, [a.astype(np.float64) for a in (x, *params)], grad.astype(np.float64), False)
     fast = _grads(op, [x, *params], grad, True)

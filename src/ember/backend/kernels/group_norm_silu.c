@@ -6,21 +6,25 @@
  * refuses other types: the tanh is float's). A template over T (see ember_kernels.h). */
 
 /* group_sums (group_norm.c) of x + shift: rows as there, shift[c * batch + n] added to sample n of channel
- * c's rows (channels of channel_size rows), rounded to T before the sums, as the NumPy path adds it. */
+ * c's rows (channels of channel_size rows), rounded to T before the sums, as the NumPy path adds it; the
+ * sums in group_sums' order. */
 static void EMBER_NAME(shifted_group_sums)(const T *restrict rows, const T *restrict shift, idx count, idx batch,
                                            idx channel_size, double *restrict sums, double *restrict squares)
 {
+    const idx channels = count / channel_size;
     idx n0 = 0;
     for (; n0 + EMBER_GROUP_BLOCK <= batch; n0 += EMBER_GROUP_BLOCK) {
         double block_sums[EMBER_GROUP_BLOCK] = {0}, block_squares[EMBER_GROUP_BLOCK] = {0};
-        for (idx k = 0; k < count; k++) {
-            const T *restrict row = rows + k * batch + n0;
-            const T *restrict add = shift + (k / channel_size) * batch + n0;
+        for (idx channel = 0; channel < channels; channel++) {
+            const T *restrict add = shift + channel * batch + n0;
+            for (idx k = channel * channel_size; k < (channel + 1) * channel_size; k++) {
+                const T *restrict row = rows + k * batch + n0;
 #pragma omp simd
-            for (idx j = 0; j < EMBER_GROUP_BLOCK; j++) {
-                const double value = (T)(row[j] + add[j]);
-                block_sums[j] += value;
-                block_squares[j] += value * value;
+                for (idx j = 0; j < EMBER_GROUP_BLOCK; j++) {
+                    const double value = (T)(row[j] + add[j]);
+                    block_sums[j] += value;
+                    block_squares[j] += value * value;
+                }
             }
         }
         for (idx j = 0; j < EMBER_GROUP_BLOCK; j++) {
@@ -28,12 +32,13 @@ static void EMBER_NAME(shifted_group_sums)(const T *restrict rows, const T *rest
             squares[n0 + j] += block_squares[j];
         }
     }
-    for (idx k = 0; n0 < batch && k < count; k++)
-        for (idx n = n0; n < batch; n++) {
-            const double value = (T)(rows[k * batch + n] + shift[(k / channel_size) * batch + n]);
-            sums[n] += value;
-            squares[n] += value * value;
-        }
+    for (idx channel = 0; n0 < batch && channel < channels; channel++)
+        for (idx k = channel * channel_size; k < (channel + 1) * channel_size; k++)
+            for (idx n = n0; n < batch; n++) {
+                const double value = (T)(rows[k * batch + n] + shift[channel * batch + n]);
+                sums[n] += value;
+                squares[n] += value * value;
+            }
 }
 
 /* x_hat = ((x + shift) - mean) * inv (shift NULL: x alone) and out = x_hat * weight + bias (x_hat when not
