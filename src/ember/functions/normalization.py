@@ -447,9 +447,9 @@ def _group_views(groups: int, *arrays):
     if any(type(a) is not np.ndarray or a.strides != first.strides or a.shape != first.shape for a in arrays):
         return None
     batch = first.shape[0]
-    batch_last = np.moveaxis(first, 0, -1)
-    if batch > 1 and batch_last.flags.c_contiguous:
-        return True, [np.moveaxis(a, 0, -1).reshape(groups, -1, batch) for a in arrays]
+    batch_last = tuple(range(1, first.ndim)) + (0,)  # (C, *, N): a transpose is cheaper than np.moveaxis
+    if batch > 1 and first.transpose(batch_last).flags.c_contiguous:
+        return True, [a.transpose(batch_last).reshape(groups, -1, batch) for a in arrays]
     if first.flags.c_contiguous:
         return False, [a.reshape(batch, groups, -1) for a in arrays]
     return None
@@ -523,10 +523,12 @@ class GroupNorm(Primitive):
         scale, shift = (None if p is None else np.ascontiguousarray(p) for p in (weight, bias))
         channel_size = x.size // (x.shape[0] * x.shape[1])
         extra = {} if input_shift is None else {"input_shift": input_shift}
-        threads.split_rows(
-            lambda start, stop: run(x_view, input_batch_inner, self.groups, channel_size, batch_inner, scale, shift,
-                                    float(self.eps), x_hat_view, y_view, mean, inv_std, start, stop, **extra),
-            self.groups, threads.threads_for(x.size))
+
+        def call(start, stop, **sharing):
+            run(x_view, input_batch_inner, self.groups, channel_size, batch_inner, scale, shift, float(self.eps),
+                x_hat_view, y_view, mean, inv_std, start, stop, **extra, **sharing)
+
+        _split_groups(call, self.groups, x.size, shared=silu)
         return y, x_hat, inv_std[:, :, None], mean
 
     def backward(self, grad):
@@ -548,16 +550,29 @@ class GroupNorm(Primitive):
         (batch_inner, (grad_view, x_hat_view, grad_input_view), grad_input, grad_weight, grad_bias, inv_std,
          weight, bias, channel_size) = _group_kernel_operands(self.groups, grad, x_hat, inv_std, weight, bias)
         if silu:
-            def run(start, stop):
+            def run(start, stop, **sharing):
                 kernels.group_norm_silu_backward(grad_view, x_hat_view, self.groups, channel_size, batch_inner,
                                                  inv_std, weight, bias, grad_input_view, grad_weight, grad_bias,
-                                                 start, stop)
+                                                 start, stop, **sharing)
         else:
-            def run(start, stop):
+            def run(start, stop, **sharing):
                 kernels.group_norm_backward(grad_view, x_hat_view, self.groups, channel_size, batch_inner, inv_std,
                                             weight, grad_input_view, grad_weight, grad_bias, start, stop)
-        threads.split_rows(run, self.groups, threads.threads_for(grad.size))
+        _split_groups(run, self.groups, grad.size, shared=silu)
         return _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
+
+
+def _split_groups(call, groups: int, numbers: int, shared: bool) -> None:
+    """Run a group-norm kernel ``call(start, stop, [counter=])`` over groups 0..groups-1 on the threads that a
+    pass over ``numbers`` numbers takes: with ``shared`` (the GroupNormSiLU kernels), every thread calls it on
+    all of them with one counter, taking the groups one at a time as it gets to them (a helper thread that
+    wakes late takes fewer); else ``split_rows`` cuts them into fixed ranges."""
+    count = threads.threads_for(numbers)
+    if shared:
+        counter = compiled.new_counter()
+        threads.share(lambda: call(0, groups, counter=counter), count)
+    else:
+        threads.split_rows(call, groups, count)
 
 
 def _group_kernel_operands(groups: int, grad, like, inv_std, weight, bias) -> tuple:
@@ -720,11 +735,11 @@ class GroupNormSiLU(GroupNorm):
         input_shift = grad_shift = None
         if shift is not None:  # (C, N): a channel's numbers beside each other
             input_shift, grad_shift = np.ascontiguousarray(shift.T), np.empty(shift.shape[::-1], shift.dtype)
-        threads.split_rows(
-            lambda start, stop: kernels.group_norm_silu_backward_from_x(
+        _split_groups(
+            lambda start, stop, **sharing: kernels.group_norm_silu_backward_from_x(
                 grad_view, x_view, self.groups, channel_size, mean, inv_std, weight, bias, grad_input_view,
-                grad_weight, grad_bias, start, stop, input_shift, grad_shift),
-            self.groups, threads.threads_for(grad.size))
+                grad_weight, grad_bias, start, stop, input_shift, grad_shift, **sharing),
+            self.groups, grad.size, shared=True)
         grads = _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
         return grads + ((np.ascontiguousarray(grad_shift.T),) if grad_shift is not None else ())
 

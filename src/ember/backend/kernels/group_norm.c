@@ -157,6 +157,14 @@ void EMBER_NAME(ember_group_norm_forward)(const T *restrict x, idx groups, idx c
     }
 }
 
+/* The group a thread does after `group` (start - 1 before its first): the next one without a counter, else
+ * the next one taken from the counter that the threads calling at once share (at zero before the call), so
+ * that they share the groups start..stop-1 out by speed; stop or beyond when none is left. */
+static inline idx EMBER_NAME(group_after)(idx *counter, idx group, idx start)
+{
+    return counter ? start + __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED) : group + 1;
+}
+
 /* Numbers of a channel taken at once by the passes of the gradient (and group_norm_silu.c's fused passes):
  * EMBER_GROUP_CHUNK numbers (4 KB of float), whole rows of `batch`, at most EMBER_GROUP_CHUNK_ROWS rows, so
  * that what one step of a pass writes is in L1 when the next reads it. */

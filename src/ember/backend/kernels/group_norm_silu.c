@@ -3,7 +3,9 @@
  * is still in cache, and in the backward pass SiLU's gradient taken on the group's output recomputed from
  * x_hat (the same operations as the forward pass, so the same numbers) before group norm's gradient. The
  * numbers are those of group_norm.c's kernels and silu.c's one after the other. Float only (compiled.py
- * refuses other types: the tanh is float's). A template over T (see ember_kernels.h). */
+ * refuses other types: the tanh is float's). Each kernel does groups start..stop-1, or, given a counter
+ * (`counter` not NULL), takes them one at a time from it with the other threads calling at once
+ * (group_after in group_norm.c). A template over T (see ember_kernels.h). */
 
 /* group_sums (group_norm.c) of x + shift: rows as there, shift[c * batch + n] added to sample n of channel
  * c's rows (channels of channel_size rows), rounded to T before the sums, as the NumPy path adds it; the
@@ -93,10 +95,11 @@ void EMBER_NAME(ember_group_norm_silu_forward)(const T *restrict x, idx groups, 
                                                const T *restrict scale, const T *restrict shift,
                                                const T *restrict input_shift, double eps, T *restrict x_hat,
                                                T *restrict y, T *restrict mean, T *restrict inv_std,
-                                               double *restrict work, idx start, idx stop)
+                                               double *restrict work, idx start, idx stop, idx *counter)
 {
     if (!(input_batch_inner && batch_inner && !x_hat)) {
-        for (idx g = start; g < stop; g++) {
+        for (idx g = EMBER_NAME(group_after)(counter, start - 1, start); g < stop;
+             g = EMBER_NAME(group_after)(counter, g, start)) {
             EMBER_NAME(ember_group_norm_forward)(x, groups, count, batch, channel_size, input_batch_inner,
                                                  batch_inner, scale, shift, eps, x_hat, y, mean, inv_std, work, g,
                                                  g + 1);
@@ -114,7 +117,8 @@ void EMBER_NAME(ember_group_norm_silu_forward)(const T *restrict x, idx groups, 
     const idx per_group = count / channel_size;
     const idx chunk_rows = EMBER_NAME(group_chunk_rows)(batch);
     const int affine = scale || shift;
-    for (idx g = start; g < stop; g++) {
+    for (idx g = EMBER_NAME(group_after)(counter, start - 1, start); g < stop;
+         g = EMBER_NAME(group_after)(counter, g, start)) {
         const T *restrict rows = x + g * count * batch;
         for (idx n = 0; n < batch; n++)
             total[n] = squares[n] = 0.0;
@@ -154,11 +158,13 @@ void EMBER_NAME(ember_group_norm_silu_backward)(const T *restrict grad, const T 
                                                 idx count, idx batch, idx channel_size, int batch_inner,
                                                 const T *restrict inv_std, const T *restrict scale,
                                                 const T *restrict shift, T *grad_input, T *restrict grad_weight,
-                                                T *restrict grad_bias, double *restrict work, idx start, idx stop)
+                                                T *restrict grad_bias, double *restrict work, idx start, idx stop,
+                                                idx *counter)
 {
     const idx per_group = count / channel_size;
     const int affine = scale || shift;
-    for (idx g = start; g < stop; g++) {
+    for (idx g = EMBER_NAME(group_after)(counter, start - 1, start); g < stop;
+         g = EMBER_NAME(group_after)(counter, g, start)) {
         for (idx channel = 0; channel < per_group; channel++) {
             const idx c = g * per_group + channel;
             const T weight = scale ? scale[c] : (T)1, bias = shift ? shift[c] : (T)0;
@@ -194,7 +200,7 @@ void EMBER_NAME(ember_group_norm_silu_backward_from_x)(const T *restrict grad, c
                                                        const T *restrict input_shift, T *restrict grad_input,
                                                        T *restrict grad_weight, T *restrict grad_bias,
                                                        T *restrict grad_shift, T *restrict scratch,
-                                                       double *restrict work, idx start, idx stop)
+                                                       double *restrict work, idx start, idx stop, idx *counter)
 {
     const idx per_group = count / channel_size;
     const idx chunk_rows = EMBER_NAME(group_chunk_rows)(batch);
@@ -204,7 +210,8 @@ void EMBER_NAME(ember_group_norm_silu_backward_from_x)(const T *restrict grad, c
     T *restrict mean_product = mean_hat + batch;
     double *restrict sum_hat = work, *restrict sum_product = work + batch, *restrict hat = work + 2 * batch;
     double *restrict products = work + 3 * batch, *restrict shift_sums = work + 4 * batch;
-    for (idx g = start; g < stop; g++) {
+    for (idx g = EMBER_NAME(group_after)(counter, start - 1, start); g < stop;
+         g = EMBER_NAME(group_after)(counter, g, start)) {
         for (idx n = 0; n < batch; n++) {
             mean_column[n] = mean[n * groups + g];
             inv_column[n] = inv_std[n * groups + g];
