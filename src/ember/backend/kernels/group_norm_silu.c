@@ -7,42 +7,6 @@
  * (`counter` not NULL), takes them one at a time from it with the other threads calling at once
  * (group_after in group_norm.c). A template over T (see ember_kernels.h). */
 
-/* group_sums (group_norm.c) of x + shift: rows as there, shift[c * batch + n] added to sample n of channel
- * c's rows (channels of channel_size rows), rounded to T before the sums, as the NumPy path adds it; the
- * sums in group_sums' order. */
-static void EMBER_NAME(shifted_group_sums)(const T *restrict rows, const T *restrict shift, idx count, idx batch,
-                                           idx channel_size, double *restrict sums, double *restrict squares)
-{
-    const idx channels = count / channel_size;
-    idx n0 = 0;
-    for (; n0 + EMBER_GROUP_BLOCK <= batch; n0 += EMBER_GROUP_BLOCK) {
-        double block_sums[EMBER_GROUP_BLOCK] = {0}, block_squares[EMBER_GROUP_BLOCK] = {0};
-        for (idx channel = 0; channel < channels; channel++) {
-            const T *restrict add = shift + channel * batch + n0;
-            for (idx k = channel * channel_size; k < (channel + 1) * channel_size; k++) {
-                const T *restrict row = rows + k * batch + n0;
-#pragma omp simd
-                for (idx j = 0; j < EMBER_GROUP_BLOCK; j++) {
-                    const double value = (T)(row[j] + add[j]);
-                    block_sums[j] += value;
-                    block_squares[j] += value * value;
-                }
-            }
-        }
-        for (idx j = 0; j < EMBER_GROUP_BLOCK; j++) {
-            sums[n0 + j] += block_sums[j];
-            squares[n0 + j] += block_squares[j];
-        }
-    }
-    for (idx channel = 0; n0 < batch && channel < channels; channel++)
-        for (idx k = channel * channel_size; k < (channel + 1) * channel_size; k++)
-            for (idx n = n0; n < batch; n++) {
-                const double value = (T)(rows[k * batch + n] + shift[channel * batch + n]);
-                sums[n] += value;
-                squares[n] += value * value;
-            }
-}
-
 /* x_hat = ((x + shift) - mean) * inv (shift NULL: x alone) and out = x_hat * weight + bias (x_hat when not
  * affine) for `rows` rows of `batch` samples, rounded as group_norm_forward rounds them (no FMA here);
  * x_hat NULL: not written. */
@@ -123,8 +87,8 @@ void EMBER_NAME(ember_group_norm_silu_forward)(const T *restrict x, idx groups, 
         for (idx n = 0; n < batch; n++)
             total[n] = squares[n] = 0.0;
         if (input_shift)
-            EMBER_NAME(shifted_group_sums)(rows, input_shift + g * per_group * batch, count, batch, channel_size,
-                                           total, squares);
+            EMBER_NAME(shifted_sums)(rows, input_shift + g * per_group * batch, count, batch, channel_size, total,
+                                     squares);
         else
             EMBER_NAME(group_sums)(rows, count, batch, total, squares);
         /* as group_norm_forward's float statistics */
