@@ -297,6 +297,15 @@ class Kernels:
                                  counter=None):
         """Check and run one of the group-norm forward kernels (plain, or with SiLU, its ``input_shift`` and
         ``counter``), all arrays of ``dtype``."""
+        self._group_norm_forward_runner(kernel, dtype, x, input_batch_inner, groups, channel_size, batch_inner,
+                                        weight, bias, eps, x_hat, y, mean, inv_std, start, stop, input_shift,
+                                        counter)()
+
+    def _group_norm_forward_runner(self, kernel: str, dtype, x, input_batch_inner, groups, channel_size,
+                                   batch_inner, weight, bias, eps, x_hat, y, mean, inv_std, start, stop,
+                                   input_shift=None, counter=None):
+        """``_group_norm_forward_call``'s arrays checked once: a function that runs the kernel on the calling
+        thread, each call with work memory of its own (threads sharing the groups through ``counter``)."""
         batch = y.shape[-1] if batch_inner else y.shape[0]
         count = x.size // max(batch * groups, 1)
         channels = groups * count // max(channel_size, 1)
@@ -314,13 +323,20 @@ class Kernels:
             named = dict(x=x, y=y, mean=mean, inv_std=inv_std, x_hat=x_hat, input_shift=input_shift, weight=weight,
                          bias=bias)
             _require(False, kernel, {name: a for name, a in named.items() if a is not None})
-        work = np.empty(5 * batch, dtype=np.float64)
         extra = () if kernel == "group_norm_forward" else (_optional(input_shift),)
         sharing = () if kernel == "group_norm_forward" else (_counter(counter, kernel),)
-        self._functions[kernel, x.dtype](
-            _address(x), groups, count, batch, channel_size, int(input_batch_inner), int(batch_inner),
-            _optional(weight), _optional(bias), *extra, eps, _optional(x_hat), _address(y), _address(mean),
-            _address(inv_std), _address(work), start, stop, *sharing)
+        function = self._functions[kernel, x.dtype]
+        head = (_address(x), groups, count, batch, channel_size, int(input_batch_inner), int(batch_inner),
+                _optional(weight), _optional(bias), *extra, eps, _optional(x_hat), _address(y), _address(mean),
+                _address(inv_std))
+        kept = (x, y, mean, inv_std, x_hat, input_shift, weight, bias, counter)  # alive while the runner is
+
+        def run() -> None:
+            work = np.empty(5 * batch, dtype=np.float64)
+            function(*head, _address(work), start, stop, *sharing)
+
+        run.arrays = kept  # type: ignore[attr-defined]
+        return run
 
     def group_norm_backward(self, grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, grad_input,
                             grad_weight, grad_bias, start, stop):
@@ -820,15 +836,30 @@ class Kernels:
         arrays, float32 only; ``x_hat`` may be None (not kept) when x and y are both batch inner, and then
         ``input_shift`` (C, N) C-contiguous, or None, is added to x as it is read. With a ``counter``
         (``new_counter()``) the threads calling at once take the groups start:stop from it one at a time."""
-        self._group_norm_forward_call("group_norm_silu_forward", np.dtype(np.float32), x, input_batch_inner, groups,
-                                      channel_size, batch_inner, weight, bias, eps, x_hat, y, mean, inv_std, start,
-                                      stop, input_shift, counter)
+        self.group_norm_silu_forward_runner(x, input_batch_inner, groups, channel_size, batch_inner, weight, bias,
+                                            eps, x_hat, y, mean, inv_std, start, stop, input_shift, counter)()
+
+    def group_norm_silu_forward_runner(self, x, input_batch_inner, groups, channel_size, batch_inner, weight, bias,
+                                       eps, x_hat, y, mean, inv_std, start, stop, input_shift=None, counter=None):
+        """``group_norm_silu_forward``'s arrays checked once: a function of no arguments that runs it on the
+        calling thread, for threads that share the groups through ``counter`` (each call with work memory of
+        its own)."""
+        return self._group_norm_forward_runner("group_norm_silu_forward", np.dtype(np.float32), x, input_batch_inner,
+                                               groups, channel_size, batch_inner, weight, bias, eps, x_hat, y, mean,
+                                               inv_std, start, stop, input_shift, counter)
 
     def group_norm_silu_backward(self, grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, bias,
                                  grad_input, grad_weight, grad_bias, start, stop, counter=None):
         """The gradient of silu of group norm's output for groups start:stop: ``group_norm_backward``'s arrays
         and the ``bias`` (C,) or None the forward pass added (kernels/group_norm_silu.c), float32 only; groups
         taken from ``counter`` as ``group_norm_silu_forward`` takes them."""
+        self.group_norm_silu_backward_runner(grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, bias,
+                                             grad_input, grad_weight, grad_bias, start, stop, counter)()
+
+    def group_norm_silu_backward_runner(self, grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, bias,
+                                        grad_input, grad_weight, grad_bias, start, stop, counter=None):
+        """``group_norm_silu_backward``'s arrays checked once: a function of no arguments that runs it (see
+        ``group_norm_silu_forward_runner``)."""
         batch = grad.shape[-1] if batch_inner else grad.shape[0]
         count = grad.size // max(batch * groups, 1)
         channels = groups * count // max(channel_size, 1)
@@ -841,11 +872,19 @@ class Kernels:
             named = dict(grad=grad, x_hat=x_hat, grad_input=grad_input, inv_std=inv_std, grad_weight=grad_weight,
                          grad_bias=grad_bias, weight=weight, bias=bias)
             _require(False, "group_norm_silu_backward", {name: a for name, a in named.items() if a is not None})
-        work = np.empty(7 * batch, dtype=np.float64)
-        self._functions["group_norm_silu_backward", grad.dtype](
-            _address(grad), _address(x_hat), groups, count, batch, channel_size, int(batch_inner), _address(inv_std),
-            _optional(weight), _optional(bias), _address(grad_input), _address(grad_weight), _address(grad_bias),
-            _address(work), start, stop, _counter(counter, "group_norm_silu_backward"))
+        function = self._functions["group_norm_silu_backward", grad.dtype]
+        head = (_address(grad), _address(x_hat), groups, count, batch, channel_size, int(batch_inner),
+                _address(inv_std), _optional(weight), _optional(bias), _address(grad_input), _address(grad_weight),
+                _address(grad_bias))
+        tail = (start, stop, _counter(counter, "group_norm_silu_backward"))
+
+        def run() -> None:
+            work = np.empty(7 * batch, dtype=np.float64)
+            function(*head, _address(work), *tail)
+
+        run.arrays = given + [counter]  # type: ignore[attr-defined]  # alive while the runner is
+        return run
+
 
     def group_norm_silu_backward_from_x(self, grad, x, groups, channel_size, mean, inv_std, weight, bias,
                                         grad_input, grad_weight, grad_bias, start, stop, input_shift=None,
@@ -855,6 +894,15 @@ class Kernels:
         pass's ``mean`` and ``inv_std`` (N, groups), a group at a time; ``grad_shift`` (C, N) or None receives
         the per-sample, per-channel sums of grad_input (the shift's gradient); groups taken from ``counter``
         as ``group_norm_silu_forward`` takes them."""
+        self.group_norm_silu_backward_from_x_runner(grad, x, groups, channel_size, mean, inv_std, weight, bias,
+                                                    grad_input, grad_weight, grad_bias, start, stop, input_shift,
+                                                    grad_shift, counter)()
+
+    def group_norm_silu_backward_from_x_runner(self, grad, x, groups, channel_size, mean, inv_std, weight, bias,
+                                               grad_input, grad_weight, grad_bias, start, stop, input_shift=None,
+                                               grad_shift=None, counter=None):
+        """``group_norm_silu_backward_from_x``'s arrays checked once: a function of no arguments that runs it
+        (see ``group_norm_silu_forward_runner``)."""
         groups_, count, batch = grad.shape
         channels = groups * count // max(channel_size, 1)
         given = [a for a in (grad, x, grad_input, mean, inv_std, grad_weight, grad_bias, weight, bias, input_shift,
@@ -870,13 +918,19 @@ class Kernels:
                          grad_shift=grad_shift)
             _require(False, "group_norm_silu_backward_from_x",
                      {name: a for name, a in named.items() if a is not None})
-        scratch = np.empty(max(1024, batch) + 4 * batch, dtype=np.float32)  # a chunk (kernels/group_norm.c) and more
-        work = np.empty(5 * batch, dtype=np.float64)
-        self._functions["group_norm_silu_backward_from_x", grad.dtype](
-            _address(grad), _address(x), groups, count, batch, channel_size, _address(mean), _address(inv_std),
-            _optional(weight), _optional(bias), _optional(input_shift), _address(grad_input), _address(grad_weight),
-            _address(grad_bias), _optional(grad_shift), _address(scratch), _address(work), start, stop,
-            _counter(counter, "group_norm_silu_backward_from_x"))
+        function = self._functions["group_norm_silu_backward_from_x", grad.dtype]
+        head = (_address(grad), _address(x), groups, count, batch, channel_size, _address(mean), _address(inv_std),
+                _optional(weight), _optional(bias), _optional(input_shift), _address(grad_input),
+                _address(grad_weight), _address(grad_bias), _optional(grad_shift))
+        tail = (start, stop, _counter(counter, "group_norm_silu_backward_from_x"))
+
+        def run() -> None:
+            scratch = np.empty(max(1024, batch) + 4 * batch, dtype=np.float32)  # a chunk (kernels/group_norm.c)
+            work = np.empty(5 * batch, dtype=np.float64)
+            function(*head, _address(scratch), _address(work), *tail)
+
+        run.arrays = given + [counter]  # type: ignore[attr-defined]  # alive while the runner is
+        return run
 
 
 def windows_tile(kernel_size, stride, dilation, output_size, input_size) -> bool:

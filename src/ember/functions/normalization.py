@@ -509,7 +509,6 @@ class GroupNorm(Primitive):
             if layout is None:
                 return None
             input_batch_inner, (x_view,) = layout
-        run = kernels.group_norm_silu_forward if silu else kernels.group_norm_forward
         # outputs in the convolutions' (C, *, N) memory whenever there is a batch: what a convolution after
         # it reads without a layout copy (the kernel makes the copy as it writes)
         order = tuple(range(1, x.ndim)) + (0,) if x.shape[0] > 1 else memory_order(x)
@@ -522,13 +521,14 @@ class GroupNorm(Primitive):
         mean, inv_std = (np.empty((x.shape[0], self.groups), x.dtype) for _ in range(2))
         scale, shift = (None if p is None else np.ascontiguousarray(p) for p in (weight, bias))
         channel_size = x.size // (x.shape[0] * x.shape[1])
-        extra = {} if input_shift is None else {"input_shift": input_shift}
-
-        def call(start, stop, **sharing):
-            run(x_view, input_batch_inner, self.groups, channel_size, batch_inner, scale, shift, float(self.eps),
-                x_hat_view, y_view, mean, inv_std, start, stop, **extra, **sharing)
-
-        _split_groups(call, self.groups, x.size, shared=silu)
+        arguments = (x_view, input_batch_inner, self.groups, channel_size, batch_inner, scale, shift,
+                     float(self.eps), x_hat_view, y_view, mean, inv_std)
+        if silu:
+            _split_groups(None, self.groups, x.size, lambda counter: kernels.group_norm_silu_forward_runner(
+                *arguments, 0, self.groups, input_shift, counter))
+        else:
+            _split_groups(lambda start, stop: kernels.group_norm_forward(*arguments, start, stop), self.groups,
+                          x.size)
         return y, x_hat, inv_std[:, :, None], mean
 
     def backward(self, grad):
@@ -550,27 +550,25 @@ class GroupNorm(Primitive):
         (batch_inner, (grad_view, x_hat_view, grad_input_view), grad_input, grad_weight, grad_bias, inv_std,
          weight, bias, channel_size) = _group_kernel_operands(self.groups, grad, x_hat, inv_std, weight, bias)
         if silu:
-            def run(start, stop, **sharing):
-                kernels.group_norm_silu_backward(grad_view, x_hat_view, self.groups, channel_size, batch_inner,
-                                                 inv_std, weight, bias, grad_input_view, grad_weight, grad_bias,
-                                                 start, stop, **sharing)
+            _split_groups(None, self.groups, grad.size, lambda counter: kernels.group_norm_silu_backward_runner(
+                grad_view, x_hat_view, self.groups, channel_size, batch_inner, inv_std, weight, bias,
+                grad_input_view, grad_weight, grad_bias, 0, self.groups, counter))
         else:
-            def run(start, stop, **sharing):
-                kernels.group_norm_backward(grad_view, x_hat_view, self.groups, channel_size, batch_inner, inv_std,
-                                            weight, grad_input_view, grad_weight, grad_bias, start, stop)
-        _split_groups(run, self.groups, grad.size, shared=silu)
+            _split_groups(lambda start, stop: kernels.group_norm_backward(
+                grad_view, x_hat_view, self.groups, channel_size, batch_inner, inv_std, weight, grad_input_view,
+                grad_weight, grad_bias, start, stop), self.groups, grad.size)
         return _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
 
 
-def _split_groups(call, groups: int, numbers: int, shared: bool) -> None:
-    """Run a group-norm kernel ``call(start, stop, [counter=])`` over groups 0..groups-1 on the threads that a
-    pass over ``numbers`` numbers takes: with ``shared`` (the GroupNormSiLU kernels), every thread calls it on
-    all of them with one counter, taking the groups one at a time as it gets to them (a helper thread that
-    wakes late takes fewer); else ``split_rows`` cuts them into fixed ranges."""
+def _split_groups(call, groups: int, numbers: int, runner_for=None) -> None:
+    """Run a group-norm kernel over groups 0..groups-1 on the threads that a pass over ``numbers`` numbers
+    takes: given ``runner_for`` (the GroupNormSiLU kernels), ``runner_for(counter)`` checks the arrays once
+    and every thread runs what it returns, taking the groups from the counter one at a time as it gets to
+    them (a helper thread that wakes late takes fewer); else ``split_rows`` cuts them into fixed ranges for
+    ``call(start, stop)``."""
     count = threads.threads_for(numbers)
-    if shared:
-        counter = compiled.new_counter()
-        threads.share(lambda: call(0, groups, counter=counter), count)
+    if runner_for is not None:
+        threads.share(runner_for(compiled.new_counter()), count)
     else:
         threads.split_rows(call, groups, count)
 
@@ -735,11 +733,9 @@ class GroupNormSiLU(GroupNorm):
         input_shift = grad_shift = None
         if shift is not None:  # (C, N): a channel's numbers beside each other
             input_shift, grad_shift = np.ascontiguousarray(shift.T), np.empty(shift.shape[::-1], shift.dtype)
-        _split_groups(
-            lambda start, stop, **sharing: kernels.group_norm_silu_backward_from_x(
-                grad_view, x_view, self.groups, channel_size, mean, inv_std, weight, bias, grad_input_view,
-                grad_weight, grad_bias, start, stop, input_shift, grad_shift, **sharing),
-            self.groups, grad.size, shared=True)
+        _split_groups(None, self.groups, grad.size, lambda counter: kernels.group_norm_silu_backward_from_x_runner(
+            grad_view, x_view, self.groups, channel_size, mean, inv_std, weight, bias, grad_input_view, grad_weight,
+            grad_bias, 0, self.groups, input_shift, grad_shift, counter))
         grads = _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
         return grads + ((np.ascontiguousarray(grad_shift.T),) if grad_shift is not None else ())
 
