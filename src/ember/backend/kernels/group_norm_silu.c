@@ -221,14 +221,16 @@ void EMBER_NAME(ember_group_norm_silu_backward_from_x)(const T *restrict grad, c
                 const idx taken = channel_size - k < chunk_rows ? channel_size - k : chunk_rows;
                 const idx at = (g * count + channel * channel_size + k) * batch;
                 T *restrict gradients = grad_input + at;
-                EMBER_NAME(normalise_rows)(x + at, add, mean_column, inv_column, taken, batch, 0, weight, (T)0,
-                                           NULL, x_hat);
+                const T *restrict rows = x + at;
+                /* x_hat recomputed in registers, as normalise_rows computes it */
                 for (idx row = 0; row < taken; row++)
 #pragma omp simd
                     for (idx n = 0; n < batch; n++) {
                         const idx i = row * batch + n;
+                        const T value = add ? (T)(rows[i] + add[n]) : rows[i];
+                        const T normalised = (value - mean_column[n]) * inv_column[n];
                         gradients[i] = (((scale ? gradients[i] * weight : gradients[i]) - mean_hat[n])
-                                        - x_hat[i] * mean_product[n]) * inv_column[n];
+                                        - normalised * mean_product[n]) * inv_column[n];
                     }
                 if (grad_shift)
                     EMBER_NAME(chunk_totals)(gradients, taken, batch, shift_sums);
