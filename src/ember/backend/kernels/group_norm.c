@@ -249,7 +249,7 @@ static inline idx EMBER_NAME(group_chunk_rows)(idx batch)
  * hat[n] += sum of grad and products[n] += sum of grad * x_hat over the rows. Blocked: each chunk's sums in
  * T (at most EMBER_GROUP_CHUNK_ROWS numbers each, EMBER_GROUP_LANES samples at a time in registers), then
  * added to the double totals, so a float sum's rounding error grows with the chunk's length alone, not
- * with the channel's (tests/backend/test_group_norm_sums.py measures it against float64). */
+ * with the channel's (tests/backend/test_group_norm_kernels.py measures it against float64). */
 #define EMBER_GROUP_LANES 64
 
 static inline void EMBER_NAME(chunk_sums)(const T *restrict grad, const T *restrict x_hat, idx rows, idx batch,
