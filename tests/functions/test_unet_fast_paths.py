@@ -108,33 +108,41 @@ def test_group_norm_float32_statistics_hold_far_from_zero(kernels, rng):
 @pytest.mark.parametrize("layout", ["nchw", "chwn"])
 @pytest.mark.parametrize("affine", ["both", "weight", "none"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_group_norm_silu_fast_paths_run_and_give_group_norm_then_silu(kernels, rng, layout, affine, dtype):
-    """One node, the numbers of group norm's and SiLU's fast paths one after the other (bit for bit), and
-    within rounding of the reference; its output in the convolutions' order. float64: group norm's kernel
-    and SiLU's NumPy passes."""
+@pytest.mark.parametrize("shifted", [False, True])
+def test_group_norm_silu_fast_paths_run_and_give_group_norm_then_silu(kernels, rng, layout, affine, dtype,
+                                                                      shifted):
+    """One node, the numbers of group norm's and SiLU's fast paths one after the other (bit for bit; with a
+    shift, after the add, the shift's gradient summed in another order), and within rounding of the
+    reference; its output in the convolutions' order. float64: group norm's kernel and SiLU's NumPy
+    passes."""
     x = (rng.standard_normal((6, 12, 5, 4)) * 3 + 1).astype(dtype)
     x = _in_chwn(x) if layout == "chwn" else x
     params = [rng.standard_normal(12).astype(dtype) for _ in range({"both": 2, "weight": 1, "none": 0}[affine])]
+    shifts = [rng.standard_normal((6, 12)).astype(dtype)] if shifted else []
     grad = rng.standard_normal(x.shape).astype(dtype)
     config.set(parallel_numbers=1, num_threads=2)
 
-    def fused(x, *affine_tensors):
-        return group_norm_silu(x, 3, *affine_tensors)
+    def fused(x, *others):
+        return group_norm_silu(x, 3, *others[:len(params)], shift=others[-1] if shifted else None)
 
-    def separate(x, *affine_tensors):
-        return ember.silu(ember.group_norm(x, 3, *affine_tensors))
+    def separate(x, *others):
+        shifted_x = x + others[-1][:, :, None, None] if shifted else x
+        return ember.silu(ember.group_norm(shifted_x, 3, *others[:len(params)]))
 
-    fast_y, fast_grads = _run(fused, [x, *params], grad, True)
+    fast_y, fast_grads = _run(fused, [x, *params, *shifts], grad, True)
     assert config.paths()["GroupNormSiLU.forward"] == "forward_compiled"
     assert config.paths()["GroupNormSiLU.backward"] == "backward_arrays"
-    separate_y, separate_grads = _run(separate, [x, *params], grad, True)
-    slow_y, slow_grads = _run(fused, [x, *params], grad, False)
+    separate_y, separate_grads = _run(separate, [x, *params, *shifts], grad, True)
+    slow_y, slow_grads = _run(fused, [x, *params, *shifts], grad, False)
     assert config.paths()["GroupNormSiLU.forward"] == "forward"
     tolerance = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(fast_y, separate_y)
     np.testing.assert_allclose(fast_y, slow_y, **tolerance)
-    for fast, together, slow in zip(fast_grads, separate_grads, slow_grads):
-        np.testing.assert_array_equal(fast, together)
+    for index, (fast, together, slow) in enumerate(zip(fast_grads, separate_grads, slow_grads)):
+        if shifted and index == len(fast_grads) - 1:
+            np.testing.assert_allclose(fast, together, **tolerance)
+        else:
+            np.testing.assert_array_equal(fast, together)
         np.testing.assert_allclose(fast, slow, **tolerance)
     assert memory_order(fast_y) == CHWN and fast_y.dtype == dtype
 
@@ -142,6 +150,10 @@ def test_group_norm_silu_fast_paths_run_and_give_group_norm_then_silu(kernels, r
 def test_group_norm_silu_checks_its_arguments():
     with pytest.raises(ValueError, match="group_norm_silu: expected num_groups dividing"):
         group_norm_silu(ember.zeros(2, 6, 3, 3), 4)
+    with pytest.raises(ValueError, match=r"group_norm_silu: expected shift of shape \(N, C\) = \(2, 6\)"):
+        group_norm_silu(ember.zeros(2, 6, 3, 3), 3, shift=ember.zeros(6))  # no broadcasting
+    with pytest.raises(TypeError, match="group_norm_silu: shift has dtype float64"):
+        group_norm_silu(ember.zeros(2, 6, 3, 3), 3, shift=ember.zeros(2, 6, dtype=ember.float64))
 
 
 def test_group_norm_silu_keeps_no_normalised_copy_of_an_input_in_the_convolutions_order(kernels, rng):

@@ -165,6 +165,30 @@ def test_group_norm_mish_tanh_gelu_einsum_and_dropout(tmp_path, rng):
     assert_matches(path, model, [_floats(rng, 5, 3, 6, 6)], ["input"])
 
 
+@pytest.mark.parametrize("affine", [True, False])
+def test_group_norm_silu_with_a_per_sample_shift(tmp_path, rng, affine):
+    """``group_norm_silu`` with its (N, C) shift (a UNet's time embedding, added before the normalization) as
+    a graph input: Reshape and Add, then group norm and SiLU, at a batch size other than the traced one."""
+    from ember.functions.normalization import group_norm_silu
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = nn.GroupNorm(2, 4, affine=affine)
+
+        def forward(self, x, shift):
+            return group_norm_silu(x, 2, self.norm.weight, self.norm.bias, shift=shift)
+
+    model = Block()
+    if affine:
+        model.norm.weight.array[...] = rng.uniform(0.5, 1.5, 4)
+        model.norm.bias.array[...] = rng.normal(0, 0.5, 4)
+    path = _export(model, (_floats(rng, 2, 4, 5, 5), _floats(rng, 2, 4)), tmp_path / "shifted.onnx",
+                   names=("input", "shift"))
+    assert {"Add", "Sigmoid", "LayerNormalization"} <= _op_types(path)
+    assert_matches(path, model, [_floats(rng, 3, 4, 5, 5), _floats(rng, 3, 4) * 3], ["input", "shift"])
+
+
 # ---------------------------------------------------------------------------------------------------- models
 class TinyUNet(nn.Module):
     """Two resolutions: conv, GroupNorm, SiLU; downsampling by a strided conv; attention over (N, HW, C) at the

@@ -133,11 +133,11 @@ _PARAMETERS = {  # each kernel's C parameters (kernels/*.c); ember_<name>_f32 an
     "thin_forward": (*[_Address] * 3, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int),
     "thin_weight_grad": (*[_Address] * 3, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int),
     "group_norm_silu_forward": (_Address, _Index, _Index, _Index, _Index, ctypes.c_int, ctypes.c_int, _Address,
-                                _Address, ctypes.c_double, *[_Address] * 5, _Index, _Index),
+                                _Address, _Address, ctypes.c_double, *[_Address] * 5, _Index, _Index, _Address),
     "group_norm_silu_backward": (_Address, _Address, _Index, _Index, _Index, _Index, ctypes.c_int, *[_Address] * 7,
-                                 _Index, _Index),
-    "group_norm_silu_backward_from_x": (_Address, _Address, _Index, _Index, _Index, _Index, *[_Address] * 9, _Index,
-                                        _Index),
+                                 _Index, _Index, _Address),
+    "group_norm_silu_backward_from_x": (_Address, _Address, _Index, _Index, _Index, _Index, *[_Address] * 11,
+                                        _Index, _Index, _Address),
 }
 _RETURNS = {name: ctypes.c_int for name in ("lstm_sequence_forward", "lstm_sequence_backward", "gru_sequence_forward",
                                             "gru_sequence_backward", "panel_product",
@@ -293,26 +293,50 @@ class Kernels:
                                       batch_inner, weight, bias, eps, x_hat, y, mean, inv_std, start, stop)
 
     def _group_norm_forward_call(self, kernel: str, dtype, x, input_batch_inner, groups, channel_size, batch_inner,
-                                 weight, bias, eps, x_hat, y, mean, inv_std, start, stop):
-        """Check and run one of the group-norm forward kernels (plain, or with SiLU), all arrays of ``dtype``."""
+                                 weight, bias, eps, x_hat, y, mean, inv_std, start, stop, input_shift=None,
+                                 counter=None):
+        """Check and run one of the group-norm forward kernels (plain, or with SiLU, its ``input_shift`` and
+        ``counter``), all arrays of ``dtype``."""
+        self._group_norm_forward_runner(kernel, dtype, x, input_batch_inner, groups, channel_size, batch_inner,
+                                        weight, bias, eps, x_hat, y, mean, inv_std, start, stop, input_shift,
+                                        counter)()
+
+    def _group_norm_forward_runner(self, kernel: str, dtype, x, input_batch_inner, groups, channel_size,
+                                   batch_inner, weight, bias, eps, x_hat, y, mean, inv_std, start, stop,
+                                   input_shift=None, counter=None):
+        """``_group_norm_forward_call``'s arrays checked once: a function that runs the kernel on the calling
+        thread, each call with work memory of its own (threads sharing the groups through ``counter``)."""
         batch = y.shape[-1] if batch_inner else y.shape[0]
-        affine = [a for a in (weight, bias) if a is not None]
-        arrays = dict(x=x, y=y, mean=mean, inv_std=inv_std, **({} if x_hat is None else {"x_hat": x_hat}),
-                      **{f"affine{i}": a for i, a in enumerate(affine)})
         count = x.size // max(batch * groups, 1)
+        channels = groups * count // max(channel_size, 1)
         layouts = {True: (groups, count, batch), False: (batch, groups, count)}
-        _require(all(a.flags.c_contiguous and a.dtype == dtype for a in arrays.values())
-                 and x.shape == layouts[bool(input_batch_inner)]
-                 and (x_hat.shape == y.shape if x_hat is not None else input_batch_inner and batch_inner)
-                 and y.shape == layouts[bool(batch_inner)]
-                 and mean.shape == inv_std.shape == (batch, groups) and 0 <= start <= stop <= groups
-                 and channel_size > 0 and count % channel_size == 0
-                 and all(a.shape == (groups * count // channel_size,) for a in affine), kernel, arrays)
-        work = np.empty(5 * batch, dtype=np.float64)
-        self._functions[kernel, x.dtype](
-            _address(x), groups, count, batch, channel_size, int(input_batch_inner), int(batch_inner),
-            _optional(weight), _optional(bias), eps, _optional(x_hat), _address(y), _address(mean), _address(inv_std),
-            _address(work), start, stop)
+        given = [a for a in (x, y, mean, inv_std, x_hat, input_shift, weight, bias) if a is not None]
+        if not (all(a.flags.c_contiguous and a.dtype == dtype for a in given)
+                and x.shape == layouts[bool(input_batch_inner)]
+                and (x_hat.shape == y.shape if x_hat is not None else input_batch_inner and batch_inner)
+                and y.shape == layouts[bool(batch_inner)]
+                and mean.shape == inv_std.shape == (batch, groups) and 0 <= start <= stop <= groups
+                and channel_size > 0 and count % channel_size == 0
+                and all(a.shape == (channels,) for a in (weight, bias) if a is not None)
+                and (input_shift is None or (input_shift.shape == (channels, batch) and x_hat is None
+                                             and kernel == "group_norm_silu_forward"))):
+            named = dict(x=x, y=y, mean=mean, inv_std=inv_std, x_hat=x_hat, input_shift=input_shift, weight=weight,
+                         bias=bias)
+            _require(False, kernel, {name: a for name, a in named.items() if a is not None})
+        extra = () if kernel == "group_norm_forward" else (_optional(input_shift),)
+        sharing = () if kernel == "group_norm_forward" else (_counter(counter, kernel),)
+        function = self._functions[kernel, x.dtype]
+        head = (_address(x), groups, count, batch, channel_size, int(input_batch_inner), int(batch_inner),
+                _optional(weight), _optional(bias), *extra, eps, _optional(x_hat), _address(y), _address(mean),
+                _address(inv_std))
+        kept = (x, y, mean, inv_std, x_hat, input_shift, weight, bias, counter)  # alive while the runner is
+
+        def run() -> None:
+            work = np.empty(5 * batch, dtype=np.float64)
+            function(*head, _address(work), start, stop, *sharing)
+
+        run.arrays = kept  # type: ignore[attr-defined]
+        return run
 
     def group_norm_backward(self, grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, grad_input,
                             grad_weight, grad_bias, start, stop):
@@ -330,7 +354,7 @@ class Kernels:
                  and all(a.shape == (channels,)
                          for a in (grad_weight, grad_bias, *([] if weight is None else [weight]))),
                  "group_norm_backward", arrays)
-        work = np.empty(5 * batch, dtype=np.float64)
+        work = np.empty(7 * batch, dtype=np.float64)
         self._functions["group_norm_backward", grad.dtype](
             _address(grad), _address(x_hat), groups, count, batch, channel_size, int(batch_inner), _address(inv_std),
             _optional(weight), _address(grad_input), _address(grad_weight), _address(grad_bias), _address(work),
@@ -807,56 +831,106 @@ class Kernels:
         return step
 
     def group_norm_silu_forward(self, x, input_batch_inner, groups, channel_size, batch_inner, weight, bias, eps,
-                                x_hat, y, mean, inv_std, start, stop):
+                                x_hat, y, mean, inv_std, start, stop, input_shift=None, counter=None):
         """``group_norm_forward`` with y = silu of group norm's output (kernels/group_norm_silu.c): the same
-        arrays, float32 only; ``x_hat`` may be None (not kept) when x and y are both batch inner."""
-        self._group_norm_forward_call("group_norm_silu_forward", np.dtype(np.float32), x, input_batch_inner, groups,
-                                      channel_size, batch_inner, weight, bias, eps, x_hat, y, mean, inv_std, start,
-                                      stop)
+        arrays, float32 only; ``x_hat`` may be None (not kept) when x and y are both batch inner, and then
+        ``input_shift`` (C, N) C-contiguous, or None, is added to x as it is read. With a ``counter``
+        (``new_counter()``) the threads calling at once take the groups start:stop from it one at a time."""
+        self.group_norm_silu_forward_runner(x, input_batch_inner, groups, channel_size, batch_inner, weight, bias,
+                                            eps, x_hat, y, mean, inv_std, start, stop, input_shift, counter)()
+
+    def group_norm_silu_forward_runner(self, x, input_batch_inner, groups, channel_size, batch_inner, weight, bias,
+                                       eps, x_hat, y, mean, inv_std, start, stop, input_shift=None, counter=None):
+        """``group_norm_silu_forward``'s arrays checked once: a function of no arguments that runs it on the
+        calling thread, for threads that share the groups through ``counter`` (each call with work memory of
+        its own)."""
+        return self._group_norm_forward_runner("group_norm_silu_forward", np.dtype(np.float32), x, input_batch_inner,
+                                               groups, channel_size, batch_inner, weight, bias, eps, x_hat, y, mean,
+                                               inv_std, start, stop, input_shift, counter)
 
     def group_norm_silu_backward(self, grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, bias,
-                                 grad_input, grad_weight, grad_bias, start, stop):
+                                 grad_input, grad_weight, grad_bias, start, stop, counter=None):
         """The gradient of silu of group norm's output for groups start:stop: ``group_norm_backward``'s arrays
-        and the ``bias`` (C,) or None the forward pass added (kernels/group_norm_silu.c), float32 only."""
+        and the ``bias`` (C,) or None the forward pass added (kernels/group_norm_silu.c), float32 only; groups
+        taken from ``counter`` as ``group_norm_silu_forward`` takes them."""
+        self.group_norm_silu_backward_runner(grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, bias,
+                                             grad_input, grad_weight, grad_bias, start, stop, counter)()
+
+    def group_norm_silu_backward_runner(self, grad, x_hat, groups, channel_size, batch_inner, inv_std, weight, bias,
+                                        grad_input, grad_weight, grad_bias, start, stop, counter=None):
+        """``group_norm_silu_backward``'s arrays checked once: a function of no arguments that runs it (see
+        ``group_norm_silu_forward_runner``)."""
         batch = grad.shape[-1] if batch_inner else grad.shape[0]
         count = grad.size // max(batch * groups, 1)
         channels = groups * count // max(channel_size, 1)
-        affine = [a for a in (weight, bias) if a is not None]
-        arrays = dict(grad=grad, x_hat=x_hat, grad_input=grad_input, inv_std=inv_std, grad_weight=grad_weight,
-                      grad_bias=grad_bias, **{f"affine{i}": a for i, a in enumerate(affine)})
-        _require(all(a.flags.c_contiguous and a.dtype == np.float32 for a in arrays.values())
-                 and grad.ndim == 3 and grad.shape == x_hat.shape == grad_input.shape
-                 and inv_std.shape == (batch, groups) and grad.shape[0 if batch_inner else 1] == groups
-                 and 0 <= start <= stop <= groups and channel_size > 0 and count % channel_size == 0
-                 and all(a.shape == (channels,) for a in (grad_weight, grad_bias, *affine)),
-                 "group_norm_silu_backward", arrays)
-        work = np.empty(5 * batch, dtype=np.float64)
-        self._functions["group_norm_silu_backward", grad.dtype](
-            _address(grad), _address(x_hat), groups, count, batch, channel_size, int(batch_inner), _address(inv_std),
-            _optional(weight), _optional(bias), _address(grad_input), _address(grad_weight), _address(grad_bias),
-            _address(work), start, stop)
+        given = [a for a in (grad, x_hat, grad_input, inv_std, grad_weight, grad_bias, weight, bias) if a is not None]
+        if not (all(a.flags.c_contiguous and a.dtype == np.float32 for a in given)
+                and grad.ndim == 3 and grad.shape == x_hat.shape == grad_input.shape
+                and inv_std.shape == (batch, groups) and grad.shape[0 if batch_inner else 1] == groups
+                and 0 <= start <= stop <= groups and channel_size > 0 and count % channel_size == 0
+                and all(a.shape == (channels,) for a in (grad_weight, grad_bias, weight, bias) if a is not None)):
+            named = dict(grad=grad, x_hat=x_hat, grad_input=grad_input, inv_std=inv_std, grad_weight=grad_weight,
+                         grad_bias=grad_bias, weight=weight, bias=bias)
+            _require(False, "group_norm_silu_backward", {name: a for name, a in named.items() if a is not None})
+        function = self._functions["group_norm_silu_backward", grad.dtype]
+        head = (_address(grad), _address(x_hat), groups, count, batch, channel_size, int(batch_inner),
+                _address(inv_std), _optional(weight), _optional(bias), _address(grad_input), _address(grad_weight),
+                _address(grad_bias))
+        tail = (start, stop, _counter(counter, "group_norm_silu_backward"))
+
+        def run() -> None:
+            work = np.empty(7 * batch, dtype=np.float64)
+            function(*head, _address(work), *tail)
+
+        run.arrays = given + [counter]  # type: ignore[attr-defined]  # alive while the runner is
+        return run
+
 
     def group_norm_silu_backward_from_x(self, grad, x, groups, channel_size, mean, inv_std, weight, bias,
-                                        grad_input, grad_weight, grad_bias, start, stop):
+                                        grad_input, grad_weight, grad_bias, start, stop, input_shift=None,
+                                        grad_shift=None, counter=None):
         """``group_norm_silu_backward`` for batch-inner (groups, count, N) arrays with x_hat recomputed from
-        the input ``x`` and the forward pass's ``mean`` and ``inv_std`` (N, groups), a group at a time."""
+        the input ``x`` (plus ``input_shift`` (C, N) or None, as the forward pass added it) and the forward
+        pass's ``mean`` and ``inv_std`` (N, groups), a group at a time; ``grad_shift`` (C, N) or None receives
+        the per-sample, per-channel sums of grad_input (the shift's gradient); groups taken from ``counter``
+        as ``group_norm_silu_forward`` takes them."""
+        self.group_norm_silu_backward_from_x_runner(grad, x, groups, channel_size, mean, inv_std, weight, bias,
+                                                    grad_input, grad_weight, grad_bias, start, stop, input_shift,
+                                                    grad_shift, counter)()
+
+    def group_norm_silu_backward_from_x_runner(self, grad, x, groups, channel_size, mean, inv_std, weight, bias,
+                                               grad_input, grad_weight, grad_bias, start, stop, input_shift=None,
+                                               grad_shift=None, counter=None):
+        """``group_norm_silu_backward_from_x``'s arrays checked once: a function of no arguments that runs it
+        (see ``group_norm_silu_forward_runner``)."""
         groups_, count, batch = grad.shape
         channels = groups * count // max(channel_size, 1)
-        affine = [a for a in (weight, bias) if a is not None]
-        arrays = dict(grad=grad, x=x, grad_input=grad_input, mean=mean, inv_std=inv_std, grad_weight=grad_weight,
-                      grad_bias=grad_bias, **{f"affine{i}": a for i, a in enumerate(affine)})
-        _require(all(a.flags.c_contiguous and a.dtype == np.float32 for a in arrays.values())
-                 and groups_ == groups and grad.shape == x.shape == grad_input.shape
-                 and mean.shape == inv_std.shape == (batch, groups) and 0 <= start <= stop <= groups
-                 and channel_size > 0 and count % channel_size == 0
-                 and all(a.shape == (channels,) for a in (grad_weight, grad_bias, *affine)),
-                 "group_norm_silu_backward_from_x", arrays)
-        scratch = np.empty(count * batch + 2 * batch, dtype=np.float32)
-        work = np.empty(5 * batch, dtype=np.float64)
-        self._functions["group_norm_silu_backward_from_x", grad.dtype](
-            _address(grad), _address(x), groups, count, batch, channel_size, _address(mean), _address(inv_std),
-            _optional(weight), _optional(bias), _address(grad_input), _address(grad_weight), _address(grad_bias),
-            _address(scratch), _address(work), start, stop)
+        given = [a for a in (grad, x, grad_input, mean, inv_std, grad_weight, grad_bias, weight, bias, input_shift,
+                             grad_shift) if a is not None]
+        if not (all(a.flags.c_contiguous and a.dtype == np.float32 for a in given)
+                and groups_ == groups and grad.shape == x.shape == grad_input.shape
+                and mean.shape == inv_std.shape == (batch, groups) and 0 <= start <= stop <= groups
+                and channel_size > 0 and count % channel_size == 0
+                and all(a.shape == (channels,) for a in (grad_weight, grad_bias, weight, bias) if a is not None)
+                and all(a.shape == (channels, batch) for a in (input_shift, grad_shift) if a is not None)):
+            named = dict(grad=grad, x=x, grad_input=grad_input, mean=mean, inv_std=inv_std, grad_weight=grad_weight,
+                         grad_bias=grad_bias, weight=weight, bias=bias, input_shift=input_shift,
+                         grad_shift=grad_shift)
+            _require(False, "group_norm_silu_backward_from_x",
+                     {name: a for name, a in named.items() if a is not None})
+        function = self._functions["group_norm_silu_backward_from_x", grad.dtype]
+        head = (_address(grad), _address(x), groups, count, batch, channel_size, _address(mean), _address(inv_std),
+                _optional(weight), _optional(bias), _optional(input_shift), _address(grad_input),
+                _address(grad_weight), _address(grad_bias), _optional(grad_shift))
+        tail = (start, stop, _counter(counter, "group_norm_silu_backward_from_x"))
+
+        def run() -> None:
+            scratch = np.empty(max(1024, batch) + 4 * batch, dtype=np.float32)  # a chunk (kernels/group_norm.c)
+            work = np.empty(5 * batch, dtype=np.float64)
+            function(*head, _address(scratch), _address(work), *tail)
+
+        run.arrays = given + [counter]  # type: ignore[attr-defined]  # alive while the runner is
+        return run
 
 
 def windows_tile(kernel_size, stride, dilation, output_size, input_size) -> bool:

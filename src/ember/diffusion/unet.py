@@ -43,9 +43,10 @@ def sinusoidal_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Te
     return _functions.tensor(np.concatenate([np.cos(angles), np.sin(angles)], axis=1), dtype=np.float32)
 
 
-def _norm_silu(norm: nn.GroupNorm, x: Tensor) -> Tensor:
-    """``F.silu(norm(x))`` as one node (``group_norm_silu``): the same numbers, fewer passes over memory."""
-    return group_norm_silu(x, norm.num_groups, norm.weight, norm.bias, norm.eps)
+def _norm_silu(norm: nn.GroupNorm, x: Tensor, shift: Tensor | None = None) -> Tensor:
+    """``F.silu(norm(x + shift[:, :, None, None]))`` as one node (``group_norm_silu``): the same numbers, fewer
+    passes over memory. ``shift`` (N, C) or None."""
+    return group_norm_silu(x, norm.num_groups, norm.weight, norm.bias, norm.eps, shift=shift)
 
 
 class ResidualBlock(nn.Module):
@@ -66,8 +67,9 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: Tensor, embedding: Tensor) -> Tensor:
         h = self.conv1(_norm_silu(self.norm1, x))
-        h = h + self.embedding_projection(F.silu(embedding))[:, :, None, None]  # keeps h's memory order
-        h = self.conv2(self.dropout(_norm_silu(self.norm2, h)))
+        # the projected embedding added to h inside the next node, as it reads h (h alone is used nowhere else)
+        shift = self.embedding_projection(F.silu(embedding))
+        h = self.conv2(self.dropout(_norm_silu(self.norm2, h, shift)))
         return h + self.shortcut(x)
 
 

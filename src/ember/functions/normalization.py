@@ -447,9 +447,9 @@ def _group_views(groups: int, *arrays):
     if any(type(a) is not np.ndarray or a.strides != first.strides or a.shape != first.shape for a in arrays):
         return None
     batch = first.shape[0]
-    batch_last = np.moveaxis(first, 0, -1)
-    if batch > 1 and batch_last.flags.c_contiguous:
-        return True, [np.moveaxis(a, 0, -1).reshape(groups, -1, batch) for a in arrays]
+    batch_last = tuple(range(1, first.ndim)) + (0,)  # (C, *, N): a transpose is cheaper than np.moveaxis
+    if batch > 1 and first.transpose(batch_last).flags.c_contiguous:
+        return True, [a.transpose(batch_last).reshape(groups, -1, batch) for a in arrays]
     if first.flags.c_contiguous:
         return False, [a.reshape(batch, groups, -1) for a in arrays]
     return None
@@ -489,17 +489,26 @@ class GroupNorm(Primitive):
         self.save_for_backward(x, weight, x_hat, inv_std)
         return y
 
-    def _forward_kernel(self, x, affine, silu: bool):
+    def _forward_kernel(self, x, affine, silu: bool, shift=None):
         """``(y, x_hat, inv_std, mean)`` from the compiled kernel, or None where it does not apply. With
         ``silu`` (float32 only): y is silu of the output, and x_hat is None (not kept: the backward pass
-        recomputes it from x, mean and inv_std) when x and y both lie in (C, *, N) memory."""
+        recomputes it from x, mean and inv_std) when x and y both lie in (C, *, N) memory. ``shift`` (N, C) or
+        None is added to x first: by the kernel as it reads x where x_hat is not kept, else by NumPy."""
         weight, bias = _split_affine(affine, self.has_weight, self.has_bias)
-        kernels = compiled.for_arrays(x, *affine)
+        kernels = compiled.for_arrays(x, *affine, *(() if shift is None else (shift,)))
         layout = None if kernels is None or not x.size else _group_views(self.groups, x)
         if kernels is None or layout is None or (silu and x.dtype != np.float32):
             return None
         input_batch_inner, (x_view,) = layout
-        run = kernels.group_norm_silu_forward if silu else kernels.group_norm_forward
+        input_shift = None
+        if shift is not None and silu and input_batch_inner and x.shape[0] > 1:
+            input_shift = np.ascontiguousarray(shift.T)  # (C, N): a channel's shifts beside each other
+        elif shift is not None:
+            x = np.add(x, shift.reshape(shift.shape + (1,) * (x.ndim - 2)), out=np.empty_like(x))  # x's order
+            layout = _group_views(self.groups, x)
+            if layout is None:
+                return None
+            input_batch_inner, (x_view,) = layout
         # outputs in the convolutions' (C, *, N) memory whenever there is a batch: what a convolution after
         # it reads without a layout copy (the kernel makes the copy as it writes)
         order = tuple(range(1, x.ndim)) + (0,) if x.shape[0] > 1 else memory_order(x)
@@ -512,10 +521,14 @@ class GroupNorm(Primitive):
         mean, inv_std = (np.empty((x.shape[0], self.groups), x.dtype) for _ in range(2))
         scale, shift = (None if p is None else np.ascontiguousarray(p) for p in (weight, bias))
         channel_size = x.size // (x.shape[0] * x.shape[1])
-        threads.split_rows(
-            lambda start, stop: run(x_view, input_batch_inner, self.groups, channel_size, batch_inner, scale, shift,
-                                    float(self.eps), x_hat_view, y_view, mean, inv_std, start, stop),
-            self.groups, threads.threads_for(x.size))
+        arguments = (x_view, input_batch_inner, self.groups, channel_size, batch_inner, scale, shift,
+                     float(self.eps), x_hat_view, y_view, mean, inv_std)
+        if silu:
+            _split_groups(None, self.groups, x.size, lambda counter: kernels.group_norm_silu_forward_runner(
+                *arguments, 0, self.groups, input_shift, counter))
+        else:
+            _split_groups(lambda start, stop: kernels.group_norm_forward(*arguments, start, stop), self.groups,
+                          x.size)
         return y, x_hat, inv_std[:, :, None], mean
 
     def backward(self, grad):
@@ -537,16 +550,27 @@ class GroupNorm(Primitive):
         (batch_inner, (grad_view, x_hat_view, grad_input_view), grad_input, grad_weight, grad_bias, inv_std,
          weight, bias, channel_size) = _group_kernel_operands(self.groups, grad, x_hat, inv_std, weight, bias)
         if silu:
-            def run(start, stop):
-                kernels.group_norm_silu_backward(grad_view, x_hat_view, self.groups, channel_size, batch_inner,
-                                                 inv_std, weight, bias, grad_input_view, grad_weight, grad_bias,
-                                                 start, stop)
+            _split_groups(None, self.groups, grad.size, lambda counter: kernels.group_norm_silu_backward_runner(
+                grad_view, x_hat_view, self.groups, channel_size, batch_inner, inv_std, weight, bias,
+                grad_input_view, grad_weight, grad_bias, 0, self.groups, counter))
         else:
-            def run(start, stop):
-                kernels.group_norm_backward(grad_view, x_hat_view, self.groups, channel_size, batch_inner, inv_std,
-                                            weight, grad_input_view, grad_weight, grad_bias, start, stop)
-        threads.split_rows(run, self.groups, threads.threads_for(grad.size))
+            _split_groups(lambda start, stop: kernels.group_norm_backward(
+                grad_view, x_hat_view, self.groups, channel_size, batch_inner, inv_std, weight, grad_input_view,
+                grad_weight, grad_bias, start, stop), self.groups, grad.size)
         return _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
+
+
+def _split_groups(call, groups: int, numbers: int, runner_for=None) -> None:
+    """Run a group-norm kernel over groups 0..groups-1 on the threads that a pass over ``numbers`` numbers
+    takes: given ``runner_for`` (the GroupNormSiLU kernels), ``runner_for(counter)`` checks the arrays once
+    and every thread runs what it returns, taking the groups from the counter one at a time as it gets to
+    them (a helper thread that wakes late takes fewer); else ``split_rows`` cuts them into fixed ranges for
+    ``call(start, stop)``."""
+    count = threads.threads_for(numbers)
+    if runner_for is not None:
+        threads.share(runner_for(compiled.new_counter()), count)
+    else:
+        threads.split_rows(call, groups, count)
 
 
 def _group_kernel_operands(groups: int, grad, like, inv_std, weight, bias) -> tuple:
@@ -618,76 +642,102 @@ def _affine_in_order(x_hat, weight, bias):
 
 
 class GroupNormSiLU(GroupNorm):
-    """``silu(group_norm(x) * weight + bias)``, one node: a normalization, then SiLU, as a diffusion UNet's
-    residual blocks take them, without the normalised output between them. ``forward(x, [weight], [bias])``
-    as ``GroupNorm``; the reference is group norm's reference and SiLU's one after the other (the same
-    numbers). Fast paths (float32 NumPy arrays in (C, *, N) or C-contiguous memory, compiled kernels):
-    ``forward_compiled`` and ``backward_arrays``, group norm's kernels with SiLU and its gradient applied a
-    group at a time (``kernels/group_norm_silu.c``): the numbers of ``GroupNorm``'s and ``SiLU``'s fast paths
-    one after the other, in two passes fewer over memory each way. Where x lies in (C, *, N) memory the
-    forward pass keeps no ``x_hat`` (a pass and an array fewer): the backward pass recomputes it from x and
-    the saved mean and inv_std, a group at a time, as the forward pass computed it."""
+    """``silu(group_norm(x + shift) * weight + bias)``, one node: a normalization, then SiLU, as a diffusion
+    UNet's residual blocks take them, without the normalised output between them. ``forward(x, [weight],
+    [bias], [shift])`` as ``GroupNorm``, with ``shift`` (N, C) when ``has_shift``: a per-sample, per-channel
+    number added to x before the normalization (a UNet's time embedding), its gradient the per-sample,
+    per-channel sums of x's. The reference is the add, group norm's reference and SiLU's one after the other
+    (the same numbers). Fast paths (float32 NumPy arrays in (C, *, N) or C-contiguous memory, compiled
+    kernels): ``forward_compiled`` and ``backward_arrays``, group norm's kernels with SiLU and its gradient
+    applied a chunk or a group at a time (``kernels/group_norm_silu.c``): the numbers of ``GroupNorm``'s and
+    ``SiLU``'s fast paths one after the other, in fewer passes over memory each way. Where x lies in (C, *, N)
+    memory the forward pass keeps no ``x_hat`` (a pass and an array fewer) and adds the shift as it reads x:
+    the backward pass recomputes x_hat from x, the shift and the saved mean and inv_std, a chunk at a time,
+    as the forward pass computed it."""
 
     fast_forward = ("forward_compiled",)
 
-    def forward(self, x, *affine):
+    def __init__(self, groups: int, eps: float, has_weight: bool, has_bias: bool, has_shift: bool = False):
+        super().__init__(groups, eps, has_weight, has_bias)
+        self.has_shift = has_shift
+
+    def _split_shift(self, rest):
+        """``(affine, shift)`` from the inputs after x: the shift last when the node has one."""
+        return (rest[:-1], rest[-1]) if self.has_shift else (rest, None)
+
+    def forward(self, x, *rest):
         xp = get_array_module(x)
+        affine, shift = self._split_shift(rest)
         weight, bias = _split_affine(affine, self.has_weight, self.has_bias)
-        grouped = x.reshape(x.shape[0], self.groups, -1)
+        shifted = x if shift is None else x + shift.reshape(shift.shape + (1,) * (x.ndim - 2))
+        grouped = shifted.reshape(x.shape[0], self.groups, -1)
         _, _, x_hat, inv_std = _moments(grouped, (2,), self.eps)
         x_hat = x_hat.reshape(x.shape)
         y = _affine(x_hat, weight, bias, _channel_shape(x.ndim))
-        self.save_for_backward(x, weight, bias, x_hat, inv_std, None)
+        self.save_for_backward(x, weight, bias, x_hat, inv_std, None, shift)
         half = y.dtype.type(0.5)
         return xp.asarray(y * (xp.tanh(y * half) * half + half))  # SiLU's reference
 
-    def forward_compiled(self, x, *affine):
+    def forward_compiled(self, x, *rest):
+        affine, shift = self._split_shift(rest)
         weight, bias = _split_affine(affine, self.has_weight, self.has_bias)
         if x.dtype != np.float32:  # group norm's kernel, then SiLU's NumPy passes: SiLU's fast path's numbers
-            outputs = self._forward_kernel(x, affine, silu=False)
+            outputs = self._forward_kernel(x, affine, silu=False, shift=shift)
             y = None if outputs is None else _silu_arrays(outputs[0])
             if y is None:
                 return None
-            self.save_for_backward(x, weight, bias, outputs[1], outputs[2], None)
+            self.save_for_backward(x, weight, bias, outputs[1], outputs[2], None, shift)
             return y
-        outputs = self._forward_kernel(x, affine, silu=True)
+        outputs = self._forward_kernel(x, affine, silu=True, shift=shift)
         if outputs is None:
             return None
         y, x_hat, inv_std, mean = outputs
-        self.save_for_backward(x, weight, bias, x_hat, inv_std, None if x_hat is not None else mean)
+        self.save_for_backward(x, weight, bias, x_hat, inv_std, None if x_hat is not None else mean, shift)
         return y
 
     def backward(self, grad):
         x, weight, bias = self.saved_tensors[:3]
+        shift = self.saved_tensors[6]
         affine = [tensor for tensor in (weight, bias) if tensor is not None]
-        y = GroupNorm(self.groups, self.eps, self.has_weight, self.has_bias)(x, *affine)
+        shifted = x if shift is None else x + shift.reshape(shift.shape + (1,) * (x.ndim - 2))
+        y = GroupNorm(self.groups, self.eps, self.has_weight, self.has_bias)(shifted, *affine)
         s = y.sigmoid()
         grad_y = grad * (s * (1.0 + y * (1.0 - s)))  # SiLU's gradient, as SiLU.backward
-        return _group_norm_grads(x, weight, grad_y, self.groups, self.eps, self.has_weight, self.has_bias)
+        grads = _group_norm_grads(shifted, weight, grad_y, self.groups, self.eps, self.has_weight, self.has_bias)
+        if not self.has_shift:
+            return grads
+        spatial = tuple(range(2, x.ndim))
+        return grads + (grads[0].sum(spatial) if spatial else grads[0],)  # the shift's: sums of x's gradient
 
     def backward_arrays(self, grad):
-        """Both gradients in one compiled kernel on the saved ``x_hat`` and ``inv_std``; None (the reference)
-        where it does not apply."""
-        x, weight, bias, x_hat, inv_std, mean = self.saved_arrays
-        if x_hat is not None and type(grad) is np.ndarray and grad.dtype != np.float32:
-            # SiLU's gradient in NumPy passes on the output recomputed from x_hat, then group norm's kernel
-            grad_output = _silu_grad_arrays(grad, _affine_in_order(x_hat, weight, bias))
-            if grad_output is None:
-                return None
-            return self._backward_kernel(grad_output, weight, None, x_hat, inv_std, silu=False)
+        """Every gradient in one compiled kernel on the saved ``x_hat`` (or x, the shift, mean and inv_std);
+        None (the reference) where it does not apply."""
+        x, weight, bias, x_hat, inv_std, mean, shift = self.saved_arrays
         if x_hat is not None:
-            return self._backward_kernel(grad, weight, bias, x_hat, inv_std, silu=True)
-        kernels = compiled.for_arrays(grad, x, *(a for a in (weight, bias) if a is not None))
+            if type(grad) is np.ndarray and grad.dtype != np.float32:
+                # SiLU's gradient in NumPy passes on the output recomputed from x_hat, then group norm's kernel
+                grad_output = _silu_grad_arrays(grad, _affine_in_order(x_hat, weight, bias))
+                if grad_output is None:
+                    return None
+                grads = self._backward_kernel(grad_output, weight, None, x_hat, inv_std, silu=False)
+            else:
+                grads = self._backward_kernel(grad, weight, bias, x_hat, inv_std, silu=True)
+            if grads is None or not self.has_shift:
+                return grads
+            return grads + (grads[0].sum(tuple(range(2, x_hat.ndim))),)  # the shift's: sums of x's gradient
+        kernels = compiled.for_arrays(grad, x, *(a for a in (weight, bias, shift) if a is not None))
         if kernels is None or grad.dtype != np.float32:
             return None
         (_, (grad_view, x_view, grad_input_view), grad_input, grad_weight, grad_bias, inv_std, weight, bias,
          channel_size) = _group_kernel_operands(self.groups, grad, x, inv_std, weight, bias)
-        threads.split_rows(
-            lambda start, stop: kernels.group_norm_silu_backward_from_x(
-                grad_view, x_view, self.groups, channel_size, mean, inv_std, weight, bias, grad_input_view,
-                grad_weight, grad_bias, start, stop),
-            self.groups, threads.threads_for(grad.size))
-        return _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
+        input_shift = grad_shift = None
+        if shift is not None:  # (C, N): a channel's numbers beside each other
+            input_shift, grad_shift = np.ascontiguousarray(shift.T), np.empty(shift.shape[::-1], shift.dtype)
+        _split_groups(None, self.groups, grad.size, lambda counter: kernels.group_norm_silu_backward_from_x_runner(
+            grad_view, x_view, self.groups, channel_size, mean, inv_std, weight, bias, grad_input_view, grad_weight,
+            grad_bias, 0, self.groups, input_shift, grad_shift, counter))
+        grads = _with_affine_grads(grad_input, grad_weight, grad_bias, self.has_weight, self.has_bias)
+        return grads + ((np.ascontiguousarray(grad_shift.T),) if grad_shift is not None else ())
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
@@ -700,14 +750,18 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
 
 
 def group_norm_silu(input: Tensor, num_groups: int, weight: Tensor | None = None,  # noqa: A002
-                    bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
-    """``silu(group_norm(input, num_groups, weight, bias, eps))`` as one node (``GroupNormSiLU``): the same
-    numbers, two passes fewer over memory each way. Arguments and shapes as ``group_norm``."""
-    return _group_norm_node("group_norm_silu", GroupNormSiLU, input, num_groups, weight, bias, eps)
+                    bias: Tensor | None = None, eps: float = 1e-5, shift: Tensor | None = None) -> Tensor:
+    """``silu(group_norm(input + shift[:, :, None, ...], num_groups, weight, bias, eps))`` as one node
+    (``GroupNormSiLU``): the same numbers, fewer passes over memory each way. Arguments and shapes as
+    ``group_norm``; ``shift`` (N, C) or None (default), one number per sample and channel added to the input
+    before the normalization (a diffusion UNet's time embedding), not broadcast from other shapes."""
+    return _group_norm_node("group_norm_silu", GroupNormSiLU, input, num_groups, weight, bias, eps, shift)
 
 
-def _group_norm_node(name: str, op_class, input: Tensor, num_groups, weight, bias, eps) -> Tensor:  # noqa: A002
-    """``op_class`` (GroupNorm or GroupNormSiLU) on checked arguments; errors name the function ``name``."""
+def _group_norm_node(name: str, op_class, input: Tensor, num_groups, weight, bias, eps,  # noqa: A002
+                     shift: Tensor | None = None) -> Tensor:
+    """``op_class`` (GroupNorm or GroupNormSiLU) on checked arguments; errors name the function ``name``;
+    ``shift`` only for GroupNormSiLU."""
     _check_floating(name, "input", input)
     if input.ndim < 2:
         raise ValueError(f"{name}: expected input of shape (N, C, *), received {input.shape}")
@@ -719,6 +773,14 @@ def _group_norm_node(name: str, op_class, input: Tensor, num_groups, weight, bia
     _check_per_channel(name, {"weight": weight, "bias": bias}, channels, input.dtype)
     _check_eps(name, eps)
     affine = [tensor for tensor in (weight, bias) if tensor is not None]
+    if shift is not None:
+        _check_floating(name, "shift", shift)
+        if shift.shape != tuple(input.shape[:2]):
+            raise ValueError(f"{name}: expected shift of shape (N, C) = {tuple(input.shape[:2])} for an input of "
+                             f"shape {input.shape}, received shape {shift.shape}")
+        if shift.dtype != input.dtype:
+            raise TypeError(f"{name}: shift has dtype {shift.dtype}, the input has {input.dtype}; they must match")
+        return op_class(num_groups, eps, weight is not None, bias is not None, True)(input, *affine, shift)
     return op_class(num_groups, eps, weight is not None, bias is not None)(input, *affine)
 
 

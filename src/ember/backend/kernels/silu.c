@@ -11,7 +11,10 @@ static inline T EMBER_NAME(rational_tanh)(T x)
 {
     EMBER_FUSED
     const T limit = (T)7.90531110763549805;
-    x = x < -limit ? -limit : (x > limit ? limit : x);
+    /* a max, then a min (vmaxps, vminps), so that the polynomials run on every lane without masks; NaN
+     * becomes -limit here, and the callers' product by x makes it NaN again */
+    x = x > -limit ? x : -limit;
+    x = x < limit ? x : limit;
     const T x2 = x * x;
     T p = x2 * (T)-2.76076847742355e-16 + (T)2.00018790482477e-13;
     p = x2 * p + (T)-8.60467152213735e-11;

@@ -30,12 +30,15 @@ def layer_norm(node, graph):
 def group_norm(node, graph):
     """A LayerNormalization over (N, groups, -1), reshaped back to the input's shape, then the per-channel
     weight (Mul) and bias (Add)."""
+    names = graph.inputs(node)
+    return _group_norm(node.op, graph, names[0], names[1:], node.inputs[0].array)
+
+
+def _group_norm(op, graph, x: str, affine: list, array):
+    """``group_norm``'s nodes for the input named ``x`` (shaped as ``array``) and the weight and bias names in
+    ``affine``."""
     if graph.opset < 17:
         raise graph.unsupported(f"LayerNormalization needs opset 17 or later, the export asked for {graph.opset}")
-    op = node.op
-    names = graph.inputs(node)
-    x, affine = names[0], names[1:]
-    array = node.inputs[0].array
     grouped = graph.add("Reshape", [x, graph.ints([0, op.groups, -1])])
     scale = graph.constant(np.ones(array[0].size // op.groups, dtype=array.dtype))
     normalized = graph.add("LayerNormalization", [grouped, scale], axis=-1, epsilon=float(op.eps))
@@ -57,6 +60,14 @@ def batch_norm(node, graph):
 
 @converts(ops.GroupNormSiLU)
 def group_norm_silu(node, graph):
-    """Group norm as ``group_norm`` converts it, then SiLU: ``y * Sigmoid(y)``."""
-    y = group_norm(node, graph)
+    """The shift (N, C), if any, reshaped to (N, C, 1, ...) and added to the input (Add), then group norm as
+    ``group_norm`` converts it, then SiLU: ``y * Sigmoid(y)``."""
+    op = node.op
+    names = graph.inputs(node)
+    x, affine = names[0], names[1:]
+    array = node.inputs[0].array
+    if op.has_shift:
+        per_sample_channel = graph.ints([0, 0] + [1] * (array.ndim - 2))  # 0: the dimension as it is
+        x = graph.add("Add", [x, graph.add("Reshape", [affine.pop(), per_sample_channel])])
+    y = _group_norm(op, graph, x, affine, array)
     return graph.add("Mul", [y, graph.add("Sigmoid", [y])])
