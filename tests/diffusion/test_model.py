@@ -26,6 +26,26 @@ def test_unet_shapes_for_mnist():
     assert tuple(unet(x, np.array([5, 5, 5])).shape) == (3, 1, 28, 28)  # no condition
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+def test_unet_trains_on_small_batches_with_the_reference_paths_numbers(batch):
+    # one image: the convolutions' (C, H, W, N) memory with N = 1 carries strides on a length-one axis that
+    # copies do not share; three: a batch the direct convolutions do not take
+    rng = np.random.default_rng(batch)
+    x = rng.standard_normal((batch, 1, 8, 8)).astype(np.float32)
+    condition = rng.standard_normal((batch, 32)).astype(np.float32)
+    t = np.arange(batch) * 7
+    results = []
+    for fast in (True, False):
+        ember.manual_seed(0)
+        unet = UNet(channels=8, channel_multipliers=(1, 2), groups=4, attention_heads=2)
+        with ember.config.override(fast_paths=fast):
+            y = unet(ember.tensor(x), t, ember.tensor(condition))
+            (y * y).sum().backward()
+        results.append([y.numpy()] + [p.grad.numpy() for p in unet.parameters()])
+    for fast, reference in zip(*results):
+        np.testing.assert_allclose(fast, reference, rtol=2e-3, atol=2e-4)
+
+
 def test_unet_refuses_sizes_it_cannot_halve():
     unet = UNet(channels=8, groups=4)
     with pytest.raises(ValueError, match=r"divisible by 4; received shape \(2, 1, 30, 30\)"):

@@ -172,3 +172,23 @@ def test_group_norm_silu_keeps_no_normalised_copy_of_an_input_in_the_convolution
         results.append([y.numpy()] + [t.grad.numpy() for t in tensors])
     for chwn_result, c_order_result in zip(*results):
         np.testing.assert_allclose(chwn_result, c_order_result, rtol=1e-5, atol=1e-5)
+
+
+def test_group_norm_silu_takes_a_batch_of_one_between_convolutions(kernels, rng):
+    # for one sample, (C, H, W, N) memory puts a stride on the batch axis of length one that NumPy's copies and
+    # reshapes do not share: the input, its gradient from the next convolution and the kernels' views all
+    # have to be taken alike
+    x = rng.standard_normal((1, 4, 6, 6)).astype(np.float32)
+    first, second = (rng.standard_normal((8, c, 3, 3)).astype(np.float32) for c in (4, 8))
+    shift = rng.standard_normal((1, 8)).astype(np.float32)
+    grad = rng.standard_normal((1, 8, 6, 6)).astype(np.float32)
+
+    def block(x, first, second, shift):
+        h = group_norm_silu(ember.conv2d(x, first, padding=1), 2, shift=shift)
+        return ember.conv2d(group_norm_silu(h, 4), second, padding=1)
+
+    fast_y, fast_grads = _run(block, [x, first, second, shift], grad, True)
+    slow_y, slow_grads = _run(block, [x, first, second, shift], grad, False)
+    np.testing.assert_allclose(fast_y, slow_y, rtol=1e-4, atol=1e-4)
+    for fast, slow in zip(fast_grads, slow_grads):
+        np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-4)

@@ -439,12 +439,18 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
     return _run(LayerNorm, input, weight, bias, size, eps)[1]
 
 
+def _same_layout(a, b) -> bool:
+    """Whether NumPy arrays ``a`` and ``b`` have one shape and lie alike in memory: equal strides on every axis
+    longer than one (a length-1 axis may carry any stride: a batch of one from a convolution does)."""
+    return a.shape == b.shape and all(x == y for x, y, n in zip(a.strides, b.strides, a.shape) if n > 1)
+
+
 def _group_views(groups: int, *arrays):
-    """``(batch_inner, views)``: C-contiguous 3-d views of same-strided (N, C, *) NumPy arrays, (groups, count,
-    N) when they lie in (C, *, N) memory (the convolutions' order; ``batch_inner`` True), (N, groups, count)
-    when C-contiguous; None when neither (or they differ in strides)."""
+    """``(batch_inner, views)``: C-contiguous 3-d views of (N, C, *) NumPy arrays of one layout
+    (``_same_layout``), (groups, count, N) when they lie in (C, *, N) memory (the convolutions' order;
+    ``batch_inner`` True), (N, groups, count) when C-contiguous; None when neither (or their layouts differ)."""
     first = arrays[0]
-    if any(type(a) is not np.ndarray or a.strides != first.strides or a.shape != first.shape for a in arrays):
+    if any(type(a) is not np.ndarray or not _same_layout(a, first) for a in arrays):
         return None
     batch = first.shape[0]
     batch_last = tuple(range(1, first.ndim)) + (0,)  # (C, *, N): a transpose is cheaper than np.moveaxis
@@ -577,7 +583,7 @@ def _group_kernel_operands(groups: int, grad, like, inv_std, weight, bias) -> tu
     """What the compiled group-norm backward kernels take, for ``grad`` and the saved ``like`` (x_hat or x) of
     one layout: ``(batch_inner, (grad, like, grad_input) group views, grad_input, grad_weight, grad_bias,
     inv_std (N, G), weight, bias, channel_size)``, grad copied into like's memory order where it differs."""
-    if grad.strides != like.strides:
+    if not _same_layout(grad, like):
         grad = copy_in_order(np, grad, memory_order(like))
     grad_input = np.empty_like(like)
     batch_inner, views = _group_views(groups, grad, like, grad_input)
