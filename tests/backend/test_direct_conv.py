@@ -32,6 +32,9 @@ CASES = [  # (N, C_in, H, W, C_out, kernel, stride, dilation, padding)
     # input channels a multiple of 4 KB long: the forward's blocks sum channel by channel
     (16, 5, 8, 8, 12, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))),
     (40, 3, 8, 16, 8, (3, 2), (2, 1), (1, 2), ((1, 1), (1, 0))),  # strided, dilated, a batch tail
+    # kernels 3 wide, dilation 1: weight window tiles (AVX-512) over blocks of columns, both edges read as zeros
+    (21, 5, 9, 17, 6, (3, 3), (2, 2), (1, 1), ((1, 1), (2, 0))),  # stride 2, left padding 2, an odd channel
+    (18, 4, 6, 11, 5, (2, 3), (1, 1), (1, 1), ((0, 1), (0, 2))),  # left padding 0, right 2
 ]
 
 
