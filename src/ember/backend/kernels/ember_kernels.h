@@ -90,8 +90,8 @@ struct ember_range {
 
 /* How the weight gradient groups its sums and cuts its work (weight_grad.c): one register tile sums `group`
  * output rows; output channels go `chunk_out` at a time per group; shared, the rows are cut into `ranges`
- * ranges, each summed into a partial of its own, and the output channels into parts of `part_out`.
- * Python: compiled.WeightSplit. */
+ * ranges, each summed into a partial of its own, and the output channels into ceil(C_out / part_out) parts
+ * of whole register tiles, as even as those allow. Python: compiled.WeightSplit. */
 struct ember_weight_split {
     idx chunk_out, group, ranges, part_out;
 };

@@ -573,22 +573,28 @@ static void EMBER_NAME(weight_rows)(const struct EMBER_NAME(weight_call) *call, 
 }
 
 /* The shared work: split->ranges ranges of rows (range r: rows start + (stop-start)*r/ranges up to the next)
- * by parts of split->part_out output channels. This call takes pieces from the shared counter (atomically)
- * until none is left and writes (not adds) each into range r's own partial, grad_weight + r*C_out*C*kh*kw,
- * so that threads calling at once share the pieces out by speed and the caller adds the partials in order:
- * the same numbers whoever did which. */
+ * by parts of about split->part_out output channels (ceil(C_out / part_out) parts that share the output
+ * channels' register tiles as evenly as whole tiles allow, so that the pieces are of about one size: 64
+ * channels in parts of 12 go 8, 12, 12, 8, 12, 12, not 12 five times and 4). This call takes pieces from
+ * the shared counter (atomically) until none is left and writes (not adds) each into range r's own
+ * partial, grad_weight + r*C_out*C*kh*kw, so that threads calling at once share the pieces out by speed
+ * and the caller adds the partials in order: the same numbers whoever did which (a part starts at a whole
+ * tile, so each output channel falls in the same tile however the channels are parted). */
 static void EMBER_NAME(weight_pieces)(const struct EMBER_NAME(weight_call) *call, T *grad_weight,
                                       const struct ember_weight_split *split, const struct ember_range *range)
 {
     const idx out_channels = call->out_channels, ranges = split->ranges, start = range->start, stop = range->stop;
     const idx part_out = split->part_out > 0 ? split->part_out : out_channels;
-    const idx per_out = call->dw_o, parts = (out_channels + part_out - 1) / part_out;
+    const idx tiles = (out_channels + EMBER_TILE_OUT - 1) / EMBER_TILE_OUT;
+    const idx wanted = (out_channels + part_out - 1) / part_out, parts = wanted < tiles ? wanted : tiles;
+    const idx per_out = call->dw_o;
     for (;;) {
         const idx k = __atomic_fetch_add(range->counter, 1, __ATOMIC_RELAXED);
         if (k >= ranges * parts)
             break;
-        const idx piece_range = k / parts, o_first = k % parts * part_out;
-        const idx o_last = o_first + part_out < out_channels ? o_first + part_out : out_channels;
+        const idx piece_range = k / parts, part = k % parts;
+        const idx o_first = tiles * part / parts * EMBER_TILE_OUT, o_end = tiles * (part + 1) / parts * EMBER_TILE_OUT;
+        const idx o_last = o_end < out_channels ? o_end : out_channels;
         T *partial = grad_weight + piece_range * out_channels * per_out;
         memset(partial + o_first * per_out, 0, (size_t)((o_last - o_first) * per_out) * sizeof(T));
         EMBER_NAME(weight_rows)(call, partial, o_first, o_last, start + (stop - start) * piece_range / ranges,
