@@ -127,8 +127,9 @@ struct ember_adam_step {
 #define EMBER_TILE_IN 4
 #endif
 
-/* With AVX-512, kernels 3 wide whose output rows are at least EMBER_PAIRS_MIN_WIDTH wide take
- * weight-gradient tiles of EMBER_TILE_OUT output channels by 2 input channels by the 3 tap columns
+/* With AVX-512, kernels 3 wide whose output rows are at least EMBER_PAIRS_MIN_WIDTH wide and that take no
+ * window tiles (EMBER_WINDOW_TILES: dilated, at column stride 3 or more, or padded by over 2 on the left)
+ * take weight-gradient tiles of EMBER_TILE_OUT output channels by 2 input channels by the 3 tap columns
  * (weight_by_pairs in weight_grad.c), each gradient vector loaded once for 6 sums: 64 -> 64 channels,
  * batch 64, one thread, 197 -> 210 GFLOP/s at 28x28, 148 -> 178 at 56x56, 199 -> 205 at 18x18, even at
  * 16x16, but 198 -> 180 at 14x14 and 196 -> 148 at 7x7. Narrower vectors (16 registers) leave them none:
