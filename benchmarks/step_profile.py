@@ -7,6 +7,7 @@
     .bench-venv/bin/python benchmarks/step_profile.py ops pytorch_cnn                # Ember's step, op by op
     .bench-venv/bin/python benchmarks/step_profile.py calls lstm_mnist               # time in kernels and GEMMs
     .bench-venv/bin/python benchmarks/step_profile.py conv-layers                # Ember's convolutions, layer by layer
+    .bench-venv/bin/python benchmarks/step_profile.py conv-layers unet           # the diffusion UNet's alone
     .bench-venv/bin/python benchmarks/step_profile.py gemm                       # sgemm rate at the convnet's shapes
     .bench-venv/bin/python benchmarks/step_profile.py recurrent                  # an LSTM step's products, sequences
     .bench-venv/bin/python benchmarks/step_profile.py kernels convnet            # compiled kernels against NumPy's
@@ -53,6 +54,13 @@ CONV_LAYERS = {  # (batch, C_in, size, C_out, kernel, stride, ((top, bottom), (l
                    (64, 48, 14, 64, 4, 2, ((1, 1), (1, 1)))],
     "pytorch_cnn": [(64, 3, 28, 32, 3, 1, ((1, 1), (1, 1))), (64, 32, 28, 64, 3, 1, ((1, 1), (1, 1))),
                     (64, 64, 14, 128, 3, 1, ((1, 1), (1, 1)))],
+    # ember.diffusion's CPU UNet (32 base channels, 1-2-2, batch 64, 28x28): each distinct convolution once
+    "unet": [(64, channels, size, out_channels, kernel, stride, ((kernel // 2,) * 2,) * 2)
+             for channels, size, out_channels, kernel, stride in [
+                 (1, 28, 32, 3, 1), (32, 28, 32, 3, 1), (32, 28, 32, 3, 2), (32, 14, 64, 3, 1), (64, 14, 64, 3, 1),
+                 (32, 14, 64, 1, 1), (64, 14, 64, 3, 2), (64, 7, 64, 3, 1), (128, 7, 64, 3, 1), (128, 7, 64, 1, 1),
+                 (128, 14, 64, 3, 1), (128, 14, 64, 1, 1), (64, 28, 64, 3, 1), (96, 28, 32, 3, 1),
+                 (96, 28, 32, 1, 1), (32, 28, 1, 3, 1)]],
 }
 
 
@@ -185,14 +193,19 @@ def profile_conv_layers(args) -> None:
     class Forward(Conv2d):
         needs_input_grad = (False, False)
 
+    unknown = set(args.models) - set(CONV_LAYERS)
+    if unknown:
+        raise SystemExit(f"conv-layers: no layers for {', '.join(sorted(unknown))}; known: {', '.join(CONV_LAYERS)}")
     rate = sgemm_gflops(1024, 1024, 1024)
     print(f"sgemm 1024^3: {rate:.0f} GFLOP/s; ms (GFLOP/s), best of 15 calls; im2col + GEMM first, with "
           f"OpenBLAS's threads, then the direct kernels on Ember's")
-    layers = [(name, layer) for name, group in CONV_LAYERS.items() for layer in group]
+    layers = [(name, layer) for name, group in CONV_LAYERS.items() if name in (args.models or CONV_LAYERS)
+              for layer in group]
     timings = {}
     for direct in (False, True):  # im2col first: the direct kernels set OpenBLAS to one thread
         paths = {"conv": "direct" if direct else "im2col"}
-        for name, (batch, channels, size, out_channels, kernel, stride, padding) in layers:
+        for name, layer in layers:
+            batch, channels, size, out_channels, kernel, stride, padding = layer
             geometry = ConvGeometry((kernel, kernel), (stride, stride), padding, (1, 1), 1)
             rng = np.random.default_rng(0)
             x = rng.standard_normal((channels, size, size, batch), dtype=np.float32).transpose(3, 0, 1, 2)
@@ -200,18 +213,19 @@ def profile_conv_layers(args) -> None:
             with config.override(**paths):  # each op's own choice of path, as in training
                 y = Forward(geometry)._fast_forward([x, weight])
                 grad = rng.standard_normal(y.shape[1:] + y.shape[:1], dtype=np.float32).transpose(3, 0, 1, 2)
-                timings[name, channels, out_channels, direct] = (
+                timings[name, layer, direct] = (
                     2e-6 * y.size * channels * kernel * kernel,
                     best_ms(lambda: Forward(geometry)._fast_forward([x, weight])),
                     best_ms(lambda: Conv2dGradInput(geometry, x.shape)._fast_forward([grad, weight])),
                     best_ms(lambda: Conv2dGradWeight(geometry, weight.shape)._fast_forward([x, grad])))
-    for name, (batch, channels, size, out_channels, kernel, stride, padding) in layers:
-        flop, *direct_ms = timings[name, channels, out_channels, True]
-        _, *im2col_ms = timings[name, channels, out_channels, False]
+    for name, layer in layers:
+        batch, channels, size, out_channels, kernel, stride, padding = layer
+        flop, *direct_ms = timings[name, layer, True]
+        _, *im2col_ms = timings[name, layer, False]
         parts = [f"{what} {new:.1f} ({flop / new:.0f}) / {old:.1f}"
                  for what, new, old in zip(("forward", "input gradient", "weight gradient"), direct_ms, im2col_ms)]
-        print(f"{name:12s} {channels}->{out_channels} {kernel}x{kernel} stride {stride}, batch {batch}: "
-              f"{'; '.join(parts)}; floor {flop / rate:.1f} each")
+        print(f"{name:12s} {channels}->{out_channels} {kernel}x{kernel} stride {stride} at {size}x{size}, "
+              f"batch {batch}: {'; '.join(parts)}; floor {flop / rate:.1f} each")
 
 
 def profile_calls(args) -> None:
@@ -353,8 +367,10 @@ def main(argv=None) -> None:
     ops.add_argument("workload", choices=list(WORKLOADS))
     ops.add_argument("--steps", type=int, default=30)
     ops.set_defaults(run=profile_ops)
-    commands.add_parser("conv-layers", help="Ember's convolution primitives, layer by layer").set_defaults(
-        run=profile_conv_layers)
+    conv_layers = commands.add_parser("conv-layers", help="Ember's convolution primitives, layer by layer")
+    conv_layers.add_argument("models", nargs="*", metavar="model",
+                             help=f"the layers of these only (default: all; of {', '.join(CONV_LAYERS)})")
+    conv_layers.set_defaults(run=profile_conv_layers)
     commands.add_parser("gemm", help="sgemm rates at the convnet's GEMM shapes").set_defaults(run=profile_gemm)
     commands.add_parser("recurrent", help="an LSTM step's products, BLAS and packed; the sequence kernels on 1 "
                                           "and 2 threads").set_defaults(run=profile_recurrent)

@@ -20,6 +20,8 @@ not take (CuPy, other dtypes) go the im2col way: the functions here return None 
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import config
@@ -35,7 +37,8 @@ PIECES_PER_THREAD = 64  # forward / input gradient: pieces of work a shared call
 # of channel pairs by 3 taps, 6 rows 1-8% faster than 4, batch 64, 1 or 2 threads, and 8 slower on 2: one
 # range of rows leaves too few pieces to share evenly); the rows go in ranges of about 4 groups (each range
 # summed into a partial of its own, at most PARTIALS_BYTES of them in all) and the output channels in parts
-# of a multiple of WEIGHT_PART, about 8 pieces per thread. Groups and ranges set the order of the sums, so
+# of about a multiple of WEIGHT_PART, about 8 pieces per thread, as many as make the pieces a multiple of the
+# threads (the kernel parts the channels' tiles evenly). Groups and ranges set the order of the sums, so
 # they depend on the shape alone: the same numbers on any number of threads.
 WEIGHT_GROUP = 4
 WEIGHT_GROUP_MAX = 8
@@ -236,8 +239,9 @@ def weight_group(out_w: int) -> int:
 def weight_grad(x, grad, geometry, weight_shape, group: int | None = None, part_unit: int = WEIGHT_PART):
     """The gradient wrt the (C_out, C, kh, kw) weight of ``conv2d(x, weight)`` given the output gradient
     ``grad``, or None when the direct kernel does not apply. Threads share pieces (a range of output rows by a
-    part of the output channels, a multiple of ``part_unit``); each range sums into its own partial, added in
-    row order; a register tile sums ``group`` output rows (default ``weight_group`` of the output width)."""
+    part of the output channels, about a multiple of ``part_unit``, so many that the pieces are a multiple of
+    the threads); each range sums into its own partial, added in row order; a register tile sums ``group``
+    output rows (default ``weight_group`` of the output width)."""
     if config.get("conv") != "direct" or geometry.groups != 1 or not x.shape[0]:  # an empty batch: im2col's zeros
         return None
     kernels = compiled.for_arrays(x, grad)
@@ -252,7 +256,9 @@ def weight_grad(x, grad, geometry, weight_shape, group: int | None = None, part_
     offset = (geometry.padding[0][0], geometry.padding[1][0])
     ranges = weight_ranges(out_h, int(np.prod(weight_shape)) * x.dtype.itemsize, group)
     count = _threads(2.0 * grad.size * x[0].size)
-    part = part_unit * max(1, round(weight_shape[0] * ranges / (part_unit * 8 * count)))
+    parts = -(-weight_shape[0] // (part_unit * max(1, round(weight_shape[0] * ranges / (part_unit * 8 * count)))))
+    step = count // math.gcd(count, ranges)  # pieces a multiple of the threads: none left waiting at the end
+    part = -(-weight_shape[0] // (-(-parts // step) * step))
     partials = np.empty((ranges, *weight_shape), dtype=x.dtype)
     counter = compiled.new_counter()
     share(lambda: kernels.conv_weight_grad(source, grads, geometry.kernel_size, geometry.stride,

@@ -90,8 +90,8 @@ struct ember_range {
 
 /* How the weight gradient groups its sums and cuts its work (weight_grad.c): one register tile sums `group`
  * output rows; output channels go `chunk_out` at a time per group; shared, the rows are cut into `ranges`
- * ranges, each summed into a partial of its own, and the output channels into parts of `part_out`.
- * Python: compiled.WeightSplit. */
+ * ranges, each summed into a partial of its own, and the output channels into ceil(C_out / part_out) parts
+ * of whole register tiles, as even as those allow. Python: compiled.WeightSplit. */
 struct ember_weight_split {
     idx chunk_out, group, ranges, part_out;
 };
@@ -127,8 +127,9 @@ struct ember_adam_step {
 #define EMBER_TILE_IN 4
 #endif
 
-/* With AVX-512, kernels 3 wide whose output rows are at least EMBER_PAIRS_MIN_WIDTH wide take
- * weight-gradient tiles of EMBER_TILE_OUT output channels by 2 input channels by the 3 tap columns
+/* With AVX-512, kernels 3 wide whose output rows are at least EMBER_PAIRS_MIN_WIDTH wide and that take no
+ * window tiles (EMBER_WINDOW_TILES: dilated, at column stride 3 or more, or padded by over 2 on the left)
+ * take weight-gradient tiles of EMBER_TILE_OUT output channels by 2 input channels by the 3 tap columns
  * (weight_by_pairs in weight_grad.c), each gradient vector loaded once for 6 sums: 64 -> 64 channels,
  * batch 64, one thread, 197 -> 210 GFLOP/s at 28x28, 148 -> 178 at 56x56, 199 -> 205 at 18x18, even at
  * 16x16, but 198 -> 180 at 14x14 and 196 -> 148 at 7x7. Narrower vectors (16 registers) leave them none:
@@ -139,6 +140,22 @@ struct ember_adam_step {
 #define EMBER_PAIRS_MIN_WIDTH 0 /* none */
 #endif
 
+/* With AVX-512, kernels 3 wide (dilation 1, column stride 1 or 2) take weight-gradient window tiles of
+ * EMBER_TILE_OUT output channels by 2 input channels by the 3 tap columns (weight_by_windows in
+ * weight_grad.c), whose 24 sums, 6 window and 1 gradient registers need 32. They walk each row in blocks
+ * of EMBER_WINDOW_COLUMNS output columns, every vector of the batch in turn over the block, so that a
+ * block's numbers stay in L1 from one vector of the batch to the next. The diffusion UNet's layers, batch
+ * 64, 2 threads, against the channel tiles (14x14, 7x7) and pair tiles (28x28) before them: 64 -> 64 at
+ * 14x14 335-339 -> 407-409 GFLOP/s, at 7x7 326-333 -> 374-378, 128 -> 64 at 14x14 348-353 -> 404-407,
+ * 96 -> 32 at 28x28 329-360 -> 398-409, 64 -> 64 at 28x28 377-388 -> 390-406, stride 2 (32 -> 32 from
+ * 28x28) 171-183 -> 219-221; blocks of 3 to 6 columns within a few percent of each other on one
+ * thread, whole rows 5-15% slower at 28 wide. */
+#if defined(__AVX512F__)
+#define EMBER_WINDOW_TILES 1
+#else
+#define EMBER_WINDOW_TILES 0
+#endif
+#define EMBER_WINDOW_COLUMNS 4
 /* The packed products' register block (panel_gemm.c): EMBER_PANEL_ROWS rows by EMBER_PANEL_VECTORS vectors,
  * 16 sums with AVX-512's 32 registers, 8 with the 16 of AVX or SSE. */
 #define EMBER_PANEL_VECTORS 4
