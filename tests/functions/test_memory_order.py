@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 import ember
+from ember.backend import compiled, direct_conv
 from ember.backend.im2col import CHWN
-from ember.backend.layout import empty_ordered, memory_order
+from ember.backend.layout import ALIGNMENT, empty_aligned, empty_ordered, memory_order
+from ember.functions.conv import ConvGeometry
 
 
 def _chwn(array):
@@ -18,6 +20,33 @@ def test_empty_ordered_lays_axes_out_in_the_given_order(order):
     assert array.shape == (2, 3, 4, 5)
     assert memory_order(array) == order
     assert array.base is not None and array.base.flags.c_contiguous
+
+
+@pytest.mark.parametrize("shape, dtype", [((64, 32, 28, 28), np.float32), ((3, 1000), np.float64),
+                                          ((4097,), np.uint8), ((7, 5), np.float32)])
+def test_empty_aligned_starts_large_arrays_on_a_cache_line(shape, dtype):
+    array = empty_aligned(shape, dtype)
+    assert array.shape == shape and array.dtype == dtype and array.flags.c_contiguous and array.flags.writeable
+    if array.nbytes >= 4096:  # smaller ones are NumPy's own
+        assert array.ctypes.data % ALIGNMENT == 0
+    zeros = empty_aligned(shape, dtype, zeros=True)
+    assert not zeros.any()
+
+
+def test_large_results_of_ordered_and_elementwise_passes_start_on_a_cache_line():
+    rng = np.random.default_rng(0)
+    chwn = _chwn(rng.standard_normal((16, 16, 12, 12)).astype(np.float32))  # a batch of whole vectors
+    c_order = np.ascontiguousarray(chwn)
+    assert empty_ordered(np, chwn.shape, CHWN, np.float32).ctypes.data % ALIGNMENT == 0
+    for a in (chwn, c_order):
+        total = (ember.from_numpy(a) + ember.from_numpy(a.copy(order="K"))).array
+        assert total.ctypes.data % ALIGNMENT == 0 and memory_order(total) == memory_order(a)
+        np.testing.assert_array_equal(total, a + a)
+    if compiled.for_arrays(chwn) is not None:  # the compiled group norm's output, and the direct convolutions'
+        assert ember.group_norm(ember.from_numpy(chwn), 4).array.ctypes.data % ALIGNMENT == 0
+        weight = rng.standard_normal((8, 16, 3, 3)).astype(np.float32)
+        y, _ = direct_conv.forward(chwn, weight, ConvGeometry((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1), 1))
+        assert y.ctypes.data % ALIGNMENT == 0
 
 
 def test_memory_order_of_views():

@@ -27,7 +27,7 @@ import numpy as np
 from .. import config
 from . import compiled
 from .im2col import CHWN
-from .layout import copy_in_order
+from .layout import copy_in_order, empty_aligned
 from .threads import claim_cores, matmul, share, split_rows, threads_for
 
 PIECES_PER_THREAD = 64  # forward / input gradient: pieces of work a shared call is cut into, per thread
@@ -88,7 +88,7 @@ def chwn(array):
     if kernels is None or not array.flags.c_contiguous:
         return copy_in_order(np, array, CHWN).transpose(1, 2, 3, 0)
     source = array.reshape(array.shape[0], -1)
-    target = np.empty(source.shape[::-1], dtype=array.dtype)
+    target = empty_aligned(source.shape[::-1], array.dtype)
     split_rows(lambda start, stop: kernels.transpose(source, target, start, stop), source.shape[1],
                threads_for(array.size))
     return target.reshape(stored.shape)
@@ -133,7 +133,7 @@ def _padded(stored, batch: int):
     has that many)."""
     if stored.shape[3] == batch:
         return stored
-    padded = np.zeros(stored.shape[:3] + (batch,), dtype=stored.dtype)
+    padded = empty_aligned(stored.shape[:3] + (batch,), stored.dtype, zeros=True)
     padded[..., :stored.shape[3]] = stored
     return padded
 
@@ -196,7 +196,7 @@ def forward(x, weight, geometry, bias=None, pieces_per_thread: int = PIECES_PER_
         return None
     packed = pack(weight.transpose(0, 2, 3, 1), height)
     bias = None if bias is None else np.ascontiguousarray(bias)
-    y = np.empty((out_channels, out_h, out_w, runs), dtype=x.dtype)
+    y = empty_aligned((out_channels, out_h, out_w, runs), x.dtype)
     offset = (geometry.padding[0][0], geometry.padding[1][0])
     threads, counter, piece = _sharing(kernels, height, runs, out_h * out_w, 2.0 * y.size * weight[0].size,
                                        x.dtype, pieces_per_thread)
@@ -220,7 +220,7 @@ def input_grad(grad, weight, geometry, input_shape, pieces_per_thread: int = PIE
         return None
     source = _padded(chwn(grad), runs)
     packed = pack(weight.transpose(1, 2, 3, 0), height)
-    grad_input = np.empty((channels, height_in, width_in, runs), dtype=grad.dtype)
+    grad_input = empty_aligned((channels, height_in, width_in, runs), grad.dtype)
     offset = (geometry.padding[0][0], geometry.padding[1][0])
     threads, counter, piece = _sharing(kernels, height, runs, height_in * width_in,
                                        2.0 * source.size * weight[0].size, grad.dtype, pieces_per_thread)

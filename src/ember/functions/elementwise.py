@@ -85,13 +85,19 @@ def _in_larger_order(ufunc, a, b):
     C-order result, walking the larger operand with strides (a broadcast add over (C, H, W, N) memory at
     64x32x28x28: 1.2 ms and a C-order result, against 0.3 ms). Operands of one shape dense in two orders,
     neither of them C (a feature map plus an attention output seen as one), give ``a``'s order, where NumPy
-    gives C order, that of neither. None where it does not apply."""
+    gives C order, that of neither; operands of one shape and order get a result in it that starts on a
+    cache line (``empty_ordered``), which malloc's do not. None where it does not apply."""
     if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != b.dtype or a.dtype.kind != "f":
         return None
-    if a.shape == b.shape:  # two orders, neither C (a feature map plus a transposed sequence): a's
+    if a.shape == b.shape:
         order = _dense_order(a)
-        if order is None or _dense_order(b) in (None, order):
-            return None  # NumPy's own result keeps a shared order
+        if order is None:  # C order (or not dense): NumPy's result, aligned where it is dense C
+            if a.ndim < 2 or not (a.flags.c_contiguous and b.flags.c_contiguous):
+                return None
+            order = tuple(range(a.ndim))
+        elif _dense_order(b) is None:
+            return None
+        # two orders, neither C (a feature map plus a transposed sequence): a's
         return ufunc(a, b, out=empty_ordered(np, a.shape, order, a.dtype))
     large, small = (a, b) if a.size >= b.size else (b, a)
     order = _dense_order(large)

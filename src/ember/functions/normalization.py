@@ -585,7 +585,7 @@ def _group_kernel_operands(groups: int, grad, like, inv_std, weight, bias) -> tu
     inv_std (N, G), weight, bias, channel_size)``, grad copied into like's memory order where it differs."""
     if not _same_layout(grad, like):
         grad = copy_in_order(np, grad, memory_order(like))
-    grad_input = np.empty_like(like)
+    grad_input = empty_ordered(np, like.shape, memory_order(like), like.dtype)
     batch_inner, views = _group_views(groups, grad, like, grad_input)
     channels = grad.shape[1]
     grad_weight, grad_bias = np.empty(channels, grad.dtype), np.empty(channels, grad.dtype)
