@@ -46,6 +46,29 @@ def test_unet_trains_on_small_batches_with_the_reference_paths_numbers(batch):
         np.testing.assert_allclose(fast, reference, rtol=2e-3, atol=2e-4)
 
 
+def test_residual_block_runs_group_norm_hooks_and_replaced_norms():
+    # the fused group norm + SiLU node stands in for a plain GroupNorm only: hooks and replacements run
+    from ember.diffusion.unet import ResidualBlock
+
+    ember.manual_seed(0)
+    block = ResidualBlock(8, 16, 12, groups=4)
+    x, embedding = ember.randn(2, 8, 6, 6), ember.randn(2, 12)
+    fused = block(x, embedding).numpy()
+    seen = []
+    handles = [block.norm1.register_forward_hook(lambda module, args, out: seen.append(tuple(out.shape))),
+               block.norm2.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape)))]
+    np.testing.assert_allclose(block(x, embedding).numpy(), fused, rtol=1e-5, atol=1e-5)
+    assert seen == [(2, 8, 6, 6), (2, 16, 6, 6)]
+    for handle in handles:
+        handle.remove()
+    block.norm2 = ember.nn.Identity()
+    expected = block.conv2(ember.nn.functional.silu(
+        block.conv1(ember.nn.functional.silu(block.norm1(x)))
+        + block.embedding_projection(ember.nn.functional.silu(embedding)).reshape(2, 16, 1, 1)))
+    np.testing.assert_allclose(block(x, embedding).numpy(), (expected + block.shortcut(x)).numpy(), rtol=1e-5,
+                               atol=1e-5)
+
+
 def test_unet_refuses_sizes_it_cannot_halve():
     unet = UNet(channels=8, groups=4)
     with pytest.raises(ValueError, match=r"divisible by 4; received shape \(2, 1, 30, 30\)"):

@@ -43,10 +43,17 @@ def sinusoidal_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Te
     return _functions.tensor(np.concatenate([np.cos(angles), np.sin(angles)], axis=1), dtype=np.float32)
 
 
-def _norm_silu(norm: nn.GroupNorm, x: Tensor, shift: Tensor | None = None) -> Tensor:
-    """``F.silu(norm(x + shift[:, :, None, None]))`` as one node (``group_norm_silu``): the same numbers, fewer
-    passes over memory. ``shift`` (N, C) or None."""
-    return group_norm_silu(x, norm.num_groups, norm.weight, norm.bias, norm.eps, shift=shift)
+def _norm_silu(norm: nn.Module, x: Tensor, shift: Tensor | None = None) -> Tensor:
+    """``F.silu(norm(x + shift[:, :, None, None]))``, ``shift`` (N, C) or None.
+
+    For a plain ``nn.GroupNorm`` without hooks this is one node (``group_norm_silu``): the same numbers, fewer
+    passes over memory. A norm module with forward hooks, or one that is not exactly ``nn.GroupNorm`` (a user's
+    replacement), is called as a module so that its hooks and its own ``forward`` run."""
+    if type(norm) is nn.GroupNorm and not norm._forward_pre_hooks and not norm._forward_hooks:
+        return group_norm_silu(x, norm.num_groups, norm.weight, norm.bias, norm.eps, shift=shift)
+    if shift is not None:
+        x = x + shift.reshape(*shift.shape, 1, 1)
+    return F.silu(norm(x))
 
 
 class ResidualBlock(nn.Module):
