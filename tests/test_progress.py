@@ -111,6 +111,15 @@ def test_tqdm_drop_in_signature(capsys):
     assert bar.n == 4 and bar.postfix == "lr=0.001"
 
 
+def test_rate_counts_the_steps_after_initial(capsys, monkeypatch):
+    clock = iter([0.0, 2.0])
+    monkeypatch.setattr("ember.progress.time.perf_counter", lambda: next(clock))
+    bar = SimpleProgress(total=10, initial=6, desc="resumed", unit="step")  # a run resumed at step 6
+    bar.update(4)
+    bar.close()
+    assert capsys.readouterr().err.startswith("resumed: 10/10 step in 00:02 (2.00 step/s)")
+
+
 def test_tqdm_write_without_tqdm(without_tqdm, capsys):
     tqdm.write("plain")
     assert capsys.readouterr().out == "plain\n"

@@ -107,6 +107,7 @@ class SimpleProgress:
         self.file = file
         self.disable = bool(disable)
         self.n = initial
+        self.initial = initial  # counted before this bar started: not in its rate, as in tqdm
         self.postfix = ""
         self.start_t = time.perf_counter()
         self._closed = False
@@ -166,7 +167,7 @@ class SimpleProgress:
 
     def reset(self, total: float | None = None) -> None:
         """Start counting again from zero (with a new ``total`` if given)."""
-        self.n = 0
+        self.n = self.initial = 0
         if total is not None:
             self.total = total
         self.start_t = time.perf_counter()
@@ -190,7 +191,7 @@ class SimpleProgress:
         elapsed = time.perf_counter() - self.start_t
         count = _format_count(self.n)
         counts = f"{count}/{_format_count(self.total)}" if self.total is not None else count
-        rate = f"{self.n / elapsed:.2f}" if elapsed > 0 else "?"
+        rate = f"{(self.n - self.initial) / elapsed:.2f}" if elapsed > 0 else "?"
         line = f"{self.desc}: {counts} {self.unit} in {_format_seconds(elapsed)} ({rate} {self.unit}/s)"
         if self.postfix:
             line += f", {self.postfix}"

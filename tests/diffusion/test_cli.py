@@ -4,7 +4,7 @@ import pytest
 
 import ember
 from ember.cli import main
-from ember.diffusion import DiffusionConfig, load_checkpoint, read_checkpoint, train
+from ember.diffusion import DiffusionConfig, load_checkpoint, read_checkpoint, save_checkpoint, train
 
 TINY_FLAGS = ["--channels", "8", "--channel-multipliers", "1,2", "--groups", "4", "--timesteps", "20",
               "--text-width", "8", "--text-layers", "1"]
@@ -68,3 +68,59 @@ def test_cli_train_on_mnist_then_sample(tmp_path, mnist_data_root, capsys):
     assert grid.exists()
     ember.manual_seed(0)
     assert load_checkpoint(checkpoint).config == TINY
+
+
+def _generated_digits(count=32):
+    rng = np.random.default_rng(0)
+    return rng.uniform(-1, 1, (count, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, count)
+
+
+def test_resumed_training_takes_the_uninterrupted_runs_steps(tmp_path):
+    images, labels = _generated_digits()
+    whole, half, resumed = tmp_path / "whole.safetensors", tmp_path / "half.safetensors", tmp_path / "resumed.st"
+    options = dict(batch_size=8, save_every=2, images=images, labels=labels, progress=False, log=None, seed=3)
+    _, _, losses = train(TINY, steps=4, out=whole, **options)
+    train(TINY, steps=2, out=half, **options)
+    _, _, resumed_losses = train(TINY, steps=4, out=resumed, resume=half, **options)
+    assert resumed_losses == losses[2:]
+    _, expected, expected_metadata = read_checkpoint(whole)
+    _, found, metadata = read_checkpoint(resumed)
+    assert sorted(found) == sorted(expected)
+    assert any(name.startswith("optimizer.") and name.endswith(".exp_avg_sq") for name in found)
+    for name in expected:  # weights, averaged weights and their count, Adam's moments
+        assert np.array_equal(found[name], expected[name]), name
+    assert metadata["ember.diffusion.training"] == expected_metadata["ember.diffusion.training"]
+    assert metadata["ember.diffusion.optimizer"] == expected_metadata["ember.diffusion.optimizer"]
+
+
+def test_resume_refuses_other_configurations_and_sampling_checkpoints(tmp_path, capsys):
+    images, labels = _generated_digits(16)
+    checkpoint = tmp_path / "tiny.safetensors"
+    train(TINY, steps=2, batch_size=4, out=checkpoint, images=images, labels=labels, progress=False, log=None)
+    other = DiffusionConfig(channels=16, channel_multipliers=(1, 2), groups=4, timesteps=20, text_width=8,
+                            text_layers=1)
+    with pytest.raises(ValueError, match="another configuration; channels: checkpoint 8, expected 16"):
+        train(other, steps=4, images=images, labels=labels, progress=False, log=None, resume=checkpoint)
+    with pytest.raises(ValueError, match="saved after step 2, beyond the 1 steps"):
+        train(TINY, steps=1, images=images, labels=labels, progress=False, log=None, resume=checkpoint)
+    for_sampling = tmp_path / "sampling.safetensors"
+    save_checkpoint(load_checkpoint(checkpoint), for_sampling)
+    with pytest.raises(ValueError, match="holds no training state"):
+        train(TINY, steps=4, images=images, labels=labels, progress=False, log=None, resume=for_sampling)
+    # the command names the entry a flag changes, before it reads any data
+    assert main(["diffusion", "train", "--resume", str(checkpoint), "--channels", "16", "--steps", "4",
+                 "--data-dir", str(tmp_path / "no-data")]) == 2
+    assert "channels: checkpoint 8, expected 16" in capsys.readouterr().err
+    assert main(["diffusion", "train", "--resume", str(tmp_path / "missing.safetensors"), "--steps", "4"]) == 2
+    assert "missing.safetensors" in capsys.readouterr().err
+
+
+def test_cli_resumes_on_mnist(tmp_path, mnist_data_root, capsys):
+    checkpoint = tmp_path / "ckpt.safetensors"
+    flags = ["--batch", "8", "--limit", "64", "--data-dir", str(mnist_data_root), "--out", str(checkpoint)]
+    assert main(["diffusion", "train", "--steps", "2", *flags, *TINY_FLAGS]) == 0
+    capsys.readouterr()
+    # the configuration comes from the checkpoint; flags that agree with it may be given again
+    assert main(["diffusion", "train", "--steps", "3", "--resume", str(checkpoint), *flags, "--channels", "8"]) == 0
+    assert "trained 1 steps" in capsys.readouterr().out
+    assert read_checkpoint(checkpoint)[2]["step"] == "3"

@@ -6,30 +6,53 @@ import sys
 import time
 
 
-def _config_from(arguments):
-    from .model import DiffusionConfig
+# the training flags that set a DiffusionConfig entry: flag destination → configuration field
+CONFIG_FLAGS = {"channels": "channels", "channel_multipliers": "channel_multipliers", "groups": "groups",
+                "timesteps": "timesteps", "schedule": "schedule", "text_width": "text_width",
+                "text_layers": "text_layers", "condition_dropout": "condition_dropout"}
 
-    multipliers = tuple(int(m) for m in arguments.channel_multipliers.split(","))
-    return DiffusionConfig(channels=arguments.channels, channel_multipliers=multipliers, groups=arguments.groups,
-                           timesteps=arguments.timesteps, schedule=arguments.schedule,
-                           text_width=arguments.text_width, text_layers=arguments.text_layers,
-                           condition_dropout=arguments.condition_dropout)
+
+def _config_from(arguments, base):
+    """``base`` (a DiffusionConfig) with the configuration flags given on the command line."""
+    import dataclasses
+
+    given = {field: getattr(arguments, flag) for flag, field in CONFIG_FLAGS.items()
+             if getattr(arguments, flag) is not None}
+    if "channel_multipliers" in given:
+        given["channel_multipliers"] = tuple(int(m) for m in given["channel_multipliers"].split(","))
+    return dataclasses.replace(base, **given)
 
 
 def run_train(arguments) -> int:
+    from ..datasets.download import DownloadError
+    from .model import DiffusionConfig, check_configuration, read_checkpoint
     from .training import mnist_images, train
 
-    config = _config_from(arguments)
-    images, labels = mnist_images(arguments.data_dir, arguments.limit)
-    print(f"training {config} for {arguments.steps} steps, batch {arguments.batch}, on {len(images)} images",
-          flush=True)
-    start = time.perf_counter()
-    _, _, losses = train(config, arguments.steps, arguments.batch, arguments.lr, arguments.out, arguments.save_every,
-                         arguments.ema_decay, images, labels, seed=arguments.seed,
-                         log=lambda line: print(line, flush=True))
+    try:
+        # resuming: the checkpoint's configuration, which flags given again must agree with
+        base = read_checkpoint(arguments.resume)[0] if arguments.resume else DiffusionConfig()
+        config = _config_from(arguments, base)
+        if arguments.resume:
+            check_configuration(arguments.resume, base, config)
+        images, labels = mnist_images(arguments.data_dir, arguments.limit)
+        print(f"training {config} for {arguments.steps} steps, batch {arguments.batch}, on {len(images)} images"
+              + (f", resuming {arguments.resume}" if arguments.resume else ""), flush=True)
+        start = time.perf_counter()
+        _, _, losses = train(config, arguments.steps, arguments.batch, arguments.lr, arguments.out,
+                             arguments.save_every, arguments.ema_decay, images, labels, seed=arguments.seed,
+                             log=lambda line: print(line, flush=True), resume=arguments.resume)
+    except DownloadError as error:  # no MNIST in the data root, and none to download
+        print(f"ember diffusion train: {error}", file=sys.stderr)
+        return 1
+    except (ValueError, FileNotFoundError) as error:
+        print(f"ember diffusion train: {error}", file=sys.stderr)
+        return 2
     elapsed = time.perf_counter() - start
+    if not losses:
+        print(f"nothing to train: {arguments.resume} already holds {arguments.steps} steps")
+        return 0
     tail = losses[-100:]
-    print(f"trained {arguments.steps} steps in {elapsed:.1f} s ({elapsed / arguments.steps:.3f} s/step); "
+    print(f"trained {len(losses)} steps in {elapsed:.1f} s ({elapsed / len(losses):.3f} s/step); "
           f"loss (last {len(tail)}) {sum(tail) / len(tail):.4f}; wrote {arguments.out}")
     return 0
 
@@ -73,15 +96,18 @@ def add_parser(commands) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
 
     train = actions.add_parser("train", help="train on MNIST, writing safetensors checkpoints")
-    train.add_argument("--steps", type=int, default=20000)
-    train.add_argument("--channels", type=int, default=32, help="UNet base channels (default 32)")
-    train.add_argument("--channel-multipliers", default="1,2,2", help="per resolution (default 1,2,2)")
-    train.add_argument("--groups", type=int, default=8, help="GroupNorm groups (default 8)")
-    train.add_argument("--timesteps", type=int, default=1000)
-    train.add_argument("--schedule", choices=("linear", "cosine"), default="linear")
-    train.add_argument("--text-width", type=int, default=64)
-    train.add_argument("--text-layers", type=int, default=2)
-    train.add_argument("--condition-dropout", type=float, default=0.1)
+    train.add_argument("--steps", type=int, default=20000, help="steps in all, those of --resume included")
+    # configuration flags default to None: DiffusionConfig's defaults, or --resume's configuration
+    train.add_argument("--channels", type=int, help="UNet base channels (default 32)")
+    train.add_argument("--channel-multipliers", help="per resolution (default 1,2,2)")
+    train.add_argument("--groups", type=int, help="GroupNorm groups (default 8)")
+    train.add_argument("--timesteps", type=int, help="diffusion steps T (default 1000)")
+    train.add_argument("--schedule", choices=("linear", "cosine"), help="noise schedule (default linear)")
+    train.add_argument("--text-width", type=int, help="text encoder width (default 64)")
+    train.add_argument("--text-layers", type=int, help="text encoder layers (default 2)")
+    train.add_argument("--condition-dropout", type=float, help="share of prompts dropped (default 0.1)")
+    train.add_argument("--resume", default=None, help="a checkpoint written by train to continue from "
+                                                      "(its configuration; flags given must agree)")
     train.add_argument("--batch", type=int, default=64)
     train.add_argument("--lr", type=float, default=5e-4, help="AdamW learning rate (default 5e-4)")
     train.add_argument("--ema-decay", type=float, default=0.995)

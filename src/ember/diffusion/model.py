@@ -26,6 +26,8 @@ from .unet import UNet
 
 SAMPLERS = ("ddpm", "ddim")
 CONFIG_KEY = "ember.diffusion.config"
+OPTIMIZER_KEY = "ember.diffusion.optimizer"
+TRAINING_KEY = "ember.diffusion.training"
 
 
 @dataclass(frozen=True)
@@ -170,14 +172,55 @@ class DiffusionModel(nn.Module):
         return np.asarray(x.numpy(), dtype=np.float32).clip(-1.0, 1.0)
 
 
-def save_checkpoint(model: DiffusionModel, path, ema: nn.Module | None = None, extra: dict | None = None) -> None:
+def save_checkpoint(model: DiffusionModel, path, ema: nn.Module | None = None, extra: dict | None = None,
+                    optimizer=None, training_state: dict | None = None) -> None:
     """Write ``model``'s weights (and, with ``ema``, the averaged weights used for sampling) to a safetensors
-    file whose metadata carries the configuration; written atomically. ``extra``: more metadata strings."""
+    file whose metadata carries the configuration; written atomically. ``extra``: more metadata strings.
+
+    With ``optimizer`` its state goes in too (arrays as ``optimizer.<index>.<name>`` tensors, options and
+    counters as JSON in the metadata), and ``training_state`` (a JSON-serialisable dict: step, generator
+    states) under ``ember.diffusion.training``: what :func:`ember.diffusion.train` needs to resume."""
     tensors = {f"model.{name}": np.asarray(value.numpy()) for name, value in model.state_dict().items()}
     if ema is not None:
         tensors.update({f"ema.{name}": np.asarray(value.numpy()) for name, value in ema.state_dict().items()})
     metadata = {CONFIG_KEY: model.config.to_json(), **{k: str(v) for k, v in (extra or {}).items()}}
+    if optimizer is not None:
+        optimizer_tensors, metadata[OPTIMIZER_KEY] = _optimizer_entries(optimizer.state_dict())
+        tensors.update(optimizer_tensors)
+    if training_state is not None:
+        metadata[TRAINING_KEY] = json.dumps(training_state)
     safetensors.save_file(tensors, path, metadata)
+
+
+def _optimizer_entries(state_dict: dict) -> tuple[dict, str]:
+    """An optimizer's ``state_dict()`` as safetensors entries: its arrays as tensors, the rest as JSON."""
+    tensors: dict = {}
+    counters: dict = {}
+    for index, entries in state_dict["state"].items():
+        for name, value in entries.items():
+            if isinstance(value, (int, float, bool)):
+                counters.setdefault(str(index), {})[name] = value
+            else:
+                host = value if isinstance(value, np.ndarray) else value.get()  # a CuPy array copies to the host
+                tensors[f"optimizer.{index}.{name}"] = host
+    return tensors, json.dumps({"param_groups": state_dict["param_groups"], "counters": counters})
+
+
+def optimizer_state_from(path, tensors: dict, metadata: dict) -> dict:
+    """The optimizer ``state_dict()`` saved by :func:`save_checkpoint` in a checkpoint's entries."""
+    if OPTIMIZER_KEY not in metadata:
+        raise ValueError(f"ember.diffusion: {str(path)!r} holds no optimizer state (it was saved for sampling, "
+                         f"without optimizer=); training cannot resume from it")
+    saved = json.loads(metadata[OPTIMIZER_KEY])
+    state: dict = {int(index): dict(values) for index, values in saved["counters"].items()}
+    for name, value in tensors.items():
+        if name.startswith("optimizer."):
+            index, key = name[len("optimizer."):].split(".", 1)
+            state.setdefault(int(index), {})[key] = value
+    # JSON turned tuples (betas) into lists; the optimizer's options were tuples
+    groups = [{key: tuple(value) if isinstance(value, list) and key != "params" else value
+               for key, value in group.items()} for group in saved["param_groups"]]
+    return {"state": state, "param_groups": groups}
 
 
 def read_checkpoint(path) -> tuple[DiffusionConfig, dict, dict]:
@@ -189,6 +232,17 @@ def read_checkpoint(path) -> tuple[DiffusionConfig, dict, dict]:
     return DiffusionConfig.from_json(metadata[CONFIG_KEY], str(path)), tensors, metadata
 
 
+def check_configuration(path, found: DiffusionConfig, expected: DiffusionConfig) -> None:
+    """Refuse a checkpoint's configuration ``found`` unless it is ``expected``, naming the entries that differ."""
+    if found != expected:
+        differences = {name: (getattr(found, name), getattr(expected, name))
+                       for name in (field.name for field in dataclasses.fields(found))
+                       if getattr(found, name) != getattr(expected, name)}
+        raise ValueError(f"ember.diffusion: {str(path)!r} holds another configuration; "
+                         + ", ".join(f"{name}: checkpoint {a!r}, expected {b!r}" for name, (a, b) in
+                                     differences.items()))
+
+
 def load_checkpoint(path, expected: DiffusionConfig | None = None, weights: str = "ema") -> DiffusionModel:
     """Rebuild the model stored at ``path`` from its own configuration and load its weights (``"ema"``: the
     averaged ones when present, ``"model"``: the trained ones). With ``expected``, a checkpoint of another
@@ -196,21 +250,22 @@ def load_checkpoint(path, expected: DiffusionConfig | None = None, weights: str 
     if weights not in ("ema", "model"):
         raise ValueError(f"load_checkpoint: weights must be 'ema' or 'model', received {weights!r}")
     config, tensors, _ = read_checkpoint(path)
-    if expected is not None and expected != config:
-        differences = {name: (getattr(config, name), getattr(expected, name))
-                       for name in (field.name for field in dataclasses.fields(config))
-                       if getattr(config, name) != getattr(expected, name)}
-        raise ValueError(f"ember.diffusion: {str(path)!r} holds another configuration; "
-                         + ", ".join(f"{name}: checkpoint {a!r}, expected {b!r}" for name, (a, b) in
-                                     differences.items()))
+    if expected is not None:
+        check_configuration(path, config, expected)
     model = DiffusionModel(config)
     prefix = "ema.module." if weights == "ema" and any(k.startswith("ema.module.") for k in tensors) else "model."
+    load_entries(path, model, tensors, prefix)
+    return model
+
+
+def load_entries(path, module: nn.Module, tensors: dict, prefix: str) -> None:
+    """Load the checkpoint entries ``prefix + name`` into ``module``'s state, refusing names or shapes that
+    differ from the module's."""
     state = {name[len(prefix):]: value for name, value in tensors.items() if name.startswith(prefix)}
-    expected_shapes = {name: tuple(value.shape) for name, value in model.state_dict().items()}
+    expected_shapes = {name: tuple(value.shape) for name, value in module.state_dict().items()}
     found_shapes = {name: tuple(value.shape) for name, value in state.items()}
     if expected_shapes != found_shapes:
         wrong = sorted(set(expected_shapes.items()) ^ set(found_shapes.items()))[:4]
         raise ValueError(f"ember.diffusion: {str(path)!r}: its tensors do not match its configuration "
                          f"(first differences: {wrong})")
-    model.load_state_dict({name: _functions.tensor(value) for name, value in state.items()})
-    return model
+    module.load_state_dict({name: _functions.tensor(value) for name, value in state.items()})

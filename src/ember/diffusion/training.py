@@ -12,7 +12,10 @@ from ..backend.files import atomic_writer
 from ..optim import AdamW
 from ..optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from ..progress import progress as progress_bar
-from .model import DiffusionConfig, DiffusionModel, save_checkpoint
+from .model import (
+    TRAINING_KEY, DiffusionConfig, DiffusionModel, check_configuration, load_entries, optimizer_state_from,
+    read_checkpoint, save_checkpoint,
+)
 from .text import random_prompts
 
 
@@ -29,14 +32,18 @@ def mnist_images(data_dir=None, limit: int | None = None) -> tuple[np.ndarray, n
 def train(config: DiffusionConfig, steps: int, batch_size: int = 64, learning_rate: float = 5e-4,
           out=None, save_every: int = 500, ema_decay: float = 0.995, images: np.ndarray | None = None,
           labels: np.ndarray | None = None, data_dir=None, seed: int = 0, progress: bool = True,
-          log=print) -> tuple[DiffusionModel, AveragedModel, list]:
+          log=print, resume=None) -> tuple[DiffusionModel, AveragedModel, list]:
     """Train a :class:`DiffusionModel` for ``steps`` AdamW steps on batches of ``batch_size`` images with a
     random phrasing of each label; keep an exponential moving average (``ema_decay``) of the weights.
 
     ``images`` (N, 1, H, W) in [-1, 1] and ``labels`` (N,) default to MNIST's training set (``data_dir``).
-    With ``out``, a checkpoint is written there every ``save_every`` steps and at the end. Returns
-    ``(model, ema, losses)`` (one float per step)."""
+    With ``out``, a checkpoint is written there every ``save_every`` steps and at the end, holding the
+    optimizer's state and the generators' too. ``resume``: such a checkpoint (of the same configuration) to
+    continue from, up to ``steps`` steps in all; with the same images and batch size the run then takes the
+    same batches, noise and weights as one that was never interrupted. ``learning_rate`` and ``ema_decay``
+    are this call's. Returns ``(model, ema, losses)`` (one float per step taken in this call)."""
     from .. import manual_seed
+    from ..backend.random import get_rng_state
 
     if images is None or labels is None:
         images, labels = mnist_images(data_dir)
@@ -48,10 +55,15 @@ def train(config: DiffusionConfig, steps: int, batch_size: int = 64, learning_ra
     model = DiffusionModel(config)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
     optimizer = AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
+    done = 0 if resume is None else _resume(resume, config, model, ema, optimizer, rng, learning_rate)
+    if done > steps:
+        raise ValueError(f"ember.diffusion.train: {str(resume)!r} was saved after step {done}, beyond the "
+                         f"{steps} steps asked for")
     losses: list = []
     start = time.perf_counter()
-    bar = progress_bar(total=steps, desc="diffusion training", unit="step", disable=not progress)
-    for step in range(1, steps + 1):
+    bar = progress_bar(total=steps, initial=done, desc="diffusion training", unit="step",
+                       disable=not progress or done == steps)
+    for step in range(done + 1, steps + 1):
         batch = rng.integers(0, len(images), size=batch_size)
         loss = model.loss(_functions.tensor(images[batch]), random_prompts(labels[batch], rng), rng)
         optimizer.zero_grad()
@@ -64,12 +76,39 @@ def train(config: DiffusionConfig, steps: int, batch_size: int = 64, learning_ra
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
         if out is not None and (step % save_every == 0 or step == steps):
             save_checkpoint(model, out, ema, extra={"step": step, "seconds": f"{time.perf_counter() - start:.1f}",
-                                                   "loss_last_100": f"{np.mean(losses[-100:]):.5f}"})
+                                                   "loss_last_100": f"{np.mean(losses[-100:]):.5f}"},
+                            optimizer=optimizer, training_state={"step": step, "batches": rng.bit_generator.state,
+                                                                 "ember": get_rng_state()})
             if log is not None:
                 log(f"step {step}: loss (last 100) {np.mean(losses[-100:]):.4f}, "
                     f"{time.perf_counter() - start:.0f} s, saved {out}")
     bar.close()
     return model, ema, losses
+
+
+def _resume(path, config: DiffusionConfig, model: DiffusionModel, ema: AveragedModel, optimizer, rng,
+            learning_rate: float) -> int:
+    """Load a training checkpoint's weights, averaged weights, optimizer state and generator states into the
+    fresh ``model``, ``ema``, ``optimizer`` and ``rng``; return the number of steps it had taken."""
+    import json
+
+    from ..backend.random import set_rng_state
+
+    found, tensors, metadata = read_checkpoint(path)
+    check_configuration(path, found, config)
+    if TRAINING_KEY not in metadata or not any(name.startswith("ema.") for name in tensors):
+        raise ValueError(f"ember.diffusion.train: {str(path)!r} holds no training state (it was saved for "
+                         f"sampling); training cannot resume from it")
+    optimizer_state = optimizer_state_from(path, tensors, metadata)
+    load_entries(path, model, tensors, "model.")
+    load_entries(path, ema, tensors, "ema.")
+    optimizer.load_state_dict(optimizer_state)
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate
+    state = json.loads(metadata[TRAINING_KEY])
+    rng.bit_generator.state = state["batches"]
+    set_rng_state(state["ember"])
+    return int(state["step"])
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
