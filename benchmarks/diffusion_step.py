@@ -7,7 +7,8 @@ process, the two frameworks alternating, medians of the repeats; then the sampli
 The FLOP floor counts what ``torch.utils.flop_counter`` counts for the twin's forward and backward
 (convolutions, matrix products, attention), timed against the sgemm rate of ``np.matmul`` on 1024×1024
 float32 measured in the same run. Sampling: seconds per denoising step of ``DiffusionModel.sample`` with
-guidance (the UNet runs on 2n images), 16 images, times the step count (DDIM 50, DDPM 1000).
+guidance (the UNet runs on 2n images), 16 images, times the step count (DDIM 50, DDPM 1000), after the
+UNet's forward without gradients on those 2n images in both frameworks, alternating.
 """
 from __future__ import annotations
 
@@ -88,6 +89,31 @@ def time_alternating(ember_step, torch_step, repeats: int) -> tuple[list, list]:
             step()
             times.append(time.perf_counter() - start)
     return ember_times, torch_times
+
+
+def time_inference(channels: int, images: int, repeats: int) -> tuple[list, list]:
+    """Seconds of one no-grad UNet forward on ``images`` images (a guided sampling step's UNet call on 2n),
+    Ember and PyTorch alternating, same weights."""
+    torch.manual_seed(1)
+    t_unet = diffusion_torch.UNet(channels=channels).eval()
+    e_unet = UNet(channels=channels).eval()
+    e_unet.load_state_dict({k: ember.tensor(v.detach().numpy().copy()) for k, v in t_unet.state_dict().items()})
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((images, 1, 28, 28), dtype=np.float32)
+    t = np.full(images, 500)
+    condition = rng.standard_normal((images, 4 * channels), dtype=np.float32) * 0.1
+    e_inputs = (ember.tensor(x), t, ember.tensor(condition))
+    t_inputs = (torch.from_numpy(x), torch.from_numpy(t), torch.from_numpy(condition))
+
+    def ember_call():
+        with ember.no_grad():
+            return e_unet(*e_inputs)
+
+    def torch_call():
+        with torch.no_grad():
+            return t_unet(*t_inputs)
+
+    return time_alternating(ember_call, torch_call, repeats)
 
 
 def sampling_seconds_per_step(channels: int, images: int, sampler: str, steps: int = 5) -> float:
@@ -208,6 +234,12 @@ def main() -> None:
     print(f"  Ember runs {[round(s * 1e3) for s in ember_times]} ms; PyTorch {[round(s * 1e3) for s in torch_times]}")
     if args.profile:
         profile_ops(ember_step, args.profile, gflops)
+    if args.sample_images:
+        ember_times, torch_times = time_inference(args.channels, 2 * args.sample_images, args.repeats)
+        ember_median, torch_median = statistics.median(ember_times), statistics.median(torch_times)
+        print(f"UNet forward without gradients on {2 * args.sample_images} images (one guided sampling step): "
+              f"Ember {ember_median * 1e3:.1f} ms, PyTorch {torch_median * 1e3:.1f} ms; Ember/PyTorch "
+              f"{ember_median / torch_median:.2f}x")
     for sampler, steps in (("ddim", 50), ("ddpm", 1000)) if args.sample_images else ():
         per_step = sampling_seconds_per_step(args.channels, args.sample_images, sampler)
         print(f"sampling {sampler}: {per_step * 1e3:.0f} ms per step for {args.sample_images} guided images; "

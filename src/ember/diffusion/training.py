@@ -1,6 +1,7 @@
 """Training the text-conditioned diffusion model on MNIST, and writing digit grids as PNG files."""
 from __future__ import annotations
 
+import json
 import struct
 import time
 import zlib
@@ -90,8 +91,6 @@ def _resume(path, config: DiffusionConfig, model: DiffusionModel, ema: AveragedM
             learning_rate: float) -> int:
     """Load a training checkpoint's weights, averaged weights, optimizer state and generator states into the
     fresh ``model``, ``ema``, ``optimizer`` and ``rng``; return the number of steps it had taken."""
-    import json
-
     from ..backend.random import set_rng_state
 
     found, tensors, metadata = read_checkpoint(path)
