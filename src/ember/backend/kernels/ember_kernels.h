@@ -29,8 +29,9 @@
  *   lstm_sequence.c  a whole LSTM sequence, forward and backward, on a team of threads sharing the batch
  *   gru_sequence.c   a whole GRU sequence the same way
  *   step_threads.h   that team and its tickets (not a template: all.c includes it once)
- *   group_norm_silu.c group norm followed by SiLU, forward and backward (group_norm.c's kernels a group at
- *                    a time, SiLU on each group's numbers while they are in cache)
+ *   group_norm_silu.c group norm followed by SiLU, forward and backward, a group at a time with SiLU on the
+ *                    group's numbers while they are in cache; an optional per-sample shift (the diffusion
+ *                    UNet's time embedding) added to x first
  *
  * Number types: every family file is a template over T. It names its functions EMBER_NAME(name), which
  * appends the type's suffix, uses V for a vector of T and LANES for the numbers in one, and calls
