@@ -1,4 +1,6 @@
 """``ember diffusion train`` → checkpoint → ``ember diffusion sample`` → PNG, with a tiny configuration."""
+import json
+
 import numpy as np
 import pytest
 
@@ -75,7 +77,19 @@ def _generated_digits(count=32):
     return rng.uniform(-1, 1, (count, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, count)
 
 
-def test_resumed_training_takes_the_uninterrupted_runs_steps(tmp_path):
+class TenSecondsPerReading:
+    """A clock for ``train``: every reading is 10 s after the one before."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += 10.0
+        return self.now
+
+
+def test_resumed_training_takes_the_uninterrupted_runs_steps(tmp_path, monkeypatch):
+    monkeypatch.setattr("ember.diffusion.training.time", TenSecondsPerReading())
     images, labels = _generated_digits()
     whole, half, resumed = tmp_path / "whole.safetensors", tmp_path / "half.safetensors", tmp_path / "resumed.st"
     options = dict(batch_size=8, save_every=2, images=images, labels=labels, progress=False, log=None, seed=3)
@@ -89,7 +103,9 @@ def test_resumed_training_takes_the_uninterrupted_runs_steps(tmp_path):
     assert any(name.startswith("optimizer.") and name.endswith(".exp_avg_sq") for name in found)
     for name in expected:  # weights, averaged weights and their count, Adam's moments
         assert np.array_equal(found[name], expected[name]), name
+    # step, generator states and seconds of training (both runs' on the resumed one: 10 + 10 on this clock)
     assert metadata["ember.diffusion.training"] == expected_metadata["ember.diffusion.training"]
+    assert json.loads(metadata["ember.diffusion.training"])["seconds"] == 20.0 and metadata["seconds"] == "20.0"
     assert metadata["ember.diffusion.optimizer"] == expected_metadata["ember.diffusion.optimizer"]
 
 

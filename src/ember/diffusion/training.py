@@ -56,7 +56,9 @@ def train(config: DiffusionConfig, steps: int, batch_size: int = 64, learning_ra
     model = DiffusionModel(config)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
     optimizer = AdamW(model.parameters(), lr=learning_rate, weight_decay=0.0)
-    done = 0 if resume is None else _resume(resume, config, model, ema, optimizer, rng, learning_rate)
+    # steps taken and seconds spent before this call (a resumed run's), counted on in its checkpoints
+    done, earlier = (0, 0.0) if resume is None else _resume(resume, config, model, ema, optimizer, rng,
+                                                            learning_rate)
     if done > steps:
         raise ValueError(f"ember.diffusion.train: {str(resume)!r} was saved after step {done}, beyond the "
                          f"{steps} steps asked for")
@@ -76,21 +78,22 @@ def train(config: DiffusionConfig, steps: int, batch_size: int = 64, learning_ra
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
         if out is not None and (step % save_every == 0 or step == steps):
-            save_checkpoint(model, out, ema, extra={"step": step, "seconds": f"{time.perf_counter() - start:.1f}",
+            seconds = earlier + time.perf_counter() - start
+            save_checkpoint(model, out, ema, extra={"step": step, "seconds": f"{seconds:.1f}",
                                                    "loss_last_100": f"{np.mean(losses[-100:]):.5f}"},
-                            optimizer=optimizer, training_state={"step": step, "batches": rng.bit_generator.state,
+                            optimizer=optimizer, training_state={"step": step, "seconds": seconds,
+                                                                 "batches": rng.bit_generator.state,
                                                                  "ember": get_rng_state()})
             if log is not None:
-                log(f"step {step}: loss (last 100) {np.mean(losses[-100:]):.4f}, "
-                    f"{time.perf_counter() - start:.0f} s, saved {out}")
+                log(f"step {step}: loss (last 100) {np.mean(losses[-100:]):.4f}, {seconds:.0f} s, saved {out}")
     bar.close()
     return model, ema, losses
 
 
 def _resume(path, config: DiffusionConfig, model: DiffusionModel, ema: AveragedModel, optimizer, rng,
-            learning_rate: float) -> int:
+            learning_rate: float) -> tuple[int, float]:
     """Load a training checkpoint's weights, averaged weights, optimizer state and generator states into the
-    fresh ``model``, ``ema``, ``optimizer`` and ``rng``; return the number of steps it had taken."""
+    fresh ``model``, ``ema``, ``optimizer`` and ``rng``; return the steps it had taken and the seconds spent."""
     from ..backend.random import set_rng_state
 
     found, tensors, metadata = read_checkpoint(path)
@@ -107,7 +110,7 @@ def _resume(path, config: DiffusionConfig, model: DiffusionModel, ema: AveragedM
     state = json.loads(metadata[TRAINING_KEY])
     rng.bit_generator.state = state["batches"]
     set_rng_state(state["ember"])
-    return int(state["step"])
+    return int(state["step"]), float(state["seconds"])
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
