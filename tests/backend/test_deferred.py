@@ -159,3 +159,26 @@ def test_every_deferred_call_ends_before_the_first_error_is_raised(two_threads):
         assert threads.defer(failing)
         assert threads.defer(lambda: ended.append(True))
     assert ended == [True]
+
+
+@pytest.mark.parametrize("batch, groups", [(3, 1), (16, 2)])
+def test_the_im2col_weight_gradient_has_the_same_numbers_on_any_thread(two_threads, batch, groups):
+    # batches the direct kernels leave, and grouped convolutions: a deferred weight gradient runs whole on a
+    # helper thread, or split between the threads when no helper took it; the ranges summed are the shape's
+    from ember.functions.conv import Conv2dGradWeight
+
+    rng = np.random.default_rng(batch)
+    layer = ember.nn.Conv2d(8, 8, 3, padding=1, groups=groups)
+    x = rng.standard_normal((batch, 8, 12, 12), dtype=np.float32)
+    grad = rng.standard_normal((batch, 8, 12, 12), dtype=np.float32)
+    geometry = layer(ember.tensor(x)).creator.geometry
+
+    def weight_grad():
+        return Conv2dGradWeight(geometry, tuple(layer.weight.shape)).forward(x, grad)
+
+    split = weight_grad()
+    on_a_helper = threads._submit(weight_grad, 1)[0].result()  # a split call made on a helper runs whole
+    with config.override(num_threads=1):
+        one_thread = weight_grad()
+    np.testing.assert_array_equal(on_a_helper, split)
+    np.testing.assert_array_equal(one_thread, split)

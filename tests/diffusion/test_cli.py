@@ -140,3 +140,29 @@ def test_cli_resumes_on_mnist(tmp_path, mnist_data_root, capsys):
     assert main(["diffusion", "train", "--steps", "3", "--resume", str(checkpoint), *flags, "--channels", "8"]) == 0
     assert "trained 1 steps" in capsys.readouterr().out
     assert read_checkpoint(checkpoint)[2]["step"] == "3"
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda tensors, metadata: metadata.update({"ember.diffusion.training": "{not json"}),
+     "its training state is unreadable"),
+    (lambda tensors, metadata: metadata.update({"ember.diffusion.training": '{"step": 2}'}),
+     "its training state is unreadable"),
+    (lambda tensors, metadata: metadata.update({"ember.diffusion.training": metadata["ember.diffusion.training"]
+                                                .replace('"bit_generator": "PCG64"', '"bit_generator": "MT19937"')}),
+     "its training state is unreadable"),
+    (lambda tensors, metadata: metadata.update({"ember.diffusion.optimizer": '{"param_groups": []}'}),
+     "its optimizer state is unreadable"),
+    (lambda tensors, metadata: metadata.pop("ember.diffusion.optimizer"), "holds no optimizer state"),
+    (lambda tensors, metadata: tensors.update({"optimizer.0.exp_avg": np.zeros(1, dtype=np.float32)}),
+     r"optimizer state 0 'exp_avg' has shape \(1,\), its parameter"),
+])
+def test_resume_refuses_damaged_training_state(tmp_path, damage, message):
+    images, labels = _generated_digits(16)
+    checkpoint = tmp_path / "tiny.safetensors"
+    train(TINY, steps=2, batch_size=4, out=checkpoint, images=images, labels=labels, progress=False, log=None)
+    _, tensors, metadata = read_checkpoint(checkpoint)
+    damage(tensors, metadata)
+    damaged = tmp_path / "damaged.safetensors"
+    ember.io.save_file(tensors, damaged, metadata)
+    with pytest.raises(ValueError, match=message):
+        train(TINY, steps=4, batch_size=4, images=images, labels=labels, progress=False, log=None, resume=damaged)

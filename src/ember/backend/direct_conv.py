@@ -45,6 +45,11 @@ WEIGHT_GROUP_MAX = 8
 WEIGHT_TILE_POSITIONS = 168
 WEIGHT_PART = 12  # a multiple of the tile's 3 or 4 output channels
 PARTIALS_BYTES = 2 << 20
+# The im2col weight gradient (grouped convolutions, and batches the direct kernels leave) sums this many
+# ranges of output rows into partials of their own, added in row order, whatever the threads: a number set
+# by the shape alone, so a call run whole on a helper thread (``threads.defer``) gives the numbers of one
+# split between the threads. Four keep 2-4 threads busy at one Python call each per range.
+IM2COL_WEIGHT_RANGES = 4
 # Batch entries past the last full vector run one at a time in every kernel here, each about as slow as a
 # whole vector. So a batch that is not a whole number of vectors runs padded with zero entries to one
 # (``run_batch``) when at least MIN_VECTOR_SHARE of the padded work is real, else the im2col way. UNet step,
@@ -284,12 +289,22 @@ def add_in_row_order(partials: dict):
 
 
 def split_weight_grad(accumulate, out_h: int, x, grad) -> None:
-    """Run the im2col weight gradient's ``accumulate(start, stop)`` (grouped convolutions) over output rows,
-    split between threads when the compiled kernels run (each share builds its own bands and GEMMs); on one
-    thread otherwise."""
-    shared = config.get("conv") == "direct" and compiled.for_arrays(x, grad) is not None
+    """Run the im2col weight gradient's ``accumulate(start, stop)`` over ranges of output rows that the shape
+    alone sets (``IM2COL_WEIGHT_RANGES`` once the call is large enough to share, else one), the ranges split
+    between threads when the compiled kernels run (each builds its own bands and GEMMs); on one thread
+    otherwise. The caller adds the ranges' partials in row order: the same numbers on any number of threads."""
     per_image = x.size // max(x.shape[0], 1)  # 0 for an empty batch
-    split_rows(accumulate, out_h, _threads(2.0 * grad.size * per_image) if shared else 1)
+    flops = 2.0 * grad.size * per_image
+    shared = config.get("conv") == "direct" and compiled.for_arrays(x, grad) is not None
+    large = shared and flops >= config.get("parallel_conv_flops")
+    ranges = max(1, min(out_h, IM2COL_WEIGHT_RANGES)) if large else 1
+    bounds = [out_h * index // ranges for index in range(ranges + 1)]
+
+    def run(first: int, last: int) -> None:
+        for index in range(first, last):
+            accumulate(bounds[index], bounds[index + 1])
+
+    split_rows(run, ranges, _threads(flops) if large else 1)
 
 
 __all__ = ["block_height", "pack", "chwn", "vector_share", "run_batch", "pointwise", "forward", "input_grad",

@@ -211,15 +211,19 @@ def optimizer_state_from(path, tensors: dict, metadata: dict) -> dict:
     if OPTIMIZER_KEY not in metadata:
         raise ValueError(f"ember.diffusion: {str(path)!r} holds no optimizer state (it was saved for sampling, "
                          f"without optimizer=); training cannot resume from it")
-    saved = json.loads(metadata[OPTIMIZER_KEY])
-    state: dict = {int(index): dict(values) for index, values in saved["counters"].items()}
-    for name, value in tensors.items():
-        if name.startswith("optimizer."):
-            index, key = name[len("optimizer."):].split(".", 1)
-            state.setdefault(int(index), {})[key] = value
-    # JSON turned tuples (betas) into lists; the optimizer's options were tuples
-    groups = [{key: tuple(value) if isinstance(value, list) and key != "params" else value
-               for key, value in group.items()} for group in saved["param_groups"]]
+    try:
+        saved = json.loads(metadata[OPTIMIZER_KEY])
+        state: dict = {int(index): dict(values) for index, values in saved["counters"].items()}
+        for name, value in tensors.items():
+            if name.startswith("optimizer."):
+                index, key = name[len("optimizer."):].split(".", 1)
+                state.setdefault(int(index), {})[key] = value
+        # JSON turned tuples (betas) into lists; the optimizer's options were tuples
+        groups = [{key: tuple(value) if isinstance(value, list) and key != "params" else value
+                   for key, value in group.items()} for group in saved["param_groups"]]
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"ember.diffusion: {str(path)!r}: its optimizer state is unreadable "
+                         f"({type(error).__name__}: {error})") from None
     return {"state": state, "param_groups": groups}
 
 

@@ -9,6 +9,7 @@ import zlib
 import numpy as np
 
 from .. import functions as _functions
+from ..backend import threads
 from ..backend.files import atomic_writer
 from ..optim import AdamW
 from ..optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -51,6 +52,9 @@ def train(config: DiffusionConfig, steps: int, batch_size: int = 64, learning_ra
     if images.shape[-1] != config.image_size or images.shape[1] != config.in_channels:
         raise ValueError(f"ember.diffusion.train: images of shape {images.shape[1:]} do not match the "
                          f"configuration ({config.in_channels}, {config.image_size}, {config.image_size})")
+    # Ember's threads take the cores at the first convolution; taken now, every step runs as the next ones
+    # do, so a run and a resumed one take the same steps in the same numbers from their first step on
+    threads.claim_cores()
     manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = DiffusionModel(config)
@@ -102,15 +106,29 @@ def _resume(path, config: DiffusionConfig, model: DiffusionModel, ema: AveragedM
         raise ValueError(f"ember.diffusion.train: {str(path)!r} holds no training state (it was saved for "
                          f"sampling); training cannot resume from it")
     optimizer_state = optimizer_state_from(path, tensors, metadata)
+    parameters = [parameter for group in optimizer.param_groups for parameter in group["params"]]
+    for index, entries in optimizer_state["state"].items():
+        for key, value in entries.items():  # Adam's moments have their parameter's shape
+            if 0 <= index < len(parameters) and isinstance(value, np.ndarray) \
+                    and value.shape != tuple(parameters[index].shape):
+                raise ValueError(f"ember.diffusion.train: {str(path)!r}: optimizer state {index} {key!r} has shape "
+                                 f"{value.shape}, its parameter {tuple(parameters[index].shape)}")
     load_entries(path, model, tensors, "model.")
     load_entries(path, ema, tensors, "ema.")
     optimizer.load_state_dict(optimizer_state)
     for group in optimizer.param_groups:
         group["lr"] = learning_rate
-    state = json.loads(metadata[TRAINING_KEY])
-    rng.bit_generator.state = state["batches"]
-    set_rng_state(state["ember"])
-    return int(state["step"]), float(state["seconds"])
+    try:
+        state = json.loads(metadata[TRAINING_KEY])
+        step, seconds = int(state["step"]), float(state["seconds"])
+        if step < 0:
+            raise ValueError(f"step {step}")
+        rng.bit_generator.state = state["batches"]
+        set_rng_state(state["ember"])
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"ember.diffusion.train: {str(path)!r}: its training state is unreadable "
+                         f"({type(error).__name__}: {error})") from None
+    return step, seconds
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:

@@ -172,8 +172,8 @@ class Conv2d(Primitive):
         input gradient and the rest of the backward pass, which then has both cores' worth of work where it
         would leave one idle (the engine waits for them before it reads a leaf's gradient). Only for leaf
         parameters without hooks (nothing reads their gradients before the pass ends) on the direct kernels;
-        None where it does not apply (the caller computes them now). The numbers are the same: the kernel's
-        partial sums do not depend on how many threads run it."""
+        None where it does not apply (the caller computes them now). The numbers are the same: neither the
+        direct kernel's partial sums nor the im2col path's ranges depend on how many threads run them."""
         parameters = self.inputs[1:3] if with_bias else self.inputs[1:2]
         if (len(self.inputs) < 2 or config.get("conv") != "direct" or self.geometry.groups != 1 or not x.shape[0]
                 or compiled.for_arrays(x, grad) is None
