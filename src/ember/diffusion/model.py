@@ -19,6 +19,7 @@ from .. import nn
 from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..io import safetensors
+from ..io.serialization import from_arrays, to_arrays
 from ..progress import progress as progress_bar
 from .schedule import NoiseSchedule, ddim_step, ddpm_step, guided_noise, noise_prediction_loss, q_sample
 from .text import TextEncoder, encode_prompts
@@ -177,33 +178,20 @@ def save_checkpoint(model: DiffusionModel, path, ema: nn.Module | None = None, e
     """Write ``model``'s weights (and, with ``ema``, the averaged weights used for sampling) to a safetensors
     file whose metadata carries the configuration; written atomically. ``extra``: more metadata strings.
 
-    With ``optimizer`` its state goes in too (arrays as ``optimizer.<index>.<name>`` tensors, options and
-    counters as JSON in the metadata), and ``training_state`` (a JSON-serialisable dict: step, generator
-    states) under ``ember.diffusion.training``: what :func:`ember.diffusion.train` needs to resume."""
+    With ``optimizer`` its ``state_dict()`` goes in too, as ``ember.save`` stores one (arrays as
+    ``optimizer.<n>`` tensors, the structure as JSON in the metadata), and ``training_state`` (a
+    JSON-serialisable dict: step, generator states) under ``ember.diffusion.training``: what
+    :func:`ember.diffusion.train` needs to resume."""
     tensors = {f"model.{name}": np.asarray(value.numpy()) for name, value in model.state_dict().items()}
     if ema is not None:
         tensors.update({f"ema.{name}": np.asarray(value.numpy()) for name, value in ema.state_dict().items()})
     metadata = {CONFIG_KEY: model.config.to_json(), **{k: str(v) for k, v in (extra or {}).items()}}
-    if optimizer is not None:
-        optimizer_tensors, metadata[OPTIMIZER_KEY] = _optimizer_entries(optimizer.state_dict())
-        tensors.update(optimizer_tensors)
+    if optimizer is not None:  # its state_dict() as ember.save stores one, the arrays' names prefixed
+        arrays, metadata[OPTIMIZER_KEY] = to_arrays(optimizer.state_dict(), "optimizer.state_dict()")
+        tensors.update({f"optimizer.{name}": array for name, array in arrays.items()})
     if training_state is not None:
         metadata[TRAINING_KEY] = json.dumps(training_state)
     safetensors.save_file(tensors, path, metadata)
-
-
-def _optimizer_entries(state_dict: dict) -> tuple[dict, str]:
-    """An optimizer's ``state_dict()`` as safetensors entries: its arrays as tensors, the rest as JSON."""
-    tensors: dict = {}
-    counters: dict = {}
-    for index, entries in state_dict["state"].items():
-        for name, value in entries.items():
-            if isinstance(value, (int, float, bool)):
-                counters.setdefault(str(index), {})[name] = value
-            else:
-                host = value if isinstance(value, np.ndarray) else value.get()  # a CuPy array copies to the host
-                tensors[f"optimizer.{index}.{name}"] = host
-    return tensors, json.dumps({"param_groups": state_dict["param_groups"], "counters": counters})
 
 
 def optimizer_state_from(path, tensors: dict, metadata: dict) -> dict:
@@ -211,20 +199,17 @@ def optimizer_state_from(path, tensors: dict, metadata: dict) -> dict:
     if OPTIMIZER_KEY not in metadata:
         raise ValueError(f"ember.diffusion: {str(path)!r} holds no optimizer state (it was saved for sampling, "
                          f"without optimizer=); training cannot resume from it")
+    arrays = {name[len("optimizer."):]: value for name, value in tensors.items() if name.startswith("optimizer.")}
     try:
-        saved = json.loads(metadata[OPTIMIZER_KEY])
-        state: dict = {int(index): dict(values) for index, values in saved["counters"].items()}
-        for name, value in tensors.items():
-            if name.startswith("optimizer."):
-                index, key = name[len("optimizer."):].split(".", 1)
-                state.setdefault(int(index), {})[key] = value
-        # JSON turned tuples (betas) into lists; the optimizer's options were tuples
-        groups = [{key: tuple(value) if isinstance(value, list) and key != "params" else value
-                   for key, value in group.items()} for group in saved["param_groups"]]
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        state = from_arrays(metadata[OPTIMIZER_KEY], arrays)
+        if not (isinstance(state, dict) and isinstance(state.get("state"), dict)
+                and all(isinstance(entries, dict) for entries in state["state"].values())
+                and isinstance(state.get("param_groups"), list)):
+            raise ValueError("not an optimizer's state_dict()")
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
         raise ValueError(f"ember.diffusion: {str(path)!r}: its optimizer state is unreadable "
                          f"({type(error).__name__}: {error})") from None
-    return {"state": state, "param_groups": groups}
+    return state
 
 
 def read_checkpoint(path) -> tuple[DiffusionConfig, dict, dict]:

@@ -61,11 +61,24 @@ def _decode(node, arrays: dict):
     return node["value"]
 
 
+def to_arrays(obj, where: str = "obj") -> tuple[dict, str]:
+    """``obj`` taken apart as ``save`` stores it: its arrays (host NumPy), named "0", "1", ..., and its
+    structure as JSON. ``where`` names ``obj`` in errors."""
+    arrays: dict = {}
+    structure = _encode(obj, arrays, where)
+    return arrays, json.dumps(structure)
+
+
+def from_arrays(structure: str, arrays: dict):
+    """The object ``to_arrays`` took apart, from its JSON ``structure`` and ``arrays``. A damaged record raises
+    ValueError (JSON), KeyError, TypeError or RecursionError."""
+    return _decode(json.loads(structure), arrays)
+
+
 def save(obj, path) -> None:
     """Save ``obj`` (e.g. ``model.state_dict()``) to ``path`` atomically, in safetensors format."""
-    arrays: dict = {}
-    structure = _encode(obj, arrays, "obj")
-    save_file(arrays, path, metadata={_STRUCTURE_KEY: json.dumps(structure)})
+    arrays, structure = to_arrays(obj)
+    save_file(arrays, path, metadata={_STRUCTURE_KEY: structure})
 
 
 def load(path, map_location=None, weights_only: bool = True):
@@ -80,8 +93,7 @@ def load(path, map_location=None, weights_only: bool = True):
     if _STRUCTURE_KEY not in metadata:
         return {name: Tensor(array) for name, array in arrays.items()}  # a plain safetensors file
     try:
-        structure = json.loads(metadata[_STRUCTURE_KEY])
-        result = _decode(structure, arrays)
+        result = from_arrays(metadata[_STRUCTURE_KEY], arrays)
     except RecursionError:
         raise ValueError(f"ember.load: '{path}' has a corrupt structure record (nested too deeply)") from None
     except (KeyError, TypeError, ValueError) as error:  # ValueError: JSONDecodeError, an item that is no pair
